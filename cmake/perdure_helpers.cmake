@@ -1,0 +1,27 @@
+# Warnings and sanitizers live on one INTERFACE target that every target links
+# PRIVATE, so a flag change reaches the whole tree from here.
+add_library(perdure_warnings INTERFACE)
+target_compile_options(perdure_warnings INTERFACE -Wall -Wextra)
+if(PERDURE_WERROR)
+  target_compile_options(perdure_warnings INTERFACE -Werror)
+endif()
+if(PERDURE_SANITIZERS)
+  target_compile_options(perdure_warnings INTERFACE
+    -fsanitize=${PERDURE_SANITIZERS} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(perdure_warnings INTERFACE -fsanitize=${PERDURE_SANITIZERS})
+endif()
+
+# perdure_test(NAME SOURCES... LIBS ...) builds a doctest binary and registers
+# each TEST_CASE with CTest.
+function(perdure_test name)
+  cmake_parse_arguments(arg "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${arg_SOURCES})
+  target_link_libraries(${name} PRIVATE ${arg_LIBS} doctest::doctest perdure_warnings)
+  target_compile_definitions(${name} PRIVATE
+    PERDURE_TEST_BINARY_DIR="${CMAKE_CURRENT_BINARY_DIR}")
+  set(props "")
+  if(arg_LABELS)
+    set(props PROPERTIES LABELS "${arg_LABELS}")
+  endif()
+  doctest_discover_tests(${name} ${props})
+endfunction()

@@ -1,0 +1,140 @@
+#pragma once
+
+// The durable store of perdure: append-only streams in one LMDB environment,
+// with side databases (directory, status index, timers, offsets, blobs) kept
+// in the same transactions, and a group-commit writer. See FORMAT.md.
+
+#include "perdure/eventlog/status.hpp"
+#include "perdure/eventlog/types.hpp"
+#include "perdure/eventlog/write_batch.hpp"
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace perdure::eventlog {
+
+/// Figures about the writer, for metrics and benchmarks.
+struct log_stats {
+  std::uint64_t commits = 0;       ///< LMDB write transactions committed
+  std::uint64_t batches = 0;       ///< write_batches committed
+  std::uint64_t records = 0;       ///< records appended
+  std::uint64_t map_grows = 0;     ///< times the map was enlarged
+  std::uint64_t commit_ns_total = 0; ///< time spent inside commits
+  std::size_t map_size = 0;        ///< current map size in bytes
+};
+
+/// One damaged record or entry found by `verify`.
+struct damage {
+  std::string stream; ///< stream id, or the side database's name
+  seq_t seq = 0;      ///< sequence number (0 for side databases)
+  std::string what;   ///< what is wrong
+};
+
+/// An open event log. All member functions are thread-safe. Reads run
+/// concurrently with each other and with the writer; writes go through one
+/// writer thread that batches them (group commit).
+class event_log {
+ public:
+  using completion = std::function<void(result<commit_info>)>;
+
+  /// Opens (creating when needed) the log in `opts.dir`. Fails `busy` when
+  /// another process or object already holds the directory for writing,
+  /// `invalid_argument` for bad options, `io` when LMDB cannot open it,
+  /// `unsupported` for a format version this build does not know.
+  static result<std::unique_ptr<event_log>> open(options opts);
+
+  ~event_log();
+  event_log(const event_log&) = delete;
+  event_log& operator=(const event_log&) = delete;
+
+  // -- writing -----------------------------------------------------------------
+
+  /// Queues `batch` for the next group commit and calls `done` (on the writer
+  /// thread) once it is durable per the durability mode, or failed. `done`
+  /// must be quick and must not call commit() (it may call submit()).
+  void submit(write_batch batch, completion done);
+
+  /// As submit(), with a future.
+  std::future<result<commit_info>> submit(write_batch batch);
+
+  /// Submits `batch` and waits until it is durable.
+  result<commit_info> commit(write_batch batch);
+
+  /// Appends one record to `stream` and waits; `expected_last` (when given)
+  /// is an optimistic check. Returns the record's sequence number.
+  result<seq_t> append(std::string_view stream, std::uint16_t kind,
+                       std::string payload,
+                       std::optional<seq_t> expected_last = std::nullopt);
+
+  // -- reading -----------------------------------------------------------------
+
+  /// Records of `stream` with seq >= `from`, at most `max` of them. An unknown
+  /// stream is `not_found`; a damaged record is `corruption` naming stream
+  /// and seq.
+  result<std::vector<record>> read(std::string_view stream, seq_t from = 1,
+                                   std::size_t max = SIZE_MAX) const;
+
+  /// Calls `fn` for each record of `stream` from `from` on, in place (no
+  /// copy), until it returns false. Same errors as read().
+  status scan(std::string_view stream, seq_t from,
+              const std::function<bool(const record_view&)>& fn) const;
+
+  /// The newest record of `stream`; `not_found` when it has none.
+  result<record> read_last(std::string_view stream) const;
+
+  /// The directory entry of `stream`.
+  result<stream_info> info(std::string_view stream) const;
+
+  /// Streams whose status is `status_text` (from the status index, without
+  /// scanning other streams), at most `limit`.
+  result<std::vector<stream_info>> list_by_status(std::string_view status_text,
+                                                  std::size_t limit = SIZE_MAX) const;
+
+  /// All streams in id order, optionally from one kind, at most `limit`.
+  result<std::vector<stream_info>> list(std::optional<stream_kind> kind = {},
+                                        std::size_t limit = SIZE_MAX) const;
+
+  /// Timers due at or before `until`, earliest first, at most `max`.
+  result<std::vector<timer_entry>> timers_due(time_ns until,
+                                              std::size_t max = SIZE_MAX) const;
+
+  /// The earliest timer, if any.
+  result<std::optional<timer_entry>> next_timer() const;
+
+  /// The stored source offset under `key`, if any.
+  result<std::optional<std::int64_t>> offset(std::string_view key) const;
+
+  /// The blob stored under `key` (as returned by write_batch::put_blob).
+  result<std::string> blob(std::string_view key) const;
+
+  /// Reads the blob in place; the view is valid only inside `fn`.
+  status with_blob(std::string_view key,
+                   const std::function<void(std::string_view)>& fn) const;
+
+  /// Checks every record and side entry: checksum, envelope schema,
+  /// directory consistency. `progress(done, total)` is called now and then.
+  /// Returns the damage found (empty when all is well).
+  result<std::vector<damage>> verify(
+    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {}) const;
+
+  // -- state -------------------------------------------------------------------
+
+  const options& opts() const noexcept;
+  log_stats stats() const;
+
+  /// Stops the writer after committing what is queued. Later writes fail
+  /// `closed`; reads keep working. Called by the destructor.
+  void close();
+
+  /// The implementation; defined inside the module only.
+  struct impl;
+
+ private:
+  explicit event_log(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace perdure::eventlog

@@ -1,0 +1,115 @@
+#pragma once
+
+// Plain value types of the event log: records, stream directory entries,
+// timers and the options an event log is opened with.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace perdure::eventlog {
+
+/// Sequence number of a record inside its stream; the first record is 1 and
+/// 0 means "no record".
+using seq_t = std::uint64_t;
+
+/// Nanoseconds since the Unix epoch (wall clock).
+using time_ns = std::int64_t;
+
+/// The current wall-clock time in nanoseconds since the epoch.
+time_ns now_ns() noexcept;
+
+/// The longest stream id in bytes. Ids are non-empty valid UTF-8 without NUL
+/// or other control characters; LMDB keys are at most 511 bytes and a log key
+/// is the id plus 9 bytes.
+inline constexpr std::size_t max_stream_id_size = 256;
+
+/// The longest status text in bytes.
+inline constexpr std::size_t max_status_size = 32;
+
+/// Checks `id` against the stream id rules; returns a message naming the rule
+/// it breaks, or an empty string when the id is valid.
+std::string check_stream_id(std::string_view id);
+
+/// What kind of thing a stream records. Stored as one byte: append only.
+enum class stream_kind : std::uint8_t {
+  other = 0,
+  workflow = 1,
+  actor = 2,
+  listener = 3,
+  dead_letter = 4,
+};
+
+/// "workflow", "actor", ...
+std::string_view to_string(stream_kind kind) noexcept;
+
+/// How hard a commit is pushed to the disk before it is acknowledged.
+enum class durability : std::uint8_t {
+  sync,    ///< fsync per group commit: survives power loss (default)
+  process, ///< written to the OS only: survives a process crash, not power loss
+};
+
+/// One stored record as read back.
+struct record {
+  seq_t seq = 0;
+  std::uint16_t kind = 0;  ///< record kind; see record_kinds.hpp
+  time_ns time = 0;        ///< wall-clock time of the append
+  std::string writer;      ///< id of the engine that wrote it
+  std::string payload;     ///< payload bytes (FlexBuffers for perdure's records)
+};
+
+/// A record read in place: the views point into the LMDB map and stay valid
+/// only inside the callback that receives them.
+struct record_view {
+  seq_t seq = 0;
+  std::uint16_t kind = 0;
+  time_ns time = 0;
+  std::string_view writer;
+  std::string_view payload;
+};
+
+/// The directory entry of a stream, kept in the same transaction as its
+/// records.
+struct stream_info {
+  std::string id;
+  stream_kind kind = stream_kind::other;
+  std::string status;     ///< free text up to max_status_size, indexed
+  time_ns created = 0;
+  time_ns updated = 0;
+  seq_t first_seq = 0;    ///< oldest retained record (0 when empty)
+  seq_t last_seq = 0;     ///< newest record (0 when empty)
+  seq_t snapshot_seq = 0; ///< latest snapshot point set by the owner
+  std::string metadata;   ///< user metadata payload (FlexBuffers)
+};
+
+/// A durable timer: at `due`, `stream` wants to hear about `tag`.
+struct timer_entry {
+  time_ns due = 0;
+  std::string stream;
+  std::string tag;
+};
+
+/// Options for opening an event log.
+struct options {
+  /// The storage directory; created when missing (unless read_only).
+  std::filesystem::path dir;
+  durability mode = durability::sync;
+  /// The map size to start with; LMDB's own default is only 1 MiB.
+  std::size_t initial_map_size = std::size_t{64} << 20;
+  /// The map grows (doubling) up to this size; beyond it commits fail `full`.
+  std::size_t max_map_size = std::size_t{64} << 30;
+  /// Open for reading only; may run beside a writer in another process.
+  bool read_only = false;
+  /// Refuse (errc::busy) when another writer holds the directory. Engines
+  /// keep this on; a tool writing beside a running engine (cancel, fork)
+  /// turns it off, and LMDB serializes the two writers.
+  bool exclusive = true;
+  /// The id of the engine writing records (stored in every envelope).
+  std::string writer_id = "perdure";
+  /// The most batches one group commit takes from the queue.
+  std::size_t max_batches_per_commit = 4096;
+};
+
+} // namespace perdure::eventlog

@@ -1,0 +1,548 @@
+#include "perdure/eventlog/event_log.hpp"
+
+#include "encoding.hpp"
+#include "log_impl.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace perdure::eventlog {
+
+using namespace detail;
+
+status from_mdb(int rc, std::string_view what) {
+  if (rc == MDB_SUCCESS)
+    return {};
+  auto code = rc == MDB_MAP_FULL ? errc::full
+              : rc == MDB_NOTFOUND ? errc::not_found
+              : rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
+                ? errc::corruption
+              : rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID
+                ? errc::unsupported
+                : errc::io;
+  return {code, fmt::format("{}: {}", what, mdb_strerror(rc))};
+}
+
+status begin_read(const event_log::impl& self, MDB_txn*& txn,
+                  std::shared_lock<std::shared_mutex>& lock) {
+  for (;;) {
+    lock.lock();
+    int rc = mdb_txn_begin(self.env, nullptr, MDB_RDONLY, &txn);
+    if (rc != MDB_MAP_RESIZED)
+      return from_mdb(rc, "mdb_txn_begin(read)");
+    // Another process grew the map: adopt its size, which LMDB allows only
+    // while no transaction of ours is open.
+    lock.unlock();
+    std::unique_lock<std::shared_mutex> excl{self.resize_mu};
+    mdb_env_set_mapsize(self.env, 0);
+  }
+}
+
+event_log::impl::~impl() {
+  if (env)
+    mdb_env_close(env);
+  if (lock_fd >= 0)
+    ::close(lock_fd);
+}
+
+// -- open ---------------------------------------------------------------------
+
+namespace {
+
+status open_dbs(event_log::impl& self) {
+  unsigned flags = self.opts.read_only ? 0 : MDB_CREATE;
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(self.env, nullptr,
+                         self.opts.read_only ? MDB_RDONLY : 0, &txn);
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_txn_begin(open)");
+  struct named {
+    const char* name;
+    MDB_dbi* dbi;
+  };
+  named all[] = {{"log", &self.log},         {"dir", &self.dir},
+                 {"status", &self.by_status}, {"timers", &self.timers},
+                 {"offsets", &self.offsets},  {"blobs", &self.blobs},
+                 {"meta", &self.meta}};
+  for (auto& n : all) {
+    rc = mdb_dbi_open(txn, n.name, flags, n.dbi);
+    if (rc != MDB_SUCCESS) {
+      mdb_txn_abort(txn);
+      if (rc == MDB_NOTFOUND)
+        return {errc::not_found,
+                fmt::format("'{}' holds no perdure storage (database '{}' is "
+                            "missing)",
+                            self.opts.dir.string(), n.name)};
+      return from_mdb(rc, fmt::format("mdb_dbi_open({})", n.name));
+    }
+  }
+  // The format version: written by the first writer, checked by everyone.
+  std::string key = "format";
+  MDB_val k = as_val(key), v;
+  rc = mdb_get(txn, self.meta, &k, &v);
+  if (rc == MDB_NOTFOUND && !self.opts.read_only) {
+    char ver = static_cast<char>(format_version);
+    MDB_val nv{1, &ver};
+    rc = mdb_put(txn, self.meta, &k, &nv, 0);
+  } else if (rc == MDB_SUCCESS) {
+    auto ver = v.mv_size == 1 ? static_cast<std::uint8_t>(
+                 *static_cast<const char*>(v.mv_data))
+                              : 0;
+    if (ver != format_version) {
+      mdb_txn_abort(txn);
+      return {errc::unsupported,
+              fmt::format("storage '{}' has format version {}; this build "
+                          "reads version {}",
+                          self.opts.dir.string(), ver, format_version)};
+    }
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return from_mdb(rc, "mdb_put(meta)");
+  }
+  rc = mdb_txn_commit(txn);
+  return from_mdb(rc, "mdb_txn_commit(open)");
+}
+
+status take_lock(event_log::impl& self) {
+  auto path = self.opts.dir / "perdure.lock";
+  self.lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (self.lock_fd < 0)
+    return {errc::io, fmt::format("open({}): {}", path.string(),
+                                  std::strerror(errno))};
+  if (::flock(self.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    auto n = ::pread(self.lock_fd, buf, sizeof(buf) - 1, 0);
+    std::string owner = n > 0 ? std::string{buf, static_cast<std::size_t>(n)}
+                              : std::string{"?"};
+    while (!owner.empty() && (owner.back() == '\n' || owner.back() == ' '))
+      owner.pop_back();
+    return {errc::busy,
+            fmt::format("storage '{}' is already open for writing (by process "
+                        "{}); one engine per storage directory",
+                        self.opts.dir.string(), owner)};
+  }
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(self.lock_fd, 0) == 0)
+    [[maybe_unused]] auto n = ::pwrite(self.lock_fd, pid.data(), pid.size(), 0);
+  return {};
+}
+
+} // namespace
+
+result<std::unique_ptr<event_log>> event_log::open(options opts) {
+  if (opts.dir.empty())
+    return unexpected{errc::invalid_argument, "options.dir is empty"};
+  if (opts.initial_map_size < (std::size_t{1} << 20))
+    return unexpected{errc::invalid_argument,
+                      "options.initial_map_size must be at least 1 MiB"};
+  if (opts.max_map_size < opts.initial_map_size)
+    return unexpected{errc::invalid_argument,
+                      "options.max_map_size is below initial_map_size"};
+  if (opts.writer_id.size() > 128)
+    return unexpected{errc::invalid_argument,
+                      "options.writer_id is longer than 128 bytes"};
+  if (opts.max_batches_per_commit == 0)
+    return unexpected{errc::invalid_argument,
+                      "options.max_batches_per_commit must be positive"};
+  std::error_code ec;
+  if (opts.read_only) {
+    if (!std::filesystem::exists(opts.dir / "data.mdb", ec))
+      return unexpected{errc::not_found,
+                        fmt::format("no perdure storage in '{}'",
+                                    opts.dir.string())};
+  } else {
+    std::filesystem::create_directories(opts.dir, ec);
+    if (ec)
+      return unexpected{errc::io, fmt::format("create_directories({}): {}",
+                                              opts.dir.string(), ec.message())};
+  }
+  auto self = std::make_unique<impl>();
+  self->opts = std::move(opts);
+  if (!self->opts.read_only && self->opts.exclusive)
+    if (auto st = take_lock(*self); !st)
+      return st;
+  int rc = mdb_env_create(&self->env);
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(self->env, 8);
+  mdb_env_set_maxreaders(self->env, 1024);
+  if (!self->opts.read_only)
+    mdb_env_set_mapsize(self->env, self->opts.initial_map_size);
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+  if (self->opts.read_only)
+    flags |= MDB_RDONLY;
+  else if (self->opts.mode == durability::process)
+    flags |= MDB_NOSYNC;
+  rc = mdb_env_open(self->env, self->opts.dir.c_str(), flags, 0644);
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, fmt::format("mdb_env_open({})", self->opts.dir.string()));
+  MDB_envinfo info;
+  mdb_env_info(self->env, &info);
+  self->map_size = info.me_mapsize;
+  if (auto st = open_dbs(*self); !st)
+    return st;
+  if (!self->opts.read_only)
+    self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
+  return std::unique_ptr<event_log>{new event_log{std::move(self)}};
+}
+
+event_log::event_log(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+event_log::~event_log() {
+  close();
+}
+
+void event_log::close() {
+  {
+    std::lock_guard<std::mutex> guard{impl_->mu};
+    if (impl_->closed)
+      return;
+    impl_->closed = true;
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->writer.joinable())
+    impl_->writer.join();
+}
+
+const options& event_log::opts() const noexcept {
+  return impl_->opts;
+}
+
+log_stats event_log::stats() const {
+  log_stats s;
+  s.commits = impl_->commits.load();
+  s.batches = impl_->batches.load();
+  s.records = impl_->records.load();
+  s.map_grows = impl_->map_grows.load();
+  s.commit_ns_total = impl_->commit_ns.load();
+  s.map_size = impl_->map_size.load();
+  return s;
+}
+
+// -- writing ------------------------------------------------------------------
+
+void event_log::submit(write_batch batch, completion done) {
+  {
+    std::lock_guard<std::mutex> guard{impl_->mu};
+    if (!impl_->stopping && !impl_->opts.read_only) {
+      impl_->queue.push_back({std::move(batch), std::move(done)});
+      impl_->cv.notify_one();
+      return;
+    }
+  }
+  done(unexpected{errc::closed, impl_->opts.read_only
+                                  ? "the event log is open read-only"
+                                  : "the event log is closed"});
+}
+
+std::future<result<commit_info>> event_log::submit(write_batch batch) {
+  auto prom = std::make_shared<std::promise<result<commit_info>>>();
+  auto fut = prom->get_future();
+  submit(std::move(batch),
+         [prom](result<commit_info> r) { prom->set_value(std::move(r)); });
+  return fut;
+}
+
+result<commit_info> event_log::commit(write_batch batch) {
+  return submit(std::move(batch)).get();
+}
+
+result<seq_t> event_log::append(std::string_view stream, std::uint16_t kind,
+                                std::string payload,
+                                std::optional<seq_t> expected_last) {
+  write_batch b;
+  if (expected_last)
+    b.expect_last(stream, *expected_last);
+  b.append(stream, kind, std::move(payload));
+  auto r = commit(std::move(b));
+  if (!r)
+    return std::move(r).error();
+  return r->seqs.front();
+}
+
+// -- reading ------------------------------------------------------------------
+
+namespace {
+
+status read_entry(const event_log::impl& self, MDB_txn* txn,
+                  std::string_view stream, stream_info& out) {
+  MDB_val k = as_val(stream), v;
+  int rc = mdb_get(txn, self.dir, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return {errc::not_found, fmt::format("stream '{}' does not exist", stream)};
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_get(dir)");
+  if (auto st = unframe_entry(stream, as_view(v), out); !st)
+    return {st.code(), fmt::format("directory entry of stream '{}': {}",
+                                   stream, st.message())};
+  return {};
+}
+
+status scan_records(const event_log::impl& self, MDB_txn* txn,
+                    std::string_view stream, seq_t from,
+                    const std::function<bool(const record_view&)>& fn) {
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, self.log, &cur);
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_cursor_open(log)");
+  auto start = log_key(stream, from);
+  auto prefix = std::string_view{start}.substr(0, stream.size() + 1);
+  MDB_val k = as_val(start), v;
+  status st;
+  bool any = false;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    auto key = as_view(k);
+    if (key.size() != start.size() || key.substr(0, prefix.size()) != prefix)
+      break;
+    any = true;
+    record_view rv;
+    rv.seq = get_be64(key.data() + prefix.size());
+    if (st = unframe_record(key, as_view(v), rv); !st) {
+      st = {st.code(), fmt::format("stream '{}' seq {}: {}", stream, rv.seq,
+                                   st.message())};
+      break;
+    }
+    if (!fn(rv))
+      break;
+  }
+  mdb_cursor_close(cur);
+  if (!st)
+    return st;
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+    return from_mdb(rc, "mdb_cursor_get(log)");
+  if (!any) {
+    stream_info info;
+    return read_entry(self, txn, stream, info);
+  }
+  return {};
+}
+
+record to_record(const record_view& rv) {
+  return record{rv.seq, rv.kind, rv.time, std::string{rv.writer},
+                std::string{rv.payload}};
+}
+
+} // namespace
+
+result<std::vector<record>> event_log::read(std::string_view stream,
+                                            seq_t from, std::size_t max) const {
+  std::vector<record> out;
+  auto st = impl_->with_read([&](MDB_txn* txn) {
+    return scan_records(*impl_, txn, stream, from, [&](const record_view& rv) {
+      out.push_back(to_record(rv));
+      return out.size() < max;
+    });
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
+status event_log::scan(std::string_view stream, seq_t from,
+                       const std::function<bool(const record_view&)>& fn) const {
+  return impl_->with_read([&](MDB_txn* txn) {
+    return scan_records(*impl_, txn, stream, from, fn);
+  });
+}
+
+result<record> event_log::read_last(std::string_view stream) const {
+  record out;
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    stream_info info;
+    if (auto s = read_entry(*impl_, txn, stream, info); !s)
+      return s;
+    if (info.last_seq == 0 || info.first_seq == 0)
+      return {errc::not_found, fmt::format("stream '{}' has no records", stream)};
+    auto key = log_key(stream, info.last_seq);
+    MDB_val k = as_val(key), v;
+    int rc = mdb_get(txn, impl_->log, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return {errc::corruption,
+              fmt::format("stream '{}' seq {}: named by the directory but "
+                          "missing from the log",
+                          stream, info.last_seq)};
+    if (rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_get(log)");
+    record_view rv;
+    rv.seq = info.last_seq;
+    if (auto s = unframe_record(key, as_view(v), rv); !s)
+      return {s.code(), fmt::format("stream '{}' seq {}: {}", stream, rv.seq,
+                                    s.message())};
+    out = to_record(rv);
+    return {};
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
+result<stream_info> event_log::info(std::string_view stream) const {
+  stream_info out;
+  auto st = impl_->with_read(
+    [&](MDB_txn* txn) { return read_entry(*impl_, txn, stream, out); });
+  if (!st)
+    return st;
+  return out;
+}
+
+result<std::vector<stream_info>>
+event_log::list_by_status(std::string_view status_text,
+                          std::size_t limit) const {
+  std::vector<stream_info> out;
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, impl_->by_status, &cur);
+    if (rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_cursor_open(status)");
+    auto prefix = status_key(status_text, "");
+    MDB_val k = as_val(prefix), v;
+    status res;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == MDB_SUCCESS && out.size() < limit;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      auto key = as_view(k);
+      if (key.substr(0, prefix.size()) != prefix)
+        break;
+      stream_info info;
+      if (res = read_entry(*impl_, txn, key.substr(prefix.size()), info); !res)
+        break;
+      out.push_back(std::move(info));
+    }
+    mdb_cursor_close(cur);
+    return res;
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
+result<std::vector<stream_info>>
+event_log::list(std::optional<stream_kind> kind, std::size_t limit) const {
+  std::vector<stream_info> out;
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, impl_->dir, &cur);
+    if (rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_cursor_open(dir)");
+    MDB_val k, v;
+    status res;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         rc == MDB_SUCCESS && out.size() < limit;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      stream_info info;
+      if (res = unframe_entry(as_view(k), as_view(v), info); !res) {
+        res = {res.code(), fmt::format("directory entry of stream '{}': {}",
+                                       as_view(k), res.message())};
+        break;
+      }
+      if (!kind || info.kind == *kind)
+        out.push_back(std::move(info));
+    }
+    mdb_cursor_close(cur);
+    return res;
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
+result<std::vector<timer_entry>> event_log::timers_due(time_ns until,
+                                                       std::size_t max) const {
+  std::vector<timer_entry> out;
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, impl_->timers, &cur);
+    if (rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_cursor_open(timers)");
+    MDB_val k, v;
+    status res;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         rc == MDB_SUCCESS && out.size() < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      timer_entry t;
+      std::string_view ignored;
+      if (!parse_timer_key(as_view(k), t)
+          || !unframe_small(as_view(k), as_view(v), ignored)) {
+        res = {errc::corruption, "a timer entry fails its checksum"};
+        break;
+      }
+      if (t.due > until)
+        break;
+      out.push_back(std::move(t));
+    }
+    mdb_cursor_close(cur);
+    return res;
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
+result<std::optional<timer_entry>> event_log::next_timer() const {
+  auto r = timers_due(std::numeric_limits<time_ns>::max(), 1);
+  if (!r)
+    return std::move(r).error();
+  if (r->empty())
+    return std::optional<timer_entry>{};
+  return std::optional<timer_entry>{std::move(r->front())};
+}
+
+result<std::optional<std::int64_t>>
+event_log::offset(std::string_view key) const {
+  std::optional<std::int64_t> out;
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    MDB_val k = as_val(key), v;
+    int rc = mdb_get(txn, impl_->offsets, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return {};
+    if (rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_get(offsets)");
+    std::string_view val;
+    if (!unframe_small(key, as_view(v), val) || val.size() != 8)
+      return {errc::corruption,
+              fmt::format("offset '{}' fails its checksum", key)};
+    out = static_cast<std::int64_t>(get_be64(val.data()));
+    return {};
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
+status event_log::with_blob(std::string_view key,
+                            const std::function<void(std::string_view)>& fn) const {
+  return impl_->with_read([&](MDB_txn* txn) -> status {
+    MDB_val k = as_val(key), v;
+    int rc = mdb_get(txn, impl_->blobs, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return {errc::not_found, fmt::format("blob '{}' does not exist", key)};
+    if (rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_get(blobs)");
+    std::string_view val;
+    if (!unframe_small(key, as_view(v), val))
+      return {errc::corruption, fmt::format("blob '{}' fails its checksum", key)};
+    fn(val);
+    return {};
+  });
+}
+
+result<std::string> event_log::blob(std::string_view key) const {
+  std::string out;
+  auto st = with_blob(key, [&](std::string_view b) { out.assign(b); });
+  if (!st)
+    return st;
+  return out;
+}
+
+} // namespace perdure::eventlog

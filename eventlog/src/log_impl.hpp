@@ -1,0 +1,95 @@
+#pragma once
+
+// The private state of an event_log, shared by the reader side
+// (event_log.cpp) and the group-commit writer (log_writer.cpp).
+
+#include "perdure/eventlog/event_log.hpp"
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+namespace perdure::eventlog {
+
+/// Maps an LMDB return code to a status naming the call that failed.
+status from_mdb(int rc, std::string_view what);
+
+struct event_log::impl {
+  options opts;
+  MDB_env* env = nullptr;
+  MDB_dbi log = 0;      // stream\0seq -> framed record
+  MDB_dbi dir = 0;      // stream -> framed stream_entry
+  MDB_dbi by_status = 0; // status\0stream -> ""
+  MDB_dbi timers = 0;   // due|stream\0tag -> crc
+  MDB_dbi offsets = 0;  // key -> i64 + crc
+  MDB_dbi blobs = 0;    // sha256 hex -> bytes + crc
+  MDB_dbi meta = 0;     // "format" -> version
+  int lock_fd = -1;
+
+  // Readers hold it shared for the life of a read transaction; the writer
+  // holds it exclusively while it changes the map size, which LMDB allows
+  // only while this process has no transaction open.
+  mutable std::shared_mutex resize_mu;
+
+  struct pending {
+    write_batch batch;
+    completion done;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<pending> queue;
+  bool stopping = false;
+  bool closed = false;
+  std::thread writer;
+
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> records{0};
+  std::atomic<std::uint64_t> map_grows{0};
+  std::atomic<std::uint64_t> commit_ns{0};
+  std::atomic<std::size_t> map_size{0};
+
+  ~impl();
+
+  /// Runs `fn(txn)` inside a read transaction.
+  template <class F>
+  status with_read(F&& fn) const;
+
+  /// The writer thread's loop.
+  void run_writer();
+
+  /// Grows the map (doubling, up to the maximum); false when at the maximum.
+  bool grow_map();
+
+  /// The error of a batch that does not fit in the maximum map.
+  status full_error() const;
+};
+
+status begin_read(const event_log::impl& self, MDB_txn*& txn,
+                  std::shared_lock<std::shared_mutex>& lock);
+
+template <class F>
+status event_log::impl::with_read(F&& fn) const {
+  std::shared_lock<std::shared_mutex> lock{resize_mu, std::defer_lock};
+  MDB_txn* txn = nullptr;
+  if (auto st = begin_read(*this, txn, lock); !st)
+    return st;
+  status st = fn(txn);
+  mdb_txn_abort(txn);
+  return st;
+}
+
+inline std::string_view as_view(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+inline MDB_val as_val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+} // namespace perdure::eventlog

@@ -1,0 +1,83 @@
+#include "perdure/eventlog/event_log.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "temp_dir.hpp"
+
+using namespace perdure;
+using namespace perdure::eventlog;
+
+TEST_CASE("8 threads appending concurrently get exact counts and gapless sequences") {
+  test::temp_dir dir;
+  options opts;
+  opts.dir = dir.path();
+  opts.mode = durability::sync;
+  auto log = std::move(*event_log::open(opts));
+  constexpr int threads = 8, per_thread = 200;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        // Half of them append to a shared stream, half to their own.
+        auto shared = log->append("shared", 1, std::to_string(t));
+        auto own = log->append("own-" + std::to_string(t), 1, std::to_string(i));
+        if (!shared || !own || *own != static_cast<seq_t>(i + 1))
+          ++failures;
+      }
+    });
+  for (auto& t : ts)
+    t.join();
+  CHECK(failures == 0);
+  auto recs = log->read("shared");
+  REQUIRE(recs);
+  REQUIRE(recs->size() == threads * per_thread);
+  std::vector<int> per(threads, 0);
+  for (std::size_t i = 0; i < recs->size(); ++i) {
+    CHECK((*recs)[i].seq == i + 1);
+    ++per[std::stoi((*recs)[i].payload)];
+  }
+  for (int t = 0; t < threads; ++t)
+    CHECK(per[t] == per_thread);
+  auto s = log->stats();
+  CHECK(s.records == 2 * threads * per_thread);
+  // Group commit: concurrent appenders share transactions.
+  CHECK(s.commits < s.batches);
+}
+
+TEST_CASE("callbacks fire only after their batch is readable and in submission order") {
+  test::temp_dir dir;
+  options opts;
+  opts.dir = dir.path();
+  opts.mode = durability::process;
+  auto log = std::move(*event_log::open(opts));
+  std::vector<seq_t> order;
+  std::atomic<int> unreadable{0};
+  std::mutex mu;
+  std::vector<std::future<void>> waits;
+  constexpr int n = 500;
+  std::promise<void> all;
+  std::atomic<int> left{n};
+  for (int i = 0; i < n; ++i) {
+    write_batch b;
+    b.append("s", 1, std::to_string(i));
+    log->submit(std::move(b), [&](result<commit_info> r) {
+      REQUIRE(r);
+      {
+        std::lock_guard<std::mutex> g{mu};
+        order.push_back(r->seqs.front());
+      }
+      if (--left == 0)
+        all.set_value();
+    });
+  }
+  all.get_future().wait();
+  CHECK(unreadable == 0);
+  REQUIRE(order.size() == n);
+  for (int i = 0; i < n; ++i)
+    CHECK(order[i] == static_cast<seq_t>(i + 1));
+  CHECK(log->read("s")->size() == n);
+}
