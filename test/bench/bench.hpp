@@ -1,0 +1,82 @@
+#pragma once
+
+// The perdure-bench runner: named workloads that print their figures, as one
+// JSON object with --json. Workloads register themselves from their own files
+// with PERDURE_WORKLOAD.
+
+#include "perdure/eventlog/types.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace perdure::bench {
+
+/// Options every workload receives.
+struct bench_options {
+  eventlog::durability mode = eventlog::durability::sync;
+  std::filesystem::path dir; ///< a fresh directory the workload may fill
+  double seconds = 2.0;      ///< the time budget of timed phases
+};
+
+/// The figures of one run, in the order they were added.
+class figures {
+ public:
+  void add(std::string key, double value) {
+    items_.emplace_back(std::move(key), value);
+  }
+  const std::vector<std::pair<std::string, double>>& items() const {
+    return items_;
+  }
+  double get(const std::string& key) const;
+
+ private:
+  std::vector<std::pair<std::string, double>> items_;
+};
+
+struct workload {
+  std::string name;
+  std::string description;
+  std::function<figures(const bench_options&)> run;
+};
+
+bool register_workload(workload w);
+const std::vector<workload>& workloads();
+
+/// Latency samples in nanoseconds.
+class latencies {
+ public:
+  void add(std::chrono::nanoseconds d) {
+    ns_.push_back(d.count());
+  }
+  void merge(const latencies& other) {
+    ns_.insert(ns_.end(), other.ns_.begin(), other.ns_.end());
+  }
+  std::size_t size() const {
+    return ns_.size();
+  }
+  /// The q-quantile (0..1) in microseconds.
+  double quantile_us(double q);
+
+ private:
+  std::vector<std::int64_t> ns_;
+  bool sorted_ = false;
+};
+
+/// Seconds since `t0`.
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+    .count();
+}
+
+} // namespace perdure::bench
+
+#define PERDURE_BENCH_CAT2(a, b) a##b
+#define PERDURE_BENCH_CAT(a, b) PERDURE_BENCH_CAT2(a, b)
+/// Registers a workload: PERDURE_WORKLOAD("name", "what it measures", fn).
+#define PERDURE_WORKLOAD(name, description, fn)                                \
+  static const bool PERDURE_BENCH_CAT(perdure_workload_, __LINE__) =           \
+    ::perdure::bench::register_workload({name, description, fn})

@@ -1,0 +1,141 @@
+// perdure-bench: `--list`, or `WORKLOAD [--durability sync|process] [--json]
+// [--seconds S] [--dir DIR]`.
+
+#include "bench.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace perdure::bench {
+
+namespace {
+
+std::vector<workload>& registry() {
+  static std::vector<workload> all;
+  return all;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: perdure-bench --list\n"
+               "       perdure-bench WORKLOAD [--durability sync|process] "
+               "[--json] [--seconds S] [--dir DIR]\n");
+  return 2;
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v))
+    return "null";
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return fmt::format("{}", static_cast<long long>(v));
+  return fmt::format("{:.4g}", v);
+}
+
+} // namespace
+
+double figures::get(const std::string& key) const {
+  for (auto& [k, v] : items_)
+    if (k == key)
+      return v;
+  return NAN;
+}
+
+bool register_workload(workload w) {
+  registry().push_back(std::move(w));
+  return true;
+}
+
+const std::vector<workload>& workloads() {
+  auto& all = registry();
+  std::sort(all.begin(), all.end(),
+            [](const workload& a, const workload& b) { return a.name < b.name; });
+  return all;
+}
+
+double latencies::quantile_us(double q) {
+  if (ns_.empty())
+    return NAN;
+  if (!sorted_) {
+    std::sort(ns_.begin(), ns_.end());
+    sorted_ = true;
+  }
+  auto idx = static_cast<std::size_t>(q * static_cast<double>(ns_.size() - 1));
+  return static_cast<double>(ns_[idx]) / 1000.0;
+}
+
+} // namespace perdure::bench
+
+int main(int argc, char** argv) {
+  using namespace perdure::bench;
+  if (argc < 2)
+    return usage();
+  std::string_view first = argv[1];
+  if (first == "--list") {
+    for (auto& w : workloads())
+      std::printf("%-16s %s\n", w.name.c_str(), w.description.c_str());
+    return 0;
+  }
+  bench_options opts;
+  bool json = false;
+  std::filesystem::path base;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--durability" && i + 1 < argc) {
+      std::string_view m = argv[++i];
+      if (m == "sync")
+        opts.mode = perdure::eventlog::durability::sync;
+      else if (m == "process")
+        opts.mode = perdure::eventlog::durability::process;
+      else
+        return usage();
+    } else if (a == "--seconds" && i + 1 < argc) {
+      opts.seconds = std::atof(argv[++i]);
+      if (opts.seconds <= 0)
+        return usage();
+    } else if (a == "--dir" && i + 1 < argc) {
+      base = argv[++i];
+    } else {
+      return usage();
+    }
+  }
+  auto& all = workloads();
+  auto it = std::find_if(all.begin(), all.end(),
+                         [&](const workload& w) { return w.name == first; });
+  if (it == all.end()) {
+    std::fprintf(stderr, "perdure-bench: unknown workload '%s' (see --list)\n",
+                 argv[1]);
+    return 2;
+  }
+  if (base.empty())
+    base = std::filesystem::temp_directory_path();
+  auto tmpl = (base / "perdure-bench-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  opts.dir = tmpl;
+  auto figs = it->run(opts);
+  std::error_code ec;
+  std::filesystem::remove_all(opts.dir, ec);
+  auto mode = opts.mode == perdure::eventlog::durability::sync ? "sync" : "process";
+  if (json) {
+    std::string out = fmt::format("{{\"workload\":\"{}\",\"durability\":\"{}\"",
+                                  it->name, mode);
+    for (auto& [k, v] : figs.items())
+      out += fmt::format(",\"{}\":{}", k, json_number(v));
+    out += "}";
+    std::printf("%s\n", out.c_str());
+  } else {
+    std::printf("%s (%s)\n", it->name.c_str(), mode);
+    for (auto& [k, v] : figs.items())
+      std::printf("  %-36s %s\n", k.c_str(), json_number(v).c_str());
+  }
+  return 0;
+}
