@@ -189,8 +189,10 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   self->map_size = info.me_mapsize;
   if (auto st = open_dbs(*self); !st)
     return st;
-  if (!self->opts.read_only)
+  if (!self->opts.read_only) {
     self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
+    self->notifier = std::thread{[p = self.get()] { p->run_notifier(); }};
+  }
   return std::unique_ptr<event_log>{new event_log{std::move(self)}};
 }
 
@@ -212,6 +214,13 @@ void event_log::close() {
   impl_->cv.notify_all();
   if (impl_->writer.joinable())
     impl_->writer.join();
+  {
+    std::lock_guard<std::mutex> guard{impl_->notify_mu};
+    impl_->notify_stopping = true;
+  }
+  impl_->notify_cv.notify_all();
+  if (impl_->notifier.joinable())
+    impl_->notifier.join();
 }
 
 const options& event_log::opts() const noexcept {

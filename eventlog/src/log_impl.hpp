@@ -47,6 +47,18 @@ struct event_log::impl {
   bool closed = false;
   std::thread writer;
 
+  // Completions run on their own thread, in commit order, so that the writer
+  // starts the next transaction while callers are being woken.
+  struct done_group {
+    std::vector<completion> done;
+    std::vector<result<commit_info>> results;
+  };
+  std::mutex notify_mu;
+  std::condition_variable notify_cv;
+  std::deque<done_group> notify_queue;
+  bool notify_stopping = false;
+  std::thread notifier;
+
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> batches{0};
   std::atomic<std::uint64_t> records{0};
@@ -62,6 +74,9 @@ struct event_log::impl {
 
   /// The writer thread's loop.
   void run_writer();
+
+  /// The completion thread's loop.
+  void run_notifier();
 
   /// Grows the map (doubling, up to the maximum); false when at the maximum.
   bool grow_map();

@@ -411,9 +411,13 @@ void event_log::impl::run_writer() {
     commit_ns += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
     auto committed_at = now_ns();
+    done_group group;
+    group.done.reserve(batch.size());
+    group.results.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
+      group.done.push_back(std::move(batch[i].done));
       if (!out.failure.is_ok()) {
-        batch[i].done(out.failure);
+        group.results.emplace_back(out.failure);
         continue;
       }
       auto& r = out.results[i];
@@ -422,8 +426,30 @@ void event_log::impl::run_writer() {
         ++batches;
         records += batch[i].batch.record_count();
       }
-      batch[i].done(std::move(r));
+      group.results.push_back(std::move(r));
     }
+    {
+      std::lock_guard<std::mutex> guard{notify_mu};
+      notify_queue.push_back(std::move(group));
+    }
+    notify_cv.notify_one();
+  }
+}
+
+void event_log::impl::run_notifier() {
+  for (;;) {
+    done_group group;
+    {
+      std::unique_lock<std::mutex> guard{notify_mu};
+      notify_cv.wait(guard,
+                     [this] { return notify_stopping || !notify_queue.empty(); });
+      if (notify_queue.empty())
+        return;
+      group = std::move(notify_queue.front());
+      notify_queue.pop_front();
+    }
+    for (std::size_t i = 0; i < group.done.size(); ++i)
+      group.done[i](std::move(group.results[i]));
   }
 }
 

@@ -52,9 +52,10 @@ class event_log {
 
   // -- writing -----------------------------------------------------------------
 
-  /// Queues `batch` for the next group commit and calls `done` (on the writer
-  /// thread) once it is durable per the durability mode, or failed. `done`
-  /// must be quick and must not call commit() (it may call submit()).
+  /// Queues `batch` for the next group commit and calls `done` once it is
+  /// durable per the durability mode, or failed. Completions run on one
+  /// completion thread in commit order; `done` must be quick and must not
+  /// call commit() or wait for another completion (it may call submit()).
   void submit(write_batch batch, completion done);
 
   /// As submit(), with a future.
