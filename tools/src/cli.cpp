@@ -1,0 +1,213 @@
+// The command line: CLI11 parses, the cmd_* functions do the work.
+
+#include "commands.hpp"
+
+#include <cstdlib>
+#include <functional>
+#include <ostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace perdure::tools {
+
+namespace {
+
+constexpr const char* default_storage = "/tmp/perdure/workflow_data";
+
+constexpr const char* exit_codes_help =
+  "Exit codes: 0 ok, 1 usage, 2 not found, 3 damage found (verify), "
+  "4 storage error, 5 refused (state conflict), 6 external tool failed.";
+
+// Splits "a,b" lists given to options that take several values.
+std::vector<std::string> split_commas(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (auto& item : in) {
+    std::size_t start = 0;
+    while (start <= item.size()) {
+      auto comma = item.find(',', start);
+      auto part = item.substr(start, comma == std::string::npos
+                                       ? std::string::npos
+                                       : comma - start);
+      if (!part.empty())
+        out.push_back(part);
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+// CLI11's PositiveNumber prints the whole range of a double when it fails.
+const CLI::Validator at_least_one{
+  [](std::string& text) -> std::string {
+    std::size_t pos = 0;
+    unsigned long long v = 0;
+    try {
+      v = std::stoull(text, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    return pos == text.size() && v >= 1 && text.find('-') == std::string::npos
+             ? std::string{}
+             : "'" + text + "' is not a whole number of at least 1";
+  },
+  "N>=1"};
+
+} // namespace
+
+int run_cli(int argc, const char* const* argv, const cli_io& io) {
+  CLI::App app{"perdure: inspect and manage the workflows and actors stored "
+               "in a perdure storage directory, beside a running engine or "
+               "on a copy.",
+               "perdure"};
+  app.footer(exit_codes_help);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  context ctx;
+  ctx.io = &io;
+  std::string storage;
+  bool no_color = false;
+  app.add_option("--storage", storage,
+                 fmt::format("storage directory (default: $PERDURE_STORAGE, "
+                             "else {})",
+                             default_storage))
+    ->envname("PERDURE_STORAGE");
+  app.add_flag("--json", ctx.json, "machine-readable JSON output");
+  app.add_flag("--utc", ctx.utc, "print times in UTC instead of local time");
+  app.add_flag("--no-color", no_color, "never colour the output");
+
+  std::function<int()> action;
+
+  list_args la;
+  std::vector<std::string> statuses;
+  auto* list = app.add_subcommand("list", "list workflows and actors");
+  list->add_option("--status", statuses,
+                   "only these statuses (comma separated: running, "
+                   "resumable, failed, canceled, successful, ...)");
+  list->add_option("--kind", la.kind,
+                   "only this kind: workflow, actor, listener, dead_letter, "
+                   "other")
+    ->check(CLI::IsMember({"workflow", "actor", "listener", "dead_letter",
+                           "other"}));
+  list->add_option("--limit", la.limit, "print at most N")->check(at_least_one);
+  list->callback([&] {
+    action = [&] {
+      la.statuses = split_commas(statuses);
+      return cmd_list(ctx, la);
+    };
+  });
+
+  std::string id;
+  auto* show = app.add_subcommand("show", "show a workflow's or actor's "
+                                          "status, metadata and steps");
+  show->add_option("ID", id, "workflow or actor id")->required();
+  show->callback([&] { action = [&] { return cmd_show(ctx, id); }; });
+
+  history_args ha;
+  auto* history = app.add_subcommand("history", "print every record of a "
+                                                "stream, payloads as JSON");
+  history->add_option("ID", ha.id, "workflow or actor id")->required();
+  history->add_option("--from", ha.from, "start at this seq")
+    ->check(at_least_one);
+  history->add_flag("--follow,-f", ha.follow,
+                    "keep printing new records until SIGINT (with --json: "
+                    "one JSON object per line)");
+  history->add_option("--follow-timeout", ha.follow_timeout,
+                      "stop following after this many seconds")
+    ->check(CLI::NonNegativeNumber);
+  history->callback([&] { action = [&] { return cmd_history(ctx, ha); }; });
+
+  output_args oa;
+  auto* output = app.add_subcommand("output", "print a workflow's output "
+                                              "(or a step's) as JSON");
+  output->add_option("ID", oa.id, "workflow id")->required();
+  output->add_option("--step", oa.step, "the step id, e.g. get_value2");
+  output->callback([&] { action = [&] { return cmd_output(ctx, oa); }; });
+
+  replay_args ra;
+  auto* replay = app.add_subcommand("replay", "rebuild a workflow's steps "
+                                              "at a point of its history");
+  replay->add_option("ID", ra.id, "workflow id")->required();
+  auto* until = replay->add_option("--until", ra.until,
+                                   "replay records up to this seq");
+  replay->add_option("--as-of", ra.as_of,
+                     "replay records written up to this time (ISO 8601, "
+                     "local unless --utc or a zone is given)")
+    ->excludes(until);
+  replay->callback([&] { action = [&] { return cmd_replay(ctx, ra); }; });
+
+  graph_args ga;
+  auto* graph = app.add_subcommand("graph", "print a workflow's graph "
+                                            "(Graphviz dot, or SVG)");
+  graph->add_option("ID", ga.id, "workflow id")->required();
+  graph->add_option("--format", ga.format, "dot or svg")
+    ->check(CLI::IsMember({"dot", "svg"}));
+  graph->add_option("--output,-o", ga.output_file,
+                    "write to this file instead of stdout");
+  graph->callback([&] { action = [&] { return cmd_graph(ctx, ga); }; });
+
+  bool no_progress = false;
+  auto* verify = app.add_subcommand("verify", "check every record's checksum "
+                                              "and schema and every index");
+  verify->add_flag("--no-progress", no_progress, "no progress bar");
+  verify->callback([&] {
+    action = [&] { return cmd_verify(ctx, !no_progress && io.err_tty); };
+  });
+
+  auto* stats = app.add_subcommand("stats", "streams by kind and status, "
+                                            "records, storage size");
+  stats->callback([&] { action = [&] { return cmd_stats(ctx); }; });
+
+  auto* cancel = app.add_subcommand("cancel", "cancel a workflow (safe "
+                                              "beside a running engine)");
+  cancel->add_option("ID", id, "workflow id")->required();
+  cancel->callback([&] { action = [&] { return cmd_cancel(ctx, id); }; });
+
+  auto* remove = app.add_subcommand("delete", "delete a workflow or actor "
+                                              "that is not running");
+  remove->add_option("ID", id, "workflow or actor id")->required();
+  remove->callback([&] { action = [&] { return cmd_delete(ctx, id); }; });
+
+  auto* exp = app.add_subcommand("export", "the directory entry and every "
+                                           "record as one JSON document");
+  exp->add_option("ID", id, "workflow or actor id")->required();
+  exp->callback([&] { action = [&] { return cmd_export(ctx, id); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) { // --help
+      io.out << app.help() << std::flush; // the chosen subcommand's help
+      return 0;
+    }
+    io.err << "perdure: " << e.what() << " (try 'perdure --help')\n";
+    return static_cast<int>(exit_code::usage);
+  }
+  if (storage.empty())
+    storage = default_storage;
+  ctx.storage = storage;
+  const char* nc = std::getenv("NO_COLOR");
+  ctx.color = io.out_tty && !no_color && !(nc && *nc) && !ctx.json;
+  try {
+    return action ? action() : static_cast<int>(exit_code::usage);
+  } catch (const std::exception& e) {
+    // Our code returns errors as values; this catches what the standard
+    // library or the JSON library throw (out of memory, a broken pipe).
+    return fail(ctx, exit_code::storage, fmt::format("internal error: {}",
+                                                     e.what()));
+  }
+}
+
+int run_cli(const std::vector<std::string>& args, const cli_io& io) {
+  std::vector<const char*> argv;
+  argv.reserve(args.size() + 1);
+  for (auto& a : args)
+    argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  return run_cli(static_cast<int>(args.size()), argv.data(), io);
+}
+
+} // namespace perdure::tools

@@ -1,0 +1,265 @@
+// verify, cancel and delete: checking and changing the storage.
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "payload_json.hpp"
+
+#include "perdure/eventlog/codec.hpp"
+#include "perdure/eventlog/record_kinds.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <tuple>
+#include <ostream>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace perdure::tools {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// Draws "verifying [=====     ]  45%  450,000 / 1,000,000 entries" on the
+// terminal, once the scan has run long enough to need it.
+class progress_bar {
+ public:
+  progress_bar(std::ostream& err, bool enabled) : err_(err), enabled_(enabled) {
+  }
+
+  void update(std::uint64_t done, std::uint64_t total) {
+    total_ = total;
+    if (!enabled_ || seconds_since(start_) < 0.3)
+      return;
+    auto now = clock_type::now();
+    if (drawn_ && now - last_ < std::chrono::milliseconds{100} && done < total)
+      return;
+    last_ = now;
+    drawn_ = true;
+    constexpr int width = 30;
+    double frac = total ? static_cast<double>(done) / total : 1;
+    int fill = static_cast<int>(frac * width);
+    err_ << fmt::format("\rverifying [{}{}] {:3.0f}%  {} / {} entries",
+                        std::string(static_cast<std::size_t>(fill), '='),
+                        std::string(static_cast<std::size_t>(width - fill), ' '),
+                        frac * 100, group_digits(done), group_digits(total))
+         << std::flush;
+  }
+
+  void clear() {
+    if (drawn_)
+      err_ << "\r\x1b[K" << std::flush;
+  }
+
+  std::uint64_t total() const noexcept {
+    return total_;
+  }
+
+ private:
+  std::ostream& err_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::uint64_t total_ = 0;
+  clock_type::time_point start_ = clock_type::now();
+  clock_type::time_point last_{};
+};
+
+/// The payload of a workflow_canceled record written by the CLI: the
+/// runtime's `workflow_ended` fields plus who asked.
+struct cli_cancel {
+  std::string step;
+  std::string error_type;
+  std::string error_text;
+  std::string requested_by = "cli";
+};
+PERDURE_FIELDS(cli_cancel, step, error_type, error_text, requested_by)
+
+} // namespace
+
+int cmd_verify(const context& ctx, bool progress) {
+  auto log = open_for_reading(ctx);
+  if (!log)
+    return fail(ctx, log.error());
+  progress_bar bar{ctx.err(), progress};
+  auto t0 = clock_type::now();
+  auto found = (*log)->verify(
+    [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
+  if (!found) {
+    bar.clear();
+    return fail(ctx, found.error());
+  }
+  // The log checks envelopes; perdure's own payloads (every kind but `user`)
+  // must also be well-formed FlexBuffers, or no tool can show them.
+  auto checked = bar.total();
+  auto streams_all = (*log)->list();
+  if (!streams_all) {
+    bar.clear();
+    return fail(ctx, streams_all.error());
+  }
+  std::uint64_t records = 0, done = 0;
+  for (auto& info : *streams_all)
+    records += record_count(info);
+  for (auto& info : *streams_all) {
+    eventlog::seq_t next = info.first_seq ? info.first_seq : 1;
+    for (;;) {
+      auto st = (*log)->scan(info.id, next, [&](const eventlog::record_view& r) {
+        next = r.seq + 1;
+        if (r.kind != to_u16(eventlog::record_kind::user) && !r.payload.empty())
+          if (auto v = codec::validate(r.payload); !v)
+            found->push_back({info.id, r.seq,
+                              fmt::format("{} payload: {}",
+                                          eventlog::kind_name(r.kind),
+                                          v.message())});
+        if ((++done & 0xFFFF) == 0)
+          bar.update(done, records);
+        return true;
+      });
+      // The log's pass already reported the damaged record that stopped this
+      // scan; go on after it.
+      if (st.code() == errc::corruption && next <= info.last_seq) {
+        ++next;
+        continue;
+      }
+      if (!st) {
+        bar.clear();
+        return fail(ctx, st);
+      }
+      break;
+    }
+  }
+  auto secs = seconds_since(t0);
+  bar.clear();
+  std::stable_sort(found->begin(), found->end(), [](auto& a, auto& b) {
+    return std::tie(a.stream, a.seq) < std::tie(b.stream, b.seq);
+  });
+  std::set<std::string> streams;
+  for (auto& d : *found)
+    streams.insert(d.stream);
+  if (ctx.json) {
+    auto arr = json::array();
+    for (auto& d : *found)
+      arr.push_back({{"stream", d.stream}, {"seq", d.seq}, {"what", d.what}});
+    json j{{"ok", found->empty()},
+           {"storage", ctx.storage.string()},
+           {"entries", checked},
+           {"payloads", done},
+           {"seconds", secs},
+           {"damaged_streams", streams.size()},
+           {"damage", std::move(arr)}};
+    ctx.out() << dump_pretty(j) << '\n';
+  } else if (found->empty()) {
+    ctx.out() << paint("ok", style::green, ctx.color) << ": "
+              << group_digits(checked) << " entries and "
+              << group_digits(done) << " payloads verified in "
+              << human_duration(static_cast<std::int64_t>(secs * 1e9))
+              << ", no damage\n";
+  } else {
+    table t{{"STREAM", "SEQ", "PROBLEM"}, {1}};
+    for (auto& d : *found)
+      t.add({d.stream, d.seq ? std::to_string(d.seq) : std::string{"-"},
+             cell{d.what, style::red}});
+    t.print(ctx.out(), ctx.color);
+    ctx.out() << paint("damage", style::red, ctx.color) << ": "
+              << found->size() << (found->size() == 1 ? " problem" : " problems")
+              << " in " << streams.size()
+              << (streams.size() == 1 ? " stream" : " streams") << " ("
+              << group_digits(checked) << " entries verified in "
+              << human_duration(static_cast<std::int64_t>(secs * 1e9)) << ")\n";
+  }
+  return static_cast<int>(found->empty() ? exit_code::ok : exit_code::damage);
+}
+
+int cmd_cancel(const context& ctx, const std::string& id) {
+  auto log = open_for_writing(ctx);
+  if (!log)
+    return fail(ctx, log.error());
+  // The engine may append between our read and our write; the expect_last
+  // check turns that into a conflict, and we look again.
+  for (int round = 0;; ++round) {
+    auto info = (*log)->info(id);
+    if (!info)
+      return info.error() == errc::not_found ? fail_unknown_id(ctx, id)
+                                             : fail(ctx, info.error());
+    if (info->kind != eventlog::stream_kind::workflow)
+      return fail(ctx, exit_code::refused,
+                  fmt::format("'{}' is a {} stream; cancel works on workflows",
+                              id, eventlog::to_string(info->kind)));
+    if (info->status == "canceled")
+      return fail(ctx, exit_code::refused,
+                  fmt::format("workflow '{}' is already canceled", id));
+    if (info->status != "running" && info->status != "failed")
+      return fail(ctx, exit_code::refused,
+                  fmt::format("workflow '{}' already finished ({}); there is "
+                              "nothing to cancel",
+                              id, info->status));
+    eventlog::write_batch b;
+    b.expect_last(id, info->last_seq);
+    b.append(id, to_u16(eventlog::record_kind::workflow_canceled),
+             codec::encode(cli_cancel{}));
+    b.set_status(id, "canceled");
+    auto done = (*log)->commit(std::move(b));
+    if (!done && done.error() == errc::conflict && round < 20)
+      continue;
+    if (!done)
+      return fail(ctx, done.error());
+    auto seq = done->seqs.empty() ? 0 : done->seqs.front();
+    if (ctx.json)
+      ctx.out() << dump_pretty(json{{"id", id},
+                                    {"canceled", true},
+                                    {"previous_status", info->status},
+                                    {"seq", seq}})
+                << '\n';
+    else
+      ctx.out() << "canceled workflow '" << id << "' (was " << info->status
+                << "; record seq " << seq << ")\n";
+    return 0;
+  }
+}
+
+int cmd_delete(const context& ctx, const std::string& id) {
+  auto pid = engine_pid(ctx.storage);
+  auto log = open_for_writing(ctx);
+  if (!log)
+    return fail(ctx, log.error());
+  for (int round = 0;; ++round) {
+    auto info = (*log)->info(id);
+    if (!info)
+      return info.error() == errc::not_found ? fail_unknown_id(ctx, id)
+                                             : fail(ctx, info.error());
+    if (info->kind == eventlog::stream_kind::workflow
+        && info->status == "running" && pid)
+      return fail(ctx, exit_code::refused,
+                  fmt::format("workflow '{}' is running (engine pid {} holds "
+                              "{}); cancel it first: perdure cancel {}",
+                              id, *pid, ctx.storage.string(), id));
+    eventlog::write_batch b;
+    b.expect_last(id, info->last_seq);
+    b.remove(id);
+    auto done = (*log)->commit(std::move(b));
+    if (!done && done.error() == errc::conflict && round < 20)
+      continue;
+    if (!done)
+      return fail(ctx, done.error());
+    auto kind = std::string{eventlog::to_string(info->kind)};
+    auto shown = shown_status(*info, pid.has_value());
+    if (ctx.json)
+      ctx.out() << dump_pretty(json{{"id", id},
+                                    {"deleted", true},
+                                    {"kind", kind},
+                                    {"status", shown},
+                                    {"records", record_count(*info)}})
+                << '\n';
+    else
+      ctx.out() << "deleted " << kind << " '" << id << "' ("
+                << group_digits(record_count(*info)) << " records, was "
+                << (shown.empty() ? "-" : shown) << ")\n";
+    return 0;
+  }
+}
+
+} // namespace perdure::tools

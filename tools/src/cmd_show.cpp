@@ -1,0 +1,360 @@
+// show, output and replay: a stream's state, rebuilt from its records.
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "payload_json.hpp"
+#include "workflow_view.hpp"
+
+#include "perdure/eventlog/record_kinds.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <ostream>
+
+#include <fmt/format.h>
+
+namespace perdure::tools {
+
+namespace {
+
+using eventlog::stream_info;
+
+// Reads the stream's records up to `stop` (exclusive) into a workflow view.
+result<workflow_view> build(
+  const eventlog::event_log& log, const stream_info& info,
+  const std::function<bool(const eventlog::record_view&)>& stop = {}) {
+  workflow_builder b;
+  auto st = log.scan(info.id, 1, [&](const eventlog::record_view& r) {
+    if (stop && stop(r))
+      return false;
+    b.apply(r.seq, r.kind, r.time, r.payload);
+    return true;
+  });
+  if (!st)
+    return st;
+  return b.view();
+}
+
+// Steps in tree order: each step followed by the sub-graph it continued
+// into; `depth` is the nesting level.
+// Siblings run in start order; steps that never started come last.
+void tree_order(const workflow_view& v, std::int32_t owner, int depth,
+                std::vector<std::pair<const step_view*, int>>& out) {
+  std::vector<const step_view*> level;
+  for (auto& s : v.steps)
+    if (s.owner == owner && !s.id.empty())
+      level.push_back(&s);
+  std::stable_sort(level.begin(), level.end(), [](auto* a, auto* b) {
+    auto key = [](const step_view* s) {
+      return s->start ? s->start : INT64_MAX;
+    };
+    return key(a) < key(b);
+  });
+  for (auto* s : level) {
+    out.emplace_back(s, depth);
+    tree_order(v, static_cast<std::int32_t>(s->index), depth + 1, out);
+  }
+}
+
+std::int64_t duration(eventlog::time_ns start, eventlog::time_ns end) {
+  return start && end ? end - start : -1;
+}
+
+json workflow_json(const workflow_view& v, bool utc) {
+  json j;
+  j["status"] = v.status;
+  j["root"] = v.root;
+  j["runs"] = v.runs;
+  j["start"] = v.start ? json(iso_time(v.start, utc)) : json(nullptr);
+  j["end"] = v.end ? json(iso_time(v.end, utc)) : json(nullptr);
+  j["duration_ns"] = v.start && v.end ? json(v.end - v.start) : json(nullptr);
+  j["metadata"] = v.metadata;
+  j["error"] = v.error.empty() ? json(nullptr) : json(v.error);
+  j["last_seq"] = v.last_seq;
+  auto out = v.output();
+  j["output"] = out ? value_json(**out).value_or(json(nullptr)) : json(nullptr);
+  auto steps = json::array();
+  for (auto& s : v.steps) {
+    json st;
+    st["index"] = s.index;
+    st["id"] = s.id;
+    st["step"] = s.step;
+    st["status"] = s.status;
+    st["attempts"] = s.attempts;
+    st["max_attempts"] = s.max_attempts;
+    st["start"] = s.start ? json(iso_time(s.start, utc)) : json(nullptr);
+    st["end"] = s.end ? json(iso_time(s.end, utc)) : json(nullptr);
+    st["duration_ns"] = s.start && s.end ? json(s.end - s.start)
+                                         : json(nullptr);
+    st["inputs"] = s.inputs;
+    st["owner"] = s.owner >= 0 ? json(s.owner) : json(nullptr);
+    st["continued_to"] = s.continued_to >= 0 ? json(s.continued_to)
+                                             : json(nullptr);
+    st["error"] = s.error.empty() ? json(nullptr) : json(s.error);
+    st["metadata"] = s.metadata;
+    steps.push_back(std::move(st));
+  }
+  j["steps"] = std::move(steps);
+  j["problems"] = v.problems;
+  return j;
+}
+
+void print_steps(const context& ctx, const workflow_view& v) {
+  std::vector<std::pair<const step_view*, int>> order;
+  tree_order(v, -1, 0, order);
+  table t{{"STEP", "NAME", "STATUS", "ATTEMPTS", "START", "END", "DURATION"},
+          {3, 6}};
+  for (auto [s, depth] : order) {
+    auto attempts = s->max_attempts > 0
+                      ? fmt::format("{}/{}", s->attempts, s->max_attempts)
+                      : std::to_string(s->attempts);
+    t.add({std::string(static_cast<std::size_t>(depth) * 2, ' ') + s->id,
+           s->step, cell{s->status, status_style(s->status)}, attempts,
+           human_time(s->start, ctx.utc), human_time(s->end, ctx.utc),
+           human_duration(duration(s->start, s->end))});
+  }
+  t.print(ctx.out(), ctx.color);
+  for (auto [s, depth] : order)
+    if (!s->error.empty() && s->status != "succeeded")
+      ctx.out() << paint(fmt::format("{}: {}", s->id, s->error), style::red,
+                         ctx.color)
+                << '\n';
+}
+
+void print_entry(const context& ctx, const stream_info& info,
+                 const std::string& shown,
+                 std::vector<std::pair<std::string, cell>> extra) {
+  std::vector<std::pair<std::string, cell>> f;
+  f.emplace_back("id", info.id);
+  f.emplace_back("kind", std::string{eventlog::to_string(info.kind)});
+  f.emplace_back("status", cell{shown, status_style(shown)});
+  f.emplace_back("created", human_time(info.created, ctx.utc));
+  f.emplace_back("updated", human_time(info.updated, ctx.utc));
+  f.emplace_back("records",
+                 info.first_seq ? fmt::format("{} (seq {}..{})",
+                                              group_digits(record_count(info)),
+                                              info.first_seq, info.last_seq)
+                                : std::string{"0"});
+  if (info.snapshot_seq)
+    f.emplace_back("snapshot", fmt::format("seq {}", info.snapshot_seq));
+  if (!info.metadata.empty())
+    f.emplace_back("metadata", dump_compact(payload_json(0, info.metadata)));
+  for (auto& e : extra)
+    f.push_back(std::move(e));
+  print_fields(ctx.out(), f, ctx.color);
+}
+
+void print_workflow(const context& ctx, const stream_info& info,
+                    const std::string& shown, const workflow_view& v) {
+  std::vector<std::pair<std::string, cell>> extra;
+  extra.emplace_back("runs", std::to_string(v.runs));
+  extra.emplace_back("duration", v.end ? human_duration(v.end - v.start)
+                                       : std::string{"-"});
+  if (!v.metadata.empty())
+    extra.emplace_back("user metadata", dump_compact(json(v.metadata)));
+  if (!v.error.empty())
+    extra.emplace_back("error", cell{v.error, style::red});
+  if (auto out = v.output())
+    if (auto j = value_json(**out))
+      extra.emplace_back("output", dump_compact(*j));
+  print_entry(ctx, info, shown, std::move(extra));
+  ctx.out() << '\n';
+  print_steps(ctx, v);
+  for (auto& p : v.problems)
+    ctx.out() << paint("undecodable record " + p, style::red, ctx.color)
+              << '\n';
+}
+
+struct opened {
+  std::unique_ptr<eventlog::event_log> log;
+  stream_info info;
+  bool live = false;
+};
+
+// Opens the storage and looks `id` up; on failure `code` is the exit code.
+std::optional<opened> open_stream(const context& ctx, const std::string& id,
+                                  int& code) {
+  auto log = open_for_reading(ctx);
+  if (!log) {
+    code = fail(ctx, log.error());
+    return std::nullopt;
+  }
+  auto info = (*log)->info(id);
+  if (!info) {
+    code = info.error() == errc::not_found ? fail_unknown_id(ctx, id)
+                                           : fail(ctx, info.error());
+    return std::nullopt;
+  }
+  return opened{std::move(*log), std::move(*info),
+                engine_pid(ctx.storage).has_value()};
+}
+
+int need_workflow(const context& ctx, const stream_info& info,
+                  std::string_view what) {
+  return fail(ctx, exit_code::refused,
+              fmt::format("'{}' is a {} stream; {} works on workflows", info.id,
+                          eventlog::to_string(info.kind), what));
+}
+
+} // namespace
+
+int cmd_show(const context& ctx, const std::string& id) {
+  int code = 0;
+  auto s = open_stream(ctx, id, code);
+  if (!s)
+    return code;
+  auto shown = shown_status(s->info, s->live);
+  if (s->info.kind == eventlog::stream_kind::workflow) {
+    auto v = build(*s->log, s->info);
+    if (!v)
+      return fail(ctx, v.error());
+    if (ctx.json) {
+      json j = entry_json(s->info, shown, ctx.utc);
+      j["workflow"] = workflow_json(*v, ctx.utc);
+      ctx.out() << dump_pretty(j) << '\n';
+    } else {
+      print_workflow(ctx, s->info, shown, *v);
+    }
+    return 0;
+  }
+  // Not a workflow: summarise the record kinds.
+  struct kind_sum {
+    std::uint64_t count = 0;
+    eventlog::time_ns first = 0, last = 0;
+  };
+  std::map<std::uint16_t, kind_sum> kinds;
+  auto st = s->log->scan(id, 1, [&](const eventlog::record_view& r) {
+    auto& k = kinds[r.kind];
+    if (k.count++ == 0)
+      k.first = r.time;
+    k.last = r.time;
+    return true;
+  });
+  if (!st)
+    return fail(ctx, st);
+  if (ctx.json) {
+    json j = entry_json(s->info, shown, ctx.utc);
+    auto arr = json::array();
+    for (auto& [kind, k] : kinds)
+      arr.push_back({{"kind", kind},
+                     {"name", std::string{eventlog::kind_name(kind)}},
+                     {"count", k.count},
+                     {"first", iso_time(k.first, ctx.utc)},
+                     {"last", iso_time(k.last, ctx.utc)}});
+    j["record_kinds"] = std::move(arr);
+    ctx.out() << dump_pretty(j) << '\n';
+    return 0;
+  }
+  print_entry(ctx, s->info, shown, {});
+  ctx.out() << '\n';
+  table t{{"KIND", "RECORDS", "FIRST", "LAST"}, {1}};
+  for (auto& [kind, k] : kinds)
+    t.add({std::string{eventlog::kind_name(kind)}, group_digits(k.count),
+           human_time(k.first, ctx.utc), human_time(k.last, ctx.utc)});
+  t.print(ctx.out(), ctx.color);
+  return 0;
+}
+
+int cmd_output(const context& ctx, const output_args& a) {
+  int code = 0;
+  auto s = open_stream(ctx, a.id, code);
+  if (!s)
+    return code;
+  if (s->info.kind != eventlog::stream_kind::workflow)
+    return need_workflow(ctx, s->info, "output");
+  auto v = build(*s->log, s->info);
+  if (!v)
+    return fail(ctx, v.error());
+  const std::optional<std::string>* bytes = nullptr;
+  if (a.step) {
+    auto* step = v->find(*a.step);
+    if (!step) {
+      std::string ids;
+      for (auto& st : v->steps)
+        ids += (ids.empty() ? "" : ", ") + st.id;
+      return fail(ctx, exit_code::not_found,
+                  fmt::format("workflow '{}' has no step '{}' (steps: {})",
+                              a.id, *a.step, ids));
+    }
+    if (!step->output)
+      return fail(ctx, exit_code::not_found,
+                  fmt::format("step '{}' of workflow '{}' has no output: it "
+                              "is {}",
+                              *a.step, a.id, step->status));
+    bytes = &step->output;
+  } else {
+    bytes = v->output();
+    if (!bytes) {
+      auto shown = shown_status(s->info, s->live);
+      return fail(ctx, exit_code::not_found,
+                  fmt::format("workflow '{}' has no output: it is {}{}", a.id,
+                              shown, v->error.empty() ? "" : " (" + v->error + ")"));
+    }
+  }
+  auto j = value_json(**bytes);
+  if (!j)
+    return fail(ctx, exit_code::storage,
+                fmt::format("the output of '{}' does not decode as a perdure "
+                            "payload",
+                            a.id));
+  ctx.out() << (ctx.json ? dump_compact(*j) : dump_pretty(*j)) << '\n';
+  return 0;
+}
+
+int cmd_replay(const context& ctx, const replay_args& a) {
+  int code = 0;
+  auto s = open_stream(ctx, a.id, code);
+  if (!s)
+    return code;
+  if (s->info.kind != eventlog::stream_kind::workflow)
+    return need_workflow(ctx, s->info, "replay (so far)");
+  std::function<bool(const eventlog::record_view&)> stop;
+  std::string point;
+  if (a.until) {
+    if (*a.until < s->info.first_seq || *a.until > s->info.last_seq)
+      return fail(ctx, exit_code::usage,
+                  fmt::format("--until {} is outside the records of '{}' "
+                              "(seq {}..{})",
+                              *a.until, a.id, s->info.first_seq,
+                              s->info.last_seq));
+    auto until = *a.until;
+    stop = [until](const eventlog::record_view& r) { return r.seq > until; };
+    point = fmt::format("seq {}", until);
+  } else if (a.as_of) {
+    eventlog::time_ns t = 0;
+    if (!parse_time(*a.as_of, ctx.utc, t))
+      return fail(ctx, exit_code::usage,
+                  fmt::format("--as-of '{}' is not a time (use "
+                              "2025-03-01T14:02:03, optionally with .fraction "
+                              "and Z or +hh:mm)",
+                              *a.as_of));
+    stop = [t](const eventlog::record_view& r) { return r.time > t; };
+    point = human_time(t, ctx.utc);
+  } else {
+    return fail(ctx, exit_code::usage, "replay needs --until SEQ or --as-of TIME");
+  }
+  auto v = build(*s->log, s->info, stop);
+  if (!v)
+    return fail(ctx, v.error());
+  if (v->last_seq == 0)
+    return fail(ctx, exit_code::not_found,
+                fmt::format("workflow '{}' has no record at or before {}",
+                            a.id, point));
+  if (ctx.json) {
+    json j = entry_json(s->info, shown_status(s->info, s->live), ctx.utc);
+    j["as_of_seq"] = v->last_seq;
+    j["workflow"] = workflow_json(*v, ctx.utc);
+    ctx.out() << dump_pretty(j) << '\n';
+    return 0;
+  }
+  ctx.out() << paint(fmt::format("workflow '{}' as of {} (replayed through "
+                                 "seq {} of {})",
+                                 a.id, point, v->last_seq, s->info.last_seq),
+                     style::bold, ctx.color)
+            << "\n";
+  print_workflow(ctx, s->info, v->status, *v);
+  return 0;
+}
+
+} // namespace perdure::tools

@@ -1,0 +1,74 @@
+#pragma once
+
+// The CLI's commands. Each takes the shared context and its own options,
+// prints its result (human or --json) and returns the exit code.
+
+#include "storage.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace perdure::tools {
+
+struct list_args {
+  std::vector<std::string> statuses;
+  std::optional<std::string> kind;
+  std::size_t limit = SIZE_MAX;
+};
+/// `list`: streams with status, kind, records and times.
+int cmd_list(const context& ctx, const list_args& a);
+
+/// `stats`: streams by kind and status, records, map size and usage.
+int cmd_stats(const context& ctx);
+
+/// `show ID`: directory entry, metadata, steps (workflows) or record kinds.
+int cmd_show(const context& ctx, const std::string& id);
+
+struct output_args {
+  std::string id;
+  std::optional<std::string> step;
+};
+/// `output ID [--step NAME]`: the workflow's or one step's output as JSON.
+int cmd_output(const context& ctx, const output_args& a);
+
+struct replay_args {
+  std::string id;
+  std::optional<std::uint64_t> until;
+  std::optional<std::string> as_of;
+};
+/// `replay ID --until SEQ | --as-of TIME`: a workflow's steps at that point.
+int cmd_replay(const context& ctx, const replay_args& a);
+
+struct history_args {
+  std::string id;
+  bool follow = false;
+  double follow_timeout = 0; ///< seconds; 0 means until SIGINT
+  std::uint64_t from = 1;
+};
+/// `history ID`: every record with time, kind, writer and payload.
+int cmd_history(const context& ctx, const history_args& a);
+
+/// `export ID --json`: the directory entry and every record as one document.
+int cmd_export(const context& ctx, const std::string& id);
+
+/// `verify`: checks every record and index; exit 3 on damage.
+int cmd_verify(const context& ctx, bool progress);
+
+/// `cancel ID`: marks a workflow canceled beside a running engine.
+int cmd_cancel(const context& ctx, const std::string& id);
+
+/// `delete ID`: removes a stream that is not running.
+int cmd_delete(const context& ctx, const std::string& id);
+
+struct graph_args {
+  std::string id;
+  std::string format = "dot";
+  std::optional<std::string> output_file;
+};
+/// `graph ID [--format dot|svg]`: the workflow graph with status and
+/// durations; SVG through graphviz's `dot`.
+int cmd_graph(const context& ctx, const graph_args& a);
+
+} // namespace perdure::tools

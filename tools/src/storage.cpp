@@ -1,0 +1,125 @@
+// Shared plumbing of the commands: errors, opening the storage, engine
+// liveness.
+
+#include "storage.hpp"
+
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+namespace perdure::tools {
+
+int fail(const context& ctx, exit_code code, const std::string& message) {
+  ctx.err() << "perdure: " << message << '\n';
+  return static_cast<int>(code);
+}
+
+exit_code exit_code_for(const status& st) {
+  switch (st.code()) {
+    case errc::ok: return exit_code::ok;
+    case errc::not_found: return exit_code::not_found;
+    case errc::conflict:
+    case errc::busy:
+    case errc::canceled: return exit_code::refused;
+    case errc::invalid_argument: return exit_code::usage;
+    default: return exit_code::storage;
+  }
+}
+
+int fail(const context& ctx, const status& st) {
+  return fail(ctx, exit_code_for(st), st.message());
+}
+
+int fail_unknown_id(const context& ctx, std::string_view id) {
+  return fail(ctx, exit_code::not_found,
+              fmt::format("no workflow or actor '{}' in {} (try 'perdure "
+                          "list')",
+                          id, ctx.storage.string()));
+}
+
+namespace {
+
+// Every failure to open is a storage error (exit 4), a missing one too: the
+// "not found" exit code is for ids.
+status explain_open(const context& ctx, status st) {
+  if (st.code() == errc::not_found)
+    return {errc::io,
+            fmt::format("no perdure storage in {} (use --storage DIR or set "
+                        "PERDURE_STORAGE)",
+                        ctx.storage.string())};
+  if (st.code() == errc::busy || st.code() == errc::invalid_argument)
+    return st;
+  return {errc::io, fmt::format("cannot open storage {}: {}",
+                                 ctx.storage.string(), st.message())};
+}
+
+} // namespace
+
+result<std::unique_ptr<eventlog::event_log>> open_for_reading(const context& ctx) {
+  eventlog::options o;
+  o.dir = ctx.storage;
+  o.read_only = true;
+  auto log = eventlog::event_log::open(std::move(o));
+  if (!log)
+    return explain_open(ctx, log.error());
+  return log;
+}
+
+result<std::unique_ptr<eventlog::event_log>> open_for_writing(const context& ctx) {
+  std::error_code ec;
+  if (!std::filesystem::exists(ctx.storage / "data.mdb", ec))
+    return explain_open(ctx, {errc::not_found, "no data.mdb"});
+  eventlog::options o;
+  o.dir = ctx.storage;
+  o.exclusive = false;
+  o.writer_id = "perdure-cli";
+  // Start from the size the engine already grew the map to (LMDB keeps the
+  // larger of the file's and ours), without growing a small store.
+  o.initial_map_size = std::size_t{1} << 20;
+  auto log = eventlog::event_log::open(std::move(o));
+  if (!log)
+    return explain_open(ctx, log.error());
+  return log;
+}
+
+std::optional<long> engine_pid(const std::filesystem::path& storage) {
+  struct ::stat st{};
+  auto lock = storage / "perdure.lock";
+  if (::stat(lock.c_str(), &st) != 0)
+    return std::nullopt;
+  // /proc/locks lines: "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF";
+  // the device is major:minor in hex, the inode in decimal.
+  std::ifstream locks{"/proc/locks"};
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream in{line};
+    std::string n, type, mode, access, dev_ino;
+    long pid = 0;
+    in >> n >> type;
+    if (type == "->")
+      in >> type;
+    in >> mode >> access >> pid >> dev_ino;
+    if (type != "FLOCK" || !in)
+      continue;
+    unsigned maj = 0, min = 0;
+    unsigned long long ino = 0;
+    if (std::sscanf(dev_ino.c_str(), "%x:%x:%llu", &maj, &min, &ino) != 3)
+      continue;
+    if (ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev))
+      return pid;
+  }
+  return std::nullopt;
+}
+
+std::string shown_status(const eventlog::stream_info& info, bool engine_live) {
+  if (info.kind == eventlog::stream_kind::workflow && info.status == "running"
+      && !engine_live)
+    return "resumable";
+  return info.status;
+}
+
+} // namespace perdure::tools

@@ -1,0 +1,63 @@
+#pragma once
+
+// What every command shares: the parsed global options, the way errors are
+// reported (one line, a documented exit code), and opening the storage.
+
+#include "perdure/eventlog/event_log.hpp"
+#include "perdure/tools/cli.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace perdure::tools {
+
+/// The global options of one CLI run and where it prints.
+struct context {
+  std::filesystem::path storage;
+  bool json = false;   ///< machine-readable output
+  bool utc = false;    ///< times in UTC instead of local time
+  bool color = false;  ///< ANSI colours on stdout
+  const cli_io* io = nullptr;
+
+  std::ostream& out() const {
+    return io->out;
+  }
+  std::ostream& err() const {
+    return io->err;
+  }
+};
+
+/// Prints "perdure: <message>" on stderr and returns `code` as an int.
+int fail(const context& ctx, exit_code code, const std::string& message);
+
+/// The exit code for an error status of the event log.
+exit_code exit_code_for(const status& st);
+
+/// Reports `st` (an error) with its exit code.
+int fail(const context& ctx, const status& st);
+
+/// Reports an unknown id the way every command does:
+/// "no workflow or actor 'x' in /path (try 'perdure list')".
+int fail_unknown_id(const context& ctx, std::string_view id);
+
+/// Opens the storage read-only (works beside a running engine). A missing
+/// storage is `not_found` with a message naming the directory and
+/// `--storage`.
+result<std::unique_ptr<eventlog::event_log>> open_for_reading(const context& ctx);
+
+/// Opens the storage for writing beside a running engine (not exclusive;
+/// LMDB serialises the writers), with writer id "perdure-cli".
+result<std::unique_ptr<eventlog::event_log>> open_for_writing(const context& ctx);
+
+/// The pid of the process holding the storage's writer lock (a running
+/// engine), read from /proc/locks without touching the lock; nullopt when
+/// nobody holds it.
+std::optional<long> engine_pid(const std::filesystem::path& storage);
+
+/// The status to show: a workflow stored as "running" that no engine holds
+/// is "resumable" (it crashed or stopped).
+std::string shown_status(const eventlog::stream_info& info, bool engine_live);
+
+} // namespace perdure::tools
