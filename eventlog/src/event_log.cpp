@@ -238,6 +238,37 @@ log_stats event_log::stats() const {
   return s;
 }
 
+result<storage_stats> event_log::storage() const {
+  storage_stats out;
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    MDB_envinfo info;
+    MDB_stat env_stat;
+    mdb_env_info(impl_->env, &info);
+    mdb_env_stat(impl_->env, &env_stat);
+    out.page_size = env_stat.ms_psize;
+    out.map_size = info.me_mapsize;
+    out.used_bytes = (info.me_last_pgno + 1) * env_stat.ms_psize;
+    std::pair<const char*, MDB_dbi> all[] = {
+      {"log", impl_->log},         {"dir", impl_->dir},
+      {"status", impl_->by_status}, {"timers", impl_->timers},
+      {"offsets", impl_->offsets},  {"blobs", impl_->blobs},
+      {"meta", impl_->meta}};
+    for (auto& [name, dbi] : all) {
+      MDB_stat ds;
+      if (int rc = mdb_stat(txn, dbi, &ds); rc != MDB_SUCCESS)
+        return from_mdb(rc, fmt::format("mdb_stat({})", name));
+      out.dbs.push_back({name, ds.ms_entries,
+                         ds.ms_branch_pages + ds.ms_leaf_pages
+                           + ds.ms_overflow_pages,
+                         ds.ms_depth});
+    }
+    return {};
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
 // -- writing ------------------------------------------------------------------
 
 void event_log::submit(write_batch batch, completion done) {

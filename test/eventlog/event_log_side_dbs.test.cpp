@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 #include "temp_dir.hpp"
@@ -183,4 +184,29 @@ TEST_CASE("verify finds no damage in a healthy log") {
   CHECK(r->empty());
   CHECK(last_done == last_total);
   CHECK(last_total > 0);
+}
+
+TEST_CASE("storage figures count the entries of every database") {
+  test::temp_dir dir;
+  auto log = open_log(dir.path());
+  write_batch b;
+  b.append("s", 1, "a").append("s", 1, "b").set_status("s", "running")
+    .put_timer(5, "s", "t").put_offset("k", 1);
+  b.put_blob("blob");
+  REQUIRE(log->commit(std::move(b)));
+  auto st = log->storage();
+  REQUIRE(st);
+  CHECK(st->page_size >= 4096);
+  CHECK(st->used_bytes > 0);
+  CHECK(st->used_bytes <= st->map_size);
+  std::map<std::string, std::uint64_t> entries;
+  for (auto& d : st->dbs)
+    entries[d.name] = d.entries;
+  CHECK(entries["log"] == 2);
+  CHECK(entries["dir"] == 1);
+  CHECK(entries["status"] == 1);
+  CHECK(entries["timers"] == 1);
+  CHECK(entries["offsets"] == 1);
+  CHECK(entries["blobs"] == 1);
+  CHECK(entries["meta"] == 1);
 }

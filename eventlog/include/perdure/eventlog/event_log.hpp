@@ -26,6 +26,22 @@ struct log_stats {
   std::size_t map_size = 0;        ///< current map size in bytes
 };
 
+/// Size figures of one LMDB database of the log.
+struct db_stats {
+  std::string name;           ///< "log", "dir", "status", "timers", ...
+  std::uint64_t entries = 0;
+  std::uint64_t pages = 0;    ///< branch + leaf + overflow pages
+  std::uint32_t depth = 0;
+};
+
+/// Size figures of the whole storage, for tools.
+struct storage_stats {
+  std::size_t page_size = 0;
+  std::size_t map_size = 0;       ///< the current map size in bytes
+  std::size_t used_bytes = 0;     ///< up to the last page in use
+  std::vector<db_stats> dbs;
+};
+
 /// One damaged record or entry found by `verify`.
 struct damage {
   std::string stream; ///< stream id, or the side database's name
@@ -125,6 +141,9 @@ class event_log {
 
   const options& opts() const noexcept;
   log_stats stats() const;
+
+  /// Entries and pages of every database, map size and usage.
+  result<storage_stats> storage() const;
 
   /// Stops the writer after committing what is queued. Later writes fail
   /// `closed`; reads keep working. Called by the destructor.
