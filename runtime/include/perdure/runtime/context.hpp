@@ -1,0 +1,47 @@
+#pragma once
+
+// What a running step body may ask about itself: its workflow and step ids,
+// its attempt, and whether its workflow was canceled (cooperative stop).
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace perdure {
+
+/// A cooperative cancellation flag shared with the engine. Cheap to copy.
+class cancellation_token {
+ public:
+  cancellation_token() = default;
+  explicit cancellation_token(std::shared_ptr<const std::atomic<bool>> flag)
+    : flag_(std::move(flag)) {
+  }
+  /// True once the workflow was canceled; a body should then return soon.
+  bool canceled() const noexcept {
+    return flag_ && flag_->load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::shared_ptr<const std::atomic<bool>> flag_;
+};
+
+namespace this_step {
+
+/// The token of the step running on this thread (a never-canceled token
+/// outside a step).
+cancellation_token token();
+
+/// Shorthand for `token().canceled()`.
+bool canceled() noexcept;
+
+/// The running workflow's id (empty outside a step).
+const std::string& workflow_id() noexcept;
+
+/// The running step's id in its workflow, e.g. "fib_3" (empty outside).
+const std::string& step_id() noexcept;
+
+/// The 1-based attempt of the running step (0 outside a step).
+int attempt() noexcept;
+
+} // namespace this_step
+} // namespace perdure

@@ -1,0 +1,185 @@
+#pragma once
+
+// The engine: owns a storage directory (one event log), a CAF actor system
+// running one actor per live workflow, and the resource-bounded step pool.
+// All member functions are thread-safe.
+
+#include "perdure/runtime/handle.hpp"
+#include "perdure/runtime/metadata.hpp"
+#include "perdure/runtime/step.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace perdure {
+
+/// A workflow id and its status, as listed by `engine::list`.
+struct workflow_entry {
+  std::string id;
+  workflow_status status = workflow_status::running;
+};
+
+/// The durable-execution engine. See DESIGN.md "Public API shape".
+class engine {
+ public:
+  /// Opens the storage. Throws `workflow_busy` when another engine holds
+  /// it, `perdure::error` when steps are registered twice or it cannot open.
+  explicit engine(engine_options opts = {});
+
+  /// Non-throwing form of the constructor.
+  static result<std::unique_ptr<engine>> open(engine_options opts = {});
+
+  /// Stops: no new step starts, running step bodies finish and their
+  /// outputs are logged; unfinished workflows are resumable next time.
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // -- running -----------------------------------------------------------------
+
+  /// Starts `wf` as workflow `id` (random when empty) and returns at once.
+  /// An id that finished returns its stored output without running anything;
+  /// a stored unfinished id is resumed. Fails `busy` when `id` is live.
+  template <class T>
+  result<handle<T>> try_run_async(const workflow<T>& wf, std::string id = {},
+                                  run_options opts = {}) {
+    auto st = submit(wf.node(), std::move(id), std::move(opts));
+    if (!st)
+      return std::move(st).error();
+    return handle<T>{std::move(*st)};
+  }
+  template <class T>
+  handle<T> run_async(const workflow<T>& wf, std::string id = {},
+                      run_options opts = {}) {
+    return value_or_throw(try_run_async(wf, std::move(id), std::move(opts)));
+  }
+  /// Runs `wf` and waits for its output (see run_async for `id`).
+  template <class T>
+  result<T> try_run(const workflow<T>& wf, std::string id = {},
+                    run_options opts = {}) {
+    auto h = try_run_async(wf, std::move(id), std::move(opts));
+    if (!h)
+      return std::move(h).error();
+    return h->try_get();
+  }
+  template <class T>
+  T run(const workflow<T>& wf, std::string id = {}, run_options opts = {}) {
+    return value_or_throw(try_run(wf, std::move(id), std::move(opts)));
+  }
+
+  // -- management --------------------------------------------------------------
+
+  /// The status of `id`; `not_found` for an unknown id.
+  result<workflow_status> try_status(std::string_view id) const;
+  workflow_status status(std::string_view id) const {
+    return value_or_throw(try_status(id));
+  }
+
+  /// The workflow's output, or the named step's (by step id). Blocks while
+  /// the workflow (or step) is live; never runs anything. Fails `not_found`,
+  /// `canceled`, `failed` (with the recorded cause), or `conflict` for a
+  /// resumable id.
+  template <class T>
+  result<T> try_output(std::string_view id, std::string_view step = {}) const {
+    auto bytes = output_bytes(id, step);
+    if (!bytes)
+      return std::move(bytes).error();
+    return detail::decode_value<T>(*bytes);
+  }
+  template <class T>
+  T output(std::string_view id, std::string_view step = {}) const {
+    return value_or_throw(try_output<T>(id, step));
+  }
+
+  /// Workflows whose status is one of `filter` (all when empty), by id.
+  result<std::vector<workflow_entry>> try_list(
+    std::vector<workflow_status> filter = {}) const;
+  std::vector<workflow_entry> list(
+    std::vector<workflow_status> filter = {}) const {
+    return value_or_throw(try_list(std::move(filter)));
+  }
+
+  /// Resumes a failed or resumable workflow (a successful one just returns
+  /// its output). Fails `busy` when live, `canceled` when canceled,
+  /// `type_mismatch` naming the step whose code is gone or changed (the
+  /// workflow is left as it was).
+  result<handle<>> try_resume(std::string_view id);
+  handle<> resume(std::string_view id) {
+    return value_or_throw(try_resume(id));
+  }
+  template <class T>
+  handle<T> resume(std::string_view id) {
+    return handle<T>{value_or_throw(try_resume(id)).state()};
+  }
+
+  /// Resumes every resumable workflow (and failed ones when asked); returns
+  /// the ids resumed. Ids that cannot resume are skipped.
+  std::vector<std::string> resume_all(bool include_failed = false);
+
+  /// Cancels `id`: no new step starts, running bodies see their token;
+  /// returns once nothing of it runs any more. A finished workflow is left
+  /// as it is. Fails `not_found`.
+  perdure::status try_cancel(std::string_view id);
+  void cancel(std::string_view id) {
+    ok_or_throw(try_cancel(id));
+  }
+
+  /// Deletes `id` and its history; the id may be used again. Fails `busy`
+  /// while it is live, `not_found` when unknown.
+  perdure::status try_remove(std::string_view id);
+  void remove(std::string_view id) {
+    ok_or_throw(try_remove(id));
+  }
+
+  /// Metadata of workflow `id`, or of its step `step` (by step id).
+  result<workflow_metadata> try_metadata(std::string_view id) const;
+  result<step_metadata> try_metadata(std::string_view id,
+                                     std::string_view step) const;
+  workflow_metadata metadata(std::string_view id) const {
+    return value_or_throw(try_metadata(id));
+  }
+  step_metadata metadata(std::string_view id, std::string_view step) const {
+    return value_or_throw(try_metadata(id, step));
+  }
+
+  // -- objects -----------------------------------------------------------------
+
+  /// Stores `value` once (content-addressed, durable on return).
+  template <class T>
+  object_ref<T> put(const T& value) {
+    auto key = value_or_throw(put_bytes(detail::encode_value(value)));
+    return object_ref<T>{std::move(key), blob_source()};
+  }
+  /// Reads a stored object.
+  template <class T>
+  T get(const object_ref<T>& ref) const {
+    return object_ref<T>{ref.key(), blob_source()}.get();
+  }
+
+  // -- state -------------------------------------------------------------------
+
+  const std::filesystem::path& storage() const noexcept;
+  /// Workflows live in this engine.
+  std::size_t live_count() const;
+
+  /// Type-erased entry points behind the templates above.
+  result<std::shared_ptr<detail::run_state>> submit(
+    std::shared_ptr<detail::node> root, std::string id, run_options opts);
+  result<std::string> output_bytes(std::string_view id,
+                                   std::string_view step) const;
+  result<std::string> put_bytes(std::string bytes);
+  std::shared_ptr<detail::blob_source> blob_source() const;
+
+  struct impl;
+
+ private:
+  explicit engine(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace perdure

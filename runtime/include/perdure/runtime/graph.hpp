@@ -1,0 +1,145 @@
+#pragma once
+
+// The lazy graph: `workflow<T>` (a node whose output is a T once it ran) and
+// `flow<T>` (what a dynamic step returns: a value or another graph). The
+// `detail` part is the type-erased form the engine executes and logs.
+
+#include "perdure/runtime/options.hpp"
+#include "perdure/runtime/values.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace perdure {
+namespace detail {
+
+struct step_def;
+struct node;
+
+/// One argument of a node as built: a literal, another node's output, a
+/// stored blob, or a list of arguments (a container of workflows).
+struct arg {
+  enum class kind : std::uint8_t { value = 0, node = 1, blob = 2, list = 3 };
+  kind what = kind::value;
+  std::string bytes;          ///< value: the encoded literal; blob: the key
+  std::shared_ptr<node> ref;  ///< node: the producing node
+  std::vector<arg> items;     ///< list: the elements
+};
+
+/// One call of a step in a graph. Shared nodes are one step (run once).
+struct node {
+  std::shared_ptr<const step_def> def;
+  step_options opts;     ///< per-call options (override the step's)
+  bool catching = false; ///< output is caught<T>
+  std::vector<arg> args;
+};
+
+/// An argument as resolved for a step run: encoded bytes, or a list.
+struct input {
+  bool is_list = false;
+  std::string bytes;
+  std::vector<input> items;
+};
+
+/// What one attempt of a step body produced.
+struct outcome {
+  enum class kind : std::uint8_t { value, graph, error };
+  kind what = kind::error;
+  std::string bytes;            ///< value: the encoded output
+  std::shared_ptr<node> graph;  ///< graph: the root of the returned graph
+  std::string error_type;
+  std::string error_text;
+
+  static outcome failure(std::string type, std::string text) {
+    outcome o;
+    o.error_type = std::move(type);
+    o.error_text = std::move(text);
+    return o;
+  }
+};
+
+/// A registered step: its stable name, signature and type-erased body.
+struct step_def {
+  std::string name;
+  std::string signature; ///< e.g. "int(int,int)", from the codec's type texts
+  bool dynamic = false;  ///< may return a graph
+  step_options defaults;
+  std::function<outcome(std::vector<input>&)> invoke;
+  /// Turns the encoded output T into an encoded caught<T>.
+  std::function<result<std::string>(std::string_view)> caught_value;
+  /// An encoded caught<T> holding an error.
+  std::function<std::string(const std::string&, const std::string&)>
+    caught_error;
+};
+
+/// Registers `def` under `def->name`. A second live registration of the
+/// same name is remembered and reported by engines (`registry_check`).
+std::shared_ptr<const step_def> register_step(std::shared_ptr<step_def> def);
+
+/// The live step registered as `name`, or null.
+std::shared_ptr<const step_def> find_step(std::string_view name);
+
+/// Ok, or `invalid_argument` naming the step names registered twice.
+status registry_check();
+
+/// The type and text of the exception in flight (call inside `catch`).
+std::pair<std::string, std::string> describe_current_exception();
+
+} // namespace detail
+
+/// A lazy step call whose output is a `T`. Building one runs nothing; pass
+/// it to other steps or to `engine::run`. Cheap to copy; copies are the same
+/// step (it runs once even when used by several consumers).
+template <class T>
+class workflow {
+ public:
+  using value_type = T;
+
+  /// @pre `n != nullptr`
+  explicit workflow(std::shared_ptr<detail::node> n) : node_(std::move(n)) {
+  }
+
+  const std::shared_ptr<detail::node>& node() const noexcept {
+    return node_;
+  }
+
+ private:
+  std::shared_ptr<detail::node> node_;
+};
+
+/// What a dynamic step returns: a plain value, or a graph whose output
+/// becomes the step's output (recursion, loops, branching).
+template <class T>
+class flow {
+ public:
+  using value_type = T;
+
+  /// A finished value.
+  template <class U>
+    requires std::is_convertible_v<U&&, T>
+  flow(U&& v) : value_(std::in_place, std::forward<U>(v)) {
+  }
+  /// A graph to run next.
+  flow(workflow<T> w) : graph_(w.node()) {
+  }
+
+  bool is_graph() const noexcept {
+    return graph_ != nullptr;
+  }
+  const std::shared_ptr<detail::node>& graph() const noexcept {
+    return graph_;
+  }
+  /// @pre `!is_graph()`
+  const T& value() const {
+    return *value_;
+  }
+
+ private:
+  std::optional<T> value_;
+  std::shared_ptr<detail::node> graph_;
+};
+
+} // namespace perdure

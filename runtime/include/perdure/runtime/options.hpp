@@ -1,0 +1,79 @@
+#pragma once
+
+// Options of steps, runs and engines, and the workflow status vocabulary.
+// Every member has an initializer so designated initializers may name only
+// the members they set.
+
+#include "perdure/eventlog/types.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace perdure {
+
+/// User metadata: free key/value text, stored with the workflow or step.
+using metadata_map = std::map<std::string, std::string>;
+
+/// What a step needs while it runs, or what an engine has. Unset members of a
+/// per-call value inherit the step's defaults (cpus 1, gpus 0).
+struct resources {
+  std::optional<double> cpus = {};
+  std::optional<double> gpus = {};
+  /// Named resources, e.g. {{"db", 1}}; absent names count as 0.
+  std::map<std::string, double> custom = {};
+};
+
+/// Options of a step, given with `step(name, fn, options)` or per call with
+/// `s.options({...})(args...)`. Per-call values override the step's; unset
+/// members inherit.
+struct step_options {
+  /// The base of the step's id in the workflow (default: the step's name);
+  /// ids are made unique per workflow as `name`, `name_1`, `name_2`, ...
+  std::string name = {};
+  /// Total attempts before the step fails (default 3, at least 1).
+  std::optional<int> max_attempts = {};
+  /// Wait between attempts (default none); doubled after each failure.
+  std::optional<std::chrono::milliseconds> retry_backoff = {};
+  perdure::resources resources = {};
+  /// User metadata shown by `engine::metadata(id, step)`.
+  metadata_map metadata = {};
+};
+
+/// Options of one `run` / `run_async` call.
+struct run_options {
+  /// User metadata shown by `engine::metadata(id)`.
+  metadata_map metadata = {};
+};
+
+/// Options of an engine.
+struct engine_options {
+  /// The storage directory; empty: `$PERDURE_STORAGE`, else
+  /// `/tmp/perdure/workflow_data`.
+  std::filesystem::path storage = {};
+  eventlog::durability durability = eventlog::durability::sync;
+  /// What the step pool may run at once; unset cpus: the hardware's threads.
+  resources capacity = {};
+  /// CAF scheduler threads that run the workflow actors (0: min(2, cores)).
+  std::size_t actor_threads = 0;
+  /// The id written into every record (default "perdure-<pid>").
+  std::string engine_id = {};
+};
+
+/// The status of a workflow.
+enum class workflow_status {
+  running,    ///< live in this engine
+  failed,     ///< a step failed after its attempts; resumable from that step
+  resumable,  ///< stored as running but owned by no live engine (a crash)
+  canceled,   ///< canceled; has no output
+  successful, ///< finished; its output is stored
+};
+
+/// "running", "failed", "resumable", "canceled" or "successful".
+std::string_view to_string(workflow_status s) noexcept;
+
+} // namespace perdure

@@ -1,0 +1,91 @@
+// The thread-local context of a running step body (context.hpp), and the
+// blobs a body puts with `perdure::put`.
+
+#include "engine_impl.hpp"
+
+namespace perdure {
+
+namespace {
+
+struct step_context {
+  const std::string* workflow = nullptr;
+  const std::string* step = nullptr;
+  int attempt = 0;
+  cancellation_token token;
+  std::shared_ptr<detail::blob_source> blobs;
+  std::vector<std::string> put;
+};
+
+thread_local step_context* current = nullptr;
+
+const std::string empty_text;
+
+} // namespace
+
+namespace detail {
+
+step_scope::step_scope(const std::string& workflow, const std::string& step,
+                       int attempt, cancellation_token token,
+                       std::shared_ptr<blob_source> blobs) {
+  current = new step_context{&workflow, &step, attempt, std::move(token),
+                             std::move(blobs), {}};
+}
+
+step_scope::~step_scope() {
+  delete current;
+  current = nullptr;
+}
+
+std::vector<std::string> step_scope::take_blobs() {
+  return std::move(current->put);
+}
+
+std::shared_ptr<blob_source> current_blob_source() {
+  return current ? current->blobs : nullptr;
+}
+
+result<std::string> put_blob_in_step(std::string bytes) {
+  if (!current)
+    return unexpected{errc::invalid_argument,
+                      "perdure::put outside a step body: use engine::put"};
+  // A scratch batch computes the content key the log will use.
+  eventlog::write_batch scratch;
+  auto key = scratch.put_blob(bytes);
+  current->put.push_back(std::move(bytes));
+  return key;
+}
+
+status log_blobs::with_blob(std::string_view key,
+                            const std::function<void(std::string_view)>& fn) {
+  auto log = log_.lock();
+  if (!log)
+    return {errc::closed, "the engine of this object_ref is closed"};
+  return log->with_blob(key, fn);
+}
+
+} // namespace detail
+
+namespace this_step {
+
+cancellation_token token() {
+  return current ? current->token : cancellation_token{};
+}
+
+bool canceled() noexcept {
+  return current && current->token.canceled();
+}
+
+const std::string& workflow_id() noexcept {
+  return current ? *current->workflow : empty_text;
+}
+
+const std::string& step_id() noexcept {
+  return current ? *current->step : empty_text;
+}
+
+int attempt() noexcept {
+  return current ? current->attempt : 0;
+}
+
+} // namespace this_step
+} // namespace perdure

@@ -1,0 +1,529 @@
+// The engine's management API: opening storage, submitting and resuming
+// runs, status, outputs, listing, cancel, remove, metadata and objects.
+// Live runs are answered from memory, others from the log.
+
+#include "engine_impl.hpp"
+
+#include <cstdlib>
+#include <fmt/format.h>
+#include <random>
+#include <thread>
+#include <unistd.h>
+
+namespace perdure {
+
+using detail::run_state;
+using detail::workflow_run;
+
+// -- run_state -------------------------------------------------------------------
+
+namespace detail {
+
+void run_state::finish(status st, std::shared_ptr<const std::string> out) {
+  {
+    std::lock_guard guard{mu};
+    done = true;
+    error = std::move(st);
+    output = std::move(out);
+  }
+  cv.notify_all();
+}
+
+result<std::string> await_output(const run_state& st) {
+  std::unique_lock guard{st.mu};
+  st.cv.wait(guard, [&] { return st.done; });
+  if (!st.error)
+    return st.error;
+  return *st.output;
+}
+
+bool await_for(const run_state& st, std::chrono::nanoseconds d) {
+  std::unique_lock guard{st.mu};
+  return st.cv.wait_for(guard, d, [&] { return st.done; });
+}
+
+const std::string& run_id(const run_state& st) {
+  return st.id;
+}
+
+} // namespace detail
+
+void engine::impl::unregister(const std::string& id) {
+  {
+    std::lock_guard guard{mu};
+    live.erase(id);
+  }
+  idle.notify_all();
+}
+
+namespace {
+
+std::filesystem::path default_storage() {
+  if (auto env = std::getenv("PERDURE_STORAGE"); env && *env)
+    return env;
+  return "/tmp/perdure/workflow_data";
+}
+
+std::string random_id() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return fmt::format("{:016x}{:016x}.{}", gen(), gen(),
+                     std::chrono::duration_cast<std::chrono::microseconds>(now)
+                       .count());
+}
+
+std::shared_ptr<run_state> finished(std::string id, status st,
+                                    std::shared_ptr<const std::string> out) {
+  auto s = std::make_shared<run_state>();
+  s->id = std::move(id);
+  s->finish(std::move(st), std::move(out));
+  return s;
+}
+
+status busy(std::string_view id) {
+  return {errc::busy,
+          fmt::format("workflow '{}' is running in this engine; wait for it "
+                      "or cancel it",
+                      id)};
+}
+
+std::optional<workflow_status> from_text(std::string_view t) {
+  if (t == "running")
+    return workflow_status::resumable; // stored running, not live here
+  if (t == "failed")
+    return workflow_status::failed;
+  if (t == "canceled")
+    return workflow_status::canceled;
+  if (t == "successful")
+    return workflow_status::successful;
+  return std::nullopt;
+}
+
+} // namespace
+
+// -- lifetime --------------------------------------------------------------------
+
+engine::engine(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+engine::engine(engine_options opts) {
+  auto e = open(std::move(opts));
+  if (!e)
+    throw_error(std::move(e).error());
+  impl_ = std::move((*e)->impl_);
+}
+
+result<std::unique_ptr<engine>> engine::open(engine_options opts) {
+  if (auto st = detail::registry_check(); !st)
+    return st;
+  auto p = std::make_unique<impl>();
+  if (opts.storage.empty())
+    opts.storage = default_storage();
+  if (opts.engine_id.empty())
+    opts.engine_id = fmt::format("perdure-{}", ::getpid());
+  std::error_code ec;
+  std::filesystem::create_directories(opts.storage, ec);
+  if (ec)
+    return unexpected{errc::io, fmt::format("cannot create storage '{}': {}",
+                                            opts.storage.string(),
+                                            ec.message())};
+  eventlog::options lo;
+  lo.dir = opts.storage;
+  lo.mode = opts.durability;
+  lo.writer_id = opts.engine_id;
+  auto log = eventlog::event_log::open(std::move(lo));
+  if (!log) {
+    if (log.error() == errc::busy)
+      return unexpected{errc::busy,
+                        fmt::format("storage '{}' is used by another engine "
+                                    "(in this or another process); one "
+                                    "engine per storage directory",
+                                    opts.storage.string())};
+    return std::move(log).error();
+  }
+  p->log = std::shared_ptr<eventlog::event_log>(std::move(*log));
+  p->blobs = std::make_shared<detail::log_blobs>(p->log);
+  p->capacity = opts.capacity;
+  if (!p->capacity.cpus)
+    p->capacity.cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (!p->capacity.gpus)
+    p->capacity.gpus = 0;
+  p->pool = std::make_unique<detail::step_pool>(p->capacity);
+  auto threads = opts.actor_threads;
+  if (threads == 0)
+    threads = std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
+  p->opts = std::move(opts);
+  p->host = detail::make_actor_host(*p, threads);
+  return std::unique_ptr<engine>{new engine{std::move(p)}};
+}
+
+engine::~engine() {
+  if (!impl_)
+    return;
+  auto& p = *impl_;
+  {
+    std::unique_lock guard{p.mu};
+    p.closing = true;
+    for (auto& [id, st] : p.live)
+      p.host->stop(*st);
+    p.idle.wait(guard, [&] { return p.live.empty(); });
+  }
+  p.host.reset();
+  p.pool.reset();
+  p.log->close();
+}
+
+const std::filesystem::path& engine::storage() const noexcept {
+  return impl_->opts.storage;
+}
+
+std::size_t engine::live_count() const {
+  std::lock_guard guard{impl_->mu};
+  return impl_->live.size();
+}
+
+std::shared_ptr<detail::blob_source> engine::blob_source() const {
+  return impl_->blobs;
+}
+
+// -- running -----------------------------------------------------------------------
+
+namespace {
+
+// Reserves `id` in the live table; fails busy when it is live already.
+status reserve(engine::impl& p, const std::string& id,
+               const std::shared_ptr<run_state>& st) {
+  std::lock_guard guard{p.mu};
+  if (p.closing)
+    return {errc::closed, "the engine is shutting down"};
+  if (!p.live.emplace(id, st).second)
+    return busy(id);
+  return {};
+}
+
+result<std::unique_ptr<workflow_run>> load(const engine::impl& p,
+                                           std::string_view id) {
+  auto recs = p.log->read(id);
+  if (!recs) {
+    if (recs.error() == errc::not_found)
+      return unexpected{errc::not_found,
+                        fmt::format("no workflow '{}' in storage '{}'", id,
+                                    p.opts.storage.string())};
+    return std::move(recs).error();
+  }
+  return workflow_run::replay(std::string{id}, *recs, p.capacity);
+}
+
+// Resumes the stored workflow `id` into the reserved `st`.
+result<std::shared_ptr<run_state>> resume_into(engine::impl& p,
+                                               std::shared_ptr<run_state> st) {
+  auto run = load(p, st->id);
+  if (!run)
+    return std::move(run).error();
+  auto& r = **run;
+  switch (r.end()) {
+    case detail::run_end::succeeded:
+      return finished(st->id, {}, r.at(r.root()).output);
+    case detail::run_end::canceled:
+      return unexpected{errc::canceled,
+                        fmt::format("workflow '{}' was canceled and cannot "
+                                    "resume; remove it to reuse the id",
+                                    st->id)};
+    default: break;
+  }
+  if (auto chk = r.check_code(); !chk)
+    return chk;
+  st->run = std::move(*run);
+  p.host->spawn(st);
+  return st;
+}
+
+} // namespace
+
+result<std::shared_ptr<run_state>>
+engine::submit(std::shared_ptr<detail::node> root, std::string id,
+               run_options opts) {
+  auto& p = *impl_;
+  if (auto st = detail::registry_check(); !st)
+    return st;
+  bool generated = id.empty();
+  if (generated)
+    id = random_id();
+  auto st = std::make_shared<run_state>();
+  st->id = id;
+  if (auto r = reserve(p, id, st); !r)
+    return r;
+  auto release = [&](perdure::status s) -> result<std::shared_ptr<run_state>> {
+    p.unregister(id);
+    return s;
+  };
+  if (!generated) {
+    auto info = p.log->info(id);
+    if (info) {
+      auto r = resume_into(p, st);
+      if (!r || r->get() != st.get())
+        p.unregister(id);
+      return r;
+    }
+    if (info.error() != errc::not_found)
+      return release(info.error());
+  }
+  auto run = workflow_run::create(id, root, std::move(opts.metadata),
+                                  p.capacity);
+  if (!run)
+    return release(std::move(run).error());
+  st->run = std::move(*run);
+  p.host->spawn(st);
+  return st;
+}
+
+result<handle<>> engine::try_resume(std::string_view id) {
+  auto& p = *impl_;
+  auto st = std::make_shared<run_state>();
+  st->id = std::string{id};
+  if (auto r = reserve(p, st->id, st); !r)
+    return r;
+  auto r = resume_into(p, st);
+  if (!r || r->get() != st.get())
+    p.unregister(st->id);
+  if (!r)
+    return std::move(r).error();
+  return handle<>{std::move(*r)};
+}
+
+std::vector<std::string> engine::resume_all(bool include_failed) {
+  std::vector<workflow_status> which{workflow_status::resumable};
+  if (include_failed)
+    which.push_back(workflow_status::failed);
+  std::vector<std::string> ids;
+  auto entries = try_list(which);
+  if (!entries)
+    return ids;
+  for (auto& e : *entries)
+    if (try_resume(e.id))
+      ids.push_back(e.id);
+  return ids;
+}
+
+// -- management ------------------------------------------------------------------
+
+namespace {
+
+std::shared_ptr<run_state> live_of(const engine::impl& p, std::string_view id) {
+  std::lock_guard guard{p.mu};
+  auto i = p.live.find(std::string{id});
+  return i == p.live.end() ? nullptr : i->second;
+}
+
+} // namespace
+
+result<workflow_status> engine::try_status(std::string_view id) const {
+  auto& p = *impl_;
+  if (live_of(p, id))
+    return workflow_status::running;
+  auto info = p.log->info(id);
+  if (!info) {
+    if (info.error() == errc::not_found)
+      return unexpected{errc::not_found,
+                        fmt::format("no workflow '{}'", id)};
+    return std::move(info).error();
+  }
+  // Between the live check and the read the run may have ended; the stored
+  // text is then final and correct.
+  if (auto s = from_text(info->status)) {
+    if (*s == workflow_status::resumable && live_of(p, id))
+      return workflow_status::running;
+    return *s;
+  }
+  return unexpected{errc::corruption,
+                    fmt::format("workflow '{}' has unknown status '{}'", id,
+                                info->status)};
+}
+
+result<std::string> engine::output_bytes(std::string_view id,
+                                         std::string_view step) const {
+  auto& p = *impl_;
+  if (auto st = live_of(p, id)) {
+    if (step.empty())
+      return detail::await_output(*st);
+    std::unique_lock guard{st->mu};
+    std::optional<std::uint32_t> idx;
+    for (;;) {
+      if (!idx && st->run)
+        idx = st->run->find(step);
+      if (!idx)
+        return unexpected{errc::not_found,
+                          fmt::format("workflow '{}' has no step '{}' (yet)",
+                                      id, step)};
+      auto& n = st->run->at(*idx);
+      if (n.state == step_state::succeeded)
+        return *n.output;
+      if (n.state == step_state::failed)
+        return unexpected{errc::failed,
+                          fmt::format("step '{}' of workflow '{}' failed: {}",
+                                      step, id, n.error_text)};
+      if (st->done)
+        return unexpected{errc::not_found,
+                          fmt::format("step '{}' of workflow '{}' did not "
+                                      "run",
+                                      step, id)};
+      st->cv.wait(guard);
+    }
+  }
+  auto run = load(p, id);
+  if (!run)
+    return std::move(run).error();
+  auto& r = **run;
+  if (step.empty()) {
+    switch (r.end()) {
+      case detail::run_end::succeeded: return *r.at(r.root()).output;
+      case detail::run_end::canceled:
+        return unexpected{errc::canceled,
+                          fmt::format("workflow '{}' was canceled; it has "
+                                      "no output",
+                                      id)};
+      case detail::run_end::failed:
+        return unexpected{errc::failed,
+                          fmt::format("workflow '{}' failed: {}", id,
+                                      r.metadata({}).error_text)};
+      default:
+        return unexpected{errc::conflict,
+                          fmt::format("workflow '{}' is resumable (its "
+                                      "engine stopped); resume it to get "
+                                      "its output",
+                                      id)};
+    }
+  }
+  auto idx = r.find(step);
+  if (!idx)
+    return unexpected{errc::not_found,
+                      fmt::format("workflow '{}' has no step '{}'", id,
+                                  step)};
+  auto& n = r.at(*idx);
+  if (n.state == step_state::succeeded)
+    return *n.output;
+  if (!n.error_text.empty())
+    return unexpected{errc::failed,
+                      fmt::format("step '{}' of workflow '{}' failed: {}",
+                                  step, id, n.error_text)};
+  return unexpected{errc::not_found,
+                    fmt::format("step '{}' of workflow '{}' has no output",
+                                step, id)};
+}
+
+result<std::vector<workflow_entry>>
+engine::try_list(std::vector<workflow_status> filter) const {
+  auto& p = *impl_;
+  auto wants = [&](workflow_status s) {
+    return filter.empty()
+           || std::find(filter.begin(), filter.end(), s) != filter.end();
+  };
+  std::vector<std::string> live_ids;
+  {
+    std::lock_guard guard{p.mu};
+    for (auto& [id, st] : p.live)
+      live_ids.push_back(id);
+  }
+  std::sort(live_ids.begin(), live_ids.end());
+  auto is_live = [&](const std::string& id) {
+    return std::binary_search(live_ids.begin(), live_ids.end(), id);
+  };
+  std::vector<workflow_entry> out;
+  if (wants(workflow_status::running))
+    for (auto& id : live_ids)
+      out.push_back({id, workflow_status::running});
+  for (auto text : {"running", "failed", "canceled", "successful"}) {
+    auto s = *from_text(text);
+    if (!wants(s))
+      continue;
+    auto entries = p.log->list_by_status(text);
+    if (!entries)
+      return std::move(entries).error();
+    for (auto& e : *entries)
+      if (e.kind == eventlog::stream_kind::workflow && !is_live(e.id))
+        out.push_back({e.id, s});
+  }
+  std::sort(out.begin(), out.end(),
+            [](auto& a, auto& b) { return a.id < b.id; });
+  return out;
+}
+
+perdure::status engine::try_cancel(std::string_view id) {
+  auto& p = *impl_;
+  if (auto st = live_of(p, id)) {
+    st->cancel_flag->store(true);
+    p.pool->poke(); // its queued attempts may start (and return) at once
+    p.host->cancel(*st);
+    (void) detail::await_output(*st);
+    return {};
+  }
+  auto info = p.log->info(id);
+  if (!info)
+    return info.error() == errc::not_found
+             ? perdure::status{errc::not_found, fmt::format("no workflow '{}'", id)}
+             : info.error();
+  if (info->status != "running" && info->status != "failed")
+    return {}; // finished or canceled already
+  eventlog::write_batch b;
+  b.expect_last(id, info->last_seq);
+  b.append(id, eventlog::to_u16(eventlog::record_kind::workflow_canceled),
+           codec::encode(records::workflow_ended{}));
+  b.set_status(id, "canceled");
+  return p.log->commit(std::move(b)).as_status();
+}
+
+perdure::status engine::try_remove(std::string_view id) {
+  auto& p = *impl_;
+  if (live_of(p, id))
+    return {errc::busy,
+            fmt::format("workflow '{}' is running; cancel it before removing",
+                        id)};
+  auto info = p.log->info(id);
+  if (!info)
+    return info.error() == errc::not_found
+             ? perdure::status{errc::not_found, fmt::format("no workflow '{}'", id)}
+             : info.error();
+  eventlog::write_batch b;
+  b.remove(id);
+  return p.log->commit(std::move(b)).as_status();
+}
+
+result<workflow_metadata> engine::try_metadata(std::string_view id) const {
+  auto& p = *impl_;
+  if (auto st = live_of(p, id)) {
+    std::lock_guard guard{st->mu};
+    if (st->run)
+      return st->run->metadata(workflow_status::running);
+  }
+  auto stat = try_status(id);
+  if (!stat)
+    return std::move(stat).error();
+  auto run = load(p, id);
+  if (!run)
+    return std::move(run).error();
+  return (*run)->metadata(*stat);
+}
+
+result<step_metadata> engine::try_metadata(std::string_view id,
+                                           std::string_view step) const {
+  auto& p = *impl_;
+  if (auto st = live_of(p, id)) {
+    std::lock_guard guard{st->mu};
+    if (st->run)
+      return st->run->step_meta(step);
+  }
+  auto run = load(p, id);
+  if (!run)
+    return std::move(run).error();
+  return (*run)->step_meta(step);
+}
+
+result<std::string> engine::put_bytes(std::string bytes) {
+  eventlog::write_batch b;
+  auto key = b.put_blob(std::move(bytes));
+  if (auto r = impl_->log->commit(std::move(b)); !r)
+    return std::move(r).error();
+  return key;
+}
+
+} // namespace perdure

@@ -1,0 +1,101 @@
+#pragma once
+
+// Internals shared by engine.cpp and the CAF translation unit: the state of
+// one live run, the engine's private parts and the actor host interface
+// (implemented where CAF is included, so no other file pays for CAF).
+
+#include "perdure/eventlog/event_log.hpp"
+#include "perdure/runtime/context.hpp"
+#include "perdure/runtime/engine.hpp"
+
+#include "step_pool.hpp"
+#include "workflow_run.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace perdure::detail {
+
+/// The shared state of one run: the workflow's state machine (mutated only
+/// by its actor, read by the management API under `mu`) and the result.
+class run_state {
+ public:
+  std::string id;
+  mutable std::mutex mu;
+  mutable std::condition_variable cv; ///< signalled on step success and end
+  std::unique_ptr<workflow_run> run;  ///< guarded by mu
+  bool done = false;                  ///< guarded by mu
+  status error;                       ///< guarded by mu; set when done
+  std::shared_ptr<const std::string> output; ///< guarded by mu
+  std::shared_ptr<std::atomic<bool>> cancel_flag =
+    std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<void> actor; ///< the workflow actor (a caf::actor)
+
+  /// Marks the run finished and wakes every waiter.
+  void finish(status st, std::shared_ptr<const std::string> out);
+};
+
+/// Runs workflow actors. Implemented in workflow_actor.cpp.
+class actor_host {
+ public:
+  virtual ~actor_host() = default;
+  /// Spawns the actor of `st`, which writes the run's first batch.
+  virtual void spawn(std::shared_ptr<run_state> st) = 0;
+  /// Asks the actor of `st` to cancel.
+  virtual void cancel(run_state& st) = 0;
+  /// Asks the actor of `st` to stop (engine shutdown).
+  virtual void stop(run_state& st) = 0;
+};
+
+/// Reads blobs of one engine's log; fails `closed` once the engine is gone.
+class log_blobs : public blob_source {
+ public:
+  explicit log_blobs(std::weak_ptr<eventlog::event_log> log)
+    : log_(std::move(log)) {
+  }
+  status with_blob(std::string_view key,
+                   const std::function<void(std::string_view)>& fn) override;
+
+ private:
+  std::weak_ptr<eventlog::event_log> log_;
+};
+
+/// Sets the thread's step context while a body runs (context.cpp).
+struct step_scope {
+  step_scope(const std::string& workflow, const std::string& step,
+             int attempt, cancellation_token token,
+             std::shared_ptr<blob_source> blobs);
+  ~step_scope();
+  /// The blobs the body put, to store with its output.
+  std::vector<std::string> take_blobs();
+};
+
+std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
+                                            std::size_t threads);
+
+} // namespace perdure::detail
+
+namespace perdure {
+
+struct engine::impl {
+  engine_options opts;
+  resources capacity;
+  std::shared_ptr<eventlog::event_log> log;
+  std::shared_ptr<detail::log_blobs> blobs;
+  std::unique_ptr<detail::step_pool> pool;
+  std::unique_ptr<detail::actor_host> host;
+
+  mutable std::mutex mu;
+  std::condition_variable idle; ///< signalled when `live` shrinks
+  std::unordered_map<std::string, std::shared_ptr<detail::run_state>> live;
+  bool closing = false;
+
+  /// Called by an actor when its run is over, before waking its waiters.
+  void unregister(const std::string& id);
+};
+
+} // namespace perdure

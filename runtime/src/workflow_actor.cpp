@@ -1,0 +1,267 @@
+// The only translation unit that includes CAF: the actor system of an engine
+// and the workflow actor, one per live workflow. The actor serializes the
+// events of its workflow (commits, step results, cancel, stop) and applies
+// them to the CAF-free state machine in workflow_run.cpp.
+
+#include "engine_impl.hpp"
+
+#include <caf/all.hpp>
+
+#include <deque>
+
+namespace perdure::detail {
+
+/// What a step attempt sends back to its actor.
+struct step_done {
+  outcome out;
+  std::vector<std::string> blobs;
+};
+
+} // namespace perdure::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<perdure::detail::step_done>)
+
+namespace perdure::detail {
+
+namespace {
+
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+struct workflow_state {
+  std::shared_ptr<run_state> st;
+  engine::impl* eng = nullptr;
+  std::uint64_t next_batch = 0;
+  std::deque<plan> pending; ///< submitted, not yet durable (FIFO)
+  int running = 0;          ///< attempts in the step pool
+  bool ended = false;       ///< the terminal record is durable
+  bool stopping = false;
+  status fatal;             ///< a commit failed: the run cannot go on
+};
+
+using workflow_actor = caf::stateful_actor<workflow_state>;
+
+void submit(workflow_actor* self, plan p) {
+  auto& s = self->state;
+  if (p.batch.empty() && p.dispatches.empty() && !p.ends)
+    return;
+  auto no = s.next_batch++;
+  auto batch = std::move(p.batch);
+  p.batch = {};
+  s.pending.push_back(std::move(p));
+  s.eng->log->submit(
+    std::move(batch),
+    [hdl = caf::actor{self}, no](result<eventlog::commit_info> r) {
+      caf::anon_send(hdl, commit_atom::value, no, r.has_value(),
+                     r ? std::string{} : r.error().to_string());
+    });
+}
+
+void maybe_finish(workflow_actor* self) {
+  auto& s = self->state;
+  bool over = s.ended || s.stopping || !s.fatal;
+  if (!over || s.running > 0 || !s.pending.empty())
+    return;
+  status err;
+  std::shared_ptr<const std::string> out;
+  {
+    std::lock_guard guard{s.st->mu};
+    auto& run = *s.st->run;
+    if (!s.fatal)
+      err = s.fatal;
+    else if (run.end() == run_end::succeeded)
+      out = run.at(run.root()).output;
+    else if (!run.end_status().is_ok())
+      err = run.end_status();
+    else
+      err = {errc::closed, "the engine stopped before workflow '" + s.st->id
+                             + "' finished; resume it with a new engine"};
+  }
+  {
+    std::lock_guard guard{s.st->mu};
+    s.st->actor.reset(); // break the cycle handle -> state -> actor
+  }
+  s.eng->unregister(s.st->id);
+  s.st->finish(std::move(err), std::move(out));
+  self->quit();
+}
+
+void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
+  auto& s = self->state;
+  std::shared_ptr<const step_def> def;
+  std::vector<input> inputs;
+  std::string step_id;
+  demand need;
+  {
+    std::lock_guard guard{s.st->mu};
+    auto& run = *s.st->run;
+    auto& n = run.at(node);
+    if (run.end() != run_end::none || s.stopping || !s.fatal || n.dead
+        || s.st->cancel_flag->load()
+        || n.state != step_state::running || n.attempt != attempt)
+      return;
+    def = n.def;
+    step_id = n.id;
+    need = {n.opts.cpus, n.opts.gpus, n.opts.custom};
+    auto in = run.inputs_of(node, *s.eng->blobs);
+    if (!in) {
+      auto d = std::make_shared<step_done>();
+      d->out = outcome::failure("perdure::not_found", in.error().message());
+      self->send(self, done_atom::value, node, attempt, d);
+      ++s.running;
+      return;
+    }
+    inputs = std::move(*in);
+  }
+  ++s.running;
+  s.eng->pool->submit(
+    std::move(need),
+    [hdl = caf::actor{self}, node, attempt, def = std::move(def),
+     inputs = std::move(inputs), wf = s.st->id, step_id = std::move(step_id),
+     token = cancellation_token{s.st->cancel_flag},
+     blobs = s.eng->blobs]() mutable {
+      auto d = std::make_shared<step_done>();
+      if (token.canceled()) {
+        d->out = outcome::failure("perdure::canceled", "workflow canceled");
+      } else {
+        step_scope scope{wf, step_id, attempt, token, blobs};
+        d->out = def->invoke(inputs);
+        d->blobs = scope.take_blobs();
+      }
+      caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
+    },
+    s.st->cancel_flag);
+}
+
+caf::behavior workflow_behavior(workflow_actor* self,
+                                std::shared_ptr<run_state> st,
+                                engine::impl* eng) {
+  self->state.st = std::move(st);
+  self->state.eng = eng;
+  {
+    plan p;
+    std::lock_guard guard{self->state.st->mu};
+    self->state.st->run->begin(p);
+    submit(self, std::move(p));
+  }
+  return {
+    [=](commit_atom, std::uint64_t, bool ok, const std::string& err) {
+      auto& s = self->state;
+      auto p = std::move(s.pending.front());
+      s.pending.pop_front();
+      if (!ok) {
+        s.fatal = {errc::io, "workflow '" + s.st->id
+                               + "': cannot write its log: " + err};
+      } else {
+        if (p.ends)
+          s.ended = true;
+        for (auto& d : p.dispatches) {
+          if (d.delay.count() > 0)
+            self->delayed_send(self, d.delay, dispatch_atom::value, d.node,
+                               d.attempt);
+          else
+            start_attempt(self, d.node, d.attempt);
+        }
+      }
+      maybe_finish(self);
+    },
+    [=](dispatch_atom, std::uint32_t node, int attempt) {
+      start_attempt(self, node, attempt);
+      maybe_finish(self);
+    },
+    [=](done_atom, std::uint32_t node, int attempt,
+        const std::shared_ptr<step_done>& d) {
+      auto& s = self->state;
+      --s.running;
+      // Once canceled, results are moot; the cancel message is on its way
+      // (the flag is set before it is sent).
+      if (s.fatal && !s.st->cancel_flag->load()) {
+        plan p;
+        {
+          std::lock_guard guard{s.st->mu};
+          s.st->run->on_result(node, attempt, std::move(d->out),
+                               std::move(d->blobs), p);
+        }
+        s.st->cv.notify_all();
+        submit(self, std::move(p));
+      }
+      maybe_finish(self);
+    },
+    [=](cancel_atom) {
+      auto& s = self->state;
+      plan p;
+      {
+        std::lock_guard guard{s.st->mu};
+        s.st->run->on_cancel(p);
+      }
+      submit(self, std::move(p));
+      maybe_finish(self);
+    },
+    [=](stop_atom) {
+      auto& s = self->state;
+      s.stopping = true;
+      {
+        std::lock_guard guard{s.st->mu};
+        s.st->run->on_stop();
+      }
+      maybe_finish(self);
+    },
+  };
+}
+
+class caf_host final : public actor_host {
+ public:
+  caf_host(engine::impl& eng, std::size_t threads) : eng_(eng) {
+    // Work sharing parks idle workers on a condition variable; the default
+    // work stealing polls, which steals CPU from step bodies and the log
+    // writer on small machines.
+    cfg_.set("scheduler.policy", caf::atom("sharing"));
+    cfg_.set("scheduler.max-threads", threads);
+    system_.emplace(cfg_);
+  }
+
+  ~caf_host() override {
+    // The actor system's destructor waits for every actor to quit.
+    system_.reset();
+  }
+
+  void spawn(std::shared_ptr<run_state> st) override {
+    auto raw = st.get();
+    auto hdl = system_->spawn(workflow_behavior, std::move(st), &eng_);
+    std::lock_guard guard{raw->mu};
+    if (!raw->done)
+      raw->actor = std::make_shared<caf::actor>(std::move(hdl));
+  }
+
+  void cancel(run_state& st) override {
+    if (auto hdl = handle_of(st))
+      caf::anon_send(*hdl, cancel_atom::value);
+  }
+
+  void stop(run_state& st) override {
+    if (auto hdl = handle_of(st))
+      caf::anon_send(*hdl, stop_atom::value);
+  }
+
+ private:
+  static std::shared_ptr<caf::actor> handle_of(run_state& st) {
+    std::lock_guard guard{st.mu};
+    return std::static_pointer_cast<caf::actor>(st.actor);
+  }
+
+  engine::impl& eng_;
+  caf::actor_system_config cfg_;
+  std::optional<caf::actor_system> system_;
+};
+
+} // namespace
+
+std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
+                                            std::size_t threads) {
+  return std::make_unique<caf_host>(eng, threads);
+}
+
+} // namespace perdure::detail

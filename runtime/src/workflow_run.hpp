@@ -1,0 +1,171 @@
+#pragma once
+
+// The state machine of one workflow, free of CAF: the graph of step calls
+// (static and dynamic), what each event (a step result, a cancel, a stop)
+// writes to the log and which steps it starts once that write is durable.
+// Rebuilt from the log on resume. Not thread-safe: its owner serializes.
+
+#include "perdure/eventlog/event_log.hpp"
+#include "perdure/runtime/detail/step_impl.hpp"
+#include "perdure/runtime/graph.hpp"
+#include "perdure/runtime/metadata.hpp"
+
+#include "records.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace perdure::detail {
+
+/// A node argument with producers named by node index.
+struct arg_rt {
+  arg::kind what = arg::kind::value;
+  std::string bytes; ///< value: encoded literal; blob: key
+  std::uint32_t node = 0;
+  std::vector<arg_rt> items;
+};
+
+struct node_rt {
+  std::string id;
+  std::string base;
+  std::string step_name;
+  std::string signature;
+  std::shared_ptr<const step_def> def; ///< null when not registered
+  effective_step_options opts;
+  metadata_map user_meta;
+  std::vector<arg_rt> args;
+  std::vector<std::uint32_t> inputs;    ///< distinct producers
+  std::vector<std::uint32_t> consumers; ///< distinct consumers
+  std::int32_t owner = -1;          ///< node whose sub-graph holds this one
+  std::int32_t continued_to = -1;   ///< root of the sub-graph it returned
+  std::int32_t continued_from = -1; ///< parent taking this node's output
+  step_state state = step_state::pending;
+  bool dead = false;  ///< output no longer needed (a catching owner resolved)
+  int waiting = 0;    ///< inputs not yet succeeded
+  int attempt = 0;    ///< attempt of the current run
+  std::shared_ptr<const std::string> output;
+  std::vector<attempt_stats> attempts;
+  std::optional<time_ns> end;
+  std::string error_text;
+};
+
+/// A step attempt to start once the plan's batch is durable.
+struct dispatch {
+  std::uint32_t node = 0;
+  int attempt = 1;
+  std::chrono::milliseconds delay{0};
+};
+
+/// What an event leads to: one atomic batch, then the steps to start.
+struct plan {
+  eventlog::write_batch batch;
+  std::vector<dispatch> dispatches;
+  bool ends = false;  ///< the batch holds the terminal record
+};
+
+enum class run_end { none, succeeded, failed, canceled, stopped };
+
+class workflow_run {
+ public:
+  /// A new workflow from the graph rooted at `root`. Fails
+  /// `invalid_argument` for steps the capacity can never run, or for an
+  /// unregistered step.
+  static result<std::unique_ptr<workflow_run>> create(
+    std::string id, const std::shared_ptr<node>& root, metadata_map meta,
+    const resources& capacity);
+
+  /// Rebuilds a workflow from its records.
+  static result<std::unique_ptr<workflow_run>> replay(
+    std::string id, const std::vector<eventlog::record>& records,
+    const resources& capacity);
+
+  /// Ok when every step still to run is registered with its logged
+  /// signature; else `type_mismatch` naming the step.
+  status check_code() const;
+
+  /// The first batch of a new run (submission) or of a resume.
+  void begin(plan& p);
+
+  /// A step attempt returned `out`; `blobs` were put by its body.
+  void on_result(std::uint32_t node, int attempt, outcome out,
+                 std::vector<std::string> blobs, plan& p);
+
+  /// Cancel (no new step, canceled record) or stop (engine shutdown).
+  void on_cancel(plan& p);
+  void on_stop();
+
+  /// The inputs of a step attempt, resolved from outputs and literals;
+  /// blob arguments are read through `blobs`.
+  result<std::vector<input>> inputs_of(std::uint32_t node,
+                                       blob_source& blobs) const;
+
+  const std::string& id() const noexcept {
+    return id_;
+  }
+  const node_rt& at(std::uint32_t i) const {
+    return nodes_[i];
+  }
+  std::optional<std::uint32_t> find(std::string_view step_id) const;
+  std::uint32_t root() const noexcept {
+    return root_;
+  }
+  run_end end() const noexcept {
+    return end_;
+  }
+  /// The error of a failed or canceled run.
+  const status& end_status() const noexcept {
+    return end_status_;
+  }
+  /// The stored status text of the log ("running", "failed", ...).
+  std::string stored_status() const;
+  bool started() const noexcept {
+    return started_;
+  }
+
+  workflow_metadata metadata(workflow_status st) const;
+  result<step_metadata> step_meta(std::string_view step_id) const;
+
+ private:
+  workflow_run() = default;
+
+  result<std::vector<records::node_rec>> add_graph(
+    const std::shared_ptr<node>& root, std::int32_t owner);
+  status add_records(const std::vector<records::node_rec>& recs,
+                     std::int32_t owner);
+  void link(std::uint32_t i);
+  std::string next_id(const std::string& base);
+  void start(std::uint32_t i, int attempt, std::chrono::milliseconds delay,
+             plan& p);
+  void succeed(std::uint32_t i, std::string bytes, plan& p);
+  void fail(std::uint32_t i, const std::string& type, const std::string& text,
+            plan& p);
+  void prepare_resume();
+
+  std::string id_;
+  resources capacity_;
+  std::vector<node_rt> nodes_;
+  std::uint32_t root_ = 0;
+  std::unordered_map<std::string, std::uint32_t> by_id_;
+  std::unordered_map<std::string, int> counters_;
+  metadata_map meta_;
+  std::string submission_; ///< the encoded workflow_submitted of a new run
+  bool fresh_ = true;     ///< not yet submitted (begin writes submission)
+  bool started_ = false;
+  bool stopping_ = false;
+  run_end end_ = run_end::none;
+  status end_status_;
+  int runs_ = 0;
+  std::optional<time_ns> start_;
+  std::optional<time_ns> finish_;
+  std::string error_text_;
+};
+
+/// The FNV-1a 64 hash of a signature, as 16 hex digits.
+std::string signature_hash(std::string_view signature);
+
+} // namespace perdure::detail

@@ -1,0 +1,108 @@
+// Workflow workloads of perdure-bench: wf-seq (1000 sequential trivial
+// steps), wf-fanout (1000 parallel steps joined by one), wf-throughput
+// (1-step workflows from 16 concurrent callers).
+
+#include "bench.hpp"
+
+#include <perdure/perdure.hpp>
+
+#include <atomic>
+#include <thread>
+
+namespace perdure::bench {
+
+namespace {
+
+const auto b_inc = step("bench_inc", [](int x) { return x + 1; });
+const auto b_sum = step("bench_sum", [](std::vector<int> v) {
+  long s = 0;
+  for (int x : v)
+    s += x;
+  return static_cast<int>(s);
+});
+
+engine_options engine_opts(const bench_options& o, const char* sub) {
+  return {.storage = o.dir / sub, .durability = o.mode};
+}
+
+figures wf_seq(const bench_options& o) {
+  constexpr int steps = 1000;
+  engine eng{engine_opts(o, "wf-seq")};
+  auto wf = b_inc(0);
+  for (int i = 1; i < steps; ++i)
+    wf = b_inc(wf);
+  auto t0 = std::chrono::steady_clock::now();
+  int out = eng.run(wf, "seq");
+  double s = seconds_since(t0);
+  figures f;
+  f.add("steps", steps);
+  f.add("seconds", s);
+  f.add("us_per_step", s * 1e6 / steps);
+  f.add("correct", out == steps ? 1 : 0);
+  return f;
+}
+
+figures wf_fanout(const bench_options& o) {
+  constexpr int width = 1000;
+  engine eng{engine_opts(o, "wf-fanout")};
+  std::vector<workflow<int>> parts;
+  for (int i = 0; i < width; ++i)
+    parts.push_back(b_inc(i));
+  auto wf = b_sum(parts);
+  auto t0 = std::chrono::steady_clock::now();
+  int out = eng.run(wf, "fanout");
+  double s = seconds_since(t0);
+  figures f;
+  f.add("steps", width + 1);
+  f.add("seconds", s);
+  f.add("correct", out == width * (width + 1) / 2 ? 1 : 0);
+  return f;
+}
+
+figures wf_throughput(const bench_options& o) {
+  constexpr int callers = 16;
+  engine eng{engine_opts(o, "wf-throughput")};
+  std::atomic<bool> stop{false};
+  std::atomic<long> done{0}, wrong{0};
+  std::vector<latencies> lat(callers);
+  std::vector<std::thread> threads;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int c = 0; c < callers; ++c)
+    threads.emplace_back([&, c] {
+      for (int i = 0; !stop; ++i) {
+        auto s = std::chrono::steady_clock::now();
+        if (eng.run(b_inc(i)) != i + 1)
+          ++wrong;
+        lat[c].add(std::chrono::steady_clock::now() - s);
+        ++done;
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  double s = seconds_since(t0);
+  latencies all;
+  for (auto& l : lat)
+    all.merge(l);
+  figures f;
+  f.add("callers", callers);
+  f.add("workflows", static_cast<double>(done));
+  f.add("workflows_per_s", done / s);
+  f.add("p50_us", all.quantile_us(0.5));
+  f.add("p99_us", all.quantile_us(0.99));
+  f.add("correct", wrong == 0 ? 1 : 0);
+  return f;
+}
+
+} // namespace
+
+PERDURE_WORKLOAD("wf-seq", "one workflow of 1000 sequential trivial steps",
+                 wf_seq);
+PERDURE_WORKLOAD("wf-fanout",
+                 "one workflow of 1000 parallel trivial steps and a join",
+                 wf_fanout);
+PERDURE_WORKLOAD("wf-throughput",
+                 "1-step workflows from 16 concurrent callers", wf_throughput);
+
+} // namespace perdure::bench
