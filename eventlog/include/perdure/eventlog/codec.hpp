@@ -36,7 +36,12 @@
 #include <string>
 #include <string_view>
 
-#include "perdure/eventlog/codec_detail.hpp"
+#include "perdure/eventlog/codec/decode.hpp"
+#include "perdure/eventlog/codec/encode.hpp"
+#include "perdure/eventlog/codec/fields.hpp"
+#include "perdure/eventlog/codec/reader.hpp"
+#include "perdure/eventlog/codec/signature.hpp"
+#include "perdure/eventlog/codec/traits.hpp"
 #include "perdure/eventlog/status.hpp"
 
 namespace perdure::codec {
