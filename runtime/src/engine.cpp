@@ -27,6 +27,16 @@ void run_state::finish(status st, std::shared_ptr<const std::string> out) {
     output = std::move(out);
   }
   cv.notify_all();
+  std::function<void(const status&)> fn;
+  status final;
+  {
+    std::lock_guard guard{mu};
+    fn = std::move(on_end);
+    on_end = nullptr;
+    final = error;
+  }
+  if (fn)
+    fn(final);
 }
 
 result<std::string> await_output(const run_state& st) {
@@ -161,6 +171,16 @@ engine::~engine() {
   if (!impl_)
     return;
   auto& p = *impl_;
+  // Subscriptions stop first (no new workflows), then the workflows, then
+  // the event sources (their waits are dropped by now), then the actors.
+  std::vector<std::shared_ptr<engine_service>> services;
+  {
+    std::lock_guard guard{p.mu};
+    services.swap(p.services);
+  }
+  for (auto& s : services)
+    s->stop();
+  services.clear();
   {
     std::unique_lock guard{p.mu};
     p.closing = true;
@@ -168,6 +188,14 @@ engine::~engine() {
       p.host->stop(*st);
     p.idle.wait(guard, [&] { return p.live.empty(); });
   }
+  std::unordered_map<std::string, std::shared_ptr<detail::event_source>> srcs;
+  {
+    std::lock_guard guard{p.sources_mu};
+    srcs.swap(p.sources);
+  }
+  for (auto& [name, src] : srcs)
+    src->stop();
+  srcs.clear();
   p.host.reset();
   p.pool.reset();
   p.log->close();
@@ -184,6 +212,29 @@ std::size_t engine::live_count() const {
 
 std::shared_ptr<detail::blob_source> engine::blob_source() const {
   return impl_->blobs;
+}
+
+const std::shared_ptr<eventlog::event_log>& engine::event_log() const noexcept {
+  return impl_->log;
+}
+
+void engine::attach(std::shared_ptr<engine_service> s) {
+  std::lock_guard guard{impl_->mu};
+  impl_->services.push_back(std::move(s));
+}
+
+std::shared_ptr<detail::event_source>
+engine::impl::source_for(const detail::step_def& def) {
+  std::lock_guard guard{sources_mu};
+  {
+    std::lock_guard g2{mu};
+    if (closing && live.empty())
+      return nullptr;
+  }
+  auto& src = sources[def.source_name];
+  if (!src && def.make_source)
+    src = def.make_source();
+  return src;
 }
 
 // -- running -----------------------------------------------------------------------
@@ -275,6 +326,69 @@ engine::submit(std::shared_ptr<detail::node> root, std::string id,
   st->run = std::move(*run);
   p.host->spawn(st);
   return st;
+}
+
+result<std::vector<bool>> engine::submit_batch(
+  std::vector<new_run> runs,
+  const std::function<void(eventlog::write_batch&)>& extra) {
+  auto& p = *impl_;
+  if (auto st = detail::registry_check(); !st)
+    return st;
+  std::vector<bool> started(runs.size(), false);
+  std::vector<std::shared_ptr<run_state>> states(runs.size());
+  std::vector<std::vector<detail::dispatch>> dispatches(runs.size());
+  detail::plan all;
+  auto release = [&] {
+    for (std::size_t k = 0; k < runs.size(); ++k)
+      if (started[k])
+        p.unregister(runs[k].id);
+  };
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    auto& r = runs[k];
+    auto st = std::make_shared<run_state>();
+    st->id = r.id;
+    if (auto rs = reserve(p, r.id, st); !rs) {
+      if (rs == errc::closed) {
+        release();
+        return rs;
+      }
+      continue; // live already: the record was taken
+    }
+    auto info = p.log->info(r.id);
+    if (info || info.error() != errc::not_found) {
+      p.unregister(r.id);
+      if (!info) {
+        release();
+        return info.error();
+      }
+      continue; // stored already: the record was taken
+    }
+    auto run = workflow_run::create(r.id, r.root, std::move(r.opts.metadata),
+                                    p.capacity);
+    if (!run) {
+      p.unregister(r.id);
+      release();
+      return std::move(run).error();
+    }
+    detail::plan one;
+    one.batch = std::move(all.batch);
+    (*run)->begin(one);
+    all.batch = std::move(one.batch);
+    dispatches[k] = std::move(one.dispatches);
+    st->run = std::move(*run);
+    st->on_end = std::move(r.on_end);
+    states[k] = std::move(st);
+    started[k] = true;
+  }
+  extra(all.batch);
+  if (auto c = p.log->commit(std::move(all.batch)); !c) {
+    release();
+    return std::move(c).error();
+  }
+  for (std::size_t k = 0; k < runs.size(); ++k)
+    if (started[k])
+      p.host->spawn_begun(std::move(states[k]), std::move(dispatches[k]));
+  return started;
 }
 
 result<handle<>> engine::try_resume(std::string_view id) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,9 @@ class run_state {
   std::shared_ptr<std::atomic<bool>> cancel_flag =
     std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<void> actor; ///< the workflow actor (a caf::actor)
+  /// Called once by finish() with the final status (listeners: dead
+  /// letters of failed record workflows). Set before the run is spawned.
+  std::function<void(const status&)> on_end;
 
   /// Marks the run finished and wakes every waiter.
   void finish(status st, std::shared_ptr<const std::string> out);
@@ -49,6 +53,12 @@ class actor_host {
   virtual void cancel(run_state& st) = 0;
   /// Asks the actor of `st` to stop (engine shutdown).
   virtual void stop(run_state& st) = 0;
+  /// Spawns the actor of `st` whose first batch is durable already (see
+  /// engine::submit_batch); it starts `dispatches`.
+  virtual void spawn_begun(std::shared_ptr<run_state> st,
+                           std::vector<dispatch> dispatches) = 0;
+  /// The caf::actor_system (for the actors module), as void*.
+  virtual void* system() noexcept = 0;
 };
 
 /// Reads blobs of one engine's log; fails `closed` once the engine is gone.
@@ -96,6 +106,15 @@ struct engine::impl {
 
   /// Called by an actor when its run is over, before waking its waiters.
   void unregister(const std::string& id);
+
+  // -- events (listeners module) ---------------------------------------------
+  std::mutex sources_mu;
+  std::unordered_map<std::string, std::shared_ptr<detail::event_source>>
+    sources; ///< guarded by sources_mu
+  std::vector<std::shared_ptr<engine_service>> services; ///< guarded by mu
+  /// The engine's source for event node `def` (made on first use); null
+  /// once the engine is closing.
+  std::shared_ptr<detail::event_source> source_for(const detail::step_def& def);
 };
 
 } // namespace perdure

@@ -77,6 +77,15 @@ struct step_continued {
   std::vector<node_rec> nodes;
 };
 
+/// An event node's deadline, fixed when it first ran (with a timer index
+/// entry in the same batch). The event itself is logged as event_received
+/// with the step_succeeded payload.
+struct timer_set {
+  std::uint32_t node = 0;
+  std::string id;
+  std::int64_t due = 0; ///< ns since the epoch
+};
+
 struct workflow_ended {
   std::string step;       ///< failed: the failing step's id
   std::string error_type;
@@ -92,6 +101,7 @@ PERDURE_FIELDS(step_started, node, id, attempt)
 PERDURE_FIELDS(step_succeeded, node, id, output)
 PERDURE_FIELDS(step_failed, node, id, attempt, error_type, error_text, final)
 PERDURE_FIELDS(step_continued, node, id, root, nodes)
+PERDURE_FIELDS(timer_set, node, id, due)
 PERDURE_FIELDS(workflow_ended, step, error_type, error_text)
 
 using eventlog::record_kind;

@@ -15,6 +15,8 @@ namespace perdure::detail {
 struct step_done {
   outcome out;
   std::vector<std::string> blobs;
+  bool event = false; ///< from an event source, not the step pool
+  std::vector<std::pair<std::string, std::int64_t>> offsets;
 };
 
 } // namespace perdure::detail
@@ -37,6 +39,7 @@ struct workflow_state {
   std::uint64_t next_batch = 0;
   std::deque<plan> pending; ///< submitted, not yet durable (FIFO)
   int running = 0;          ///< attempts in the step pool
+  std::vector<std::shared_ptr<event_wait>> waits; ///< armed event waits
   bool ended = false;       ///< the terminal record is durable
   bool stopping = false;
   status fatal;             ///< a commit failed: the run cannot go on
@@ -60,9 +63,99 @@ void submit(workflow_actor* self, plan p) {
     });
 }
 
+void drop_waits(workflow_actor* self) {
+  for (auto& w : self->state.waits)
+    w->dropped->store(true);
+  self->state.waits.clear();
+}
+
+// Tells the sources of `nodes` that their events are durable.
+void notify_checkpointed(workflow_actor* self,
+                         const std::vector<std::uint32_t>& nodes) {
+  auto& s = self->state;
+  for (auto i : nodes) {
+    event_wait w;
+    std::shared_ptr<const std::string> out;
+    {
+      std::lock_guard guard{s.st->mu};
+      auto& n = s.st->run->at(i);
+      if (!n.def || !n.output)
+        continue;
+      w.workflow = s.st->id;
+      w.step = n.id;
+      w.node = i;
+      w.def = n.def;
+      w.due = n.due;
+      out = n.output;
+    }
+    if (auto src = s.eng->source_for(*w.def))
+      src->checkpointed(w, *out);
+  }
+}
+
+// Arms the wait of event node `node`: first fixes and logs its deadline
+// when it has one; holds no thread while it waits.
+void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
+               std::vector<input> inputs) {
+  auto& s = self->state;
+  auto fail_now = [&](std::string type, std::string text) {
+    auto d = std::make_shared<step_done>();
+    d->out = outcome::failure(std::move(type), std::move(text));
+    d->event = true;
+    self->send(self, done_atom::value, node, attempt, d);
+  };
+  auto w = std::make_shared<event_wait>();
+  {
+    std::lock_guard guard{s.st->mu};
+    auto& run = *s.st->run;
+    auto& n = run.at(node);
+    if (n.def->deadline && !n.due) {
+      auto due = n.def->deadline(inputs);
+      if (!due) {
+        fail_now("perdure::invalid_argument", due.error().message());
+        return;
+      }
+      plan p;
+      run.set_due(node, *due, p);
+      p.dispatches.push_back({node, attempt, {}});
+      submit(self, std::move(p));
+      return;
+    }
+    w->workflow = s.st->id;
+    w->step = n.id;
+    w->node = node;
+    w->attempt = attempt;
+    w->def = n.def;
+    w->due = n.due;
+  }
+  auto src = s.eng->source_for(*w->def);
+  if (!src) {
+    fail_now("perdure::not_found",
+             "no event source '" + w->def->source_name + "' in this engine");
+    return;
+  }
+  w->inputs = std::move(inputs);
+  w->deliver = [hdl = caf::actor{self}, node, attempt,
+                dropped = w->dropped](
+                 outcome out,
+                 std::vector<std::pair<std::string, std::int64_t>> offsets) {
+    if (dropped->load())
+      return;
+    auto d = std::make_shared<step_done>();
+    d->out = std::move(out);
+    d->event = true;
+    d->offsets = std::move(offsets);
+    caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
+  };
+  s.waits.push_back(w);
+  src->arm(std::move(w));
+}
+
 void maybe_finish(workflow_actor* self) {
   auto& s = self->state;
   bool over = s.ended || s.stopping || !s.fatal;
+  if (over)
+    drop_waits(self);
   if (!over || s.running > 0 || !s.pending.empty())
     return;
   status err;
@@ -116,6 +209,10 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     }
     inputs = std::move(*in);
   }
+  if (!def->source_name.empty()) {
+    arm_event(self, node, attempt, std::move(inputs));
+    return;
+  }
   ++s.running;
   s.eng->pool->submit(
     std::move(need),
@@ -138,10 +235,15 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
 
 caf::behavior workflow_behavior(workflow_actor* self,
                                 std::shared_ptr<run_state> st,
-                                engine::impl* eng) {
+                                engine::impl* eng,
+                                std::shared_ptr<std::vector<dispatch>> begun) {
   self->state.st = std::move(st);
   self->state.eng = eng;
-  {
+  if (begun) {
+    // The first batch was committed by engine::submit_batch.
+    for (auto& d : *begun)
+      start_attempt(self, d.node, d.attempt);
+  } else {
     plan p;
     std::lock_guard guard{self->state.st->mu};
     self->state.st->run->begin(p);
@@ -158,6 +260,8 @@ caf::behavior workflow_behavior(workflow_actor* self,
       } else {
         if (p.ends)
           s.ended = true;
+        if (!p.checkpointed.empty())
+          notify_checkpointed(self, p.checkpointed);
         for (auto& d : p.dispatches) {
           if (d.delay.count() > 0)
             self->delayed_send(self, d.delay, dispatch_atom::value, d.node,
@@ -175,15 +279,24 @@ caf::behavior workflow_behavior(workflow_actor* self,
     [=](done_atom, std::uint32_t node, int attempt,
         const std::shared_ptr<step_done>& d) {
       auto& s = self->state;
-      --s.running;
+      if (!d->event)
+        --s.running;
+      else
+        std::erase_if(s.waits, [&](auto& w) {
+          return w->node == node && w->attempt == attempt;
+        });
       // Once canceled, results are moot; the cancel message is on its way
       // (the flag is set before it is sent).
       if (s.fatal && !s.st->cancel_flag->load()) {
         plan p;
         {
           std::lock_guard guard{s.st->mu};
-          s.st->run->on_result(node, attempt, std::move(d->out),
-                               std::move(d->blobs), p);
+          if (d->event)
+            s.st->run->on_event(node, attempt, std::move(d->out), d->offsets,
+                                p);
+          else
+            s.st->run->on_result(node, attempt, std::move(d->out),
+                                 std::move(d->blobs), p);
         }
         s.st->cv.notify_all();
         submit(self, std::move(p));
@@ -193,6 +306,7 @@ caf::behavior workflow_behavior(workflow_actor* self,
     [=](cancel_atom) {
       auto& s = self->state;
       plan p;
+      drop_waits(self);
       {
         std::lock_guard guard{s.st->mu};
         s.st->run->on_cancel(p);
@@ -203,6 +317,7 @@ caf::behavior workflow_behavior(workflow_actor* self,
     [=](stop_atom) {
       auto& s = self->state;
       s.stopping = true;
+      drop_waits(self);
       {
         std::lock_guard guard{s.st->mu};
         s.st->run->on_stop();
@@ -230,7 +345,19 @@ class caf_host final : public actor_host {
 
   void spawn(std::shared_ptr<run_state> st) override {
     auto raw = st.get();
-    auto hdl = system_->spawn(workflow_behavior, std::move(st), &eng_);
+    auto hdl = system_->spawn(workflow_behavior, std::move(st), &eng_,
+                              std::shared_ptr<std::vector<dispatch>>{});
+    std::lock_guard guard{raw->mu};
+    if (!raw->done)
+      raw->actor = std::make_shared<caf::actor>(std::move(hdl));
+  }
+
+  void spawn_begun(std::shared_ptr<run_state> st,
+                   std::vector<dispatch> dispatches) override {
+    auto raw = st.get();
+    auto hdl = system_->spawn(
+      workflow_behavior, std::move(st), &eng_,
+      std::make_shared<std::vector<dispatch>>(std::move(dispatches)));
     std::lock_guard guard{raw->mu};
     if (!raw->done)
       raw->actor = std::make_shared<caf::actor>(std::move(hdl));
@@ -244,6 +371,10 @@ class caf_host final : public actor_host {
   void stop(run_state& st) override {
     if (auto hdl = handle_of(st))
       caf::anon_send(*hdl, stop_atom::value);
+  }
+
+  void* system() noexcept override {
+    return &*system_;
   }
 
  private:
@@ -265,3 +396,11 @@ std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
 }
 
 } // namespace perdure::detail
+
+namespace perdure {
+
+void* engine::actor_system() const noexcept {
+  return impl_->host ? impl_->host->system() : nullptr;
+}
+
+} // namespace perdure

@@ -71,6 +71,16 @@ workflow_run::replay(std::string id, const std::vector<eventlog::record>& log,
         n.attempts.push_back({.attempt = v->attempt, .start = r.time});
         break;
       }
+      case rec::record_kind::timer_set: {
+        auto v = decode_rec<rec::timer_set>(r, w->id_);
+        if (!v)
+          return std::move(v).error();
+        if (v->node >= w->nodes_.size())
+          return bad_node(r);
+        w->nodes_[v->node].due = v->due;
+        break;
+      }
+      case rec::record_kind::event_received:
       case rec::record_kind::step_succeeded: {
         auto v = decode_rec<rec::step_succeeded>(r, w->id_);
         if (!v)

@@ -302,6 +302,12 @@ void workflow_run::begin(plan& p) {
   } else {
     ++runs_;
     prepare_resume();
+    // Events received before the crash: their sources may not have heard
+    // `checkpointed` yet (at least once, documented in listeners/).
+    for (std::uint32_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].is_event() && nodes_[i].state == step_state::succeeded
+          && nodes_[i].continued_from < 0)
+        p.checkpointed.push_back(i);
     p.batch.append(id_, rec::to_u16(rec::record_kind::workflow_resumed),
                    encode_rec(rec::workflow_ended{}));
   }
@@ -338,8 +344,17 @@ void workflow_run::succeed(std::uint32_t i, std::string bytes, plan& p) {
     r.node = i;
     r.id = n.id;
     r.output.data = *out;
-    p.batch.append(id_, rec::to_u16(rec::record_kind::step_succeeded),
+    // An event node's output is its event: logged once as event_received,
+    // and its durable timer goes in the same batch.
+    bool event = n.is_event() && n.continued_from < 0 && n.continued_to < 0;
+    p.batch.append(id_, rec::to_u16(event ? rec::record_kind::event_received
+                                          : rec::record_kind::step_succeeded),
                    encode_rec(r));
+    if (event) {
+      if (n.due)
+        p.batch.remove_timer(*n.due, id_, n.id);
+      p.checkpointed.push_back(i);
+    }
     for (auto c : n.consumers) {
       auto& cn = nodes_[c];
       if (--cn.waiting == 0 && cn.state == step_state::pending && !cn.dead
@@ -402,6 +417,7 @@ void workflow_run::fail(std::uint32_t i, const std::string& type,
   end_status_ = {errc::failed, fmt::format("workflow '{}' failed: {}", id_,
                                            error_text_)};
   p.ends = true;
+  drop_timers(p);
   p.batch.append(id_, rec::to_u16(rec::record_kind::workflow_failed),
                  encode_rec(rec::workflow_ended{failed.id, type, text}));
   p.batch.set_status(id_, "failed");
@@ -491,9 +507,37 @@ void workflow_run::on_cancel(plan& p) {
   end_status_ = {errc::canceled,
                  fmt::format("workflow '{}' was canceled", id_)};
   p.ends = true;
+  drop_timers(p);
   p.batch.append(id_, rec::to_u16(rec::record_kind::workflow_canceled),
                  encode_rec(rec::workflow_ended{}));
   p.batch.set_status(id_, "canceled");
+}
+
+void workflow_run::set_due(std::uint32_t i, time_ns due, plan& p) {
+  auto& n = nodes_[i];
+  n.due = due;
+  p.batch.append(id_, rec::to_u16(rec::record_kind::timer_set),
+                 encode_rec(rec::timer_set{i, n.id, due}));
+  p.batch.put_timer(due, id_, n.id);
+}
+
+bool workflow_run::on_event(
+  std::uint32_t i, int attempt, outcome out,
+  const std::vector<std::pair<std::string, std::int64_t>>& offsets, plan& p) {
+  if (auto& n = nodes_[i]; n.dead || n.state != step_state::running
+                           || n.attempt != attempt || end_ != run_end::none
+                           || stopping_)
+    return false;
+  for (auto& [key, value] : offsets)
+    p.batch.put_offset(key, value);
+  on_result(i, attempt, std::move(out), {}, p);
+  return true;
+}
+
+void workflow_run::drop_timers(plan& p) {
+  for (auto& n : nodes_)
+    if (n.due && n.state != step_state::succeeded)
+      p.batch.remove_timer(*n.due, id_, n.id);
 }
 
 void workflow_run::on_stop() {

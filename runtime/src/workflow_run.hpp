@@ -52,6 +52,10 @@ struct node_rt {
   std::vector<attempt_stats> attempts;
   std::optional<time_ns> end;
   std::string error_text;
+  std::optional<time_ns> due; ///< event nodes: the logged deadline
+  bool is_event() const noexcept {
+    return def && !def->source_name.empty();
+  }
 };
 
 /// A step attempt to start once the plan's batch is durable.
@@ -66,6 +70,9 @@ struct plan {
   eventlog::write_batch batch;
   std::vector<dispatch> dispatches;
   bool ends = false;  ///< the batch holds the terminal record
+  /// Event nodes whose event this batch makes durable (or, on resume, made
+  /// durable before): their sources hear `checkpointed` after the commit.
+  std::vector<std::uint32_t> checkpointed;
 };
 
 enum class run_end { none, succeeded, failed, canceled, stopped };
@@ -94,6 +101,16 @@ class workflow_run {
   /// A step attempt returned `out`; `blobs` were put by its body.
   void on_result(std::uint32_t node, int attempt, outcome out,
                  std::vector<std::string> blobs, plan& p);
+
+  /// An event node's deadline was computed: log it with a timer entry.
+  void set_due(std::uint32_t node, time_ns due, plan& p);
+
+  /// An event arrived for `node`: as on_result, plus `offsets` committed in
+  /// the same batch. Returns false (writing nothing) for a stale event.
+  bool on_event(std::uint32_t node, int attempt, outcome out,
+                const std::vector<std::pair<std::string, std::int64_t>>&
+                  offsets,
+                plan& p);
 
   /// Cancel (no new step, canceled record) or stop (engine shutdown).
   void on_cancel(plan& p);
@@ -145,6 +162,7 @@ class workflow_run {
   void fail(std::uint32_t i, const std::string& type, const std::string& text,
             plan& p);
   void prepare_resume();
+  void drop_timers(plan& p);
 
   std::string id_;
   resources capacity_;

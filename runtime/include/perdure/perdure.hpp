@@ -12,3 +12,13 @@
 #include "perdure/runtime/options.hpp"
 #include "perdure/runtime/step.hpp"
 #include "perdure/runtime/values.hpp"
+// Virtual actors, for targets that link perdure_actors.
+#if __has_include("perdure/actors/actor.hpp")
+#include "perdure/actors/actor.hpp"
+#endif
+// Events (timers, custom listeners, Kafka), for targets that link
+// perdure_listeners.
+#if __has_include("perdure/listeners/events.hpp")
+#include "perdure/listeners/events.hpp"
+#include "perdure/listeners/kafka.hpp"
+#endif

@@ -27,6 +27,7 @@ enum class record_kind : std::uint16_t {
   actor_called = 201,       ///< a mutating call: method, args, result, state
   actor_call_failed = 202,
   actor_snapshot = 203,
+  actor_call_completed = 204, ///< the sub-workflow of a call ended
   // listeners (3xx)
   source_record = 300,
   dead_letter = 301,

@@ -8,7 +8,10 @@
 #include "perdure/runtime/metadata.hpp"
 #include "perdure/runtime/step.hpp"
 
+#include "perdure/eventlog/event_log.hpp"
+
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +22,30 @@
 namespace perdure {
 
 /// A workflow id and its status, as listed by `engine::list`.
+template <class T>
+class actor_ref; // perdure/actors/actor.hpp
+
 struct workflow_entry {
   std::string id;
   workflow_status status = workflow_status::running;
+};
+
+/// Something attached to an engine (a Kafka subscription) that the engine
+/// stops first when it closes, before its workflows stop.
+class engine_service {
+ public:
+  virtual ~engine_service() = default;
+  /// Stops producing work; returns when no thread of it runs any more.
+  virtual void stop() = 0;
+};
+
+/// One new workflow of `engine::submit_batch`.
+struct new_run {
+  std::shared_ptr<detail::node> root;
+  std::string id;
+  run_options opts;
+  /// Called once with the final status when the run ends in this engine.
+  std::function<void(const perdure::status&)> on_end;
 };
 
 /// The durable-execution engine. See DESIGN.md "Public API shape".
@@ -160,6 +184,51 @@ class engine {
   T get(const object_ref<T>& ref) const {
     return object_ref<T>{ref.key(), blob_source()}.get();
   }
+
+  // -- events (the listeners module) -------------------------------------------
+
+  /// Subscribes `target` to `source`, e.g. `subscribe(kafka_source{...},
+  /// start_workflow(step))`; found by argument-dependent lookup of
+  /// `perdure_subscribe` (declared by the listeners module).
+  template <class Source, class Target>
+  auto subscribe(const Source& source, Target target) {
+    return perdure_subscribe(*this, source, std::move(target));
+  }
+
+  /// Keeps `s` until the engine closes; the engine stops it first.
+  void attach(std::shared_ptr<engine_service> s);
+
+  /// Starts new workflows whose first records commit in one atomic batch
+  /// together with what `extra` adds (source offsets, dead letters), and
+  /// waits until it is durable. An id already stored or live is skipped
+  /// (false at its index). Fails `closed` when the engine is closing,
+  /// `invalid_argument` for a graph that cannot run (nothing is written).
+  result<std::vector<bool>> submit_batch(
+    std::vector<new_run> runs,
+    const std::function<void(eventlog::write_batch&)>& extra);
+
+  /// The engine's event log (reads, offsets, dead letters).
+  const std::shared_ptr<eventlog::event_log>& event_log() const noexcept;
+
+  // -- virtual actors (defined in perdure/actors/actor.hpp) ---------------------
+
+  /// Gets or creates actor `id` of class `T` (constructed from `args` when
+  /// new; durable on return). Fails `type_mismatch` when `id` is an actor of
+  /// another class, `closed` when the engine is closing.
+  template <class T, class... Args>
+  result<actor_ref<T>> try_actor(std::string id, Args&&... args);
+  template <class T, class... Args>
+  actor_ref<T> actor(std::string id, Args&&... args);
+  /// The existing actor `id`: `not_found` when there is none,
+  /// `type_mismatch` when it is of another class.
+  template <class T>
+  result<actor_ref<T>> try_get_actor(std::string id);
+  template <class T>
+  actor_ref<T> get_actor(std::string id);
+
+  /// The engine's caf::actor_system (type-erased so this header needs no
+  /// CAF), for the actors module's CAF translation unit.
+  void* actor_system() const noexcept;
 
   // -- state -------------------------------------------------------------------
 

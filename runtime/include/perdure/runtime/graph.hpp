@@ -7,7 +7,10 @@
 #include "perdure/runtime/options.hpp"
 #include "perdure/runtime/values.hpp"
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,6 +21,7 @@ namespace detail {
 
 struct step_def;
 struct node;
+struct event_source;
 
 /// One argument of a node as built: a literal, another node's output, a
 /// stored blob, or a list of arguments (a container of workflows).
@@ -73,6 +77,57 @@ struct step_def {
   /// An encoded caught<T> holding an error.
   std::function<std::string(const std::string&, const std::string&)>
     caught_error;
+
+  // -- event nodes (extension point driven by the listeners module) --------
+
+  /// Non-empty for an event node: the name of the event source that
+  /// produces the node's output (`invoke` is not called). The engine makes
+  /// one source per name with `make_source` on first use.
+  std::string source_name;
+  std::function<std::shared_ptr<event_source>()> make_source;
+  /// Optional: the node's durable deadline (ns since the epoch) computed
+  /// from its inputs when it first runs; logged as timer_set with a timer
+  /// index entry in the same batch, and reused on resume.
+  std::function<result<std::int64_t>(std::vector<input>&)> deadline;
+};
+
+/// One armed wait of an event node, handed to its event source.
+struct event_wait {
+  std::string workflow;
+  std::string step;           ///< the node's step id
+  std::uint32_t node = 0;
+  int attempt = 1;
+  std::shared_ptr<const step_def> def;
+  std::vector<input> inputs;  ///< resolved arguments
+  std::optional<std::int64_t> due; ///< the logged deadline, if any
+  /// Set once nobody waits any more (cancel, engine stop, workflow end).
+  std::shared_ptr<std::atomic<bool>> dropped =
+    std::make_shared<std::atomic<bool>>(false);
+  /// Hands the event (or an error) to the workflow; `offsets` (key, next
+  /// offset) commit in the same batch as the event. Call at most once;
+  /// thread-safe; a call after the wait was dropped is ignored.
+  std::function<void(outcome, std::vector<std::pair<std::string,
+                                                    std::int64_t>>)>
+    deliver;
+};
+
+/// Produces the outputs of event nodes. Implemented by the listeners
+/// module; one instance per engine and source name.
+struct event_source {
+  virtual ~event_source() = default;
+  /// Starts waiting for `w`'s event; must not block.
+  virtual void arm(std::shared_ptr<event_wait> w) = 0;
+  /// The event of `w` (encoded `bytes`) is durable as the node's output.
+  /// Also called again for events received before a crash when their
+  /// workflow resumes (at least once). Must not block.
+  virtual void checkpointed(const event_wait& w, const std::string& bytes) {
+    (void) w;
+    (void) bytes;
+  }
+  /// Engine shutdown: every wait was dropped; return when no thread of the
+  /// source runs any more.
+  virtual void stop() {
+  }
 };
 
 /// Registers `def` under `def->name`. A second live registration of the

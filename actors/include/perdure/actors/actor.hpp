@@ -1,0 +1,269 @@
+#pragma once
+
+// Virtual actors: objects whose state outlives processes. Register a class
+// with one line, then `eng.actor<T>(id, ctor args...)` (get or create) and
+// `eng.get_actor<T>(id)` hand out an `actor_ref<T>`:
+//
+//   struct counter {
+//     int count = 0;
+//     int incr(int by) { count += by; return count; }  // mutating: logged
+//     int value() const { return count; }              // readonly: concurrent
+//   };
+//   PERDURE_ACTOR(counter, (count), (incr, value))
+//
+//   auto c = eng.actor<counter>("my_counter");
+//   c.call(&counter::incr, 10);                   // 10, once durable
+//   c.call(&counter::value);                      // on the committed state
+//
+// See actors/README.md for the semantics (ordering, failures, idempotency,
+// sub-workflows, snapshots, passivation).
+
+#include "perdure/actors/detail/actor_impl.hpp"
+#include "perdure/runtime/context.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace perdure {
+
+/// A method of an actor threw; `what()` names the actor, the method, the
+/// exception type and its text as recorded.
+class method_failed : public error {
+  using error::error;
+};
+
+/// Throws the typed exception of `s` (method_failed for errc::failed).
+[[noreturn]] void throw_actor_error(status s);
+
+/// Options of one call (see actor_ref::with).
+struct call_options {
+  /// The idempotency key; empty: generated (derived from the workflow and
+  /// step when the call is made inside a step body, so retries repeat it).
+  std::string key = {};
+};
+
+/// The future of an asynchronous actor call. Copies share the call.
+template <class R>
+class call_handle {
+ public:
+  explicit call_handle(std::shared_ptr<detail::call_state> st)
+    : st_(std::move(st)) {
+  }
+  /// Waits; the result, or the error as a status.
+  detail::call_result_t<R> try_get() const {
+    auto bytes = st_->wait();
+    if constexpr (std::is_void_v<R>) {
+      return bytes.as_status();
+    } else {
+      if (!bytes)
+        return std::move(bytes).error();
+      return codec::decode<R>(*bytes);
+    }
+  }
+  /// Waits; the result, or throws the typed exception.
+  R get() const {
+    if constexpr (std::is_void_v<R>) {
+      if (auto st = try_get(); !st)
+        throw_actor_error(std::move(st));
+    } else {
+      auto r = try_get();
+      if (!r)
+        throw_actor_error(std::move(r).error());
+      return std::move(r).value();
+    }
+  }
+  /// Waits at most `d`; true once the call is complete.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) const {
+    return st_->wait_for(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+  }
+  bool ready() const {
+    return st_->done();
+  }
+
+ private:
+  std::shared_ptr<detail::call_state> st_;
+};
+
+/// A reference to virtual actor `T`. Cheap to copy; thread-safe. Mutating
+/// (non-const) methods run one at a time in submission order on the actor
+/// and return once their event is durable; readonly (const) methods run on
+/// the calling thread against the last committed state, beside each other
+/// and beside a running mutating call.
+template <class T>
+class actor_ref {
+ public:
+  actor_ref(std::shared_ptr<detail::actor_cell> cell, std::string id)
+    : cell_(std::move(cell)), id_(std::move(id)) {
+  }
+
+  /// The actor's id.
+  const std::string& id() const noexcept {
+    return id_;
+  }
+
+  /// A reference whose next calls use `o` (e.g. a caller-chosen key).
+  actor_ref with(call_options o) const {
+    actor_ref r = *this;
+    r.opts_ = std::move(o);
+    return r;
+  }
+
+  /// Starts a call of `m` with `args`. Mutating: queued on the actor; a
+  /// repeated idempotency key returns the logged result without running.
+  /// Readonly: runs now on this thread, the handle is ready on return.
+  template <class M, class... A>
+  call_handle<detail::method_result_t<M>> call_async(M m, A&&... args) const {
+    using tr = detail::method_traits<M>;
+    static_assert(std::is_same_v<typename tr::owner, T>,
+                  "call: a method of another class");
+    static_assert(std::is_constructible_v<typename tr::args, A&&...>,
+                  "call: the arguments do not match the method's parameters");
+    auto st = std::make_shared<detail::call_state>();
+    if constexpr (tr::readonly) {
+      run_readonly(*st, m, std::forward<A>(args)...);
+    } else {
+      auto& cls = detail::class_of<T>();
+      detail::mutation mu;
+      mu.method = cls.find(m);
+      mu.done = st;
+      if (!mu.method) {
+        st->complete({errc::invalid_argument,
+                      "actor '" + id_ + "': the method is not registered "
+                        "in PERDURE_ACTOR(" + cls.name + ", ...)"},
+                     {});
+        return call_handle<detail::method_result_t<M>>{st};
+      }
+      mu.args = codec::encode(typename tr::args{std::forward<A>(args)...});
+      mu.key = opts_.key.empty() ? detail::new_call_key() : opts_.key;
+      detail::submit_mutation(*cell_, std::move(mu));
+    }
+    return call_handle<detail::method_result_t<M>>{std::move(st)};
+  }
+
+  /// Calls `m` and waits: the result, or the error as a status/result.
+  template <class M, class... A>
+  detail::call_result_t<detail::method_result_t<M>> try_call(M m,
+                                                             A&&... a) const {
+    return call_async(m, std::forward<A>(a)...).try_get();
+  }
+
+  /// Calls `m` and waits: the result, or throws `method_failed` (the method
+  /// threw), `perdure::error` (storage failed: `io`, `closed`, ...).
+  template <class M, class... A>
+  detail::method_result_t<M> call(M m, A&&... a) const {
+    return call_async(m, std::forward<A>(a)...).get();
+  }
+
+ private:
+  template <class M, class... A>
+  void run_readonly(detail::call_state& st, M m, A&&... args) const {
+    auto state = detail::committed_state(*cell_);
+    if (!state) {
+      st.complete(std::move(state).error(), {});
+      return;
+    }
+    const T& self = *static_cast<const T*>(state->get());
+    using R = detail::method_result_t<M>;
+    try {
+      if constexpr (std::is_void_v<R>) {
+        (self.*m)(std::forward<A>(args)...);
+        st.complete({}, codec::encode(std::monostate{}));
+      } else {
+        st.complete({}, codec::encode((self.*m)(std::forward<A>(args)...)));
+      }
+    } catch (...) {
+      auto [type, text] = detail::describe_current_exception();
+      st.complete({errc::failed, "actor '" + id_ + "': readonly method threw "
+                                   + type + ": " + text},
+                  {});
+    }
+  }
+
+  std::shared_ptr<detail::actor_cell> cell_;
+  std::string id_;
+  call_options opts_;
+};
+
+/// Options of the virtual actors of one engine; set them with
+/// `configure_actors` before the first actor is used.
+struct actor_options {
+  /// Write a snapshot every this many events (at least 1).
+  std::uint32_t snapshot_every = 100;
+  /// Keep every event (for the CLI's history and replay); false drops the
+  /// events before each snapshot.
+  bool keep_history = true;
+  /// An actor idle this long is passivated (its memory freed).
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds{60};
+  /// How many recent idempotency keys a snapshot keeps (the window in which
+  /// a repeated key is recognised across snapshots).
+  std::uint32_t key_window = 1024;
+};
+
+/// Sets the actor options of `eng`. Fails `busy` once an actor was used.
+status configure_actors(engine& eng, actor_options opts);
+
+/// How many actors of `eng` are active (in memory) now.
+std::size_t active_actors(engine& eng);
+
+// -- the engine's actor entry points ------------------------------------------
+
+template <class T, class... Args>
+result<actor_ref<T>> engine::try_actor(std::string id, Args&&... args) {
+  std::function<std::shared_ptr<const void>()> make = [&] {
+    return std::shared_ptr<const void>{
+      std::make_shared<T>(std::forward<Args>(args)...)};
+  };
+  auto cell = detail::resolve_actor(*this, id, detail::class_of<T>(), &make);
+  if (!cell)
+    return std::move(cell).error();
+  return actor_ref<T>{std::move(*cell), std::move(id)};
+}
+
+template <class T, class... Args>
+actor_ref<T> engine::actor(std::string id, Args&&... args) {
+  return value_or_throw(try_actor<T>(std::move(id), std::forward<Args>(args)...));
+}
+
+template <class T>
+result<actor_ref<T>> engine::try_get_actor(std::string id) {
+  auto cell = detail::resolve_actor(*this, id, detail::class_of<T>(), nullptr);
+  if (!cell)
+    return std::move(cell).error();
+  return actor_ref<T>{std::move(*cell), std::move(id)};
+}
+
+template <class T>
+actor_ref<T> engine::get_actor(std::string id) {
+  return value_or_throw(try_get_actor<T>(std::move(id)));
+}
+
+} // namespace perdure
+
+#define PERDURE_DETAIL_STRIP(...) __VA_ARGS__
+#define PERDURE_DETAIL_ACTOR_FIELDS(Class, ...)                               \
+  __VA_OPT__(PERDURE_FIELDS(Class, __VA_ARGS__))
+#define PERDURE_DETAIL_ACTOR_METHODS(...)                                     \
+  PERDURE_DETAIL_FOR_EACH(PERDURE_DETAIL_ACTOR_METHOD, __VA_ARGS__)
+#define PERDURE_DETAIL_ACTOR_METHOD(m)                                        \
+  ::perdure::detail::make_method<perdure_self>(#m, &perdure_self::m)
+
+/// Registers actor class `Class` at namespace scope right after it: its
+/// state fields (for the codec; empty `()` when the class has
+/// perdure_save/perdure_load hooks) and its methods, each a parenthesized
+/// comma-separated list: PERDURE_ACTOR(counter, (count), (incr, value)).
+/// Methods must not be overloaded. The class name is stored with the actor.
+#define PERDURE_ACTOR(Class, fields, methods)                                 \
+  PERDURE_DETAIL_ACTOR_FIELDS(Class, PERDURE_DETAIL_STRIP fields)             \
+  [[maybe_unused]] inline ::std::vector<::perdure::detail::method_entry>      \
+  perdure_actor_methods(::perdure::detail::actor_tag<Class>) {                \
+    using perdure_self [[maybe_unused]] = Class;                              \
+    return {PERDURE_DETAIL_ACTOR_METHODS(PERDURE_DETAIL_STRIP methods)};      \
+  }                                                                           \
+  [[maybe_unused]] constexpr const char* perdure_actor_name(                  \
+    ::perdure::detail::actor_tag<Class>) noexcept {                           \
+    return #Class;                                                            \
+  }

@@ -1,0 +1,242 @@
+#pragma once
+
+// Implementation detail of perdure/actors/actor.hpp (include that): the
+// type-erased description of an actor class (its state codec and method
+// table), the shared state of one call, and the entry points implemented in
+// actors/src.
+
+#include "perdure/runtime/engine.hpp"
+#include "perdure/runtime/errors.hpp"
+#include "perdure/runtime/graph.hpp"
+
+#include <any>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace perdure::detail {
+
+/// ADL tag: `perdure_actor_methods(actor_tag<T>)` is found in T's namespace.
+template <class T>
+struct actor_tag {};
+
+// -- member function traits -------------------------------------------------
+
+template <class M>
+struct method_traits;
+
+#define PERDURE_DETAIL_METHOD_TRAITS(CONST, NOEXCEPT, READONLY)               \
+  template <class C, class R, class... P>                                     \
+  struct method_traits<R (C::*)(P...) CONST NOEXCEPT> {                       \
+    using owner = C;                                                          \
+    using raw_result = R;                                                     \
+    using args = std::tuple<std::decay_t<P>...>;                              \
+    static constexpr bool readonly = READONLY;                                \
+  };
+PERDURE_DETAIL_METHOD_TRAITS(, , false)
+PERDURE_DETAIL_METHOD_TRAITS(, noexcept, false)
+PERDURE_DETAIL_METHOD_TRAITS(const, , true)
+PERDURE_DETAIL_METHOD_TRAITS(const, noexcept, true)
+#undef PERDURE_DETAIL_METHOD_TRAITS
+
+template <class R>
+struct unwrap_result {
+  using type = R;
+  static constexpr bool sub_workflow = false;
+};
+template <class U>
+struct unwrap_result<workflow<U>> {
+  using type = U;
+  static constexpr bool sub_workflow = true;
+};
+
+/// What a call of method pointer `M` yields to its caller.
+template <class M>
+using method_result_t =
+  typename unwrap_result<typename method_traits<M>::raw_result>::type;
+
+/// `result<R>`, or `status` for void.
+template <class R>
+using call_result_t = std::conditional_t<std::is_void_v<R>, status, result<R>>;
+
+// -- actor classes ------------------------------------------------------------
+
+/// What applying a mutating method to a copy of the state produced.
+struct applied {
+  std::shared_ptr<const void> state; ///< the new state; null when it threw
+  std::string result;                ///< the encoded result (no sub-workflow)
+  std::shared_ptr<node> graph;       ///< a sub-workflow whose output is the result
+  std::string error_type;            ///< set when the method threw
+  std::string error_text;
+};
+
+/// One registered method.
+struct method_entry {
+  std::string name;
+  bool readonly = false;
+  std::any ptr; ///< the member function pointer
+  /// Mutating methods: applies the method with encoded `args` to a copy of
+  /// the state `*state`.
+  std::function<applied(const void* state, std::string_view args)> apply;
+};
+
+/// The type-erased description of an actor class.
+struct actor_class {
+  std::string name;
+  std::string signature; ///< the codec signature of the state
+  std::vector<method_entry> methods;
+  std::function<std::string(const void*)> encode;
+  std::function<result<std::shared_ptr<const void>>(std::string_view)> decode;
+
+  /// The method named `n`, or null.
+  const method_entry* find(std::string_view n) const {
+    for (auto& m : methods)
+      if (m.name == n)
+        return &m;
+    return nullptr;
+  }
+  /// The method whose pointer is `m`, or null.
+  template <class M>
+  const method_entry* find(M m) const {
+    for (auto& e : methods)
+      if (auto p = std::any_cast<M>(&e.ptr); p && *p == m)
+        return &e;
+    return nullptr;
+  }
+};
+
+template <class R>
+std::string encode_result(const R& r) {
+  return codec::encode(r);
+}
+
+template <class T, class M>
+method_entry make_method(const char* name, M m) {
+  using tr = method_traits<M>;
+  static_assert(std::is_same_v<typename tr::owner, T>,
+                "PERDURE_ACTOR: a method of another class");
+  using raw = typename tr::raw_result;
+  method_entry e;
+  e.name = name;
+  e.readonly = tr::readonly;
+  e.ptr = m;
+  if constexpr (tr::readonly) {
+    static_assert(!unwrap_result<raw>::sub_workflow,
+                  "a readonly (const) actor method cannot return a "
+                  "sub-workflow; make it non-const");
+  } else {
+    e.apply = [m](const void* state, std::string_view args) {
+      applied out;
+      auto decoded = codec::decode<typename tr::args>(args);
+      if (!decoded) {
+        out.error_type = "perdure::type_mismatch";
+        out.error_text = decoded.error().message();
+        return out;
+      }
+      try {
+        auto next = std::make_shared<T>(*static_cast<const T*>(state));
+        auto call = [&](auto&&... a) -> decltype(auto) {
+          return ((*next).*m)(std::move(a)...);
+        };
+        if constexpr (std::is_void_v<raw>) {
+          std::apply(call, std::move(*decoded));
+          out.result = codec::encode(std::monostate{});
+        } else if constexpr (unwrap_result<raw>::sub_workflow) {
+          out.graph = std::apply(call, std::move(*decoded)).node();
+        } else {
+          out.result = encode_result(std::apply(call, std::move(*decoded)));
+        }
+        out.state = std::move(next);
+      } catch (...) {
+        std::tie(out.error_type, out.error_text) =
+          describe_current_exception();
+      }
+      return out;
+    };
+  }
+  return e;
+}
+
+/// The description of actor class `T` (registered with PERDURE_ACTOR).
+template <class T>
+const actor_class& class_of() {
+  static const actor_class cls = [] {
+    actor_class c;
+    c.name = perdure_actor_name(actor_tag<T>{});
+    c.signature = codec::type_signature<T>();
+    c.methods = perdure_actor_methods(actor_tag<T>{});
+    c.encode = [](const void* s) {
+      return codec::encode(*static_cast<const T*>(s));
+    };
+    c.decode = [](std::string_view b) -> result<std::shared_ptr<const void>> {
+      auto v = codec::decode<T>(b);
+      if (!v)
+        return std::move(v).error();
+      return std::shared_ptr<const void>{std::make_shared<T>(std::move(*v))};
+    };
+    return c;
+  }();
+  return cls;
+}
+
+// -- calls ---------------------------------------------------------------------
+
+/// The shared state of one call: completed once with the encoded result or
+/// an error. Thread-safe.
+class call_state {
+ public:
+  void complete(status st, std::string bytes);
+  result<std::string> wait() const;
+  bool wait_for(std::chrono::nanoseconds d) const;
+  bool done() const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool done_ = false;
+  status error_;
+  std::string bytes_;
+};
+
+struct actor_cell; // one activation slot of an actor (actors/src)
+
+/// A mutating call as submitted to an actor.
+struct mutation {
+  const method_entry* method = nullptr;
+  std::string args; ///< encoded std::tuple of the decayed parameters
+  std::string key;  ///< idempotency key
+  bool reentrant = false; ///< made by a step of the actor's own sub-workflow
+  std::shared_ptr<call_state> done;
+};
+
+/// Resolves actor `id` of class `cls` in `eng`, activating it. With
+/// `make_initial` a missing actor is created from its result (durable on
+/// return); without, a missing actor is `not_found`. Another class is
+/// `type_mismatch`.
+result<std::shared_ptr<actor_cell>> resolve_actor(
+  engine& eng, std::string_view id, const actor_class& cls,
+  const std::function<std::shared_ptr<const void>()>* make_initial);
+
+/// The last committed state (activating the actor again if it was
+/// passivated).
+result<std::shared_ptr<const void>> committed_state(actor_cell& c);
+
+/// Queues `m` on the actor; `m.done` completes once it is durable.
+void submit_mutation(actor_cell& c, mutation m);
+
+/// A key for a call without one: derived from the workflow, step and the
+/// call's position inside a step body (stable across retries), else random.
+std::string new_call_key();
+
+/// The id of actor cell `c`.
+const std::string& cell_id(const actor_cell& c);
+
+} // namespace perdure::detail

@@ -1,0 +1,164 @@
+#pragma once
+
+// Internals of the actors module shared by actor_log.cpp (records, loading,
+// keys; no CAF) and actor_service.cpp (the only CAF translation unit).
+
+#include "perdure/actors/actor.hpp"
+#include "perdure/eventlog/event_log.hpp"
+#include "perdure/eventlog/record_kinds.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace perdure::actor_records {
+
+/// Directory metadata of an actor stream.
+struct actor_meta {
+  std::string cls;
+  std::string signature;
+};
+/// actor_created: the initial state.
+struct created {
+  std::string cls;
+  std::string signature;
+  codec::bytes state;
+};
+/// actor_called: a mutating call and the state after it. `workflow` is set
+/// when the method returned a sub-workflow; its result is then logged by
+/// the later actor_call_completed.
+struct called {
+  std::string key;
+  std::string method;
+  codec::bytes args;
+  codec::bytes result;
+  codec::bytes state;
+  std::string workflow;
+};
+/// actor_call_failed: the method threw; the state is unchanged.
+struct failed {
+  std::string key;
+  std::string method;
+  codec::bytes args;
+  std::string error_type;
+  std::string error_text;
+};
+/// actor_call_completed: the sub-workflow of call `key` ended.
+struct completed {
+  std::string key;
+  std::string workflow;
+  bool ok = false;
+  codec::bytes result;
+  std::string error;
+};
+struct key_entry {
+  std::string key;
+  bool ok = false;
+  codec::bytes result;
+  std::string error;
+};
+/// actor_snapshot: the state and the recent idempotency keys.
+struct snapshot {
+  codec::bytes state;
+  std::vector<key_entry> keys;
+};
+
+PERDURE_FIELDS(actor_meta, cls, signature)
+PERDURE_FIELDS(created, cls, signature, state)
+PERDURE_FIELDS(called, key, method, args, result, state, workflow)
+PERDURE_FIELDS(failed, key, method, args, error_type, error_text)
+PERDURE_FIELDS(completed, key, workflow, ok, result, error)
+PERDURE_FIELDS(key_entry, key, ok, result, error)
+PERDURE_FIELDS(snapshot, state, keys)
+
+} // namespace perdure::actor_records
+
+namespace perdure::detail {
+
+/// The outcome remembered under an idempotency key.
+struct remembered {
+  bool ok = false;
+  std::string result; ///< encoded result when ok
+  std::string error;  ///< the message when not
+};
+
+/// Idempotency keys in arrival order, bounded by trim().
+class key_index {
+ public:
+  void put(std::string key, remembered r);
+  const remembered* find(const std::string& key) const;
+  /// Forgets all but the newest `n` keys.
+  void trim(std::size_t n);
+  std::vector<actor_records::key_entry> newest(std::size_t n) const;
+  std::size_t size() const noexcept {
+    return map_.size();
+  }
+
+ private:
+  std::unordered_map<std::string, remembered> map_;
+  std::deque<std::string> order_;
+};
+
+/// A sub-workflow call whose completion is not logged yet.
+struct pending_sub {
+  std::string key;
+  std::string method;
+  std::string args;
+  std::string workflow;
+  std::shared_ptr<const void> before; ///< the state the method was applied to
+};
+
+/// What activation read back from an actor's stream.
+struct loaded_actor {
+  std::shared_ptr<const void> state;
+  eventlog::seq_t last_seq = 0;
+  std::uint32_t since_snapshot = 0;
+  key_index keys;
+  std::optional<pending_sub> pending;
+};
+
+/// "actor/<id>".
+std::string stream_of(std::string_view id);
+
+/// Reads actor `stream` (latest snapshot, then later events). `not_found`
+/// when it does not exist; `type_mismatch` when it is another class or no
+/// actor.
+result<loaded_actor> load_actor(const eventlog::event_log& log,
+                                const std::string& stream,
+                                const actor_class& cls);
+
+/// The error message remembered for a method that threw.
+std::string method_error(const std::string& id, const std::string& method,
+                         const std::string& type, const std::string& text);
+
+class actor_service;
+
+/// One actor's slot: its activation (a CAF actor while active) and the
+/// committed state readonly calls read.
+struct actor_cell : std::enable_shared_from_this<actor_cell> {
+  std::shared_ptr<actor_service> svc;
+  std::string id;
+  std::string stream;
+  const actor_class* cls = nullptr;
+
+  std::mutex mu;
+  bool active = false;          ///< guarded by mu
+  std::shared_ptr<void> actor;  ///< the caf::actor; guarded by mu
+  std::uint64_t sent = 0;       ///< mutations sent; guarded by mu
+  std::atomic<std::uint64_t> received{0}; ///< mutations the actor took
+  std::atomic<std::shared_ptr<const void>> snapshot; ///< committed state
+  std::atomic<std::int64_t> last_used{0}; ///< steady clock, ns
+
+  ~actor_cell();
+};
+
+/// Steady-clock nanoseconds.
+std::int64_t mono_ns() noexcept;
+
+} // namespace perdure::detail

@@ -1,0 +1,186 @@
+#pragma once
+
+// Events as graph nodes: `wait_for_event<L>(args...)` (a node whose output is
+// the listener's event, logged once as event_received), `sleep(duration)`
+// and `gather(w1, w2, ...)`. Timers live in the log's durable timer index
+// and hold no thread while they wait; custom listeners poll on listener
+// threads (not CAF workers, not the step pool).
+
+#include "perdure/runtime/context.hpp"
+#include "perdure/runtime/step.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+
+namespace perdure {
+
+/// The event of a timer: its logged deadline and when it fired (both ns
+/// since the epoch). `fired - due` is the timer's lateness.
+struct timer_event {
+  std::int64_t due = 0;
+  std::int64_t fired = 0;
+};
+PERDURE_FIELDS(timer_event, due, fired)
+
+/// The built-in listener of durable timers:
+/// `wait_for_event<timer_listener>(system_clock::now() + 60s)`.
+struct timer_listener {
+  using event_type = timer_event;
+};
+
+/// The cooperative stop flag of the listener poll running on this thread:
+/// set once nobody waits for its event any more (the workflow was
+/// canceled, failed or its engine stops). A `poll_for_event` that can
+/// block long should poll with a timeout and return (or throw) when set.
+cancellation_token listener_token();
+
+namespace detail {
+
+/// The engine's timer source (one thread per engine, idle while waiting).
+std::shared_ptr<event_source> make_timer_source();
+
+/// A source running a listener's `poll_for_event` on listener threads;
+/// `checkpointed` is called with the encoded event after it is durable.
+std::shared_ptr<event_source> make_poll_source(
+  std::function<void(const std::string&)> checkpointed);
+
+std::shared_ptr<const step_def> timer_at_def();
+std::shared_ptr<const step_def> sleep_def();
+
+/// The stable name of listener `L`: `L::name` when declared, else the
+/// type's spelling.
+template <class L>
+std::string listener_name() {
+  if constexpr (requires { std::string_view{L::name}; }) {
+    return std::string{L::name};
+  } else {
+    std::string_view f = __PRETTY_FUNCTION__;
+    auto b = f.find("L = ") + 4;
+    auto e = f.find_first_of(";]", b);
+    return std::string{f.substr(b, e - b)};
+  }
+}
+
+template <class L>
+concept checkpoint_aware = requires(L l, const typename L::event_type& e) {
+  l.event_checkpointed(e);
+};
+
+template <class L, class... P>
+std::shared_ptr<const step_def> make_listener_def(type_list<P...> params) {
+  using E = typename L::event_type;
+  auto poll = [](P... args) -> E {
+    L l{};
+    return l.poll_for_event(std::move(args)...);
+  };
+  auto def = make_step_def("perdure.listener." + listener_name<L>(),
+                           std::move(poll), step_options{}, params);
+  def->source_name = def->name;
+  def->make_source = [] {
+    return make_poll_source([](const std::string& bytes) {
+      if constexpr (checkpoint_aware<L>) {
+        auto e = decode_value<E>(bytes);
+        if (e) {
+          L l{};
+          l.event_checkpointed(*e);
+        }
+      }
+    });
+  };
+  return register_step(std::move(def));
+}
+
+/// The registered definition of listener `L`; a namespace-scope variable,
+/// so it is registered before main and a resumed workflow finds it.
+template <class L>
+inline const std::shared_ptr<const step_def> listener_def =
+  make_listener_def<L>(
+    typename fn_traits<decltype(&L::poll_for_event)>::params{});
+
+template <class... T>
+std::string gather_name() {
+  std::string n = "perdure.gather<";
+  ((n += value_signature<T>() + ","), ...);
+  n.back() = '>';
+  return n;
+}
+
+template <class... T>
+inline const auto gather_step =
+  step(gather_name<T...>(),
+       [](T... v) { return std::tuple<T...>{std::move(v)...}; });
+
+inline std::int64_t to_ns(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           t.time_since_epoch())
+    .count();
+}
+
+template <class T, class... Params>
+step_handle<T, Params...> handle_of(std::shared_ptr<const step_def> def,
+                                    type_list<Params...>) {
+  return step_handle<T, Params...>{std::move(def)};
+}
+
+} // namespace detail
+
+/// A node that completes with listener `L`'s event. For `timer_listener`
+/// the argument is the deadline (a `system_clock::time_point`, or a
+/// `workflow<std::int64_t>` of ns since the epoch). For a custom listener
+/// (a default-constructible type with `using event_type = E`,
+/// `E poll_for_event(args...)` and optionally
+/// `void event_checkpointed(const E&)`) the arguments are those of
+/// `poll_for_event` (values or workflows, resolved before polling).
+///
+/// Exactly once: the event becomes the node's stored output once; a crash
+/// before it is durable polls again, never after. `event_checkpointed` runs
+/// after the event is durable, on a listener thread, and may run again
+/// after a crash (when the workflow resumes): make it idempotent. A poll
+/// that throws is a failed attempt (retried per the step options, default
+/// 3 attempts); after the last one the workflow fails with its error.
+template <class L, class... Args>
+auto wait_for_event(Args&&... args) {
+  if constexpr (std::is_same_v<L, timer_listener>) {
+    static_assert(sizeof...(Args) == 1,
+                  "wait_for_event<timer_listener>(deadline)");
+    auto h = step_handle<timer_event, std::int64_t>{detail::timer_at_def()};
+    auto conv = [](auto&& a) -> decltype(auto) {
+      using A = std::decay_t<decltype(a)>;
+      if constexpr (std::is_same_v<A, std::chrono::system_clock::time_point>)
+        return detail::to_ns(a);
+      else
+        return std::forward<decltype(a)>(a);
+    };
+    return h(conv(std::forward<Args>(args))...);
+  } else {
+    using params =
+      typename detail::fn_traits<decltype(&L::poll_for_event)>::params;
+    auto h = detail::handle_of<typename L::event_type>(
+      detail::listener_def<L>, params{});
+    return h(std::forward<Args>(args)...);
+  }
+}
+
+/// A node that completes `d` after it first runs: the deadline is fixed
+/// then and logged, so a restart keeps it (overdue timers fire at once).
+template <class Rep, class Period>
+workflow<timer_event> sleep(std::chrono::duration<Rep, Period> d) {
+  auto h = step_handle<timer_event, std::int64_t>{detail::sleep_def()};
+  return h(static_cast<std::int64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
+}
+
+/// A node whose output is the tuple of its inputs' outputs (fan-in):
+/// `auto [a, b] = eng.run(gather(e1, e2));`
+template <class... T>
+workflow<std::tuple<T...>> gather(const workflow<T>&... ws) {
+  static_assert(sizeof...(T) > 0);
+  return detail::gather_step<T...>(ws...);
+}
+
+} // namespace perdure

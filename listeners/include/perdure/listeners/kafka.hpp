@@ -1,0 +1,168 @@
+#pragma once
+
+// Kafka subscriptions: `eng.subscribe(kafka_source{...},
+// start_workflow(step))` starts one workflow per record. The record's
+// workflow submission and the consumed offset commit in the same LMDB
+// transaction (many records per commit), consumption resumes from the
+// stored offsets after a restart (assign() at them; the broker-side commit
+// is advisory), and poison records go to a dead-letter stream. librdkafka
+// is private to the module: nothing of it appears here.
+
+#include "perdure/runtime/engine.hpp"
+#include "perdure/runtime/step.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace perdure {
+
+/// Where records come from. Any librdkafka property (TLS, SASL, timeouts,
+/// ...) passes through `properties`; an unknown property or value is an
+/// `invalid_argument` error from subscribe naming it.
+struct kafka_source {
+  std::string brokers = {};        ///< bootstrap.servers
+  std::string topic = {};
+  std::string group = "perdure";   ///< group.id; also keys the offsets
+  std::map<std::string, std::string> properties = {};
+  std::size_t max_batch = 2000;    ///< most records in one commit
+  /// How long the consumer waits for more records before it commits a
+  /// partial batch.
+  std::chrono::milliseconds poll_timeout{20};
+};
+
+/// One consumed record: the event of a Kafka subscription.
+struct kafka_record {
+  std::string topic = {};
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::int64_t timestamp = 0; ///< ms since the epoch (0 when absent)
+  std::string key;            ///< empty when the record has no key
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+PERDURE_FIELDS(kafka_record, topic, partition, offset, timestamp, key, value,
+               headers)
+
+/// A record moved to the dead-letter stream, with why.
+struct dead_letter {
+  std::string topic = {};
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string key;
+  std::string value;
+  std::string reason;   ///< the decode error or the workflow's failure
+  std::string workflow; ///< the failed workflow's id (empty: undecodable)
+};
+PERDURE_FIELDS(dead_letter, topic, partition, offset, key, value, reason,
+               workflow)
+
+/// Figures of a running subscription.
+struct subscription_stats {
+  std::uint64_t records = 0;      ///< records taken (committed with offsets)
+  std::uint64_t started = 0;      ///< workflows started
+  std::uint64_t dead_letters = 0; ///< poison records
+  std::uint64_t commits = 0;      ///< batches committed
+};
+
+/// A running subscription; stops with its engine or with stop().
+class subscription {
+ public:
+  struct impl;
+  explicit subscription(std::shared_ptr<impl> p) : impl_(std::move(p)) {
+  }
+  subscription_stats stats() const;
+  /// The last consumer error, if any (e.g. broker unreachable).
+  std::string last_error() const;
+  /// Stops consuming; records not committed yet are consumed again by the
+  /// next subscription (nothing is lost).
+  void stop();
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+/// The target of `start_workflow`: builds the graph of one record; throws
+/// for a poison record.
+struct record_workflow {
+  std::function<std::shared_ptr<detail::node>(const kafka_record&)> make;
+};
+
+/// Starts `s(record)` per record; its workflow id is
+/// "kafka/GROUP/TOPIC/PARTITION/OFFSET".
+template <class T>
+record_workflow start_workflow(const step_handle<T, kafka_record>& s) {
+  return {[s](const kafka_record& r) { return s(r).node(); }};
+}
+
+/// Starts `s(decode(record))` per record; a `decode` that throws makes the
+/// record poison (dead letter, consumption goes on).
+template <class T, class P, class Decode>
+record_workflow start_workflow(const step_handle<T, P>& s, Decode decode) {
+  return {[s, decode](const kafka_record& r) { return s(decode(r)).node(); }};
+}
+
+/// Ok, or `invalid_argument` naming the first bad field or property.
+status check(const kafka_source& src);
+
+/// Subscribes; throws `perdure::error` for invalid options. Used by
+/// `engine::subscribe`.
+subscription perdure_subscribe(engine& eng, const kafka_source& src,
+                               record_workflow target);
+
+/// The dead-letter stream id of `src`: "dead_letter/GROUP/TOPIC".
+std::string dead_letter_stream(const kafka_source& src);
+
+/// The records of `src` moved to its dead-letter stream, oldest first.
+result<std::vector<dead_letter>> dead_letters(const engine& eng,
+                                              const kafka_source& src);
+
+/// The offset key of a partition: "kafka/GROUP/TOPIC/PARTITION".
+std::string offset_key(const kafka_source& src, std::int32_t partition);
+
+// -- test and sample support ---------------------------------------------------
+
+/// librdkafka's mock cluster on 127.0.0.1, in this process. Topics are
+/// created directly in the mock (its CreateTopics request times out).
+class kafka_mock_cluster {
+ public:
+  /// Throws `perdure::error` when the cluster cannot start.
+  explicit kafka_mock_cluster(int brokers = 1);
+  ~kafka_mock_cluster();
+  kafka_mock_cluster(const kafka_mock_cluster&) = delete;
+  kafka_mock_cluster& operator=(const kafka_mock_cluster&) = delete;
+  /// "127.0.0.1:PORT,..."
+  const std::string& bootstrap() const noexcept;
+  status create_topic(const std::string& topic, int partitions);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// A small producer for tests and samples.
+class kafka_producer {
+ public:
+  /// Throws `perdure::error` for bad properties.
+  explicit kafka_producer(const std::string& brokers,
+                          std::map<std::string, std::string> properties = {});
+  ~kafka_producer();
+  kafka_producer(const kafka_producer&) = delete;
+  kafka_producer& operator=(const kafka_producer&) = delete;
+  /// Queues a record (partition -1: by key hash).
+  status produce(const std::string& topic, const std::string& key,
+                 const std::string& value, std::int32_t partition = -1);
+  /// Waits until every queued record is acknowledged; `timeout` on expiry.
+  status flush(std::chrono::milliseconds timeout = std::chrono::seconds{30});
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace perdure

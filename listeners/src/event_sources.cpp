@@ -1,0 +1,252 @@
+// The event sources behind wait_for_event: the timer source (one thread per
+// engine sleeping until the earliest armed deadline) and the poll source
+// (custom listeners, one listener thread per waiting poll).
+
+#include "perdure/listeners/events.hpp"
+
+#include "perdure/eventlog/types.hpp"
+
+#include <condition_variable>
+#include <cstdio>
+#include <list>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace perdure {
+
+namespace {
+
+thread_local cancellation_token current_listener_token;
+
+} // namespace
+
+cancellation_token listener_token() {
+  return current_listener_token;
+}
+
+namespace detail {
+
+namespace {
+
+// -- timers ----------------------------------------------------------------------
+
+// Deadlines come from the log (timer_set, with an entry in the durable timer
+// index in the same batch); this queue holds the armed waits of live
+// workflows, so a sleeping workflow costs one map entry and no thread.
+class timer_source final : public event_source {
+ public:
+  timer_source() : thread_([this] { loop(); }) {
+  }
+  ~timer_source() override {
+    stop();
+  }
+
+  void arm(std::shared_ptr<event_wait> w) override {
+    if (!w->due) {
+      w->deliver(outcome::failure("perdure::invalid_argument",
+                                  "a timer wait without a deadline"),
+                 {});
+      return;
+    }
+    std::lock_guard guard{mu_};
+    bool earliest = queue_.empty() || *w->due < queue_.begin()->first;
+    queue_.emplace(*w->due, std::move(w));
+    if (earliest)
+      cv_.notify_one();
+  }
+
+  void stop() override {
+    {
+      std::lock_guard guard{mu_};
+      if (stopped_)
+        return;
+      stopped_ = true;
+      queue_.clear();
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock guard{mu_};
+    while (!stopped_) {
+      if (queue_.empty()) {
+        cv_.wait(guard);
+        continue;
+      }
+      auto due = queue_.begin()->first;
+      if (due > eventlog::now_ns()) {
+        std::chrono::system_clock::time_point tp{
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds{due})};
+        cv_.wait_until(guard, tp);
+        continue;
+      }
+      std::vector<std::shared_ptr<event_wait>> fire;
+      auto now = eventlog::now_ns();
+      while (!queue_.empty() && queue_.begin()->first <= now) {
+        fire.push_back(std::move(queue_.begin()->second));
+        queue_.erase(queue_.begin());
+      }
+      guard.unlock();
+      for (auto& w : fire) {
+        if (w->dropped->load())
+          continue;
+        outcome o;
+        o.what = outcome::kind::value;
+        o.bytes = encode_value(timer_event{*w->due, eventlog::now_ns()});
+        w->deliver(std::move(o), {});
+      }
+      guard.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<std::int64_t, std::shared_ptr<event_wait>> queue_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+// -- custom listeners ------------------------------------------------------------
+
+class poll_source final : public event_source {
+ public:
+  explicit poll_source(std::function<void(const std::string&)> checkpointed)
+    : checkpointed_(std::move(checkpointed)) {
+  }
+  ~poll_source() override {
+    stop();
+  }
+
+  void arm(std::shared_ptr<event_wait> w) override {
+    run([w = std::move(w)] {
+      current_listener_token = cancellation_token{w->dropped};
+      // invoke decodes the arguments, calls poll_for_event and encodes the
+      // event; an exception becomes a failed attempt.
+      auto out = w->def->invoke(w->inputs);
+      current_listener_token = {};
+      w->deliver(std::move(out), {});
+    });
+  }
+
+  void checkpointed(const event_wait& w, const std::string& bytes) override {
+    run([fn = checkpointed_, bytes, wf = w.workflow, step = w.step] {
+      try {
+        fn(bytes);
+      } catch (const std::exception& e) {
+        // The event is durable whatever happens here; report and go on.
+        std::fprintf(stderr,
+                     "perdure: event_checkpointed of workflow '%s' step "
+                     "'%s' threw: %s\n",
+                     wf.c_str(), step.c_str(), e.what());
+      } catch (...) {
+        std::fprintf(stderr,
+                     "perdure: event_checkpointed of workflow '%s' step "
+                     "'%s' threw\n",
+                     wf.c_str(), step.c_str());
+      }
+    });
+  }
+
+  void stop() override {
+    std::list<std::thread> all;
+    {
+      std::lock_guard guard{mu_};
+      stopped_ = true;
+      all.swap(threads_);
+    }
+    for (auto& t : all)
+      t.join();
+  }
+
+ private:
+  // One thread per job; finished threads are joined on the next call.
+  void run(std::function<void()> job) {
+    std::list<std::thread> reap;
+    std::lock_guard guard{mu_};
+    if (stopped_)
+      return;
+    for (auto id : finished_)
+      for (auto i = threads_.begin(); i != threads_.end(); ++i)
+        if (i->get_id() == id) {
+          reap.splice(reap.end(), threads_, i);
+          break;
+        }
+    finished_.clear();
+    threads_.emplace_back([this, job = std::move(job)] {
+      job();
+      std::lock_guard g{mu_};
+      finished_.push_back(std::this_thread::get_id());
+    });
+    for (auto& t : reap)
+      t.join();
+  }
+
+  std::function<void(const std::string&)> checkpointed_;
+  std::mutex mu_;
+  std::list<std::thread> threads_;
+  std::vector<std::thread::id> finished_;
+  bool stopped_ = false;
+};
+
+result<std::int64_t> first_int(std::vector<input>& in) {
+  if (in.size() != 1)
+    return unexpected{errc::type_mismatch, "a timer takes one argument"};
+  return decode_value<std::int64_t>(in[0].bytes);
+}
+
+std::shared_ptr<const step_def> make_timer_def(std::string name, bool sleep) {
+  auto def = make_step_def(
+    std::move(name),
+    [](std::int64_t) -> timer_event {
+      throw std::logic_error{"a timer node has no body"};
+    },
+    step_options{}, type_list<std::int64_t>{});
+  def->source_name = "perdure.timer";
+  def->make_source = [] { return make_timer_source(); };
+  def->deadline = [sleep](std::vector<input>& in) -> result<std::int64_t> {
+    auto v = first_int(in);
+    if (!v)
+      return v;
+    if (!sleep)
+      return *v;
+    if (*v < 0)
+      return unexpected{errc::invalid_argument,
+                        "sleep: the duration is negative"};
+    return eventlog::now_ns() + *v;
+  };
+  return register_step(std::move(def));
+}
+
+} // namespace
+
+std::shared_ptr<event_source> make_timer_source() {
+  return std::make_shared<timer_source>();
+}
+
+std::shared_ptr<event_source> make_poll_source(
+  std::function<void(const std::string&)> checkpointed) {
+  return std::make_shared<poll_source>(std::move(checkpointed));
+}
+
+std::shared_ptr<const step_def> timer_at_def() {
+  static const auto def = make_timer_def("perdure.timer", false);
+  return def;
+}
+
+std::shared_ptr<const step_def> sleep_def() {
+  static const auto def = make_timer_def("perdure.sleep", true);
+  return def;
+}
+
+namespace {
+// Registered before main so that resumed workflows find them.
+[[maybe_unused]] const bool timers_registered = (timer_at_def(), sleep_def(),
+                                                 true);
+} // namespace
+
+} // namespace detail
+} // namespace perdure

@@ -1,0 +1,125 @@
+// Calls through the public API: results, ordering, readonly concurrency and
+// isolation, typed errors of get_actor.
+
+#include <doctest/doctest.h>
+
+#include "temp_dir.hpp"
+#include "test_actors.hpp"
+
+#include <future>
+#include <thread>
+#include <vector>
+
+using namespace perdure;
+using namespace std::chrono_literals;
+using test::counter;
+
+TEST_CASE("a mutating call returns its result and a readonly call sees it") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.actor<counter>("c");
+  CHECK(c.call(&counter::incr, 10) == 10);
+  CHECK(c.call(&counter::incr, 5) == 15);
+  CHECK(c.call(&counter::value) == 15);
+  c.call(&counter::reset);
+  CHECK(c.call(&counter::value) == 0);
+  CHECK(eng.get_actor<counter>("c").call(&counter::value) == 0);
+}
+
+TEST_CASE("50 async add calls return the prefix sums in submission order") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.actor<counter>("sums");
+  std::vector<call_handle<int>> hs;
+  for (int i = 1; i <= 50; ++i)
+    hs.push_back(c.call_async(&counter::add, i));
+  int sum = 0;
+  for (int i = 1; i <= 50; ++i) {
+    sum += i;
+    CHECK(hs[i - 1].get() == sum);
+  }
+  CHECK(c.call(&counter::value) == 1275);
+}
+
+TEST_CASE("a readonly method that computes a change leaves the state unchanged") {
+  // Readonly methods are const: assigning a field does not compile, so the
+  // only way to "change" state is on a copy, which must not leak.
+  static_assert(detail::method_traits<decltype(&counter::value_plus)>::readonly);
+  static_assert(!detail::method_traits<decltype(&counter::incr)>::readonly);
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.actor<counter>("ro");
+  c.call(&counter::incr, 3);
+  CHECK(c.call(&counter::value_plus, 100) == 103);
+  CHECK(c.call(&counter::value) == 3);
+  CHECK(c.call(&counter::incr, 1) == 4);
+  auto before = eng.event_log()->info("actor/ro")->last_seq;
+  (void) c.call(&counter::value);
+  CHECK(eng.event_log()->info("actor/ro")->last_seq == before); // logs nothing
+}
+
+TEST_CASE("10 concurrent readonly calls of 200 ms run side by side") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.actor<counter>("slow");
+  c.call(&counter::incr, 7);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::future<int>> fs;
+  for (int i = 0; i < 10; ++i)
+    fs.push_back(std::async(std::launch::async,
+                            [&] { return c.call(&counter::slow_value, 200); }));
+  for (auto& f : fs)
+    CHECK(f.get() == 7);
+  // One after another would take 2 s.
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+}
+
+TEST_CASE("a readonly call while a writer is blocked returns the committed value") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.actor<counter>("blocked");
+  c.call(&counter::incr, 41);
+  auto w = c.call_async(&counter::slow_incr, 400);
+  std::this_thread::sleep_for(100ms); // the writer is inside its method now
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(c.call(&counter::value) == 41);
+  CHECK(std::chrono::steady_clock::now() - t0 < 200ms); // did not queue
+  CHECK_FALSE(w.ready());
+  CHECK(w.get() == 42);
+  CHECK(c.call(&counter::value) == 42);
+}
+
+TEST_CASE("get_actor fails typed for a missing actor and for another class") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto missing = eng.try_get_actor<counter>("nobody");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == errc::not_found);
+  CHECK_THROWS_AS(eng.get_actor<counter>("nobody"), not_found);
+  eng.actor<test::other>("o");
+  auto wrong = eng.try_get_actor<counter>("o");
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.error() == errc::type_mismatch);
+  CHECK(wrong.error().message().find("'other'") != std::string::npos);
+  CHECK_THROWS_AS(eng.actor<counter>("o"), signature_mismatch);
+}
+
+TEST_CASE("get_actor finds an actor of an earlier engine with its class checked") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path()}};
+    eng.actor<test::other>("o2");
+  }
+  engine eng{{.storage = dir.path()}};
+  CHECK(eng.try_get_actor<counter>("o2").error() == errc::type_mismatch);
+  CHECK(eng.get_actor<test::other>("o2").call(&test::other::get) == 0);
+}
+
+TEST_CASE("actor constructor arguments apply only when the actor is created") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto a = eng.actor<counter>("ctor", counter{5});
+  CHECK(a.call(&counter::value) == 5);
+  auto b = eng.actor<counter>("ctor", counter{99});
+  CHECK(b.call(&counter::value) == 5);
+}

@@ -1,0 +1,159 @@
+// Sub-workflows started by methods: the next mutating call waits, readonly
+// calls do not, steps may call back into their actor, and a sub-workflow
+// resumes exactly once after SIGKILL.
+
+#include <doctest/doctest.h>
+
+#include "child_process.hpp"
+#include "temp_dir.hpp"
+#include "test_actors.hpp"
+
+#include <cstdio>
+#include <fcntl.h>
+#include <fstream>
+#include <unistd.h>
+
+using namespace perdure;
+using namespace std::chrono_literals;
+
+struct planner {
+  int val = 1;
+  workflow<int> doubled(int ms);
+  workflow<int> double_and_store();
+  workflow<int> journey();
+  int update(int v) {
+    val = v;
+    return val;
+  }
+  int get() const {
+    return val;
+  }
+};
+PERDURE_ACTOR(planner, (val), (doubled, double_and_store, journey, update, get))
+
+namespace {
+
+engine* current = nullptr;
+std::string effects_file;
+
+void effect(const std::string& what) {
+  auto line = what + "\n";
+  int fd = ::open(effects_file.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+  if (fd >= 0) {
+    (void) !::write(fd, line.data(), line.size());
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+int count_lines(const std::string& what) {
+  std::ifstream in{effects_file};
+  int n = 0;
+  for (std::string l; std::getline(in, l);)
+    n += l == what ? 1 : 0;
+  return n;
+}
+
+const auto slow_double = step("actors_slow_double", [](int x, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+  return 2 * x;
+});
+
+const auto store_back = step("actors_store_back", [](int v) {
+  return current->get_actor<planner>("pl").call(&planner::update, v);
+});
+
+const auto first_leg = step("actors_first_leg", [](int x) {
+  effect("first");
+  return x + 1;
+});
+const auto second_leg = step("actors_second_leg", [](int x) {
+  std::this_thread::sleep_for(1500ms);
+  effect("second");
+  return x * 10;
+});
+
+} // namespace
+
+workflow<int> planner::doubled(int ms) {
+  return slow_double(val, ms);
+}
+workflow<int> planner::double_and_store() {
+  return store_back(slow_double(val, 0));
+}
+workflow<int> planner::journey() {
+  return second_leg(first_leg(val));
+}
+
+
+TEST_CASE("a method's sub-workflow is its result and the next mutating call waits") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  current = &eng;
+  auto p = eng.actor<planner>("pl");
+  CHECK(p.call(&planner::doubled, 0) == 2);
+  auto sub = p.call_async(&planner::doubled, 300);
+  auto next = p.call_async(&planner::update, 50);
+  std::this_thread::sleep_for(100ms);
+  // Readonly calls do not wait for the sub-workflow.
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(p.call(&planner::get) == 1);
+  CHECK(std::chrono::steady_clock::now() - t0 < 100ms);
+  CHECK_FALSE(next.ready());
+  CHECK(sub.get() == 2);
+  CHECK(next.get() == 50);
+  current = nullptr;
+}
+
+TEST_CASE("a step of an actor's sub-workflow may call that actor") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  current = &eng;
+  auto p = eng.actor<planner>("pl");
+  CHECK(p.call(&planner::double_and_store) == 2);
+  CHECK(p.call(&planner::double_and_store) == 4);
+  CHECK(p.call(&planner::get) == 4);
+  current = nullptr;
+}
+
+PERDURE_CHILD_ENTRY("actor_sub_crash") {
+  effects_file = args.at(1);
+  engine eng{{.storage = args.at(0)}};
+  current = &eng;
+  auto p = eng.actor<planner>("pl");
+  auto h = p.with({.key = "trip-1"}).call_async(&planner::journey);
+  std::printf("started\n");
+  std::fflush(stdout);
+  h.wait_for(60s);
+  return 0;
+}
+
+TEST_CASE("a sub-workflow started from a method resumes exactly once after SIGKILL") {
+  test::temp_dir dir;
+  auto storage = dir / "storage";
+  effects_file = (dir / "effects.txt").string();
+  {
+    test::child_process child{"actor_sub_crash",
+                              {storage.string(), effects_file}};
+    REQUIRE(child.read_line() == "started");
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (count_lines("first") == 0
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    REQUIRE(count_lines("first") == 1);
+    std::this_thread::sleep_for(300ms); // its success is logged by now
+    child.kill();
+  }
+  REQUIRE(count_lines("second") == 0);
+  engine eng{{.storage = storage}};
+  current = &eng;
+  auto p = eng.get_actor<planner>("pl"); // activation resumes the call
+  // The next mutating call waits for the resumed sub-workflow.
+  CHECK(p.call(&planner::update, 7) == 7);
+  CHECK(count_lines("first") == 1);
+  CHECK(count_lines("second") == 1);
+  // The call's key returns the sub-workflow's result, running nothing.
+  CHECK(p.with({.key = "trip-1"}).call(&planner::journey) == 20);
+  CHECK(count_lines("second") == 1);
+  current = nullptr;
+}

@@ -1,0 +1,188 @@
+// Virtual-actor workloads of perdure-bench: actor-seq (sequential mutating
+// calls on one actor), actor-readonly (readonly calls from 8 threads while a
+// writer runs), actor-activate (cold activation), actor-memory (resident
+// bytes per idle actor after creating many and letting them passivate).
+
+#include "bench.hpp"
+
+#include <perdure/perdure.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <malloc.h>
+#include <thread>
+#include <unistd.h>
+
+namespace perdure::bench {
+
+namespace {
+
+struct bench_counter {
+  long count = 0;
+  long incr(long by) {
+    count += by;
+    return count;
+  }
+  long value() const {
+    return count;
+  }
+};
+PERDURE_ACTOR(bench_counter, (count), (incr, value))
+
+engine_options engine_opts(const bench_options& o, const char* sub) {
+  return {.storage = o.dir / sub, .durability = o.mode};
+}
+
+double rss_bytes() {
+  std::ifstream in{"/proc/self/statm"};
+  long pages = 0, resident = 0;
+  in >> pages >> resident;
+  return static_cast<double>(resident) * ::sysconf(_SC_PAGESIZE);
+}
+
+figures actor_seq(const bench_options& o) {
+  engine eng{engine_opts(o, "actor-seq")};
+  auto c = eng.actor<bench_counter>("seq");
+  for (int i = 0; i < 20; ++i) // warm up
+    c.call(&bench_counter::incr, 1L);
+  latencies lat;
+  long calls = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (seconds_since(t0) < o.seconds) {
+    auto s = std::chrono::steady_clock::now();
+    c.call(&bench_counter::incr, 1L);
+    lat.add(std::chrono::steady_clock::now() - s);
+    ++calls;
+  }
+  double s = seconds_since(t0);
+  figures f;
+  f.add("calls", calls);
+  f.add("calls_per_s", calls / s);
+  f.add("p50_us", lat.quantile_us(0.5));
+  f.add("p99_us", lat.quantile_us(0.99));
+  f.add("correct", c.call(&bench_counter::value) == calls + 20 ? 1 : 0);
+  return f;
+}
+
+figures actor_readonly(const bench_options& o) {
+  constexpr int readers = 8;
+  engine eng{engine_opts(o, "actor-readonly")};
+  auto c = eng.actor<bench_counter>("ro");
+  std::atomic<bool> stop{false};
+  std::atomic<long> reads{0}, writes{0}, regressions{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    while (!stop) {
+      c.call(&bench_counter::incr, 1L);
+      ++writes;
+    }
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < readers; ++r)
+    threads.emplace_back([&, ref = c] {
+      long n = 0, last = 0;
+      while (!stop) {
+        long v = ref.call(&bench_counter::value);
+        if (v < last) // committed values only grow
+          ++regressions;
+        last = v;
+        ++n;
+      }
+      reads += n;
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  double s = seconds_since(t0);
+  figures f;
+  f.add("readers", readers);
+  f.add("reads_per_s", reads / s);
+  f.add("writes_per_s", writes / s);
+  f.add("regressions", regressions);
+  return f;
+}
+
+figures actor_activate(const bench_options& o) {
+  constexpr int actors = 200;
+  figures f;
+  {
+    engine eng{engine_opts(o, "actor-activate")};
+    for (int i = 0; i < actors; ++i)
+      eng.actor<bench_counter>("a" + std::to_string(i))
+        .call(&bench_counter::incr, 1L);
+  }
+  // A new engine: every actor is cold (read from the log, spawned).
+  engine eng{engine_opts(o, "actor-activate")};
+  latencies lat;
+  for (int i = 0; i < actors; ++i) {
+    auto s = std::chrono::steady_clock::now();
+    auto v = eng.get_actor<bench_counter>("a" + std::to_string(i))
+               .call(&bench_counter::value);
+    lat.add(std::chrono::steady_clock::now() - s);
+    if (v != 1)
+      f.add("wrong", i);
+  }
+  f.add("actors", actors);
+  f.add("p50_us", lat.quantile_us(0.5));
+  f.add("p99_us", lat.quantile_us(0.99));
+  return f;
+}
+
+figures actor_memory(const bench_options& o) {
+  long n = 1'000'000;
+  if (auto env = std::getenv("PERDURE_BENCH_ACTORS"))
+    n = std::atol(env);
+  constexpr int creators = 32;
+  auto opts = engine_opts(o, "actor-memory");
+  opts.durability = eventlog::durability::process; // creation-bound
+  engine eng{opts};
+  (void) configure_actors(eng, {.idle_timeout = std::chrono::milliseconds{200}});
+  ::malloc_trim(0);
+  double before = rss_bytes();
+  std::atomic<long> next{0};
+  std::vector<std::thread> threads;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int t = 0; t < creators; ++t)
+    threads.emplace_back([&] {
+      for (long i; (i = next++) < n;)
+        (void) eng.try_actor<bench_counter>("m" + std::to_string(i));
+    });
+  for (auto& t : threads)
+    t.join();
+  double create_s = seconds_since(t0);
+  double peak = rss_bytes();
+  while (active_actors(eng) > 0 && seconds_since(t0) < create_s + 30)
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  ::malloc_trim(0);
+  double after = rss_bytes();
+  figures f;
+  f.add("actors", static_cast<double>(n));
+  f.add("create_s", create_s);
+  f.add("creates_per_s", n / create_s);
+  f.add("active_after", static_cast<double>(active_actors(eng)));
+  f.add("peak_rss_mb", peak / 1e6);
+  f.add("rss_growth_mb", (after - before) / 1e6);
+  f.add("bytes_per_idle_actor", (after - before) / n);
+  // Activating one again works from the log.
+  f.add("reactivated_ok", eng.get_actor<bench_counter>("m0").call(
+                            &bench_counter::value) == 0 ? 1 : 0);
+  return f;
+}
+
+} // namespace
+
+PERDURE_WORKLOAD("actor-seq", "sequential mutating calls on one actor",
+                 actor_seq);
+PERDURE_WORKLOAD("actor-readonly",
+                 "readonly calls from 8 threads while one writer runs",
+                 actor_readonly);
+PERDURE_WORKLOAD("actor-activate", "activation of a cold actor",
+                 actor_activate);
+PERDURE_WORKLOAD("actor-memory",
+                 "resident bytes per idle (passivated) actor, 1,000,000 "
+                 "actors (PERDURE_BENCH_ACTORS to change)",
+                 actor_memory);
+
+} // namespace perdure::bench

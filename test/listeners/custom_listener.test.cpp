@@ -1,0 +1,190 @@
+// Custom listeners: poll on listener threads, the event stored once, the
+// checkpoint callback after durability, concurrency, errors and cancel.
+
+#include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/listeners/events.hpp"
+#include "perdure/runtime/engine.hpp"
+
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+using namespace perdure;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A process-wide queue the listener polls (listeners are stateless).
+struct mailbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::deque<int>> queues;
+  void post(const std::string& q, int v) {
+    {
+      std::lock_guard g{mu};
+      queues[q].push_back(v);
+    }
+    cv.notify_all();
+  }
+  // Waits for a value; returns nullopt when the poll was dropped.
+  std::optional<int> take(const std::string& q) {
+    std::unique_lock g{mu};
+    // A dropped poll must not take a value: nobody would receive it.
+    while (!listener_token().canceled()) {
+      if (!queues[q].empty())
+        break;
+      cv.wait_for(g, 5ms);
+    }
+    if (listener_token().canceled())
+      return std::nullopt;
+    int v = queues[q].front();
+    queues[q].pop_front();
+    return v;
+  }
+};
+mailbox box;
+
+std::atomic<int> polls{0};
+std::atomic<int> checkpoints{0};
+std::atomic<bool> durable_at_checkpoint{true};
+engine* current = nullptr;
+std::string checkpoint_workflow;
+
+struct order {
+  std::string queue;
+  int amount = 0;
+};
+PERDURE_FIELDS(order, queue, amount)
+
+struct order_listener {
+  using event_type = order;
+  static constexpr std::string_view name = "order_listener";
+  order poll_for_event(std::string queue) {
+    ++polls;
+    auto v = box.take(queue);
+    if (!v)
+      throw std::runtime_error{"poll dropped"};
+    return {queue, *v};
+  }
+  void event_checkpointed(const order& o) {
+    // The event must be durable by now: the log holds its event_received.
+    if (!current)
+      return;
+    bool found = false;
+    auto recs = current->event_log()->read(checkpoint_workflow).value();
+    for (auto& r : recs)
+      if (r.kind == eventlog::to_u16(eventlog::record_kind::event_received)) {
+        auto v = codec::decode<records_step_succeeded>(r.payload);
+        found = v.has_value();
+      }
+    if (!found || o.amount <= 0)
+      durable_at_checkpoint = false;
+    ++checkpoints;
+  }
+  // Only to decode the record above without the runtime's private header.
+  struct records_step_succeeded {
+    std::uint32_t node = 0;
+    std::string id;
+    codec::bytes output;
+  };
+};
+PERDURE_FIELDS(order_listener::records_step_succeeded, node, id, output)
+
+struct failing_listener {
+  using event_type = int;
+  int poll_for_event(int) {
+    throw std::invalid_argument{"queue 'nope' does not exist"};
+  }
+};
+
+const auto total = step("custom_total", [](order a, order b) {
+  return a.amount + b.amount;
+});
+
+} // namespace
+
+TEST_CASE("a custom listener's event is stored once and checkpointed after "
+          "it is durable") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  current = &eng;
+  checkpoint_workflow = "one_order";
+  polls = 0;
+  checkpoints = 0;
+  auto h = eng.run_async(wait_for_event<order_listener>(std::string{"q1"}),
+                         "one_order");
+  box.post("q1", 42);
+  CHECK(h.get().amount == 42);
+  for (int i = 0; i < 200 && checkpoints.load() == 0; ++i)
+    std::this_thread::sleep_for(5ms);
+  CHECK(checkpoints.load() == 1);
+  CHECK(durable_at_checkpoint.load());
+  CHECK(polls.load() == 1);
+  int received = 0;
+  auto recs = eng.event_log()->read("one_order").value();
+  for (auto& r : recs)
+    if (r.kind == eventlog::to_u16(eventlog::record_kind::event_received))
+      ++received;
+  CHECK(received == 1);
+  // Running the id again returns the stored event without polling.
+  CHECK(eng.run(wait_for_event<order_listener>(std::string{"q1"}),
+                "one_order")
+          .amount
+        == 42);
+  CHECK(polls.load() == 1);
+  current = nullptr;
+}
+
+TEST_CASE("several events are awaited concurrently") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path(), .capacity = {.cpus = 1}}};
+    current = &eng;
+    checkpoint_workflow = "two_orders";
+    auto h = eng.run_async(
+      total(wait_for_event<order_listener>(std::string{"a"}),
+            wait_for_event<order_listener>(std::string{"b"})),
+      "two_orders");
+    // Post to b first: a poll of a blocking the only worker would deadlock.
+    box.post("b", 2);
+    std::this_thread::sleep_for(20ms);
+    box.post("a", 1);
+    CHECK(h.get() == 3);
+  }
+  current = nullptr;
+}
+
+TEST_CASE("a listener that throws fails the workflow with its error") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto r = eng.try_run(wait_for_event<failing_listener>(7), "bad_listener");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == errc::failed);
+  CHECK(r.error().to_string().find("queue 'nope' does not exist")
+        != std::string::npos);
+  CHECK(eng.metadata("bad_listener").attempts == 3);
+}
+
+TEST_CASE("canceling a workflow drops its listener poll") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  polls = 0;
+  auto h = eng.run_async(
+    wait_for_event<order_listener>(std::string{"never"}), "waits");
+  for (int i = 0; i < 200 && polls.load() == 0; ++i)
+    std::this_thread::sleep_for(5ms);
+  REQUIRE(polls.load() == 1);
+  eng.cancel("waits");
+  CHECK(eng.status("waits") == workflow_status::canceled);
+  // A value posted later stays in the queue: nobody consumes it.
+  box.post("never", 5);
+  std::this_thread::sleep_for(30ms);
+  std::lock_guard g{box.mu};
+  CHECK(box.queues["never"].size() == 1);
+}
