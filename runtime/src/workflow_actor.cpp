@@ -345,8 +345,8 @@ class caf_host final : public actor_host {
 
   void spawn(std::shared_ptr<run_state> st) override {
     auto raw = st.get();
-    auto hdl = system_->spawn(workflow_behavior, std::move(st), &eng_,
-                              std::shared_ptr<std::vector<dispatch>>{});
+    auto hdl = spawn_actor(workflow_behavior, std::move(st), &eng_,
+                           std::shared_ptr<std::vector<dispatch>>{});
     std::lock_guard guard{raw->mu};
     if (!raw->done)
       raw->actor = std::make_shared<caf::actor>(std::move(hdl));
@@ -355,12 +355,25 @@ class caf_host final : public actor_host {
   void spawn_begun(std::shared_ptr<run_state> st,
                    std::vector<dispatch> dispatches) override {
     auto raw = st.get();
-    auto hdl = system_->spawn(
+    auto hdl = spawn_actor(
       workflow_behavior, std::move(st), &eng_,
       std::make_shared<std::vector<dispatch>>(std::move(dispatches)));
     std::lock_guard guard{raw->mu};
     if (!raw->done)
       raw->actor = std::make_shared<caf::actor>(std::move(hdl));
+  }
+
+  // spawn() leaves a thread-local reference to CAF's logger on the calling
+  // thread. A step-pool thread (a step body calling run_async) outlives the
+  // actor system, and that reference would keep ~actor_system() waiting
+  // forever; drop it when the thread had none before.
+  template <class F, class... Ts>
+  caf::actor spawn_actor(F fun, Ts&&... xs) {
+    bool had_logger = caf::logger::current_logger() != nullptr;
+    auto hdl = system_->spawn(fun, std::forward<Ts>(xs)...);
+    if (!had_logger)
+      caf::logger::set_current_actor_system(nullptr);
+    return hdl;
   }
 
   void cancel(run_state& st) override {
