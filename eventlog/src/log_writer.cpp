@@ -425,6 +425,8 @@ void event_log::impl::run_writer() {
         r->committed_at = committed_at;
         ++batches;
         records += batch[i].batch.record_count();
+        if (opts.on_commit)
+          opts.on_commit(batch[i].batch);
       }
       group.results.push_back(std::move(r));
     }

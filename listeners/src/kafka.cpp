@@ -15,7 +15,9 @@
 #include <atomic>
 #include <fmt/format.h>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 
 namespace perdure {
 
@@ -43,6 +45,15 @@ status set_properties(rd_kafka_conf_t* conf,
 
 std::string offset_key(const kafka_source& src, std::int32_t partition) {
   return fmt::format("kafka/{}/{}/{}", src.group, src.topic, partition);
+}
+
+std::string delivery_key(const kafka_source& src, const kafka_record& r,
+                         int attempt) {
+  if (attempt <= 1)
+    return fmt::format("kafka/{}/{}/{}/{}", src.group, r.topic, r.partition,
+                       r.offset);
+  return fmt::format("kafka/{}/{}/{}/{}#{}", src.group, r.topic, r.partition,
+                     r.offset, attempt);
 }
 
 std::string dead_letter_stream(const kafka_source& src) {
@@ -89,6 +100,8 @@ struct subscription::impl : engine_service,
   engine* eng = nullptr;
   kafka_source src;
   record_workflow target;
+  record_delivery delivery; ///< used when `to_actors`
+  bool to_actors = false;
   rd_kafka_t* rk = nullptr;
   std::thread thread;
   std::atomic<bool> stopping{false};
@@ -219,8 +232,183 @@ struct subscription::impl : engine_service,
     };
   }
 
+  // Tells the broker the next offsets too (advisory: monitoring tools
+  // read it).
+  void commit_to_broker(const std::map<std::int32_t, std::int64_t>& next) {
+    auto list = rd_kafka_topic_partition_list_new(
+      static_cast<int>(next.size()));
+    for (auto& [p, off] : next)
+      rd_kafka_topic_partition_list_add(list, src.topic.c_str(), p)->offset =
+        off;
+    rd_kafka_commit(rk, list, 1);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  // An error that says nothing about the record (storage, shutdown): the
+  // batch is consumed again instead of dead-lettering the record.
+  static bool transient(const status& st) {
+    return st == errc::io || st == errc::closed || st == errc::full
+           || st == errc::busy || st == errc::conflict || st == errc::timeout
+           || st == errc::corruption;
+  }
+
+  // deliver_to: a batch's calls are all started at once (the actors group
+  // their commits; each actor runs its calls in submission order, which is
+  // partition order). While they run, the next batch is consumed and
+  // started; then the first is settled: its calls are awaited (a throwing
+  // method retried), and its dead letters and next offsets committed. So
+  // at most two batches are applied beyond the stored offsets; after a
+  // crash they are consumed again and each call's idempotency key returns
+  // the logged outcome without running the method again.
+  struct pending_call {
+    kafka_record r;
+    record_delivery::waiter wait;
+  };
+  struct pending_batch {
+    std::vector<pending_call> calls;
+    std::vector<dead_letter> poison;
+    std::map<std::int32_t, std::int64_t> next;
+    std::size_t records = 0;
+  };
+
+  // Starts the call of `r` at `attempt`; false (and a dead letter) when
+  // its decoder threw.
+  bool start_call(const kafka_record& r, int attempt,
+                  record_delivery::waiter& out,
+                  std::vector<dead_letter>& poison) {
+    try {
+      out = delivery.start(*eng, r, delivery_key(src, r, attempt));
+      return true;
+    } catch (const std::exception& e) {
+      poison.push_back({r.topic, r.partition, r.offset, r.key, r.value,
+                        fmt::format("undecodable: {}", e.what()), {}});
+    } catch (...) {
+      poison.push_back({r.topic, r.partition, r.offset, r.key, r.value,
+                        "undecodable: unknown exception", {}});
+    }
+    return false;
+  }
+
+  pending_batch issue(const std::vector<rd_kafka_message_t*>& msgs) {
+    pending_batch pb;
+    pb.records = msgs.size();
+    pb.calls.reserve(msgs.size());
+    for (auto* m : msgs) {
+      auto r = to_record(m);
+      pb.next[r.partition] = std::max(pb.next[r.partition], r.offset + 1);
+      record_delivery::waiter w;
+      if (start_call(r, 1, w, pb.poison))
+        pb.calls.push_back({std::move(r), std::move(w)});
+    }
+    return pb;
+  }
+
+  // Waits for every call of `pb` (they may still be running: a batch that
+  // is given up must not overlap the replay that follows).
+  static void drain(pending_batch& pb) {
+    for (auto& c : pb.calls)
+      (void)c.wait();
+  }
+
+  // False when the batch is not settled (consume it again).
+  bool settle(pending_batch& pb) {
+    std::uint64_t applied = 0;
+    for (auto& c : pb.calls) {
+      auto st = c.wait();
+      bool lettered = false; // by a decoder that threw on a retry
+      // A throwing method is retried under a new key ("#N"), so a replay
+      // after a crash meets the same logged outcomes attempt by attempt.
+      for (int attempt = 2; st == errc::failed && attempt <= delivery.attempts
+                            && !stopping;
+           ++attempt) {
+        record_delivery::waiter w;
+        if (!start_call(c.r, attempt, w, pb.poison)) {
+          lettered = true;
+          break;
+        }
+        st = w();
+      }
+      if (lettered) {
+        // nop
+      } else if (st.is_ok()) {
+        ++applied;
+      } else if (transient(st) || stopping) {
+        set_error(fmt::format("kafka subscription '{}': call of {}/{} "
+                              "failed: {}",
+                              src.topic, c.r.partition, c.r.offset,
+                              st.to_string()));
+        drain(pb);
+        return false;
+      } else {
+        pb.poison.push_back({c.r.topic, c.r.partition, c.r.offset, c.r.key,
+                             c.r.value, dl_reason_of(st), {}});
+      }
+    }
+    eventlog::write_batch b;
+    auto stream = dead_letter_stream(src);
+    if (!pb.poison.empty())
+      b.create(stream, eventlog::stream_kind::dead_letter);
+    for (auto& d : pb.poison)
+      b.append(stream, eventlog::to_u16(record_kind::dead_letter),
+               codec::encode(d));
+    for (auto& [p, off] : pb.next)
+      b.put_offset(offset_key(src, p), off);
+    if (auto res = eng->event_log()->commit(std::move(b)); !res) {
+      set_error(fmt::format("kafka subscription '{}': cannot commit: {}",
+                            src.topic, res.error().to_string()));
+      return false;
+    }
+    records += pb.records;
+    dead += pb.poison.size();
+    started += applied;
+    ++commits;
+    commit_to_broker(pb.next);
+    return true;
+  }
+
+  std::optional<pending_batch> in_flight; ///< deliver_to: started, unsettled
+
+  // Records per key in the batch being consumed (deliver_to). A batch ends
+  // early at hot_key_limit() records of one key, so the keys of the two
+  // batches a replay may meet (times the attempts) fit an actor's default
+  // key window of 1024: the replay recognises every one of them.
+  std::unordered_map<std::string, std::size_t> per_key;
+  std::size_t hot_key_limit() const {
+    constexpr std::size_t key_window = 1024;
+    return std::max<std::size_t>(
+      1, key_window / (2 * static_cast<std::size_t>(delivery.attempts)));
+  }
+  bool hot_key(const rd_kafka_message_t* m) {
+    std::string key;
+    if (m->key)
+      key.assign(static_cast<const char*>(m->key), m->key_len);
+    return ++per_key[std::move(key)] >= hot_key_limit();
+  }
+
+  // Settles the batch in flight, if any; false when it could not.
+  bool settle_in_flight() {
+    if (!in_flight)
+      return true;
+    auto pb = std::move(*in_flight);
+    in_flight.reset();
+    return settle(pb);
+  }
+
+  // deliver_to's commit(): starts `msgs`, then settles the batch before.
+  bool deliver(std::vector<rd_kafka_message_t*>& msgs) {
+    auto pb = issue(msgs);
+    if (!settle_in_flight()) {
+      drain(pb);
+      return false;
+    }
+    in_flight = std::move(pb);
+    return true;
+  }
+
   // Commits one batch of consumed records; false when it could not.
   bool commit(std::vector<rd_kafka_message_t*>& msgs) {
+    if (to_actors)
+      return deliver(msgs);
     std::vector<new_run> runs;
     std::vector<dead_letter> poison;
     std::map<std::int32_t, std::int64_t> next;
@@ -261,14 +449,7 @@ struct subscription::impl : engine_service,
     ++commits;
     for (bool b : *res)
       started += b ? 1 : 0;
-    // Advisory: tell the broker too (monitoring tools read it).
-    auto list = rd_kafka_topic_partition_list_new(
-      static_cast<int>(next.size()));
-    for (auto& [p, off] : next)
-      rd_kafka_topic_partition_list_add(list, src.topic.c_str(), p)->offset =
-        off;
-    rd_kafka_commit(rk, list, 1);
-    rd_kafka_topic_partition_list_destroy(list);
+    commit_to_broker(next);
     return true;
   }
 
@@ -282,9 +463,22 @@ struct subscription::impl : engine_service,
         rd_kafka_message_destroy(m);
       msgs.clear();
     };
+    auto give_up = [&] {
+      // Nothing after the stored offsets is settled: consume it again.
+      release();
+      std::this_thread::sleep_for(std::chrono::milliseconds{200});
+      return stopping || !assign(parts);
+    };
     while (!stopping) {
       auto wait = static_cast<int>(src.poll_timeout.count());
-      auto* m = rd_kafka_consumer_poll(rk, msgs.empty() ? 100 : wait);
+      // A started batch is settled as soon as no more records come.
+      auto* m = rd_kafka_consumer_poll(
+        rk, msgs.empty() ? (in_flight ? wait : 100) : wait);
+      if (!m && msgs.empty() && in_flight && !settle_in_flight()) {
+        if (give_up())
+          return;
+        continue;
+      }
       if (m && m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
           set_error(fmt::format("kafka consume: {}",
@@ -294,21 +488,25 @@ struct subscription::impl : engine_service,
         if (msgs.empty())
           continue;
       }
-      if (m)
+      bool hot = false;
+      if (m) {
         msgs.push_back(m);
-      if (msgs.empty() || (m && msgs.size() < src.max_batch))
+        hot = to_actors && hot_key(m);
+      }
+      if (msgs.empty() || (m && msgs.size() < src.max_batch && !hot))
         continue;
+      per_key.clear();
       if (!commit(msgs)) {
-        // Nothing of this batch is durable: consume it again.
-        release();
-        std::this_thread::sleep_for(std::chrono::milliseconds{200});
-        if (stopping || !assign(parts))
+        if (give_up())
           return;
         continue;
       }
       release();
     }
     release();
+    // Calls started and durable may still have their offsets committed.
+    if (in_flight)
+      (void)settle_in_flight();
   }
 };
 
@@ -326,13 +524,13 @@ void subscription::stop() {
   impl_->stop();
 }
 
-subscription perdure_subscribe(engine& eng, const kafka_source& src,
-                               record_workflow target) {
+namespace {
+
+subscription start_subscription(engine& eng, const kafka_source& src,
+                                std::shared_ptr<subscription::impl> p) {
   ok_or_throw(check(src));
-  auto p = std::make_shared<subscription::impl>();
   p->eng = &eng;
   p->src = src;
-  p->target = std::move(target);
   auto conf = rd_kafka_conf_new();
   std::map<std::string, std::string> props{
     {"bootstrap.servers", src.brokers},
@@ -361,6 +559,30 @@ subscription perdure_subscribe(engine& eng, const kafka_source& src,
   p->thread = std::thread{[raw = p.get()] { raw->run(); }};
   eng.attach(p);
   return subscription{std::move(p)};
+}
+
+} // namespace
+
+subscription perdure_subscribe(engine& eng, const kafka_source& src,
+                               record_workflow target) {
+  auto p = std::make_shared<subscription::impl>();
+  p->target = std::move(target);
+  return start_subscription(eng, src, std::move(p));
+}
+
+subscription perdure_subscribe(engine& eng, const kafka_source& src,
+                               record_delivery target) {
+  if (!target.start)
+    ok_or_throw(status{errc::invalid_argument,
+                       "deliver_to: the delivery has no target"});
+  if (target.attempts < 1)
+    ok_or_throw(status{errc::invalid_argument,
+                       fmt::format("deliver_to: attempts is {}, at least 1",
+                                   target.attempts)});
+  auto p = std::make_shared<subscription::impl>();
+  p->delivery = std::move(target);
+  p->to_actors = true;
+  return start_subscription(eng, src, std::move(p));
 }
 
 } // namespace perdure

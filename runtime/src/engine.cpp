@@ -141,6 +141,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   lo.dir = opts.storage;
   lo.mode = opts.durability;
   lo.writer_id = opts.engine_id;
+  lo.on_commit = opts.on_write;
   auto log = eventlog::event_log::open(std::move(lo));
   if (!log) {
     if (log.error() == errc::busy)

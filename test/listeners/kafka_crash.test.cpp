@@ -33,10 +33,19 @@ kafka_source source_of(const std::string& brokers) {
           .max_batch = 250};
 }
 
+// Options to read the log beside no writer (set one by one: the options
+// struct grows).
+eventlog::options reader_options(const std::string& storage) {
+  eventlog::options o;
+  o.dir = storage;
+  o.read_only = true;
+  o.exclusive = false;
+  return o;
+}
+
 // Records taken so far (the stored offsets), read beside no writer.
 std::int64_t taken(const std::string& storage, const kafka_source& src) {
-  auto log = eventlog::event_log::open(
-    {.dir = storage, .read_only = true, .exclusive = false});
+  auto log = eventlog::event_log::open(reader_options(storage));
   if (!log)
     return 0;
   std::int64_t n = 0;

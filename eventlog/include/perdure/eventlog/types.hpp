@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -91,6 +92,8 @@ struct timer_entry {
   std::string tag;
 };
 
+class write_batch;
+
 /// Options for opening an event log.
 struct options {
   /// The storage directory; created when missing (unless read_only).
@@ -110,6 +113,11 @@ struct options {
   std::string writer_id = "perdure";
   /// The most batches one group commit takes from the queue.
   std::size_t max_batches_per_commit = 4096;
+  /// Called on the writer thread with every batch that committed, in commit
+  /// order, before its completion runs: replaying the batches in this order
+  /// into an empty log rebuilds the same streams (the crash-at-every-write
+  /// harness records storage this way). Must be quick and must not write.
+  std::function<void(const write_batch&)> on_commit = {};
 };
 
 } // namespace perdure::eventlog

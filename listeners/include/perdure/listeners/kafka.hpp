@@ -57,7 +57,8 @@ struct dead_letter {
   std::string key;
   std::string value;
   std::string reason;   ///< the decode error or the workflow's failure
-  std::string workflow; ///< the failed workflow's id (empty: undecodable)
+  std::string workflow; ///< the failed workflow's id (empty: undecodable,
+                        ///< or a `deliver_to` call: `reason` names the actor)
 };
 PERDURE_FIELDS(dead_letter, topic, partition, offset, key, value, reason,
                workflow)
@@ -65,7 +66,7 @@ PERDURE_FIELDS(dead_letter, topic, partition, offset, key, value, reason,
 /// Figures of a running subscription.
 struct subscription_stats {
   std::uint64_t records = 0;      ///< records taken (committed with offsets)
-  std::uint64_t started = 0;      ///< workflows started
+  std::uint64_t started = 0;      ///< workflows started / calls applied
   std::uint64_t dead_letters = 0; ///< poison records
   std::uint64_t commits = 0;      ///< batches committed
 };
@@ -107,6 +108,29 @@ record_workflow start_workflow(const step_handle<T, P>& s, Decode decode) {
   return {[s, decode](const kafka_record& r) { return s(decode(r)).node(); }};
 }
 
+/// The target of `deliver_to` (perdure/listeners/kafka_actors.hpp): one
+/// asynchronous call per record, in partition order. Exactly-once rests on
+/// the call's idempotency key (see `delivery_key`), not on a shared commit:
+/// a batch's offsets advance, in a later commit, only once every call of
+/// the batch is durable; the next batch's calls run meanwhile.
+struct record_delivery {
+  /// The outcome of one started call: waits, then ok or the call's error.
+  using waiter = std::function<status()>;
+  /// Decodes `r` (throws: a poison record) and starts its call with
+  /// idempotency key `key` on the actor of `r`.
+  std::function<waiter(engine& eng, const kafka_record& r,
+                       const std::string& key)>
+    start;
+  /// Attempts of a record whose method throws (`errc::failed`) before it
+  /// goes to the dead-letter stream; at least 1.
+  int attempts = 3;
+};
+
+/// The idempotency key of `r`'s call at `attempt` (1-based):
+/// "kafka/GROUP/TOPIC/PARTITION/OFFSET", with "#N" appended for N > 1.
+std::string delivery_key(const kafka_source& src, const kafka_record& r,
+                         int attempt);
+
 /// Ok, or `invalid_argument` naming the first bad field or property.
 status check(const kafka_source& src);
 
@@ -114,6 +138,11 @@ status check(const kafka_source& src);
 /// `engine::subscribe`.
 subscription perdure_subscribe(engine& eng, const kafka_source& src,
                                record_workflow target);
+
+/// Subscribes a `deliver_to` target; throws `perdure::error` for invalid
+/// options. Used by `engine::subscribe`.
+subscription perdure_subscribe(engine& eng, const kafka_source& src,
+                               record_delivery target);
 
 /// The dead-letter stream id of `src`: "dead_letter/GROUP/TOPIC".
 std::string dead_letter_stream(const kafka_source& src);

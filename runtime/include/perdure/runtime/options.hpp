@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,6 +63,9 @@ struct engine_options {
   std::size_t actor_threads = 0;
   /// The id written into every record (default "perdure-<pid>").
   std::string engine_id = {};
+  /// Sees every committed write batch, in commit order (see
+  /// eventlog::options::on_commit); used by the crash-at-every-write harness.
+  std::function<void(const eventlog::write_batch&)> on_write = {};
 };
 
 /// The status of a workflow.
