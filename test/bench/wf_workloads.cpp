@@ -13,6 +13,20 @@ namespace perdure::bench {
 
 namespace {
 
+// Where the time goes: commits and records the engine's log wrote, per unit
+// of work, and the mean time inside one commit.
+void add_log_figures(const engine& eng, figures& f, double units,
+                     const std::string& unit) {
+  auto st = eng.event_log()->stats();
+  f.add("commits_" + unit, static_cast<double>(st.commits) / units);
+  f.add("records_" + unit, static_cast<double>(st.records) / units);
+  f.add("records_per_commit",
+        static_cast<double>(st.records) / static_cast<double>(st.commits));
+  f.add("commit_mean_us", static_cast<double>(st.commit_ns_total) / 1000.0
+                            / static_cast<double>(st.commits));
+}
+
+
 const auto b_inc = step("bench_inc", [](int x) { return x + 1; });
 const auto b_sum = step("bench_sum", [](std::vector<int> v) {
   long s = 0;
@@ -38,6 +52,7 @@ figures wf_seq(const bench_options& o) {
   f.add("steps", steps);
   f.add("seconds", s);
   f.add("us_per_step", s * 1e6 / steps);
+  add_log_figures(eng, f, steps, "per_step");
   f.add("correct", out == steps ? 1 : 0);
   return f;
 }
@@ -91,6 +106,7 @@ figures wf_throughput(const bench_options& o) {
   f.add("workflows_per_s", done / s);
   f.add("p50_us", all.quantile_us(0.5));
   f.add("p99_us", all.quantile_us(0.99));
+  add_log_figures(eng, f, static_cast<double>(done), "per_workflow");
   f.add("correct", wrong == 0 ? 1 : 0);
   return f;
 }
