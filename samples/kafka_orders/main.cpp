@@ -1,22 +1,31 @@
-// A Kafka-triggered order process: each record of the `orders` topic starts
-// one workflow (id from topic/partition/offset; offset stored in the same
-// LMDB transaction) that charges the payment, then ships. A record that
-// cannot be decoded goes to the dead-letter stream. By default the sample
-// starts its own mock cluster and produces its records; `--brokers
-// HOST:PORT` uses a real cluster (the topic must exist).
+// A Kafka-triggered order process: the `orders` topic (key = customer, value
+// = amount) is delivered to one `customer` virtual actor per key, in
+// partition order, with the record's offset as the call's idempotency key.
+// The actor counts the customer's orders and starts each order's payment and
+// shipping workflow detached, under a deterministic id, so a record delivered
+// again after a crash finds the workflow it started. A record that cannot be
+// decoded goes to the dead-letter stream. By default the sample starts its
+// own mock cluster and produces its records; `--brokers HOST:PORT` uses a
+// real cluster (the topic must exist).
 #include <perdure/perdure.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 using namespace perdure;
 using namespace std::chrono_literals;
 
+namespace {
+
+engine* eng = nullptr;
+std::string run_tag; // the consumer group: keeps runs on a fresh mock apart
+
 struct order {
-  std::string customer; // the record key: orders of one customer keep order
+  std::string customer;
   int amount = 0;
 };
 PERDURE_FIELDS(order, customer, amount)
@@ -35,9 +44,37 @@ const auto pay = step("pay", [](order o) {
 const auto ship = step("ship", [](order o, std::string receipt) {
   return receipt + ", shipped to " + o.customer;
 });
-const auto process_order = step("process_order", [](order o) -> flow<std::string> {
-  return ship(o, pay(o));
-});
+const auto process_order = step("process_order",
+                                [](order o) -> flow<std::string> {
+                                  return ship(o, pay(o));
+                                });
+
+} // namespace
+
+/// One actor per customer (the record key).
+struct customer {
+  int orders = 0;
+  int total = 0;
+
+  /// Records the order and starts its workflow; returns the workflow's id.
+  std::string place(order o) {
+    ++orders;
+    total += o.amount;
+    // Derived from the committed state: a call replayed after a crash
+    // computes the same id and finds the workflow instead of starting a
+    // second one.
+    auto id = run_tag + "/order/" + o.customer + "/" + std::to_string(orders);
+    auto h = eng->try_run_async(process_order(o), id);
+    if (!h && h.error() != errc::busy)
+      throw std::runtime_error(h.error().to_string());
+    return id;
+  }
+
+  int spent() const {
+    return total;
+  }
+};
+PERDURE_ACTOR(customer, (orders, total), (place, spent))
 
 int main(int argc, char** argv) {
   std::string brokers;
@@ -64,18 +101,26 @@ int main(int argc, char** argv) {
     group += "-" + std::to_string(std::chrono::system_clock::now()
                                     .time_since_epoch()
                                     .count());
-  engine eng;
+  run_tag = group;
+  engine e;
+  eng = &e;
   kafka_source src{.brokers = brokers, .topic = "orders", .group = group};
-  auto sub = eng.subscribe(src, start_workflow(process_order, decode_order));
+  auto sub = e.subscribe(src, deliver_to(&customer::place, decode_order,
+                                         {.id_prefix = group + "/customer/"}));
   for (int i = 0; i < 300 && sub.stats().records < 5; ++i)
     std::this_thread::sleep_for(20ms);
-  while (eng.live_count() > 0)
+  while (e.live_count() > 0)
     std::this_thread::sleep_for(10ms);
-  for (auto& w : eng.list({workflow_status::successful}))
-    if (w.id.rfind("kafka/" + group + "/orders/", 0) == 0)
-      std::printf("%s: %s\n", w.id.c_str(),
-                  eng.output<std::string>(w.id).c_str());
-  auto letters = dead_letters(eng, src).value();
+  for (const char* name : {"alice", "bob", "dave"}) {
+    auto c = e.try_get_actor<customer>(group + "/customer/" + name);
+    if (c)
+      std::printf("%s spent %d\n", name, c->call(&customer::spent));
+  }
+  for (auto& w : e.list({workflow_status::successful}))
+    if (w.id.rfind(group + "/order/", 0) == 0)
+      std::printf("%s: %s\n", w.id.substr(group.size() + 1).c_str(),
+                  e.output<std::string>(w.id).c_str());
+  auto letters = dead_letters(e, src).value();
   for (auto& d : letters)
     std::printf("dead letter: offset %lld of partition %d: %s\n",
                 static_cast<long long>(d.offset), d.partition,

@@ -22,3 +22,8 @@
 #include "perdure/listeners/events.hpp"
 #include "perdure/listeners/kafka.hpp"
 #endif
+// Kafka records into virtual actors (deliver_to), when both are linked.
+#if __has_include("perdure/listeners/kafka_actors.hpp") \
+  && __has_include("perdure/actors/actor.hpp")
+#include "perdure/listeners/kafka_actors.hpp"
+#endif
