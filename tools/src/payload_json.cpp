@@ -6,6 +6,8 @@
 #include "perdure/eventlog/record_kinds.hpp"
 #include "format.hpp"
 
+#include <initializer_list>
+
 namespace perdure::tools {
 
 namespace rk = perdure::eventlog;
@@ -114,6 +116,23 @@ void unwrap_graph(json& payload) {
   }
 }
 
+// Unwraps the named fields of `j` that hold nested user values.
+void unwrap_fields(json& j, std::initializer_list<const char*> names) {
+  if (!j.is_object())
+    return;
+  for (auto* name : names)
+    if (j.contains(name))
+      unwrap(j[name]);
+}
+
+// Unwraps the user values of a snapshot's recent keys.
+void unwrap_keys(json& j) {
+  if (!j.is_object() || !j.contains("keys") || !j["keys"].is_array())
+    return;
+  for (auto& k : j["keys"])
+    unwrap_fields(k, {"result"});
+}
+
 } // namespace
 
 json payload_json(std::uint16_t kind, std::string_view payload) {
@@ -135,6 +154,17 @@ json payload_json(std::uint16_t kind, std::string_view payload) {
     case rk::record_kind::workflow_submitted:
     case rk::record_kind::step_continued:
       unwrap_graph(j);
+      break;
+    // Virtual actors keep state, arguments and results as nested values.
+    case rk::record_kind::actor_created:
+    case rk::record_kind::actor_called:
+    case rk::record_kind::actor_call_failed:
+    case rk::record_kind::actor_call_completed:
+      unwrap_fields(j, {"state", "args", "result"});
+      break;
+    case rk::record_kind::actor_snapshot:
+      unwrap_fields(j, {"state"});
+      unwrap_keys(j);
       break;
     default: break;
   }
