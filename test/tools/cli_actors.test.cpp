@@ -58,3 +58,32 @@ TEST_CASE("history shows an actor's state after each event as JSON") {
   CHECK(seen == after);
   CHECK(after == std::vector<int>{5, 12, 10});
 }
+
+TEST_CASE("replay of an actor at seq k prints the state it had after its k-th event") {
+  test::temp_dir dir;
+  std::vector<int> after{0}; // seq 1 creates the actor with count 0
+  {
+    engine eng{{.storage = dir.path(),
+                .durability = eventlog::durability::process}};
+    auto t = eng.actor<tally>("tally-2");
+    for (int by : {3, 4, 10, -1})
+      after.push_back(t.call(&tally::add, by, "n"));
+  }
+  auto replay = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--storage", dir.path().string(), "replay",
+                                  "actor/tally-2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::run_perdure(args);
+  };
+  for (std::size_t k = 1; k <= after.size(); ++k) {
+    auto out = replay({"--until", std::to_string(k), "--json"});
+    REQUIRE_MESSAGE(out.code == 0, out.err);
+    auto j = json::parse(out.out);
+    CHECK(j["as_of_seq"] == k);
+    CHECK(j["state"]["count"] == after[k - 1]);
+    CHECK(j["state"]["notes"].size() == k - 1);
+  }
+  auto human = replay({"--until", "3"});
+  CHECK(human.out.find("\"count\": 7") != std::string::npos);
+  CHECK(replay({"--until", "99"}).code != 0);
+}

@@ -128,9 +128,10 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   output->callback([&] { action = [&] { return cmd_output(ctx, oa); }; });
 
   replay_args ra;
-  auto* replay = app.add_subcommand("replay", "rebuild a workflow's steps "
-                                              "at a point of its history");
-  replay->add_option("ID", ra.id, "workflow id")->required();
+  auto* replay = app.add_subcommand("replay", "rebuild a workflow's steps or "
+                                              "an actor's state at a point of "
+                                              "its history");
+  replay->add_option("ID", ra.id, "workflow or actor id")->required();
   auto* until = replay->add_option("--until", ra.until,
                                    "replay records up to this seq");
   replay->add_option("--as-of", ra.as_of,

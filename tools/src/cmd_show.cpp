@@ -302,13 +302,67 @@ int cmd_output(const context& ctx, const output_args& a) {
   return 0;
 }
 
+namespace {
+
+// An actor's state as of a point: every state-changing actor record carries
+// the whole new state, so the state at seq k is the one of the last such
+// record at or before k.
+template <class Stream>
+int replay_actor(const context& ctx, const Stream& s, const std::string& id,
+                 const std::string& point,
+                 const std::function<bool(const eventlog::record_view&)>& stop) {
+  json state;
+  eventlog::seq_t at = 0;
+  eventlog::seq_t seen = 0;
+  auto st = s.log->scan(id, s.info.first_seq, [&](const eventlog::record_view& r) {
+    if (stop(r))
+      return false;
+    seen = r.seq;
+    switch (static_cast<eventlog::record_kind>(r.kind)) {
+      case eventlog::record_kind::actor_created:
+      case eventlog::record_kind::actor_called:
+      case eventlog::record_kind::actor_snapshot: {
+        auto j = payload_json(r.kind, r.payload);
+        if (j.is_object() && j.contains("state")) {
+          state = j["state"];
+          at = r.seq;
+        }
+        break;
+      }
+      default: break;
+    }
+    return true;
+  });
+  if (!st)
+    return fail(ctx, st);
+  if (at == 0)
+    return fail(ctx, exit_code::not_found,
+                fmt::format("actor '{}' has no state at or before {}", id,
+                            point));
+  if (ctx.json) {
+    json j = entry_json(s.info, shown_status(s.info, s.live), ctx.utc);
+    j["as_of_seq"] = seen;
+    j["state_seq"] = at;
+    j["state"] = state;
+    ctx.out() << dump_pretty(j) << '\n';
+    return 0;
+  }
+  ctx.out() << paint(fmt::format("actor '{}' as of {} (state of seq {}; "
+                                 "replayed through seq {} of {})",
+                                 id, point, at, seen, s.info.last_seq),
+                     style::bold, ctx.color)
+            << "\n"
+            << dump_pretty(state) << '\n';
+  return 0;
+}
+
+} // namespace
+
 int cmd_replay(const context& ctx, const replay_args& a) {
   int code = 0;
   auto s = open_stream(ctx, a.id, code);
   if (!s)
     return code;
-  if (s->info.kind != eventlog::stream_kind::workflow)
-    return need_workflow(ctx, s->info, "replay (so far)");
   std::function<bool(const eventlog::record_view&)> stop;
   std::string point;
   if (a.until) {
@@ -334,6 +388,10 @@ int cmd_replay(const context& ctx, const replay_args& a) {
   } else {
     return fail(ctx, exit_code::usage, "replay needs --until SEQ or --as-of TIME");
   }
+  if (s->info.kind == eventlog::stream_kind::actor)
+    return replay_actor(ctx, *s, a.id, point, stop);
+  if (s->info.kind != eventlog::stream_kind::workflow)
+    return need_workflow(ctx, s->info, "replay");
   auto v = build(*s->log, s->info, stop);
   if (!v)
     return fail(ctx, v.error());
