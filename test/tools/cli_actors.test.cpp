@@ -7,6 +7,8 @@
 #include "cli_runner.hpp"
 #include "temp_dir.hpp"
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 using namespace perdure;
@@ -86,4 +88,56 @@ TEST_CASE("replay of an actor at seq k prints the state it had after its k-th ev
   auto human = replay({"--until", "3"});
   CHECK(human.out.find("\"count\": 7") != std::string::npos);
   CHECK(replay({"--until", "99"}).code != 0);
+}
+
+TEST_CASE("diff names what changed in an actor's state between two seqs") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path(),
+                .durability = eventlog::durability::process}};
+    auto t = eng.actor<tally>("tally-3");
+    t.call(&tally::add, 4, std::string{"first"});
+    t.call(&tally::add, 6, std::string{"second"});
+  }
+  auto out = test::run_perdure({"--storage", dir.path().string(), "diff",
+                                "actor/tally-3", "2", "3", "--json"});
+  REQUIRE_MESSAGE(out.code == 0, out.err);
+  auto j = json::parse(out.out);
+  std::map<std::string, json> changes;
+  for (auto& c : j["changes"])
+    changes[c["path"]] = c;
+  REQUIRE(changes.size() == 2);
+  CHECK(changes["count"]["before"] == 4);
+  CHECK(changes["count"]["after"] == 10);
+  CHECK(changes["notes"]["after"] == json::array({"first", "second"}));
+  auto human = test::run_perdure({"--storage", dir.path().string(), "diff",
+                                  "actor/tally-3", "1", "2"});
+  CHECK(human.out.find("count: 0 -> 4") != std::string::npos);
+}
+
+TEST_CASE("fork copies an actor's history up to a seq into a usable new actor") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path(),
+                .durability = eventlog::durability::process}};
+    auto t = eng.actor<tally>("original");
+    for (int by : {1, 2, 3})
+      t.call(&tally::add, by, std::string{"x"});
+  }
+  auto out = test::run_perdure({"--storage", dir.path().string(), "fork",
+                                "actor/original", "--at", "3", "--as",
+                                "what-if"});
+  REQUIRE_MESSAGE(out.code == 0, out.err);
+  CHECK(out.out.find("as 'actor/what-if' (3 records)") != std::string::npos);
+  // The id is taken now: a second fork is refused.
+  CHECK(test::run_perdure({"--storage", dir.path().string(), "fork",
+                           "actor/original", "--at", "2", "--as", "what-if"})
+          .code
+        != 0);
+  engine eng{{.storage = dir.path(),
+              .durability = eventlog::durability::process}};
+  auto fork = eng.get_actor<tally>("what-if");
+  CHECK(fork.call(&tally::value) == 3); // state after seq 3: 1 + 2
+  CHECK(fork.call(&tally::add, 100, std::string{"sandbox"}) == 103);
+  CHECK(eng.get_actor<tally>("original").call(&tally::value) == 6);
 }

@@ -172,6 +172,22 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   remove->add_option("ID", id, "workflow or actor id")->required();
   remove->callback([&] { action = [&] { return cmd_delete(ctx, id); }; });
 
+  diff_args da;
+  auto* diff = app.add_subcommand("diff", "how an actor's state changed "
+                                          "between two seqs");
+  diff->add_option("ID", da.id, "actor id")->required();
+  diff->add_option("A", da.a, "the earlier seq")->required();
+  diff->add_option("B", da.b, "the later seq")->required();
+  diff->callback([&] { action = [&] { return cmd_diff(ctx, da); }; });
+
+  fork_args fa;
+  auto* fork = app.add_subcommand("fork", "copy an actor's first SEQ records "
+                                          "into a new actor (what-if)");
+  fork->add_option("ACTOR_ID", fa.id, "actor id")->required();
+  fork->add_option("--at", fa.at, "the last seq to copy")->required();
+  fork->add_option("--as", fa.as, "the new actor's id")->required();
+  fork->callback([&] { action = [&] { return cmd_fork(ctx, fa); }; });
+
   auto* exp = app.add_subcommand("export", "the directory entry and every "
                                            "record as one JSON document");
   exp->add_option("ID", id, "workflow or actor id")->required();

@@ -166,30 +166,6 @@ void print_workflow(const context& ctx, const stream_info& info,
               << '\n';
 }
 
-struct opened {
-  std::unique_ptr<eventlog::event_log> log;
-  stream_info info;
-  bool live = false;
-};
-
-// Opens the storage and looks `id` up; on failure `code` is the exit code.
-std::optional<opened> open_stream(const context& ctx, const std::string& id,
-                                  int& code) {
-  auto log = open_for_reading(ctx);
-  if (!log) {
-    code = fail(ctx, log.error());
-    return std::nullopt;
-  }
-  auto info = (*log)->info(id);
-  if (!info) {
-    code = info.error() == errc::not_found ? fail_unknown_id(ctx, id)
-                                           : fail(ctx, info.error());
-    return std::nullopt;
-  }
-  return opened{std::move(*log), std::move(*info),
-                engine_pid(ctx.storage).has_value()};
-}
-
 int need_workflow(const context& ctx, const stream_info& info,
                   std::string_view what) {
   return fail(ctx, exit_code::refused,

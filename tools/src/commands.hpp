@@ -38,8 +38,26 @@ struct replay_args {
   std::optional<std::uint64_t> until;
   std::optional<std::string> as_of;
 };
-/// `replay ID --until SEQ | --as-of TIME`: a workflow's steps at that point.
+/// `replay ID --until SEQ | --as-of TIME`: a workflow's steps or an actor's
+/// state at that point.
 int cmd_replay(const context& ctx, const replay_args& a);
+
+struct diff_args {
+  std::string id;
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+};
+/// `diff ID A B`: how an actor's state changed between seq A and seq B.
+int cmd_diff(const context& ctx, const diff_args& a);
+
+struct fork_args {
+  std::string id;
+  std::uint64_t at = 0;
+  std::string as;
+};
+/// `fork ACTOR_ID --at SEQ --as NEW_ID`: a new actor whose history is the
+/// first SEQ records of ACTOR_ID (safe beside a running engine).
+int cmd_fork(const context& ctx, const fork_args& a);
 
 struct history_args {
   std::string id;

@@ -122,4 +122,21 @@ std::string shown_status(const eventlog::stream_info& info, bool engine_live) {
   return info.status;
 }
 
+std::optional<opened> open_stream(const context& ctx, const std::string& id,
+                                  int& code) {
+  auto log = open_for_reading(ctx);
+  if (!log) {
+    code = fail(ctx, log.error());
+    return std::nullopt;
+  }
+  auto info = (*log)->info(id);
+  if (!info) {
+    code = info.error() == errc::not_found ? fail_unknown_id(ctx, id)
+                                           : fail(ctx, info.error());
+    return std::nullopt;
+  }
+  return opened{std::move(*log), std::move(*info),
+                engine_pid(ctx.storage).has_value()};
+}
+
 } // namespace perdure::tools

@@ -60,4 +60,17 @@ std::optional<long> engine_pid(const std::filesystem::path& storage);
 /// is "resumable" (it crashed or stopped).
 std::string shown_status(const eventlog::stream_info& info, bool engine_live);
 
+/// A stream opened for reading: the log, its directory entry, and whether
+/// an engine holds the storage.
+struct opened {
+  std::unique_ptr<eventlog::event_log> log;
+  eventlog::stream_info info;
+  bool live = false;
+};
+
+/// Opens the storage read-only and looks `id` up; on failure prints the
+/// error and sets `code` to the exit code.
+std::optional<opened> open_stream(const context& ctx, const std::string& id,
+                                  int& code);
+
 } // namespace perdure::tools
