@@ -7,6 +7,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <deque>
 
 namespace perdure::detail {
@@ -32,6 +33,7 @@ using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
 
 struct workflow_state {
   std::shared_ptr<run_state> st;
@@ -42,6 +44,7 @@ struct workflow_state {
   std::vector<std::shared_ptr<event_wait>> waits; ///< armed event waits
   bool ended = false;       ///< the terminal record is durable
   bool stopping = false;
+  bool canceled_elsewhere = false; ///< another writer logged the cancel
   status fatal;             ///< a commit failed: the run cannot go on
 };
 
@@ -54,10 +57,21 @@ void submit(workflow_actor* self, plan p) {
   auto no = s.next_batch++;
   auto batch = std::move(p.batch);
   p.batch = {};
+  if (batch.record_count() > 0) {
+    // Only this actor appends to the stream; a record from anyone else
+    // (perdure cancel in another process) makes this batch a conflict.
+    auto& run = *s.st->run;
+    batch.expect_last(s.st->id, run.last_seq());
+    run.advance(batch.record_count());
+  }
   s.pending.push_back(std::move(p));
   s.eng->log->submit(
     std::move(batch),
-    [hdl = caf::actor{self}, no](result<eventlog::commit_info> r) {
+    [hdl = caf::actor{self}, no, t0 = std::chrono::steady_clock::now(),
+     latency = s.eng->m.commit_seconds](result<eventlog::commit_info> r) {
+      latency->observe(std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count());
       caf::anon_send(hdl, commit_atom::value, no, r.has_value(),
                      r ? std::string{} : r.error().to_string());
     });
@@ -147,8 +161,42 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
     d->offsets = std::move(offsets);
     caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
   };
+  w->stored_offset = [log = std::weak_ptr<eventlog::event_log>{s.eng->log}](
+                       const std::string& key)
+    -> result<std::optional<std::int64_t>> {
+    auto l = log.lock();
+    if (!l)
+      return unexpected{errc::closed, "the engine's log is closed"};
+    return l->offset(key);
+  };
   s.waits.push_back(w);
   src->arm(std::move(w));
+}
+
+// True when another process logged a cancel of this workflow: then it ends
+// canceled as that record says, writing nothing more (every batch it still
+// has in flight fails its expect_last check).
+bool canceled_elsewhere(workflow_actor* self) {
+  auto& s = self->state;
+  if (s.canceled_elsewhere)
+    return true;
+  auto info = s.eng->log->info(s.st->id);
+  if (!info || info->status != "canceled")
+    return false;
+  s.canceled_elsewhere = true;
+  s.st->cancel_flag->store(true); // running bodies see their token
+  s.eng->pool->poke();
+  drop_waits(self);
+  bool changed = false;
+  {
+    std::lock_guard guard{s.st->mu};
+    changed = s.st->run->on_external_cancel();
+  }
+  s.ended = true;
+  if (changed)
+    s.eng->m.external_cancels->inc();
+  s.st->cv.notify_all();
+  return true;
 }
 
 void maybe_finish(workflow_actor* self) {
@@ -219,14 +267,22 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     [hdl = caf::actor{self}, node, attempt, def = std::move(def),
      inputs = std::move(inputs), wf = s.st->id, step_id = std::move(step_id),
      token = cancellation_token{s.st->cancel_flag},
-     blobs = s.eng->blobs]() mutable {
+     blobs = s.eng->blobs, m = &s.eng->m]() mutable {
       auto d = std::make_shared<step_done>();
       if (token.canceled()) {
         d->out = outcome::failure("perdure::canceled", "workflow canceled");
       } else {
+        m->steps_started->inc();
+        auto t0 = std::chrono::steady_clock::now();
         step_scope scope{wf, step_id, attempt, token, blobs};
         d->out = def->invoke(inputs);
         d->blobs = scope.take_blobs();
+        m->step_seconds->observe(std::chrono::duration<double>(
+                                   std::chrono::steady_clock::now() - t0)
+                                   .count());
+        (d->out.what == outcome::kind::error ? m->steps_failed
+                                             : m->steps_succeeded)
+          ->inc();
       }
       caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
     },
@@ -249,14 +305,17 @@ caf::behavior workflow_behavior(workflow_actor* self,
     self->state.st->run->begin(p);
     submit(self, std::move(p));
   }
+  if (auto every = eng->opts.external_cancel_check; every.count() > 0)
+    self->delayed_send(self, every, check_atom::value);
   return {
     [=](commit_atom, std::uint64_t, bool ok, const std::string& err) {
       auto& s = self->state;
       auto p = std::move(s.pending.front());
       s.pending.pop_front();
       if (!ok) {
-        s.fatal = {errc::io, "workflow '" + s.st->id
-                               + "': cannot write its log: " + err};
+        if (!canceled_elsewhere(self))
+          s.fatal = {errc::io, "workflow '" + s.st->id
+                                 + "': cannot write its log: " + err};
       } else {
         if (p.ends)
           s.ended = true;
@@ -279,12 +338,19 @@ caf::behavior workflow_behavior(workflow_actor* self,
     [=](done_atom, std::uint32_t node, int attempt,
         const std::shared_ptr<step_done>& d) {
       auto& s = self->state;
-      if (!d->event)
+      std::shared_ptr<event_wait> wait; // the event's wait, if still armed
+      if (!d->event) {
         --s.running;
-      else
-        std::erase_if(s.waits, [&](auto& w) {
+      } else {
+        auto it = std::find_if(s.waits.begin(), s.waits.end(), [&](auto& w) {
           return w->node == node && w->attempt == attempt;
         });
+        if (it != s.waits.end()) {
+          wait = std::move(*it);
+          s.waits.erase(it);
+        }
+      }
+      bool taken = false; // the event goes into the log
       // Once canceled, results are moot; the cancel message is on its way
       // (the flag is set before it is sent).
       if (s.fatal && !s.st->cancel_flag->load()) {
@@ -292,8 +358,8 @@ caf::behavior workflow_behavior(workflow_actor* self,
         {
           std::lock_guard guard{s.st->mu};
           if (d->event)
-            s.st->run->on_event(node, attempt, std::move(d->out), d->offsets,
-                                p);
+            taken = s.st->run->on_event(node, attempt, std::move(d->out),
+                                        d->offsets, p);
           else
             s.st->run->on_result(node, attempt, std::move(d->out),
                                  std::move(d->blobs), p);
@@ -301,6 +367,10 @@ caf::behavior workflow_behavior(workflow_actor* self,
         s.st->cv.notify_all();
         submit(self, std::move(p));
       }
+      // A source that handed an event nobody took (canceled, stopped,
+      // stale attempt) learns it through `dropped` and offers it again.
+      if (wait && !taken)
+        wait->dropped->store(true);
       maybe_finish(self);
     },
     [=](cancel_atom) {
@@ -313,6 +383,16 @@ caf::behavior workflow_behavior(workflow_actor* self,
       }
       submit(self, std::move(p));
       maybe_finish(self);
+    },
+    [=](check_atom) {
+      auto& s = self->state;
+      if (s.ended || s.stopping || !s.fatal)
+        return;
+      if (canceled_elsewhere(self))
+        maybe_finish(self);
+      else
+        self->delayed_send(self, s.eng->opts.external_cancel_check,
+                           check_atom::value);
     },
     [=](stop_atom) {
       auto& s = self->state;

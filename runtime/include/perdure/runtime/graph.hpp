@@ -109,6 +109,10 @@ struct event_wait {
   std::function<void(outcome, std::vector<std::pair<std::string,
                                                     std::int64_t>>)>
     deliver;
+  /// The offset stored under `key` in the engine's log (what `deliver`'s
+  /// offsets wrote), so a source resumes where the log says it stopped.
+  std::function<result<std::optional<std::int64_t>>(const std::string&)>
+    stored_offset;
 };
 
 /// Produces the outputs of event nodes. Implemented by the listeners
