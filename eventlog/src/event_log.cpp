@@ -135,6 +135,28 @@ status take_lock(event_log::impl& self) {
   return {};
 }
 
+// LMDB reads pages through its memory map and does not check the file's
+// size: a data file cut short (a copy interrupted, a disk full) would raise
+// SIGBUS on the first page past its end. Refuse it before any read.
+status check_file_size(const event_log::impl& self, const MDB_envinfo& info) {
+  MDB_stat st;
+  if (int rc = mdb_env_stat(self.env, &st); rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_env_stat");
+  std::error_code ec;
+  auto path = self.opts.dir / "data.mdb";
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return {errc::io, fmt::format("file_size({}): {}", path.string(),
+                                  ec.message())};
+  auto needed = (static_cast<std::uintmax_t>(info.me_last_pgno) + 1) * st.ms_psize;
+  if (size < needed)
+    return {errc::corruption,
+            fmt::format("{} is truncated: {} bytes, but its pages in use end "
+                        "at byte {}; restore it from a copy",
+                        path.string(), size, needed)};
+  return {};
+}
+
 } // namespace
 
 result<std::unique_ptr<event_log>> event_log::open(options opts) {
@@ -181,12 +203,16 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
     flags |= MDB_RDONLY;
   else if (self->opts.mode == durability::process)
     flags |= MDB_NOSYNC;
+  else if (self->opts.sync == sync_policy::pipelined)
+    flags |= MDB_NOMETASYNC;
   rc = mdb_env_open(self->env, self->opts.dir.c_str(), flags, 0644);
   if (rc != MDB_SUCCESS)
     return from_mdb(rc, fmt::format("mdb_env_open({})", self->opts.dir.string()));
   MDB_envinfo info;
   mdb_env_info(self->env, &info);
   self->map_size = info.me_mapsize;
+  if (auto st = check_file_size(*self, info); !st)
+    return st;
   if (auto st = open_dbs(*self); !st)
     return st;
   if (!self->opts.read_only) {
@@ -230,6 +256,7 @@ const options& event_log::opts() const noexcept {
 log_stats event_log::stats() const {
   log_stats s;
   s.commits = impl_->commits.load();
+  s.syncs = impl_->syncs.load();
   s.batches = impl_->batches.load();
   s.records = impl_->records.load();
   s.map_grows = impl_->map_grows.load();

@@ -60,6 +60,7 @@ struct event_log::impl {
   std::thread notifier;
 
   std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> syncs{0};
   std::atomic<std::uint64_t> batches{0};
   std::atomic<std::uint64_t> records{0};
   std::atomic<std::uint64_t> map_grows{0};
@@ -74,6 +75,12 @@ struct event_log::impl {
 
   /// The writer thread's loop.
   void run_writer();
+
+  /// Commits one group of batches; see log_writer.cpp.
+  done_group commit_group(std::vector<pending>& batch, bool& committed);
+
+  /// Hands a group's completions to the notifier thread.
+  void notify(done_group group);
 
   /// The completion thread's loop.
   void run_notifier();

@@ -1,11 +1,12 @@
 // The group-commit writer: one thread drains the queue of write_batches into
-// one LMDB write transaction, commits it (fsync in sync mode) and only then
-// runs the batches' completions.
+// one LMDB write transaction, commits it (fsync in sync mode) and only once
+// the batches are durable hands their completions to the notifier thread.
 
 #include "encoding.hpp"
 #include "log_impl.hpp"
 
 #include <chrono>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -366,11 +367,104 @@ bool event_log::impl::grow_map() {
   return true;
 }
 
+// Commits `batch` (growing the map when needed) and returns the completions
+// with their results; `committed` tells whether a transaction reached LMDB.
+event_log::impl::done_group event_log::impl::commit_group(
+  std::vector<pending>& batch, bool& committed) {
+  auto out = write_group(*this, batch);
+  while (out.rc == MDB_MAP_FULL && grow_map())
+    out = write_group(*this, batch);
+  if (out.rc == MDB_MAP_FULL && batch.size() > 1) {
+    // At the maximum map size: commit the batches one by one so that only
+    // those that do not fit fail.
+    out.results.clear();
+    for (auto& p : batch) {
+      std::vector<pending> one;
+      one.push_back(std::move(p));
+      auto o = write_group(*this, one);
+      if (o.rc == MDB_MAP_FULL)
+        out.results.emplace_back(unexpected{full_error()});
+      else if (!o.failure)
+        out.results.push_back(std::move(o.results.front()));
+      else
+        out.results.emplace_back(o.failure);
+      p = std::move(one.front());
+    }
+    out.rc = MDB_SUCCESS;
+  } else if (out.rc == MDB_MAP_FULL) {
+    out.results.assign(1, unexpected{full_error()});
+    out.rc = MDB_SUCCESS;
+  }
+  committed = out.failure.is_ok();
+  auto committed_at = now_ns();
+  done_group group;
+  group.done.reserve(batch.size());
+  group.results.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    group.done.push_back(std::move(batch[i].done));
+    if (!out.failure.is_ok()) {
+      group.results.emplace_back(out.failure);
+      continue;
+    }
+    auto& r = out.results[i];
+    if (r) {
+      r->committed_at = committed_at;
+      ++batches;
+      records += batch[i].batch.record_count();
+      if (opts.on_commit)
+        opts.on_commit(batch[i].batch);
+    }
+    group.results.push_back(std::move(r));
+  }
+  return group;
+}
+
+void event_log::impl::notify(done_group group) {
+  {
+    std::lock_guard<std::mutex> guard{notify_mu};
+    notify_queue.push_back(std::move(group));
+  }
+  notify_cv.notify_one();
+}
+
+// The writer's loop. With the pipelined sync policy a committed group is
+// held back until its meta page is durable: the next commit's fdatasync
+// flushes it, and when no batch is waiting an explicit sync does.
 void event_log::impl::run_writer() {
-  pending_list batch;
+  const bool pipelined =
+    opts.mode == durability::sync && opts.sync == sync_policy::pipelined;
+  std::vector<pending> batch;
+  std::optional<done_group> held;
+  auto t_held = std::chrono::steady_clock::now();
+  auto add_commit_time = [this](std::chrono::steady_clock::time_point t0) {
+    commit_ns += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now() - t0)
+        .count());
+  };
+  // Makes the held group durable with one fdatasync and hands it over.
+  auto sync_held = [&] {
+    if (!held)
+      return;
+    if (int rc = mdb_env_sync(env, 1); rc != MDB_SUCCESS) {
+      auto failure = from_mdb(rc, "mdb_env_sync");
+      for (auto& r : held->results)
+        if (r)
+          r = unexpected{failure};
+    }
+    ++syncs;
+    add_commit_time(t_held);
+    notify(std::move(*held));
+    held.reset();
+  };
   for (;;) {
     {
       std::unique_lock<std::mutex> guard{mu};
+      if (held && queue.empty()) {
+        guard.unlock();
+        sync_held();
+        guard.lock();
+      }
       cv.wait(guard, [this] { return stopping || !queue.empty(); });
       if (queue.empty())
         return;
@@ -382,59 +476,27 @@ void event_log::impl::run_writer() {
       }
     }
     auto t0 = std::chrono::steady_clock::now();
-    auto out = write_group(*this, batch);
-    while (out.rc == MDB_MAP_FULL && grow_map())
-      out = write_group(*this, batch);
-    if (out.rc == MDB_MAP_FULL && batch.size() > 1) {
-      // At the maximum map size: commit the batches one by one so that only
-      // those that do not fit fail.
-      out.results.clear();
-      for (auto& p : batch) {
-        pending_list one;
-        one.push_back(std::move(p));
-        auto o = write_group(*this, one);
-        if (o.rc == MDB_MAP_FULL)
-          out.results.emplace_back(unexpected{full_error()});
-        else if (!o.failure)
-          out.results.push_back(std::move(o.results.front()));
-        else
-          out.results.emplace_back(o.failure);
-        p = std::move(one.front());
-      }
-      out.rc = MDB_SUCCESS;
-    } else if (out.rc == MDB_MAP_FULL) {
-      out.results.assign(1, unexpected{full_error()});
-      out.rc = MDB_SUCCESS;
-    }
-    auto t1 = std::chrono::steady_clock::now();
+    bool committed = false;
+    auto group = commit_group(batch, committed);
     ++commits;
-    commit_ns += static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-    auto committed_at = now_ns();
-    done_group group;
-    group.done.reserve(batch.size());
-    group.results.reserve(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      group.done.push_back(std::move(batch[i].done));
-      if (!out.failure.is_ok()) {
-        group.results.emplace_back(out.failure);
-        continue;
+    if (held) {
+      // This commit's fdatasync flushed the held group's meta page; without
+      // a commit, sync explicitly.
+      if (committed) {
+        add_commit_time(t_held);
+        notify(std::move(*held));
+        held.reset();
+      } else {
+        sync_held();
       }
-      auto& r = out.results[i];
-      if (r) {
-        r->committed_at = committed_at;
-        ++batches;
-        records += batch[i].batch.record_count();
-        if (opts.on_commit)
-          opts.on_commit(batch[i].batch);
-      }
-      group.results.push_back(std::move(r));
     }
-    {
-      std::lock_guard<std::mutex> guard{notify_mu};
-      notify_queue.push_back(std::move(group));
+    if (pipelined && committed) {
+      held = std::move(group);
+      t_held = t0;
+    } else {
+      add_commit_time(t0);
+      notify(std::move(group));
     }
-    notify_cv.notify_one();
   }
 }
 

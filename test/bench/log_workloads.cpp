@@ -107,12 +107,17 @@ void lmdb_raw(const bench_options& o, figures& f) {
 
 // Appenders append to one shared stream (the key pattern of the raw LMDB
 // baseline) or each to its own stream (more B-tree pages dirtied per commit).
+// `per_commit` runs the previous commit path (LMDB's two syncs per commit)
+// as a same-run baseline of the default pipelined one.
 void log_append_phase(const bench_options& o, int appenders, bool distinct,
-                      figures& f) {
+                      figures& f, bool per_commit = false) {
   eventlog::options opts;
   opts.dir = o.dir / ((distinct ? "log-distinct-" : "log-")
-                      + std::to_string(appenders));
+                      + std::to_string(appenders)
+                      + (per_commit ? "-per-commit" : ""));
   opts.mode = o.mode;
+  if (per_commit)
+    opts.sync = eventlog::sync_policy::per_commit;
   opts.initial_map_size = std::size_t{256} << 20;
   auto opened = eventlog::event_log::open(opts);
   if (!opened) {
@@ -145,12 +150,15 @@ void log_append_phase(const bench_options& o, int appenders, bool distinct,
   for (auto& l : lats)
     all.merge(l);
   auto st = log->stats();
-  auto p = (distinct ? "distinct_a" : "a") + std::to_string(appenders) + "_";
+  auto p = std::string{per_commit ? "per_commit_" : ""}
+           + (distinct ? "distinct_a" : "a") + std::to_string(appenders) + "_";
   f.add(p + "appends_per_s", static_cast<double>(all.size()) / elapsed);
   f.add(p + "commit_p50_us", all.quantile_us(0.5));
   f.add(p + "commit_p99_us", all.quantile_us(0.99));
   f.add(p + "records_per_commit",
         static_cast<double>(st.records) / static_cast<double>(st.commits));
+  f.add(p + "syncs_per_commit",
+        static_cast<double>(st.syncs) / static_cast<double>(st.commits));
 }
 
 figures run_fsync_floor(const bench_options& o) {
@@ -170,6 +178,12 @@ figures run_log_append(const bench_options& o) {
   for (int n : {1, 8, 64})
     log_append_phase(o, n, false, f);
   log_append_phase(o, 64, true, f);
+  if (o.mode == eventlog::durability::sync) {
+    for (int n : {1, 64})
+      log_append_phase(o, n, false, f, true);
+    f.add("a64_vs_per_commit", f.get("a64_appends_per_s")
+                                 / f.get("per_commit_a64_appends_per_s"));
+  }
   // Baselines from the same run, so that the ratios do not drift with the
   // machine's load.
   lmdb_raw(o, f);

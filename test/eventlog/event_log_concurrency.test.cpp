@@ -81,3 +81,73 @@ TEST_CASE("callbacks fire only after their batch is readable and in submission o
     CHECK(order[i] == static_cast<seq_t>(i + 1));
   CHECK(log->read("s")->size() == n);
 }
+
+TEST_CASE("pipelined sync: one sync per commit, the next commit acknowledges the previous one") {
+  test::temp_dir dir;
+  options opts;
+  opts.dir = dir.path();
+  opts.mode = durability::sync;
+  opts.max_batches_per_commit = 1; // one commit per batch, queue stays full
+  auto log = std::move(*event_log::open(opts));
+
+  // Sequential appends: nothing follows a commit, so each needs an
+  // explicit sync before its caller hears back.
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(log->append("seq", 1, std::to_string(i)));
+  auto st = log->stats();
+  CHECK(st.commits == 5);
+  CHECK(st.syncs == 5);
+
+  // A queue of batches: every commit makes the previous one durable, so
+  // only the last (and whatever the writer found idle) needs a sync.
+  constexpr int n = 200;
+  std::promise<void> all;
+  std::atomic<int> left{n};
+  std::atomic<int> failed{0};
+  std::mutex mu;
+  std::vector<seq_t> order;
+  for (int i = 0; i < n; ++i) {
+    write_batch b;
+    b.append("queued", 1, std::to_string(i));
+    log->submit(std::move(b), [&](result<commit_info> r) {
+      if (!r)
+        ++failed;
+      else {
+        std::lock_guard<std::mutex> g{mu};
+        order.push_back(r->seqs.front());
+      }
+      if (--left == 0)
+        all.set_value();
+    });
+  }
+  all.get_future().wait();
+  CHECK(failed == 0);
+  st = log->stats();
+  CHECK(st.commits == 5 + n);
+  CHECK(st.syncs < 5 + n / 4);
+  REQUIRE(order.size() == n);
+  for (int i = 0; i < n; ++i)
+    CHECK(order[i] == static_cast<seq_t>(i + 1));
+
+  // Closing makes a held group durable; everything reads back after reopen.
+  log.reset();
+  auto reopened = event_log::open(opts);
+  REQUIRE_MESSAGE(reopened.has_value(), reopened.as_status().to_string());
+  log = std::move(*reopened);
+  CHECK(log->read("queued")->size() == n);
+  CHECK(log->read("seq")->size() == 5);
+}
+
+TEST_CASE("per_commit sync acknowledges each commit without extra syncs") {
+  test::temp_dir dir;
+  options opts;
+  opts.dir = dir.path();
+  opts.mode = durability::sync;
+  opts.sync = sync_policy::per_commit;
+  auto log = std::move(*event_log::open(opts));
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(log->append("s", 1, std::to_string(i)));
+  CHECK(log->stats().commits == 5);
+  CHECK(log->stats().syncs == 0);
+  CHECK(log->read("s")->size() == 5);
+}

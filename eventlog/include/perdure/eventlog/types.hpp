@@ -52,6 +52,20 @@ enum class durability : std::uint8_t {
   process, ///< written to the OS only: survives a process crash, not power loss
 };
 
+/// How a `sync` group commit reaches the disk.
+enum class sync_policy : std::uint8_t {
+  /// One fdatasync per commit (LMDB's MDB_NOMETASYNC): a commit flushes its
+  /// pages and the previous commit's meta page; a group is acknowledged once
+  /// the next commit, or an explicit sync when no commit follows, has made
+  /// its meta page durable. Integrity is LMDB's own (the on-disk meta always
+  /// points at flushed pages); a record can be visible to readers up to one
+  /// sync before it is acknowledged, never acknowledged before it is durable.
+  pipelined,
+  /// LMDB's default: data pages then meta page synced inside every commit
+  /// (two syncs under the write lock); a group is acknowledged at once.
+  per_commit,
+};
+
 /// One stored record as read back.
 struct record {
   seq_t seq = 0;
@@ -99,6 +113,8 @@ struct options {
   /// The storage directory; created when missing (unless read_only).
   std::filesystem::path dir;
   durability mode = durability::sync;
+  /// Only for durability::sync; see sync_policy.
+  sync_policy sync = sync_policy::pipelined;
   /// The map size to start with; LMDB's own default is only 1 MiB.
   std::size_t initial_map_size = std::size_t{64} << 20;
   /// The map grows (doubling) up to this size; beyond it commits fail `full`.
