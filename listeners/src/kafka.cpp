@@ -7,6 +7,8 @@
 
 #include "perdure/listeners/kafka.hpp"
 
+#include "kafka_common.hpp"
+
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/runtime/errors.hpp"
 
@@ -27,18 +29,6 @@ using eventlog::record_kind;
 
 std::string dl_reason_of(const status& st) {
   return st.to_string();
-}
-
-// Applies `props` to `conf`; the first bad one is invalid_argument.
-status set_properties(rd_kafka_conf_t* conf,
-                      const std::map<std::string, std::string>& props) {
-  char err[512];
-  for (auto& [k, v] : props)
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err)
-        != RD_KAFKA_CONF_OK)
-      return {errc::invalid_argument,
-              fmt::format("kafka property '{}'='{}': {}", k, v, err)};
-  return {};
 }
 
 } // namespace
@@ -70,7 +60,7 @@ status check(const kafka_source& src) {
   if (src.max_batch == 0)
     return {errc::invalid_argument, "kafka_source: max_batch is 0"};
   auto conf = rd_kafka_conf_new();
-  auto st = set_properties(conf, src.properties);
+  auto st = detail::set_kafka_properties(conf, src.properties);
   rd_kafka_conf_destroy(conf);
   return st;
 }
@@ -181,34 +171,6 @@ struct subscription::impl : engine_service,
     return true;
   }
 
-  static kafka_record to_record(const rd_kafka_message_t* m) {
-    kafka_record r;
-    r.topic = rd_kafka_topic_name(m->rkt);
-    r.partition = m->partition;
-    r.offset = m->offset;
-    rd_kafka_timestamp_type_t tt;
-    auto ts = rd_kafka_message_timestamp(m, &tt);
-    r.timestamp = ts < 0 ? 0 : ts;
-    if (m->key)
-      r.key.assign(static_cast<const char*>(m->key), m->key_len);
-    if (m->payload)
-      r.value.assign(static_cast<const char*>(m->payload), m->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name;
-      const void* val;
-      size_t size;
-      for (size_t i = 0;
-           rd_kafka_header_get_all(hdrs, i, &name, &val, &size)
-           == RD_KAFKA_RESP_ERR_NO_ERROR;
-           ++i)
-        r.headers.emplace_back(
-          name, val ? std::string{static_cast<const char*>(val), size}
-                    : std::string{});
-    }
-    return r;
-  }
-
   std::function<void(const perdure::status&)>
   dead_letter_on_failure(const kafka_record& r, const std::string& wf) {
     std::weak_ptr<impl> self = shared_from_this();
@@ -294,7 +256,7 @@ struct subscription::impl : engine_service,
     pb.records = msgs.size();
     pb.calls.reserve(msgs.size());
     for (auto* m : msgs) {
-      auto r = to_record(m);
+      auto r = detail::to_kafka_record(m);
       pb.next[r.partition] = std::max(pb.next[r.partition], r.offset + 1);
       record_delivery::waiter w;
       if (start_call(r, 1, w, pb.poison))
@@ -413,7 +375,7 @@ struct subscription::impl : engine_service,
     std::vector<dead_letter> poison;
     std::map<std::int32_t, std::int64_t> next;
     for (auto* m : msgs) {
-      auto r = to_record(m);
+      auto r = detail::to_kafka_record(m);
       next[r.partition] = std::max(next[r.partition], r.offset + 1);
       auto id = fmt::format("kafka/{}/{}/{}/{}", src.group, r.topic,
                             r.partition, r.offset);
@@ -531,31 +493,7 @@ subscription start_subscription(engine& eng, const kafka_source& src,
   ok_or_throw(check(src));
   p->eng = &eng;
   p->src = src;
-  auto conf = rd_kafka_conf_new();
-  std::map<std::string, std::string> props{
-    {"bootstrap.servers", src.brokers},
-    {"group.id", src.group},
-    {"enable.auto.commit", "false"},
-    {"enable.auto.offset.store", "false"},
-    {"auto.offset.reset", "earliest"},
-    {"enable.partition.eof", "false"},
-    {"queued.min.messages", "20000"},
-    {"fetch.wait.max.ms", "10"},
-  };
-  for (auto& [k, v] : src.properties)
-    props[k] = v;
-  if (auto st = set_properties(conf, props); !st) {
-    rd_kafka_conf_destroy(conf);
-    ok_or_throw(st);
-  }
-  char err[512];
-  p->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!p->rk) {
-    rd_kafka_conf_destroy(conf);
-    ok_or_throw(status{errc::invalid_argument,
-                       fmt::format("kafka consumer: {}", err)});
-  }
-  rd_kafka_poll_set_consumer(p->rk);
+  p->rk = detail::new_kafka_consumer(src);
   p->thread = std::thread{[raw = p.get()] { raw->run(); }};
   eng.attach(p);
   return subscription{std::move(p)};

@@ -157,6 +157,11 @@ auto wait_for_event(Args&&... args) {
         return std::forward<decltype(a)>(a);
     };
     return h(conv(std::forward<Args>(args))...);
+  } else if constexpr (requires { L::event_def(); }) {
+    // A listener backed by an engine event source (kafka_listener).
+    auto h = detail::handle_of<typename L::event_type>(L::event_def(),
+                                                       typename L::params{});
+    return h(std::forward<Args>(args)...);
   } else {
     using params =
       typename detail::fn_traits<decltype(&L::poll_for_event)>::params;

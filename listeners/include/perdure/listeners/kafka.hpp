@@ -36,7 +36,12 @@ struct kafka_source {
   std::chrono::milliseconds poll_timeout{20};
 };
 
-/// One consumed record: the event of a Kafka subscription.
+// What a `wait_for_event<kafka_listener>` node logs as its input: where to
+// consume (not `max_batch`/`poll_timeout`, which only subscriptions use).
+PERDURE_FIELDS(kafka_source, brokers, topic, group, properties)
+
+/// One consumed record: the event of a Kafka subscription or of a
+/// `wait_for_event<kafka_listener>(source)` node.
 struct kafka_record {
   std::string topic = {};
   std::int32_t partition = 0;
@@ -48,6 +53,26 @@ struct kafka_record {
 };
 PERDURE_FIELDS(kafka_record, topic, partition, offset, timestamp, key, value,
                headers)
+
+/// The listener of `wait_for_event<kafka_listener>(source)`: a graph node
+/// whose output is the next record of `source.topic` for consumer group
+/// `source.group` (source: a `kafka_source` or a `workflow<kafka_source>`).
+///
+/// Exactly once: the record's next offset is written in the same LMDB
+/// transaction as the node's event; a restart consumes from the stored
+/// offsets (the broker-side commit is advisory). Waits of one group and
+/// topic share one consumer and get distinct records, FIFO in the order
+/// they were armed; a partition's next record is handed out only after the
+/// previous one is durable, so the stored offset never skips a record.
+/// The source is logged as the node's input: keep secrets (SASL
+/// passwords) out of `properties` when the log must not hold them.
+struct kafka_listener {
+  using event_type = kafka_record;
+  using params = detail::type_list<kafka_source>;
+  static constexpr const char* name = "perdure.kafka";
+  /// The registered event node definition.
+  static std::shared_ptr<const detail::step_def> event_def();
+};
 
 /// A record moved to the dead-letter stream, with why.
 struct dead_letter {

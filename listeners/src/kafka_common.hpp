@@ -1,0 +1,27 @@
+#pragma once
+
+// What the Kafka subscription (kafka.cpp) and the Kafka event source
+// (kafka_wait.cpp) share on librdkafka: property checks, the consumer's
+// defaults and the conversion of a message into a kafka_record.
+
+#include "perdure/listeners/kafka.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <map>
+#include <string>
+
+namespace perdure::detail {
+
+/// Applies `props` to `conf`; the first bad one is invalid_argument.
+status set_kafka_properties(rd_kafka_conf_t* conf,
+                            const std::map<std::string, std::string>& props);
+
+/// A consumer for `src`: offsets are the log's (no auto commit, no auto
+/// store), then `src.properties` override the defaults. Throws
+/// `perdure::error` (invalid_argument) for a bad property.
+rd_kafka_t* new_kafka_consumer(const kafka_source& src);
+
+/// The record of consumed message `m` (not an error message).
+kafka_record to_kafka_record(const rd_kafka_message_t* m);
+
+} // namespace perdure::detail

@@ -1,0 +1,323 @@
+// wait_for_event<kafka_listener>(source): a workflow node whose output is
+// the next Kafka record. Records go to waiting workflows exactly once and
+// in partition order, the stored offset commits with the event, a restart
+// resumes from it, and a SIGKILL'd consumer process (with the standalone
+// mock broker keeping the data) neither loses nor repeats a record.
+
+#include "child_process.hpp"
+#include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/listeners/events.hpp"
+#include "perdure/listeners/kafka.hpp"
+#include "temp_dir.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <doctest/doctest.h>
+#include <map>
+#include <random>
+#include <set>
+#include <signal.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace perdure;
+using namespace std::chrono_literals;
+
+namespace {
+
+const auto take_record =
+    step("kafka_wait_take", [](kafka_record r) { return r; });
+
+workflow<kafka_record> waiter(const kafka_source& src) {
+  return take_record(wait_for_event<kafka_listener>(src));
+}
+
+template <class F> bool wait_until(F done, std::chrono::seconds limit = 60s) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end)
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+std::size_t successful(engine& eng) {
+  return eng.list({workflow_status::successful}).size();
+}
+
+// The time each workflow logged its event (event_received).
+std::int64_t event_time(engine& eng, const std::string& id) {
+  auto recs = eng.event_log()->read(id).value();
+  for (auto& r : recs)
+    if (r.kind == eventlog::to_u16(eventlog::record_kind::event_received))
+      return r.time;
+  return -1;
+}
+
+int events_logged(engine& eng, const std::string& id) {
+  int n = 0;
+  auto recs = eng.event_log()->read(id).value();
+  for (auto& r : recs)
+    n += r.kind == eventlog::to_u16(eventlog::record_kind::event_received);
+  return n;
+}
+
+// Checks that the workflows `ids` got every record of `counts` (partition
+// -> records) exactly once, each partition's records logged in offset
+// order, and that the stored offsets say so.
+void check_exactly_once(engine& eng, const kafka_source& src,
+                        const std::vector<std::string>& ids,
+                        const std::map<std::int32_t, std::int64_t>& counts) {
+  std::map<std::int32_t, std::vector<std::pair<std::int64_t, std::int64_t>>>
+      by_partition; // partition -> (logged at, offset)
+  std::set<std::pair<std::int32_t, std::int64_t>> seen;
+  int duplicates = 0, missing = 0, events = 0;
+  for (auto& id : ids) {
+    auto r = eng.try_output<kafka_record>(id);
+    if (!r) {
+      ++missing;
+      continue;
+    }
+    CHECK(r->topic == src.topic);
+    CHECK(r->value ==
+          "v" + std::to_string(r->partition) + "/" + std::to_string(r->offset));
+    CHECK(r->timestamp > 0);
+    if (!seen.insert({r->partition, r->offset}).second)
+      ++duplicates;
+    by_partition[r->partition].push_back({event_time(eng, id), r->offset});
+    events += events_logged(eng, id);
+  }
+  CHECK(missing == 0);
+  CHECK(duplicates == 0);
+  CHECK(events == static_cast<int>(ids.size()));
+  std::size_t total = 0;
+  for (auto& [p, n] : counts) {
+    total += static_cast<std::size_t>(n);
+    CHECK(eng.event_log()->offset(offset_key(src, p)).value() == n);
+    for (std::int64_t o = 0; o < n; ++o)
+      CHECK(seen.count({p, o}) == 1);
+    auto& logged = by_partition[p];
+    std::sort(logged.begin(), logged.end());
+    for (std::size_t i = 1; i < logged.size(); ++i)
+      CHECK(logged[i - 1].second < logged[i].second);
+  }
+  CHECK(seen.size() == total);
+}
+
+void produce(const std::string& brokers, const std::string& topic,
+             int partitions, int per_partition, int from = 0) {
+  kafka_producer producer{brokers};
+  for (int o = from; o < from + per_partition; ++o)
+    for (int p = 0; p < partitions; ++p)
+      REQUIRE(producer
+                  .produce(topic, "k" + std::to_string(o),
+                           "v" + std::to_string(p) + "/" + std::to_string(o), p)
+                  .is_ok());
+  REQUIRE(producer.flush().is_ok());
+}
+
+std::vector<std::string> ids_of(const std::string& prefix, int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i)
+    ids.push_back(prefix + std::to_string(i));
+  return ids;
+}
+
+} // namespace
+
+TEST_CASE("workflows waiting for Kafka records each get a distinct record, "
+          "in partition order, with its offset stored") {
+  kafka_mock_cluster cluster;
+  REQUIRE(cluster.create_topic("events", 2).is_ok());
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  kafka_source src{
+      .brokers = cluster.bootstrap(), .topic = "events", .group = "waiters"};
+  // The waits are armed before the records exist.
+  auto ids = ids_of("w/", 40);
+  for (auto& id : ids)
+    eng.run_async(waiter(src), id);
+  std::this_thread::sleep_for(100ms);
+  CHECK(successful(eng) == 0);
+  produce(cluster.bootstrap(), "events", 2, 25); // 50 records for 40 waits
+  REQUIRE(wait_until([&] { return successful(eng) == 40; }));
+  std::this_thread::sleep_for(200ms); // no 41st event
+  CHECK(successful(eng) == 40);
+  // 40 of the 50 records were taken: per partition a prefix, no gap.
+  auto o0 = eng.event_log()->offset(offset_key(src, 0)).value().value_or(0);
+  auto o1 = eng.event_log()->offset(offset_key(src, 1)).value().value_or(0);
+  CHECK(o0 + o1 == 40);
+  check_exactly_once(eng, src, ids, {{0, o0}, {1, o1}});
+  // The rest goes to the next waits, from where the log says.
+  auto more = ids_of("more/", 10);
+  for (auto& id : more)
+    eng.run_async(waiter(src), id);
+  REQUIRE(wait_until([&] { return successful(eng) == 50; }));
+  ids.insert(ids.end(), more.begin(), more.end());
+  check_exactly_once(eng, src, ids, {{0, 25}, {1, 25}});
+}
+
+TEST_CASE("a restart resumes the waits from the stored offsets") {
+  kafka_mock_cluster cluster;
+  REQUIRE(cluster.create_topic("restart", 1).is_ok());
+  test::temp_dir dir;
+  kafka_source src{
+      .brokers = cluster.bootstrap(), .topic = "restart", .group = "g"};
+  auto ids = ids_of("r/", 10);
+  produce(cluster.bootstrap(), "restart", 1, 4);
+  {
+    engine eng{{.storage = dir.path()}};
+    for (auto& id : ids)
+      eng.run_async(waiter(src), id);
+    REQUIRE(wait_until([&] { return successful(eng) == 4; }));
+    std::this_thread::sleep_for(100ms);
+    CHECK(successful(eng) == 4);
+  } // six workflows still wait
+  produce(cluster.bootstrap(), "restart", 1, 6, 4);
+  engine eng{{.storage = dir.path()}};
+  CHECK(eng.resume_all().size() == 6);
+  REQUIRE(wait_until([&] { return successful(eng) == 10; }));
+  check_exactly_once(eng, src, ids, {{0, 10}});
+}
+
+TEST_CASE("a canceled waiter's record goes to the next waiter") {
+  kafka_mock_cluster cluster;
+  REQUIRE(cluster.create_topic("cancel", 1).is_ok());
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  kafka_source src{
+      .brokers = cluster.bootstrap(), .topic = "cancel", .group = "g"};
+  auto first = eng.run_async(waiter(src), "first");
+  std::this_thread::sleep_for(300ms); // armed: the consumer is assigned
+  eng.cancel("first");
+  CHECK_THROWS(first.get());
+  auto second = eng.run_async(waiter(src), "second");
+  produce(cluster.bootstrap(), "cancel", 1, 1);
+  auto r = second.get();
+  CHECK(r.offset == 0);
+  CHECK(r.key == "k0");
+  CHECK(eng.event_log()->offset(offset_key(src, 0)).value() == 1);
+}
+
+TEST_CASE("a Kafka wait with a bad property fails with the property named") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  kafka_source bad{.brokers = "127.0.0.1:1",
+                   .topic = "t",
+                   .properties = {{"no.such.property", "1"}}};
+  auto r = eng.try_run(waiter(bad), "bad");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().to_string().find("no.such.property") != std::string::npos);
+}
+
+// -- SIGKILL
+// ---------------------------------------------------------------------
+
+namespace {
+
+constexpr int crash_partitions = 3;
+constexpr int crash_per_partition = 200;
+constexpr int crash_waiters = crash_partitions * crash_per_partition;
+
+kafka_source crash_source(const std::string& brokers) {
+  return {.brokers = brokers, .topic = "crash", .group = "crash"};
+}
+
+// Records taken so far (the stored offsets), read beside no writer.
+std::int64_t taken(const std::string& storage, const kafka_source& src) {
+  eventlog::options o;
+  o.dir = storage;
+  o.read_only = true;
+  o.exclusive = false;
+  auto log = eventlog::event_log::open(o);
+  if (!log)
+    return 0;
+  std::int64_t n = 0;
+  for (int p = 0; p < crash_partitions; ++p)
+    n += (*log)->offset(offset_key(src, p)).value().value_or(0);
+  return n;
+}
+
+// The standalone mock broker: keeps the records while consumers die.
+struct mock_broker {
+  pid_t pid = -1;
+  std::string bootstrap;
+  explicit mock_broker(const std::string& topic) {
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    pid = fork();
+    if (pid == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      execl(PERDURE_MOCK_KAFKA, PERDURE_MOCK_KAFKA, "--topic", topic.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n')
+      line += c;
+    close(out[0]);
+    REQUIRE(line.rfind("bootstrap: ", 0) == 0);
+    bootstrap = line.substr(11);
+  }
+  ~mock_broker() {
+    kill(pid, SIGKILL);
+    int st = 0;
+    waitpid(pid, &st, 0);
+  }
+};
+
+} // namespace
+
+PERDURE_CHILD_ENTRY("kafka_waiter") {
+  engine eng{{.storage = args.at(0)}};
+  auto src = crash_source(args.at(1));
+  // Starts the waiters not started yet; resumes the others.
+  for (auto& id : ids_of("crash/", crash_waiters))
+    (void)eng.try_run_async(waiter(src), id);
+  std::printf("waiting\n");
+  std::fflush(stdout);
+  std::this_thread::sleep_for(120s);
+  return 0;
+}
+
+TEST_CASE("every record reaches exactly one waiting workflow across "
+          "SIGKILLs of the consumer process") {
+  mock_broker broker{"crash:" + std::to_string(crash_partitions)};
+  produce(broker.bootstrap, "crash", crash_partitions, crash_per_partition);
+  test::temp_dir dir;
+  auto storage = (dir / "storage").string();
+  auto src = crash_source(broker.bootstrap);
+  std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> delay_ms{50, 600};
+  int kills = 0, mid_way = 0;
+  std::int64_t before = 0;
+  for (int round = 0; round < 20 && mid_way < 6; ++round) {
+    test::child_process child{"kafka_waiter", {storage, broker.bootstrap}};
+    REQUIRE(child.read_line(60s) == "waiting");
+    std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
+    child.kill();
+    ++kills;
+    auto now = taken(storage, src);
+    MESSAGE("kill " << kills << ": records taken " << before << " -> " << now);
+    CHECK(now >= before); // a stored offset never goes back
+    if (now > before && now < crash_waiters)
+      ++mid_way;
+    before = now;
+  }
+  CHECK(mid_way >= 3); // killed while consuming, not only before or after
+  engine eng{{.storage = storage}};
+  eng.resume_all();
+  auto ids = ids_of("crash/", crash_waiters);
+  for (auto& id : ids)
+    (void)eng.try_run_async(waiter(src), id);
+  REQUIRE(wait_until([&] { return successful(eng) == crash_waiters; }, 120s));
+  std::map<std::int32_t, std::int64_t> counts;
+  for (int p = 0; p < crash_partitions; ++p)
+    counts[p] = crash_per_partition;
+  check_exactly_once(eng, src, ids, counts);
+}
