@@ -55,6 +55,10 @@ class actor_service final : public engine_service {
   bool used = false;    ///< guarded by mu
   std::size_t live = 0; ///< CAF actors running; guarded by mu
   std::atomic<bool> stopping{false};
+  // The engine's metrics (engine::metrics(); they outlive this service).
+  metrics::counter* activations = nullptr;
+  metrics::counter* readonly_calls = nullptr;
+  metrics::counter* mutating_calls = nullptr;
 
   ~actor_service() override {
     join_waiters(false);
@@ -174,6 +178,16 @@ std::shared_ptr<actor_service> service_of(engine& eng) {
   svc->eng = &eng;
   svc->log = eng.event_log();
   svc->sys = static_cast<caf::actor_system*>(eng.actor_system());
+  auto& reg = eng.metrics();
+  svc->activations = &reg.get_counter(
+    "perdure_actor_activations_total",
+    "Virtual actors loaded from the log into memory (created or reactivated).");
+  svc->readonly_calls = &reg.get_counter(
+    "perdure_actor_calls_total", "Virtual actor method calls by kind.",
+    {{"kind", "readonly"}});
+  svc->mutating_calls = &reg.get_counter(
+    "perdure_actor_calls_total", "Virtual actor method calls by kind.",
+    {{"kind", "mutating"}});
   eng.attach(svc);
   w = svc;
   return svc;
@@ -614,6 +628,7 @@ status activate(actor_cell& c,
     caf::logger::set_current_actor_system(nullptr);
   c.actor = std::make_shared<caf::actor>(std::move(hdl));
   c.active = true;
+  svc.activations->inc();
   return {};
 }
 
@@ -658,6 +673,7 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
 }
 
 result<std::shared_ptr<const void>> committed_state(actor_cell& c) {
+  c.svc->readonly_calls->inc();
   auto now = mono_ns();
   // Written at most once a millisecond: readers on many threads would
   // otherwise fight over this cache line.
@@ -680,6 +696,7 @@ void submit_mutation(actor_cell& c, mutation m) {
   m.reentrant = wf.size() > c.stream.size() && wf.starts_with(c.stream)
                 && wf[c.stream.size()] == '/';
   auto done = m.done;
+  c.svc->mutating_calls->inc();
   std::lock_guard guard{c.mu};
   if (!c.active)
     if (auto st = activate(c, nullptr); !st) {

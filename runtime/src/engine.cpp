@@ -131,6 +131,9 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
     opts.storage = default_storage();
   if (opts.engine_id.empty())
     opts.engine_id = fmt::format("perdure-{}", ::getpid());
+  if (!opts.metrics_address.empty())
+    if (auto a = detail::parse_metrics_address(opts.metrics_address); !a)
+      return std::move(a).error(); // before anything is opened
   std::error_code ec;
   std::filesystem::create_directories(opts.storage, ec);
   if (ec)
@@ -141,7 +144,12 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   lo.dir = opts.storage;
   lo.mode = opts.durability;
   lo.writer_id = opts.engine_id;
-  lo.on_commit = opts.on_write;
+  lo.on_commit = [user = opts.on_write,
+                  sizes = p->m.batch_records](const eventlog::write_batch& b) {
+    sizes->observe(static_cast<double>(b.record_count()));
+    if (user)
+      user(b);
+  };
   auto log = eventlog::event_log::open(std::move(lo));
   if (!log) {
     if (log.error() == errc::busy)
@@ -165,6 +173,23 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
     threads = std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
   p->opts = std::move(opts);
   p->host = detail::make_actor_host(*p, threads);
+  auto* raw = p.get();
+  detail::engine_metrics::add_callbacks(*p->registry, p->log, [raw] {
+    std::vector<std::string> ids;
+    std::lock_guard guard{raw->mu};
+    for (auto& [id, st] : raw->live)
+      ids.push_back(id);
+    return ids;
+  });
+  if (!p->opts.metrics_address.empty()) {
+    auto srv = detail::metrics_server::start(
+      p->opts.metrics_address, [reg = p->registry.get()] {
+        return reg->expose();
+      });
+    if (!srv)
+      return std::move(srv).error();
+    p->metrics_http = std::move(*srv);
+  }
   return std::unique_ptr<engine>{new engine{std::move(p)}};
 }
 
@@ -172,6 +197,8 @@ engine::~engine() {
   if (!impl_)
     return;
   auto& p = *impl_;
+  // The metrics endpoint reads the live table and the log: it stops first.
+  p.metrics_http.reset();
   // Subscriptions stop first (no new workflows), then the workflows, then
   // the event sources (their waits are dropped by now), then the actors.
   std::vector<std::shared_ptr<engine_service>> services;
@@ -204,6 +231,16 @@ engine::~engine() {
 
 const std::filesystem::path& engine::storage() const noexcept {
   return impl_->opts.storage;
+}
+
+metrics::registry& engine::metrics() const noexcept {
+  return *impl_->registry;
+}
+
+std::optional<std::uint16_t> engine::metrics_port() const noexcept {
+  if (!impl_->metrics_http)
+    return std::nullopt;
+  return impl_->metrics_http->port();
 }
 
 std::size_t engine::live_count() const {
@@ -301,6 +338,9 @@ engine::submit(std::shared_ptr<detail::node> root, std::string id,
   bool generated = id.empty();
   if (generated)
     id = random_id();
+  else if (auto bad = eventlog::check_stream_id(id); !bad.empty())
+    return unexpected{errc::invalid_argument,
+                      fmt::format("bad workflow id: {}", bad)};
   auto st = std::make_shared<run_state>();
   st->id = id;
   if (auto r = reserve(p, id, st); !r)
@@ -373,7 +413,10 @@ result<std::vector<bool>> engine::submit_batch(
     }
     detail::plan one;
     one.batch = std::move(all.batch);
+    auto before = one.batch.record_count();
     (*run)->begin(one);
+    // All of this run's records go to its own stream.
+    (*run)->advance(one.batch.record_count() - before);
     all.batch = std::move(one.batch);
     dispatches[k] = std::move(one.dispatches);
     st->run = std::move(*run);

@@ -8,6 +8,8 @@
 #include "perdure/runtime/context.hpp"
 #include "perdure/runtime/engine.hpp"
 
+#include "engine_metrics.hpp"
+#include "metrics_http.hpp"
 #include "step_pool.hpp"
 #include "workflow_run.hpp"
 
@@ -93,6 +95,10 @@ namespace perdure {
 
 struct engine::impl {
   engine_options opts;
+  std::unique_ptr<metrics::registry> registry =
+    std::make_unique<metrics::registry>();
+  detail::engine_metrics m = detail::engine_metrics::create(*registry);
+  std::unique_ptr<detail::metrics_server> metrics_http; ///< null when off
   resources capacity;
   std::shared_ptr<eventlog::event_log> log;
   std::shared_ptr<detail::log_blobs> blobs;

@@ -158,6 +158,7 @@ workflow_run::replay(std::string id, const std::vector<eventlog::record>& log,
     return unexpected{errc::corruption,
                       fmt::format("workflow '{}' has no submission record",
                                   w->id_)};
+  w->logged_ = log.back().seq;
   return w;
 }
 

@@ -513,6 +513,18 @@ void workflow_run::on_cancel(plan& p) {
   p.batch.set_status(id_, "canceled");
 }
 
+bool workflow_run::on_external_cancel() {
+  if (end_ != run_end::none)
+    return false;
+  end_ = run_end::canceled;
+  finish_ = now_ns();
+  end_status_ = {errc::canceled,
+                 fmt::format("workflow '{}' was canceled by another process "
+                             "(perdure cancel)",
+                             id_)};
+  return true;
+}
+
 void workflow_run::set_due(std::uint32_t i, time_ns due, plan& p) {
   auto& n = nodes_[i];
   n.due = due;

@@ -116,6 +116,22 @@ class workflow_run {
   void on_cancel(plan& p);
   void on_stop();
 
+  /// Another writer (`perdure cancel` in another process) logged the
+  /// cancel: end as canceled without writing anything. False when the run
+  /// had ended already.
+  bool on_external_cancel();
+
+  /// The stream's last seq once every batch planned so far is durable;
+  /// each batch the owner submits expects it and then advances it by the
+  /// batch's records, so a record written by someone else in between turns
+  /// the next batch into a `conflict` (see the workflow actor).
+  eventlog::seq_t last_seq() const noexcept {
+    return logged_;
+  }
+  void advance(std::size_t records) noexcept {
+    logged_ += records;
+  }
+
   /// The inputs of a step attempt, resolved from outputs and literals;
   /// blob arguments are read through `blobs`.
   result<std::vector<input>> inputs_of(std::uint32_t node,
@@ -181,6 +197,7 @@ class workflow_run {
   std::optional<time_ns> start_;
   std::optional<time_ns> finish_;
   std::string error_text_;
+  eventlog::seq_t logged_ = 0;
 };
 
 /// The FNV-1a 64 hash of a signature, as 16 hex digits.

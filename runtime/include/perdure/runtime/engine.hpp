@@ -6,10 +6,12 @@
 
 #include "perdure/runtime/handle.hpp"
 #include "perdure/runtime/metadata.hpp"
+#include "perdure/runtime/metrics.hpp"
 #include "perdure/runtime/step.hpp"
 
 #include "perdure/eventlog/event_log.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -233,6 +235,14 @@ class engine {
   // -- state -------------------------------------------------------------------
 
   const std::filesystem::path& storage() const noexcept;
+
+  /// The engine's metrics (always kept; served on /metrics when
+  /// `engine_options::metrics_address` is set). Modules and applications
+  /// may add their own.
+  metrics::registry& metrics() const noexcept;
+  /// The port /metrics is served on; none when metrics_address is empty.
+  std::optional<std::uint16_t> metrics_port() const noexcept;
+
   /// Workflows live in this engine.
   std::size_t live_count() const;
 

@@ -66,6 +66,16 @@ struct engine_options {
   /// Sees every committed write batch, in commit order (see
   /// eventlog::options::on_commit); used by the crash-at-every-write harness.
   std::function<void(const eventlog::write_batch&)> on_write = {};
+  /// Serve Prometheus metrics (GET /metrics, text format 0.0.4) on this
+  /// loopback address, e.g. "127.0.0.1:9100", "[::1]:9100"; port 0 picks
+  /// an ephemeral port (see engine::metrics_port). Empty (the default): no
+  /// listener. A non-loopback address fails the engine's opening with
+  /// `invalid_argument`.
+  std::string metrics_address = {};
+  /// How often a live workflow checks whether another process (`perdure
+  /// cancel`) canceled it while it waits on a long step or an event; its
+  /// next write notices at once anyway. Zero: only on the next write.
+  std::chrono::milliseconds external_cancel_check{500};
 };
 
 /// The status of a workflow.
