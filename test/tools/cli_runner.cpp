@@ -37,6 +37,12 @@ std::string temp_file() {
 
 cli_process::cli_process(const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env)
+  : cli_process(PERDURE_CLI_PATH, args, env) {
+}
+
+cli_process::cli_process(std::string program,
+                         const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env)
   : out_path_(temp_file()), err_path_(temp_file()) {
   std::map<std::string, std::string> vars;
   for (char** e = environ; *e; ++e) {
@@ -52,7 +58,7 @@ cli_process::cli_process(const std::vector<std::string>& args,
   std::vector<std::string> env_strings;
   for (auto& [k, v] : vars)
     env_strings.push_back(k + "=" + v);
-  std::vector<std::string> all{PERDURE_CLI_PATH};
+  std::vector<std::string> all{std::move(program)};
   all.insert(all.end(), args.begin(), args.end());
   pid_ = ::fork();
   if (pid_ < 0)
@@ -117,6 +123,13 @@ cli_result cli_process::wait() {
   r.out = slurp(out_path_);
   r.err = slurp(err_path_);
   return r;
+}
+
+cli_result run_program(const std::string& program,
+                       const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env) {
+  cli_process p{program, args, env};
+  return p.wait();
 }
 
 cli_result run_perdure(const std::vector<std::string>& args,

@@ -25,6 +25,9 @@ class cli_process {
   /// sets them.
   explicit cli_process(const std::vector<std::string>& args,
                        const std::map<std::string, std::string>& env = {});
+  /// As above, running `program` instead of `perdure`.
+  cli_process(std::string program, const std::vector<std::string>& args,
+              const std::map<std::string, std::string>& env);
   ~cli_process();
   cli_process(const cli_process&) = delete;
   cli_process& operator=(const cli_process&) = delete;
@@ -47,6 +50,11 @@ class cli_process {
   std::string err_path_;
   bool reaped_ = false;
 };
+
+/// Runs `program args...` to completion (environment as cli_process).
+cli_result run_program(const std::string& program,
+                       const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env = {});
 
 /// Runs `perdure args...` to completion.
 cli_result run_perdure(const std::vector<std::string>& args,

@@ -20,6 +20,8 @@ enum class exit_code : int {
   refused = 5,     ///< the request conflicts with the stream's state
                    ///< (cancel a finished workflow, delete a running one)
   failed = 6,      ///< a needed external program (graphviz `dot`) failed
+  workflow_failed = 7, ///< `resume`/`resume-all` (embedded CLI): a resumed
+                       ///< workflow failed or was canceled
 };
 
 /// Where a run of the CLI writes, and whether those are terminals (colour,
