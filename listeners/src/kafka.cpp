@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
 #include <thread>
 #include <unordered_map>
 
@@ -415,7 +416,47 @@ struct subscription::impl : engine_service,
     return true;
   }
 
+  // Messages taken from librdkafka in one call and not consumed yet: a
+  // batch call per up to `fetch_batch` messages instead of one poll each.
+  static constexpr std::size_t fetch_batch = 1024;
+  std::vector<rd_kafka_message_t*> fetched;
+  std::size_t fetched_at = 0;
+  rd_kafka_queue_t* queue = nullptr;
+
+  // The next message (or error, or null after `timeout_ms`). Takes what
+  // librdkafka has queued in one call without waiting (a batch call with a
+  // timeout would wait to fill the batch); waits only when it has none.
+  rd_kafka_message_t* next_message(int timeout_ms) {
+    if (fetched_at == fetched.size()) {
+      fetched.resize(fetch_batch);
+      auto n = rd_kafka_consume_batch_queue(queue, 0, fetched.data(),
+                                            fetch_batch);
+      fetched.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+      fetched_at = 0;
+      if (fetched.empty())
+        return rd_kafka_consume_queue(queue, timeout_ms);
+    }
+    return fetched[fetched_at++];
+  }
+
+  // Drops fetched messages not consumed (before a re-assign).
+  void drop_fetched() {
+    for (; fetched_at < fetched.size(); ++fetched_at)
+      rd_kafka_message_destroy(fetched[fetched_at]);
+    fetched.clear();
+    fetched_at = 0;
+  }
+
   void run() {
+    pthread_setname_np(pthread_self(), "perdure-kafka"); // for profilers
+    queue = rd_kafka_queue_get_consumer(rk);
+    struct queue_guard {
+      rd_kafka_queue_t*& q;
+      ~queue_guard() {
+        rd_kafka_queue_destroy(q);
+        q = nullptr;
+      }
+    } guard{queue};
     auto parts = partitions();
     if (stopping || !assign(parts))
       return;
@@ -428,14 +469,14 @@ struct subscription::impl : engine_service,
     auto give_up = [&] {
       // Nothing after the stored offsets is settled: consume it again.
       release();
+      drop_fetched();
       std::this_thread::sleep_for(std::chrono::milliseconds{200});
       return stopping || !assign(parts);
     };
     while (!stopping) {
       auto wait = static_cast<int>(src.poll_timeout.count());
       // A started batch is settled as soon as no more records come.
-      auto* m = rd_kafka_consumer_poll(
-        rk, msgs.empty() ? (in_flight ? wait : 100) : wait);
+      auto* m = next_message(msgs.empty() ? (in_flight ? wait : 100) : wait);
       if (!m && msgs.empty() && in_flight && !settle_in_flight()) {
         if (give_up())
           return;
@@ -466,6 +507,7 @@ struct subscription::impl : engine_service,
       release();
     }
     release();
+    drop_fetched();
     // Calls started and durable may still have their offsets committed.
     if (in_flight)
       (void)settle_in_flight();

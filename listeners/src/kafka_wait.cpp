@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 namespace perdure {
@@ -222,6 +223,7 @@ class kafka_channel {
   }
 
   void loop() {
+    pthread_setname_np(pthread_self(), "perdure-kwait"); // for profilers
     bool assigned = false;
     std::unique_lock guard{mu_};
     while (!stopping_) {

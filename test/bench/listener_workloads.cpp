@@ -9,6 +9,15 @@
 #include "perdure/listeners/kafka.hpp"
 #include "perdure/listeners/kafka_actors.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+#include <map>
+#include <string_view>
+#include <sys/resource.h>
 #include <thread>
 
 namespace perdure::bench {
@@ -16,6 +25,16 @@ namespace perdure::bench {
 namespace {
 
 using namespace std::chrono_literals;
+
+// CPU seconds of this process (all threads, user + system): on a machine
+// shared with other work, CPU per record is steadier than wall time, and
+// with 2 cores the wall-clock ceiling is about 2 / (CPU per record).
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto tv = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
+  return tv(u.ru_utime) + tv(u.ru_stime);
+}
 
 figures timers(const bench_options& o) {
   constexpr int count = 10'000;
@@ -87,6 +106,71 @@ struct bench_account {
 };
 PERDURE_ACTOR(bench_account, (balance), (deposit))
 
+// CPU seconds per thread (tid -> name, seconds) from /proc/self/task: which
+// thread of a pipeline is busiest, i.e. which serial stage bounds it.
+std::map<int, std::pair<std::string, double>> thread_cpu_s() {
+  std::map<int, std::pair<std::string, double>> out;
+  static const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (auto& e : std::filesystem::directory_iterator{"/proc/self/task"}) {
+    std::ifstream in{e.path() / "stat"};
+    std::string line;
+    if (!std::getline(in, line))
+      continue;
+    auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos)
+      continue;
+    std::istringstream rest{line.substr(close + 2)};
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i)
+      if (i == 14 || i == 15)
+        ticks += std::stod(field);
+    out[std::stoi(e.path().filename().string())] = {
+      line.substr(open + 1, close - open - 1), ticks / tick};
+  }
+  return out;
+}
+
+// The `top` busiest threads between two snapshots, as µs per record.
+void add_busiest_threads(figures& f,
+                         const std::map<int, std::pair<std::string, double>>& a,
+                         const std::map<int, std::pair<std::string, double>>& b,
+                         int records, int top) {
+  std::vector<std::pair<double, std::string>> busy;
+  for (auto& [tid, nv] : b) {
+    auto it = a.find(tid);
+    double before = it == a.end() ? 0 : it->second.second;
+    busy.push_back({nv.second - before, nv.first});
+  }
+  std::sort(busy.rbegin(), busy.rend());
+  for (int i = 0; i < top && i < static_cast<int>(busy.size()); ++i)
+    f.add("thread" + std::to_string(i + 1) + "_" + busy[i].second
+            + "_us_per_record",
+          busy[i].first * 1e6 / records);
+}
+
+// Extra librdkafka consumer properties for the kafka workloads, from
+// PERDURE_BENCH_KAFKA ("name=value,name=value"), to try fetch settings.
+std::map<std::string, std::string> extra_kafka_properties() {
+  std::map<std::string, std::string> out;
+  const char* env = std::getenv("PERDURE_BENCH_KAFKA");
+  std::string_view rest = env ? env : "";
+  while (!rest.empty()) {
+    auto item = rest.substr(0, rest.find(','));
+    rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+    auto eq = item.find('=');
+    if (eq != std::string_view::npos)
+      out.emplace(item.substr(0, eq), item.substr(eq + 1));
+  }
+  return out;
+}
+
+// PERDURE_BENCH_MAX_BATCH: the subscriptions' max_batch (default 2000).
+std::size_t bench_max_batch() {
+  const char* env = std::getenv("PERDURE_BENCH_MAX_BATCH");
+  return env ? static_cast<std::size_t>(std::atol(env)) : 2000;
+}
+
 figures kafka_actor(const bench_options& o) {
   constexpr int count = 100'000;
   constexpr int keys = 1000;
@@ -117,25 +201,35 @@ figures kafka_actor(const bench_options& o) {
   // The ceiling without actors: the same records through a no-op delivery
   // (consume, convert, offsets commit) under a group of its own.
   auto r0 = std::chrono::steady_clock::now();
+  auto rc0 = process_cpu_s();
   {
     record_delivery noop{
       [](engine&, const kafka_record&, const std::string&) {
         return record_delivery::waiter{[] { return status{}; }};
       }};
     auto raw = eng.subscribe(kafka_source{.brokers = cluster.bootstrap(),
-                                          .topic = "bench", .group = "raw"},
+                                          .topic = "bench", .group = "raw",
+                                          .properties = extra_kafka_properties(),
+                                          .max_batch = bench_max_batch()},
                              std::move(noop));
     while (raw.stats().records < count)
       std::this_thread::sleep_for(1ms);
   }
   double raw_s = seconds_since(r0);
+  double raw_cpu = process_cpu_s() - rc0;
   auto t0 = std::chrono::steady_clock::now();
+  auto tc0 = process_cpu_s();
+  auto threads0 = thread_cpu_s();
   auto sub = eng.subscribe(
-    kafka_source{.brokers = cluster.bootstrap(), .topic = "bench"},
+    kafka_source{.brokers = cluster.bootstrap(), .topic = "bench",
+                 .properties = extra_kafka_properties(),
+                 .max_batch = bench_max_batch()},
     deliver_to(&bench_account::deposit));
   while (sub.stats().records < count)
     std::this_thread::sleep_for(1ms);
   double taken_s = seconds_since(t0);
+  double taken_cpu = process_cpu_s() - tc0;
+  auto threads1 = thread_cpu_s();
   sub.stop();
   figures f;
   f.add("records", count);
@@ -147,6 +241,9 @@ figures kafka_actor(const bench_options& o) {
                   1, sub.stats().commits)));
   f.add("actors_created_per_s", keys / create_s);
   f.add("consume_only_records_per_s", count / raw_s);
+  f.add("cpu_us_per_record", taken_cpu * 1e6 / count);
+  f.add("consume_only_cpu_us_per_record", raw_cpu * 1e6 / count);
+  add_busiest_threads(f, threads0, threads1, count, 5);
   return f;
 }
 
