@@ -1,6 +1,7 @@
 // diff and fork: an actor's state between two points, and a copy of its
 // history up to a point under a new id.
 
+#include "actor_state.hpp"
 #include "commands.hpp"
 #include "format.hpp"
 #include "payload_json.hpp"
@@ -21,34 +22,16 @@ namespace {
 // record carries the whole new state.
 result<json> actor_state_at(const eventlog::event_log& log,
                             const std::string& id, eventlog::seq_t k) {
-  json state;
-  bool found = false;
-  auto st = log.scan(id, 1, [&](const eventlog::record_view& r) {
-    if (r.seq > k)
-      return false;
-    switch (static_cast<eventlog::record_kind>(r.kind)) {
-      case eventlog::record_kind::actor_created:
-      case eventlog::record_kind::actor_called:
-      case eventlog::record_kind::actor_snapshot: {
-        auto j = payload_json(r.kind, r.payload);
-        if (j.is_object() && j.contains("state")) {
-          state = j["state"];
-          found = true;
-        }
-        break;
-      }
-      default: break;
-    }
-    return true;
-  });
-  if (!st)
-    return st;
-  if (!found)
+  auto replayed = replay_actor_state(
+    log, id, 1, [k](const eventlog::record_view& r) { return r.seq > k; });
+  if (!replayed)
+    return std::move(replayed).error();
+  if (replayed->state_seq == 0)
     return unexpected{errc::not_found,
                       fmt::format("actor '{}' has no state at or before seq "
                                   "{}",
                                   id, k)};
-  return state;
+  return std::move(replayed->state);
 }
 
 // Appends the differences of `a` and `b` under `path` to `out`.
@@ -85,13 +68,12 @@ std::string actor_stream(const std::string& id) {
 
 int cmd_diff(const context& ctx, const diff_args& a) {
   int code = 0;
-  auto s = open_stream(ctx, a.id, code);
+  auto s = open_stream(ctx, a.id, code,
+                       {.kind = eventlog::stream_kind::actor,
+                        .command = "diff",
+                        .wrong_kind = exit_code::usage});
   if (!s)
     return code;
-  if (s->info.kind != eventlog::stream_kind::actor)
-    return fail(ctx, exit_code::usage,
-                fmt::format("diff compares actor states; '{}' is a {}", a.id,
-                            eventlog::to_string(s->info.kind)));
   for (auto k : {a.a, a.b})
     if (k < s->info.first_seq || k > s->info.last_seq)
       return fail(ctx, exit_code::usage,
@@ -125,17 +107,16 @@ int cmd_diff(const context& ctx, const diff_args& a) {
 }
 
 int cmd_fork(const context& ctx, const fork_args& a) {
-  auto log = open_for_writing(ctx);
-  if (!log)
-    return fail(ctx, log.error());
-  auto info = (*log)->info(a.id);
-  if (!info)
-    return info.error() == errc::not_found ? fail_unknown_id(ctx, a.id)
-                                           : fail(ctx, info.error());
-  if (info->kind != eventlog::stream_kind::actor)
-    return fail(ctx, exit_code::usage,
-                fmt::format("fork copies actors; '{}' is a {}", a.id,
-                            eventlog::to_string(info->kind)));
+  int code = 0;
+  auto s = open_stream(ctx, a.id, code,
+                       {.write = true,
+                        .kind = eventlog::stream_kind::actor,
+                        .command = "fork",
+                        .wrong_kind = exit_code::usage});
+  if (!s)
+    return code;
+  auto& log = s->log;
+  auto* info = &s->info;
   if (info->first_seq != 1)
     return fail(ctx, exit_code::refused,
                 fmt::format("the history of '{}' before seq {} was dropped; "
@@ -149,7 +130,7 @@ int cmd_fork(const context& ctx, const fork_args& a) {
   auto target = actor_stream(a.as);
   if (auto why = eventlog::check_stream_id(target); !why.empty())
     return fail(ctx, exit_code::usage, fmt::format("--as '{}': {}", a.as, why));
-  auto records = (*log)->read(a.id, 1, a.at);
+  auto records = log->read(a.id, 1, a.at);
   if (!records)
     return fail(ctx, records.error());
   eventlog::write_batch b;
@@ -157,7 +138,7 @@ int cmd_fork(const context& ctx, const fork_args& a) {
   b.create(target, eventlog::stream_kind::actor, info->metadata);
   for (auto& r : *records)
     b.append(target, r.kind, std::move(r.payload));
-  auto done = (*log)->commit(std::move(b));
+  auto done = log->commit(std::move(b));
   if (!done && done.error() == errc::conflict)
     return fail(ctx, exit_code::refused,
                 fmt::format("'{}' exists already; pick another id or delete "

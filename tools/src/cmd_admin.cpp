@@ -79,6 +79,19 @@ struct cli_cancel {
 };
 PERDURE_FIELDS(cli_cancel, step, error_type, error_text, requested_by)
 
+// After a conflict: the stream's entry again; false (with `code` set) when
+// it is gone or cannot be read.
+bool reread(const context& ctx, opened& s, const std::string& id, int& code) {
+  auto info = s.log->info(id);
+  if (!info) {
+    code = info.error() == errc::not_found ? fail_unknown_id(ctx, id)
+                                           : fail(ctx, info.error());
+    return false;
+  }
+  s.info = std::move(*info);
+  return true;
+}
+
 } // namespace
 
 int cmd_verify(const context& ctx, bool progress) {
@@ -175,88 +188,88 @@ int cmd_verify(const context& ctx, bool progress) {
 }
 
 int cmd_cancel(const context& ctx, const std::string& id) {
-  auto log = open_for_writing(ctx);
-  if (!log)
-    return fail(ctx, log.error());
+  int code = 0;
+  auto s = open_stream(ctx, id, code,
+                       {.write = true,
+                        .kind = eventlog::stream_kind::workflow,
+                        .command = "cancel"});
+  if (!s)
+    return code;
   // The engine may append between our read and our write; the expect_last
   // check turns that into a conflict, and we look again.
   for (int round = 0;; ++round) {
-    auto info = (*log)->info(id);
-    if (!info)
-      return info.error() == errc::not_found ? fail_unknown_id(ctx, id)
-                                             : fail(ctx, info.error());
-    if (info->kind != eventlog::stream_kind::workflow)
-      return fail(ctx, exit_code::refused,
-                  fmt::format("'{}' is a {} stream; cancel works on workflows",
-                              id, eventlog::to_string(info->kind)));
-    if (info->status == "canceled")
+    auto& info = s->info;
+    if (info.status == "canceled")
       return fail(ctx, exit_code::refused,
                   fmt::format("workflow '{}' is already canceled", id));
-    if (info->status != "running" && info->status != "failed")
+    if (info.status != "running" && info.status != "failed")
       return fail(ctx, exit_code::refused,
                   fmt::format("workflow '{}' already finished ({}); there is "
                               "nothing to cancel",
-                              id, info->status));
+                              id, info.status));
     eventlog::write_batch b;
-    b.expect_last(id, info->last_seq);
+    b.expect_last(id, info.last_seq);
     b.append(id, to_u16(eventlog::record_kind::workflow_canceled),
              codec::encode(cli_cancel{}));
     b.set_status(id, "canceled");
-    auto done = (*log)->commit(std::move(b));
-    if (!done && done.error() == errc::conflict && round < 20)
+    auto done = s->log->commit(std::move(b));
+    if (!done && done.error() == errc::conflict && round < 20) {
+      if (!reread(ctx, *s, id, code))
+        return code;
       continue;
+    }
     if (!done)
       return fail(ctx, done.error());
     auto seq = done->seqs.empty() ? 0 : done->seqs.front();
     if (ctx.json)
       ctx.out() << dump_pretty(json{{"id", id},
                                     {"canceled", true},
-                                    {"previous_status", info->status},
+                                    {"previous_status", info.status},
                                     {"seq", seq}})
                 << '\n';
     else
-      ctx.out() << "canceled workflow '" << id << "' (was " << info->status
+      ctx.out() << "canceled workflow '" << id << "' (was " << info.status
                 << "; record seq " << seq << ")\n";
     return 0;
   }
 }
 
 int cmd_delete(const context& ctx, const std::string& id) {
-  auto pid = engine_pid(ctx.storage);
-  auto log = open_for_writing(ctx);
-  if (!log)
-    return fail(ctx, log.error());
+  int code = 0;
+  auto s = open_stream(ctx, id, code, {.write = true});
+  if (!s)
+    return code;
   for (int round = 0;; ++round) {
-    auto info = (*log)->info(id);
-    if (!info)
-      return info.error() == errc::not_found ? fail_unknown_id(ctx, id)
-                                             : fail(ctx, info.error());
-    if (info->kind == eventlog::stream_kind::workflow
-        && info->status == "running" && pid)
+    auto& info = s->info;
+    if (info.kind == eventlog::stream_kind::workflow
+        && info.status == "running" && s->engine)
       return fail(ctx, exit_code::refused,
                   fmt::format("workflow '{}' is running (engine pid {} holds "
                               "{}); cancel it first: perdure cancel {}",
-                              id, *pid, ctx.storage.string(), id));
+                              id, *s->engine, ctx.storage.string(), id));
     eventlog::write_batch b;
-    b.expect_last(id, info->last_seq);
+    b.expect_last(id, info.last_seq);
     b.remove(id);
-    auto done = (*log)->commit(std::move(b));
-    if (!done && done.error() == errc::conflict && round < 20)
+    auto done = s->log->commit(std::move(b));
+    if (!done && done.error() == errc::conflict && round < 20) {
+      if (!reread(ctx, *s, id, code))
+        return code;
       continue;
+    }
     if (!done)
       return fail(ctx, done.error());
-    auto kind = std::string{eventlog::to_string(info->kind)};
-    auto shown = shown_status(*info, pid.has_value());
+    auto kind = std::string{eventlog::to_string(info.kind)};
+    auto shown = shown_status(info, s->live);
     if (ctx.json)
       ctx.out() << dump_pretty(json{{"id", id},
                                     {"deleted", true},
                                     {"kind", kind},
                                     {"status", shown},
-                                    {"records", record_count(*info)}})
+                                    {"records", record_count(info)}})
                 << '\n';
     else
       ctx.out() << "deleted " << kind << " '" << id << "' ("
-                << group_digits(record_count(*info)) << " records, was "
+                << group_digits(record_count(info)) << " records, was "
                 << (shown.empty() ? "-" : shown) << ")\n";
     return 0;
   }

@@ -182,19 +182,15 @@ std::string run_dot(const std::string& dot_text, std::string& svg) {
 } // namespace
 
 int cmd_graph(const context& ctx, const graph_args& a) {
-  auto log = open_for_reading(ctx);
-  if (!log)
-    return fail(ctx, log.error());
-  auto info = (*log)->info(a.id);
-  if (!info)
-    return info.error() == errc::not_found ? fail_unknown_id(ctx, a.id)
-                                           : fail(ctx, info.error());
-  if (info->kind != eventlog::stream_kind::workflow)
-    return fail(ctx, exit_code::refused,
-                fmt::format("'{}' is a {} stream; graph works on workflows",
-                            a.id, eventlog::to_string(info->kind)));
+  int code = 0;
+  auto s = open_stream(ctx, a.id, code,
+                       {.kind = eventlog::stream_kind::workflow,
+                        .command = "graph"});
+  if (!s)
+    return code;
+  auto& log = s->log;
   workflow_builder b;
-  auto st = (*log)->scan(a.id, 1, [&](const eventlog::record_view& r) {
+  auto st = log->scan(a.id, 1, [&](const eventlog::record_view& r) {
     b.apply(r.seq, r.kind, r.time, r.payload);
     return true;
   });

@@ -1,5 +1,6 @@
 // show, output and replay: a stream's state, rebuilt from its records.
 
+#include "actor_state.hpp"
 #include "commands.hpp"
 #include "format.hpp"
 #include "payload_json.hpp"
@@ -168,9 +169,7 @@ void print_workflow(const context& ctx, const stream_info& info,
 
 int need_workflow(const context& ctx, const stream_info& info,
                   std::string_view what) {
-  return fail(ctx, exit_code::refused,
-              fmt::format("'{}' is a {} stream; {} works on workflows", info.id,
-                          eventlog::to_string(info.kind), what));
+  return fail_kind(ctx, info, eventlog::stream_kind::workflow, what);
 }
 
 } // namespace
@@ -280,37 +279,17 @@ int cmd_output(const context& ctx, const output_args& a) {
 
 namespace {
 
-// An actor's state as of a point: every state-changing actor record carries
-// the whole new state, so the state at seq k is the one of the last such
-// record at or before k.
+// An actor's state as of a point (replay_actor_state), printed.
 template <class Stream>
 int replay_actor(const context& ctx, const Stream& s, const std::string& id,
                  const std::string& point,
                  const std::function<bool(const eventlog::record_view&)>& stop) {
-  json state;
-  eventlog::seq_t at = 0;
-  eventlog::seq_t seen = 0;
-  auto st = s.log->scan(id, s.info.first_seq, [&](const eventlog::record_view& r) {
-    if (stop(r))
-      return false;
-    seen = r.seq;
-    switch (static_cast<eventlog::record_kind>(r.kind)) {
-      case eventlog::record_kind::actor_created:
-      case eventlog::record_kind::actor_called:
-      case eventlog::record_kind::actor_snapshot: {
-        auto j = payload_json(r.kind, r.payload);
-        if (j.is_object() && j.contains("state")) {
-          state = j["state"];
-          at = r.seq;
-        }
-        break;
-      }
-      default: break;
-    }
-    return true;
-  });
-  if (!st)
-    return fail(ctx, st);
+  auto replayed = replay_actor_state(*s.log, id, s.info.first_seq, stop);
+  if (!replayed)
+    return fail(ctx, replayed.error());
+  auto& state = replayed->state;
+  auto at = replayed->state_seq;
+  auto seen = replayed->last_seq;
   if (at == 0)
     return fail(ctx, exit_code::not_found,
                 fmt::format("actor '{}' has no state at or before {}", id,

@@ -122,9 +122,21 @@ std::string shown_status(const eventlog::stream_info& info, bool engine_live) {
   return info.status;
 }
 
+int fail_kind(const context& ctx, const eventlog::stream_info& info,
+              eventlog::stream_kind wanted, std::string_view command,
+              exit_code code) {
+  return fail(ctx, code,
+              fmt::format("'{}' is a {} stream; {} works on {}s", info.id,
+                          eventlog::to_string(info.kind), command,
+                          eventlog::to_string(wanted)));
+}
+
 std::optional<opened> open_stream(const context& ctx, const std::string& id,
-                                  int& code) {
-  auto log = open_for_reading(ctx);
+                                  int& code, const stream_request& req) {
+  // Looked up before opening: a writer opened here must not be mistaken
+  // for the engine.
+  auto pid = engine_pid(ctx.storage);
+  auto log = req.write ? open_for_writing(ctx) : open_for_reading(ctx);
   if (!log) {
     code = fail(ctx, log.error());
     return std::nullopt;
@@ -135,8 +147,11 @@ std::optional<opened> open_stream(const context& ctx, const std::string& id,
                                            : fail(ctx, info.error());
     return std::nullopt;
   }
-  return opened{std::move(*log), std::move(*info),
-                engine_pid(ctx.storage).has_value()};
+  if (req.kind && info->kind != *req.kind) {
+    code = fail_kind(ctx, *info, *req.kind, req.command, req.wrong_kind);
+    return std::nullopt;
+  }
+  return opened{std::move(*log), std::move(*info), pid.has_value(), pid};
 }
 
 } // namespace perdure::tools

@@ -60,17 +60,34 @@ std::optional<long> engine_pid(const std::filesystem::path& storage);
 /// is "resumable" (it crashed or stopped).
 std::string shown_status(const eventlog::stream_info& info, bool engine_live);
 
-/// A stream opened for reading: the log, its directory entry, and whether
-/// an engine holds the storage.
+/// A stream opened for a command: the log, its directory entry, and the
+/// engine holding the storage (read before the log was opened).
 struct opened {
   std::unique_ptr<eventlog::event_log> log;
   eventlog::stream_info info;
-  bool live = false;
+  bool live = false;             ///< an engine holds the storage
+  std::optional<long> engine;    ///< its pid
 };
 
-/// Opens the storage read-only and looks `id` up; on failure prints the
-/// error and sets `code` to the exit code.
+/// What open_stream checks besides the id existing.
+struct stream_request {
+  bool write = false; ///< open for writing beside an engine (cancel, fork)
+  /// Refuse a stream of another kind with "'ID' is a K stream; COMMAND
+  /// works on KINDs" and exit code `wrong_kind`.
+  std::optional<eventlog::stream_kind> kind = {};
+  std::string_view command = {};
+  exit_code wrong_kind = exit_code::refused;
+};
+
+/// Opens the storage and looks `id` up; on failure (storage, unknown id,
+/// wrong kind) prints the error and sets `code` to the exit code.
 std::optional<opened> open_stream(const context& ctx, const std::string& id,
-                                  int& code);
+                                  int& code, const stream_request& req = {});
+
+/// Prints the wrong-kind refusal of open_stream for `info` and returns
+/// `code`: "'ID' is a K stream; COMMAND works on KINDs".
+int fail_kind(const context& ctx, const eventlog::stream_info& info,
+              eventlog::stream_kind wanted, std::string_view command,
+              exit_code code = exit_code::refused);
 
 } // namespace perdure::tools
