@@ -247,8 +247,52 @@ figures kafka_actor(const bench_options& o) {
   return f;
 }
 
+const auto bench_take_record =
+  step("bench_kafka_wait_take",
+       [](kafka_record r) { return static_cast<std::int64_t>(r.offset); });
+
+// wait_for_event<kafka_listener>: each record goes to one waiting workflow,
+// one record per partition in flight (the next waits until the previous is
+// durable), so the rate is partitions / commit latency.
+figures kafka_wait(const bench_options& o) {
+  constexpr int count = 4000;
+  constexpr int partitions = 4;
+  kafka_mock_cluster cluster;
+  ok_or_throw(cluster.create_topic("bench", partitions));
+  {
+    kafka_producer producer{cluster.bootstrap()};
+    for (int i = 0; i < count; ++i)
+      ok_or_throw(producer.produce("bench", std::to_string(i),
+                                   "record-" + std::to_string(i),
+                                   i % partitions));
+    ok_or_throw(producer.flush());
+  }
+  engine eng{{.storage = o.dir, .durability = o.mode}};
+  kafka_source src{.brokers = cluster.bootstrap(), .topic = "bench"};
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<handle<std::int64_t>> hs;
+  hs.reserve(count);
+  for (int i = 0; i < count; ++i)
+    hs.push_back(eng.run_async(
+      bench_take_record(wait_for_event<kafka_listener>(src)),
+      "w" + std::to_string(i)));
+  for (auto& h : hs)
+    (void)h.get();
+  double s = seconds_since(t0);
+  figures f;
+  f.add("records", count);
+  f.add("partitions", partitions);
+  f.add("records_per_s", count / s);
+  f.add("records_per_s_per_partition", count / s / partitions);
+  return f;
+}
+
 } // namespace
 
+PERDURE_WORKLOAD("kafka-wait",
+                 "Kafka (mock cluster) records into 4,000 workflows waiting "
+                 "with wait_for_event<kafka_listener>",
+                 kafka_wait);
 PERDURE_WORKLOAD("timers", "10,000 durable timers: lateness p50/p99", timers);
 PERDURE_WORKLOAD("kafka-workflow",
                  "Kafka (mock cluster) records, one workflow each, offsets "
