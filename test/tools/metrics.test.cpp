@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace perdure;
@@ -334,4 +335,46 @@ TEST_CASE("a scrape of /metrics over 127.0.0.1 reports the work the engine "
   }
   // The engine closed: nothing listens any more.
   CHECK(scrape(port).code == 0);
+}
+
+TEST_CASE("the /metrics server serves a scrape while another client idles, "
+          "takes a request split across packets and reports a taken port") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir / "a",
+              .durability = eventlog::durability::process,
+              .metrics_address = "127.0.0.1:0"}};
+  auto port = eng.metrics_port().value();
+
+  // A client that connects and says nothing does not block the others.
+  int idle = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  REQUIRE(::connect(idle, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  CHECK(scrape(port).code == 200);
+
+  // The idle client now sends its request in two pieces.
+  std::string first = "GET /metr", second = "ics HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(::send(idle, first.data(), first.size(), MSG_NOSIGNAL) > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  REQUIRE(::send(idle, second.data(), second.size(), MSG_NOSIGNAL) > 0);
+  std::string all;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(idle, buf, sizeof buf, 0)) > 0;)
+    all.append(buf, static_cast<std::size_t>(n));
+  ::close(idle);
+  CHECK(all.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(all.find("# TYPE perdure_steps_started_total counter")
+        != std::string::npos);
+
+  // A second engine on the same address fails to open, naming it.
+  auto taken = "127.0.0.1:" + std::to_string(port);
+  auto other = engine::open({.storage = dir / "b",
+                             .durability = eventlog::durability::process,
+                             .metrics_address = taken});
+  REQUIRE_FALSE(other.has_value());
+  CHECK(other.error() == errc::io);
+  CHECK(other.error().message().find(taken) != std::string::npos);
+  CHECK(other.error().message().find("in use") != std::string::npos);
 }
