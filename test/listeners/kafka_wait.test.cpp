@@ -218,7 +218,7 @@ TEST_CASE("a Kafka wait with a bad property fails with the property named") {
 namespace {
 
 constexpr int crash_partitions = 3;
-constexpr int crash_per_partition = 200;
+constexpr int crash_per_partition = 400;
 constexpr int crash_waiters = crash_partitions * crash_per_partition;
 
 kafka_source crash_source(const std::string& brokers) {
@@ -293,10 +293,11 @@ TEST_CASE("every record reaches exactly one waiting workflow across "
   auto storage = (dir / "storage").string();
   auto src = crash_source(broker.bootstrap);
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> delay_ms{50, 600};
+  std::uniform_int_distribution<int> delay_ms{20, 200};
   int kills = 0, mid_way = 0;
   std::int64_t before = 0;
-  for (int round = 0; round < 20 && mid_way < 6; ++round) {
+  for (int round = 0; round < 30 && mid_way < 6 && before < crash_waiters;
+       ++round) {
     test::child_process child{"kafka_waiter", {storage, broker.bootstrap}};
     REQUIRE(child.read_line(60s) == "waiting");
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
