@@ -244,11 +244,16 @@ class kafka_channel {
       for (auto& h : ready)
         hand(h);
       if (fetch) {
-        // Returns early on wake() (rd_kafka_queue_yield).
+        // What librdkafka has queued, in one call without waiting (a batch
+        // call with a timeout waits to fill the batch); else wait for one
+        // record, returning early on wake() (rd_kafka_queue_yield).
         rd_kafka_message_t* got[256];
-        auto n = rd_kafka_consume_batch_queue(queue_, 50, got, 256);
+        auto n = rd_kafka_consume_batch_queue(queue_, 0, got, 256);
         for (ssize_t i = 0; i < n; ++i)
           take(got[i]);
+        if (n <= 0)
+          if (auto* m = rd_kafka_consume_queue(queue_, 50))
+            take(m);
       }
       guard.lock();
       if (!fetch && !woken_)
