@@ -66,6 +66,17 @@ status check(const kafka_source& src) {
   return st;
 }
 
+status check_loggable(const kafka_source& src) {
+  for (auto& [k, v] : src.properties)
+    if (detail::is_secret_property(k) && !v.starts_with(env_prefix))
+      return {errc::invalid_argument,
+              fmt::format("kafka property '{}' of a wait_for_event source "
+                          "would be stored in the workflow's log; pass "
+                          "\"{}VARIABLE\" to read it from the environment",
+                          k, env_prefix)};
+  return {};
+}
+
 result<std::vector<dead_letter>> dead_letters(const engine& eng,
                                               const kafka_source& src) {
   std::vector<dead_letter> out;

@@ -6,18 +6,48 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 namespace perdure::detail {
+
+bool is_secret_property(std::string_view key) {
+  return key.find("password") != std::string_view::npos
+         || key.find("secret") != std::string_view::npos
+         || key == "ssl.key.pem" || key == "sasl.oauthbearer.config";
+}
+
+result<std::string> property_value(std::string_view key,
+                                   const std::string& value) {
+  if (!value.starts_with(env_prefix))
+    return value;
+  auto name = value.substr(env_prefix.size());
+  const char* found = name.empty() ? nullptr : std::getenv(name.c_str());
+  if (!found)
+    return unexpected{errc::invalid_argument,
+                      fmt::format("kafka property '{}' names environment "
+                                  "variable '{}', which is not set",
+                                  key, name)};
+  return std::string{found};
+}
 
 status set_kafka_properties(rd_kafka_conf_t* conf,
                             const std::map<std::string, std::string>& props) {
   char err[512];
-  for (auto& [k, v] : props)
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) !=
-        RD_KAFKA_CONF_OK)
+  for (auto& [k, v] : props) {
+    auto value = property_value(k, v);
+    if (!value)
+      return value.error();
+    if (rd_kafka_conf_set(conf, k.c_str(), value->c_str(), err, sizeof err)
+        != RD_KAFKA_CONF_OK)
+      // A secret's value never reaches an error message (which may be
+      // logged as a step's failure).
       return {errc::invalid_argument,
-              fmt::format("kafka property '{}'='{}': {}", k, v, err)};
+              fmt::format("kafka property '{}'='{}': {}", k,
+                          is_secret_property(k) ? "<secret>" : v, err)};
+  }
   return {};
 }
+
 
 rd_kafka_t* new_kafka_consumer(const kafka_source& src) {
   auto conf = rd_kafka_conf_new();

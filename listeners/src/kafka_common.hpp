@@ -12,7 +12,17 @@
 
 namespace perdure::detail {
 
-/// Applies `props` to `conf`; the first bad one is invalid_argument.
+/// Whether a librdkafka property holds a secret (passwords, client
+/// secrets, private keys): its value is never printed.
+bool is_secret_property(std::string_view key);
+
+/// The value librdkafka gets: `value`, or for "env:NAME" the environment
+/// variable NAME (invalid_argument when it is not set).
+result<std::string> property_value(std::string_view key,
+                                   const std::string& value);
+
+/// Applies `props` to `conf` (resolving "env:NAME" values); the first bad
+/// one is invalid_argument.
 status set_kafka_properties(rd_kafka_conf_t* conf,
                             const std::map<std::string, std::string>& props);
 

@@ -305,6 +305,10 @@ class kafka_wait_source final : public event_source {
       fail(st);
       return;
     }
+    if (auto st = check_loggable(*src); !st) {
+      fail(st);
+      return;
+    }
     std::shared_ptr<kafka_channel> ch;
     try {
       std::lock_guard guard{mu_};
@@ -367,6 +371,10 @@ std::shared_ptr<const step_def> make_kafka_wait_def() {
 } // namespace
 
 } // namespace detail
+
+void kafka_listener::check_input(const kafka_source& src) {
+  ok_or_throw(check_loggable(src));
+}
 
 std::shared_ptr<const detail::step_def> kafka_listener::event_def() {
   static const auto def = detail::make_kafka_wait_def();

@@ -236,6 +236,49 @@ TEST_CASE("a Kafka wait with a bad property fails with the property named") {
   CHECK(r.error().to_string().find("no.such.property") != std::string::npos);
 }
 
+TEST_CASE("a Kafka wait refuses a literal secret before logging anything") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  kafka_source src{.brokers = "127.0.0.1:1",
+                   .topic = "t",
+                   .properties = {{"sasl.password", "hunter2"}}};
+  try {
+    (void) waiter(src);
+    FAIL("a literal sasl.password was accepted");
+  } catch (const perdure::error& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    std::string what = e.what();
+    CHECK(what.find("sasl.password") != std::string::npos);
+    CHECK(what.find("env:") != std::string::npos);
+    CHECK(what.find("hunter2") == std::string::npos);
+  }
+  CHECK(eng.list().empty());
+}
+
+TEST_CASE("kafka properties read \"env:NAME\" values from the environment") {
+  kafka_source src{.brokers = "127.0.0.1:1", .topic = "t"};
+  src.properties = {{"socket.timeout.ms", "env:PERDURE_TEST_KAFKA_TIMEOUT"}};
+  ::unsetenv("PERDURE_TEST_KAFKA_TIMEOUT");
+  auto unset = check(src);
+  REQUIRE_FALSE(unset);
+  CHECK(unset.message().find("PERDURE_TEST_KAFKA_TIMEOUT") != std::string::npos);
+  ::setenv("PERDURE_TEST_KAFKA_TIMEOUT", "not-a-number", 1);
+  CHECK_FALSE(check(src)); // the variable's value reached librdkafka
+  ::setenv("PERDURE_TEST_KAFKA_TIMEOUT", "1500", 1);
+  CHECK(check(src));
+  ::unsetenv("PERDURE_TEST_KAFKA_TIMEOUT");
+
+  // A secret given as env:NAME is fine for a wait; a rejected secret's
+  // value never shows in the error.
+  src.properties = {{"sasl.password", "env:PERDURE_TEST_KAFKA_PASSWORD"}};
+  CHECK(check_loggable(src));
+  src.properties = {{"my.secret", "hunter2"}};
+  auto bad = check(src);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.message().find("my.secret") != std::string::npos);
+  CHECK(bad.message().find("hunter2") == std::string::npos);
+}
+
 // -- SIGKILL
 // ---------------------------------------------------------------------
 

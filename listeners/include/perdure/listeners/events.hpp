@@ -158,7 +158,10 @@ auto wait_for_event(Args&&... args) {
     };
     return h(conv(std::forward<Args>(args))...);
   } else if constexpr (requires { L::event_def(); }) {
-    // A listener backed by an engine event source (kafka_listener).
+    // A listener backed by an engine event source (kafka_listener); its
+    // inputs are checked before they can be logged.
+    if constexpr (requires { L::check_input(args...); })
+      L::check_input(args...);
     auto h = detail::handle_of<typename L::event_type>(L::event_def(),
                                                        typename L::params{});
     return h(std::forward<Args>(args)...);

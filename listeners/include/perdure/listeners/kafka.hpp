@@ -24,7 +24,10 @@ namespace perdure {
 
 /// Where records come from. Any librdkafka property (TLS, SASL, timeouts,
 /// ...) passes through `properties`; an unknown property or value is an
-/// `invalid_argument` error from subscribe naming it.
+/// `invalid_argument` error from subscribe naming it (a secret's value is
+/// never printed). A value "env:NAME" is read from environment variable
+/// NAME when the consumer starts, which keeps secrets out of code and out
+/// of the log.
 struct kafka_source {
   std::string brokers = {};        ///< bootstrap.servers
   std::string topic = {};
@@ -64,12 +67,16 @@ PERDURE_FIELDS(kafka_record, topic, partition, offset, timestamp, key, value,
 /// topic share one consumer and get distinct records, FIFO in the order
 /// they were armed; a partition's next record is handed out only after the
 /// previous one is durable, so the stored offset never skips a record.
-/// The source is logged as the node's input: keep secrets (SASL
-/// passwords) out of `properties` when the log must not hold them.
+/// The source is logged as the node's input, so a secret property
+/// (`sasl.password`, `ssl.key.password`, ...) must be given as "env:NAME":
+/// a literal secret is refused with `invalid_argument` before anything is
+/// logged (and again when the node runs, for a source built by a step).
 struct kafka_listener {
   using event_type = kafka_record;
   using params = detail::type_list<kafka_source>;
   static constexpr const char* name = "perdure.kafka";
+  /// Throws `invalid_argument` for a literal secret in `src.properties`.
+  static void check_input(const kafka_source& src);
   /// The registered event node definition.
   static std::shared_ptr<const detail::step_def> event_def();
 };
@@ -158,6 +165,13 @@ std::string delivery_key(const kafka_source& src, const kafka_record& r,
 
 /// Ok, or `invalid_argument` naming the first bad field or property.
 status check(const kafka_source& src);
+
+/// The prefix of a property value read from the environment: "env:NAME".
+inline constexpr std::string_view env_prefix = "env:";
+
+/// Ok, or `invalid_argument` naming a secret property given literally (a
+/// source logged as a node's input must read secrets from "env:NAME").
+status check_loggable(const kafka_source& src);
 
 /// Subscribes; throws `perdure::error` for invalid options. Used by
 /// `engine::subscribe`.
