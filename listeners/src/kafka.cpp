@@ -111,6 +111,7 @@ struct subscription::impl : engine_service,
   mutable std::mutex mu;
   std::string error; ///< guarded by mu
   std::once_flag stopped;
+  std::uint64_t lag_metric = 0; ///< engine metrics callback (0: none)
 
   ~impl() override {
     stop();
@@ -126,6 +127,8 @@ struct subscription::impl : engine_service,
       stopping = true;
       if (thread.joinable())
         thread.join();
+      if (lag_metric) // it reads rk: gone before rk is
+        eng->metrics().remove_callback(lag_metric);
       if (rk) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
@@ -158,6 +161,37 @@ struct subscription::impl : engine_service,
       std::this_thread::sleep_for(std::chrono::milliseconds{100});
     }
     return {};
+  }
+
+  // /metrics: per partition, the high watermark librdkafka last fetched
+  // minus the next offset stored in the log (consumed exactly once). Read
+  // at scrape time from local state, no broker round trip.
+  void report_lag(const std::vector<std::int32_t>& parts) {
+    lag_metric = eng->metrics().add_callback(
+      "perdure_kafka_consumer_lag",
+      "Records of a subscribed Kafka partition not yet consumed into the "
+      "log: the high watermark minus the stored offset.",
+      metrics::kind::gauge, [this, parts] {
+        std::vector<metrics::sample> out;
+        for (auto p : parts) {
+          std::int64_t low = 0, high = 0;
+          if (rd_kafka_get_watermark_offsets(rk, src.topic.c_str(), p, &low,
+                                             &high)
+                != RD_KAFKA_RESP_ERR_NO_ERROR
+              || high < 0)
+            continue; // nothing fetched yet
+          auto off = eng->event_log()->offset(offset_key(src, p));
+          if (!off)
+            continue;
+          auto next = off->value_or(std::max<std::int64_t>(low, 0));
+          out.push_back({{{"group", src.group},
+                          {"topic", src.topic},
+                          {"partition", std::to_string(p)}},
+                         static_cast<double>(std::max<std::int64_t>(
+                           0, high - next))});
+        }
+        return out;
+      });
   }
 
   // Assigns every partition at its stored offset (the log is the truth).
@@ -471,6 +505,7 @@ struct subscription::impl : engine_service,
     auto parts = partitions();
     if (stopping || !assign(parts))
       return;
+    report_lag(parts);
     std::vector<rd_kafka_message_t*> msgs;
     auto release = [&] {
       for (auto* m : msgs)
