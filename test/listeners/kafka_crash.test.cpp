@@ -9,6 +9,7 @@
 #include "child_process.hpp"
 #include "temp_dir.hpp"
 
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -81,12 +82,15 @@ TEST_CASE("every record starts exactly one workflow across SIGKILLs of the "
   test::temp_dir dir;
   auto storage = (dir / "storage").string();
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> delay_ms{5, 250};
+  // Kill points up to `max_delay` after the subscription; a round in which
+  // the consumer took nothing (a slow build, e.g. under TSan) widens it.
+  int max_delay = 250;
   int kills = 0, mid_way = 0;
   std::int64_t before = 0;
-  for (int round = 0; round < 12 && mid_way < 4; ++round) {
+  for (int round = 0; round < 16 && mid_way < 4; ++round) {
     test::child_process child{"kafka_consumer", {storage, cluster.bootstrap()}};
     REQUIRE(child.read_line() == "subscribed");
+    std::uniform_int_distribution<int> delay_ms{5, max_delay};
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     child.kill();
     ++kills;
@@ -94,6 +98,8 @@ TEST_CASE("every record starts exactly one workflow across SIGKILLs of the "
     MESSAGE("kill " << kills << ": records taken " << before << " -> " << now);
     if (now > before && now < records)
       ++mid_way;
+    if (now == before && now < records)
+      max_delay = std::min(max_delay * 2, 8000);
     before = now;
   }
   CHECK(mid_way >= 2); // killed while consuming, not only before or after
