@@ -143,6 +143,9 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   eventlog::options lo;
   lo.dir = opts.storage;
   lo.mode = opts.durability;
+  lo.sync = opts.sync;
+  lo.max_map_size = opts.max_storage_size;
+  lo.initial_map_size = std::min(lo.initial_map_size, lo.max_map_size);
   lo.writer_id = opts.engine_id;
   lo.on_commit = [user = opts.on_write,
                   sizes = p->m.batch_records](const eventlog::write_batch& b) {

@@ -5,7 +5,8 @@
 // signature at resume (runtime/workflow_management), a throwing listener
 // (listeners/custom_listener), a throwing actor method
 // (actors/actor_failures), a map at its maximum and invalid stream ids in
-// the log itself (eventlog/event_log_crash, event_log_append).
+// the log itself (eventlog/event_log_crash, event_log_append); here the
+// engine at its storage limit (engine_options::max_storage_size).
 
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
@@ -153,6 +154,36 @@ TEST_CASE("an oversized payload grows the map and is stored whole") {
   CHECK(out.size() == size);
   CHECK(out[4096] == static_cast<char>('a' + (1 + 3) % 26));
   serves_new_workflow(eng, "after2");
+}
+
+TEST_CASE("storage at its maximum size fails the write clearly and serves on") {
+  test::temp_dir dir;
+  // A step output larger than the whole storage may grow to.
+  constexpr std::size_t limit = std::size_t{16} << 20;
+  const auto huge = step("b_huge", [](int n) {
+    return std::string(static_cast<std::size_t>(n) << 20, 'h');
+  });
+  {
+    engine eng{{.storage = dir / "s", .max_storage_size = limit}};
+    serves_new_workflow(eng, "before");
+    auto h = eng.run_async(huge(24), "huge");
+    REQUIRE(h.wait_for(60s));
+    auto r = h.try_get();
+    REQUIRE_FALSE(r.has_value());
+    MESSAGE("full storage: " << r.error().to_string());
+    CHECK(r.error().to_string().find("maximum") != std::string::npos);
+    // What was stored before stays readable; small work still fits.
+    CHECK(eng.output<int>("before") == 6);
+    serves_new_workflow(eng, "after");
+  }
+  // With room, the same workflow resumes and finishes.
+  engine eng{{.storage = dir / "s"}};
+  CHECK(eng.output<int>("after") == 6);
+  auto again = eng.resume<std::string>("huge");
+  REQUIRE(again.wait_for(60s));
+  auto out = again.try_get();
+  REQUIRE_MESSAGE(out.has_value(), out.error().to_string());
+  CHECK(out->size() == std::size_t{24} << 20);
 }
 
 TEST_CASE("cancel racing with running steps stops them and keeps the rest") {

@@ -57,6 +57,11 @@ struct engine_options {
   /// `/tmp/perdure/workflow_data`.
   std::filesystem::path storage = {};
   eventlog::durability durability = eventlog::durability::sync;
+  /// How a `sync` commit reaches the disk (see eventlog::sync_policy).
+  eventlog::sync_policy sync = eventlog::sync_policy::pipelined;
+  /// The storage's size limit: LMDB's map grows (doubling) up to it, then
+  /// writes fail with `full` and nothing committed is lost.
+  std::size_t max_storage_size = std::size_t{64} << 30;
   /// What the step pool may run at once; unset cpus: the hardware's threads.
   resources capacity = {};
   /// CAF scheduler threads that run the workflow actors (0: min(2, cores)).
