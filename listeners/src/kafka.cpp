@@ -28,6 +28,13 @@ namespace {
 
 using eventlog::record_kind;
 
+// The dead letter of a record that could not be decoded or turned into a
+// call or a workflow.
+dead_letter undecodable(const kafka_record& r, std::string_view why) {
+  return {r.topic, r.partition, r.offset, r.key, r.value,
+          fmt::format("undecodable: {}", why), {}};
+}
+
 std::string dl_reason_of(const status& st) {
   return st.to_string();
 }
@@ -288,11 +295,9 @@ struct subscription::impl : engine_service,
       out = delivery.start(*eng, r, delivery_key(src, r, attempt));
       return true;
     } catch (const std::exception& e) {
-      poison.push_back({r.topic, r.partition, r.offset, r.key, r.value,
-                        fmt::format("undecodable: {}", e.what()), {}});
+      poison.push_back(undecodable(r, e.what()));
     } catch (...) {
-      poison.push_back({r.topic, r.partition, r.offset, r.key, r.value,
-                        "undecodable: unknown exception", {}});
+      poison.push_back(undecodable(r, "unknown exception"));
     }
     return false;
   }
@@ -430,11 +435,9 @@ struct subscription::impl : engine_service,
         auto on_end = dead_letter_on_failure(r, id);
         runs.push_back({std::move(root), id, {}, std::move(on_end)});
       } catch (const std::exception& e) {
-        poison.push_back({r.topic, r.partition, r.offset, r.key, r.value,
-                          fmt::format("undecodable: {}", e.what()), {}});
+        poison.push_back(undecodable(r, e.what()));
       } catch (...) {
-        poison.push_back({r.topic, r.partition, r.offset, r.key, r.value,
-                          "undecodable: unknown exception", {}});
+        poison.push_back(undecodable(r, "unknown exception"));
       }
     }
     auto stream = dead_letter_stream(src);
