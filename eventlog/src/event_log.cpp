@@ -46,6 +46,8 @@ status begin_read(const event_log::impl& self, MDB_txn*& txn,
 }
 
 event_log::impl::~impl() {
+  if (pinned)
+    mdb_txn_abort(pinned);
   if (env)
     mdb_env_close(env);
   if (lock_fd >= 0)
@@ -157,6 +159,69 @@ status check_file_size(const event_log::impl& self, const MDB_envinfo& info) {
   return {};
 }
 
+// Whether the journal's newest generation was left open (not closed clean):
+// then the owner that wrote it crashed, and its state must be settled by an
+// owner before anyone else writes or reads.
+bool journal_left_open(const std::filesystem::path& dir,
+                       journal_header* out = nullptr) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "journal-0", ec))
+    return false;
+  journal jr;
+  if (!jr.open(dir, SIZE_MAX, /*create=*/false) || !jr.has_header())
+    return false;
+  if (out)
+    *out = jr.header();
+  return !jr.header().clean;
+}
+
+// Whether a journal left open belongs to another boot, or to an unknown one:
+// the OS may then have lost writes that LMDB made without syncing.
+bool needs_recovery(const journal_header& h, const std::string& boot) {
+  return !h.clean && (h.boot_id.empty() || boot.empty() || h.boot_id != boot);
+}
+
+// Lets an owner settle a journal left open (recovery after a reboot, or a
+// checkpoint after a crash): opens the storage as the journaling owner and
+// closes it clean. `busy` when an owner is running (it settled it at open).
+status settle_journal(const options& opts) {
+  options o;
+  o.dir = opts.dir;
+  o.initial_map_size = opts.initial_map_size;
+  o.max_map_size = opts.max_map_size;
+  o.journal_size = opts.journal_size;
+  o.writer_id = opts.writer_id;
+  auto r = event_log::open(std::move(o));
+  if (!r)
+    return r.as_status();
+  (*r)->close();
+  return {};
+}
+
+// The journaling owner's start: recovery when the journal says so, then a
+// first checkpoint. Runs after LMDB is open, before any writer thread.
+status start_journal(event_log::impl& self, bool recover,
+                     std::uint64_t base) {
+  MDB_stat st;
+  mdb_env_stat(self.env, &st);
+  self.page_size = st.ms_psize;
+  if (recover) {
+    // Keep the checkpoint's pages from being reused while replaying, so
+    // that a crash during recovery can start it over.
+    MDB_txn* pin = nullptr;
+    if (int rc = mdb_txn_begin(self.env, nullptr, MDB_RDONLY, &pin);
+        rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_txn_begin(pin)");
+    self.pinned = pin;
+    if (auto s = self.replay_journal(base); !s)
+      return s;
+  }
+  if (auto s = self.checkpoint(false); !s)
+    return s;
+  self.journaled = true;
+  return {};
+}
+
 } // namespace
 
 result<std::unique_ptr<event_log>> event_log::open(options opts) {
@@ -186,11 +251,65 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
       return unexpected{errc::io, fmt::format("create_directories({}): {}",
                                               opts.dir.string(), ec.message())};
   }
+  if (opts.journal_size < (std::size_t{1} << 20))
+    return unexpected{errc::invalid_argument,
+                      "options.journal_size must be at least 1 MiB"};
+  if (opts.checkpoint_interval.count() <= 0)
+    return unexpected{errc::invalid_argument,
+                      "options.checkpoint_interval must be positive"};
+  const bool journaling = !opts.read_only && opts.exclusive
+                          && opts.mode == durability::sync
+                          && opts.sync == sync_policy::journal;
+  if (!journaling && journal_left_open(opts.dir)) {
+    // Only a journaling owner may settle it; become one for a moment.
+    if (auto st = settle_journal(opts); !st) {
+      journal_header h;
+      if (st.code() != errc::busy
+          || (journal_left_open(opts.dir, &h)
+              && needs_recovery(h, current_boot_id())))
+        return unexpected{
+          st.code(),
+          fmt::format("storage '{}' was not closed before a reboot and its "
+                      "journal must be replayed by a writer first: {}",
+                      opts.dir.string(), st.message())};
+    }
+  }
   auto self = std::make_unique<impl>();
   self->opts = std::move(opts);
   if (!self->opts.read_only && self->opts.exclusive)
     if (auto st = take_lock(*self); !st)
       return st;
+  bool recover = false;
+  std::uint64_t base = 0;
+  if (journaling) {
+    if (auto st = self->jr.open(self->opts.dir, self->opts.journal_size); !st)
+      return st;
+    if (self->jr.has_header()
+        && needs_recovery(self->jr.header(), current_boot_id())) {
+      // After a reboot: put back the newest checkpoint's meta pages (its
+      // pages are intact: pinned until a newer checkpoint was durable).
+      auto h = self->jr.header();
+      journal_header foreign;
+      if (read_foreign_checkpoint(self->opts.dir, foreign)
+          && foreign.checkpoint_txnid > h.checkpoint_txnid
+          && foreign.page_size == h.page_size) {
+        h.checkpoint_txnid = foreign.checkpoint_txnid;
+        h.meta[0] = foreign.meta[0];
+        h.meta[1] = foreign.meta[1];
+      }
+      auto path = self->opts.dir / "data.mdb";
+      int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0)
+        return unexpected{errc::io, fmt::format("open({}): {}", path.string(),
+                                                std::strerror(errno))};
+      auto st = write_meta_pages(fd, h.page_size, h.meta);
+      ::close(fd);
+      if (!st)
+        return st;
+      recover = true;
+      base = h.checkpoint_txnid;
+    }
+  }
   int rc = mdb_env_create(&self->env);
   if (rc != MDB_SUCCESS)
     return from_mdb(rc, "mdb_env_create");
@@ -201,9 +320,9 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (self->opts.read_only)
     flags |= MDB_RDONLY;
-  else if (self->opts.mode == durability::process)
+  else if (self->opts.mode == durability::process || journaling)
     flags |= MDB_NOSYNC;
-  else if (self->opts.sync == sync_policy::pipelined)
+  else if (self->opts.sync == sync_policy::pipelined && self->opts.exclusive)
     flags |= MDB_NOMETASYNC;
   rc = mdb_env_open(self->env, self->opts.dir.c_str(), flags, 0644);
   if (rc != MDB_SUCCESS)
@@ -215,6 +334,17 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
     return st;
   if (auto st = open_dbs(*self); !st)
     return st;
+  if (journaling) {
+    if (auto st = start_journal(*self, recover, base); !st)
+      return st;
+    self->syncer = std::thread{[p = self.get()] { p->run_syncer(); }};
+  } else if (!self->opts.read_only && self->opts.mode == durability::sync
+             && !self->opts.exclusive) {
+    MDB_stat st;
+    mdb_env_stat(self->env, &st);
+    self->page_size = st.ms_psize;
+    self->foreign_sync = true;
+  }
   if (!self->opts.read_only) {
     self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
     self->notifier = std::thread{[p = self.get()] { p->run_notifier(); }};
@@ -240,6 +370,14 @@ void event_log::close() {
   impl_->cv.notify_all();
   if (impl_->writer.joinable())
     impl_->writer.join();
+  if (impl_->syncer.joinable()) {
+    {
+      std::lock_guard<std::mutex> guard{impl_->sync_mu};
+      impl_->sync_stopping = true;
+    }
+    impl_->sync_cv.notify_all();
+    impl_->syncer.join();
+  }
   {
     std::lock_guard<std::mutex> guard{impl_->notify_mu};
     impl_->notify_stopping = true;
@@ -257,6 +395,7 @@ log_stats event_log::stats() const {
   log_stats s;
   s.commits = impl_->commits.load();
   s.syncs = impl_->syncs.load();
+  s.checkpoints = impl_->checkpoints.load();
   s.batches = impl_->batches.load();
   s.records = impl_->records.load();
   s.map_grows = impl_->map_grows.load();

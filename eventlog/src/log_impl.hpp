@@ -5,9 +5,12 @@
 
 #include "perdure/eventlog/event_log.hpp"
 
+#include "journal.hpp"
+
 #include <lmdb.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -52,6 +55,7 @@ struct event_log::impl {
   struct done_group {
     std::vector<completion> done;
     std::vector<result<commit_info>> results;
+    std::chrono::steady_clock::time_point started{};
   };
   std::mutex notify_mu;
   std::condition_variable notify_cv;
@@ -59,6 +63,30 @@ struct event_log::impl {
   bool notify_stopping = false;
   std::thread notifier;
 
+  // -- the journal (sync_policy::journal; see journal.hpp) --
+  bool journaled = false;       // the exclusive writer, journaling
+  bool foreign_sync = false;    // a non-exclusive sync writer
+  detail::journal jr;           // opened for every sync writer
+  std::uint32_t page_size = 0;
+  MDB_txn* pinned = nullptr;    // pins the last checkpoint's snapshot
+  std::uint64_t last_txnid = 0; // the last transaction this writer committed
+  std::uint64_t txns_since_checkpoint = 0;
+  std::chrono::steady_clock::time_point last_checkpoint;
+  std::string entry_buf;
+  std::vector<const write_batch*> entry_batches;
+
+  // Groups whose journal entries are written wait here for the syncer
+  // thread's fdatasync, then go to the notifier in the same order.
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  std::condition_variable sync_idle_cv;
+  std::deque<done_group> sync_queue;
+  bool sync_busy = false;
+  bool sync_stopping = false;
+  std::thread syncer;
+
+  std::atomic<std::uint64_t> checkpoints{0};
+  std::uint64_t replayed = 0; // transactions replayed at open
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> syncs{0};
   std::atomic<std::uint64_t> batches{0};
@@ -75,6 +103,7 @@ struct event_log::impl {
 
   /// The writer thread's loop.
   void run_writer();
+  void run_journal_writer();
 
   /// Commits one group of batches; see log_writer.cpp.
   done_group commit_group(std::vector<pending>& batch, bool& committed);
@@ -84,6 +113,28 @@ struct event_log::impl {
 
   /// The completion thread's loop.
   void run_notifier();
+
+  /// The journal syncer's loop.
+  void run_syncer();
+
+  /// Waits until every group handed to the syncer has gone to the notifier.
+  void drain_syncer();
+
+  /// Syncs LMDB, saves its meta pages as a new journal generation and pins
+  /// that snapshot (none when `clean`: the log is closing). Writer thread
+  /// only, with the syncer drained.
+  status checkpoint(bool clean);
+
+  /// mdb_env_sync, then the meta pages of `state` (the write lock held by
+  /// the caller) and, when `pin` is given, a read transaction pinning it.
+  status sync_and_pin(std::uint64_t state, std::string (&meta)[2],
+                      MDB_txn** pin);
+
+  /// A non-exclusive sync writer's checkpoint after its commit.
+  status foreign_checkpoint();
+
+  /// Replays the journal after a reboot (open, before any writer runs).
+  status replay_journal(std::uint64_t from_txnid);
 
   /// Grows the map (doubling, up to the maximum); false when at the maximum.
   bool grow_map();

@@ -30,8 +30,9 @@ struct entry_state {
 
 class txn_writer {
  public:
-  txn_writer(event_log::impl& self, MDB_txn* txn, time_ns now)
-    : self_(self), txn_(txn), now_(now) {
+  txn_writer(event_log::impl& self, MDB_txn* txn, time_ns now,
+             std::string_view writer_id)
+    : self_(self), txn_(txn), now_(now), writer_id_(writer_id) {
   }
 
   // Checks every precondition of `b` without writing, so that a failing batch
@@ -214,7 +215,7 @@ class txn_writer {
         auto seq = e->info.last_seq + 1;
         auto key = log_key(op.stream, seq);
         auto val = frame_record(key, static_cast<std::uint16_t>(op.number),
-                                now_, self_.opts.writer_id, op.data);
+                                now_, writer_id_, op.data);
         if (auto st = put(self_.log, key, val); !st)
           return st;
         e->info.last_seq = seq;
@@ -300,6 +301,7 @@ class txn_writer {
   event_log::impl& self_;
   MDB_txn* txn_;
   time_ns now_;
+  std::string_view writer_id_;
   std::unordered_map<std::string, entry_state> entries_;
 };
 
@@ -308,11 +310,20 @@ using pending_list = std::vector<event_log::impl::pending>;
 struct outcome {
   int rc = MDB_SUCCESS; // MDB_MAP_FULL asks the caller to grow and retry
   status failure;       // any other failure of the whole transaction
+  // Journal: a foreign commit came in between, or the journal file is full;
+  // checkpoint and try again.
+  bool need_checkpoint = false;
+  // Journal: committed without an entry (larger than a journal file);
+  // durable only after a checkpoint.
+  bool unjournaled = false;
   std::vector<result<commit_info>> results;
 };
 
-// Applies `batch` in one transaction and commits it.
-outcome write_group(event_log::impl& self, pending_list& batch) {
+// Applies `batch` in one transaction and commits it. With the journal, the
+// transaction's entry is written (not synced) before the commit, under
+// LMDB's write lock, so the journal holds transactions in commit order.
+outcome write_group(event_log::impl& self, pending_list& batch, time_ns now,
+                    std::string_view writer_id) {
   outcome out;
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(self.env, nullptr, 0, &txn);
@@ -320,7 +331,15 @@ outcome write_group(event_log::impl& self, pending_list& batch) {
     out.failure = from_mdb(rc, "mdb_txn_begin(write)");
     return out;
   }
-  txn_writer w{self, txn, now_ns()};
+  auto txnid = static_cast<std::uint64_t>(mdb_txn_id(txn));
+  if (self.journaled && txnid != self.last_txnid + 1) {
+    // Another process committed since our last transaction: the journal's
+    // base must include its state before anything of ours builds on it.
+    mdb_txn_abort(txn);
+    out.need_checkpoint = true;
+    return out;
+  }
+  txn_writer w{self, txn, now, writer_id};
   status st;
   for (auto& p : batch) {
     commit_info info;
@@ -334,6 +353,25 @@ outcome write_group(event_log::impl& self, pending_list& batch) {
   }
   if (st)
     st = w.flush();
+  if (st && self.journaled) {
+    self.entry_batches.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (out.results[i])
+        self.entry_batches.push_back(&batch[i].batch);
+    self.entry_buf.clear();
+    encode_entry(self.entry_buf, self.jr.generation(), txnid, now,
+                 self.entry_batches);
+    st = self.jr.append(self.entry_buf);
+    if (st.code() == errc::full) {
+      if (self.jr.could_fit(self.entry_buf.size())) {
+        mdb_txn_abort(txn);
+        out.need_checkpoint = true;
+        return out;
+      }
+      out.unjournaled = true;
+      st = {};
+    }
+  }
   if (!st) {
     mdb_txn_abort(txn);
     if (st.code() == errc::full)
@@ -343,9 +381,22 @@ outcome write_group(event_log::impl& self, pending_list& batch) {
     return out;
   }
   rc = mdb_txn_commit(txn);
+  if (rc == MDB_SUCCESS) {
+    self.last_txnid = txnid;
+    ++self.txns_since_checkpoint;
+    return out;
+  }
+  if (self.journaled && !out.unjournaled) {
+    // The entry is in the journal but the transaction is not in LMDB: mark
+    // it void (durably, before anyone hears of the failure), or recovery
+    // would replay it.
+    auto mark = encode_void(self.jr.generation(), txnid);
+    if (auto js = self.jr.append(mark); js)
+      static_cast<void>(self.jr.sync());
+  }
   if (rc == MDB_MAP_FULL)
     out.rc = rc;
-  else if (rc != MDB_SUCCESS)
+  else
     out.failure = from_mdb(rc, "mdb_txn_commit");
   return out;
 }
@@ -371,9 +422,22 @@ bool event_log::impl::grow_map() {
 // with their results; `committed` tells whether a transaction reached LMDB.
 event_log::impl::done_group event_log::impl::commit_group(
   std::vector<pending>& batch, bool& committed) {
-  auto out = write_group(*this, batch);
+  // One transaction, checkpointing first when the journal asks for it.
+  auto attempt = [this](std::vector<pending>& b) {
+    for (;;) {
+      auto o = write_group(*this, b, now_ns(), opts.writer_id);
+      if (!o.need_checkpoint)
+        return o;
+      if (auto st = checkpoint(false); !st) {
+        outcome f;
+        f.failure = st;
+        return f;
+      }
+    }
+  };
+  auto out = attempt(batch);
   while (out.rc == MDB_MAP_FULL && grow_map())
-    out = write_group(*this, batch);
+    out = attempt(batch);
   if (out.rc == MDB_MAP_FULL && batch.size() > 1) {
     // At the maximum map size: commit the batches one by one so that only
     // those that do not fit fail.
@@ -381,13 +445,14 @@ event_log::impl::done_group event_log::impl::commit_group(
     for (auto& p : batch) {
       std::vector<pending> one;
       one.push_back(std::move(p));
-      auto o = write_group(*this, one);
+      auto o = attempt(one);
       if (o.rc == MDB_MAP_FULL)
         out.results.emplace_back(unexpected{full_error()});
       else if (!o.failure)
         out.results.push_back(std::move(o.results.front()));
       else
         out.results.emplace_back(o.failure);
+      out.unjournaled = out.unjournaled || o.unjournaled;
       p = std::move(one.front());
     }
     out.rc = MDB_SUCCESS;
@@ -395,6 +460,11 @@ event_log::impl::done_group event_log::impl::commit_group(
     out.results.assign(1, unexpected{full_error()});
     out.rc = MDB_SUCCESS;
   }
+  if (out.failure.is_ok() && out.unjournaled)
+    // Too large for the journal: durable once LMDB itself is synced.
+    out.failure = checkpoint(false);
+  if (out.failure.is_ok() && foreign_sync)
+    out.failure = foreign_checkpoint();
   committed = out.failure.is_ok();
   auto committed_at = now_ns();
   done_group group;
@@ -430,7 +500,216 @@ void event_log::impl::notify(done_group group) {
 // The writer's loop. With the pipelined sync policy a committed group is
 // held back until its meta page is durable: the next commit's fdatasync
 // flushes it, and when no batch is waiting an explicit sync does.
+// The writer's loop with the journal: commit (entry written, LMDB not
+// synced), hand the group to the syncer, go on with the next group while
+// the syncer's fdatasync runs. Checkpoints come every checkpoint_interval
+// while there are writes, and once more, clean, at close.
+void event_log::impl::run_journal_writer() {
+  std::vector<pending> batch;
+  for (;;) {
+    bool due = false;
+    {
+      std::unique_lock<std::mutex> guard{mu};
+      auto until = last_checkpoint + opts.checkpoint_interval;
+      if (txns_since_checkpoint > 0)
+        cv.wait_until(guard, until,
+                      [this] { return stopping || !queue.empty(); });
+      else
+        cv.wait(guard, [this] { return stopping || !queue.empty(); });
+      due = txns_since_checkpoint > 0
+            && std::chrono::steady_clock::now() >= until;
+      if (!due && queue.empty() && stopping)
+        break;
+      auto n = std::min(queue.size(), opts.max_batches_per_commit);
+      batch.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+    }
+    if (due)
+      // A failed checkpoint leaves the previous one in force; the next
+      // interval tries again.
+      static_cast<void>(checkpoint(false));
+    if (batch.empty())
+      continue;
+    auto t0 = std::chrono::steady_clock::now();
+    bool committed = false;
+    auto group = commit_group(batch, committed);
+    ++commits;
+    group.started = t0;
+    {
+      std::lock_guard<std::mutex> guard{sync_mu};
+      sync_queue.push_back(std::move(group));
+    }
+    sync_cv.notify_one();
+  }
+  drain_syncer();
+  static_cast<void>(checkpoint(true));
+}
+
+void event_log::impl::run_syncer() {
+  std::deque<done_group> groups;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> guard{sync_mu};
+      sync_busy = false;
+      if (sync_queue.empty())
+        sync_idle_cv.notify_all();
+      sync_cv.wait(guard,
+                   [this] { return sync_stopping || !sync_queue.empty(); });
+      if (sync_queue.empty())
+        return;
+      groups.clear();
+      groups.swap(sync_queue);
+      sync_busy = true;
+    }
+    // Every entry of these groups was written before they were queued, and
+    // checkpoints (which switch files) wait for this queue to drain.
+    auto st = jr.sync();
+    ++syncs;
+    auto now = std::chrono::steady_clock::now();
+    for (auto& g : groups) {
+      if (!st)
+        for (auto& r : g.results)
+          if (r)
+            r = unexpected{st};
+      commit_ns += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - g.started)
+          .count());
+      notify(std::move(g));
+    }
+  }
+}
+
+void event_log::impl::drain_syncer() {
+  std::unique_lock<std::mutex> guard{sync_mu};
+  sync_idle_cv.wait(guard, [this] { return sync_queue.empty() && !sync_busy; });
+}
+
+// Syncs LMDB under its write lock, saves the meta pages of that state as a
+// new journal generation, and pins the state with a read transaction.
+status event_log::impl::checkpoint(bool clean) {
+  drain_syncer();
+  MDB_txn* w = nullptr;
+  if (int rc = mdb_txn_begin(env, nullptr, 0, &w); rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_txn_begin(checkpoint)");
+  auto state = static_cast<std::uint64_t>(mdb_txn_id(w)) - 1;
+  journal_header h;
+  h.checkpoint_txnid = state;
+  h.page_size = page_size;
+  h.clean = clean;
+  h.boot_id = current_boot_id();
+  h.writer_id = opts.writer_id;
+  MDB_txn* pin = nullptr;
+  auto st = sync_and_pin(state, h.meta, clean ? nullptr : &pin);
+  mdb_txn_abort(w);
+  if (st)
+    st = jr.start_generation(std::move(h));
+  if (!st) {
+    if (pin)
+      mdb_txn_abort(pin);
+    return st;
+  }
+  // The new checkpoint is durable: the old snapshot may go.
+  if (pinned)
+    mdb_txn_abort(pinned);
+  pinned = pin;
+  last_txnid = state;
+  txns_since_checkpoint = 0;
+  last_checkpoint = std::chrono::steady_clock::now();
+  ++checkpoints;
+  return {};
+}
+
+status event_log::impl::sync_and_pin(std::uint64_t state,
+                                     std::string (&meta)[2], MDB_txn** pin) {
+  if (int rc = mdb_env_sync(env, 1); rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_env_sync(checkpoint)");
+  int fd = -1;
+  mdb_env_get_fd(env, &fd);
+  if (auto st = read_meta_pages(fd, page_size, meta); !st)
+    return st;
+  if (meta_txnid(meta[state & 1]) != state)
+    return {errc::unsupported,
+            fmt::format("LMDB meta page {} does not name transaction {}; "
+                        "this LMDB build's layout is not the one the journal "
+                        "knows (use sync_policy::pipelined)",
+                        state & 1, state)};
+  if (pin)
+    if (int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, pin);
+        rc != MDB_SUCCESS)
+      return from_mdb(rc, "mdb_txn_begin(pin)");
+  return {};
+}
+
+// A writer beside the owner: after its (fully synced) commit, records the
+// state it left in journal-foreign so that recovery starts from it, and
+// pins it while this process lives.
+status event_log::impl::foreign_checkpoint() {
+  MDB_txn* w = nullptr;
+  if (int rc = mdb_txn_begin(env, nullptr, 0, &w); rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_txn_begin(checkpoint)");
+  auto state = static_cast<std::uint64_t>(mdb_txn_id(w)) - 1;
+  std::string meta[2];
+  MDB_txn* pin = nullptr;
+  auto st = sync_and_pin(state, meta, &pin);
+  mdb_txn_abort(w);
+  if (st)
+    st = publish_foreign_checkpoint(opts.dir, state, page_size, meta);
+  if (!st) {
+    if (pin)
+      mdb_txn_abort(pin);
+    return st;
+  }
+  if (pinned)
+    mdb_txn_abort(pinned);
+  pinned = pin;
+  return {};
+}
+
+// After a reboot: the checkpoint's state is back in place; apply every
+// journaled transaction after it, in order.
+status event_log::impl::replay_journal(std::uint64_t from_txnid) {
+  auto entries = jr.read_entries();
+  std::unordered_map<std::uint64_t, std::size_t> newest;
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    newest[entries[i].txnid] = i;
+  const auto writer = jr.header().writer_id;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto& e = entries[i];
+    // A later entry of the same id (a retry, or a void mark) replaces it.
+    if (e.void_txn || e.txnid <= from_txnid || newest[e.txnid] != i)
+      continue;
+    std::vector<pending> batch;
+    for (auto& b : e.batches)
+      batch.push_back({std::move(b), {}});
+    auto out = write_group(*this, batch, e.now, writer);
+    while (out.rc == MDB_MAP_FULL && grow_map())
+      out = write_group(*this, batch, e.now, writer);
+    if (out.rc == MDB_MAP_FULL)
+      return full_error();
+    if (!out.failure.is_ok())
+      return {out.failure.code(),
+              fmt::format("journal replay of transaction {}: {}", e.txnid,
+                          out.failure.message())};
+    for (auto& r : out.results)
+      if (!r)
+        return {errc::corruption,
+                fmt::format("journal replay: transaction {} no longer "
+                            "applies ({}); the storage and its journal "
+                            "disagree",
+                            e.txnid, r.as_status().to_string())};
+    ++replayed;
+  }
+  return {};
+}
+
 void event_log::impl::run_writer() {
+  if (journaled) {
+    run_journal_writer();
+    return;
+  }
   const bool pipelined =
     opts.mode == durability::sync && opts.sync == sync_policy::pipelined;
   std::vector<pending> batch;
@@ -479,6 +758,7 @@ void event_log::impl::run_writer() {
     bool committed = false;
     auto group = commit_group(batch, committed);
     ++commits;
+    group.started = t0;
     if (held) {
       // This commit's fdatasync flushed the held group's meta page; without
       // a commit, sync explicitly.

@@ -79,4 +79,13 @@ std::string write_batch::put_blob(std::string bytes) {
   return key;
 }
 
+write_batch write_batch::from_ops(std::vector<op> ops) {
+  write_batch b;
+  for (auto& o : ops)
+    if (o.what == op_type::append)
+      ++b.records_;
+  b.ops_ = std::move(ops);
+  return b;
+}
+
 } // namespace perdure::eventlog

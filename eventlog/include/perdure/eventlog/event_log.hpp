@@ -22,7 +22,8 @@ struct log_stats {
   std::uint64_t batches = 0;       ///< write_batches committed
   std::uint64_t records = 0;       ///< records appended
   std::uint64_t map_grows = 0;     ///< times the map was enlarged
-  std::uint64_t syncs = 0;         ///< explicit syncs (pipelined policy, idle queue)
+  std::uint64_t syncs = 0;         ///< explicit syncs: journal fdatasyncs, or (pipelined) idle-queue syncs
+  std::uint64_t checkpoints = 0;   ///< journal checkpoints (LMDB synced, meta saved)
   std::uint64_t commit_ns_total = 0; ///< commit start to durable, summed
   std::size_t map_size = 0;        ///< current map size in bytes
 };

@@ -54,6 +54,18 @@ enum class durability : std::uint8_t {
 
 /// How a `sync` group commit reaches the disk.
 enum class sync_policy : std::uint8_t {
+  /// The default: one fdatasync of a small redo journal per group. LMDB is
+  /// committed without syncing behind it (MDB_NOSYNC) and checkpointed now
+  /// and then (one LMDB sync, the meta pages saved in the journal, the
+  /// snapshot pinned so that its pages stay intact). After a crash of the
+  /// process LMDB is up to date; after a reboot recovery writes the last
+  /// checkpoint's meta pages back and replays the journal. Only the
+  /// exclusive writer journals; other writers (tools beside a running
+  /// engine) commit with LMDB's full sync and record a checkpoint of their
+  /// own. A record can be visible to readers a moment before it is
+  /// acknowledged, never acknowledged before it is durable. FORMAT.md,
+  /// "Journal".
+  journal,
   /// One fdatasync per commit (LMDB's MDB_NOMETASYNC): a commit flushes its
   /// pages and the previous commit's meta page; a group is acknowledged once
   /// the next commit, or an explicit sync when no commit follows, has made
@@ -114,7 +126,15 @@ struct options {
   std::filesystem::path dir;
   durability mode = durability::sync;
   /// Only for durability::sync; see sync_policy.
-  sync_policy sync = sync_policy::pipelined;
+  sync_policy sync = sync_policy::journal;
+  /// sync_policy::journal: the most bytes of one journal file (two are
+  /// kept); a full file starts a checkpoint. At least 1 MiB.
+  std::size_t journal_size = std::size_t{16} << 20;
+  /// sync_policy::journal: the longest time between checkpoints while
+  /// writes go on. Shorter bounds replay after a reboot and the growth of
+  /// data.mdb (pages freed after a checkpoint are reused only after the
+  /// next one); longer syncs LMDB less often.
+  std::chrono::milliseconds checkpoint_interval{1000};
   /// The map size to start with; LMDB's own default is only 1 MiB.
   std::size_t initial_map_size = std::size_t{64} << 20;
   /// The map grows (doubling) up to this size; beyond it commits fail `full`.

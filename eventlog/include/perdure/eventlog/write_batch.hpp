@@ -105,6 +105,10 @@ class write_batch {
     return ops_;
   }
 
+  /// Rebuilds a batch from the ops() of another; for the log's journal
+  /// replay, not for users (nothing is checked here; the commit checks).
+  static write_batch from_ops(std::vector<op> ops);
+
  private:
   std::vector<op> ops_;
   std::size_t records_ = 0;

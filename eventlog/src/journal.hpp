@@ -1,0 +1,151 @@
+#pragma once
+
+// The redo journal in front of LMDB (sync_policy::journal; FORMAT.md,
+// "Journal"). Private to the eventlog module.
+//
+// The owner of a storage (the exclusive writer) commits LMDB with MDB_NOSYNC
+// and writes every transaction's batches to the journal before committing
+// it; one fdatasync of the journal makes a whole group durable. A checkpoint
+// syncs LMDB, saves the images of its two meta pages in a new journal
+// generation and pins that snapshot with a read transaction, so that LMDB
+// cannot reuse its pages before the next checkpoint. After a reboot, recovery
+// writes the checkpoint's meta pages back into data.mdb (its pages are
+// intact) and replays the journal's transactions on top.
+
+#include "perdure/eventlog/status.hpp"
+#include "perdure/eventlog/write_batch.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace perdure::eventlog::detail {
+
+/// Bytes of a journal file's header block; entries follow it.
+inline constexpr std::size_t journal_header_size = 4096;
+/// Bytes kept of each LMDB meta page (its header and MDB_meta fit in 160).
+inline constexpr std::size_t meta_image_size = 256;
+
+/// Where the txnid sits in an LMDB 0.9 meta page (64-bit build): 16 bytes
+/// of page header, then MDB_meta whose mm_txnid is at byte 128. open()
+/// checks it against LMDB before trusting it.
+inline constexpr std::size_t meta_txnid_offset = 16 + 128;
+inline constexpr std::uint32_t lmdb_meta_magic = 0xBEEFC0DE;
+
+/// The txnid an LMDB meta page image names; 0 when it is not a meta page.
+std::uint64_t meta_txnid(std::string_view image);
+
+struct journal_header {
+  std::uint64_t generation = 0;
+  std::uint64_t checkpoint_txnid = 0; ///< LMDB state the meta images describe
+  std::uint32_t page_size = 0;
+  bool clean = false;                 ///< written by a clean close
+  std::string boot_id;                ///< the boot that wrote this generation
+  std::string writer_id;              ///< options.writer_id of the owner
+  std::string meta[2];                ///< meta pages 0 and 1, meta_image_size each
+};
+
+/// One journaled LMDB transaction (or the mark that one did not commit).
+struct journal_entry {
+  bool void_txn = false;
+  std::uint64_t txnid = 0;
+  time_ns now = 0;
+  std::vector<write_batch> batches;
+};
+
+/// This boot's id (/proc/sys/kernel/random/boot_id). Tests may set
+/// PERDURE_BOOT_ID to pretend a reboot. Empty when unknown.
+std::string current_boot_id();
+
+/// Appends the encoding of one group entry to `out`.
+void encode_entry(std::string& out, std::uint64_t generation,
+                  std::uint64_t txnid, time_ns now,
+                  const std::vector<const write_batch*>& batches);
+/// The encoding of a void mark for `txnid`.
+std::string encode_void(std::uint64_t generation, std::uint64_t txnid);
+
+/// The two journal files of a storage directory.
+class journal {
+ public:
+  journal() = default;
+  ~journal();
+  journal(const journal&) = delete;
+  journal& operator=(const journal&) = delete;
+
+  /// Opens (creating, unless `create` is false: then read-only)
+  /// journal-0 and journal-1 in `dir` and reads their headers. `capacity`
+  /// bounds each file.
+  status open(const std::filesystem::path& dir, std::size_t capacity,
+              bool create = true);
+
+  /// Whether either file holds a valid header.
+  bool has_header() const noexcept {
+    return cur_ >= 0;
+  }
+  /// The newest valid header (has_header() must hold).
+  const journal_header& header() const noexcept {
+    return hdr_;
+  }
+
+  /// The entries of the newest generation, in file order, up to the first
+  /// that is torn, damaged or from an older generation.
+  std::vector<journal_entry> read_entries() const;
+
+  /// Writes `h` (its generation set to the next one) into the other file
+  /// and syncs it: from now on entries go after it.
+  status start_generation(journal_header h);
+
+  /// Writes `bytes` (one or more encoded entries) after the last entry,
+  /// without syncing. `errc::full` when they do not fit in this file.
+  status append(std::string_view bytes);
+
+  /// Whether `n` bytes could ever fit in one file.
+  bool could_fit(std::size_t n) const noexcept {
+    return journal_header_size + n <= capacity_;
+  }
+
+  /// fdatasync of the file entries currently go to.
+  status sync() const;
+
+  std::uint64_t generation() const noexcept {
+    return hdr_.generation;
+  }
+  int fd() const noexcept {
+    return cur_ >= 0 ? fds_[cur_] : -1;
+  }
+
+ private:
+  status extend(int which, std::uint64_t upto);
+
+  std::filesystem::path dir_;
+  std::size_t capacity_ = 0;
+  int fds_[2] = {-1, -1};
+  std::uint64_t size_[2] = {0, 0}; // bytes written (zero-filled) so far
+  int cur_ = -1;
+  journal_header hdr_;
+  std::uint64_t offset_ = journal_header_size;
+};
+
+// -- the other writers' checkpoint --------------------------------------------
+
+/// A writer that is not the owner (a tool beside a running engine) commits
+/// with LMDB's full sync and then records its state here, so that recovery
+/// does not roll it back. Kept only when newer than the stored one.
+status publish_foreign_checkpoint(const std::filesystem::path& dir,
+                                  std::uint64_t txnid, std::uint32_t page_size,
+                                  const std::string (&meta)[2]);
+
+/// The foreign checkpoint, if one is stored and intact.
+bool read_foreign_checkpoint(const std::filesystem::path& dir,
+                             journal_header& out);
+
+/// Reads LMDB's two meta pages from the data file `fd`.
+status read_meta_pages(int fd, std::uint32_t page_size, std::string (&meta)[2]);
+
+/// Writes meta page images back into the data file and syncs it.
+status write_meta_pages(int fd, std::uint32_t page_size,
+                        const std::string (&meta)[2]);
+
+} // namespace perdure::eventlog::detail

@@ -1,0 +1,391 @@
+// The redo journal (sync_policy::journal): one journal sync per group, and
+// recovery after a reboot. A reboot is simulated by copying the storage
+// files as the disk could hold them after a power loss and opening the copy
+// under another boot id (PERDURE_BOOT_ID).
+
+#include "perdure/eventlog/event_log.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+
+#include "child_process.hpp"
+#include "temp_dir.hpp"
+
+using namespace perdure;
+using namespace perdure::eventlog;
+namespace fs = std::filesystem;
+
+namespace {
+
+options journal_opts(const fs::path& dir) {
+  options o;
+  o.dir = dir;
+  o.sync = sync_policy::journal;
+  o.checkpoint_interval = std::chrono::hours{1}; // checkpoints only when asked
+  return o;
+}
+
+std::unique_ptr<event_log> open_ok(options o) {
+  auto r = event_log::open(std::move(o));
+  REQUIRE_MESSAGE(r.has_value(), r.as_status().to_string());
+  return std::move(*r);
+}
+
+// For child processes, where doctest's REQUIRE cannot run.
+std::unique_ptr<event_log> open_or_exit(options o) {
+  auto r = event_log::open(std::move(o));
+  if (!r) {
+    std::fprintf(stderr, "open: %s\n", r.as_status().to_string().c_str());
+    std::exit(3);
+  }
+  return std::move(*r);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in{p, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+void spit(const fs::path& p, const std::string& bytes) {
+  std::ofstream out{p, std::ios::binary | std::ios::trunc};
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Sets PERDURE_BOOT_ID for its lifetime: the process pretends to run after
+// a reboot.
+struct other_boot {
+  explicit other_boot(const char* id = "rebooted-0000") {
+    ::setenv("PERDURE_BOOT_ID", id, 1);
+  }
+  ~other_boot() {
+    ::unsetenv("PERDURE_BOOT_ID");
+  }
+};
+
+// What the disk may hold after a power loss: each page of data.mdb either as
+// it was when the checkpoint synced it (`at_checkpoint`) or as the OS had it
+// at the end (`final`); pages past the checkpoint's end either written or
+// zero. The journal files are as synced (acknowledged entries are durable).
+std::string mix_pages(const std::string& at_checkpoint, const std::string& final,
+                      std::mt19937& rng, int mode) {
+  constexpr std::size_t page = 4096;
+  std::string out = final;
+  for (std::size_t at = 0; at < out.size(); at += page) {
+    bool old = mode == 0 ? true : mode == 1 ? false : (rng() & 1) != 0;
+    if (!old)
+      continue;
+    auto n = std::min(page, out.size() - at);
+    if (at + n <= at_checkpoint.size())
+      out.replace(at, n, at_checkpoint, at, n);
+    else
+      out.replace(at, n, std::string(n, '\0'));
+  }
+  return out;
+}
+
+void copy_storage(const fs::path& from, const fs::path& to,
+                  const std::string& data) {
+  fs::create_directories(to);
+  spit(to / "data.mdb", data);
+  for (auto name : {"journal-0", "journal-1", "journal-foreign"})
+    if (fs::exists(from / name))
+      fs::copy_file(from / name, to / name,
+                    fs::copy_options::overwrite_existing);
+}
+
+using expected_map = std::map<std::string, std::vector<std::string>>;
+
+void check_contents(event_log& log, const expected_map& want) {
+  for (auto& [stream, payloads] : want) {
+    auto r = log.read(stream);
+    REQUIRE_MESSAGE(r.has_value(), stream, ": ", r.as_status().to_string());
+    REQUIRE(r->size() == payloads.size());
+    for (std::size_t i = 0; i < payloads.size(); ++i)
+      CHECK((*r)[i].payload == payloads[i]);
+  }
+  auto damage = log.verify();
+  REQUIRE(damage);
+  CHECK(damage->empty());
+}
+
+std::string payload(int s, int i) {
+  return std::string(static_cast<std::size_t>(20 + (i * 53) % 900),
+                     static_cast<char>('a' + (s + i) % 26))
+         + "#" + std::to_string(i);
+}
+
+} // namespace
+
+TEST_CASE("journal: each acknowledged group costs one journal sync and no LMDB sync") {
+  test::temp_dir dir;
+  auto log = open_ok(journal_opts(dir.path()));
+  auto before = log->stats();
+  CHECK(before.checkpoints == 1); // the one at open
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(log->append("s", 1, "r" + std::to_string(i)));
+  auto after = log->stats();
+  CHECK(after.commits - before.commits == 20);
+  CHECK(after.syncs - before.syncs == 20);
+  CHECK(after.checkpoints == 1);
+  CHECK(fs::exists(dir / "journal-0"));
+  log.reset();
+  // A clean close needs nothing replayed: the contents are simply there.
+  log = open_ok(journal_opts(dir.path()));
+  CHECK(log->read("s")->size() == 20);
+}
+
+TEST_CASE("journal: after a simulated power loss every acknowledged write is recovered, whatever pages reached the disk") {
+  test::temp_dir dir;
+  expected_map want;
+  {
+    auto log = open_ok(journal_opts(dir.path()));
+    for (int i = 0; i < 30; ++i) {
+      REQUIRE(log->append("early", 1, payload(0, i)));
+      want["early"].push_back(payload(0, i));
+    }
+  }
+  // Reopen: the open's checkpoint syncs LMDB; this is what the disk holds.
+  auto log = open_ok(journal_opts(dir.path()));
+  auto at_checkpoint = slurp(dir / "data.mdb");
+  // Writes after the checkpoint, of every kind the journal must replay.
+  std::vector<std::future<result<commit_info>>> acks;
+  for (int i = 0; i < 400; ++i) {
+    write_batch b;
+    auto s = "s" + std::to_string(i % 7);
+    b.append(s, 2, payload(i % 7, i)).put_offset("off/" + s, i);
+    if (i % 50 == 0)
+      b.set_status(s, i % 100 == 0 ? "running" : "waiting")
+        .put_timer(1000 + i, s, "t" + std::to_string(i));
+    want[s].push_back(payload(i % 7, i));
+    acks.push_back(log->submit(std::move(b)));
+  }
+  {
+    write_batch b;
+    b.drop_before("early", 11).remove_timer(1000, "s0", "t0");
+    acks.push_back(log->submit(std::move(b)));
+    want["early"].erase(want["early"].begin(), want["early"].begin() + 10);
+  }
+  // A conflicting batch fails and must stay failed after replay.
+  {
+    write_batch b;
+    b.expect_last("s1", 3).append("s1", 9, "never");
+    CHECK_FALSE(log->commit(std::move(b)));
+  }
+  for (auto& a : acks)
+    REQUIRE(a.get());
+  auto blob_key = [&] {
+    write_batch b;
+    auto k = b.put_blob(std::string(20000, 'z'));
+    REQUIRE(log->commit(std::move(b)));
+    return k;
+  }();
+  auto final_data = slurp(dir / "data.mdb");
+  // Every acknowledged entry is in the journal files now (synced).
+  for (int mode = 0; mode < 12; ++mode) {
+    CAPTURE(mode);
+    std::mt19937 rng(static_cast<unsigned>(mode * 7919 + 1));
+    auto crash = dir / ("crash" + std::to_string(mode));
+    copy_storage(dir.path(), crash,
+                 mix_pages(at_checkpoint, final_data, rng, mode < 2 ? mode : 2));
+    other_boot reboot;
+    auto r = open_ok(journal_opts(crash));
+    check_contents(*r, want);
+    CHECK(r->info("s0")->status == "waiting"); // set at i = 0, then 350
+    CHECK(*r->offset("off/s3") == 395);
+    CHECK(r->blob(blob_key)->size() == 20000);
+    auto due = r->timers_due(1 << 30);
+    REQUIRE(due);
+    CHECK(due->size() == 7); // 8 timers put, one removed
+    CHECK(r->read("s1")->back().kind == 2);
+    // The recovered storage takes new writes and reopens cleanly.
+    REQUIRE(r->append("after", 1, "x"));
+    r.reset();
+    auto again = open_ok(journal_opts(crash));
+    CHECK(again->read("after")->size() == 1);
+    check_contents(*again, want);
+  }
+}
+
+TEST_CASE("journal: full journal files start new checkpoints; recovery uses the newest") {
+  test::temp_dir dir;
+  auto o = journal_opts(dir.path());
+  o.journal_size = 1 << 20;
+  auto log = open_ok(o);
+  expected_map want;
+  for (int i = 0; i < 5000; ++i) {
+    auto s = "g" + std::to_string(i % 3);
+    REQUIRE(log->append(s, 1, payload(i % 3, i)));
+    want[s].push_back(payload(i % 3, i));
+  }
+  CHECK(log->stats().checkpoints >= 3);
+  auto crash = dir / "crash";
+  copy_storage(dir.path(), crash, slurp(dir / "data.mdb"));
+  other_boot reboot;
+  auto o2 = o;
+  o2.dir = crash;
+  auto r = open_ok(o2);
+  check_contents(*r, want);
+}
+
+// Appends to 3 streams, record I of stream S at seq I, and prints "ack S I"
+// once it is durable, until killed. Checkpoints every 50 ms.
+PERDURE_CHILD_ENTRY("journal_append_forever") {
+  auto o = journal_opts(args.at(0));
+  o.checkpoint_interval = std::chrono::milliseconds{50};
+  o.journal_size = 1 << 20;
+  auto log = open_or_exit(o);
+  std::mutex out;
+  std::vector<std::thread> ts;
+  for (int s = 0; s < 3; ++s)
+    ts.emplace_back([&, s] {
+      auto k = "k" + std::to_string(s);
+      auto info = log->info(k);
+      int from = info ? static_cast<int>(info->last_seq) + 1 : 1;
+      for (int i = from;; ++i) {
+        write_batch b;
+        b.append(k, 1, payload(s, i)).put_offset(k, i);
+        if (!log->commit(std::move(b)))
+          std::abort();
+        std::lock_guard<std::mutex> g{out};
+        std::printf("ack %d %d\n", s, i);
+        std::fflush(stdout);
+      }
+    });
+  for (auto& t : ts)
+    t.join();
+  return 0;
+}
+
+TEST_CASE("journal: SIGKILL, with and without a reboot: every acknowledged record is there exactly once") {
+  test::temp_dir dir;
+  int acked[3] = {0, 0, 0};
+  for (int round = 0; round < 4; ++round) {
+    CAPTURE(round);
+    {
+      test::child_process child{"journal_append_forever",
+                                {dir.path().string()}};
+      for (int lines = 0; lines < 300 + 200 * round; ++lines) {
+        auto line = child.read_line();
+        REQUIRE_FALSE(line.empty());
+        int s = 0, i = 0;
+        REQUIRE(std::sscanf(line.c_str(), "ack %d %d", &s, &i) == 2);
+        acked[s] = std::max(acked[s], i);
+      }
+      child.kill();
+    }
+    // Every other round pretends the machine rebooted in between.
+    std::string id = "boot-" + std::to_string(round);
+    if (round % 2 == 0)
+      ::setenv("PERDURE_BOOT_ID", id.c_str(), 1);
+    {
+      auto log = open_ok(journal_opts(dir.path()));
+      for (int s = 0; s < 3; ++s) {
+        auto k = "k" + std::to_string(s);
+        auto recs = log->read(k);
+        REQUIRE(recs);
+        REQUIRE(static_cast<int>(recs->size()) >= acked[s]);
+        for (std::size_t i = 0; i < recs->size(); ++i) {
+          REQUIRE((*recs)[i].seq == i + 1);
+          REQUIRE((*recs)[i].payload == payload(s, static_cast<int>(i + 1)));
+        }
+        CHECK(*log->offset(k) == static_cast<std::int64_t>(recs->size()));
+      }
+      auto damage = log->verify();
+      REQUIRE(damage);
+      CHECK(damage->empty());
+    }
+    ::unsetenv("PERDURE_BOOT_ID");
+  }
+}
+
+// Appends N records to stream "foreign" beside a running owner (a tool's
+// non-exclusive writer), then prints "done".
+PERDURE_CHILD_ENTRY("journal_foreign_writer") {
+  options o;
+  o.dir = args.at(0);
+  o.exclusive = false;
+  auto log = open_or_exit(o);
+  int n = std::stoi(args.at(1));
+  for (int i = 1; i <= n; ++i)
+    if (!log->append("foreign", 1, "f" + std::to_string(i)))
+      return 2;
+  std::printf("done\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+TEST_CASE("journal: a writer beside the owner is not rolled back by recovery") {
+  test::temp_dir dir;
+  auto log = open_ok(journal_opts(dir.path()));
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(log->append("own", 1, "o" + std::to_string(i)));
+  {
+    test::child_process child{"journal_foreign_writer",
+                              {dir.path().string(), "5"}};
+    CHECK(child.read_line() == "done");
+    CHECK(child.wait() == 0);
+  }
+  CHECK(fs::exists(dir / "journal-foreign"));
+  // The foreign writer synced the whole data file: the disk holds this.
+  auto at_checkpoint = slurp(dir / "data.mdb");
+  SUBCASE("the owner does not write after it") {
+  }
+  SUBCASE("the owner writes after it") {
+    for (int i = 10; i < 20; ++i)
+      REQUIRE(log->append("own", 1, "o" + std::to_string(i)));
+  }
+  auto own = log->read("own")->size();
+  auto final_data = slurp(dir / "data.mdb");
+  for (int mode = 0; mode < 6; ++mode) {
+    CAPTURE(mode);
+    std::mt19937 rng(static_cast<unsigned>(mode + 17));
+    auto crash = dir / ("crash" + std::to_string(own) + "-" + std::to_string(mode));
+    copy_storage(dir.path(), crash,
+                 mix_pages(at_checkpoint, final_data, rng, mode < 2 ? mode : 2));
+    other_boot reboot;
+    auto r = open_ok(journal_opts(crash));
+    CHECK(r->read("own")->size() == own);
+    auto f = r->read("foreign");
+    REQUIRE(f);
+    CHECK(f->size() == 5);
+    auto damage = r->verify();
+    REQUIRE(damage);
+    CHECK(damage->empty());
+  }
+}
+
+TEST_CASE("journal: a reader or tool opening after a reboot replays the journal first") {
+  test::temp_dir dir;
+  auto log = open_ok(journal_opts(dir.path()));
+  for (int i = 0; i < 25; ++i)
+    REQUIRE(log->append("r", 1, payload(1, i)));
+  auto crash = dir / "crash";
+  copy_storage(dir.path(), crash, slurp(dir / "data.mdb"));
+  other_boot reboot;
+  options ro;
+  ro.dir = crash;
+  ro.read_only = true;
+  auto r = open_ok(ro);
+  auto recs = r->read("r");
+  REQUIRE(recs);
+  CHECK(recs->size() == 25);
+}
+
+TEST_CASE("journal: bad journal options are refused") {
+  test::temp_dir dir;
+  auto o = journal_opts(dir.path());
+  o.journal_size = 1000;
+  auto r = event_log::open(o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == errc::invalid_argument);
+  o = journal_opts(dir.path());
+  o.checkpoint_interval = std::chrono::milliseconds{0};
+  r = event_log::open(o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == errc::invalid_argument);
+}
