@@ -58,7 +58,7 @@ struct engine_options {
   std::filesystem::path storage = {};
   eventlog::durability durability = eventlog::durability::sync;
   /// How a `sync` commit reaches the disk (see eventlog::sync_policy).
-  eventlog::sync_policy sync = eventlog::sync_policy::pipelined;
+  eventlog::sync_policy sync = eventlog::sync_policy::journal;
   /// The storage's size limit: LMDB's map grows (doubling) up to it, then
   /// writes fail with `full` and nothing committed is lost.
   std::size_t max_storage_size = std::size_t{64} << 30;
