@@ -442,7 +442,11 @@ void event_log::submit(write_batch batch, completion done) {
     std::lock_guard<std::mutex> guard{impl_->mu};
     if (!impl_->stopping && !impl_->opts.read_only) {
       impl_->queue.push_back({std::move(batch), std::move(done)});
-      impl_->cv.notify_one();
+      // While a journal sync runs the writer waits for a large group or
+      // the sync's end (the syncer wakes it then): no wake-up per batch.
+      if (!impl_->syncing
+          || impl_->queue.size() >= impl::eager_group_size)
+        impl_->cv.notify_one();
       return;
     }
   }

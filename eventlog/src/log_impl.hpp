@@ -82,6 +82,9 @@ struct event_log::impl {
   std::condition_variable sync_idle_cv;
   std::deque<done_group> sync_queue;
   bool sync_busy = false;
+  bool syncing = false; // (under mu) groups are with the syncer
+  // Batches that make a group worth committing while a sync runs.
+  static constexpr std::size_t eager_group_size = 32;
   bool sync_stopping = false;
   std::thread syncer;
 

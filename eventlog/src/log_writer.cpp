@@ -511,11 +511,18 @@ void event_log::impl::run_journal_writer() {
     {
       std::unique_lock<std::mutex> guard{mu};
       auto until = last_checkpoint + opts.checkpoint_interval;
+      // While a journal sync runs, batches wait for it to end (or for a
+      // large group): committing them earlier would not make them durable
+      // sooner, only the groups smaller.
+      auto ready = [this] {
+        return stopping
+               || (!queue.empty()
+                   && (!syncing || queue.size() >= eager_group_size));
+      };
       if (txns_since_checkpoint > 0)
-        cv.wait_until(guard, until,
-                      [this] { return stopping || !queue.empty(); });
+        cv.wait_until(guard, until, ready);
       else
-        cv.wait(guard, [this] { return stopping || !queue.empty(); });
+        cv.wait(guard, ready);
       due = txns_since_checkpoint > 0
             && std::chrono::steady_clock::now() >= until;
       if (!due && queue.empty() && stopping)
@@ -539,6 +546,10 @@ void event_log::impl::run_journal_writer() {
     ++commits;
     group.started = t0;
     {
+      std::lock_guard<std::mutex> guard{mu};
+      syncing = true;
+    }
+    {
       std::lock_guard<std::mutex> guard{sync_mu};
       sync_queue.push_back(std::move(group));
     }
@@ -554,8 +565,15 @@ void event_log::impl::run_syncer() {
     {
       std::unique_lock<std::mutex> guard{sync_mu};
       sync_busy = false;
-      if (sync_queue.empty())
+      if (sync_queue.empty()) {
         sync_idle_cv.notify_all();
+        // Tell the writer that the batches it holds back can go.
+        std::lock_guard<std::mutex> g{mu};
+        if (syncing) {
+          syncing = false;
+          cv.notify_one();
+        }
+      }
       sync_cv.wait(guard,
                    [this] { return sync_stopping || !sync_queue.empty(); });
       if (sync_queue.empty())

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -166,6 +169,70 @@ void log_append_phase(const bench_options& o, int appenders, bool distinct,
                           / (1 << 20));
 }
 
+// As the engine appends: each of `appenders` logical appenders (an actor or
+// a workflow) keeps one append outstanding and submits its next one from
+// the completion of the previous, so no thread blocks per appender.
+void log_append_callbacks(const bench_options& o, int appenders, figures& f) {
+  eventlog::options opts;
+  opts.dir = o.dir / ("log-cb-" + std::to_string(appenders));
+  opts.mode = o.mode;
+  opts.initial_map_size = std::size_t{256} << 20;
+  auto opened = eventlog::event_log::open(opts);
+  if (!opened) {
+    std::fprintf(stderr, "%s\n", opened.error().to_string().c_str());
+    std::exit(1);
+  }
+  auto log = std::move(*opened);
+  struct appender {
+    latencies lat;
+    clock_type::time_point started;
+  };
+  std::vector<appender> state(static_cast<std::size_t>(appenders));
+  std::atomic<bool> stop{false};
+  std::atomic<int> running{appenders};
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  const std::string payload(payload_size, 'p');
+  std::function<void(std::size_t)> next = [&](std::size_t a) {
+    if (stop.load(std::memory_order_relaxed)) {
+      if (running.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> g{done_mu};
+        done_cv.notify_all();
+      }
+      return;
+    }
+    state[a].started = clock_type::now();
+    eventlog::write_batch b;
+    b.append("shared", 1, payload);
+    log->submit(std::move(b), [&, a](result<eventlog::commit_info> r) {
+      if (!r)
+        std::abort();
+      state[a].lat.add(clock_type::now() - state[a].started);
+      next(a);
+    });
+  };
+  auto t0 = clock_type::now();
+  for (std::size_t a = 0; a < state.size(); ++a)
+    next(a);
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds / 2));
+  stop = true;
+  {
+    std::unique_lock<std::mutex> g{done_mu};
+    done_cv.wait(g, [&] { return running.load() == 0; });
+  }
+  auto elapsed = seconds_since(t0);
+  latencies all;
+  for (auto& s : state)
+    all.merge(s.lat);
+  auto st = log->stats();
+  auto p = "cb_a" + std::to_string(appenders) + "_";
+  f.add(p + "appends_per_s", static_cast<double>(all.size()) / elapsed);
+  f.add(p + "commit_p50_us", all.quantile_us(0.5));
+  f.add(p + "commit_p99_us", all.quantile_us(0.99));
+  f.add(p + "records_per_commit",
+        static_cast<double>(st.records) / static_cast<double>(st.commits));
+}
+
 figures run_fsync_floor(const bench_options& o) {
   figures f;
   fsync_floor(o, f);
@@ -183,6 +250,7 @@ figures run_log_append(const bench_options& o) {
   for (int n : {1, 8, 64})
     log_append_phase(o, n, false, f);
   log_append_phase(o, 64, true, f);
+  log_append_callbacks(o, 64, f);
   if (o.mode == eventlog::durability::sync) {
     for (int n : {1, 64})
       log_append_phase(o, n, false, f, true);
@@ -198,6 +266,10 @@ figures run_log_append(const bench_options& o) {
   f.add("a64_vs_raw_batch100", f.get("a64_appends_per_s") / f.get("raw_batch100_per_s"));
   f.add("a64_vs_raw_txn_per_append",
         f.get("a64_appends_per_s") / f.get("raw_txn_per_append_per_s"));
+  f.add("cb_a64_vs_raw_batch100",
+        f.get("cb_a64_appends_per_s") / f.get("raw_batch100_per_s"));
+  f.add("cb_a64_vs_raw_txn_per_append",
+        f.get("cb_a64_appends_per_s") / f.get("raw_txn_per_append_per_s"));
   f.add("a1_p50_vs_fsync_floor",
         f.get("a1_commit_p50_us") / f.get("fsync_floor_p50_us"));
   return f;

@@ -134,7 +134,7 @@ struct options {
   /// writes go on. Shorter bounds replay after a reboot and the growth of
   /// data.mdb (pages freed after a checkpoint are reused only after the
   /// next one); longer syncs LMDB less often.
-  std::chrono::milliseconds checkpoint_interval{1000};
+  std::chrono::milliseconds checkpoint_interval{250};
   /// The map size to start with; LMDB's own default is only 1 MiB.
   std::size_t initial_map_size = std::size_t{64} << 20;
   /// The map grows (doubling) up to this size; beyond it commits fail `full`.
