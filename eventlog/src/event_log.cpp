@@ -30,6 +30,17 @@ status from_mdb(int rc, std::string_view what) {
   return {code, fmt::format("{}: {}", what, mdb_strerror(rc))};
 }
 
+status from_mdb_read(int rc, std::string_view what) {
+  // LMDB marks a read transaction failed when it met a page number past
+  // the data (e.g. while opening a cursor); later calls say MDB_BAD_TXN.
+  if (rc == MDB_BAD_TXN)
+    return {errc::corruption,
+            fmt::format("{}: a damaged page number (the storage is corrupt; "
+                        "run `perdure verify`)",
+                        what)};
+  return from_mdb(rc, what);
+}
+
 status begin_read(const event_log::impl& self, MDB_txn*& txn,
                   std::shared_lock<std::shared_mutex>& lock) {
   for (;;) {
@@ -74,7 +85,7 @@ status open_dbs(event_log::impl& self) {
                  {"offsets", &self.offsets},  {"blobs", &self.blobs},
                  {"meta", &self.meta}};
   for (auto& n : all) {
-    rc = mdb_dbi_open(txn, n.name, flags, n.dbi);
+    rc = safe_dbi_open(txn, n.name, flags, n.dbi);
     if (rc != MDB_SUCCESS) {
       mdb_txn_abort(txn);
       if (rc == MDB_NOTFOUND)
@@ -88,11 +99,11 @@ status open_dbs(event_log::impl& self) {
   // The format version: written by the first writer, checked by everyone.
   std::string key = "format";
   MDB_val k = as_val(key), v;
-  rc = mdb_get(txn, self.meta, &k, &v);
+  rc = safe_get(txn, self.meta, &k, &v);
   if (rc == MDB_NOTFOUND && !self.opts.read_only) {
     char ver = static_cast<char>(format_version);
     MDB_val nv{1, &ver};
-    rc = mdb_put(txn, self.meta, &k, &nv, 0);
+    rc = safe_put(txn, self.meta, &k, &nv, 0);
   } else if (rc == MDB_SUCCESS) {
     auto ver = v.mv_size == 1 ? static_cast<std::uint8_t>(
                  *static_cast<const char*>(v.mv_data))
@@ -274,6 +285,7 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
                       opts.dir.string(), st.message())};
     }
   }
+  install_map_guard();
   auto self = std::make_unique<impl>();
   self->opts = std::move(opts);
   if (!self->opts.read_only && self->opts.exclusive)
@@ -421,7 +433,7 @@ result<storage_stats> event_log::storage() const {
       {"meta", impl_->meta}};
     for (auto& [name, dbi] : all) {
       MDB_stat ds;
-      if (int rc = mdb_stat(txn, dbi, &ds); rc != MDB_SUCCESS)
+      if (int rc = safe_stat(txn, dbi, &ds); rc != MDB_SUCCESS)
         return from_mdb(rc, fmt::format("mdb_stat({})", name));
       out.dbs.push_back({name, ds.ms_entries,
                          ds.ms_branch_pages + ds.ms_leaf_pages
@@ -487,11 +499,11 @@ namespace {
 status read_entry(const event_log::impl& self, MDB_txn* txn,
                   std::string_view stream, stream_info& out) {
   MDB_val k = as_val(stream), v;
-  int rc = mdb_get(txn, self.dir, &k, &v);
+  int rc = safe_get(txn, self.dir, &k, &v);
   if (rc == MDB_NOTFOUND)
     return {errc::not_found, fmt::format("stream '{}' does not exist", stream)};
   if (rc != MDB_SUCCESS)
-    return from_mdb(rc, "mdb_get(dir)");
+    return from_mdb_read(rc, "mdb_get(dir)");
   if (auto st = unframe_entry(stream, as_view(v), out); !st)
     return {st.code(), fmt::format("directory entry of stream '{}': {}",
                                    stream, st.message())};
@@ -510,8 +522,8 @@ status scan_records(const event_log::impl& self, MDB_txn* txn,
   MDB_val k = as_val(start), v;
   status st;
   bool any = false;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+  for (rc = safe_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+       rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
     auto key = as_view(k);
     if (key.size() != start.size() || key.substr(0, prefix.size()) != prefix)
       break;
@@ -530,7 +542,7 @@ status scan_records(const event_log::impl& self, MDB_txn* txn,
   if (!st)
     return st;
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-    return from_mdb(rc, "mdb_cursor_get(log)");
+    return from_mdb_read(rc, "mdb_cursor_get(log)");
   if (!any) {
     stream_info info;
     return read_entry(self, txn, stream, info);
@@ -576,14 +588,14 @@ result<record> event_log::read_last(std::string_view stream) const {
       return {errc::not_found, fmt::format("stream '{}' has no records", stream)};
     auto key = log_key(stream, info.last_seq);
     MDB_val k = as_val(key), v;
-    int rc = mdb_get(txn, impl_->log, &k, &v);
+    int rc = safe_get(txn, impl_->log, &k, &v);
     if (rc == MDB_NOTFOUND)
       return {errc::corruption,
               fmt::format("stream '{}' seq {}: named by the directory but "
                           "missing from the log",
                           stream, info.last_seq)};
     if (rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_get(log)");
+      return from_mdb_read(rc, "mdb_get(log)");
     record_view rv;
     rv.seq = info.last_seq;
     if (auto s = unframe_record(key, as_view(v), rv); !s)
@@ -618,9 +630,9 @@ event_log::list_by_status(std::string_view status_text,
     auto prefix = status_key(status_text, "");
     MDB_val k = as_val(prefix), v;
     status res;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (rc = safe_cursor_get(cur, &k, &v, MDB_SET_RANGE);
          rc == MDB_SUCCESS && out.size() < limit;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
       auto key = as_view(k);
       if (key.substr(0, prefix.size()) != prefix)
         break;
@@ -647,9 +659,9 @@ event_log::list(std::optional<stream_kind> kind, std::size_t limit) const {
       return from_mdb(rc, "mdb_cursor_open(dir)");
     MDB_val k, v;
     status res;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (rc = safe_cursor_get(cur, &k, &v, MDB_FIRST);
          rc == MDB_SUCCESS && out.size() < limit;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
       stream_info info;
       if (res = unframe_entry(as_view(k), as_view(v), info); !res) {
         res = {res.code(), fmt::format("directory entry of stream '{}': {}",
@@ -677,9 +689,9 @@ result<std::vector<timer_entry>> event_log::timers_due(time_ns until,
       return from_mdb(rc, "mdb_cursor_open(timers)");
     MDB_val k, v;
     status res;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (rc = safe_cursor_get(cur, &k, &v, MDB_FIRST);
          rc == MDB_SUCCESS && out.size() < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
       timer_entry t;
       std::string_view ignored;
       if (!parse_timer_key(as_view(k), t)
@@ -713,11 +725,11 @@ event_log::offset(std::string_view key) const {
   std::optional<std::int64_t> out;
   auto st = impl_->with_read([&](MDB_txn* txn) -> status {
     MDB_val k = as_val(key), v;
-    int rc = mdb_get(txn, impl_->offsets, &k, &v);
+    int rc = safe_get(txn, impl_->offsets, &k, &v);
     if (rc == MDB_NOTFOUND)
       return {};
     if (rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_get(offsets)");
+      return from_mdb_read(rc, "mdb_get(offsets)");
     std::string_view val;
     if (!unframe_small(key, as_view(v), val) || val.size() != 8)
       return {errc::corruption,
@@ -734,11 +746,11 @@ status event_log::with_blob(std::string_view key,
                             const std::function<void(std::string_view)>& fn) const {
   return impl_->with_read([&](MDB_txn* txn) -> status {
     MDB_val k = as_val(key), v;
-    int rc = mdb_get(txn, impl_->blobs, &k, &v);
+    int rc = safe_get(txn, impl_->blobs, &k, &v);
     if (rc == MDB_NOTFOUND)
       return {errc::not_found, fmt::format("blob '{}' does not exist", key)};
     if (rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_get(blobs)");
+      return from_mdb_read(rc, "mdb_get(blobs)");
     std::string_view val;
     if (!unframe_small(key, as_view(v), val))
       return {errc::corruption, fmt::format("blob '{}' fails its checksum", key)};

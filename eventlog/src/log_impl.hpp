@@ -6,6 +6,7 @@
 #include "perdure/eventlog/event_log.hpp"
 
 #include "journal.hpp"
+#include "map_guard.hpp"
 
 #include <lmdb.h>
 
@@ -21,6 +22,10 @@ namespace perdure::eventlog {
 
 /// Maps an LMDB return code to a status naming the call that failed.
 status from_mdb(int rc, std::string_view what);
+
+/// As from_mdb, for reads: MDB_BAD_TXN there means LMDB met a damaged page
+/// number earlier in the transaction, a corruption.
+status from_mdb_read(int rc, std::string_view what);
 
 struct event_log::impl {
   options opts;

@@ -114,7 +114,7 @@ class txn_writer {
     if (!fresh)
       return {};
     MDB_val k = as_val(id), v;
-    int rc = mdb_get(txn_, self_.dir, &k, &v);
+    int rc = safe_get(txn_, self_.dir, &k, &v);
     if (rc == MDB_NOTFOUND) {
       out->info.id = id;
       return {};
@@ -146,7 +146,7 @@ class txn_writer {
   status put(MDB_dbi dbi, std::string_view key, std::string_view val,
              unsigned flags = 0) {
     MDB_val k = as_val(key), v = as_val(val);
-    int rc = mdb_put(txn_, dbi, &k, &v, flags);
+    int rc = safe_put(txn_, dbi, &k, &v, flags);
     if (rc == MDB_KEYEXIST)
       return {};
     return from_mdb(rc, "mdb_put");
@@ -154,7 +154,7 @@ class txn_writer {
 
   status del(MDB_dbi dbi, std::string_view key) {
     MDB_val k = as_val(key);
-    int rc = mdb_del(txn_, dbi, &k, nullptr);
+    int rc = safe_del(txn_, dbi, &k, nullptr);
     return rc == MDB_NOTFOUND ? status{} : from_mdb(rc, "mdb_del");
   }
 
@@ -167,14 +167,14 @@ class txn_writer {
     auto start = log_key(id, from);
     auto prefix = std::string_view{start}.substr(0, id.size() + 1);
     MDB_val k = as_val(start), v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = safe_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
       auto key = as_view(k);
       if (key.size() != start.size() || key.substr(0, prefix.size()) != prefix)
         break;
       if (get_be64(key.data() + prefix.size()) >= until)
         break;
-      if (rc = mdb_cursor_del(cur, 0); rc != MDB_SUCCESS)
+      if (rc = safe_cursor_del(cur, 0); rc != MDB_SUCCESS)
         break;
     }
     mdb_cursor_close(cur);
@@ -188,17 +188,17 @@ class txn_writer {
     if (rc != MDB_SUCCESS)
       return from_mdb(rc, "mdb_cursor_open(timers)");
     MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;) {
+    for (rc = safe_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;) {
       timer_entry t;
       if (parse_timer_key(as_view(k), t) && t.stream == id) {
-        if (rc = mdb_cursor_del(cur, 0); rc != MDB_SUCCESS)
+        if (rc = safe_cursor_del(cur, 0); rc != MDB_SUCCESS)
           break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        rc = safe_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
         if (rc == MDB_NOTFOUND || rc == EINVAL)
-          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+          rc = safe_cursor_get(cur, &k, &v, MDB_NEXT);
         continue;
       }
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+      rc = safe_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? status{} : from_mdb(rc, "delete(timers)");

@@ -35,18 +35,18 @@ struct scanner {
     if (rc != MDB_SUCCESS)
       return from_mdb(rc, "mdb_cursor_open(verify)");
     MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = safe_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
       fn(as_view(k), as_view(v));
       tick();
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? status{} : from_mdb(rc, "mdb_cursor_get(verify)");
+    return rc == MDB_NOTFOUND ? status{} : from_mdb_read(rc, "mdb_cursor_get(verify)");
   }
 
   std::uint64_t entries(MDB_dbi dbi) {
     MDB_stat st;
-    return mdb_stat(txn, dbi, &st) == MDB_SUCCESS ? st.ms_entries : 0;
+    return safe_stat(txn, dbi, &st) == MDB_SUCCESS ? st.ms_entries : 0;
   }
 };
 
@@ -115,7 +115,7 @@ result<std::vector<damage>> event_log::verify(
       if (!info.status.empty()) {
         auto sk = status_key(info.status, info.id);
         MDB_val k = as_val(sk), v;
-        if (mdb_get(txn, impl_->by_status, &k, &v) != MDB_SUCCESS)
+        if (safe_get(txn, impl_->by_status, &k, &v) != MDB_SUCCESS)
           found.push_back({info.id, 0,
                            fmt::format("status '{}' missing from the status "
                                        "index",

@@ -87,6 +87,7 @@ TEST_CASE("pipelined sync: one sync per commit, the next commit acknowledges the
   options opts;
   opts.dir = dir.path();
   opts.mode = durability::sync;
+  opts.sync = sync_policy::pipelined;
   opts.max_batches_per_commit = 1; // one commit per batch, queue stays full
   auto log = std::move(*event_log::open(opts));
 

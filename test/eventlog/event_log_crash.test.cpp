@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -215,4 +216,50 @@ TEST_CASE("a second process reads the log while the first one writes") {
   auto line = reader.read_line();
   CHECK(reader.wait() == 0);
   CHECK(line.rfind("saw ", 0) == 0);
+}
+
+// LMDB 0.9 follows a page number without checking it against the file: a
+// damaged one would read past the end of data.mdb (SIGBUS) or outside the
+// map (SIGSEGV). The log turns both into a corruption error.
+TEST_CASE("a page number pointing past the file or the map is a corruption error, not a crash") {
+  for (std::uint64_t bad_root : {std::uint64_t{0}, std::uint64_t{0x7FFFFFF0}}) {
+    CAPTURE(bad_root);
+    test::temp_dir dir;
+    {
+      auto log = open_log(dir.path());
+      for (int i = 0; i < 200; ++i)
+        REQUIRE(log->append("s", 1, payload_for(0, i)));
+      REQUIRE(log->append("other", 1, "x"));
+    }
+    auto file = dir.path() / "data.mdb";
+    std::string bytes;
+    {
+      std::ifstream in{file, std::ios::binary};
+      bytes.assign(std::istreambuf_iterator<char>{in}, {});
+    }
+    auto pages = bytes.size() / 4096;
+    // The main database's node for the named database "log": flags
+    // F_SUBDATA (2), key size 3, "log", then its MDB_db whose last field
+    // (byte 40) is the root page number. Point every copy elsewhere: just
+    // past the end of the file (0 means that here), or far outside the map.
+    const std::string node{"\x02\x00\x03\x00log", 7};
+    std::uint64_t root = bad_root == 0 ? pages + 3 : bad_root;
+    int patched = 0;
+    for (auto pos = bytes.find(node); pos != std::string::npos;
+         pos = bytes.find(node, pos + 1), ++patched)
+      std::memcpy(bytes.data() + pos + node.size() + 40, &root, 8);
+    REQUIRE(patched > 0);
+    {
+      std::ofstream out{file, std::ios::binary | std::ios::trunc};
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    auto log = open_log(dir.path());
+    auto r = log->read("s");
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(r.error().code() == errc::corruption, r.error().to_string());
+    auto damage = log->verify();
+    CHECK((!damage || !damage->empty()));
+    // Side databases do not go through the damaged tree.
+    CHECK(log->info("s").has_value());
+  }
 }
