@@ -271,8 +271,12 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   const bool journaling = !opts.read_only && opts.exclusive
                           && opts.mode == durability::sync
                           && opts.sync == sync_policy::journal;
-  if (!journaling && journal_left_open(opts.dir)) {
-    // Only a journaling owner may settle it; become one for a moment.
+  journal_header left;
+  if (!journaling && journal_left_open(opts.dir, &left)
+      && (!opts.read_only || needs_recovery(left, current_boot_id()))) {
+    // Only a journaling owner may settle it; become one for a moment. A
+    // reader needs that only after a reboot: otherwise the OS holds every
+    // write the dead owner made.
     if (auto st = settle_journal(opts); !st) {
       journal_header h;
       if (st.code() != errc::busy
