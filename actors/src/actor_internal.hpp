@@ -91,6 +91,11 @@ struct remembered {
 /// Idempotency keys in arrival order, bounded by trim().
 class key_index {
  public:
+  key_index() = default;
+  key_index(key_index&&) = default; // nodes (and order_'s pointers) move
+  key_index& operator=(key_index&&) = default;
+  key_index(const key_index&) = delete;
+  key_index& operator=(const key_index&) = delete;
   void put(std::string key, remembered r);
   const remembered* find(const std::string& key) const;
   /// Forgets all but the newest `n` keys.
@@ -102,7 +107,8 @@ class key_index {
 
  private:
   std::unordered_map<std::string, remembered> map_;
-  std::deque<std::string> order_;
+  /// The keys of map_'s nodes in arrival order (node keys do not move).
+  std::deque<const std::string*> order_;
 };
 
 /// A sub-workflow call whose completion is not logged yet.

@@ -38,6 +38,12 @@ result<std::string> call_state::wait() const {
   return bytes_;
 }
 
+status call_state::wait_status() const {
+  std::unique_lock guard{mu_};
+  cv_.wait(guard, [&] { return done_; });
+  return error_;
+}
+
 bool call_state::wait_for(std::chrono::nanoseconds d) const {
   std::unique_lock guard{mu_};
   return cv_.wait_for(guard, d, [&] { return done_; });
@@ -80,9 +86,9 @@ std::string new_call_key() {
 }
 
 void key_index::put(std::string key, remembered r) {
-  auto [it, fresh] = map_.insert_or_assign(key, std::move(r));
+  auto [it, fresh] = map_.insert_or_assign(std::move(key), std::move(r));
   if (fresh)
-    order_.push_back(std::move(key));
+    order_.push_back(&it->first);
 }
 
 const remembered* key_index::find(const std::string& key) const {
@@ -92,7 +98,7 @@ const remembered* key_index::find(const std::string& key) const {
 
 void key_index::trim(std::size_t n) {
   while (order_.size() > n) {
-    map_.erase(order_.front());
+    map_.erase(map_.find(*order_.front()));
     order_.pop_front();
   }
 }
@@ -100,9 +106,10 @@ void key_index::trim(std::size_t n) {
 std::vector<actor_records::key_entry> key_index::newest(std::size_t n) const {
   std::vector<actor_records::key_entry> out;
   auto from = order_.size() > n ? order_.size() - n : 0;
+  out.reserve(order_.size() - from);
   for (auto i = from; i < order_.size(); ++i) {
-    auto& r = map_.at(order_[i]);
-    out.push_back({order_[i], r.ok, {r.result}, r.error});
+    auto& r = map_.find(*order_[i])->second;
+    out.push_back({*order_[i], r.ok, {r.result}, r.error});
   }
   return out;
 }

@@ -21,6 +21,8 @@ struct sub_done {
 } // namespace perdure::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<perdure::detail::mutation>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  std::shared_ptr<std::vector<perdure::detail::mutation>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<perdure::detail::sub_done>)
 
 namespace perdure::detail {
@@ -209,6 +211,24 @@ struct in_flight {
   bool doomed = false; ///< an earlier batch failed; this one fails too
 };
 
+/// What the log's completion of a group answers: a call's future and the
+/// outcome it gets once the group is durable.
+struct group_reply {
+  std::shared_ptr<call_state> done;
+  remembered outcome;
+};
+
+/// Calls applied while one message is handled, logged as ONE write_batch
+/// (one expect_last, their records in order): one log submission, one
+/// completion and one acommit message for all of them.
+struct open_group {
+  eventlog::write_batch b;
+  std::uint64_t first_no = 0;
+  std::uint64_t count = 0;
+  std::vector<group_reply> replies;
+  std::shared_ptr<const void> state; ///< after the group's last call
+};
+
 struct sub_call {
   std::string key;
   std::string workflow;
@@ -226,7 +246,9 @@ struct cell_state {
   key_index keys;
   std::deque<in_flight> pending;
   std::uint64_t next_no = 0;
-  std::deque<std::shared_ptr<mutation>> waiting; ///< behind a sub-workflow
+  std::deque<mutation> waiting; ///< behind a sub-workflow
+  std::optional<open_group> group; ///< calls applied, not yet submitted
+  int grouping = 0; ///< > 0: submit() leaves the group open
   std::optional<sub_call> sub;
   bool stopping = false;
 };
@@ -252,7 +274,7 @@ void finish(cell_actor* self) {
   self->quit();
 }
 
-void on_mutation(cell_actor* self, std::shared_ptr<mutation> m);
+void on_mutation(cell_actor* self, mutation m);
 
 void drain_waiting(cell_actor* self) {
   auto& s = self->state;
@@ -263,36 +285,57 @@ void drain_waiting(cell_actor* self) {
   }
 }
 
-// Appends `b` (the records of one call) and tracks it until durable.
-void submit(cell_actor* self, eventlog::write_batch b, in_flight e) {
+// Submits the open group, if any, to the log.
+void flush(cell_actor* self) {
   auto& s = self->state;
-  e.no = s.next_no++;
-  e.last_after = s.predicted_last;
-  auto done = e.outcome ? e.done : nullptr;
-  auto outcome = e.outcome ? *e.outcome : remembered{};
-  auto state = e.state;
-  s.pending.push_back(std::move(e));
+  if (!s.group)
+    return;
+  auto g = std::move(*s.group);
+  s.group.reset();
   s.svc->log->submit(
-    std::move(b), [hdl = caf::actor{self}, cell = s.cell, no = s.pending.back().no,
-                   done, outcome = std::move(outcome),
-                   state](result<eventlog::commit_info> r) {
+    std::move(g.b),
+    [hdl = caf::actor{self}, cell = s.cell, first = g.first_no,
+     count = g.count, replies = std::move(g.replies),
+     state = std::move(g.state)](result<eventlog::commit_info> r) {
       // Publish and answer here, in commit order, without a mailbox hop:
-      // the result goes out as soon as it is durable.
+      // the results go out as soon as they are durable.
       if (r) {
         if (state)
           cell->snapshot.store(state);
-        if (done)
-          reply(*done, outcome);
+        for (auto& x : replies)
+          reply(*x.done, x.outcome);
       }
-      caf::anon_send(hdl, acommit_atom::value, no, r.has_value(),
+      caf::anon_send(hdl, acommit_atom::value, first, count, r.has_value(),
                      r ? std::string{} : r.error().to_string());
     });
 }
 
-eventlog::write_batch batch_of(cell_state& s) {
-  eventlog::write_batch b;
-  b.expect_last(s.cell->stream, s.predicted_last);
-  return b;
+// Tracks call `e`, whose records are in the open group's batch, until
+// durable; submits the group unless the handler groups several calls.
+void submit(cell_actor* self, in_flight e) {
+  auto& s = self->state;
+  auto& g = *s.group;
+  e.no = s.next_no++;
+  e.last_after = s.predicted_last;
+  if (e.outcome && e.done)
+    g.replies.push_back({e.done, *e.outcome});
+  if (e.state)
+    g.state = e.state;
+  ++g.count;
+  s.pending.push_back(std::move(e));
+  if (s.grouping == 0)
+    flush(self);
+}
+
+// The batch of the open group (opened, chained to the predicted last
+// record, when there is none).
+eventlog::write_batch& batch_of(cell_state& s) {
+  if (!s.group) {
+    s.group.emplace();
+    s.group->first_no = s.next_no;
+    s.group->b.expect_last(s.cell->stream, s.predicted_last);
+  }
+  return s.group->b;
 }
 
 // Adds a snapshot to `b` every snapshot_every events; `cur` is the call
@@ -325,7 +368,9 @@ void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
 void apply(cell_actor* self, mutation& m) {
   auto& s = self->state;
   auto& c = *s.cell;
-  auto a = m.method->apply(s.head.get(), m.args);
+  auto a = m.value ? m.method->apply_tuple(s.head.get(), m.value.get())
+                   : m.method->apply(s.head.get(), m.args);
+  m.value.reset();
   if (a.graph && s.sub) {
     m.done->complete({errc::conflict,
                       fmt::format("actor '{}': method '{}' returned a "
@@ -334,7 +379,7 @@ void apply(cell_actor* self, mutation& m) {
                      {});
     return;
   }
-  auto b = batch_of(s);
+  auto& b = batch_of(s);
   in_flight e;
   e.key = m.key;
   e.done = m.done;
@@ -346,8 +391,9 @@ void apply(cell_actor* self, mutation& m) {
     e.outcome = remembered{false, {}, method_error(c.id, m.method->name,
                                                    a.error_type, a.error_text)};
   } else {
-    actor_records::called rec{m.key, m.method->name, {m.args}, {a.result},
-                              {c.cls->encode(a.state.get())}, {}};
+    actor_records::called rec{m.key, m.method->name, {std::move(m.args)},
+                              {a.result}, {c.cls->encode(a.state.get())},
+                              {}};
     if (a.graph) {
       rec.workflow = fmt::format("{}/{}", c.stream, m.key);
       e.graph = std::move(a.graph);
@@ -362,33 +408,43 @@ void apply(cell_actor* self, mutation& m) {
   }
   ++s.predicted_last;
   maybe_snapshot(s, b, e);
-  submit(self, std::move(b), std::move(e));
+  submit(self, std::move(e));
 }
 
-void on_mutation(cell_actor* self, std::shared_ptr<mutation> m) {
+void on_mutation(cell_actor* self, mutation m) {
   auto& s = self->state;
   if (s.stopping) {
-    m->done->complete({errc::closed, "the engine is shutting down"}, {});
+    m.done->complete({errc::closed, "the engine is shutting down"}, {});
     return;
   }
-  if (auto r = s.keys.find(m->key)) {
-    reply(*m->done, *r);
+  if (auto r = s.keys.find(m.key)) {
+    reply(*m.done, *r);
     return;
   }
   for (auto& e : s.pending)
-    if (e.key == m->key) {
-      e.followers.push_back(m->done);
+    if (e.key == m.key) {
+      e.followers.push_back(m.done);
       return;
     }
-  if (s.sub && s.sub->key == m->key) {
-    s.sub->waiters.push_back(m->done);
+  if (s.sub && s.sub->key == m.key) {
+    s.sub->waiters.push_back(m.done);
     return;
   }
-  if (s.sub && !m->reentrant) {
+  if (s.sub && !m.reentrant) {
     s.waiting.push_back(std::move(m));
     return;
   }
-  apply(self, *m);
+  apply(self, m);
+}
+
+// Several calls in one message: applied in order, logged in one commit.
+void on_mutations(cell_actor* self, std::vector<mutation>& ms) {
+  auto& s = self->state;
+  ++s.grouping;
+  for (auto& m : ms)
+    on_mutation(self, std::move(m));
+  --s.grouping;
+  flush(self);
 }
 
 void sub_finished(cell_actor* self, const sub_done& d) {
@@ -406,7 +462,7 @@ void sub_finished(cell_actor* self, const sub_done& d) {
                                                "'{}' failed: {}",
                                                s.cell->id, d.workflow,
                                                d.error.message())};
-  auto b = batch_of(s);
+  auto& b = batch_of(s);
   b.append(s.cell->stream, to_u16(record_kind::actor_call_completed),
            codec::encode(actor_records::completed{
              e.key, d.workflow, e.outcome->ok, {e.outcome->result},
@@ -414,7 +470,7 @@ void sub_finished(cell_actor* self, const sub_done& d) {
   ++s.predicted_last;
   s.sub.reset();
   maybe_snapshot(s, b, e);
-  submit(self, std::move(b), std::move(e));
+  submit(self, std::move(e));
   drain_waiting(self);
 }
 
@@ -472,9 +528,9 @@ void committed(cell_actor* self, std::uint64_t no, bool ok,
     if (e.state)
       s.committed = e.state;
     if (e.outcome) {
-      s.keys.put(e.key, *e.outcome);
       for (auto& f : e.followers)
         reply(*f, *e.outcome);
+      s.keys.put(std::move(e.key), std::move(*e.outcome));
       auto& o = s.svc->opts;
       if (s.keys.size() > std::size_t{o.key_window} + o.snapshot_every)
         s.keys.trim(std::size_t{o.key_window} + o.snapshot_every / 2);
@@ -558,10 +614,17 @@ caf::behavior cell_behavior(cell_actor* self, std::shared_ptr<actor_cell> cell,
   return {
     [=](const std::shared_ptr<mutation>& m) {
       self->state.cell->received.fetch_add(1);
-      on_mutation(self, m);
+      on_mutation(self, std::move(*m));
     },
-    [=](acommit_atom, std::uint64_t no, bool ok, const std::string& err) {
-      committed(self, no, ok, err);
+    [=](const std::shared_ptr<std::vector<mutation>>& ms) {
+      self->state.cell->received.fetch_add(1);
+      on_mutations(self, *ms);
+    },
+    [=](acommit_atom, std::uint64_t first, std::uint64_t count, bool ok,
+        const std::string& err) {
+      // One message per group: its calls complete in order.
+      for (std::uint64_t i = 0; i < count && !self->state.pending.empty(); ++i)
+        committed(self, first + i, ok, err);
     },
     [=](const std::shared_ptr<sub_done>& d) { sub_finished(self, *d); },
     [=](aidle_atom) { on_idle(self); },
@@ -570,7 +633,7 @@ caf::behavior cell_behavior(cell_actor* self, std::shared_ptr<actor_cell> cell,
       st.stopping = true;
       status closed{errc::closed, "the engine is shutting down"};
       for (auto& m : st.waiting)
-        m->done->complete(closed, {});
+        m.done->complete(closed, {});
       st.waiting.clear();
       if (st.sub)
         for (auto& w : st.sub->waiters)
@@ -705,6 +768,28 @@ void submit_mutation(actor_cell& c, mutation m) {
     }
   ++c.sent;
   caf::anon_send(*handle_of(c), std::make_shared<mutation>(std::move(m)));
+}
+
+void submit_mutations(actor_cell& c, std::vector<mutation> ms) {
+  if (ms.empty())
+    return;
+  c.last_used.store(mono_ns(), std::memory_order_relaxed);
+  const auto& wf = this_step::workflow_id();
+  bool reentrant = wf.size() > c.stream.size() && wf.starts_with(c.stream)
+                   && wf[c.stream.size()] == '/';
+  for (auto& m : ms)
+    m.reentrant = reentrant;
+  c.svc->mutating_calls->inc(ms.size());
+  std::lock_guard guard{c.mu};
+  if (!c.active)
+    if (auto st = activate(c, nullptr); !st) {
+      for (auto& m : ms)
+        m.done->complete(st, {});
+      return;
+    }
+  ++c.sent;
+  caf::anon_send(*handle_of(c),
+                 std::make_shared<std::vector<mutation>>(std::move(ms)));
 }
 
 const std::string& cell_id(const actor_cell& c) {

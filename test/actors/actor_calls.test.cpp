@@ -123,3 +123,30 @@ TEST_CASE("actor constructor arguments apply only when the actor is created") {
   auto b = eng.actor<counter>("ctor", counter{99});
   CHECK(b.call(&counter::value) == 5);
 }
+
+TEST_CASE("call_all_async runs its calls in order and a repeated key once") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path()}};
+    auto c = eng.actor<counter>("group");
+    auto before = eng.event_log()->info("actor/group")->last_seq;
+    int runs = test::executions.load();
+    std::vector<std::pair<call_options, std::tuple<int>>> calls;
+    for (int i = 1; i <= 5; ++i)
+      calls.push_back({{.key = "k" + std::to_string(i)}, {i}});
+    calls.push_back({{.key = "k2"}, {100}}); // a key of this group again
+    auto hs = c.call_all_async(&counter::incr, std::move(calls));
+    REQUIRE(hs.size() == 6);
+    CHECK(hs[0].get() == 1);
+    CHECK(hs[1].get() == 3);
+    CHECK(hs[4].get() == 15);
+    CHECK(hs[5].get() == 3); // k2's result, not run again
+    CHECK(test::executions.load() - runs == 5);
+    CHECK(eng.event_log()->info("actor/group")->last_seq == before + 5);
+  }
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.get_actor<counter>("group");
+  CHECK(c.call(&counter::value) == 15);
+  CHECK(c.with({.key = "k4"}).call(&counter::incr, 7) == 10); // logged
+  CHECK(c.call(&counter::value) == 15);
+}

@@ -62,6 +62,10 @@ class call_handle {
       return codec::decode<R>(*bytes);
     }
   }
+  /// Waits; ok, or the error, without decoding the result.
+  status try_wait() const {
+    return st_->wait_status();
+  }
   /// Waits; the result, or throws the typed exception.
   R get() const {
     if constexpr (std::is_void_v<R>) {
@@ -142,6 +146,48 @@ class actor_ref {
       detail::submit_mutation(*cell_, std::move(mu));
     }
     return call_handle<detail::method_result_t<M>>{std::move(st)};
+  }
+
+  /// Starts one call of mutating method `m` per element of `calls` (its
+  /// options and its argument tuple), handed to the actor as ONE message:
+  /// they run in this order, each as call_async would run it, and their
+  /// events are logged in one commit. The handles are in `calls`' order.
+  template <class M>
+  std::vector<call_handle<detail::method_result_t<M>>> call_all_async(
+    M m, std::vector<std::pair<call_options,
+                               typename detail::method_traits<M>::args>>
+           calls) const {
+    using tr = detail::method_traits<M>;
+    static_assert(std::is_same_v<typename tr::owner, T>,
+                  "call: a method of another class");
+    static_assert(!tr::readonly, "call_all_async: mutating methods only");
+    using handle = call_handle<detail::method_result_t<M>>;
+    std::vector<handle> out;
+    out.reserve(calls.size());
+    auto& cls = detail::class_of<T>();
+    const auto* method = cls.find(m);
+    std::vector<detail::mutation> ms;
+    ms.reserve(calls.size());
+    for (auto& [o, args] : calls) {
+      auto st = std::make_shared<detail::call_state>();
+      out.emplace_back(st);
+      if (!method) {
+        st->complete({errc::invalid_argument,
+                      "actor '" + id_ + "': the method is not registered "
+                        "in PERDURE_ACTOR(" + cls.name + ", ...)"},
+                     {});
+        continue;
+      }
+      detail::mutation mu;
+      mu.method = method;
+      mu.done = std::move(st);
+      mu.args = codec::encode(args);
+      mu.value = std::make_shared<typename tr::args>(std::move(args));
+      mu.key = o.key.empty() ? detail::new_call_key() : std::move(o.key);
+      ms.push_back(std::move(mu));
+    }
+    detail::submit_mutations(*cell_, std::move(ms));
+    return out;
   }
 
   /// Calls `m` and waits: the result, or the error as a status/result.

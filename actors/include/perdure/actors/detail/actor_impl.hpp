@@ -86,6 +86,9 @@ struct method_entry {
   /// Mutating methods: applies the method with encoded `args` to a copy of
   /// the state `*state`.
   std::function<applied(const void* state, std::string_view args)> apply;
+  /// As `apply`, with the arguments as a `method_traits<M>::args` tuple in
+  /// memory (moved from), which saves decoding what was just encoded.
+  std::function<applied(const void* state, void* args)> apply_tuple;
 };
 
 /// The type-erased description of an actor class.
@@ -133,26 +136,20 @@ method_entry make_method(const char* name, M m) {
                   "a readonly (const) actor method cannot return a "
                   "sub-workflow; make it non-const");
   } else {
-    e.apply = [m](const void* state, std::string_view args) {
+    auto run = [m](const void* state, typename tr::args& args) {
       applied out;
-      auto decoded = codec::decode<typename tr::args>(args);
-      if (!decoded) {
-        out.error_type = "perdure::type_mismatch";
-        out.error_text = decoded.error().message();
-        return out;
-      }
       try {
         auto next = std::make_shared<T>(*static_cast<const T*>(state));
         auto call = [&](auto&&... a) -> decltype(auto) {
           return ((*next).*m)(std::move(a)...);
         };
         if constexpr (std::is_void_v<raw>) {
-          std::apply(call, std::move(*decoded));
+          std::apply(call, std::move(args));
           out.result = codec::encode(std::monostate{});
         } else if constexpr (unwrap_result<raw>::sub_workflow) {
-          out.graph = std::apply(call, std::move(*decoded)).node();
+          out.graph = std::apply(call, std::move(args)).node();
         } else {
-          out.result = encode_result(std::apply(call, std::move(*decoded)));
+          out.result = encode_result(std::apply(call, std::move(args)));
         }
         out.state = std::move(next);
       } catch (...) {
@@ -160,6 +157,19 @@ method_entry make_method(const char* name, M m) {
           describe_current_exception();
       }
       return out;
+    };
+    e.apply = [run](const void* state, std::string_view args) {
+      auto decoded = codec::decode<typename tr::args>(args);
+      if (!decoded) {
+        applied out;
+        out.error_type = "perdure::type_mismatch";
+        out.error_text = decoded.error().message();
+        return out;
+      }
+      return run(state, *decoded);
+    };
+    e.apply_tuple = [run](const void* state, void* args) {
+      return run(state, *static_cast<typename tr::args*>(args));
     };
   }
   return e;
@@ -195,6 +205,7 @@ class call_state {
  public:
   void complete(status st, std::string bytes);
   result<std::string> wait() const;
+  status wait_status() const; ///< as wait(), without copying the result
   bool wait_for(std::chrono::nanoseconds d) const;
   bool done() const;
 
@@ -212,6 +223,8 @@ struct actor_cell; // one activation slot of an actor (actors/src)
 struct mutation {
   const method_entry* method = nullptr;
   std::string args; ///< encoded std::tuple of the decayed parameters
+  /// The same tuple in memory, or null (then `args` is decoded).
+  std::shared_ptr<void> value;
   std::string key;  ///< idempotency key
   bool reentrant = false; ///< made by a step of the actor's own sub-workflow
   std::shared_ptr<call_state> done;
@@ -231,6 +244,10 @@ result<std::shared_ptr<const void>> committed_state(actor_cell& c);
 
 /// Queues `m` on the actor; `m.done` completes once it is durable.
 void submit_mutation(actor_cell& c, mutation m);
+
+/// Queues `ms` on the actor as one message: applied in this order and
+/// logged in one commit; each `done` completes once it is durable.
+void submit_mutations(actor_cell& c, std::vector<mutation> ms);
 
 /// A key for a call without one: derived from the workflow, step and the
 /// call's position inside a step body (stable across retries), else random.
