@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <fmt/format.h>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <pthread.h>
@@ -306,12 +307,64 @@ struct subscription::impl : engine_service,
     pending_batch pb;
     pb.records = msgs.size();
     pb.calls.reserve(msgs.size());
+    if (delivery.start_group)
+      return issue_grouped(msgs, std::move(pb));
     for (auto* m : msgs) {
       auto r = detail::to_kafka_record(m);
       pb.next[r.partition] = std::max(pb.next[r.partition], r.offset + 1);
       record_delivery::waiter w;
       if (start_call(r, 1, w, pb.poison))
         pb.calls.push_back({std::move(r), std::move(w)});
+    }
+    return pb;
+  }
+
+  // The records of one key go to one actor in ONE message (applied in
+  // partition order, logged in one commit): a message, a log submission
+  // and a completion per key and batch instead of per record.
+  pending_batch issue_grouped(const std::vector<rd_kafka_message_t*>& msgs,
+                              pending_batch pb) {
+    std::vector<kafka_record> recs;
+    recs.reserve(msgs.size());
+    std::unordered_map<std::string_view, std::vector<std::size_t>> by_key;
+    std::vector<std::vector<std::size_t>*> order; // keys by first record
+    for (auto* m : msgs) {
+      recs.push_back(detail::to_kafka_record(m));
+      auto& r = recs.back();
+      pb.next[r.partition] = std::max(pb.next[r.partition], r.offset + 1);
+    }
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      auto [it, fresh] = by_key.try_emplace(recs[i].key);
+      if (fresh)
+        order.push_back(&it->second);
+      it->second.push_back(i);
+    }
+    std::vector<record_delivery::waiter> waits(recs.size());
+    std::vector<std::string> poison(recs.size());
+    std::vector<record_delivery::item> items;
+    for (auto* idx : order) {
+      items.clear();
+      for (auto i : *idx)
+        items.push_back({&recs[i], delivery_key(src, recs[i], 1), {}, {}});
+      try {
+        delivery.start_group(*eng, items);
+      } catch (const std::exception& e) {
+        for (auto& it : items)
+          if (!it.wait && it.poison.empty())
+            it.poison = e.what();
+      }
+      for (std::size_t k = 0; k < idx->size(); ++k) {
+        waits[(*idx)[k]] = std::move(items[k].wait);
+        poison[(*idx)[k]] = std::move(items[k].poison);
+      }
+    }
+    // Settled in consumption order, as issue() does.
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      if (waits[i])
+        pb.calls.push_back({std::move(recs[i]), std::move(waits[i])});
+      else
+        pb.poison.push_back(undecodable(
+          recs[i], poison[i].empty() ? "unknown exception" : poison[i]));
     }
     return pb;
   }
@@ -366,16 +419,41 @@ struct subscription::impl : engine_service,
                codec::encode(d));
     for (auto& [p, off] : pb.next)
       b.put_offset(offset_key(src, p), off);
-    if (auto res = eng->event_log()->commit(std::move(b)); !res) {
+    if (!confirm_offsets()) // the batch before's, if still in flight
+      return false;
+    // Not awaited here: the next batch is consumed and started meanwhile;
+    // confirm_offsets() waits for it before the one after is started.
+    offsets = pending_offsets{eng->event_log()->submit(std::move(b)),
+                              pb.records, pb.poison.size(), applied,
+                              std::move(pb.next)};
+    return true;
+  }
+
+  // The offsets commit of the last settled batch, submitted, not awaited.
+  struct pending_offsets {
+    std::future<result<eventlog::commit_info>> commit;
+    std::size_t records = 0, dead = 0, applied = 0;
+    std::map<std::int32_t, std::int64_t> next;
+  };
+  std::optional<pending_offsets> offsets;
+
+  // Waits for the offsets commit in flight, if any; false when it failed
+  // (consume again from the stored offsets).
+  bool confirm_offsets() {
+    if (!offsets)
+      return true;
+    auto o = std::move(*offsets);
+    offsets.reset();
+    if (auto res = o.commit.get(); !res) {
       set_error(fmt::format("kafka subscription '{}': cannot commit: {}",
                             src.topic, res.error().to_string()));
       return false;
     }
-    records += pb.records;
-    dead += pb.poison.size();
-    started += applied;
+    records += o.records;
+    dead += o.dead;
+    started += o.applied;
     ++commits;
-    commit_to_broker(pb.next);
+    commit_to_broker(o.next);
     return true;
   }
 
@@ -408,7 +486,15 @@ struct subscription::impl : engine_service,
   }
 
   // deliver_to's commit(): starts `msgs`, then settles the batch before.
+  // The offsets of the batch before that are durable first, so at most two
+  // batches are applied beyond the stored offsets.
   bool deliver(std::vector<rd_kafka_message_t*>& msgs) {
+    if (!confirm_offsets()) {
+      if (in_flight)
+        drain(*in_flight);
+      in_flight.reset();
+      return false;
+    }
     auto pb = issue(msgs);
     if (!settle_in_flight()) {
       drain(pb);
@@ -517,6 +603,7 @@ struct subscription::impl : engine_service,
     };
     auto give_up = [&] {
       // Nothing after the stored offsets is settled: consume it again.
+      (void)confirm_offsets();
       release();
       drop_fetched();
       std::this_thread::sleep_for(std::chrono::milliseconds{200});
@@ -525,8 +612,10 @@ struct subscription::impl : engine_service,
     while (!stopping) {
       auto wait = static_cast<int>(src.poll_timeout.count());
       // A started batch is settled as soon as no more records come.
-      auto* m = next_message(msgs.empty() ? (in_flight ? wait : 100) : wait);
-      if (!m && msgs.empty() && in_flight && !settle_in_flight()) {
+      auto* m = next_message(
+        msgs.empty() ? (in_flight || offsets ? wait : 100) : wait);
+      if (!m && msgs.empty() && (in_flight || offsets)
+          && !(settle_in_flight() && confirm_offsets())) {
         if (give_up())
           return;
         continue;
@@ -560,6 +649,7 @@ struct subscription::impl : engine_service,
     // Calls started and durable may still have their offsets committed.
     if (in_flight)
       (void)settle_in_flight();
+    (void)confirm_offsets();
   }
 };
 

@@ -153,6 +153,19 @@ struct record_delivery {
   std::function<waiter(engine& eng, const kafka_record& r,
                        const std::string& key)>
     start;
+  /// One record of a group given to `start_group`.
+  struct item {
+    const kafka_record* record = nullptr;
+    std::string key; ///< the idempotency key of its call
+    waiter wait;     ///< set by start_group: the call's outcome
+    std::string poison; ///< or set by start_group: why it could not decode
+  };
+  /// Optional: starts the calls of records that share one Kafka key (so
+  /// one actor), in the items' order, at once: each item gets its `wait`,
+  /// or its `poison` when it could not be decoded. Unset: `start` per
+  /// record.
+  std::function<void(engine& eng, std::vector<item>& items)> start_group =
+    {};
   /// Attempts of a record whose method throws (`errc::failed`) before it
   /// goes to the dead-letter stream; at least 1.
   int attempts = 3;

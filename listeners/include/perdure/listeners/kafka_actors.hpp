@@ -7,6 +7,9 @@
 // "kafka/GROUP/TOPIC/PARTITION/OFFSET". Needs the actors module (link
 // perdure_actors); nothing of librdkafka or CAF appears here.
 //
+// The records of one key in a consumed batch reach their actor as one
+// message (call_all_async) and are logged in one commit.
+//
 // Exactly-once: an actor's call commits through the actor, not in the
 // transaction of the offsets, so the offsets of a batch are committed only
 // after every call of the batch is durable (the next batch's calls run
@@ -52,31 +55,64 @@ record_delivery make_delivery(M m, Decode decode, delivery_options o) {
   // Refs of recently used actors; the consumer thread is the only user.
   // Bounded, so idle actors can still be passivated.
   auto refs = std::make_shared<std::unordered_map<std::string, actor_ref<T>>>();
-  record_delivery d;
-  d.attempts = o.attempts;
-  d.start = [m, decode, refs, prefix = std::move(o.id_prefix)](
-              engine& eng, const kafka_record& r,
-              const std::string& key) -> record_delivery::waiter {
-    auto arg = decode(r); // throws: a poison record
-    auto id = prefix + r.key;
+  using args = typename tr::args;
+  // The actor of `id` (the error as a status).
+  auto ref_of = [refs](engine& eng,
+                       const std::string& id) -> result<const actor_ref<T>*> {
     auto it = refs->find(id);
     if (it == refs->end()) {
       if (refs->size() >= 4096)
         refs->clear();
       auto ref = eng.try_actor<T>(id);
       if (!ref)
-        return [st = status{std::move(ref).error()}] { return st; };
+        return std::move(ref).error();
       it = refs->emplace(id, std::move(*ref)).first;
     }
-    auto h = it->second.with({.key = key}).call_async(m, std::move(arg));
-    return [h]() -> status {
-      if constexpr (std::is_void_v<R>) {
-        return h.try_get();
-      } else {
-        auto res = h.try_get();
-        return res ? status{} : std::move(res).error();
+    return &it->second;
+  };
+  auto waiter_of = [](call_handle<R> h) -> record_delivery::waiter {
+    return [h = std::move(h)] { return h.try_wait(); };
+  };
+  record_delivery d;
+  d.attempts = o.attempts;
+  d.start = [m, decode, ref_of, waiter_of, prefix = o.id_prefix](
+              engine& eng, const kafka_record& r,
+              const std::string& key) -> record_delivery::waiter {
+    args arg{decode(r)}; // throws: a poison record
+    auto ref = ref_of(eng, prefix + r.key);
+    if (!ref)
+      return [st = status{std::move(ref).error()}] { return st; };
+    return waiter_of((*ref)->with({.key = key}).call_async(
+      m, std::get<0>(std::move(arg))));
+  };
+  d.start_group = [m, decode, ref_of, waiter_of,
+                   prefix = std::move(o.id_prefix)](
+                    engine& eng, std::vector<record_delivery::item>& items) {
+    std::vector<std::pair<call_options, args>> calls;
+    std::vector<record_delivery::item*> started;
+    calls.reserve(items.size());
+    started.reserve(items.size());
+    for (auto& i : items) {
+      try {
+        calls.emplace_back(call_options{.key = i.key}, args{decode(*i.record)});
+        started.push_back(&i);
+      } catch (const std::exception& e) {
+        i.poison = e.what();
+      } catch (...) {
+        i.poison = "unknown exception";
       }
-    };
+    }
+    if (started.empty())
+      return;
+    auto ref = ref_of(eng, prefix + items.front().record->key);
+    if (!ref) {
+      for (auto* i : started)
+        i->wait = [st = status{ref.error()}] { return st; };
+      return;
+    }
+    auto hs = (*ref)->call_all_async(m, std::move(calls));
+    for (std::size_t k = 0; k < hs.size(); ++k)
+      started[k]->wait = waiter_of(std::move(hs[k]));
   };
   return d;
 }
