@@ -368,6 +368,8 @@ void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
 void apply(cell_actor* self, mutation& m) {
   auto& s = self->state;
   auto& c = *s.cell;
+  if (m.value)
+    m.args = m.method->encode_tuple(m.value.get());
   auto a = m.value ? m.method->apply_tuple(s.head.get(), m.value.get())
                    : m.method->apply(s.head.get(), m.args);
   m.value.reset();

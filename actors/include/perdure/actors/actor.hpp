@@ -181,7 +181,6 @@ class actor_ref {
       detail::mutation mu;
       mu.method = method;
       mu.done = std::move(st);
-      mu.args = codec::encode(args);
       mu.value = std::make_shared<typename tr::args>(std::move(args));
       mu.key = o.key.empty() ? detail::new_call_key() : std::move(o.key);
       ms.push_back(std::move(mu));

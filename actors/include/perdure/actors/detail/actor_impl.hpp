@@ -89,6 +89,8 @@ struct method_entry {
   /// As `apply`, with the arguments as a `method_traits<M>::args` tuple in
   /// memory (moved from), which saves decoding what was just encoded.
   std::function<applied(const void* state, void* args)> apply_tuple;
+  /// Encodes such a tuple (for the call's record).
+  std::function<std::string(const void* args)> encode_tuple;
 };
 
 /// The type-erased description of an actor class.
@@ -171,6 +173,9 @@ method_entry make_method(const char* name, M m) {
     e.apply_tuple = [run](const void* state, void* args) {
       return run(state, *static_cast<typename tr::args*>(args));
     };
+    e.encode_tuple = [](const void* args) {
+      return codec::encode(*static_cast<const typename tr::args*>(args));
+    };
   }
   return e;
 }
@@ -223,7 +228,8 @@ struct actor_cell; // one activation slot of an actor (actors/src)
 struct mutation {
   const method_entry* method = nullptr;
   std::string args; ///< encoded std::tuple of the decayed parameters
-  /// The same tuple in memory, or null (then `args` is decoded).
+  /// Or the tuple in memory (then `args` is empty until the actor encodes
+  /// it for the call's record, on its own thread).
   std::shared_ptr<void> value;
   std::string key;  ///< idempotency key
   bool reentrant = false; ///< made by a step of the actor's own sub-workflow
