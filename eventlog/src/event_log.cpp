@@ -59,6 +59,8 @@ status begin_read(const event_log::impl& self, MDB_txn*& txn,
 event_log::impl::~impl() {
   if (pinned)
     mdb_txn_abort(pinned);
+  for (auto* pin : orphan_pins)
+    mdb_txn_abort(pin);
   if (env)
     mdb_env_close(env);
   if (lock_fd >= 0)
@@ -212,7 +214,8 @@ status settle_journal(const options& opts) {
 // The journaling owner's start: recovery when the journal says so, then a
 // first checkpoint. Runs after LMDB is open, before any writer thread.
 status start_journal(event_log::impl& self, bool recover,
-                     std::uint64_t base) {
+                     std::uint64_t base,
+                     std::vector<journal_entry> entries) {
   MDB_stat st;
   mdb_env_stat(self.env, &st);
   self.page_size = st.ms_psize;
@@ -224,7 +227,7 @@ status start_journal(event_log::impl& self, bool recover,
         rc != MDB_SUCCESS)
       return from_mdb(rc, "mdb_txn_begin(pin)");
     self.pinned = pin;
-    if (auto s = self.replay_journal(base); !s)
+    if (auto s = self.replay_journal(std::move(entries), base); !s)
       return s;
   }
   if (auto s = self.checkpoint(false); !s)
@@ -297,6 +300,7 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
       return st;
   bool recover = false;
   std::uint64_t base = 0;
+  std::vector<journal_entry> entries;
   if (journaling) {
     if (auto st = self->jr.open(self->opts.dir, self->opts.journal_size); !st)
       return st;
@@ -305,6 +309,15 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
       // After a reboot: put back the newest checkpoint's meta pages (its
       // pages are intact: pinned until a newer checkpoint was durable).
       auto h = self->jr.header();
+      entries = self->jr.read_entries();
+      // The newest checkpoint: the generation's header, a checkpoint entry
+      // after it, or a foreign writer's.
+      for (auto& e : entries)
+        if (e.checkpoint && e.txnid > h.checkpoint_txnid) {
+          h.checkpoint_txnid = e.txnid;
+          h.meta[0] = e.meta[0];
+          h.meta[1] = e.meta[1];
+        }
       journal_header foreign;
       if (read_foreign_checkpoint(self->opts.dir, foreign)
           && foreign.checkpoint_txnid > h.checkpoint_txnid
@@ -351,9 +364,10 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   if (auto st = open_dbs(*self); !st)
     return st;
   if (journaling) {
-    if (auto st = start_journal(*self, recover, base); !st)
+    if (auto st = start_journal(*self, recover, base, std::move(entries)); !st)
       return st;
     self->syncer = std::thread{[p = self.get()] { p->run_syncer(); }};
+    self->checkpointer = std::thread{[p = self.get()] { p->run_checkpointer(); }};
   } else if (!self->opts.read_only && self->opts.mode == durability::sync
              && !self->opts.exclusive) {
     MDB_stat st;
@@ -386,6 +400,14 @@ void event_log::close() {
   impl_->cv.notify_all();
   if (impl_->writer.joinable())
     impl_->writer.join();
+  if (impl_->checkpointer.joinable()) {
+    {
+      std::lock_guard<std::mutex> guard{impl_->mu};
+      impl_->ckpt_stopping = true;
+    }
+    impl_->ckpt_cv.notify_all();
+    impl_->checkpointer.join();
+  }
   if (impl_->syncer.joinable()) {
     {
       std::lock_guard<std::mutex> guard{impl_->sync_mu};
@@ -412,6 +434,8 @@ log_stats event_log::stats() const {
   s.commits = impl_->commits.load();
   s.syncs = impl_->syncs.load();
   s.checkpoints = impl_->checkpoints.load();
+  s.checkpoint_ns_total = impl_->checkpoint_ns.load();
+  s.checkpoint_ns_max = impl_->checkpoint_ns_max.load();
   s.batches = impl_->batches.load();
   s.records = impl_->records.load();
   s.map_grows = impl_->map_grows.load();

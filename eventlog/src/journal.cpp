@@ -31,6 +31,7 @@ constexpr std::size_t zero_chunk = std::size_t{1} << 20;
 constexpr std::size_t entry_head = 8;
 constexpr std::uint8_t entry_group = 1;
 constexpr std::uint8_t entry_void = 2;
+constexpr std::uint8_t entry_checkpoint = 3;
 
 status os_error(std::string_view what, const std::filesystem::path& path) {
   return {errc::io,
@@ -172,9 +173,21 @@ bool decode_entry(std::string_view bytes, std::uint64_t generation,
   e.txnid = r.get<std::uint64_t>();
   e.now = r.get<time_ns>();
   auto n = r.get<std::uint32_t>();
-  if (r.bad || (type != entry_group && type != entry_void))
+  if (r.bad
+      || (type != entry_group && type != entry_void
+          && type != entry_checkpoint))
     return false;
   e.void_txn = type == entry_void;
+  e.checkpoint = type == entry_checkpoint;
+  if (e.checkpoint) {
+    for (auto& m : e.meta) {
+      if (static_cast<std::size_t>(r.end - r.p) < meta_image_size)
+        return false;
+      m.assign(r.p, meta_image_size);
+      r.p += meta_image_size;
+    }
+    return n == 0 && r.p == r.end;
+  }
   for (std::uint32_t i = 0; i < n && !r.bad; ++i) {
     auto nops = r.get<std::uint32_t>();
     std::vector<write_batch::op> ops;
@@ -243,6 +256,23 @@ void encode_entry(std::string& out, std::uint64_t generation,
     }
   }
   finish_entry(out, start);
+}
+
+std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
+                              const std::string (&meta)[2]) {
+  std::string out(entry_head, '\0');
+  put(out, generation);
+  put(out, entry_checkpoint);
+  put(out, txnid);
+  put(out, time_ns{0});
+  put(out, std::uint32_t{0});
+  for (auto& m : meta) {
+    auto img = m;
+    img.resize(meta_image_size, '\0');
+    out += img;
+  }
+  finish_entry(out, 0);
+  return out;
 }
 
 std::string encode_void(std::uint64_t generation, std::uint64_t txnid) {

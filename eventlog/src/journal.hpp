@@ -47,12 +47,15 @@ struct journal_header {
   std::string meta[2];                ///< meta pages 0 and 1, meta_image_size each
 };
 
-/// One journaled LMDB transaction (or the mark that one did not commit).
+/// One journaled LMDB transaction, the mark that one did not commit, or a
+/// checkpoint taken without switching files (LMDB synced up to `txnid`).
 struct journal_entry {
   bool void_txn = false;
+  bool checkpoint = false;
   std::uint64_t txnid = 0;
   time_ns now = 0;
   std::vector<write_batch> batches;
+  std::string meta[2]; // checkpoint: the meta page images
 };
 
 /// This boot's id (/proc/sys/kernel/random/boot_id). Tests may set
@@ -65,6 +68,9 @@ void encode_entry(std::string& out, std::uint64_t generation,
                   const std::vector<const write_batch*>& batches);
 /// The encoding of a void mark for `txnid`.
 std::string encode_void(std::uint64_t generation, std::uint64_t txnid);
+/// The encoding of a checkpoint entry: LMDB is durable up to `txnid`.
+std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
+                              const std::string (&meta)[2]);
 
 /// The two journal files of a storage directory.
 class journal {

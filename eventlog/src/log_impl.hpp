@@ -93,7 +93,31 @@ struct event_log::impl {
   bool sync_stopping = false;
   std::thread syncer;
 
+  // Periodic checkpoints run in two parts so that the writer never waits
+  // for LMDB's sync: the writer pins the state and copies its meta pages
+  // (begin_async_checkpoint), the checkpointer thread syncs data.mdb, then
+  // the writer journals a checkpoint entry; the previous pin goes once that
+  // entry is durable. States (under mu): idle, queued, synced.
+  enum class ckpt_phase : std::uint8_t { idle, queued, synced };
+  struct async_ckpt {
+    std::uint64_t state = 0;
+    std::string meta[2];
+    MDB_txn* pin = nullptr;
+    std::chrono::steady_clock::time_point started{};
+  };
+  ckpt_phase ckpt = ckpt_phase::idle;
+  async_ckpt ckpt_job;
+  status ckpt_status;
+  bool ckpt_stopping = false;
+  std::condition_variable ckpt_cv;      // wakes the checkpointer
+  std::condition_variable ckpt_done_cv; // wakes a writer waiting for it
+  std::thread checkpointer;
+  std::mutex orphan_mu;
+  std::vector<MDB_txn*> orphan_pins; // pins whose release was not safe
+
   std::atomic<std::uint64_t> checkpoints{0};
+  std::atomic<std::uint64_t> checkpoint_ns{0};
+  std::atomic<std::uint64_t> checkpoint_ns_max{0};
   std::uint64_t replayed = 0; // transactions replayed at open
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> syncs{0};
@@ -138,11 +162,19 @@ struct event_log::impl {
   status sync_and_pin(std::uint64_t state, std::string (&meta)[2],
                       MDB_txn** pin);
 
+  /// The periodic checkpoint's parts (writer thread) and the thread that
+  /// syncs LMDB for it.
+  void begin_async_checkpoint();
+  void finish_async_checkpoint();
+  void drop_async_checkpoint();
+  void run_checkpointer();
+
   /// A non-exclusive sync writer's checkpoint after its commit.
   status foreign_checkpoint();
 
-  /// Replays the journal after a reboot (open, before any writer runs).
-  status replay_journal(std::uint64_t from_txnid);
+  /// Replays `entries` after a reboot (open, before any writer runs).
+  status replay_journal(std::vector<detail::journal_entry> entries,
+                        std::uint64_t from_txnid);
 
   /// Grows the map (doubling, up to the maximum); false when at the maximum.
   bool grow_map();

@@ -508,6 +508,7 @@ void event_log::impl::run_journal_writer() {
   std::vector<pending> batch;
   for (;;) {
     bool due = false;
+    bool finish = false;
     {
       std::unique_lock<std::mutex> guard{mu};
       auto until = last_checkpoint + opts.checkpoint_interval;
@@ -515,17 +516,18 @@ void event_log::impl::run_journal_writer() {
       // large group): committing them earlier would not make them durable
       // sooner, only the groups smaller.
       auto ready = [this] {
-        return stopping
+        return stopping || ckpt == ckpt_phase::synced
                || (!queue.empty()
                    && (!syncing || queue.size() >= eager_group_size));
       };
-      if (txns_since_checkpoint > 0)
+      if (txns_since_checkpoint > 0 && ckpt == ckpt_phase::idle)
         cv.wait_until(guard, until, ready);
       else
         cv.wait(guard, ready);
-      due = txns_since_checkpoint > 0
+      finish = ckpt == ckpt_phase::synced;
+      due = txns_since_checkpoint > 0 && ckpt == ckpt_phase::idle
             && std::chrono::steady_clock::now() >= until;
-      if (!due && queue.empty() && stopping)
+      if (!due && !finish && queue.empty() && stopping)
         break;
       auto n = std::min(queue.size(), opts.max_batches_per_commit);
       batch.clear();
@@ -534,10 +536,12 @@ void event_log::impl::run_journal_writer() {
         queue.pop_front();
       }
     }
+    if (finish)
+      finish_async_checkpoint();
     if (due)
       // A failed checkpoint leaves the previous one in force; the next
       // interval tries again.
-      static_cast<void>(checkpoint(false));
+      begin_async_checkpoint();
     if (batch.empty())
       continue;
     auto t0 = std::chrono::steady_clock::now();
@@ -555,8 +559,134 @@ void event_log::impl::run_journal_writer() {
     }
     sync_cv.notify_one();
   }
-  drain_syncer();
   static_cast<void>(checkpoint(true));
+}
+
+// Part one of a periodic checkpoint, on the writer thread: under LMDB's
+// write lock, pin the current state and copy its meta pages (from the page
+// cache: the images of that state, whatever the disk holds), then let the
+// checkpointer sync data.mdb while the writer goes on.
+void event_log::impl::begin_async_checkpoint() {
+  auto t0 = std::chrono::steady_clock::now();
+  MDB_txn* w = nullptr;
+  if (mdb_txn_begin(env, nullptr, 0, &w) != MDB_SUCCESS)
+    return;
+  async_ckpt job;
+  job.started = t0;
+  job.state = static_cast<std::uint64_t>(mdb_txn_id(w)) - 1;
+  int fd = -1;
+  mdb_env_get_fd(env, &fd);
+  bool ok = read_meta_pages(fd, page_size, job.meta).is_ok()
+            && meta_txnid(job.meta[job.state & 1]) == job.state
+            && mdb_txn_begin(env, nullptr, MDB_RDONLY, &job.pin) == MDB_SUCCESS;
+  mdb_txn_abort(w);
+  if (!ok) {
+    if (job.pin)
+      mdb_txn_abort(job.pin);
+    return;
+  }
+  txns_since_checkpoint = 0;
+  last_checkpoint = std::chrono::steady_clock::now();
+  checkpoint_ns += static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(last_checkpoint - t0)
+      .count());
+  {
+    std::lock_guard<std::mutex> guard{mu};
+    ckpt_job = std::move(job);
+    ckpt = ckpt_phase::queued;
+  }
+  ckpt_cv.notify_one();
+}
+
+void event_log::impl::run_checkpointer() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> guard{mu};
+      ckpt_cv.wait(guard, [this] {
+        return ckpt_stopping || ckpt == ckpt_phase::queued;
+      });
+      if (ckpt != ckpt_phase::queued)
+        return;
+    }
+    // Everything the pinned state holds was written before it committed,
+    // so this makes it durable.
+    int rc = mdb_env_sync(env, 1);
+    {
+      std::lock_guard<std::mutex> guard{mu};
+      ckpt_status = from_mdb(rc, "mdb_env_sync(checkpoint)");
+      ckpt = ckpt_phase::synced;
+    }
+    cv.notify_one();
+    ckpt_done_cv.notify_all();
+  }
+}
+
+// Part two, on the writer thread once data.mdb is synced: journal the
+// checkpoint; the previous pin is released once that entry is durable.
+void event_log::impl::finish_async_checkpoint() {
+  async_ckpt job;
+  status synced;
+  {
+    std::lock_guard<std::mutex> guard{mu};
+    job = std::move(ckpt_job);
+    ckpt_job = {};
+    synced = ckpt_status;
+    ckpt = ckpt_phase::idle;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto entry = encode_checkpoint(jr.generation(), job.state, job.meta);
+  if (!synced || !jr.append(entry)) {
+    // The previous checkpoint stays in force (a full journal file starts a
+    // synchronous checkpoint at the next commit).
+    mdb_txn_abort(job.pin);
+    return;
+  }
+  MDB_txn* old = pinned;
+  pinned = job.pin;
+  ++checkpoints;
+  auto now = std::chrono::steady_clock::now();
+  auto ns = static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.started)
+      .count());
+  if (ns > checkpoint_ns_max)
+    checkpoint_ns_max = ns;
+  checkpoint_ns += static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0).count());
+  done_group g;
+  g.started = now;
+  g.results.emplace_back(commit_info{});
+  g.done.emplace_back([this, old](result<commit_info> r) {
+    if (!old)
+      return;
+    if (r) {
+      mdb_txn_abort(old);
+      return;
+    }
+    // Not known durable: keep the older state pinned until close.
+    std::lock_guard<std::mutex> guard{orphan_mu};
+    orphan_pins.push_back(old);
+  });
+  {
+    std::lock_guard<std::mutex> guard{mu};
+    syncing = true;
+  }
+  {
+    std::lock_guard<std::mutex> guard{sync_mu};
+    sync_queue.push_back(std::move(g));
+  }
+  sync_cv.notify_one();
+}
+
+// Before a synchronous checkpoint (which supersedes it): wait for the
+// checkpointer and drop what it did.
+void event_log::impl::drop_async_checkpoint() {
+  std::unique_lock<std::mutex> guard{mu};
+  ckpt_done_cv.wait(guard, [this] { return ckpt != ckpt_phase::queued; });
+  if (ckpt == ckpt_phase::synced) {
+    mdb_txn_abort(ckpt_job.pin);
+    ckpt_job = {};
+    ckpt = ckpt_phase::idle;
+  }
 }
 
 void event_log::impl::run_syncer() {
@@ -608,7 +738,9 @@ void event_log::impl::drain_syncer() {
 // Syncs LMDB under its write lock, saves the meta pages of that state as a
 // new journal generation, and pins the state with a read transaction.
 status event_log::impl::checkpoint(bool clean) {
+  drop_async_checkpoint();
   drain_syncer();
+  auto t0 = std::chrono::steady_clock::now();
   MDB_txn* w = nullptr;
   if (int rc = mdb_txn_begin(env, nullptr, 0, &w); rc != MDB_SUCCESS)
     return from_mdb(rc, "mdb_txn_begin(checkpoint)");
@@ -637,6 +769,12 @@ status event_log::impl::checkpoint(bool clean) {
   txns_since_checkpoint = 0;
   last_checkpoint = std::chrono::steady_clock::now();
   ++checkpoints;
+  auto ns = static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(last_checkpoint - t0)
+      .count());
+  checkpoint_ns += ns;
+  if (ns > checkpoint_ns_max)
+    checkpoint_ns_max = ns;
   return {};
 }
 
@@ -688,16 +826,18 @@ status event_log::impl::foreign_checkpoint() {
 
 // After a reboot: the checkpoint's state is back in place; apply every
 // journaled transaction after it, in order.
-status event_log::impl::replay_journal(std::uint64_t from_txnid) {
-  auto entries = jr.read_entries();
+status event_log::impl::replay_journal(std::vector<journal_entry> entries,
+                                       std::uint64_t from_txnid) {
   std::unordered_map<std::uint64_t, std::size_t> newest;
   for (std::size_t i = 0; i < entries.size(); ++i)
-    newest[entries[i].txnid] = i;
+    if (!entries[i].checkpoint)
+      newest[entries[i].txnid] = i;
   const auto writer = jr.header().writer_id;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto& e = entries[i];
     // A later entry of the same id (a retry, or a void mark) replaces it.
-    if (e.void_txn || e.txnid <= from_txnid || newest[e.txnid] != i)
+    if (e.checkpoint || e.void_txn || e.txnid <= from_txnid
+        || newest[e.txnid] != i)
       continue;
     std::vector<pending> batch;
     for (auto& b : e.batches)

@@ -422,3 +422,40 @@ TEST_CASE("journal: queued batches are acknowledged in order, many per journal s
   for (int i = 0; i < n; ++i)
     CHECK(order[static_cast<std::size_t>(i)] == static_cast<seq_t>(i + 1));
 }
+
+TEST_CASE("journal: a periodic checkpoint (taken while the writer goes on) is a valid recovery base") {
+  test::temp_dir dir;
+  auto o = journal_opts(dir.path());
+  o.checkpoint_interval = std::chrono::milliseconds{1000};
+  auto log = open_ok(o);
+  expected_map want;
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(log->append("p", 1, payload(2, i)));
+    want["p"].push_back(payload(2, i));
+  }
+  // Wait for the periodic checkpoint and for its journal entry's sync.
+  auto t0 = std::chrono::steady_clock::now();
+  while (log->stats().checkpoints < 2
+         && std::chrono::steady_clock::now() - t0 < std::chrono::seconds{10})
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  REQUIRE(log->stats().checkpoints == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  auto at_checkpoint = slurp(dir / "data.mdb");
+  // Well within the next interval: nothing else is checkpointed.
+  for (int i = 50; i < 110; ++i) {
+    REQUIRE(log->append("p", 1, payload(2, i)));
+    want["p"].push_back(payload(2, i));
+  }
+  REQUIRE(log->stats().checkpoints == 2);
+  auto final_data = slurp(dir / "data.mdb");
+  for (int mode = 0; mode < 8; ++mode) {
+    CAPTURE(mode);
+    std::mt19937 rng(static_cast<unsigned>(mode * 31 + 5));
+    auto crash = dir / ("crash" + std::to_string(mode));
+    copy_storage(dir.path(), crash,
+                 mix_pages(at_checkpoint, final_data, rng, mode < 2 ? mode : 2));
+    other_boot reboot;
+    auto r = open_ok(journal_opts(crash));
+    check_contents(*r, want);
+  }
+}

@@ -24,6 +24,8 @@ struct log_stats {
   std::uint64_t map_grows = 0;     ///< times the map was enlarged
   std::uint64_t syncs = 0;         ///< explicit syncs: journal fdatasyncs, or (pipelined) idle-queue syncs
   std::uint64_t checkpoints = 0;   ///< journal checkpoints (LMDB synced, meta saved)
+  std::uint64_t checkpoint_ns_total = 0; ///< time spent in checkpoints, summed
+  std::uint64_t checkpoint_ns_max = 0;   ///< the longest checkpoint
   std::uint64_t commit_ns_total = 0; ///< commit start to durable, summed
   std::size_t map_size = 0;        ///< current map size in bytes
 };
