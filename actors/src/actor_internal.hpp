@@ -77,6 +77,21 @@ PERDURE_FIELDS(completed, key, workflow, ok, result, error)
 PERDURE_FIELDS(key_entry, key, ok, result, error)
 PERDURE_FIELDS(snapshot, state, keys)
 
+/// The wire form of key_entry / snapshot, encoded (only) from the key
+/// index without copying its keys; for keys and errors without NUL bytes.
+struct key_entry_view {
+  const char* key = "";
+  bool ok = false;
+  codec::bytes result;
+  const char* error = "";
+};
+struct snapshot_view {
+  codec::bytes state;
+  std::vector<key_entry_view> keys;
+};
+PERDURE_FIELDS(key_entry_view, key, ok, result, error)
+PERDURE_FIELDS(snapshot_view, state, keys)
+
 } // namespace perdure::actor_records
 
 namespace perdure::detail {
@@ -101,14 +116,21 @@ class key_index {
   /// Forgets all but the newest `n` keys.
   void trim(std::size_t n);
   std::vector<actor_records::key_entry> newest(std::size_t n) const;
+  /// Calls `f(key, outcome)` for the newest `n` keys, oldest first.
+  template <class F>
+  void for_newest(std::size_t n, F&& f) const {
+    for (auto i = order_.size() > n ? order_.size() - n : 0;
+         i < order_.size(); ++i)
+      f(order_[i]->first, order_[i]->second);
+  }
   std::size_t size() const noexcept {
     return map_.size();
   }
 
  private:
   std::unordered_map<std::string, remembered> map_;
-  /// The keys of map_'s nodes in arrival order (node keys do not move).
-  std::deque<const std::string*> order_;
+  /// map_'s entries in arrival order (nodes do not move).
+  std::deque<const std::pair<const std::string, remembered>*> order_;
 };
 
 /// A sub-workflow call whose completion is not logged yet.

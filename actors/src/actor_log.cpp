@@ -88,7 +88,7 @@ std::string new_call_key() {
 void key_index::put(std::string key, remembered r) {
   auto [it, fresh] = map_.insert_or_assign(std::move(key), std::move(r));
   if (fresh)
-    order_.push_back(&it->first);
+    order_.push_back(&*it);
 }
 
 const remembered* key_index::find(const std::string& key) const {
@@ -98,7 +98,7 @@ const remembered* key_index::find(const std::string& key) const {
 
 void key_index::trim(std::size_t n) {
   while (order_.size() > n) {
-    map_.erase(map_.find(*order_.front()));
+    map_.erase(map_.find(order_.front()->first));
     order_.pop_front();
   }
 }
@@ -108,8 +108,8 @@ std::vector<actor_records::key_entry> key_index::newest(std::size_t n) const {
   auto from = order_.size() > n ? order_.size() - n : 0;
   out.reserve(order_.size() - from);
   for (auto i = from; i < order_.size(); ++i) {
-    auto& r = map_.find(*order_[i])->second;
-    out.push_back({*order_[i], r.ok, {r.result}, r.error});
+    auto& [k, r] = *order_[i];
+    out.push_back({k, r.ok, {r.result}, r.error});
   }
   return out;
 }

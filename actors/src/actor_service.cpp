@@ -345,19 +345,43 @@ void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
   auto& o = s.svc->opts;
   if (s.sub || ++s.since_snapshot < std::max<std::uint32_t>(1, o.snapshot_every))
     return;
-  actor_records::snapshot snap;
-  snap.state.data = s.cell->cls->encode(s.head.get());
-  snap.keys = s.keys.newest(o.key_window);
-  auto add = [&](const in_flight& e) {
-    if (e.outcome)
-      snap.keys.push_back({e.key, e.outcome->ok, {e.outcome->result},
-                           e.outcome->error});
+  // Encoded from views of the keys (a snapshot holds up to key_window of
+  // them), unless a key has a NUL byte, which a C string cannot carry.
+  actor_records::snapshot_view view;
+  view.keys.reserve(std::min<std::size_t>(s.keys.size(), o.key_window)
+                    + s.pending.size() + 1);
+  bool plain = true;
+  auto add = [&](const std::string& k, const remembered& r) {
+    plain = plain && k.find('\0') == std::string::npos
+            && r.error.find('\0') == std::string::npos;
+    view.keys.push_back({k.c_str(), r.ok, {r.result}, r.error.c_str()});
   };
+  s.keys.for_newest(o.key_window, add);
   for (auto& e : s.pending)
-    add(e);
-  add(cur);
+    if (e.outcome)
+      add(e.key, *e.outcome);
+  if (cur.outcome)
+    add(cur.key, *cur.outcome);
+  std::string bytes;
+  if (plain) {
+    view.state.data = s.cell->cls->encode(s.head.get());
+    bytes = codec::encode(view);
+  } else {
+    actor_records::snapshot snap;
+    snap.state.data = s.cell->cls->encode(s.head.get());
+    snap.keys = s.keys.newest(o.key_window);
+    auto add_copy = [&](const in_flight& e) {
+      if (e.outcome)
+        snap.keys.push_back({e.key, e.outcome->ok, {e.outcome->result},
+                             e.outcome->error});
+    };
+    for (auto& e : s.pending)
+      add_copy(e);
+    add_copy(cur);
+    bytes = codec::encode(snap);
+  }
   b.append(s.cell->stream, to_u16(record_kind::actor_snapshot),
-           codec::encode(snap));
+           std::move(bytes));
   ++s.predicted_last;
   b.set_snapshot(s.cell->stream, s.predicted_last);
   if (!o.keep_history)

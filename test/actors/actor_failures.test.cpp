@@ -90,6 +90,27 @@ TEST_CASE("keys survive snapshots within the key window") {
   CHECK(c.call(&counter::value) == 10);
 }
 
+TEST_CASE("a key with a NUL byte survives a snapshot whole") {
+  using namespace std::string_literals;
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path()}};
+    REQUIRE(configure_actors(eng, {.snapshot_every = 2, .key_window = 16}));
+    auto c = eng.actor<counter>("nul");
+    c.with({.key = "a\0b"s}).call(&counter::incr, 1);
+    c.with({.key = "a"}).call(&counter::incr, 1);
+    c.with({.key = "c"}).call(&counter::incr, 1);
+    CHECK(eng.event_log()->info("actor/nul")->snapshot_seq > 0);
+  }
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.get_actor<counter>("nul");
+  int before = test::executions;
+  CHECK(c.with({.key = "a\0b"s}).call(&counter::incr, 1) == 1);
+  CHECK(c.with({.key = "a"}).call(&counter::incr, 1) == 2);
+  CHECK(test::executions == before);
+  CHECK(c.with({.key = "a\0c"s}).call(&counter::incr, 1) == 4); // new key
+}
+
 TEST_CASE("configure_actors is refused once actors are in use") {
   test::temp_dir dir;
   engine eng{{.storage = dir.path()}};
