@@ -169,6 +169,10 @@ struct event_log::impl {
   void drop_async_checkpoint();
   void run_checkpointer();
 
+  /// After a checkpoint's last step: on success `pin` replaces the pinned
+  /// snapshot, on failure it is released and `st` returned.
+  status swap_pin(status st, MDB_txn* pin);
+
   /// A non-exclusive sync writer's checkpoint after its commit.
   status foreign_checkpoint();
 

@@ -756,15 +756,9 @@ status event_log::impl::checkpoint(bool clean) {
   mdb_txn_abort(w);
   if (st)
     st = jr.start_generation(std::move(h));
-  if (!st) {
-    if (pin)
-      mdb_txn_abort(pin);
+  // Once the new checkpoint is durable the old snapshot may go.
+  if (st = swap_pin(st, pin); !st)
     return st;
-  }
-  // The new checkpoint is durable: the old snapshot may go.
-  if (pinned)
-    mdb_txn_abort(pinned);
-  pinned = pin;
   last_txnid = state;
   txns_since_checkpoint = 0;
   last_checkpoint = std::chrono::steady_clock::now();
@@ -813,6 +807,10 @@ status event_log::impl::foreign_checkpoint() {
   mdb_txn_abort(w);
   if (st)
     st = publish_foreign_checkpoint(opts.dir, state, page_size, meta);
+  return swap_pin(st, pin);
+}
+
+status event_log::impl::swap_pin(status st, MDB_txn* pin) {
   if (!st) {
     if (pin)
       mdb_txn_abort(pin);
