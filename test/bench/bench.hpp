@@ -18,6 +18,8 @@ namespace perdure::bench {
 /// Options every workload receives.
 struct bench_options {
   eventlog::durability mode = eventlog::durability::sync;
+  /// How sync commits reach the disk (workloads that open an engine).
+  eventlog::sync_policy sync = eventlog::sync_policy::journal;
   std::filesystem::path dir; ///< a fresh directory the workload may fill
   double seconds = 2.0;      ///< the time budget of timed phases
 };

@@ -1,4 +1,5 @@
-// perdure-bench: `--list`, or `WORKLOAD [--durability sync|process] [--json]
+// perdure-bench: `--list`, or `WORKLOAD [--durability sync|process]
+// [--sync journal|pipelined|per_commit] [--json]
 // [--seconds S] [--dir DIR]`.
 
 #include "bench.hpp"
@@ -24,7 +25,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: perdure-bench --list\n"
                "       perdure-bench WORKLOAD [--durability sync|process] "
-               "[--json] [--seconds S] [--dir DIR]\n");
+               "[--sync journal|pipelined|per_commit] [--json] [--seconds S] "
+               "[--dir DIR]\n");
   return 2;
 }
 
@@ -93,6 +95,16 @@ int main(int argc, char** argv) {
         opts.mode = perdure::eventlog::durability::sync;
       else if (m == "process")
         opts.mode = perdure::eventlog::durability::process;
+      else
+        return usage();
+    } else if (a == "--sync" && i + 1 < argc) {
+      std::string_view m = argv[++i];
+      if (m == "journal")
+        opts.sync = perdure::eventlog::sync_policy::journal;
+      else if (m == "pipelined")
+        opts.sync = perdure::eventlog::sync_policy::pipelined;
+      else if (m == "per_commit")
+        opts.sync = perdure::eventlog::sync_policy::per_commit;
       else
         return usage();
     } else if (a == "--seconds" && i + 1 < argc) {
