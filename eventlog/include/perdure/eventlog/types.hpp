@@ -131,10 +131,12 @@ struct options {
   /// kept); a full file starts a checkpoint. At least 1 MiB.
   std::size_t journal_size = std::size_t{16} << 20;
   /// sync_policy::journal: the longest time between checkpoints while
-  /// writes go on. Shorter bounds replay after a reboot and the growth of
-  /// data.mdb (pages freed after a checkpoint are reused only after the
-  /// next one); longer syncs LMDB less often.
-  std::chrono::milliseconds checkpoint_interval{250};
+  /// writes go on. A checkpoint syncs what LMDB wrote since the last one,
+  /// and journal syncs wait behind that: shorter intervals lower the tail
+  /// latency under heavy writes and bound data.mdb's growth (pages freed
+  /// after a checkpoint are reused only after the next) and replay after a
+  /// reboot; longer ones give more throughput (test/bench/RESULTS.md).
+  std::chrono::milliseconds checkpoint_interval{100};
   /// The map size to start with; LMDB's own default is only 1 MiB.
   std::size_t initial_map_size = std::size_t{64} << 20;
   /// The map grows (doubling) up to this size; beyond it commits fail `full`.

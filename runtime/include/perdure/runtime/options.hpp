@@ -59,6 +59,11 @@ struct engine_options {
   eventlog::durability durability = eventlog::durability::sync;
   /// How a `sync` commit reaches the disk (see eventlog::sync_policy).
   eventlog::sync_policy sync = eventlog::sync_policy::journal;
+  /// With the journal: the longest time between checkpoints (LMDB synced
+  /// behind the journal). Shorter: lower tail latency under heavy writes
+  /// and a smaller data file; longer: more throughput. See
+  /// eventlog::options::checkpoint_interval.
+  std::chrono::milliseconds checkpoint_interval{100};
   /// The storage's size limit: LMDB's map grows (doubling) up to it, then
   /// writes fail with `full` and nothing committed is lost.
   std::size_t max_storage_size = std::size_t{64} << 30;
