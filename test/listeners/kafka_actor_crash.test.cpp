@@ -8,6 +8,7 @@
 #include "perdure/listeners/kafka_actors.hpp"
 
 #include "child_process.hpp"
+#include "listener_test_support.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -49,32 +50,11 @@ kafka_source source_of(const std::string& brokers) {
           .max_batch = 250};
 }
 
-// Options to read the log beside no writer (set one by one: the options
-// struct grows).
-eventlog::options reader_options(const std::string& storage) {
-  eventlog::options o;
-  o.dir = storage;
-  o.read_only = true;
-  o.exclusive = false;
-  return o;
-}
-
-// Records taken so far (the stored offsets), read beside no writer.
-std::int64_t taken(const std::string& storage, const kafka_source& src) {
-  auto log = eventlog::event_log::open(reader_options(storage));
-  if (!log)
-    return 0;
-  std::int64_t n = 0;
-  for (int p = 0; p < partitions; ++p)
-    n += (*log)->offset(offset_key(src, p)).value().value_or(0);
-  return n;
-}
-
 // Calls applied so far (`actor_called` records of every account): more
-// than taken() means a kill left calls durable beyond the stored offsets,
+// than the stored offsets means a kill left calls durable beyond the stored offsets,
 // which the next consumer meets again.
 std::int64_t applied(const std::string& storage) {
-  auto log = eventlog::event_log::open(reader_options(storage));
+  auto log = eventlog::event_log::open(test::reader_options(storage));
   if (!log)
     return 0;
   std::int64_t n = 0;
@@ -138,13 +118,15 @@ TEST_CASE("every record is applied exactly once to its account actor across "
     // Kill while the child makes progress: once it settled a batch of its
     // own, after a random delay (calls of the next batches in flight).
     auto give_up = std::chrono::steady_clock::now() + 10s;
-    while (taken(storage, source_of(cluster.bootstrap())) == before
+    while (test::stored_offsets(storage, source_of(cluster.bootstrap()),
+                                partitions) == before
            && before < records && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(2ms);
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     child.kill();
     ++kills;
-    auto now = taken(storage, source_of(cluster.bootstrap()));
+    auto now = test::stored_offsets(storage, source_of(cluster.bootstrap()),
+                                partitions);
     auto calls = applied(storage);
     MESSAGE("kill " << kills << ": records taken " << before << " -> " << now
                     << ", calls applied " << calls);

@@ -7,6 +7,7 @@
 #include "perdure/listeners/kafka.hpp"
 
 #include "child_process.hpp"
+#include "listener_test_support.hpp"
 #include "temp_dir.hpp"
 
 #include <algorithm>
@@ -34,26 +35,6 @@ kafka_source source_of(const std::string& brokers) {
           .max_batch = 250};
 }
 
-// Options to read the log beside no writer (set one by one: the options
-// struct grows).
-eventlog::options reader_options(const std::string& storage) {
-  eventlog::options o;
-  o.dir = storage;
-  o.read_only = true;
-  o.exclusive = false;
-  return o;
-}
-
-// Records taken so far (the stored offsets), read beside no writer.
-std::int64_t taken(const std::string& storage, const kafka_source& src) {
-  auto log = eventlog::event_log::open(reader_options(storage));
-  if (!log)
-    return 0;
-  std::int64_t n = 0;
-  for (int p = 0; p < partitions; ++p)
-    n += (*log)->offset(offset_key(src, p)).value().value_or(0);
-  return n;
-}
 
 } // namespace
 
@@ -94,7 +75,8 @@ TEST_CASE("every record starts exactly one workflow across SIGKILLs of the "
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     child.kill();
     ++kills;
-    auto now = taken(storage, source_of(cluster.bootstrap()));
+    auto now = test::stored_offsets(storage, source_of(cluster.bootstrap()),
+                                partitions);
     MESSAGE("kill " << kills << ": records taken " << before << " -> " << now);
     if (now > before && now < records)
       ++mid_way;

@@ -5,6 +5,7 @@
 
 #include "perdure/listeners/kafka_actors.hpp"
 
+#include "listener_test_support.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -55,22 +56,11 @@ PERDURE_ACTOR(deliver_account, (balance, applied, last, in_order),
               (apply, add, value, count, ordered))
 
 long long parse(const kafka_record& r) {
-  std::size_t used = 0;
-  long long v = std::stoll(r.value, &used);
-  if (used != r.value.size())
-    throw std::invalid_argument{"not a number: '" + r.value + "'"};
-  return v;
+  return static_cast<long long>(test::record_number(r));
 }
 
-bool wait_until(const std::function<bool()>& f,
-                std::chrono::milliseconds limit = 30s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f())
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
+bool wait_until(const std::function<bool()>& f) {
+  return test::wait_until(f, 30s);
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 
 #include "perdure/listeners/kafka.hpp"
 
+#include "listener_test_support.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -35,22 +36,11 @@ const auto charge = step("kafka_test_charge", [](long amount) {
 });
 
 long parse_amount(const kafka_record& r) {
-  std::size_t used = 0;
-  long v = std::stol(r.value, &used);
-  if (used != r.value.size())
-    throw std::invalid_argument{"not a number: '" + r.value + "'"};
-  return v;
+  return static_cast<long>(test::record_number(r));
 }
 
-bool wait_until(const std::function<bool()>& f,
-                std::chrono::milliseconds limit = 15s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f())
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
+bool wait_until(const std::function<bool()>& f) {
+  return test::wait_until(f, 15s);
 }
 
 std::size_t successful(engine& eng) {

@@ -8,6 +8,7 @@
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/listeners/events.hpp"
 #include "perdure/listeners/kafka.hpp"
+#include "listener_test_support.hpp"
 #include "temp_dir.hpp"
 
 #include <algorithm>
@@ -292,20 +293,6 @@ kafka_source crash_source(const std::string& brokers) {
   return {.brokers = brokers, .topic = "crash", .group = "crash"};
 }
 
-// Records taken so far (the stored offsets), read beside no writer.
-std::int64_t taken(const std::string& storage, const kafka_source& src) {
-  eventlog::options o;
-  o.dir = storage;
-  o.read_only = true;
-  o.exclusive = false;
-  auto log = eventlog::event_log::open(o);
-  if (!log)
-    return 0;
-  std::int64_t n = 0;
-  for (int p = 0; p < crash_partitions; ++p)
-    n += (*log)->offset(offset_key(src, p)).value().value_or(0);
-  return n;
-}
 
 // The standalone mock broker: keeps the records while consumers die.
 struct mock_broker {
@@ -370,7 +357,7 @@ TEST_CASE("every record reaches exactly one waiting workflow across "
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     child.kill();
     ++kills;
-    auto now = taken(storage, src);
+    auto now = test::stored_offsets(storage, src, crash_partitions);
     MESSAGE("kill " << kills << ": records taken " << before << " -> " << now);
     CHECK(now >= before); // a stored offset never goes back
     if (now > before && now < crash_waiters)
