@@ -646,31 +646,50 @@ result<stream_info> event_log::info(std::string_view stream) const {
   return out;
 }
 
+namespace {
+
+// Walks `dbi` from `from` (or its first key) while `fn(key, value, res)`
+// returns true; a cursor error ends the walk as an error (a damaged page
+// must not pass for the end of the data), and so does a `res` fn sets.
+template <class F>
+status walk(MDB_txn* txn, MDB_dbi dbi, std::string_view what,
+            const std::string* from, F&& fn) {
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, fmt::format("mdb_cursor_open({})", what));
+  MDB_val k = from ? as_val(*from) : MDB_val{}, v;
+  status res;
+  for (rc = safe_cursor_get(cur, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
+       rc == MDB_SUCCESS; rc = safe_cursor_get(cur, &k, &v, MDB_NEXT))
+    if (!fn(as_view(k), as_view(v), res) || !res)
+      break;
+  mdb_cursor_close(cur);
+  if (!res)
+    return res;
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+    return from_mdb_read(rc, fmt::format("mdb_cursor_get({})", what));
+  return {};
+}
+
+} // namespace
+
 result<std::vector<stream_info>>
 event_log::list_by_status(std::string_view status_text,
                           std::size_t limit) const {
   std::vector<stream_info> out;
+  auto prefix = status_key(status_text, "");
   auto st = impl_->with_read([&](MDB_txn* txn) -> status {
-    MDB_cursor* cur = nullptr;
-    int rc = mdb_cursor_open(txn, impl_->by_status, &cur);
-    if (rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_cursor_open(status)");
-    auto prefix = status_key(status_text, "");
-    MDB_val k = as_val(prefix), v;
-    status res;
-    for (rc = safe_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc == MDB_SUCCESS && out.size() < limit;
-         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      auto key = as_view(k);
-      if (key.substr(0, prefix.size()) != prefix)
-        break;
-      stream_info info;
-      if (res = read_entry(*impl_, txn, key.substr(prefix.size()), info); !res)
-        break;
-      out.push_back(std::move(info));
-    }
-    mdb_cursor_close(cur);
-    return res;
+    return walk(txn, impl_->by_status, "status", &prefix,
+                [&](std::string_view key, std::string_view, status& res) {
+                  if (out.size() >= limit
+                      || key.substr(0, prefix.size()) != prefix)
+                    return false;
+                  stream_info info;
+                  res = read_entry(*impl_, txn, key.substr(prefix.size()), info);
+                  out.push_back(std::move(info));
+                  return true;
+                });
   });
   if (!st)
     return st;
@@ -681,26 +700,21 @@ result<std::vector<stream_info>>
 event_log::list(std::optional<stream_kind> kind, std::size_t limit) const {
   std::vector<stream_info> out;
   auto st = impl_->with_read([&](MDB_txn* txn) -> status {
-    MDB_cursor* cur = nullptr;
-    int rc = mdb_cursor_open(txn, impl_->dir, &cur);
-    if (rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_cursor_open(dir)");
-    MDB_val k, v;
-    status res;
-    for (rc = safe_cursor_get(cur, &k, &v, MDB_FIRST);
-         rc == MDB_SUCCESS && out.size() < limit;
-         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      stream_info info;
-      if (res = unframe_entry(as_view(k), as_view(v), info); !res) {
-        res = {res.code(), fmt::format("directory entry of stream '{}': {}",
-                                       as_view(k), res.message())};
-        break;
-      }
-      if (!kind || info.kind == *kind)
-        out.push_back(std::move(info));
-    }
-    mdb_cursor_close(cur);
-    return res;
+    return walk(txn, impl_->dir, "dir", nullptr,
+                [&](std::string_view key, std::string_view val, status& res) {
+                  if (out.size() >= limit)
+                    return false;
+                  stream_info info;
+                  if (res = unframe_entry(key, val, info); !res) {
+                    res = {res.code(),
+                           fmt::format("directory entry of stream '{}': {}",
+                                       key, res.message())};
+                    return false;
+                  }
+                  if (!kind || info.kind == *kind)
+                    out.push_back(std::move(info));
+                  return true;
+                });
   });
   if (!st)
     return st;
@@ -711,28 +725,22 @@ result<std::vector<timer_entry>> event_log::timers_due(time_ns until,
                                                        std::size_t max) const {
   std::vector<timer_entry> out;
   auto st = impl_->with_read([&](MDB_txn* txn) -> status {
-    MDB_cursor* cur = nullptr;
-    int rc = mdb_cursor_open(txn, impl_->timers, &cur);
-    if (rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_cursor_open(timers)");
-    MDB_val k, v;
-    status res;
-    for (rc = safe_cursor_get(cur, &k, &v, MDB_FIRST);
-         rc == MDB_SUCCESS && out.size() < max;
-         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      timer_entry t;
-      std::string_view ignored;
-      if (!parse_timer_key(as_view(k), t)
-          || !unframe_small(as_view(k), as_view(v), ignored)) {
-        res = {errc::corruption, "a timer entry fails its checksum"};
-        break;
-      }
-      if (t.due > until)
-        break;
-      out.push_back(std::move(t));
-    }
-    mdb_cursor_close(cur);
-    return res;
+    return walk(txn, impl_->timers, "timers", nullptr,
+                [&](std::string_view key, std::string_view val, status& res) {
+                  if (out.size() >= max)
+                    return false;
+                  timer_entry t;
+                  std::string_view ignored;
+                  if (!parse_timer_key(key, t)
+                      || !unframe_small(key, val, ignored)) {
+                    res = {errc::corruption, "a timer entry fails its checksum"};
+                    return false;
+                  }
+                  if (t.due > until)
+                    return false;
+                  out.push_back(std::move(t));
+                  return true;
+                });
   });
   if (!st)
     return st;
