@@ -166,6 +166,32 @@ TEST_CASE("a record that cannot be decoded or whose method keeps throwing "
   }
 }
 
+TEST_CASE("a record without a key goes to the dead-letter stream: deliver_to "
+          "routes by key") {
+  kafka_mock_cluster cluster;
+  REQUIRE(cluster.create_topic("keyless", 1).is_ok());
+  {
+    kafka_producer producer{cluster.bootstrap()};
+    REQUIRE(producer.produce("keyless", "bob", "10").is_ok());
+    REQUIRE(producer.produce("keyless", "", "20").is_ok());
+    REQUIRE(producer.produce("keyless", "bob", "30").is_ok());
+    REQUIRE(producer.flush().is_ok());
+  }
+  test::temp_dir dir;
+  engine eng{{.storage = (dir / "storage").string()}};
+  kafka_source src{.brokers = cluster.bootstrap(), .topic = "keyless",
+                   .group = "keyless"};
+  auto sub = eng.subscribe(src, deliver_to(&deliver_account::add, parse));
+  REQUIRE(wait_until([&] { return sub.stats().records == 3; }));
+  auto dl = dead_letters(eng, src).value();
+  REQUIRE(dl.size() == 1);
+  CHECK(dl[0].value == "20");
+  CHECK(dl[0].offset == 1);
+  CHECK(dl[0].reason.find("no key") != std::string::npos);
+  CHECK(eng.get_actor<deliver_account>("bob").call(&deliver_account::value)
+        == 40);
+}
+
 TEST_CASE("a batch ends early at a hot key so a replay stays within the "
           "actor's key window") {
   kafka_mock_cluster cluster;

@@ -24,6 +24,7 @@
 #include "perdure/actors/actor.hpp"
 #include "perdure/listeners/kafka.hpp"
 
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -75,9 +76,14 @@ record_delivery make_delivery(M m, Decode decode, delivery_options o) {
   };
   record_delivery d;
   d.attempts = o.attempts;
+  // The actor is the record's key: a record without one has nowhere to go.
+  static constexpr const char* no_key =
+    "the record has no key, and deliver_to calls the actor keyed by it";
   d.start = [m, decode, ref_of, waiter_of, prefix = o.id_prefix](
               engine& eng, const kafka_record& r,
               const std::string& key) -> record_delivery::waiter {
+    if (r.key.empty())
+      throw std::invalid_argument{no_key}; // a poison record
     args arg{decode(r)}; // throws: a poison record
     auto ref = ref_of(eng, prefix + r.key);
     if (!ref)
@@ -88,6 +94,11 @@ record_delivery make_delivery(M m, Decode decode, delivery_options o) {
   d.start_group = [m, decode, ref_of, waiter_of,
                    prefix = std::move(o.id_prefix)](
                     engine& eng, std::vector<record_delivery::item>& items) {
+    if (!items.empty() && items.front().record->key.empty()) {
+      for (auto& i : items)
+        i.poison = no_key;
+      return;
+    }
     std::vector<std::pair<call_options, args>> calls;
     std::vector<record_delivery::item*> started;
     calls.reserve(items.size());
