@@ -729,6 +729,8 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
   engine& eng, std::string_view id, const actor_class& cls,
   const std::function<std::shared_ptr<const void>()>* make_initial) {
   auto svc = service_of(eng);
+  if (id.empty())
+    return unexpected{errc::invalid_argument, "an actor id must not be empty"};
   auto stream = stream_of(id);
   if (auto bad = eventlog::check_stream_id(stream); !bad.empty())
     return unexpected{errc::invalid_argument,
