@@ -57,6 +57,38 @@ const CLI::Validator at_least_one{
 
 } // namespace
 
+void add_common_options(CLI::App& app, context& ctx, common_options& o,
+                        const std::string& storage_help) {
+  app.add_option("--storage", o.storage, storage_help)
+    ->envname("PERDURE_STORAGE");
+  app.add_flag("--json", ctx.json, "machine-readable JSON output");
+  app.add_flag("--utc", ctx.utc, "print times in UTC instead of local time");
+  app.add_flag("--no-color", o.no_color, "never colour the output");
+}
+
+std::optional<int> parse_command_line(CLI::App& app, int argc,
+                                      const char* const* argv,
+                                      const cli_io& io,
+                                      const std::string& try_hint) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) { // --help
+      io.out << app.help() << std::flush; // the chosen subcommand's help
+      return 0;
+    }
+    io.err << "perdure: " << e.what() << " (try '" << try_hint << "')\n";
+    return static_cast<int>(exit_code::usage);
+  }
+  return std::nullopt;
+}
+
+void finish_context(context& ctx, const common_options& o) {
+  ctx.storage = o.storage.empty() ? std::string{default_storage} : o.storage;
+  const char* nc = std::getenv("NO_COLOR");
+  ctx.color = ctx.io->out_tty && !o.no_color && !(nc && *nc) && !ctx.json;
+}
+
 int run_cli(int argc, const char* const* argv, const cli_io& io) {
   CLI::App app{"perdure: inspect and manage the workflows and actors stored "
                "in a perdure storage directory, beside a running engine or "
@@ -68,16 +100,11 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
 
   context ctx;
   ctx.io = &io;
-  std::string storage;
-  bool no_color = false;
-  app.add_option("--storage", storage,
-                 fmt::format("storage directory (default: $PERDURE_STORAGE, "
-                             "else {})",
-                             default_storage))
-    ->envname("PERDURE_STORAGE");
-  app.add_flag("--json", ctx.json, "machine-readable JSON output");
-  app.add_flag("--utc", ctx.utc, "print times in UTC instead of local time");
-  app.add_flag("--no-color", no_color, "never colour the output");
+  common_options common;
+  add_common_options(app, ctx, common,
+                     fmt::format("storage directory (default: "
+                                 "$PERDURE_STORAGE, else {})",
+                                 default_storage));
 
   std::function<int()> action;
 
@@ -193,21 +220,9 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   exp->add_option("ID", id, "workflow or actor id")->required();
   exp->callback([&] { action = [&] { return cmd_export(ctx, id); }; });
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) { // --help
-      io.out << app.help() << std::flush; // the chosen subcommand's help
-      return 0;
-    }
-    io.err << "perdure: " << e.what() << " (try 'perdure --help')\n";
-    return static_cast<int>(exit_code::usage);
-  }
-  if (storage.empty())
-    storage = default_storage;
-  ctx.storage = storage;
-  const char* nc = std::getenv("NO_COLOR");
-  ctx.color = io.out_tty && !no_color && !(nc && *nc) && !ctx.json;
+  if (auto code = parse_command_line(app, argc, argv, io, "perdure --help"))
+    return *code;
+  finish_context(ctx, common);
   try {
     return action ? action() : static_cast<int>(exit_code::usage);
   } catch (const std::exception& e) {

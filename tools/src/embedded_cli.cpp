@@ -165,13 +165,8 @@ int run_app_command(const std::vector<std::string>& args, const cli_io& io,
   app.fallthrough();
   context ctx;
   ctx.io = &io;
-  std::string storage;
-  bool no_color = false;
-  app.add_option("--storage", storage, "storage directory")
-    ->envname("PERDURE_STORAGE");
-  app.add_flag("--json", ctx.json, "machine-readable JSON output");
-  app.add_flag("--utc", ctx.utc, "times in UTC");
-  app.add_flag("--no-color", no_color, "never colour the output");
+  common_options common;
+  add_common_options(app, ctx, common, "storage directory");
   std::string id;
   auto* resume = app.add_subcommand("resume", "resume a workflow and wait "
                                               "for its end");
@@ -184,22 +179,11 @@ int run_app_command(const std::vector<std::string>& args, const cli_io& io,
   std::vector<const char*> argv;
   for (auto& a : args)
     argv.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) {
-      io.out << app.help() << std::flush;
-      return 0;
-    }
-    io.err << "perdure: " << e.what() << " (try '" << app.get_name()
-           << " --help')\n";
-    return static_cast<int>(exit_code::usage);
-  }
-  if (storage.empty())
-    storage = default_storage;
-  ctx.storage = storage;
-  const char* nc = std::getenv("NO_COLOR");
-  ctx.color = io.out_tty && !no_color && !(nc && *nc) && !ctx.json;
+  if (auto code = parse_command_line(app, static_cast<int>(argv.size()),
+                                     argv.data(), io,
+                                     app.get_name() + " --help"))
+    return *code;
+  finish_context(ctx, common);
   auto eng = open_engine(ctx.storage);
   if (!eng)
     return fail(ctx, eng.error());

@@ -11,6 +11,10 @@
 #include <optional>
 #include <string>
 
+namespace CLI {
+class App;
+}
+
 namespace perdure::tools {
 
 /// The global options of one CLI run and where it prints.
@@ -28,6 +32,27 @@ struct context {
     return io->err;
   }
 };
+
+/// The options every perdure command line takes (--storage, --json, --utc,
+/// --no-color), added to `app`; finish_context() applies them after parsing.
+struct common_options {
+  std::string storage;
+  bool no_color = false;
+};
+void add_common_options(CLI::App& app, context& ctx, common_options& o,
+                        const std::string& storage_help);
+
+/// Parses `argv` into `app`: on --help prints the chosen command's help and
+/// returns 0, on a usage error prints it (with `try_hint`) and returns the
+/// usage exit code; nothing when the line parsed.
+std::optional<int> parse_command_line(CLI::App& app, int argc,
+                                      const char* const* argv,
+                                      const cli_io& io,
+                                      const std::string& try_hint);
+
+/// The storage default and the colour decision (a tty, no --no-color, no
+/// NO_COLOR, not --json).
+void finish_context(context& ctx, const common_options& o);
 
 /// Prints "perdure: <message>" on stderr and returns `code` as an int.
 int fail(const context& ctx, exit_code code, const std::string& message);
