@@ -9,7 +9,10 @@
 // workflow's output, every actor's state and the stored offsets are checked.
 //
 // Usage: perdure-torture [--kills N] [--seed S] [--storage DIR]
-//                        [--workflows W] [--records R]
+//                        [--workflows W] [--records R] [--reboots 1]
+// --reboots 1 gives every life another boot id (PERDURE_BOOT_ID), so each
+// one starts with the event log's recovery: the last checkpoint's meta
+// pages written back and the journal replayed.
 // Exit 0 when everything held, 1 on any violation, 2 on bad usage.
 
 #include "torture.hpp"
@@ -46,13 +49,14 @@ struct config {
   std::string storage; // empty: a temporary directory, removed when all held
   int workflows = 200;
   int records = 20000;
+  bool reboots = false;
 };
 
 int usage(const char* why) {
   std::fprintf(stderr,
                "perdure-torture: %s\n"
                "usage: perdure-torture [--kills N] [--seed S] [--storage DIR]"
-               " [--workflows W] [--records R]\n"
+               " [--workflows W] [--records R] [--reboots 1]\n"
                "  DIR must be missing or empty; it gets log/ (the engine's\n"
                "  storage) and effects.txt (one line per step execution).\n",
                why);
@@ -76,6 +80,8 @@ bool parse(int argc, char** argv, config& c) {
         c.workflows = std::stoi(value);
       else if (flag == "--records")
         c.records = std::stoi(value);
+      else if (flag == "--reboots")
+        c.reboots = std::stoi(value) != 0;
       else
         return false;
     } catch (const std::exception&) {
@@ -270,8 +276,17 @@ class torture_run {
             .records = produced_, .life = life, .last = last};
   }
 
+  // With --reboots, the next child runs under a new boot id: it finds the
+  // journal left open by another boot and recovers.
+  void next_boot(int life) const {
+    if (cfg_.reboots)
+      ::setenv("PERDURE_BOOT_ID",
+               ("torture-boot-" + std::to_string(life)).c_str(), 1);
+  }
+
   void kill_one_life(int life) {
     auto before = read_log(storage_, released_, violations_);
+    next_boot(life);
     test::child_process child{"torture_life", to_args(args_of(life, false))};
     if (rng_() % 8 == 0) {
       std::uniform_int_distribution<int> ms{0, 150};
@@ -305,6 +320,7 @@ class torture_run {
   }
 
   void last_life(int life) {
+    next_boot(life);
     test::child_process child{"torture_life", to_args(args_of(life, true))};
     std::string line;
     while (!(line = child.read_line(600s)).empty() && line != "done")
