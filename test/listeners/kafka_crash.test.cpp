@@ -63,25 +63,30 @@ TEST_CASE("every record starts exactly one workflow across SIGKILLs of the "
   test::temp_dir dir;
   auto storage = (dir / "storage").string();
   std::mt19937 rng{std::random_device{}()};
-  // Kill points up to `max_delay` after the subscription; a round in which
-  // the consumer took nothing (a slow build, e.g. under TSan) widens it.
-  int max_delay = 250;
+  std::uniform_int_distribution<int> delay_ms{0, 60};
   int kills = 0, mid_way = 0;
   std::int64_t before = 0;
   for (int round = 0; round < 16 && mid_way < 4; ++round) {
     test::child_process child{"kafka_consumer", {storage, cluster.bootstrap()}};
     REQUIRE(child.read_line() == "subscribed");
-    std::uniform_int_distribution<int> delay_ms{5, max_delay};
+    // Mostly kill while the child makes progress: once it stored offsets of
+    // its own, after a random delay (the next batches in flight). Every
+    // fourth round kills it at once, before its first batch.
+    if (round % 4 != 3) {
+      auto give_up = std::chrono::steady_clock::now() + 10s;
+      while (test::stored_offsets(storage, source_of(cluster.bootstrap()),
+                                  partitions) == before
+             && before < records && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(2ms);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     child.kill();
     ++kills;
     auto now = test::stored_offsets(storage, source_of(cluster.bootstrap()),
-                                partitions);
+                                    partitions);
     MESSAGE("kill " << kills << ": records taken " << before << " -> " << now);
     if (now > before && now < records)
       ++mid_way;
-    if (now == before && now < records)
-      max_delay = std::min(max_delay * 2, 8000);
     before = now;
   }
   CHECK(mid_way >= 2); // killed while consuming, not only before or after
