@@ -274,9 +274,10 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   const bool journaling = !opts.read_only && opts.exclusive
                           && opts.mode == durability::sync
                           && opts.sync == sync_policy::journal;
+  const auto boot = current_boot_id();
   journal_header left;
   if (!journaling && journal_left_open(opts.dir, &left)
-      && (!opts.read_only || needs_recovery(left, current_boot_id()))) {
+      && (!opts.read_only || needs_recovery(left, boot))) {
     // Only a journaling owner may settle it; become one for a moment. A
     // reader needs that only after a reboot: otherwise the OS holds every
     // write the dead owner made.
@@ -284,7 +285,7 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
       journal_header h;
       if (st.code() != errc::busy
           || (journal_left_open(opts.dir, &h)
-              && needs_recovery(h, current_boot_id())))
+              && needs_recovery(h, boot)))
         return unexpected{
           st.code(),
           fmt::format("storage '{}' was not closed before a reboot and its "
@@ -295,6 +296,7 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   install_map_guard();
   auto self = std::make_unique<impl>();
   self->opts = std::move(opts);
+  self->boot_id = boot;
   if (!self->opts.read_only && self->opts.exclusive)
     if (auto st = take_lock(*self); !st)
       return st;
@@ -305,7 +307,7 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
     if (auto st = self->jr.open(self->opts.dir, self->opts.journal_size); !st)
       return st;
     if (self->jr.has_header()
-        && needs_recovery(self->jr.header(), current_boot_id())) {
+        && needs_recovery(self->jr.header(), boot)) {
       // After a reboot: put back the newest checkpoint's meta pages (its
       // pages are intact: pinned until a newer checkpoint was durable).
       auto h = self->jr.header();

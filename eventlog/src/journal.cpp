@@ -258,32 +258,37 @@ void encode_entry(std::string& out, std::uint64_t generation,
   finish_entry(out, start);
 }
 
-std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
-                              const std::string (&meta)[2]) {
+namespace {
+
+// An entry without batches (a void mark or a checkpoint), `tail` after it.
+std::string encode_mark(std::uint64_t generation, std::uint8_t type,
+                        std::uint64_t txnid, std::string_view tail = {}) {
   std::string out(entry_head, '\0');
   put(out, generation);
-  put(out, entry_checkpoint);
+  put(out, type);
   put(out, txnid);
   put(out, time_ns{0});
   put(out, std::uint32_t{0});
-  for (auto& m : meta) {
-    auto img = m;
-    img.resize(meta_image_size, '\0');
-    out += img;
-  }
+  out += tail;
   finish_entry(out, 0);
   return out;
 }
 
+} // namespace
+
+std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
+                              const std::string (&meta)[2]) {
+  std::string images;
+  for (auto& m : meta) {
+    auto img = m;
+    img.resize(meta_image_size, '\0');
+    images += img;
+  }
+  return encode_mark(generation, entry_checkpoint, txnid, images);
+}
+
 std::string encode_void(std::uint64_t generation, std::uint64_t txnid) {
-  std::string out(entry_head, '\0');
-  put(out, generation);
-  put(out, entry_void);
-  put(out, txnid);
-  put(out, time_ns{0});
-  put(out, std::uint32_t{0});
-  finish_entry(out, 0);
-  return out;
+  return encode_mark(generation, entry_void, txnid);
 }
 
 // -- journal ------------------------------------------------------------------
@@ -300,7 +305,8 @@ status journal::open(const std::filesystem::path& dir, std::size_t capacity,
   capacity_ = capacity;
   std::uint64_t best = 0;
   for (int i = 0; i < 2; ++i) {
-    auto path = dir / fmt::format("journal-{}", i);
+    paths_[i] = dir / fmt::format("journal-{}", i);
+    const auto& path = paths_[i];
     fds_[i] = ::open(path.c_str(),
                      create ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
                      0644);
@@ -345,7 +351,7 @@ std::vector<journal_entry> journal::read_entries() const {
 }
 
 status journal::extend(int which, std::uint64_t upto) {
-  auto path = dir_ / fmt::format("journal-{}", which);
+  const auto& path = paths_[which];
   static const std::string zeros(zero_chunk, '\0');
   while (size_[which] < upto) {
     auto n = std::min<std::uint64_t>(zero_chunk, capacity_ - size_[which]);
@@ -366,7 +372,7 @@ status journal::extend(int which, std::uint64_t upto) {
 status journal::start_generation(journal_header h) {
   int next = cur_ < 0 ? 0 : 1 - cur_;
   h.generation = (cur_ < 0 ? 0 : hdr_.generation) + 1;
-  auto path = dir_ / fmt::format("journal-{}", next);
+  const auto& path = paths_[next];
   auto block = encode_header(h);
   if (size_[next] < journal_header_size)
     size_[next] = 0;
@@ -387,7 +393,7 @@ status journal::append(std::string_view bytes) {
   if (offset_ + bytes.size() > size_[cur_])
     if (auto st = extend(cur_, offset_ + bytes.size()); !st)
       return st;
-  auto path = dir_ / fmt::format("journal-{}", cur_);
+  const auto& path = paths_[cur_];
   if (auto st = pwrite_all(fds_[cur_], bytes.data(), bytes.size(), offset_, path);
       !st)
     return st;
@@ -397,7 +403,7 @@ status journal::append(std::string_view bytes) {
 
 status journal::sync() const {
   if (::fdatasync(fds_[cur_]) != 0)
-    return os_error("fdatasync", dir_ / fmt::format("journal-{}", cur_));
+    return os_error("fdatasync", paths_[cur_]);
   return {};
 }
 

@@ -126,6 +126,7 @@ class journal {
   status extend(int which, std::uint64_t upto);
 
   std::filesystem::path dir_;
+  std::filesystem::path paths_[2]; // journal-0, journal-1
   std::size_t capacity_ = 0;
   int fds_[2] = {-1, -1};
   std::uint64_t size_[2] = {0, 0}; // bytes written (zero-filled) so far

@@ -73,6 +73,7 @@ struct event_log::impl {
   bool foreign_sync = false;    // a non-exclusive sync writer
   detail::journal jr;           // opened for every sync writer
   std::uint32_t page_size = 0;
+  std::string boot_id;          // this boot's, read once at open
   MDB_txn* pinned = nullptr;    // pins the last checkpoint's snapshot
   std::uint64_t last_txnid = 0; // the last transaction this writer committed
   std::uint64_t txns_since_checkpoint = 0;

@@ -749,7 +749,7 @@ status event_log::impl::checkpoint(bool clean) {
   h.checkpoint_txnid = state;
   h.page_size = page_size;
   h.clean = clean;
-  h.boot_id = current_boot_id();
+  h.boot_id = boot_id;
   h.writer_id = opts.writer_id;
   MDB_txn* pin = nullptr;
   auto st = sync_and_pin(state, h.meta, clean ? nullptr : &pin);

@@ -106,6 +106,16 @@ void lmdb_raw(const bench_options& o, figures& f) {
   f.add("raw_batch100_per_s", raw_rate(o, "raw100", 100));
 }
 
+// Opens the log of a phase; a benchmark cannot go on without it.
+std::unique_ptr<eventlog::event_log> open_or_exit(const eventlog::options& opts) {
+  auto opened = eventlog::event_log::open(opts);
+  if (!opened) {
+    std::fprintf(stderr, "%s\n", opened.error().to_string().c_str());
+    std::exit(1);
+  }
+  return std::move(*opened);
+}
+
 // -- log-append ---------------------------------------------------------------
 
 // Appenders append to one shared stream (the key pattern of the raw LMDB
@@ -122,12 +132,7 @@ void log_append_phase(const bench_options& o, int appenders, bool distinct,
   if (baseline)
     opts.sync = eventlog::sync_policy::pipelined;
   opts.initial_map_size = std::size_t{256} << 20;
-  auto opened = eventlog::event_log::open(opts);
-  if (!opened) {
-    std::fprintf(stderr, "%s\n", opened.error().to_string().c_str());
-    std::exit(1);
-  }
-  auto log = std::move(*opened);
+  auto log = open_or_exit(opts);
   std::atomic<bool> stop{false};
   std::vector<latencies> lats(static_cast<std::size_t>(appenders));
   std::vector<std::thread> ts;
@@ -184,12 +189,7 @@ void log_append_callbacks(const bench_options& o, int appenders, figures& f) {
   opts.dir = o.dir / ("log-cb-" + std::to_string(appenders));
   opts.mode = o.mode;
   opts.initial_map_size = std::size_t{256} << 20;
-  auto opened = eventlog::event_log::open(opts);
-  if (!opened) {
-    std::fprintf(stderr, "%s\n", opened.error().to_string().c_str());
-    std::exit(1);
-  }
-  auto log = std::move(*opened);
+  auto log = open_or_exit(opts);
   struct appender {
     latencies lat;
     clock_type::time_point started;
