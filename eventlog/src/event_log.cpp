@@ -1,6 +1,7 @@
 #include "perdure/eventlog/event_log.hpp"
 
 #include "encoding.hpp"
+#include "journal_recovery.hpp"
 #include "log_impl.hpp"
 
 #include <fcntl.h>
@@ -211,29 +212,48 @@ status settle_journal(const options& opts) {
   return {};
 }
 
-// The journaling owner's start: recovery when the journal says so, then a
-// first checkpoint. Runs after LMDB is open, before any writer thread.
-status start_journal(event_log::impl& self, bool recover,
-                     std::uint64_t base,
-                     std::vector<journal_entry> entries) {
-  MDB_stat st;
-  mdb_env_stat(self.env, &st);
-  self.page_size = st.ms_psize;
-  if (recover) {
-    // Keep the checkpoint's pages from being reused while replaying, so
-    // that a crash during recovery can start it over.
-    MDB_txn* pin = nullptr;
-    if (int rc = mdb_txn_begin(self.env, nullptr, MDB_RDONLY, &pin);
-        rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_txn_begin(pin)");
-    self.pinned = pin;
-    if (auto s = self.replay_journal(std::move(entries), base); !s)
-      return s;
-  }
-  if (auto s = self.checkpoint(false); !s)
-    return s;
-  self.journaled = true;
+// Opens LMDB and, for the journaling owner, replays (when `recover`) and
+// checkpoints.
+status open_env(event_log::impl& self, bool journaling, bool recover,
+                planned& plan) {
+  int rc = mdb_env_create(&self.env);
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(self.env, 8);
+  mdb_env_set_maxreaders(self.env, 1024);
+  if (!self.opts.read_only)
+    mdb_env_set_mapsize(self.env, self.opts.initial_map_size);
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+  if (self.opts.read_only)
+    flags |= MDB_RDONLY;
+  else if (self.opts.mode == durability::process || journaling)
+    flags |= MDB_NOSYNC;
+  else if (self.opts.sync == sync_policy::pipelined && self.opts.exclusive)
+    flags |= MDB_NOMETASYNC;
+  rc = mdb_env_open(self.env, self.opts.dir.c_str(), flags, 0644);
+  if (rc != MDB_SUCCESS)
+    return from_mdb(rc, fmt::format("mdb_env_open({})", self.opts.dir.string()));
+  MDB_envinfo info;
+  mdb_env_info(self.env, &info);
+  self.map_size = info.me_mapsize;
+  if (auto st = check_file_size(self, info); !st)
+    return st;
+  if (auto st = open_dbs(self); !st)
+    return st;
+  if (journaling)
+    return start_journal(self, recover, plan.base.checkpoint_txnid,
+                         std::move(plan.entries));
   return {};
+}
+
+// Closes LMDB after a failed recovery, so that data.mdb can be put back.
+void close_env(event_log::impl& self) {
+  if (self.pinned)
+    mdb_txn_abort(self.pinned);
+  self.pinned = nullptr;
+  if (self.env)
+    mdb_env_close(self.env);
+  self.env = nullptr;
 }
 
 } // namespace
@@ -300,74 +320,35 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   if (!self->opts.read_only && self->opts.exclusive)
     if (auto st = take_lock(*self); !st)
       return st;
-  bool recover = false;
-  std::uint64_t base = 0;
-  std::vector<journal_entry> entries;
+  // Nothing is written before the plan proves the result (FORMAT.md,
+  // "Recovery"); a replay keeps data.mdb.undo until it succeeded.
+  planned plan;
   if (journaling) {
+    if (auto st = restore_undo(self->opts.dir); !st)
+      return st;
+    auto p = make_plan(self->opts.dir, boot);
+    if (!p)
+      return p.as_status();
+    plan = std::move(*p);
+    if (plan.plan.what == recovery_plan::action::refuse)
+      return plan.plan.problem;
     if (auto st = self->jr.open(self->opts.dir, self->opts.journal_size); !st)
       return st;
-    if (self->jr.has_header()
-        && needs_recovery(self->jr.header(), boot)) {
-      // After a reboot: put back the newest checkpoint's meta pages (its
-      // pages are intact: pinned until a newer checkpoint was durable).
-      auto h = self->jr.header();
-      entries = self->jr.read_entries();
-      // The newest checkpoint: the generation's header, a checkpoint entry
-      // after it, or a foreign writer's.
-      for (auto& e : entries)
-        if (e.checkpoint && e.txnid > h.checkpoint_txnid) {
-          h.checkpoint_txnid = e.txnid;
-          h.meta[0] = e.meta[0];
-          h.meta[1] = e.meta[1];
-        }
-      journal_header foreign;
-      if (read_foreign_checkpoint(self->opts.dir, foreign)
-          && foreign.checkpoint_txnid > h.checkpoint_txnid
-          && foreign.page_size == h.page_size) {
-        h.checkpoint_txnid = foreign.checkpoint_txnid;
-        h.meta[0] = foreign.meta[0];
-        h.meta[1] = foreign.meta[1];
-      }
-      auto path = self->opts.dir / "data.mdb";
-      int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-      if (fd < 0)
-        return unexpected{errc::io, fmt::format("open({}): {}", path.string(),
-                                                std::strerror(errno))};
-      auto st = write_meta_pages(fd, h.page_size, h.meta);
-      ::close(fd);
-      if (!st)
-        return st;
-      recover = true;
-      base = h.checkpoint_txnid;
-    }
-  }
-  int rc = mdb_env_create(&self->env);
-  if (rc != MDB_SUCCESS)
-    return from_mdb(rc, "mdb_env_create");
-  mdb_env_set_maxdbs(self->env, 8);
-  mdb_env_set_maxreaders(self->env, 1024);
-  if (!self->opts.read_only)
-    mdb_env_set_mapsize(self->env, self->opts.initial_map_size);
-  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
-  if (self->opts.read_only)
-    flags |= MDB_RDONLY;
-  else if (self->opts.mode == durability::process || journaling)
-    flags |= MDB_NOSYNC;
-  else if (self->opts.sync == sync_policy::pipelined && self->opts.exclusive)
-    flags |= MDB_NOMETASYNC;
-  rc = mdb_env_open(self->env, self->opts.dir.c_str(), flags, 0644);
-  if (rc != MDB_SUCCESS)
-    return from_mdb(rc, fmt::format("mdb_env_open({})", self->opts.dir.string()));
-  MDB_envinfo info;
-  mdb_env_info(self->env, &info);
-  self->map_size = info.me_mapsize;
-  if (auto st = check_file_size(*self, info); !st)
-    return st;
-  if (auto st = open_dbs(*self); !st)
-    return st;
-  if (journaling) {
-    if (auto st = start_journal(*self, recover, base, std::move(entries)); !st)
+  } else if (!self->opts.read_only) {
+    if (auto st = check_data_file(self->opts.dir); !st)
       return st;
+  }
+  const bool recover = plan.plan.what == recovery_plan::action::replay;
+  if (recover)
+    if (auto st = begin_replay(self->opts.dir, plan); !st)
+      return abandon_replay(self->opts.dir, st);
+  if (auto st = open_env(*self, journaling, recover, plan); !st) {
+    if (!recover)
+      return st;
+    close_env(*self);
+    return abandon_replay(self->opts.dir, st);
+  }
+  if (journaling) {
     self->syncer = std::thread{[p = self.get()] { p->run_syncer(); }};
     self->checkpointer = std::thread{[p = self.get()] { p->run_checkpointer(); }};
   } else if (!self->opts.read_only && self->opts.mode == durability::sync

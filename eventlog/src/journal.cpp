@@ -20,117 +20,11 @@ namespace perdure::eventlog::detail {
 
 namespace {
 
-constexpr char header_magic[8] = {'P', 'R', 'D', 'J', 'R', 'N', 'L', '1'};
-constexpr char foreign_magic[8] = {'P', 'R', 'D', 'F', 'C', 'K', 'P', '1'};
-constexpr std::uint32_t header_version = 1;
-constexpr std::size_t max_boot_id = 64;
-constexpr std::size_t max_writer_id = 128;
-constexpr std::size_t zero_chunk = std::size_t{1} << 20;
-// An entry: length (4) and crc32c (4) of what follows, then generation (8),
-// type (1), txnid (8), time (8), batch count (4), then the batches.
-constexpr std::size_t entry_head = 8;
-constexpr std::uint8_t entry_group = 1;
-constexpr std::uint8_t entry_void = 2;
-constexpr std::uint8_t entry_checkpoint = 3;
+constexpr std::size_t zero_chunk = std::size_t{256} << 10;
 
 status os_error(std::string_view what, const std::filesystem::path& path) {
   return {errc::io,
           fmt::format("{}({}): {}", what, path.string(), std::strerror(errno))};
-}
-
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-void put_str(std::string& out, std::string_view s) {
-  put(out, static_cast<std::uint32_t>(s.size()));
-  out.append(s);
-}
-
-// Reads little-endian fields from a byte range; any read past the end sets
-// `bad` and yields zeros.
-struct reader {
-  const char* p;
-  const char* end;
-  bool bad = false;
-
-  template <class T>
-  T get() {
-    T v{};
-    if (static_cast<std::size_t>(end - p) < sizeof(T)) {
-      bad = true;
-      return v;
-    }
-    std::memcpy(&v, p, sizeof(T));
-    p += sizeof(T);
-    return v;
-  }
-  std::string str() {
-    auto n = get<std::uint32_t>();
-    if (bad || static_cast<std::size_t>(end - p) < n) {
-      bad = true;
-      return {};
-    }
-    std::string s{p, n};
-    p += n;
-    return s;
-  }
-};
-
-std::string encode_header(const journal_header& h,
-                          const char (&magic)[8] = header_magic) {
-  std::string body;
-  put(body, header_version);
-  put(body, h.generation);
-  put(body, h.checkpoint_txnid);
-  put(body, h.page_size);
-  put(body, static_cast<std::uint8_t>(h.clean ? 1 : 0));
-  put_str(body, h.boot_id.substr(0, max_boot_id));
-  put_str(body, h.writer_id.substr(0, max_writer_id));
-  for (auto& m : h.meta) {
-    auto img = m;
-    img.resize(meta_image_size, '\0');
-    body += img;
-  }
-  std::string out{magic, sizeof(magic)};
-  put(out, crc32c(0, body.data(), body.size()));
-  put(out, static_cast<std::uint32_t>(body.size()));
-  out += body;
-  out.resize(journal_header_size, '\0');
-  return out;
-}
-
-bool decode_header(std::string_view block, journal_header& h,
-                   const char (&magic)[8] = header_magic) {
-  if (block.size() < 16 || std::memcmp(block.data(), magic, 8) != 0)
-    return false;
-  std::uint32_t crc = 0, len = 0;
-  std::memcpy(&crc, block.data() + 8, 4);
-  std::memcpy(&len, block.data() + 12, 4);
-  if (len > block.size() - 16)
-    return false;
-  auto body = block.substr(16, len);
-  if (crc32c(0, body.data(), body.size()) != crc)
-    return false;
-  reader r{body.data(), body.data() + body.size()};
-  if (r.get<std::uint32_t>() != header_version)
-    return false;
-  h.generation = r.get<std::uint64_t>();
-  h.checkpoint_txnid = r.get<std::uint64_t>();
-  h.page_size = r.get<std::uint32_t>();
-  h.clean = r.get<std::uint8_t>() != 0;
-  h.boot_id = r.str();
-  h.writer_id = r.str();
-  for (auto& m : h.meta) {
-    if (static_cast<std::size_t>(r.end - r.p) < meta_image_size)
-      return false;
-    m.assign(r.p, meta_image_size);
-    r.p += meta_image_size;
-  }
-  return !r.bad;
 }
 
 status pwrite_all(int fd, const char* data, std::size_t n, std::uint64_t at,
@@ -164,68 +58,7 @@ std::string pread_all(int fd, std::size_t n, std::uint64_t at) {
   return out;
 }
 
-bool decode_entry(std::string_view bytes, std::uint64_t generation,
-                  journal_entry& e) {
-  reader r{bytes.data(), bytes.data() + bytes.size()};
-  if (r.get<std::uint64_t>() != generation)
-    return false;
-  auto type = r.get<std::uint8_t>();
-  e.txnid = r.get<std::uint64_t>();
-  e.now = r.get<time_ns>();
-  auto n = r.get<std::uint32_t>();
-  if (r.bad
-      || (type != entry_group && type != entry_void
-          && type != entry_checkpoint))
-    return false;
-  e.void_txn = type == entry_void;
-  e.checkpoint = type == entry_checkpoint;
-  if (e.checkpoint) {
-    for (auto& m : e.meta) {
-      if (static_cast<std::size_t>(r.end - r.p) < meta_image_size)
-        return false;
-      m.assign(r.p, meta_image_size);
-      r.p += meta_image_size;
-    }
-    return n == 0 && r.p == r.end;
-  }
-  for (std::uint32_t i = 0; i < n && !r.bad; ++i) {
-    auto nops = r.get<std::uint32_t>();
-    std::vector<write_batch::op> ops;
-    for (std::uint32_t j = 0; j < nops && !r.bad; ++j) {
-      write_batch::op op;
-      op.what = static_cast<write_batch::op::type>(r.get<std::uint8_t>());
-      op.number = r.get<std::uint64_t>();
-      op.stream = r.str();
-      op.data = r.str();
-      if (op.what > write_batch::op::type::put_blob)
-        return false;
-      ops.push_back(std::move(op));
-    }
-    e.batches.push_back(write_batch::from_ops(std::move(ops)));
-  }
-  return !r.bad && r.p == r.end;
-}
-
-void finish_entry(std::string& out, std::size_t start) {
-  auto len = static_cast<std::uint32_t>(out.size() - start - entry_head);
-  auto crc = crc32c(0, out.data() + start + entry_head, len);
-  std::memcpy(out.data() + start, &len, 4);
-  std::memcpy(out.data() + start + 4, &crc, 4);
-}
-
 } // namespace
-
-std::uint64_t meta_txnid(std::string_view image) {
-  std::uint32_t magic = 0;
-  if (image.size() < meta_txnid_offset + 8)
-    return 0;
-  std::memcpy(&magic, image.data() + 16, 4);
-  if (magic != lmdb_meta_magic)
-    return 0;
-  std::uint64_t txnid = 0;
-  std::memcpy(&txnid, image.data() + meta_txnid_offset, 8);
-  return txnid;
-}
 
 std::string current_boot_id() {
   if (const char* fake = std::getenv("PERDURE_BOOT_ID"); fake && *fake)
@@ -234,61 +67,6 @@ std::string current_boot_id() {
   std::string id;
   std::getline(in, id);
   return id;
-}
-
-void encode_entry(std::string& out, std::uint64_t generation,
-                  std::uint64_t txnid, time_ns now,
-                  const std::vector<const write_batch*>& batches) {
-  auto start = out.size();
-  out.append(entry_head, '\0');
-  put(out, generation);
-  put(out, entry_group);
-  put(out, txnid);
-  put(out, now);
-  put(out, static_cast<std::uint32_t>(batches.size()));
-  for (auto* b : batches) {
-    put(out, static_cast<std::uint32_t>(b->ops().size()));
-    for (auto& op : b->ops()) {
-      put(out, static_cast<std::uint8_t>(op.what));
-      put(out, op.number);
-      put_str(out, op.stream);
-      put_str(out, op.data);
-    }
-  }
-  finish_entry(out, start);
-}
-
-namespace {
-
-// An entry without batches (a void mark or a checkpoint), `tail` after it.
-std::string encode_mark(std::uint64_t generation, std::uint8_t type,
-                        std::uint64_t txnid, std::string_view tail = {}) {
-  std::string out(entry_head, '\0');
-  put(out, generation);
-  put(out, type);
-  put(out, txnid);
-  put(out, time_ns{0});
-  put(out, std::uint32_t{0});
-  out += tail;
-  finish_entry(out, 0);
-  return out;
-}
-
-} // namespace
-
-std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
-                              const std::string (&meta)[2]) {
-  std::string images;
-  for (auto& m : meta) {
-    auto img = m;
-    img.resize(meta_image_size, '\0');
-    images += img;
-  }
-  return encode_mark(generation, entry_checkpoint, txnid, images);
-}
-
-std::string encode_void(std::uint64_t generation, std::uint64_t txnid) {
-  return encode_mark(generation, entry_void, txnid);
 }
 
 // -- journal ------------------------------------------------------------------
@@ -326,84 +104,92 @@ status journal::open(const std::filesystem::path& dir, std::size_t capacity,
   return {};
 }
 
-std::vector<journal_entry> journal::read_entries() const {
-  std::vector<journal_entry> out;
-  if (cur_ < 0)
-    return out;
-  auto all = pread_all(fds_[cur_], size_[cur_], 0);
-  std::size_t at = journal_header_size;
-  while (at + entry_head <= all.size()) {
-    std::uint32_t len = 0, crc = 0;
-    std::memcpy(&len, all.data() + at, 4);
-    std::memcpy(&crc, all.data() + at + 4, 4);
-    if (len == 0 || len > all.size() - at - entry_head)
-      break;
-    auto body = std::string_view{all}.substr(at + entry_head, len);
-    if (crc32c(0, body.data(), body.size()) != crc)
-      break;
-    journal_entry e;
-    if (!decode_entry(body, hdr_.generation, e))
-      break;
-    out.push_back(std::move(e));
-    at += entry_head + len;
-  }
-  return out;
-}
-
-status journal::extend(int which, std::uint64_t upto) {
+// Zeros [zeroed, upto) (at least a chunk, at most the capacity) of file
+// `which`. Entries are written only into zeroed regions whose zeros are
+// durable, so that after a power loss the bytes after the last durable
+// entry are zeros or parts of later entries, never stale ones (FORMAT.md).
+// Overwriting these blocks later changes no file metadata, so the
+// per-group fdatasync flushes data only.
+status journal::zero_ahead(int which, std::uint64_t upto,
+                           std::uint64_t& zeroed, bool sync) {
   const auto& path = paths_[which];
   static const std::string zeros(zero_chunk, '\0');
-  while (size_[which] < upto) {
-    auto n = std::min<std::uint64_t>(zero_chunk, capacity_ - size_[which]);
-    if (n == 0)
-      break;
-    if (auto st = pwrite_all(fds_[which], zeros.data(), n, size_[which], path);
-        !st)
+  auto target = std::min<std::uint64_t>(
+    capacity_, std::max<std::uint64_t>(upto, zeroed + zero_chunk));
+  while (zeroed < target) {
+    auto n = std::min<std::uint64_t>(zero_chunk, target - zeroed);
+    if (auto st = pwrite_all(fds_[which], zeros.data(), n, zeroed, path); !st)
       return st;
-    size_[which] += n;
+    zeroed += n;
   }
-  // Overwriting these blocks later changes no file metadata, so the
-  // per-group fdatasync flushes data only.
-  if (::fdatasync(fds_[which]) != 0)
+  size_[which] = std::max(size_[which], zeroed);
+  if (sync && ::fdatasync(fds_[which]) != 0)
     return os_error("fdatasync", path);
   return {};
 }
 
 status journal::start_generation(journal_header h) {
-  int next = cur_ < 0 ? 0 : 1 - cur_;
+  const int prev = cur_;
+  const int next = cur_ < 0 ? 0 : 1 - cur_;
   h.generation = (cur_ < 0 ? 0 : hdr_.generation) + 1;
+  h.version = journal_version;
   const auto& path = paths_[next];
+  std::uint64_t zeroed = journal_header_size;
+  if (auto st = zero_ahead(next, journal_header_size + reserve, zeroed, false);
+      !st)
+    return st;
   auto block = encode_header(h);
-  if (size_[next] < journal_header_size)
-    size_[next] = 0;
   if (auto st = pwrite_all(fds_[next], block.data(), block.size(), 0, path); !st)
     return st;
-  size_[next] = std::max<std::uint64_t>(size_[next], journal_header_size);
   if (::fdatasync(fds_[next]) != 0)
     return os_error("fdatasync", path);
+  const bool seal_prev = prev >= 0 && hdr_.version >= 2;
+  const auto prev_generation = hdr_.generation;
+  const auto prev_end = offset_.load();
   cur_ = next;
   hdr_ = std::move(h);
   offset_ = journal_header_size;
+  zeroed_ = zeroed;
+  synced_end_ = journal_header_size;
+  if (!seal_prev)
+    return {};
+  // Every entry of the previous generation is synced (checkpoints drain
+  // the syncer), so the seal says so.
+  auto mark = encode_seal(prev_generation, hdr_.checkpoint_txnid, prev_end);
+  if (auto st = pwrite_all(fds_[prev], mark.data(), mark.size(), prev_end,
+                           paths_[prev]);
+      !st)
+    return st;
+  if (::fdatasync(fds_[prev]) != 0)
+    return os_error("fdatasync", paths_[prev]);
   return {};
 }
 
 status journal::append(std::string_view bytes) {
-  if (offset_ + bytes.size() > capacity_)
+  auto at = offset_.load(std::memory_order_relaxed);
+  if (at + bytes.size() + reserve > capacity_)
     return {errc::full, "journal file full"};
-  if (offset_ + bytes.size() > size_[cur_])
-    if (auto st = extend(cur_, offset_ + bytes.size()); !st)
+  if (at + bytes.size() + reserve > zeroed_)
+    if (auto st = zero_ahead(cur_, at + bytes.size() + reserve, zeroed_, true);
+        !st)
       return st;
   const auto& path = paths_[cur_];
-  if (auto st = pwrite_all(fds_[cur_], bytes.data(), bytes.size(), offset_, path);
+  if (auto st = pwrite_all(fds_[cur_], bytes.data(), bytes.size(), at, path);
       !st)
     return st;
-  offset_ += bytes.size();
+  offset_.store(at + bytes.size(), std::memory_order_release);
   return {};
 }
 
-status journal::sync() const {
+status journal::sync() {
+  auto upto = offset_.load(std::memory_order_acquire);
   if (::fdatasync(fds_[cur_]) != 0)
     return os_error("fdatasync", paths_[cur_]);
+  auto seen = synced_end_.load(std::memory_order_relaxed);
+  while (seen < upto
+         && !synced_end_.compare_exchange_weak(seen, upto,
+                                               std::memory_order_release))
+    ;
   return {};
 }
 
@@ -442,7 +228,7 @@ bool read_foreign_checkpoint(const std::filesystem::path& dir,
     return false;
   auto block = pread_all(fd, journal_header_size, 0);
   ::close(fd);
-  return decode_header(block, out, foreign_magic);
+  return decode_header(block, out, /*foreign=*/true);
 }
 
 status publish_foreign_checkpoint(const std::filesystem::path& dir,
@@ -461,7 +247,7 @@ status publish_foreign_checkpoint(const std::filesystem::path& dir,
   if (::flock(fd, LOCK_EX) != 0)
     return os_error("flock", path);
   journal_header old;
-  if (decode_header(pread_all(fd, journal_header_size, 0), old, foreign_magic)
+  if (decode_header(pread_all(fd, journal_header_size, 0), old, true)
       && old.checkpoint_txnid >= txnid)
     return {};
   journal_header h;
@@ -469,7 +255,7 @@ status publish_foreign_checkpoint(const std::filesystem::path& dir,
   h.page_size = page_size;
   h.meta[0] = meta[0];
   h.meta[1] = meta[1];
-  auto block = encode_header(h, foreign_magic);
+  auto block = encode_header(h, /*foreign=*/true);
   if (auto st = pwrite_all(fd, block.data(), block.size(), 0, path); !st)
     return st;
   if (::fdatasync(fd) != 0)

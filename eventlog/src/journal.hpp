@@ -15,6 +15,7 @@
 #include "perdure/eventlog/status.hpp"
 #include "perdure/eventlog/write_batch.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -33,11 +34,16 @@ inline constexpr std::size_t meta_image_size = 256;
 /// checks it against LMDB before trusting it.
 inline constexpr std::size_t meta_txnid_offset = 16 + 128;
 inline constexpr std::uint32_t lmdb_meta_magic = 0xBEEFC0DE;
+/// Bytes of an entry's length and crc, before its body.
+inline constexpr std::size_t journal_entry_head = 8;
+/// The header version this build writes (it reads 1 too; FORMAT.md).
+inline constexpr std::uint32_t journal_version = 2;
 
 /// The txnid an LMDB meta page image names; 0 when it is not a meta page.
 std::uint64_t meta_txnid(std::string_view image);
 
 struct journal_header {
+  std::uint32_t version = journal_version;
   std::uint64_t generation = 0;
   std::uint64_t checkpoint_txnid = 0; ///< LMDB state the meta images describe
   std::uint32_t page_size = 0;
@@ -52,7 +58,10 @@ struct journal_header {
 struct journal_entry {
   bool void_txn = false;
   bool checkpoint = false;
+  bool seal = false;            ///< v2: the generation ends; txnid = next's base
   std::uint64_t txnid = 0;
+  std::uint64_t synced_end = 0; ///< v2: bytes of the file known synced when written
+  std::uint64_t offset = 0;     ///< where the entry starts in its file
   time_ns now = 0;
   std::vector<write_batch> batches;
   std::string meta[2]; // checkpoint: the meta page images
@@ -62,15 +71,37 @@ struct journal_entry {
 /// PERDURE_BOOT_ID to pretend a reboot. Empty when unknown.
 std::string current_boot_id();
 
-/// Appends the encoding of one group entry to `out`.
+/// Appends the encoding of one group entry to `out` (version 2);
+/// `synced_end` is journal::synced_end() at the time.
 void encode_entry(std::string& out, std::uint64_t generation,
                   std::uint64_t txnid, time_ns now,
-                  const std::vector<const write_batch*>& batches);
+                  const std::vector<const write_batch*>& batches,
+                  std::uint64_t synced_end);
 /// The encoding of a void mark for `txnid`.
-std::string encode_void(std::uint64_t generation, std::uint64_t txnid);
+std::string encode_void(std::uint64_t generation, std::uint64_t txnid,
+                        std::uint64_t synced_end);
 /// The encoding of a checkpoint entry: LMDB is durable up to `txnid`.
 std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
-                              const std::string (&meta)[2]);
+                              const std::string (&meta)[2],
+                              std::uint64_t synced_end);
+
+/// The encoding of a seal: `generation` ends at this entry; the next one
+/// starts from checkpoint `next_txnid`.
+std::string encode_seal(std::uint64_t generation, std::uint64_t next_txnid,
+                        std::uint64_t synced_end);
+
+/// The header block (journal_header_size bytes) of `h`, version 2.
+std::string encode_header(const journal_header& h, bool foreign = false);
+/// Decodes a header block (`magic` "PRDJRNL1" or the foreign one); false
+/// when it is not a valid header of a known version.
+bool decode_header(std::string_view block, journal_header& h,
+                   bool foreign = false);
+/// Decodes an entry's body (after length and crc) written in a header of
+/// `version` and `generation`; false when it is malformed or of another
+/// generation (`e.generation` then tells which, when readable).
+bool decode_entry(std::string_view body, std::uint64_t generation,
+                  std::uint32_t version, journal_entry& e,
+                  std::uint64_t* found_generation = nullptr);
 
 /// The two journal files of a storage directory.
 class journal {
@@ -95,25 +126,31 @@ class journal {
     return hdr_;
   }
 
-  /// The entries of the newest generation, in file order, up to the first
-  /// that is torn, damaged or from an older generation.
-  std::vector<journal_entry> read_entries() const;
-
-  /// Writes `h` (its generation set to the next one) into the other file
-  /// and syncs it: from now on entries go after it.
+  /// Writes `h` (its generation set to the next one) into the other file,
+  /// with zeros after it, and syncs it: from now on entries go after it.
+  /// Then seals the previous generation (a synced seal entry naming the
+  /// new one), so that recovery can tell that the new one existed.
   status start_generation(journal_header h);
 
   /// Writes `bytes` (one or more encoded entries) after the last entry,
-  /// without syncing. `errc::full` when they do not fit in this file.
+  /// without syncing, into a region zeroed and synced beforehand (with
+  /// room for the zero head that ends the entries and for the seal).
+  /// `errc::full` when they do not fit in this file.
   status append(std::string_view bytes);
 
   /// Whether `n` bytes could ever fit in one file.
   bool could_fit(std::size_t n) const noexcept {
-    return journal_header_size + n <= capacity_;
+    return journal_header_size + n + reserve <= capacity_;
   }
 
-  /// fdatasync of the file entries currently go to.
-  status sync() const;
+  /// fdatasync of the file entries currently go to; afterwards
+  /// synced_end() covers every entry appended before the call.
+  status sync();
+
+  /// The end of the entries the last completed sync covered.
+  std::uint64_t synced_end() const noexcept {
+    return synced_end_.load(std::memory_order_acquire);
+  }
 
   std::uint64_t generation() const noexcept {
     return hdr_.generation;
@@ -123,7 +160,12 @@ class journal {
   }
 
  private:
-  status extend(int which, std::uint64_t upto);
+  status zero_ahead(int which, std::uint64_t upto, std::uint64_t& zeroed,
+                    bool sync);
+  status seal(int which, std::uint64_t next_txnid);
+
+  // A seal entry and the zero head after it.
+  static constexpr std::size_t reserve = 128;
 
   std::filesystem::path dir_;
   std::filesystem::path paths_[2]; // journal-0, journal-1
@@ -132,7 +174,9 @@ class journal {
   std::uint64_t size_[2] = {0, 0}; // bytes written (zero-filled) so far
   int cur_ = -1;
   journal_header hdr_;
-  std::uint64_t offset_ = journal_header_size;
+  std::atomic<std::uint64_t> offset_{journal_header_size};
+  std::uint64_t zeroed_ = 0; // this generation's entries may go below it
+  std::atomic<std::uint64_t> synced_end_{journal_header_size};
 };
 
 // -- the other writers' checkpoint --------------------------------------------

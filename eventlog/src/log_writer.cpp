@@ -360,7 +360,7 @@ outcome write_group(event_log::impl& self, pending_list& batch, time_ns now,
         self.entry_batches.push_back(&batch[i].batch);
     self.entry_buf.clear();
     encode_entry(self.entry_buf, self.jr.generation(), txnid, now,
-                 self.entry_batches);
+                 self.entry_batches, self.jr.synced_end());
     st = self.jr.append(self.entry_buf);
     if (st.code() == errc::full) {
       if (self.jr.could_fit(self.entry_buf.size())) {
@@ -390,7 +390,7 @@ outcome write_group(event_log::impl& self, pending_list& batch, time_ns now,
     // The entry is in the journal but the transaction is not in LMDB: mark
     // it void (durably, before anyone hears of the failure), or recovery
     // would replay it.
-    auto mark = encode_void(self.jr.generation(), txnid);
+    auto mark = encode_void(self.jr.generation(), txnid, self.jr.synced_end());
     if (auto js = self.jr.append(mark); js)
       static_cast<void>(self.jr.sync());
   }
@@ -634,7 +634,8 @@ void event_log::impl::finish_async_checkpoint() {
     ckpt = ckpt_phase::idle;
   }
   auto t0 = std::chrono::steady_clock::now();
-  auto entry = encode_checkpoint(jr.generation(), job.state, job.meta);
+  auto entry =
+    encode_checkpoint(jr.generation(), job.state, job.meta, jr.synced_end());
   if (!synced || !jr.append(entry)) {
     // The previous checkpoint stays in force (a full journal file starts a
     // synchronous checkpoint at the next commit).

@@ -185,6 +185,14 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
     action = [&] { return cmd_verify(ctx, !no_progress && io.err_tty); };
   });
 
+  bool dry_run = false;
+  auto* recover = app.add_subcommand("recover", "settle the journal of a "
+                                                "storage left open (what "
+                                                "the engine's open does)");
+  recover->add_flag("--dry-run", dry_run,
+                    "only say what would be done; write nothing");
+  recover->callback([&] { action = [&] { return cmd_recover(ctx, dry_run); }; });
+
   auto* stats = app.add_subcommand("stats", "streams by kind and status, "
                                             "records, storage size");
   stats->callback([&] { action = [&] { return cmd_stats(ctx); }; });

@@ -6,6 +6,7 @@
 
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/recovery.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -95,6 +96,26 @@ bool reread(const context& ctx, opened& s, const std::string& id, int& code) {
 } // namespace
 
 int cmd_verify(const context& ctx, bool progress) {
+  // The journal and its checkpoints first (a live engine is writing them;
+  // it checked them at its open): a storage whose recovery cannot be
+  // proven is damage, and opening it would be refused.
+  if (!engine_pid(ctx.storage))
+    if (auto plan = eventlog::plan_recovery(ctx.storage);
+        plan && plan->what == eventlog::recovery_plan::action::refuse) {
+      if (ctx.json)
+        ctx.out() << dump_pretty(json{{"ok", false},
+                                      {"storage", ctx.storage.string()},
+                                      {"damage",
+                                       json::array({{{"stream", "(journal)"},
+                                                     {"seq", 0},
+                                                     {"what", plan->reason}}})}})
+                  << '\n';
+      else
+        ctx.out() << paint("damage", style::red, ctx.color)
+                  << ": the journal or data.mdb: " << plan->reason
+                  << " (see `perdure recover --dry-run`)\n";
+      return static_cast<int>(exit_code::damage);
+    }
   auto log = open_for_reading(ctx);
   if (!log)
     return fail(ctx, log.error());

@@ -74,6 +74,12 @@ int cmd_export(const context& ctx, const std::string& id);
 /// `verify`: checks every record and index; exit 3 on damage.
 int cmd_verify(const context& ctx, bool progress);
 
+/// `recover [--dry-run]`: prints what settling the journal does (the plan
+/// of eventlog::plan_recovery) and, without --dry-run, does it by opening
+/// the storage as its owner. Exit 3 when the plan refuses, 5 when an engine
+/// has the storage open.
+int cmd_recover(const context& ctx, bool dry_run);
+
 /// `cancel ID`: marks a workflow canceled beside a running engine.
 int cmd_cancel(const context& ctx, const std::string& id);
 
