@@ -55,13 +55,14 @@ status corrupt(const std::filesystem::path& dir, std::string what) {
                       dir.string(), what)};
 }
 
-// The whole file, or nullopt-like `exists == false` when it is absent.
+// The first `limit` bytes of a file; `exists` is false when it is absent.
 struct file_bytes {
   bool exists = false;
   std::string bytes;
 };
 
-result<file_bytes> read_file(const std::filesystem::path& path) {
+result<file_bytes> read_file(const std::filesystem::path& path,
+                             std::size_t limit = SIZE_MAX) {
   file_bytes out;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -71,8 +72,8 @@ result<file_bytes> read_file(const std::filesystem::path& path) {
   }
   out.exists = true;
   char buf[1 << 16];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof(buf));
+  while (out.bytes.size() < limit) {
+    auto n = ::read(fd, buf, std::min(sizeof(buf), limit - out.bytes.size()));
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
@@ -270,7 +271,7 @@ result<planned> make_plan(const std::filesystem::path& dir,
   for (int i = 0; i < 2; ++i) {
     auto& f = files[i];
     f.name = fmt::format("journal-{}", i);
-    auto r = read_file(dir / f.name);
+    auto r = read_file(dir / f.name, journal_header_size);
     if (!r)
       return r.as_status();
     f.data = std::move(*r);
@@ -280,21 +281,25 @@ result<planned> make_plan(const std::filesystem::path& dir,
     if (f.valid && (cur < 0 || f.header.generation > files[cur].header.generation))
       cur = i;
   }
-  auto data_path = dir / (p.undo_pending ? undo_name : "data.mdb");
-  auto data = read_file(data_path);
-  if (!data)
-    return data.as_status();
   if (cur < 0) {
     for (auto& f : files)
       if (!f.data.bytes.empty())
-        return refuse(fmt::format("{} holds {} bytes but no valid header (at "
-                                  "byte 0); the journal is damaged",
-                                  f.name, f.data.bytes.size()));
+        return refuse(fmt::format("{} is not empty but holds no valid "
+                                  "header (at byte 0); the journal is damaged",
+                                  f.name));
     p.reason = "no journal has been written";
     return out;
   }
   auto& f = files[cur];
   auto& h = f.header;
+  if (auto whole = read_file(dir / f.name); !whole)
+    return whole.as_status();
+  else
+    f.data = std::move(*whole);
+  auto data_path = dir / (p.undo_pending ? undo_name : "data.mdb");
+  auto data = read_file(data_path, 2 * std::size_t{h.page_size});
+  if (!data)
+    return data.as_status();
   p.journal_file = f.name;
   p.journal_version = h.version;
   p.generation = h.generation;
@@ -327,7 +332,7 @@ result<planned> make_plan(const std::filesystem::path& dir,
         fmt::format("{} checkpoint entry at byte {}", f.name, e.offset);
     }
   }
-  auto foreign = read_file(dir / "journal-foreign");
+  auto foreign = read_file(dir / "journal-foreign", journal_header_size);
   if (!foreign)
     return foreign.as_status();
   if (foreign->exists && !foreign->bytes.empty()) {
