@@ -334,6 +334,8 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
       return plan.plan.problem;
     if (auto st = self->jr.open(self->opts.dir, self->opts.journal_size); !st)
       return st;
+    if (plan.plan.journal_version >= 2)
+      self->jr.resume_at(plan.plan.journal_end);
   } else if (!self->opts.read_only) {
     if (auto st = check_data_file(self->opts.dir); !st)
       return st;

@@ -126,6 +126,13 @@ class journal {
     return hdr_;
   }
 
+  /// Before the first start_generation() after open(): the current
+  /// generation's entries end at byte `end` (recovery's plan found it), so
+  /// that its seal goes there.
+  void resume_at(std::uint64_t end) noexcept {
+    offset_ = end;
+  }
+
   /// Writes `h` (its generation set to the next one) into the other file,
   /// with zeros after it, and syncs it: from now on entries go after it.
   /// Then seals the previous generation (a synced seal entry naming the
