@@ -128,8 +128,19 @@ status journal::zero_ahead(int which, std::uint64_t upto,
   return {};
 }
 
+std::string journal::checkpoint_entry(std::uint64_t txnid,
+                                      const std::string (&meta)[2]) const {
+  auto roots = data_fd_ >= 0
+                 ? read_root_sums(data_fd_, page_size_, meta[txnid & 1])
+                 : root_sums{};
+  return encode_checkpoint(hdr_.generation, txnid, meta, synced_end(), roots);
+}
+
 status journal::start_generation(journal_header h) {
   const int prev = cur_;
+  if (data_fd_ >= 0)
+    h.roots = read_root_sums(data_fd_, page_size_,
+                             h.meta[h.checkpoint_txnid & 1]);
   const int next = cur_ < 0 ? 0 : 1 - cur_;
   h.generation = (cur_ < 0 ? 0 : hdr_.generation) + 1;
   h.version = journal_version;
@@ -194,6 +205,28 @@ status journal::sync() {
 }
 
 // -- LMDB meta pages ----------------------------------------------------------
+
+root_sums read_root_sums(int fd, std::uint32_t page_size,
+                         std::string_view image) {
+  // MDB_meta (64-bit LMDB 0.9) after the 16-byte page header: the free
+  // list's MDB_db at 24, the main one at 72; md_root is at 40 in each.
+  constexpr std::size_t root_at[2] = {16 + 24 + 40, 16 + 72 + 40};
+  root_sums out;
+  if (meta_txnid(image) == 0 || page_size == 0)
+    return out;
+  for (int i = 0; i < 2; ++i) {
+    std::uint64_t pgno = 0;
+    std::memcpy(&pgno, image.data() + root_at[i], 8);
+    if (pgno == ~std::uint64_t{0})
+      continue; // an empty database
+    auto page = pread_all(fd, page_size, pgno * page_size);
+    if (page.size() != page_size)
+      return out;
+    out.crc[i] = crc32c(0, page.data(), page.size());
+  }
+  out.known = true;
+  return out;
+}
 
 status read_meta_pages(int fd, std::uint32_t page_size, std::string (&meta)[2]) {
   for (int i = 0; i < 2; ++i) {

@@ -42,6 +42,19 @@ inline constexpr std::uint32_t journal_version = 2;
 /// The txnid an LMDB meta page image names; 0 when it is not a meta page.
 std::uint64_t meta_txnid(std::string_view image);
 
+/// Checksums of the root pages (free list and main database) of the state
+/// a checkpoint describes, read when it was taken: recovery checks that
+/// data.mdb still holds them (its pages are the checkpoint's).
+struct root_sums {
+  bool known = false;
+  std::uint32_t crc[2] = {0, 0}; ///< crc32c of the free and main roots
+};
+
+/// Reads the root pages named by meta page `image` from the data file `fd`;
+/// `known` is false when they cannot be read.
+root_sums read_root_sums(int fd, std::uint32_t page_size,
+                         std::string_view image);
+
 struct journal_header {
   std::uint32_t version = journal_version;
   std::uint64_t generation = 0;
@@ -51,6 +64,7 @@ struct journal_header {
   std::string boot_id;                ///< the boot that wrote this generation
   std::string writer_id;              ///< options.writer_id of the owner
   std::string meta[2];                ///< meta pages 0 and 1, meta_image_size each
+  root_sums roots;                    ///< of the checkpoint's state (v2)
 };
 
 /// One journaled LMDB transaction, the mark that one did not commit, or a
@@ -65,6 +79,7 @@ struct journal_entry {
   time_ns now = 0;
   std::vector<write_batch> batches;
   std::string meta[2]; // checkpoint: the meta page images
+  root_sums roots;     // checkpoint: its root pages' checksums (v2)
 };
 
 /// This boot's id (/proc/sys/kernel/random/boot_id). Tests may set
@@ -83,7 +98,8 @@ std::string encode_void(std::uint64_t generation, std::uint64_t txnid,
 /// The encoding of a checkpoint entry: LMDB is durable up to `txnid`.
 std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
                               const std::string (&meta)[2],
-                              std::uint64_t synced_end);
+                              std::uint64_t synced_end,
+                              const root_sums& roots = {});
 
 /// The encoding of a seal: `generation` ends at this entry; the next one
 /// starts from checkpoint `next_txnid`.
@@ -132,6 +148,17 @@ class journal {
   void resume_at(std::uint64_t end) noexcept {
     offset_ = end;
   }
+
+  /// The data file whose root pages checkpoints record (root_sums).
+  void data_file(int fd, std::uint32_t page_size) noexcept {
+    data_fd_ = fd;
+    page_size_ = page_size;
+  }
+
+  /// A checkpoint entry of this generation for `txnid` (pinned by the
+  /// caller), with its root pages' checksums.
+  std::string checkpoint_entry(std::uint64_t txnid,
+                               const std::string (&meta)[2]) const;
 
   /// Writes `h` (its generation set to the next one) into the other file,
   /// with zeros after it, and syncs it: from now on entries go after it.
@@ -184,6 +211,8 @@ class journal {
   std::atomic<std::uint64_t> offset_{journal_header_size};
   std::uint64_t zeroed_ = 0; // this generation's entries may go below it
   std::atomic<std::uint64_t> synced_end_{journal_header_size};
+  int data_fd_ = -1;
+  std::uint32_t page_size_ = 0;
 };
 
 // -- the other writers' checkpoint --------------------------------------------

@@ -65,6 +65,22 @@ struct reader {
   }
 };
 
+// Root checksums follow the meta images (version 2; absent in older
+// version-2 files): known (u8), free root crc, main root crc (u32 each).
+void put_roots(std::string& out, const root_sums& roots) {
+  put(out, static_cast<std::uint8_t>(roots.known ? 1 : 0));
+  put(out, roots.crc[0]);
+  put(out, roots.crc[1]);
+}
+
+void get_roots(reader& r, root_sums& roots) {
+  if (r.end - r.p < 9)
+    return;
+  roots.known = r.get<std::uint8_t>() != 0;
+  roots.crc[0] = r.get<std::uint32_t>();
+  roots.crc[1] = r.get<std::uint32_t>();
+}
+
 } // namespace
 
 std::string encode_header(const journal_header& h, bool foreign) {
@@ -82,6 +98,7 @@ std::string encode_header(const journal_header& h, bool foreign) {
     img.resize(meta_image_size, '\0');
     body += img;
   }
+  put_roots(body, h.roots);
   std::string out{magic, sizeof(magic)};
   put(out, crc32c(0, body.data(), body.size()));
   put(out, static_cast<std::uint32_t>(body.size()));
@@ -118,6 +135,7 @@ bool decode_header(std::string_view block, journal_header& h, bool foreign) {
     m.assign(r.p, meta_image_size);
     r.p += meta_image_size;
   }
+  get_roots(r, h.roots);
   return !r.bad;
 }
 
@@ -153,7 +171,8 @@ bool decode_entry(std::string_view bytes, std::uint64_t generation,
       m.assign(r.p, meta_image_size);
       r.p += meta_image_size;
     }
-    return n == 0 && r.p == r.end;
+    get_roots(r, e.roots);
+    return n == 0 && !r.bad && r.p == r.end;
   }
   for (std::uint32_t i = 0; i < n && !r.bad; ++i) {
     auto nops = r.get<std::uint32_t>();
@@ -243,13 +262,15 @@ std::string encode_mark(std::uint64_t generation, std::uint8_t type,
 
 std::string encode_checkpoint(std::uint64_t generation, std::uint64_t txnid,
                               const std::string (&meta)[2],
-                              std::uint64_t synced_end) {
+                              std::uint64_t synced_end,
+                              const root_sums& roots) {
   std::string images;
   for (auto& m : meta) {
     auto img = m;
     img.resize(meta_image_size, '\0');
     images += img;
   }
+  put_roots(images, roots);
   return encode_mark(generation, entry_checkpoint, txnid, synced_end, images);
 }
 

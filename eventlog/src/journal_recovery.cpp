@@ -328,6 +328,7 @@ result<planned> make_plan(const std::filesystem::path& dir,
       out.base.checkpoint_txnid = e.txnid;
       out.base.meta[0] = e.meta[0];
       out.base.meta[1] = e.meta[1];
+      out.base.roots = e.roots;
       p.checkpoint_source =
         fmt::format("{} checkpoint entry at byte {}", f.name, e.offset);
     }
@@ -348,6 +349,7 @@ result<planned> make_plan(const std::filesystem::path& dir,
       out.base.checkpoint_txnid = fh.checkpoint_txnid;
       out.base.meta[0] = fh.meta[0];
       out.base.meta[1] = fh.meta[1];
+      out.base.roots = fh.roots;
       p.checkpoint_source = "journal-foreign";
     }
   }
@@ -392,6 +394,26 @@ result<planned> make_plan(const std::filesystem::path& dir,
     p.replay = 0;
     p.reason = "the journal was closed cleanly";
     return out;
+  }
+  if (out.base.roots.known) {
+    // The checkpoint's root pages, as they were when it was taken: pages
+    // LMDB reused since (or another storage's data.mdb) fail here. (After
+    // a clean close LMDB's state is the checkpoint's; damage in it is
+    // verify's to find, and the map guard's.)
+    int fd = ::open(data_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+      return os_error("open", data_path);
+    auto now = read_root_sums(fd, h.page_size,
+                              out.base.meta[p.checkpoint_txnid & 1]);
+    ::close(fd);
+    for (int i = 0; i < 2; ++i)
+      if (!now.known || now.crc[i] != out.base.roots.crc[i])
+        return refuse(fmt::format(
+          "the {} root page of the checkpoint of transaction {} ({}) is no "
+          "longer in {}: its pages were overwritten or this is another "
+          "storage's data file",
+          i == 0 ? "free list's" : "main database's", p.checkpoint_txnid,
+          p.checkpoint_source, data_path.filename().string()));
   }
   p.rebooted = h.boot_id.empty() || boot.empty() || h.boot_id != boot;
   if (p.rebooted) {

@@ -191,6 +191,9 @@ status start_journal(event_log::impl& self, bool recover,
   MDB_stat st;
   mdb_env_stat(self.env, &st);
   self.page_size = st.ms_psize;
+  int fd = -1;
+  mdb_env_get_fd(self.env, &fd);
+  self.jr.data_file(fd, self.page_size);
   if (recover) {
     // Keep the checkpoint's pages from being reused while replaying, so
     // that a crash during recovery can start it over.

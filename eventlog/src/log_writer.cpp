@@ -634,8 +634,7 @@ void event_log::impl::finish_async_checkpoint() {
     ckpt = ckpt_phase::idle;
   }
   auto t0 = std::chrono::steady_clock::now();
-  auto entry =
-    encode_checkpoint(jr.generation(), job.state, job.meta, jr.synced_end());
+  auto entry = jr.checkpoint_entry(job.state, job.meta);
   if (!synced || !jr.append(entry)) {
     // The previous checkpoint stays in force (a full journal file starts a
     // synchronous checkpoint at the next commit).

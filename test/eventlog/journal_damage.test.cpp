@@ -118,6 +118,7 @@ struct crashed_storage {
   files at_crash;
   std::string older_prev;
   std::string older_here;
+  files journals_prev; // the journal files when older_prev was taken
   expected_map want;
 };
 
@@ -139,6 +140,8 @@ crashed_storage make_crashed(const fs::path& dir) {
     auto log = open_ok(journal_opts(dir));
     write(*log, 6);
     out.older_prev = slurp(dir / "data.mdb");
+    for (auto name : {"journal-0", "journal-1"})
+      out.journals_prev[name] = slurp(dir / name);
     write(*log, 6);
   }
   auto log = open_ok(journal_opts(dir));
@@ -290,6 +293,27 @@ TEST_CASE("journal damage: an emptied journal, an older or a deleted data.mdb ne
       f["data.mdb"] = c.older_here;
       restore(work, f);
       CHECK(open_damaged(work, c.want, reboot) == outcome::recovered);
+    }
+    SUBCASE("data.mdb of another storage, further along") {
+      auto other = dir / ("other" + std::to_string(reboot));
+      {
+        auto log = open_ok(journal_opts(other));
+        for (int i = 0; i < 60; ++i)
+          REQUIRE(log->append("x" + std::to_string(i % 5), 1, payload(9, i)));
+      }
+      auto f = c.at_crash;
+      f["data.mdb"] = slurp(other / "data.mdb");
+      restore(work, f);
+      CHECK(open_damaged(work, c.want, reboot) == outcome::refused);
+    }
+    SUBCASE("the journal files of an earlier backup beside today's data.mdb") {
+      auto f = c.at_crash;
+      for (auto& [name, bytes] : c.journals_prev)
+        f[name] = bytes;
+      restore(work, f);
+      // Its checkpoint's pages have long been reused: the journal is not
+      // this data file's.
+      CHECK(open_damaged(work, c.want, reboot) == outcome::refused);
     }
     SUBCASE("data.mdb deleted") {
       auto f = c.at_crash;
