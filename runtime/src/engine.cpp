@@ -197,42 +197,6 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   return std::unique_ptr<engine>{new engine{std::move(p)}};
 }
 
-engine::~engine() {
-  if (!impl_)
-    return;
-  auto& p = *impl_;
-  // The metrics endpoint reads the live table and the log: it stops first.
-  p.metrics_http.reset();
-  // Subscriptions stop first (no new workflows), then the workflows, then
-  // the event sources (their waits are dropped by now), then the actors.
-  std::vector<std::shared_ptr<engine_service>> services;
-  {
-    std::lock_guard guard{p.mu};
-    services.swap(p.services);
-  }
-  for (auto& s : services)
-    s->stop();
-  services.clear();
-  {
-    std::unique_lock guard{p.mu};
-    p.closing = true;
-    for (auto& [id, st] : p.live)
-      p.host->stop(*st);
-    p.idle.wait(guard, [&] { return p.live.empty(); });
-  }
-  std::unordered_map<std::string, std::shared_ptr<detail::event_source>> srcs;
-  {
-    std::lock_guard guard{p.sources_mu};
-    srcs.swap(p.sources);
-  }
-  for (auto& [name, src] : srcs)
-    src->stop();
-  srcs.clear();
-  p.host.reset();
-  p.pool.reset();
-  p.log->close();
-}
-
 const std::filesystem::path& engine::storage() const noexcept {
   return impl_->opts.storage;
 }

@@ -53,8 +53,12 @@ class actor_host {
   virtual void spawn(std::shared_ptr<run_state> st) = 0;
   /// Asks the actor of `st` to cancel.
   virtual void cancel(run_state& st) = 0;
-  /// Asks the actor of `st` to stop (engine shutdown).
+  /// Asks the actor of `st` to stop (engine shutdown): it ends once its
+  /// running step bodies returned (their results are dropped).
   virtual void stop(run_state& st) = 0;
+  /// Tells the stopping actor of `st` to end without waiting for its
+  /// running bodies any more (they are abandoned).
+  virtual void abandon(run_state& st) = 0;
   /// Spawns the actor of `st` whose first batch is durable already (see
   /// engine::submit_batch); it starts `dispatches`.
   virtual void spawn_begun(std::shared_ptr<run_state> st,

@@ -55,10 +55,15 @@ struct step_started {
   std::int32_t attempt = 1;
 };
 
+/// `started` in the result records: when the attempt's body began (ns
+/// since the epoch; after its retry backoff and any wait for resources),
+/// 0 when unknown (events, records written before the field existed). The
+/// attempt's step_started is logged when it is scheduled, before the wait.
 struct step_succeeded {
   std::uint32_t node = 0;
   std::string id;
   codec::bytes output;
+  std::int64_t started = 0;
 };
 
 struct step_failed {
@@ -68,6 +73,7 @@ struct step_failed {
   std::string error_type;
   std::string error_text;
   bool final = false; ///< no attempt left
+  std::int64_t started = 0;
 };
 
 struct step_continued {
@@ -75,6 +81,7 @@ struct step_continued {
   std::string id;
   std::uint32_t root = 0; ///< the sub-graph's output node
   std::vector<node_rec> nodes;
+  std::int64_t started = 0;
 };
 
 /// An event node's deadline, fixed when it first ran (with a timer index
@@ -98,9 +105,10 @@ PERDURE_FIELDS(node_rec, index, id, name, step, signature, sig_hash,
                catching, args)
 PERDURE_FIELDS(workflow_submitted, metadata, root, nodes)
 PERDURE_FIELDS(step_started, node, id, attempt)
-PERDURE_FIELDS(step_succeeded, node, id, output)
-PERDURE_FIELDS(step_failed, node, id, attempt, error_type, error_text, final)
-PERDURE_FIELDS(step_continued, node, id, root, nodes)
+PERDURE_FIELDS(step_succeeded, node, id, output, started)
+PERDURE_FIELDS(step_failed, node, id, attempt, error_type, error_text, final,
+               started)
+PERDURE_FIELDS(step_continued, node, id, root, nodes, started)
 PERDURE_FIELDS(timer_set, node, id, due)
 PERDURE_FIELDS(workflow_ended, step, error_type, error_text)
 

@@ -4,23 +4,12 @@
 // them to the CAF-free state machine in workflow_run.cpp.
 
 #include "engine_impl.hpp"
+#include "step_attempt.hpp"
 
 #include <caf/all.hpp>
 
 #include <algorithm>
 #include <deque>
-
-namespace perdure::detail {
-
-/// What a step attempt sends back to its actor.
-struct step_done {
-  outcome out;
-  std::vector<std::string> blobs;
-  bool event = false; ///< from an event source, not the step pool
-  std::vector<std::pair<std::string, std::int64_t>> offsets;
-};
-
-} // namespace perdure::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<perdure::detail::step_done>)
 
@@ -34,6 +23,7 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
+using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
 
 struct workflow_state {
   std::shared_ptr<run_state> st;
@@ -41,9 +31,11 @@ struct workflow_state {
   std::uint64_t next_batch = 0;
   std::deque<plan> pending; ///< submitted, not yet durable (FIFO)
   int running = 0;          ///< attempts in the step pool
+  std::vector<std::shared_ptr<attempt_link>> links; ///< of those attempts
   std::vector<std::shared_ptr<event_wait>> waits; ///< armed event waits
   bool ended = false;       ///< the terminal record is durable
   bool stopping = false;
+  bool abandon = false; ///< shutdown: stop waiting for running bodies
   bool canceled_elsewhere = false; ///< another writer logged the cancel
   status fatal;             ///< a commit failed: the run cannot go on
 };
@@ -204,13 +196,19 @@ void maybe_finish(workflow_actor* self) {
   bool over = s.ended || s.stopping || !s.fatal;
   if (over)
     drop_waits(self);
-  if (!over || s.running > 0 || !s.pending.empty())
+  if (!over || !s.pending.empty())
     return;
   status err;
   std::shared_ptr<const std::string> out;
   {
     std::lock_guard guard{s.st->mu};
     auto& run = *s.st->run;
+    // A canceled run (its record durable) does not wait for bodies that
+    // ignore their token, nor does a shutdown past its grace time: their
+    // links are cut below and their results dropped, never logged.
+    bool leave = s.abandon || (s.ended && run.end() == run_end::canceled);
+    if (s.running > 0 && !leave)
+      return;
     if (!s.fatal)
       err = s.fatal;
     else if (run.end() == run_end::succeeded)
@@ -225,6 +223,9 @@ void maybe_finish(workflow_actor* self) {
     std::lock_guard guard{s.st->mu};
     s.st->actor.reset(); // break the cycle handle -> state -> actor
   }
+  for (auto& l : s.links)
+    l->cut();
+  s.links.clear();
   s.eng->unregister(s.st->id);
   s.st->finish(std::move(err), std::move(out));
   self->quit();
@@ -262,31 +263,17 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     return;
   }
   ++s.running;
-  s.eng->pool->submit(
-    std::move(need),
-    [hdl = caf::actor{self}, node, attempt, def = std::move(def),
-     inputs = std::move(inputs), wf = s.st->id, step_id = std::move(step_id),
-     token = cancellation_token{s.st->cancel_flag},
-     blobs = s.eng->blobs, m = &s.eng->m]() mutable {
-      auto d = std::make_shared<step_done>();
-      if (token.canceled()) {
-        d->out = outcome::failure("perdure::canceled", "workflow canceled");
-      } else {
-        m->steps_started->inc();
-        auto t0 = std::chrono::steady_clock::now();
-        step_scope scope{wf, step_id, attempt, token, blobs};
-        d->out = def->invoke(inputs);
-        d->blobs = scope.take_blobs();
-        m->step_seconds->observe(std::chrono::duration<double>(
-                                   std::chrono::steady_clock::now() - t0)
-                                   .count());
-        (d->out.what == outcome::kind::error ? m->steps_failed
-                                             : m->steps_succeeded)
-          ->inc();
-      }
+  auto& link = s.links.emplace_back(std::make_shared<attempt_link>(
+    [hdl = caf::actor{self}, node, attempt](std::shared_ptr<step_done> d) {
       caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
     },
-    s.st->cancel_flag);
+    &s.eng->m, node, attempt));
+  attempt_job job{link, std::move(def), std::move(inputs), s.st->id,
+                  std::move(step_id), cancellation_token{s.st->cancel_flag},
+                  s.eng->blobs};
+  auto label = job.label();
+  s.eng->pool->submit(std::move(need), std::move(job), s.st->cancel_flag,
+                      std::move(label));
 }
 
 caf::behavior workflow_behavior(workflow_actor* self,
@@ -341,6 +328,9 @@ caf::behavior workflow_behavior(workflow_actor* self,
       std::shared_ptr<event_wait> wait; // the event's wait, if still armed
       if (!d->event) {
         --s.running;
+        std::erase_if(s.links, [&](auto& l) {
+          return l->node == node && l->attempt == attempt;
+        });
       } else {
         auto it = std::find_if(s.waits.begin(), s.waits.end(), [&](auto& w) {
           return w->node == node && w->attempt == attempt;
@@ -362,7 +352,7 @@ caf::behavior workflow_behavior(workflow_actor* self,
                                         d->offsets, p);
           else
             s.st->run->on_result(node, attempt, std::move(d->out),
-                                 std::move(d->blobs), p);
+                                 std::move(d->blobs), p, d->started);
         }
         s.st->cv.notify_all();
         submit(self, std::move(p));
@@ -393,6 +383,10 @@ caf::behavior workflow_behavior(workflow_actor* self,
       else
         self->delayed_send(self, s.eng->opts.external_cancel_check,
                            check_atom::value);
+    },
+    [=](abandon_atom) {
+      self->state.abandon = true;
+      maybe_finish(self);
     },
     [=](stop_atom) {
       auto& s = self->state;
@@ -464,6 +458,11 @@ class caf_host final : public actor_host {
   void stop(run_state& st) override {
     if (auto hdl = handle_of(st))
       caf::anon_send(*hdl, stop_atom::value);
+  }
+
+  void abandon(run_state& st) override {
+    if (auto hdl = handle_of(st))
+      caf::anon_send(*hdl, abandon_atom::value);
   }
 
   void* system() noexcept override {

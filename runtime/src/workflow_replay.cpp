@@ -92,8 +92,11 @@ workflow_run::replay(std::string id, const std::vector<eventlog::record>& log,
         n.output = std::make_shared<const std::string>(
           std::move(v->output.data));
         n.end = r.time;
-        if (!n.attempts.empty() && !n.attempts.back().end)
+        if (!n.attempts.empty() && !n.attempts.back().end) {
           n.attempts.back().end = r.time;
+          if (v->started > 0)
+            n.attempts.back().start = v->started;
+        }
         for (auto c : n.consumers)
           --w->nodes_[c].waiting;
         break;
@@ -107,6 +110,8 @@ workflow_run::replay(std::string id, const std::vector<eventlog::record>& log,
         auto& n = w->nodes_[v->node];
         if (!n.attempts.empty()) {
           n.attempts.back().end = r.time;
+          if (v->started > 0)
+            n.attempts.back().start = v->started;
           n.attempts.back().error_type = v->error_type;
           n.attempts.back().error_text = v->error_text;
         }
@@ -130,8 +135,11 @@ workflow_run::replay(std::string id, const std::vector<eventlog::record>& log,
         n.state = step_state::continued;
         n.continued_to = static_cast<std::int32_t>(v->root);
         w->nodes_[v->root].continued_from = owner;
-        if (!n.attempts.empty())
+        if (!n.attempts.empty()) {
           n.attempts.back().end = r.time;
+          if (v->started > 0)
+            n.attempts.back().start = v->started;
+        }
         break;
       }
       case rec::record_kind::workflow_succeeded:

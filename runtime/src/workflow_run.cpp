@@ -65,6 +65,11 @@ status get_args(const std::vector<rec::arg_rec>& in, std::size_t& pos,
   return {};
 }
 
+// The start of a node's current attempt, for its result record.
+time_ns started_of(const node_rt& n) {
+  return n.attempts.empty() ? 0 : n.attempts.back().start;
+}
+
 void collect_inputs(const std::vector<arg_rt>& args,
                     std::vector<std::uint32_t>& out) {
   for (auto& a : args) {
@@ -178,10 +183,14 @@ workflow_run::add_graph(const std::shared_ptr<node>& root, std::int32_t owner) {
     n.def = src.def;
     n.step_name = src.def->name;
     n.signature = src.def->signature;
-    n.base = src.opts.name.empty() ? src.def->name : src.opts.name;
+    auto merged = merge_options(src.def->defaults, src.opts);
+    // The id's base: the per-call name, else the step's default name, else
+    // the registered name. Code is found by the registered name (node_rec
+    // `step`), so a custom base never breaks a resume.
+    n.base = merged.name.empty() ? src.def->name : merged.name;
     n.opts = effective(*src.def, src.opts);
     n.opts.catching = src.catching;
-    n.user_meta = merge_options(src.def->defaults, src.opts).metadata;
+    n.user_meta = std::move(merged.metadata);
     n.owner = owner;
     capture(capture, src.args, n.args);
     added.push_back(std::move(n));
@@ -344,6 +353,7 @@ void workflow_run::succeed(std::uint32_t i, std::string bytes, plan& p) {
     r.node = i;
     r.id = n.id;
     r.output.data = *out;
+    r.started = started_of(n);
     // An event node's output is its event: logged once as event_received,
     // and its durable timer goes in the same batch.
     bool event = n.is_event() && n.continued_from < 0 && n.continued_to < 0;
@@ -424,11 +434,16 @@ void workflow_run::fail(std::uint32_t i, const std::string& type,
 }
 
 void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
-                             std::vector<std::string> blobs, plan& p) {
+                             std::vector<std::string> blobs, plan& p,
+                             time_ns body_start) {
   if (auto& n = nodes_[i]; n.dead || n.state != step_state::running || n.attempt != attempt
       || end_ == run_end::canceled)
     return; // a stale or moot result: nothing depends on it any more
   auto t = now_ns();
+  // The attempt was logged as started when it was scheduled; its body began
+  // after the retry backoff (and the wait for resources).
+  if (auto& n = nodes_[i]; body_start > 0 && !n.attempts.empty())
+    n.attempts.back().start = body_start;
   switch (out.what) {
     case outcome::kind::value: {
       for (auto& b : blobs)
@@ -466,6 +481,7 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
       r.id = n.id;
       r.root = sub;
       r.nodes = std::move(*recs);
+      r.started = started_of(n);
       p.batch.append(id_, rec::to_u16(rec::record_kind::step_continued),
                      encode_rec(r));
       if (end_ == run_end::none && !stopping_)
@@ -487,7 +503,8 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
               || stopping_;
   p.batch.append(id_, rec::to_u16(rec::record_kind::step_failed),
                  encode_rec(rec::step_failed{i, n.id, attempt, out.error_type,
-                                             out.error_text, last}));
+                                             out.error_text, last,
+                                             started_of(n)}));
   if (!last) {
     auto backoff = n.opts.retry_backoff * (1 << std::min(attempt - 1, 16));
     start(i, attempt + 1, backoff, p);

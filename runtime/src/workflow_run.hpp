@@ -98,9 +98,12 @@ class workflow_run {
   /// The first batch of a new run (submission) or of a resume.
   void begin(plan& p);
 
-  /// A step attempt returned `out`; `blobs` were put by its body.
+  /// A step attempt returned `out`; `blobs` were put by its body, which
+  /// began at `body_start` (0: unknown; the attempt keeps its scheduled
+  /// start).
   void on_result(std::uint32_t node, int attempt, outcome out,
-                 std::vector<std::string> blobs, plan& p);
+                 std::vector<std::string> blobs, plan& p,
+                 time_ns body_start = 0);
 
   /// An event node's deadline was computed: log it with a timer entry.
   void set_due(std::uint32_t node, time_ns due, plan& p);

@@ -60,8 +60,14 @@ class engine {
   /// Non-throwing form of the constructor.
   static result<std::unique_ptr<engine>> open(engine_options opts = {});
 
-  /// Stops: no new step starts, running step bodies finish and their
-  /// outputs are logged; unfinished workflows are resumable next time.
+  /// Stops within a bounded time: no new step starts; running step bodies
+  /// are asked to stop (their token is set) and waited for up to
+  /// `engine_options::stop_timeout`; bodies still running then are
+  /// abandoned (their threads are not waited for and keep nothing of the
+  /// engine) and named on stderr. Results of bodies that return after the
+  /// stop request are dropped, never logged: a body told to stop may return
+  /// early. Unfinished workflows are resumable next time and run those
+  /// attempts again.
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -147,9 +153,12 @@ class engine {
   /// the ids resumed. Ids that cannot resume are skipped.
   std::vector<std::string> resume_all(bool include_failed = false);
 
-  /// Cancels `id`: no new step starts, running bodies see their token;
-  /// returns once nothing of it runs any more. A finished workflow is left
-  /// as it is. Fails `not_found`.
+  /// Cancels `id`: no new step starts, waiting events are dropped, running
+  /// bodies see their token; returns once the cancel is durable, without
+  /// waiting for running bodies (as Temporal does with activities): a body
+  /// that ignores its token is left to finish on its thread (it keeps its
+  /// step-pool resources until then) and its result is dropped, never
+  /// logged. A finished workflow is left as it is. Fails `not_found`.
   perdure::status try_cancel(std::string_view id);
   void cancel(std::string_view id) {
     ok_or_throw(try_cancel(id));

@@ -33,8 +33,13 @@ struct resources {
 /// `s.options({...})(args...)`. Per-call values override the step's; unset
 /// members inherit.
 struct step_options {
-  /// The base of the step's id in the workflow (default: the step's name);
-  /// ids are made unique per workflow as `name`, `name_1`, `name_2`, ...
+  /// The base of the step's id in the workflow; ids are made unique per
+  /// workflow as `name`, `name_1`, `name_2`, ... Honoured both in the
+  /// step's default options (`step("send", f, {.name = "notify"})` makes
+  /// ids `notify`, `notify_1`, ...) and per call (which wins); empty in
+  /// both: the registered name. Only the id changes: the log keeps the
+  /// registered name beside it, and a resume finds the step's code by that
+  /// registered name, so renaming an id's base never breaks a resume.
   std::string name = {};
   /// Total attempts before the step fails (default 3, at least 1).
   std::optional<int> max_attempts = {};
@@ -86,6 +91,12 @@ struct engine_options {
   /// cancel`) canceled it while it waits on a long step or an event; its
   /// next write notices at once anyway. Zero: only on the next write.
   std::chrono::milliseconds external_cancel_check{500};
+  /// How long `~engine` waits for running step bodies to return once it
+  /// asked them to stop (their token is set). A body still running then is
+  /// abandoned: its thread is not waited for, its result is dropped (never
+  /// logged), its workflow stays resumable, and the engine names it on
+  /// stderr. The destructor returns shortly after this.
+  std::chrono::milliseconds stop_timeout{2000};
 };
 
 /// The status of a workflow.

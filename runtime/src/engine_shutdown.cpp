@@ -1,0 +1,99 @@
+// The engine's destructor: stops subscriptions, workflows, event sources,
+// the actor system and the step pool in that order, and never waits
+// unboundedly for user code. Running step bodies are asked to stop (their
+// token is set); those still running after `engine_options::stop_timeout`
+// are abandoned and named on stderr.
+
+#include "engine_impl.hpp"
+
+#include <cstdio>
+#include <fmt/format.h>
+
+namespace perdure {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+void report(const std::string& text) {
+  std::fprintf(stderr, "perdure: %s\n", text.c_str());
+}
+
+// Waits until no run is live or `deadline`; true when none is.
+bool await_idle(engine::impl& p, std::unique_lock<std::mutex>& guard,
+                clock::time_point deadline) {
+  return p.idle.wait_until(guard, deadline, [&] { return p.live.empty(); });
+}
+
+} // namespace
+
+engine::~engine() {
+  if (!impl_)
+    return;
+  auto& p = *impl_;
+  auto deadline = clock::now() + p.opts.stop_timeout;
+  // The metrics endpoint reads the live table and the log: it stops first.
+  p.metrics_http.reset();
+  // Subscriptions stop first (no new workflows), then the workflows, then
+  // the event sources (their waits are dropped by now), then the actors.
+  std::vector<std::shared_ptr<engine_service>> services;
+  {
+    std::lock_guard guard{p.mu};
+    services.swap(p.services);
+  }
+  for (auto& s : services)
+    s->stop();
+  services.clear();
+  {
+    std::unique_lock guard{p.mu};
+    p.closing = true;
+    // Bodies see their token; results that come back now are dropped (a
+    // body told to stop may return early), so the attempt runs again when
+    // the workflow resumes.
+    for (auto& [id, st] : p.live)
+      st->cancel_flag->store(true);
+    p.pool->poke(); // queued attempts start and return at once
+    for (auto& [id, st] : p.live)
+      p.host->stop(*st);
+    if (!await_idle(p, guard, deadline)) {
+      for (auto& [id, st] : p.live)
+        p.host->abandon(*st);
+      // An actor answers at once unless every actor thread is blocked.
+      if (!await_idle(p, guard, clock::now() + std::chrono::seconds{1})) {
+        std::string ids;
+        for (auto& [id, st] : p.live)
+          ids += (ids.empty() ? "'" : ", '") + id + "'";
+        report(fmt::format("the engine on '{}' stops while workflows {} "
+                           "did not end; they stay resumable",
+                           p.opts.storage.string(), ids));
+      }
+    }
+  }
+  std::unordered_map<std::string, std::shared_ptr<detail::event_source>> srcs;
+  {
+    std::lock_guard guard{p.sources_mu};
+    srcs.swap(p.sources);
+  }
+  for (auto& [name, src] : srcs)
+    src->stop();
+  srcs.clear();
+  p.host.reset();
+  // Bodies of ended runs may still run (canceled ones that ignore their
+  // token, or abandoned ones): their links are cut, so they touch nothing
+  // of this engine when they return.
+  auto left = p.pool->shutdown(std::max(deadline, clock::now()));
+  if (!left.empty()) {
+    std::string names;
+    for (auto& l : left)
+      names += "\n  " + l;
+    report(fmt::format("the engine on '{}' stopped without waiting for {} "
+                       "step bod{} that did not return after being asked "
+                       "to stop (results dropped, workflows resumable):{}",
+                       p.opts.storage.string(), left.size(),
+                       left.size() == 1 ? "y" : "ies", names));
+  }
+  p.pool.reset();
+  p.log->close();
+}
+
+} // namespace perdure

@@ -1,0 +1,62 @@
+#include "step_attempt.hpp"
+
+#include "engine_impl.hpp"
+
+#include <chrono>
+
+namespace perdure::detail {
+
+bool attempt_link::begin() {
+  std::lock_guard guard{mu_};
+  if (!to_)
+    return false;
+  m_->steps_started->inc();
+  return true;
+}
+
+void attempt_link::deliver(std::shared_ptr<step_done> d, double seconds) {
+  std::lock_guard guard{mu_};
+  if (!to_)
+    return;
+  if (seconds >= 0) {
+    m_->step_seconds->observe(seconds);
+    (d->out.what == outcome::kind::error ? m_->steps_failed
+                                         : m_->steps_succeeded)
+      ->inc();
+  }
+  to_(std::move(d));
+}
+
+void attempt_link::cut() {
+  sink old;
+  {
+    std::lock_guard guard{mu_};
+    old.swap(to_);
+  }
+}
+
+std::string attempt_job::label() const {
+  return "workflow '" + workflow + "' step '" + step + "' attempt "
+         + std::to_string(link->attempt);
+}
+
+void attempt_job::operator()() {
+  auto d = std::make_shared<step_done>();
+  if (token.canceled() || !link->begin()) {
+    d->out = outcome::failure("perdure::canceled", "workflow canceled");
+    link->deliver(std::move(d));
+    return;
+  }
+  d->started = eventlog::now_ns();
+  auto t0 = std::chrono::steady_clock::now();
+  {
+    step_scope scope{workflow, step, link->attempt, token, blobs};
+    d->out = def->invoke(inputs);
+    d->blobs = scope.take_blobs();
+  }
+  link->deliver(std::move(d), std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - t0)
+                                .count());
+}
+
+} // namespace perdure::detail

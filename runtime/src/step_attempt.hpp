@@ -1,0 +1,82 @@
+#pragma once
+
+// One step attempt between its workflow actor and the step pool: the body
+// runner (CAF-free) and the link that carries its result back. The actor
+// cuts the link when it no longer wants the result (its run ended canceled,
+// or the engine abandoned the body at shutdown); a body returning after
+// that touches nothing of its engine and its result is dropped, never
+// logged.
+
+#include "perdure/runtime/context.hpp"
+#include "perdure/runtime/graph.hpp"
+#include "perdure/runtime/metadata.hpp"
+
+#include "engine_metrics.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace perdure::detail {
+
+/// What a step attempt sends back to its actor.
+struct step_done {
+  outcome out;
+  std::vector<std::string> blobs;
+  bool event = false; ///< from an event source, not the step pool
+  std::vector<std::pair<std::string, std::int64_t>> offsets;
+  time_ns started = 0; ///< when the body began (0: it did not run)
+};
+
+/// The way back from one attempt's body to its actor. Thread-safe.
+class attempt_link {
+ public:
+  using sink = std::function<void(std::shared_ptr<step_done>)>;
+
+  /// `m` must outlive every call made while the link is connected (the
+  /// engine cuts every link before its metrics go).
+  attempt_link(sink to, const engine_metrics* m, std::uint32_t node,
+               int attempt)
+    : node(node), attempt(attempt), to_(std::move(to)), m_(m) {
+  }
+
+  /// Counts the body's start; false when the link is cut.
+  bool begin();
+  /// Hands `d` (and the body's run time `seconds`, if it ran) to the actor;
+  /// drops it when the link is cut.
+  void deliver(std::shared_ptr<step_done> d, double seconds = -1);
+  /// Drops every later result; returns once no call is in flight.
+  void cut();
+
+  const std::uint32_t node;
+  const int attempt;
+
+ private:
+  std::mutex mu_;
+  sink to_;
+  const engine_metrics* m_;
+};
+
+/// What the pool runs for one attempt.
+struct attempt_job {
+  std::shared_ptr<attempt_link> link;
+  std::shared_ptr<const step_def> def;
+  std::vector<input> inputs;
+  std::string workflow;
+  std::string step;
+  cancellation_token token;
+  std::shared_ptr<blob_source> blobs;
+
+  /// "workflow 'W' step 'S' attempt N".
+  std::string label() const;
+
+  /// Runs the body on the calling thread (unless the token is set: then a
+  /// `perdure::canceled` failure) and delivers the result.
+  void operator()();
+};
+
+} // namespace perdure::detail
