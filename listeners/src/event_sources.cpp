@@ -1,14 +1,15 @@
 // The event sources behind wait_for_event: the timer source (one thread per
 // engine sleeping until the earliest armed deadline) and the poll source
-// (custom listeners, one listener thread per waiting poll).
+// (custom listeners, polls on a bounded pool of listener threads).
 
 #include "perdure/listeners/events.hpp"
 
 #include "perdure/eventlog/types.hpp"
 
+#include "listener_pool.hpp"
+
 #include <condition_variable>
 #include <cstdio>
-#include <list>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -114,15 +115,18 @@ class timer_source final : public event_source {
 
 class poll_source final : public event_source {
  public:
-  explicit poll_source(std::function<void(const std::string&)> checkpointed)
-    : checkpointed_(std::move(checkpointed)) {
+  poll_source(std::function<void(const std::string&)> checkpointed,
+              std::size_t threads)
+    : checkpointed_(std::move(checkpointed)), pool_(threads) {
   }
   ~poll_source() override {
     stop();
   }
 
   void arm(std::shared_ptr<event_wait> w) override {
-    run([w = std::move(w)] {
+    pool_.run([w = std::move(w)] {
+      if (w->dropped->load())
+        return; // canceled (or stopped) while queued: nobody waits
       current_listener_token = cancellation_token{w->dropped};
       // invoke decodes the arguments, calls poll_for_event and encodes the
       // event; an exception becomes a failed attempt.
@@ -133,7 +137,7 @@ class poll_source final : public event_source {
   }
 
   void checkpointed(const event_wait& w, const std::string& bytes) override {
-    run([fn = checkpointed_, bytes, wf = w.workflow, step = w.step] {
+    pool_.run([fn = checkpointed_, bytes, wf = w.workflow, step = w.step] {
       try {
         fn(bytes);
       } catch (const std::exception& e) {
@@ -152,43 +156,26 @@ class poll_source final : public event_source {
   }
 
   void stop() override {
-    std::list<std::thread> all;
-    {
-      std::lock_guard guard{mu_};
-      stopped_ = true;
-      all.swap(threads_);
-    }
-    for (auto& t : all)
-      t.join();
+    std::lock_guard guard{stop_mu_};
+    if (stopped_)
+      return;
+    stopped_ = true;
+    // Every wait was dropped (its token is set): a cooperative poll returns
+    // soon; one that does not is abandoned, never waited for.
+    auto left = pool_.stop(std::chrono::steady_clock::now()
+                           + std::chrono::milliseconds{500});
+    if (left > 0)
+      std::fprintf(stderr,
+                   "perdure: %zu listener poll(s) did not return after "
+                   "their wait was dropped (listener_token() set); left "
+                   "running, their events are not taken\n",
+                   left);
   }
 
  private:
-  // One thread per job; finished threads are joined on the next call.
-  void run(std::function<void()> job) {
-    std::list<std::thread> reap;
-    std::lock_guard guard{mu_};
-    if (stopped_)
-      return;
-    for (auto id : finished_)
-      for (auto i = threads_.begin(); i != threads_.end(); ++i)
-        if (i->get_id() == id) {
-          reap.splice(reap.end(), threads_, i);
-          break;
-        }
-    finished_.clear();
-    threads_.emplace_back([this, job = std::move(job)] {
-      job();
-      std::lock_guard g{mu_};
-      finished_.push_back(std::this_thread::get_id());
-    });
-    for (auto& t : reap)
-      t.join();
-  }
-
   std::function<void(const std::string&)> checkpointed_;
-  std::mutex mu_;
-  std::list<std::thread> threads_;
-  std::vector<std::thread::id> finished_;
+  listener_pool pool_;
+  std::mutex stop_mu_;
   bool stopped_ = false;
 };
 
@@ -228,8 +215,8 @@ std::shared_ptr<event_source> make_timer_source() {
 }
 
 std::shared_ptr<event_source> make_poll_source(
-  std::function<void(const std::string&)> checkpointed) {
-  return std::make_shared<poll_source>(std::move(checkpointed));
+  std::function<void(const std::string&)> checkpointed, std::size_t threads) {
+  return std::make_shared<poll_source>(std::move(checkpointed), threads);
 }
 
 std::shared_ptr<const step_def> timer_at_def() {

@@ -141,11 +141,13 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
     return;
   }
   w->inputs = std::move(inputs);
-  w->deliver = [hdl = caf::actor{self}, node, attempt,
+  // Weak: a source may keep a wait past the actor system (abandoned poll).
+  w->deliver = [addr = self->address(), node, attempt,
                 dropped = w->dropped](
                  outcome out,
                  std::vector<std::pair<std::string, std::int64_t>> offsets) {
-    if (dropped->load())
+    auto hdl = caf::actor_cast<caf::actor>(addr);
+    if (dropped->load() || !hdl)
       return;
     auto d = std::make_shared<step_done>();
     d->out = std::move(out);
@@ -384,10 +386,7 @@ caf::behavior workflow_behavior(workflow_actor* self,
         self->delayed_send(self, s.eng->opts.external_cancel_check,
                            check_atom::value);
     },
-    [=](abandon_atom) {
-      self->state.abandon = true;
-      maybe_finish(self);
-    },
+    [=](abandon_atom) { self->state.abandon = true; maybe_finish(self); },
     [=](stop_atom) {
       auto& s = self->state;
       s.stopping = true;

@@ -3,8 +3,8 @@
 // Events as graph nodes: `wait_for_event<L>(args...)` (a node whose output is
 // the listener's event, logged once as event_received), `sleep(duration)`
 // and `gather(w1, w2, ...)`. Timers live in the log's durable timer index
-// and hold no thread while they wait; custom listeners poll on listener
-// threads (not CAF workers, not the step pool).
+// and hold no thread while they wait; custom listeners poll on a bounded
+// pool of listener threads (not CAF workers, not the step pool).
 
 #include "perdure/runtime/context.hpp"
 #include "perdure/runtime/step.hpp"
@@ -44,10 +44,21 @@ namespace detail {
 /// The engine's timer source (one thread per engine, idle while waiting).
 std::shared_ptr<event_source> make_timer_source();
 
-/// A source running a listener's `poll_for_event` on listener threads;
-/// `checkpointed` is called with the encoded event after it is durable.
+/// A source running a listener's `poll_for_event` on at most `threads`
+/// listener threads (FIFO); `checkpointed` is called with the encoded
+/// event after it is durable.
 std::shared_ptr<event_source> make_poll_source(
-  std::function<void(const std::string&)> checkpointed);
+  std::function<void(const std::string&)> checkpointed, std::size_t threads);
+
+/// The most polls of one custom listener type that run at once in one
+/// engine: `L::max_concurrent_polls` when declared, else 16.
+template <class L>
+constexpr std::size_t concurrent_polls() {
+  if constexpr (requires { std::size_t{L::max_concurrent_polls}; })
+    return L::max_concurrent_polls;
+  else
+    return 16;
+}
 
 std::shared_ptr<const step_def> timer_at_def();
 std::shared_ptr<const step_def> sleep_def();
@@ -82,15 +93,17 @@ std::shared_ptr<const step_def> make_listener_def(type_list<P...> params) {
                            std::move(poll), step_options{}, params);
   def->source_name = def->name;
   def->make_source = [] {
-    return make_poll_source([](const std::string& bytes) {
-      if constexpr (checkpoint_aware<L>) {
-        auto e = decode_value<E>(bytes);
-        if (e) {
-          L l{};
-          l.event_checkpointed(*e);
+    return make_poll_source(
+      [](const std::string& bytes) {
+        if constexpr (checkpoint_aware<L>) {
+          auto e = decode_value<E>(bytes);
+          if (e) {
+            L l{};
+            l.event_checkpointed(*e);
+          }
         }
-      }
-    });
+      },
+      concurrent_polls<L>());
   };
   return register_step(std::move(def));
 }
@@ -143,6 +156,14 @@ step_handle<T, Params...> handle_of(std::shared_ptr<const step_def> def,
 /// after a crash (when the workflow resumes): make it idempotent. A poll
 /// that throws is a failed attempt (retried per the step options, default
 /// 3 attempts); after the last one the workflow fails with its error.
+///
+/// Threads: the polls of one listener type run on at most
+/// `L::max_concurrent_polls` threads per engine (16 unless `L` declares
+/// it); further waits queue in arming order and a wait dropped while
+/// queued never polls. A poll holds its thread until it returns, so with
+/// more waits than threads a queued wait is polled only once an earlier
+/// poll returned: size `max_concurrent_polls` for the waits whose events
+/// may come first, or let one poll serve a shared queue.
 template <class L, class... Args>
 auto wait_for_event(Args&&... args) {
   if constexpr (std::is_same_v<L, timer_listener>) {

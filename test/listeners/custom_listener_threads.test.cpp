@@ -1,0 +1,96 @@
+// Many workflows waiting on one custom listener share a bounded number of
+// listener threads.
+
+#include "perdure/listeners/events.hpp"
+#include "perdure/runtime/engine.hpp"
+
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace perdure;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::mutex gate_mu;
+std::condition_variable gate_cv;
+bool gate_open = false;
+std::atomic<int> polls_running{0};
+std::atomic<int> polls_peak{0};
+
+// Each poll blocks until the test opens the gate.
+struct gated_listener {
+  using event_type = int;
+  static constexpr std::string_view name = "gated_listener";
+  int poll_for_event(int x) {
+    int now = ++polls_running;
+    for (int peak = polls_peak; now > peak;)
+      polls_peak.compare_exchange_weak(peak, now);
+    std::unique_lock g{gate_mu};
+    gate_cv.wait(g, [] { return gate_open; });
+    --polls_running;
+    return x;
+  }
+};
+
+std::size_t task_count() {
+  return static_cast<std::size_t>(
+      std::distance(std::filesystem::directory_iterator{"/proc/self/task"},
+                    std::filesystem::directory_iterator{}));
+}
+
+bool wait_until(const std::function<bool()>& f) {
+  auto end = std::chrono::steady_clock::now() + 120s;
+  while (!f()) {
+    if (std::chrono::steady_clock::now() > end)
+      return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("10,000 workflows waiting on one custom listener use a bounded "
+          "number of threads") {
+  constexpr int waits = 10'000;
+  constexpr auto bound = detail::concurrent_polls<gated_listener>();
+  test::temp_dir dir;
+  engine eng{
+      {.storage = dir.path(), .durability = eventlog::durability::process}};
+  auto before = task_count();
+  std::vector<handle<int>> hs;
+  hs.reserve(waits);
+  for (int i = 0; i < waits; ++i)
+    hs.push_back(eng.run_async(wait_for_event<gated_listener>(i),
+                               "waiting" + std::to_string(i)));
+  // Every workflow is live and armed; the listener's threads are all busy.
+  REQUIRE(wait_until([&] { return polls_running == static_cast<int>(bound); }));
+  CHECK(eng.live_count() == waits);
+  auto during = task_count();
+  INFO("threads before: " << before << ", while waiting: " << during);
+  CHECK(during <= before + bound + 4);
+  {
+    std::lock_guard g{gate_mu};
+    gate_open = true;
+  }
+  gate_cv.notify_all();
+  int right = 0;
+  for (int i = 0; i < waits; ++i)
+    right += hs[static_cast<std::size_t>(i)].get() == i;
+  CHECK(right == waits);
+  CHECK(polls_peak == static_cast<int>(bound));
+  CHECK(task_count() <= before + bound + 4);
+}
