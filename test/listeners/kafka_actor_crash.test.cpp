@@ -108,21 +108,24 @@ TEST_CASE("every record is applied exactly once to its account actor across "
   test::temp_dir dir;
   auto storage = (dir / "storage").string();
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> delay_ms{0, 60};
+  std::uniform_int_distribution<std::int64_t> progress{1, records / 8};
   int kills = 0, mid_way = 0, ahead = 0;
   std::int64_t before = 0;
   for (int round = 0; round < 12 && mid_way < 6; ++round) {
     test::child_process child{"kafka_actor_consumer",
                               {storage, cluster.bootstrap()}};
     REQUIRE(child.read_line() == "subscribed");
-    // Kill while the child makes progress: once it settled a batch of its
-    // own, after a random delay (calls of the next batches in flight).
-    auto give_up = std::chrono::steady_clock::now() + 10s;
-    while (test::stored_offsets(storage, source_of(cluster.bootstrap()),
-                                partitions) == before
-           && before < records && std::chrono::steady_clock::now() < give_up)
-      std::this_thread::sleep_for(2ms);
-    std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
+    // Kill on observed progress, never after a time: once the child settled
+    // a random number of records of its own (calls of the next batches in
+    // flight), however fast the machine.
+    auto target = std::min<std::int64_t>(before + progress(rng), records);
+    (void)test::wait_until(
+        [&] {
+          return test::stored_offsets(storage, source_of(cluster.bootstrap()),
+                                      partitions)
+                 >= target;
+        },
+        std::chrono::milliseconds{60s}, 1ms);
     child.kill();
     ++kills;
     auto now = test::stored_offsets(storage, source_of(cluster.bootstrap()),

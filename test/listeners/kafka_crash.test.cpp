@@ -63,23 +63,27 @@ TEST_CASE("every record starts exactly one workflow across SIGKILLs of the "
   test::temp_dir dir;
   auto storage = (dir / "storage").string();
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> delay_ms{0, 60};
+  std::uniform_int_distribution<std::int64_t> progress{1, records / 8};
   int kills = 0, mid_way = 0;
   std::int64_t before = 0;
   for (int round = 0; round < 16 && mid_way < 4; ++round) {
     test::child_process child{"kafka_consumer", {storage, cluster.bootstrap()}};
     REQUIRE(child.read_line() == "subscribed");
-    // Mostly kill while the child makes progress: once it stored offsets of
-    // its own, after a random delay (the next batches in flight). Every
-    // fourth round kills it at once, before its first batch.
+    // Kill on observed progress, never after a time: once the child stored a
+    // random number of offsets of its own (the next batches in flight),
+    // however fast the machine. Every fourth round kills it at once, before
+    // its first batch.
     if (round % 4 != 3) {
-      auto give_up = std::chrono::steady_clock::now() + 10s;
-      while (test::stored_offsets(storage, source_of(cluster.bootstrap()),
-                                  partitions) == before
-             && before < records && std::chrono::steady_clock::now() < give_up)
-        std::this_thread::sleep_for(2ms);
+      auto target = std::min<std::int64_t>(before + progress(rng), records);
+      (void)test::wait_until(
+          [&] {
+            return test::stored_offsets(storage,
+                                        source_of(cluster.bootstrap()),
+                                        partitions)
+                   >= target;
+          },
+          std::chrono::milliseconds{60s}, 1ms);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     child.kill();
     ++kills;
     auto now = test::stored_offsets(storage, source_of(cluster.bootstrap()),

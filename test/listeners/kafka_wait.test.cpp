@@ -347,14 +347,27 @@ TEST_CASE("every record reaches exactly one waiting workflow across "
   auto storage = (dir / "storage").string();
   auto src = crash_source(broker.bootstrap);
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> delay_ms{20, 200};
+  std::uniform_int_distribution<std::int64_t> progress{1, 40};
   int kills = 0, mid_way = 0;
   std::int64_t before = 0;
   for (int round = 0; round < 30 && mid_way < 6 && before < crash_waiters;
        ++round) {
     test::child_process child{"kafka_waiter", {storage, broker.bootstrap}};
     REQUIRE(child.read_line(60s) == "waiting");
-    std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
+    // Kill on observed progress, never after a time: once the child stored
+    // a random few more offsets of its own (so the kill lands while records
+    // are being taken, however fast the machine). Every fourth round kills
+    // at once, before its first batch.
+    if (round % 4 != 3) {
+      auto target = std::min<std::int64_t>(before + progress(rng),
+                                           crash_waiters);
+      (void)test::wait_until(
+          [&] {
+            return test::stored_offsets(storage, src, crash_partitions)
+                   >= target;
+          },
+          60s, 1ms);
+    }
     child.kill();
     ++kills;
     auto now = test::stored_offsets(storage, src, crash_partitions);

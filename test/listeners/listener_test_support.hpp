@@ -14,14 +14,17 @@
 
 namespace perdure::test {
 
-/// Polls `f` every 10 ms until it holds or `limit` passes; the last answer.
+/// Polls `f` every `every` until it holds or `limit` passes; the last
+/// answer.
 inline bool wait_until(const std::function<bool()>& f,
-                       std::chrono::milliseconds limit) {
+                       std::chrono::milliseconds limit,
+                       std::chrono::milliseconds every
+                       = std::chrono::milliseconds{10}) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
     if (f())
       return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    std::this_thread::sleep_for(every);
   }
   return f();
 }
