@@ -14,7 +14,9 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <thread>
 
+#include "child_process.hpp"
 #include "temp_dir.hpp"
 
 using namespace perdure;
@@ -400,4 +402,63 @@ TEST_CASE("journal damage: plan_recovery says what an open would do, without wri
         != std::string::npos);
   restore(work, c.at_crash);
   CHECK(snapshot(work) == before);
+}
+
+// Opens the storage given as argument (under the boot id the parent set)
+// and says so: the open replays when the journal is from another boot.
+PERDURE_CHILD_ENTRY("damage_open") {
+  auto r = event_log::open(journal_opts(args.at(0)));
+  std::printf("%s\n", r ? "opened" : r.as_status().to_string().c_str());
+  std::fflush(stdout);
+  return r ? 0 : 3;
+}
+
+TEST_CASE("journal damage: a SIGKILL during a replay leaves a storage the next open recovers") {
+  test::temp_dir dir;
+  expected_map want;
+  files at_crash;
+  {
+    auto log = open_ok(journal_opts(dir / "orig"));
+    for (int i = 0; i < 4000; ++i) {
+      auto s = "k" + std::to_string(i % 4);
+      REQUIRE(log->append(s, 1, payload(i % 4, i)));
+      want[s].push_back(payload(i % 4, i));
+    }
+    at_crash = snapshot(dir / "orig");
+  }
+  auto work = dir / "work";
+  int hits = 0;
+  for (int attempt = 0; attempt < 20 && hits < 2; ++attempt) {
+    CAPTURE(attempt);
+    restore(work, at_crash);
+    bool killed = false;
+    {
+      other_boot boot{true};
+      test::child_process child{"damage_open", {work.string()}};
+      // Kill once the replay has begun: the undo copy is in place.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (fs::exists(work / "data.mdb.undo")) {
+          child.kill();
+          killed = true;
+          break;
+        }
+        if (fs::exists(work / "journal-1")
+            && fs::file_size(work / "journal-1") > 4096)
+          break; // the replay finished and checkpointed: missed
+        std::this_thread::sleep_for(std::chrono::microseconds{200});
+      }
+      if (!killed) {
+        CHECK(child.read_line() == "opened");
+        CHECK(child.wait() == 0);
+        continue;
+      }
+    }
+    if (!fs::exists(work / "data.mdb.undo"))
+      continue; // it ended just before the kill
+    ++hits;
+    CHECK(open_damaged(work, want, true) == outcome::recovered);
+    CHECK_FALSE(fs::exists(work / "data.mdb.undo"));
+  }
+  CHECK(hits >= 1);
 }

@@ -63,7 +63,12 @@ class event_log {
   /// Opens (creating when needed) the log in `opts.dir`. Fails `busy` when
   /// another process or object already holds the directory for writing,
   /// `invalid_argument` for bad options, `io` when LMDB cannot open it,
-  /// `unsupported` for a format version this build does not know.
+  /// `unsupported` for a format version this build does not know, and
+  /// `corruption` (naming the file and byte) when the journal's recovery
+  /// cannot be proven: a damaged or cut-short journal, a lost newer
+  /// generation, a data.mdb missing beside a journal, older than its
+  /// checkpoint or not holding its pages; the storage's files are then
+  /// left as they were (FORMAT.md, "Recovery"; recovery.hpp).
   static result<std::unique_ptr<event_log>> open(options opts);
 
   ~event_log();
