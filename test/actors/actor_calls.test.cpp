@@ -58,20 +58,20 @@ TEST_CASE("a readonly method that computes a change leaves the state unchanged")
   CHECK(eng.event_log()->info("actor/ro")->last_seq == before); // logs nothing
 }
 
-TEST_CASE("10 concurrent readonly calls of 200 ms run side by side") {
+TEST_CASE("10 concurrent readonly calls run side by side") {
   test::temp_dir dir;
   engine eng{{.storage = dir.path()}};
   auto c = eng.actor<counter>("slow");
   c.call(&counter::incr, 7);
-  auto t0 = std::chrono::steady_clock::now();
+  test::counter_meeting.reset();
+  // Each call returns only once all 10 are inside the method at once:
+  // calls run one after another would never meet (-1 after a minute).
   std::vector<std::future<int>> fs;
   for (int i = 0; i < 10; ++i)
     fs.push_back(std::async(std::launch::async,
-                            [&] { return c.call(&counter::slow_value, 200); }));
+                            [&] { return c.call(&counter::meeting_value, 10); }));
   for (auto& f : fs)
     CHECK(f.get() == 7);
-  // One after another would take 2 s.
-  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }
 
 TEST_CASE("a readonly call while a writer is blocked returns the committed value") {
@@ -79,12 +79,17 @@ TEST_CASE("a readonly call while a writer is blocked returns the committed value
   engine eng{{.storage = dir.path()}};
   auto c = eng.actor<counter>("blocked");
   c.call(&counter::incr, 41);
-  auto w = c.call_async(&counter::slow_incr, 400);
-  std::this_thread::sleep_for(100ms); // the writer is inside its method now
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(c.call(&counter::value) == 41);
-  CHECK(std::chrono::steady_clock::now() - t0 < 200ms); // did not queue
+  test::counter_gate.close();
+  auto w = c.call_async(&counter::gated_incr);
+  REQUIRE(test::counter_gate.wait_inside(1)); // the writer is inside its method
+  // The readonly call does not queue behind the blocked writer: it returns
+  // while the gate is still closed.
+  auto r = std::async(std::launch::async,
+                      [&] { return c.call(&counter::value); });
+  REQUIRE(r.wait_for(60s) == std::future_status::ready);
+  CHECK(r.get() == 41);
   CHECK_FALSE(w.ready());
+  test::counter_gate.open();
   CHECK(w.get() == 42);
   CHECK(c.call(&counter::value) == 42);
 }

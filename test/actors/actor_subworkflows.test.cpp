@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
+#include <future>
 #include <unistd.h>
 
 using namespace perdure;
@@ -18,7 +19,7 @@ using namespace std::chrono_literals;
 
 struct planner {
   int val = 1;
-  workflow<int> doubled(int ms);
+  workflow<int> doubled(int gated);
   workflow<int> double_and_store();
   workflow<int> journey();
   int update(int v) {
@@ -54,8 +55,12 @@ int count_lines(const std::string& what) {
   return n;
 }
 
-const auto slow_double = step("actors_slow_double", [](int x, int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+// Waits at the gate when asked to (gated != 0), so a test can hold a
+// sub-workflow running for as long as it needs.
+test::test_gate double_gate;
+const auto slow_double = step("actors_slow_double", [](int x, int gated) {
+  if (gated != 0 && !double_gate.pass())
+    throw std::runtime_error("double_gate never opened");
   return 2 * x;
 });
 
@@ -67,16 +72,23 @@ const auto first_leg = step("actors_first_leg", [](int x) {
   effect("first");
   return x + 1;
 });
+// In the crash child the second leg announces itself and then waits to be
+// killed: it starts only once the first leg's success is durable.
+bool hold_second_leg = false;
 const auto second_leg = step("actors_second_leg", [](int x) {
-  std::this_thread::sleep_for(1500ms);
+  if (hold_second_leg) {
+    effect("second started");
+    for (;;)
+      std::this_thread::sleep_for(1s);
+  }
   effect("second");
   return x * 10;
 });
 
 } // namespace
 
-workflow<int> planner::doubled(int ms) {
-  return slow_double(val, ms);
+workflow<int> planner::doubled(int gated) {
+  return slow_double(val, gated);
 }
 workflow<int> planner::double_and_store() {
   return store_back(slow_double(val, 0));
@@ -92,14 +104,17 @@ TEST_CASE("a method's sub-workflow is its result and the next mutating call wait
   current = &eng;
   auto p = eng.actor<planner>("pl");
   CHECK(p.call(&planner::doubled, 0) == 2);
-  auto sub = p.call_async(&planner::doubled, 300);
+  double_gate.close();
+  auto sub = p.call_async(&planner::doubled, 1);
   auto next = p.call_async(&planner::update, 50);
-  std::this_thread::sleep_for(100ms);
-  // Readonly calls do not wait for the sub-workflow.
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(p.call(&planner::get) == 1);
-  CHECK(std::chrono::steady_clock::now() - t0 < 100ms);
+  REQUIRE(double_gate.wait_inside(1)); // the sub-workflow's step runs
+  // Readonly calls do not wait for the sub-workflow: this one returns while
+  // its step is held at the gate.
+  auto r = std::async(std::launch::async, [&] { return p.call(&planner::get); });
+  REQUIRE(r.wait_for(60s) == std::future_status::ready);
+  CHECK(r.get() == 1);
   CHECK_FALSE(next.ready());
+  double_gate.open();
   CHECK(sub.get() == 2);
   CHECK(next.get() == 50);
   current = nullptr;
@@ -118,6 +133,7 @@ TEST_CASE("a step of an actor's sub-workflow may call that actor") {
 
 PERDURE_CHILD_ENTRY("actor_sub_crash") {
   effects_file = args.at(1);
+  hold_second_leg = true;
   engine eng{{.storage = args.at(0)}};
   current = &eng;
   auto p = eng.actor<planner>("pl");
@@ -136,12 +152,13 @@ TEST_CASE("a sub-workflow started from a method resumes exactly once after SIGKI
     test::child_process child{"actor_sub_crash",
                               {storage.string(), effects_file}};
     REQUIRE(child.read_line() == "started");
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (count_lines("first") == 0
+    // The second leg starts once the first leg's success is durable.
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (count_lines("second started") == 0
            && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
+    REQUIRE(count_lines("second started") == 1);
     REQUIRE(count_lines("first") == 1);
-    std::this_thread::sleep_for(300ms); // its success is logged by now
     child.kill();
   }
   REQUIRE(count_lines("second") == 0);
