@@ -113,27 +113,20 @@ class timer_source final : public event_source {
 
 // -- custom listeners ------------------------------------------------------------
 
-class poll_source final : public event_source {
+class poll_source final : public event_source,
+                          public std::enable_shared_from_this<poll_source> {
  public:
   poll_source(std::function<void(const std::string&)> checkpointed,
-              std::size_t threads)
-    : checkpointed_(std::move(checkpointed)), pool_(threads) {
+              std::size_t threads, std::chrono::milliseconds repoll)
+    : checkpointed_(std::move(checkpointed)), pool_(threads),
+      repoll_(repoll) {
   }
   ~poll_source() override {
     stop();
   }
 
   void arm(std::shared_ptr<event_wait> w) override {
-    pool_.run([w = std::move(w)] {
-      if (w->dropped->load())
-        return; // canceled (or stopped) while queued: nobody waits
-      current_listener_token = cancellation_token{w->dropped};
-      // invoke decodes the arguments, calls poll_for_event and encodes the
-      // event; an exception becomes a failed attempt.
-      auto out = w->def->invoke(w->inputs);
-      current_listener_token = {};
-      w->deliver(std::move(out), {});
-    });
+    poll(std::move(w), {});
   }
 
   void checkpointed(const event_wait& w, const std::string& bytes) override {
@@ -173,8 +166,35 @@ class poll_source final : public event_source {
   }
 
  private:
+  // Polls `w` once on the pool; a listener returning std::optional that
+  // has no event yet is polled again `repoll_` later, holding no thread in
+  // between.
+  void poll(std::shared_ptr<event_wait> w,
+            std::chrono::steady_clock::time_point not_before) {
+    pool_.run(
+      [w, self = weak_from_this()]() mutable {
+        if (w->dropped->load())
+          return; // canceled (or stopped) while queued: nobody waits
+        current_listener_token = cancellation_token{w->dropped};
+        // invoke decodes the arguments, calls poll_for_event and encodes
+        // the event; an exception becomes a failed attempt.
+        auto out = w->def->invoke(w->inputs);
+        current_listener_token = {};
+        if (out.what == outcome::kind::error
+            && out.error_type == "perdure::detail::no_event_yet") {
+          if (auto me = self.lock())
+            me->poll(std::move(w),
+                     std::chrono::steady_clock::now() + me->repoll_);
+          return;
+        }
+        w->deliver(std::move(out), {});
+      },
+      not_before);
+  }
+
   std::function<void(const std::string&)> checkpointed_;
   listener_pool pool_;
+  std::chrono::milliseconds repoll_;
   std::mutex stop_mu_;
   bool stopped_ = false;
 };
@@ -215,8 +235,10 @@ std::shared_ptr<event_source> make_timer_source() {
 }
 
 std::shared_ptr<event_source> make_poll_source(
-  std::function<void(const std::string&)> checkpointed, std::size_t threads) {
-  return std::make_shared<poll_source>(std::move(checkpointed), threads);
+  std::function<void(const std::string&)> checkpointed, std::size_t threads,
+  std::chrono::milliseconds repoll) {
+  return std::make_shared<poll_source>(std::move(checkpointed), threads,
+                                       repoll);
 }
 
 std::shared_ptr<const step_def> timer_at_def() {

@@ -1,7 +1,7 @@
 #include "listener_pool.hpp"
 
 #include <condition_variable>
-#include <deque>
+#include <map>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -24,7 +24,8 @@ struct listener_pool::core {
   mutable std::mutex mu;
   std::condition_variable cv;      ///< workers wait for jobs
   std::condition_variable changed; ///< stop waits for workers
-  std::deque<std::function<void()>> jobs;
+  using clock = std::chrono::steady_clock;
+  std::multimap<clock::time_point, std::function<void()>> jobs;
   std::list<worker> workers;
   std::size_t idle = 0;
   bool stop = false;
@@ -34,12 +35,21 @@ struct listener_pool::core {
     std::unique_lock guard{c.mu};
     for (;;) {
       ++c.idle;
-      c.cv.wait(guard, [&] { return !c.jobs.empty() || c.stop; });
+      while (!c.stop) {
+        if (c.jobs.empty()) {
+          c.cv.wait(guard);
+          continue;
+        }
+        auto due = c.jobs.begin()->first;
+        if (due <= clock::now())
+          break;
+        c.cv.wait_until(guard, due);
+      }
       --c.idle;
       if (c.stop)
         break;
-      auto job = std::move(c.jobs.front());
-      c.jobs.pop_front();
+      auto job = std::move(c.jobs.begin()->second);
+      c.jobs.erase(c.jobs.begin());
       me->busy = true;
       guard.unlock();
       job();
@@ -62,12 +72,13 @@ listener_pool::~listener_pool() {
     (void)stop(std::chrono::steady_clock::now());
 }
 
-void listener_pool::run(std::function<void()> job) {
+void listener_pool::run(std::function<void()> job,
+                        std::chrono::steady_clock::time_point not_before) {
   auto& c = *core_;
   std::lock_guard guard{c.mu};
   if (c.stop)
     return;
-  c.jobs.push_back(std::move(job));
+  c.jobs.emplace(not_before, std::move(job));
   if (c.idle < c.jobs.size() && c.workers.size() < c.max_threads) {
     auto& w = c.workers.emplace_back();
     w.thread = std::thread{[self = core_, me = &w] { core::work(self, me); }};
@@ -80,7 +91,7 @@ std::size_t
 listener_pool::stop(std::chrono::steady_clock::time_point deadline) {
   stopped_ = true;
   auto& c = *core_;
-  std::deque<std::function<void()>> dropped; // destroyed outside the lock
+  decltype(c.jobs) dropped; // destroyed outside the lock
   std::list<worker> done;
   std::size_t left = 0;
   {

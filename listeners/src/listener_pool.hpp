@@ -1,7 +1,7 @@
 #pragma once
 
 // The threads that run a custom listener's polls and checkpoint callbacks:
-// at most `max_threads`, created on demand, jobs in FIFO order. Stopping
+// at most `max_threads`, created on demand, jobs in time then FIFO order. Stopping
 // waits for running jobs only until a deadline; a job still running then
 // (a poll that ignores listener_token()) is left on its detached thread,
 // which shares the pool's state, so it may return later safely.
@@ -22,8 +22,10 @@ class listener_pool {
   listener_pool(const listener_pool&) = delete;
   listener_pool& operator=(const listener_pool&) = delete;
 
-  /// Queues `job`; dropped once the pool is stopping.
-  void run(std::function<void()> job);
+  /// Queues `job` to run at `not_before` or later (jobs run in that
+  /// order, FIFO among equal times); dropped once the pool is stopping.
+  void run(std::function<void()> job,
+           std::chrono::steady_clock::time_point not_before = {});
 
   /// Drops queued jobs, waits until `deadline` for running ones, joins
   /// every thread that is done and detaches the others. Returns how many

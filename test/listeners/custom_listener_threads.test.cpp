@@ -15,6 +15,7 @@
 #include <functional>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,5 +93,59 @@ TEST_CASE("10,000 workflows waiting on one custom listener use a bounded "
     right += hs[static_cast<std::size_t>(i)].get() == i;
   CHECK(right == waits);
   CHECK(polls_peak == static_cast<int>(bound));
+  CHECK(task_count() <= before + bound + 4);
+}
+
+namespace {
+
+// Events for waits x >= ready_from are available; older waits see none.
+std::atomic<int> ready_from{1 << 30};
+std::atomic<int> empty_polls{0};
+
+struct polled_listener {
+  using event_type = int;
+  static constexpr std::string_view name = "polled_listener";
+  static constexpr auto poll_interval = std::chrono::milliseconds{20};
+  std::optional<int> poll_for_event(int x) {
+    if (x < ready_from) {
+      ++empty_polls;
+      return std::nullopt;
+    }
+    return x;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a listener answering 'no event yet' polls every waiting workflow "
+          "in turn on bounded threads") {
+  constexpr int waits = 10'000;
+  constexpr auto bound = detail::concurrent_polls<polled_listener>();
+  test::temp_dir dir;
+  engine eng{
+    {.storage = dir.path(), .durability = eventlog::durability::process}};
+  auto before = task_count();
+  std::vector<handle<int>> hs;
+  hs.reserve(waits);
+  for (int i = 0; i < waits; ++i)
+    hs.push_back(eng.run_async(wait_for_event<polled_listener>(i),
+                               "polled" + std::to_string(i)));
+  // Every wait was polled at least once and found nothing.
+  REQUIRE(wait_until([&] { return empty_polls >= waits; }));
+  // The last-armed wait gets its event first: it is polled although 9,999
+  // earlier waits still have none.
+  ready_from = waits - 1;
+  CHECK(hs.back().get() == waits - 1);
+  CHECK(eng.live_count() == waits - 1);
+  auto during = task_count();
+  INFO("threads before: " << before << ", while waiting: " << during);
+  CHECK(during <= before + bound + 4);
+  ready_from = 0;
+  int right = 0;
+  for (int i = 0; i < waits; ++i)
+    right += hs[static_cast<std::size_t>(i)].get() == i;
+  CHECK(right == waits);
+  // An empty poll is not a failed attempt.
+  CHECK(eng.metadata("polled0").attempts == 1);
   CHECK(task_count() <= before + bound + 4);
 }

@@ -11,7 +11,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -46,9 +48,34 @@ std::shared_ptr<event_source> make_timer_source();
 
 /// A source running a listener's `poll_for_event` on at most `threads`
 /// listener threads (FIFO); `checkpointed` is called with the encoded
-/// event after it is durable.
+/// event after it is durable. A poll failing with `no_event_yet` is
+/// queued again `repoll` later.
 std::shared_ptr<event_source> make_poll_source(
-  std::function<void(const std::string&)> checkpointed, std::size_t threads);
+  std::function<void(const std::string&)> checkpointed, std::size_t threads,
+  std::chrono::milliseconds repoll);
+
+/// Raised by the poll of a listener whose `poll_for_event` returns
+/// `std::optional<event_type>` and returned none: poll again later.
+struct no_event_yet : std::exception {
+  const char* what() const noexcept override {
+    return "no event yet";
+  }
+};
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+/// How long after an empty poll a listener returning `std::optional` is
+/// polled again: `L::poll_interval` when declared, else 100 ms.
+template <class L>
+constexpr std::chrono::milliseconds repoll_interval() {
+  if constexpr (requires { std::chrono::milliseconds{L::poll_interval}; })
+    return std::chrono::milliseconds{L::poll_interval};
+  else
+    return std::chrono::milliseconds{100};
+}
 
 /// The most polls of one custom listener type that run at once in one
 /// engine: `L::max_concurrent_polls` when declared, else 16.
@@ -85,9 +112,17 @@ concept checkpoint_aware = requires(L l, const typename L::event_type& e) {
 template <class L, class... P>
 std::shared_ptr<const step_def> make_listener_def(type_list<P...> params) {
   using E = typename L::event_type;
+  using R = typename fn_traits<decltype(&L::poll_for_event)>::result;
   auto poll = [](P... args) -> E {
     L l{};
-    return l.poll_for_event(std::move(args)...);
+    if constexpr (is_optional<R>::value) {
+      auto e = l.poll_for_event(std::move(args)...);
+      if (!e)
+        throw no_event_yet{};
+      return E{std::move(*e)};
+    } else {
+      return l.poll_for_event(std::move(args)...);
+    }
   };
   auto def = make_step_def("perdure.listener." + listener_name<L>(),
                            std::move(poll), step_options{}, params);
@@ -103,7 +138,9 @@ std::shared_ptr<const step_def> make_listener_def(type_list<P...> params) {
           }
         }
       },
-      concurrent_polls<L>());
+      concurrent_polls<L>(),
+      is_optional<R>::value ? repoll_interval<L>()
+                            : std::chrono::milliseconds{0});
   };
   return register_step(std::move(def));
 }
@@ -162,8 +199,11 @@ step_handle<T, Params...> handle_of(std::shared_ptr<const step_def> def,
 /// it); further waits queue in arming order and a wait dropped while
 /// queued never polls. A poll holds its thread until it returns, so with
 /// more waits than threads a queued wait is polled only once an earlier
-/// poll returned: size `max_concurrent_polls` for the waits whose events
-/// may come first, or let one poll serve a shared queue.
+/// poll returned. A listener whose waits may outnumber its threads
+/// declares `std::optional<E> poll_for_event(args...)` and returns at once:
+/// an empty answer (no event yet, not a failed attempt) polls that wait
+/// again `L::poll_interval` later (100 ms unless declared), holding no
+/// thread meanwhile, so every waiting workflow is polled in turn.
 template <class L, class... Args>
 auto wait_for_event(Args&&... args) {
   if constexpr (std::is_same_v<L, timer_listener>) {
