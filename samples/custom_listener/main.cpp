@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <thread>
 
 using namespace perdure;
@@ -23,8 +24,13 @@ struct inbox {
     std::this_thread::sleep_for(50ms);
     return {queue + "-1", 99.5};
   }
+  static inline std::promise<std::string> acknowledged;
   static void acknowledge(const order& o) {
     std::printf("acknowledged %s\n", o.id.c_str());
+    try {
+      acknowledged.set_value(o.id);
+    } catch (const std::future_error&) { // acknowledged again: idempotent
+    }
   }
 };
 
@@ -46,6 +52,12 @@ int main() {
   engine eng;
   auto out = eng.run(bill(wait_for_event<order_listener>(std::string{"orders"})));
   std::printf("%s\n", out.c_str());
-  std::this_thread::sleep_for(100ms); // let the acknowledgement print
+  // event_checkpointed runs once the event is durable, on the listener's
+  // thread: wait for it (for a bounded time) before leaving.
+  auto ack = inbox::acknowledged.get_future();
+  if (ack.wait_for(30s) != std::future_status::ready || ack.get() != "orders-1") {
+    std::fprintf(stderr, "custom_listener: the event was never acknowledged\n");
+    return 1;
+  }
   return 0;
 }

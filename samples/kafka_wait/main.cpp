@@ -64,8 +64,9 @@ int main(int argc, char** argv) {
   auto second = eng.run_async(order_process("order-2", 12, deliveries),
                               group + "/order-2");
   if (cluster) {
-    // Both orders wait (holding no thread) until the couriers report.
-    std::this_thread::sleep_for(300ms);
+    // Both orders wait (holding no thread) until the couriers report; a new
+    // consumer group starts at the topic's earliest offset, so the reports
+    // reach them whether they subscribed before or after this.
     kafka_producer producer{brokers};
     ok_or_throw(producer.produce("deliveries", "parcel", "van-7"));
     ok_or_throw(producer.produce("deliveries", "parcel", "bike-3"));

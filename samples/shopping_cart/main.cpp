@@ -3,7 +3,7 @@
 #include <perdure/perdure.hpp>
 
 #include <cstdio>
-#include <thread>
+#include <future>
 #include <unistd.h>
 
 using namespace perdure;
@@ -11,8 +11,13 @@ using namespace std::chrono_literals;
 
 engine* eng = nullptr;
 
+// The carrier answers when main says so: the shipment is still running
+// while the cart takes more calls.
+std::promise<void> carrier_answers;
+std::shared_future<void> carrier{carrier_answers.get_future()};
+
 const auto ship_items = step("ship_items", [](std::vector<std::string> items) {
-  std::this_thread::sleep_for(300ms); // the carrier takes its time
+  carrier.wait(); // the carrier takes its time
   return "shipped " + std::to_string(items.size()) + " items";
 });
 
@@ -52,10 +57,17 @@ int main() {
   auto id = cart.call(&ShoppingCart::do_checkout); // returns at once
   std::printf("checked out; shipping runs as %s\n", id.c_str());
   // The cart stays responsive while the shipment runs.
-  cart.call(&ShoppingCart::add, std::string{"gift card"});
+  int n = cart.call(&ShoppingCart::add, std::string{"gift card"});
   auto wf = cart.call(&ShoppingCart::shipment);
-  while (e.status(wf) == workflow_status::running)
-    std::this_thread::sleep_for(50ms);
-  std::printf("shipment %s: %s\n", wf.c_str(),
-              e.output<std::string>(wf).c_str());
+  auto status = e.status(wf);
+  std::printf("cart has %d items while the shipment is %s\n", n,
+              status == workflow_status::running ? "running" : "not running");
+  carrier_answers.set_value();
+  auto shipped = e.output<std::string>(wf); // waits for the shipment
+  std::printf("shipment %s: %s\n", wf.c_str(), shipped.c_str());
+  if (status != workflow_status::running || shipped != "shipped 3 items") {
+    std::fprintf(stderr, "shopping_cart: the shipment should run while the "
+                         "cart takes a fourth item, and ship the first three\n");
+    return 1;
+  }
 }
