@@ -104,19 +104,24 @@ status open_dbs(event_log::impl& self) {
   MDB_val k = as_val(key), v;
   rc = safe_get(txn, self.meta, &k, &v);
   if (rc == MDB_NOTFOUND && !self.opts.read_only) {
-    char ver = static_cast<char>(format_version);
+    char ver = static_cast<char>(storage_format_version);
     MDB_val nv{1, &ver};
     rc = safe_put(txn, self.meta, &k, &nv, 0);
   } else if (rc == MDB_SUCCESS) {
     auto ver = v.mv_size == 1 ? static_cast<std::uint8_t>(
                  *static_cast<const char*>(v.mv_data))
                               : 0;
-    if (ver != format_version) {
+    if (ver != storage_format_version) {
       mdb_txn_abort(txn);
       return {errc::unsupported,
               fmt::format("storage '{}' has format version {}; this build "
-                          "reads version {}",
-                          self.opts.dir.string(), ver, format_version)};
+                          "reads format version {} only{}",
+                          self.opts.dir.string(), static_cast<unsigned>(ver),
+                          unsigned{storage_format_version},
+                          ver > storage_format_version
+                            ? " (written by a newer perdure: upgrade "
+                              "perdure to read it)"
+                            : "")};
     }
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {

@@ -1,6 +1,7 @@
 #include "perdure/eventlog/event_log.hpp"
 
 #include <doctest/doctest.h>
+#include <lmdb.h>
 
 #include <map>
 #include <set>
@@ -209,4 +210,46 @@ TEST_CASE("storage figures count the entries of every database") {
   CHECK(entries["offsets"] == 1);
   CHECK(entries["blobs"] == 1);
   CHECK(entries["meta"] == 1);
+}
+
+TEST_CASE("a storage written in a newer format is refused, naming both versions, and left as it was") {
+  test::temp_dir dir;
+  {
+    auto log = open_log(dir.path());
+    write_batch b;
+    b.create("wf", stream_kind::workflow).append("wf", 1, "submitted");
+    REQUIRE(log->commit(std::move(b)));
+  }
+  // What a later perdure would write: the format byte one higher.
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == MDB_SUCCESS);
+  REQUIRE(mdb_env_set_maxdbs(env, 32) == MDB_SUCCESS);
+  REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0600) == MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == MDB_SUCCESS);
+  MDB_dbi meta;
+  REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == MDB_SUCCESS);
+  std::string key = "format";
+  char newer = static_cast<char>(storage_format_version + 1);
+  MDB_val k{key.size(), key.data()}, v{1, &newer};
+  REQUIRE(mdb_put(txn, meta, &k, &v, 0) == MDB_SUCCESS);
+  REQUIRE(mdb_txn_commit(txn) == MDB_SUCCESS);
+  mdb_env_close(env);
+  auto data_before = std::filesystem::last_write_time(dir / "data.mdb");
+
+  for (bool read_only : {false, true}) {
+    CAPTURE(read_only);
+    options opts;
+    opts.dir = dir.path();
+    opts.mode = durability::process;
+    opts.read_only = read_only;
+    auto r = event_log::open(opts);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.as_status().code() == errc::unsupported);
+    auto text = r.as_status().to_string();
+    CHECK(text.find("format version " + std::to_string(storage_format_version + 1))
+          != std::string::npos);
+    CHECK(text.find("newer perdure") != std::string::npos);
+  }
+  CHECK(std::filesystem::last_write_time(dir / "data.mdb") == data_before);
 }

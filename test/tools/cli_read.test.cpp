@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "cli_runner.hpp"
+#include "perdure/eventlog/types.hpp"
+#include "perdure/version.hpp"
 #include "storage_fixture.hpp"
 #include "temp_dir.hpp"
 
@@ -340,4 +342,24 @@ TEST_CASE("bad command lines and missing storage give clear errors and "
                          {{"PERDURE_STORAGE", f.dir.path().string()}});
   CHECK(env.code == 0);
   CHECK(json::parse(env.out).size() == 5);
+}
+
+TEST_CASE("perdure --version prints the version and the storage format; stats shows the format") {
+  auto v = run_perdure({"--version"});
+  REQUIRE(v.code == 0);
+  CHECK(v.out.rfind("perdure " + std::string{perdure::version()} + " (storage format "
+                      + std::to_string(eventlog::storage_format_version),
+                    0)
+        == 0);
+  CHECK(std::string{perdure::version()}
+        == std::to_string(PERDURE_VERSION_MAJOR) + "."
+             + std::to_string(PERDURE_VERSION_MINOR) + "."
+             + std::to_string(PERDURE_VERSION_PATCH));
+  fixture f;
+  auto j = f.run_json({"stats"});
+  CHECK(j["format_version"] == eventlog::storage_format_version);
+  CHECK(j["perdure_version"] == std::string{perdure::version()});
+  auto r = f.run({"stats"});
+  REQUIRE(r.code == 0);
+  CHECK(has_line(r.out, {"format:", "version 1", std::string{perdure::version()}.c_str()}));
 }

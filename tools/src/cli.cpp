@@ -1,6 +1,8 @@
 // The command line: CLI11 parses, the cmd_* functions do the work.
 
 #include "commands.hpp"
+#include "perdure/eventlog/types.hpp"
+#include "perdure/version.hpp"
 
 #include <cstdlib>
 #include <functional>
@@ -72,6 +74,9 @@ std::optional<int> parse_command_line(CLI::App& app, int argc,
                                       const std::string& try_hint) {
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForVersion& e) { // --version
+    io.out << e.what() << '\n' << std::flush;
+    return 0;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) { // --help
       io.out << app.help() << std::flush; // the chosen subcommand's help
@@ -95,6 +100,12 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
                "on a copy.",
                "perdure"};
   app.footer(exit_codes_help);
+  app.set_version_flag(
+    "--version",
+    fmt::format("perdure {} (storage format {}, Kafka listeners {})",
+                perdure::version(), eventlog::storage_format_version,
+                PERDURE_HAS_KAFKA ? "built" : "not built"),
+    "print perdure's version and storage format, and exit");
   app.require_subcommand(1);
   app.fallthrough();
 

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "payload_json.hpp"
+#include "perdure/version.hpp"
 
 #include <algorithm>
 #include <map>
@@ -121,6 +122,9 @@ int cmd_stats(const context& ctx) {
   if (ctx.json) {
     json j;
     j["storage"] = ctx.storage.string();
+    // An open storage has the format this build reads (others are refused).
+    j["format_version"] = eventlog::storage_format_version;
+    j["perdure_version"] = std::string{perdure::version()};
     j["engine_pid"] = pid ? json(*pid) : json(nullptr);
     j["streams"] = streams->size();
     j["streams_by_kind"] = by_kind;
@@ -135,6 +139,9 @@ int cmd_stats(const context& ctx) {
   }
   std::vector<std::pair<std::string, cell>> f;
   f.emplace_back("storage", ctx.storage.string());
+  f.emplace_back("format", fmt::format("version {} (perdure {})",
+                                       eventlog::storage_format_version,
+                                       perdure::version()));
   f.emplace_back("engine", pid ? fmt::format("running (pid {})", *pid)
                                : std::string{"none running"});
   f.emplace_back("streams", group_digits(streams->size()));

@@ -12,6 +12,7 @@
 #include "perdure/runtime/options.hpp"
 #include "perdure/runtime/step.hpp"
 #include "perdure/runtime/values.hpp"
+#include "perdure/version.hpp"
 // Virtual actors, for targets that link perdure_actors.
 #if __has_include("perdure/actors/actor.hpp")
 #include "perdure/actors/actor.hpp"
@@ -20,10 +21,12 @@
 // perdure_listeners.
 #if __has_include("perdure/listeners/events.hpp")
 #include "perdure/listeners/events.hpp"
+#if PERDURE_HAS_KAFKA
 #include "perdure/listeners/kafka.hpp"
 #endif
+#endif
 // Kafka records into virtual actors (deliver_to), when both are linked.
-#if __has_include("perdure/listeners/kafka_actors.hpp") \
+#if PERDURE_HAS_KAFKA && __has_include("perdure/listeners/kafka_actors.hpp") \
   && __has_include("perdure/actors/actor.hpp")
 #include "perdure/listeners/kafka_actors.hpp"
 #endif

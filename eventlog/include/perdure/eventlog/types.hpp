@@ -30,6 +30,12 @@ inline constexpr std::size_t max_stream_id_size = 256;
 /// The longest status text in bytes.
 inline constexpr std::size_t max_status_size = 32;
 
+/// The storage format this build writes and reads (`meta`/`format`, see
+/// FORMAT.md). An open of a storage written in another format fails
+/// `unsupported` before anything is written, naming both versions; so an
+/// open storage always has this format.
+inline constexpr std::uint8_t storage_format_version = 1;
+
 /// Checks `id` against the stream id rules; returns a message naming the rule
 /// it breaks, or an empty string when the id is valid.
 std::string check_stream_id(std::string_view id);
