@@ -3,6 +3,7 @@
 #include "encoding.hpp"
 #include "journal_recovery.hpp"
 #include "log_impl.hpp"
+#include "storage_dir.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -134,10 +135,11 @@ status open_dbs(event_log::impl& self) {
 
 status take_lock(event_log::impl& self) {
   auto path = self.opts.dir / "perdure.lock";
-  self.lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  self.lock_fd = detail::open_storage_file(self.opts.dir, "perdure.lock",
+                                          self.opts.file_mode);
   if (self.lock_fd < 0)
-    return {errc::io, fmt::format("open({}): {}", path.string(),
-                                  std::strerror(errno))};
+    return {errno == EACCES || errno == EPERM ? errc::permission : errc::io,
+            fmt::format("open({}): {}", path.string(), std::strerror(errno))};
   if (::flock(self.lock_fd, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     auto n = ::pread(self.lock_fd, buf, sizeof(buf) - 1, 0);
@@ -235,7 +237,8 @@ status open_env(event_log::impl& self, bool journaling, bool recover,
     flags |= MDB_NOSYNC;
   else if (self.opts.sync == sync_policy::pipelined && self.opts.exclusive)
     flags |= MDB_NOMETASYNC;
-  rc = mdb_env_open(self.env, self.opts.dir.c_str(), flags, 0644);
+  rc = mdb_env_open(self.env, self.opts.dir.c_str(), flags,
+                    static_cast<mdb_mode_t>(self.opts.file_mode));
   if (rc != MDB_SUCCESS)
     return from_mdb(rc, fmt::format("mdb_env_open({})", self.opts.dir.string()));
   MDB_envinfo info;
@@ -284,11 +287,8 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
       return unexpected{errc::not_found,
                         fmt::format("no perdure storage in '{}'",
                                     opts.dir.string())};
-  } else {
-    std::filesystem::create_directories(opts.dir, ec);
-    if (ec)
-      return unexpected{errc::io, fmt::format("create_directories({}): {}",
-                                              opts.dir.string(), ec.message())};
+  } else if (auto st = detail::prepare_storage_dir(opts); !st) {
+    return st; // nothing written: another user's or unsafe directory
   }
   if (opts.journal_size < (std::size_t{1} << 20))
     return unexpected{errc::invalid_argument,
@@ -365,6 +365,11 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
     self->page_size = st.ms_psize;
     self->foreign_sync = true;
   }
+  if (!self->opts.read_only)
+    if (auto st = detail::apply_file_modes(self->opts); !st) {
+      close_env(*self);
+      return st;
+    }
   if (!self->opts.read_only) {
     self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
     self->notifier = std::thread{[p = self.get()] { p->run_notifier(); }};

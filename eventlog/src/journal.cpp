@@ -86,8 +86,9 @@ status journal::open(const std::filesystem::path& dir, std::size_t capacity,
     paths_[i] = dir / fmt::format("journal-{}", i);
     const auto& path = paths_[i];
     fds_[i] = ::open(path.c_str(),
-                     create ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
-                     0644);
+                     create ? O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW
+                            : O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+                     0600);
     if (fds_[i] < 0)
       return os_error("open", path);
     auto end = ::lseek(fds_[i], 0, SEEK_END);
@@ -256,7 +257,7 @@ status write_meta_pages(int fd, std::uint32_t page_size,
 bool read_foreign_checkpoint(const std::filesystem::path& dir,
                              journal_header& out) {
   auto path = dir / "journal-foreign";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return false;
   auto block = pread_all(fd, journal_header_size, 0);
@@ -268,7 +269,7 @@ status publish_foreign_checkpoint(const std::filesystem::path& dir,
                                   std::uint64_t txnid, std::uint32_t page_size,
                                   const std::string (&meta)[2]) {
   auto path = dir / "journal-foreign";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return os_error("open", path);
   struct closer {

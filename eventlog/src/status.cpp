@@ -18,6 +18,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::canceled: return "canceled";
     case errc::failed: return "failed";
     case errc::timeout: return "timeout";
+    case errc::permission: return "permission";
   }
   return "unknown";
 }

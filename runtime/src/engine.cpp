@@ -3,6 +3,7 @@
 // Live runs are answered from memory, others from the log.
 
 #include "engine_impl.hpp"
+#include "perdure/eventlog/storage_dir.hpp"
 
 #include <cstdlib>
 #include <fmt/format.h>
@@ -68,11 +69,6 @@ void engine::impl::unregister(const std::string& id) {
 
 namespace {
 
-std::filesystem::path default_storage() {
-  if (auto env = std::getenv("PERDURE_STORAGE"); env && *env)
-    return env;
-  return "/tmp/perdure/workflow_data";
-}
 
 std::string random_id() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
@@ -128,20 +124,16 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
     return st;
   auto p = std::make_unique<impl>();
   if (opts.storage.empty())
-    opts.storage = default_storage();
+    opts.storage = eventlog::default_storage_dir();
   if (opts.engine_id.empty())
     opts.engine_id = fmt::format("perdure-{}", ::getpid());
   if (!opts.metrics_address.empty())
     if (auto a = detail::parse_metrics_address(opts.metrics_address); !a)
       return std::move(a).error(); // before anything is opened
-  std::error_code ec;
-  std::filesystem::create_directories(opts.storage, ec);
-  if (ec)
-    return unexpected{errc::io, fmt::format("cannot create storage '{}': {}",
-                                            opts.storage.string(),
-                                            ec.message())};
+  // The event log creates the directory (0700) and checks it is safe.
   eventlog::options lo;
   lo.dir = opts.storage;
+  lo.file_mode = opts.file_mode;
   lo.mode = opts.durability;
   lo.sync = opts.sync;
   lo.checkpoint_interval = opts.checkpoint_interval;

@@ -15,7 +15,7 @@ struct counter {
 PERDURE_ACTOR(counter, (count), (incr))
 
 int main() {
-  engine eng; // storage: $PERDURE_STORAGE or /tmp/perdure/workflow_data
+  engine eng; // storage: $PERDURE_STORAGE or ~/.local/state/perdure
   // The pid keeps the id fresh, so the sample can run again on one storage.
   auto c1 = eng.actor<counter>("counter_workflow-" + std::to_string(getpid()));
   int a = c1.call(&counter::incr);

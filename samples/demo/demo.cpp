@@ -1,5 +1,5 @@
 // The perdure demo: an order workflow on the default storage
-// ($PERDURE_STORAGE, else /tmp/perdure/workflow_data). Stock is reserved for
+// ($PERDURE_STORAGE, else the per-user default, e.g. ~/.local/state/perdure). Stock is reserved for
 // every line in parallel, the payment fails once and is retried, then the
 // order ships. The demo prints the workflow's status, output and steps; the
 // `perdure` CLI reads the same storage afterwards (see the README).
@@ -72,7 +72,6 @@ int main() {
   }
   // Running a finished id returns its stored output and runs nothing.
   std::printf("re-run:   %s\n", eng.run(wf, id).c_str());
-  std::printf("\ninspect it: perdure show %s  (storage: $PERDURE_STORAGE or "
-              "/tmp/perdure/workflow_data)\n",
-              id.c_str());
+  std::printf("\ninspect it: perdure show %s  (storage: %s)\n", id.c_str(),
+              eventlog::default_storage_dir().c_str());
 }

@@ -1,6 +1,7 @@
 // The command line: CLI11 parses, the cmd_* functions do the work.
 
 #include "commands.hpp"
+#include "perdure/eventlog/storage_dir.hpp"
 #include "perdure/eventlog/types.hpp"
 #include "perdure/version.hpp"
 
@@ -15,7 +16,6 @@ namespace perdure::tools {
 
 namespace {
 
-constexpr const char* default_storage = "/tmp/perdure/workflow_data";
 
 constexpr const char* exit_codes_help =
   "Exit codes: 0 ok, 1 usage, 2 not found, 3 damage found (verify), "
@@ -89,7 +89,8 @@ std::optional<int> parse_command_line(CLI::App& app, int argc,
 }
 
 void finish_context(context& ctx, const common_options& o) {
-  ctx.storage = o.storage.empty() ? std::string{default_storage} : o.storage;
+  ctx.storage = o.storage.empty() ? eventlog::default_storage_dir()
+                                  : std::filesystem::path{o.storage};
   const char* nc = std::getenv("NO_COLOR");
   ctx.color = ctx.io->out_tty && !o.no_color && !(nc && *nc) && !ctx.json;
 }
@@ -115,7 +116,7 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   add_common_options(app, ctx, common,
                      fmt::format("storage directory (default: "
                                  "$PERDURE_STORAGE, else {})",
-                                 default_storage));
+                                 eventlog::default_storage_dir().string()));
 
   std::function<int()> action;
 

@@ -22,8 +22,6 @@ namespace perdure::tools {
 
 namespace {
 
-constexpr const char* default_storage = "/tmp/perdure/workflow_data";
-
 constexpr const char* app_commands_help =
   "Commands of this application (need its steps):\n"
   "  resume ID                      resume a resumable or failed workflow "

@@ -12,6 +12,7 @@
 #include "perdure/runtime/options.hpp"
 #include "perdure/runtime/step.hpp"
 #include "perdure/runtime/values.hpp"
+#include "perdure/eventlog/storage_dir.hpp"
 #include "perdure/version.hpp"
 // Virtual actors, for targets that link perdure_actors.
 #if __has_include("perdure/actors/actor.hpp")

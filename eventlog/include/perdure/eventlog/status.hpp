@@ -30,6 +30,9 @@ enum class errc : std::uint8_t {
   canceled,         ///< the operation or workflow was canceled
   failed,           ///< user code failed (an exception was recorded)
   timeout,          ///< a bounded wait ran out
+  permission,       ///< refused for safety or denied by the OS: a storage
+                    ///< directory or file owned by another user, writable
+                    ///< by others, or a symbolic link; EACCES/EPERM
 };
 
 /// The stable lower-case name of `code`, e.g. "not_found".

@@ -153,6 +153,13 @@ struct options {
   /// keep this on; a tool writing beside a running engine (cancel, fork)
   /// turns it off, and LMDB serializes the two writers.
   bool exclusive = true;
+  /// The permission bits of every file the log creates (data.mdb, lock.mdb,
+  /// the journal, perdure.lock, ...), applied whatever the umask; owner
+  /// read-write only by default. A directory the log creates gets these
+  /// bits plus the matching search bits (0600 -> 0700, 0640 -> 0750).
+  /// Group bits allow a group-writable storage directory; world-writable
+  /// ones are always refused. Only read and write bits are allowed.
+  unsigned file_mode = 0600;
   /// The id of the engine writing records (stored in every envelope).
   std::string writer_id = "perdure";
   /// The most batches one group commit takes from the queue.

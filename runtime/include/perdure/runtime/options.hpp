@@ -58,9 +58,15 @@ struct run_options {
 
 /// Options of an engine.
 struct engine_options {
-  /// The storage directory; empty: `$PERDURE_STORAGE`, else
-  /// `/tmp/perdure/workflow_data`.
+  /// The storage directory; empty: eventlog::default_storage_dir()
+  /// (`$PERDURE_STORAGE`, else `$XDG_STATE_HOME/perdure` or
+  /// `~/.local/state/perdure`, `/var/lib/perdure` for root). Created 0700
+  /// when missing; a directory of another user, one writable by others, or
+  /// one with a symbolic link among its files is refused (`permission`).
   std::filesystem::path storage = {};
+  /// Permission bits of the storage's files (eventlog::options::file_mode):
+  /// owner read-write only by default, whatever the umask.
+  unsigned file_mode = 0600;
   eventlog::durability durability = eventlog::durability::sync;
   /// How a `sync` commit reaches the disk (see eventlog::sync_policy).
   eventlog::sync_policy sync = eventlog::sync_policy::journal;
