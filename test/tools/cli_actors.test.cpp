@@ -141,3 +141,39 @@ TEST_CASE("fork copies an actor's history up to a seq into a usable new actor") 
   CHECK(fork.call(&tally::add, 100, std::string{"sandbox"}) == 103);
   CHECK(eng.get_actor<tally>("original").call(&tally::value) == 6);
 }
+
+TEST_CASE("show finds an actor by its bare id and prints its current state and last calls") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path(),
+                .durability = eventlog::durability::process}};
+    auto t = eng.actor<tally>("cart-7");
+    for (int by : {2, 3, 4})
+      t.call(&tally::add, by, "note " + std::to_string(by));
+  }
+  for (std::string id : {"cart-7", "actor/cart-7"}) {
+    CAPTURE(id);
+    auto out = test::run_perdure({"--storage", dir.path().string(), "show", id});
+    REQUIRE_MESSAGE(out.code == 0, out.err);
+    CHECK(out.out.find("id:       actor/cart-7") != std::string::npos);
+    CHECK(out.out.find("STATE (seq 4)") != std::string::npos);
+    CHECK(out.out.find("\"count\": 9") != std::string::npos);
+    CHECK(out.out.find("note 4") != std::string::npos);
+    CHECK(out.out.find("LAST CALLS") != std::string::npos);
+  }
+  auto j = test::run_perdure(
+    {"--storage", dir.path().string(), "show", "cart-7", "--json"});
+  REQUIRE_MESSAGE(j.code == 0, j.err);
+  auto shown = json::parse(j.out);
+  CHECK(shown["state"]["count"] == 9);
+  CHECK(shown["state_seq"] == 4);
+  REQUIRE(shown["last_calls"].size() == 3);
+  CHECK(shown["last_calls"][2]["method"] == "add");
+  CHECK(shown["last_calls"][2]["args"][0] == 4);
+  CHECK(shown["last_calls"][2]["result"] == 9);
+  // An id that is neither a workflow nor an actor is still not found.
+  auto missing = test::run_perdure(
+    {"--storage", dir.path().string(), "show", "cart-8"});
+  CHECK(missing.code == 2);
+  CHECK(missing.err.find("no workflow or actor 'cart-8'") != std::string::npos);
+}

@@ -325,9 +325,10 @@ TEST_CASE("bad command lines and missing storage give clear errors and "
   fixture f;
   CHECK(f.run({}).code == 1);
   auto bad = f.run({"list", "--kind", "planet"});
-  CHECK(bad.code == 1);
+  CHECK(bad.code == 2); // not found: names the valid kinds
   CHECK(bad.err.rfind("perdure: ", 0) == 0);
-  CHECK(f.run({"frobnicate"}).code == 1);
+  CHECK(bad.err.find("workflow, actor, listener") != std::string::npos);
+  CHECK(f.run({"frobnicate"}).code == 2);
   CHECK(f.run({"replay", "sum_example", "--as-of", "yesterday"}).code == 1);
   auto help = f.run({"--help"});
   CHECK(help.code == 0);
@@ -362,4 +363,39 @@ TEST_CASE("perdure --version prints the version and the storage format; stats sh
   auto r = f.run({"stats"});
   REQUIRE(r.code == 0);
   CHECK(has_line(r.out, {"format:", "version 1", std::string{perdure::version()}.c_str()}));
+}
+
+TEST_CASE("a mistyped command suggests the nearest ones and exits 2") {
+  fixture f;
+  auto r = run_perdure({"shwo", "x"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("'shwo' is not a perdure command") != std::string::npos);
+  CHECK(r.err.find("did you mean 'show'?") != std::string::npos);
+  CHECK(r.out.empty());
+  // Options before the command (and their values) are skipped over.
+  auto l = f.run({"--json", "lst"});
+  CHECK(l.code == 2);
+  CHECK(l.err.find("did you mean 'list'?") != std::string::npos);
+  auto far = f.run({"frobnicate"});
+  CHECK(far.code == 2);
+  CHECK(far.err.find("did you mean") == std::string::npos);
+  // A real command with a typo in its arguments is not a typo of a command.
+  CHECK(f.run({"list", "--limit", "2"}).code == 0);
+}
+
+TEST_CASE("list --status and --kind reject unknown values naming the valid ones") {
+  fixture f;
+  auto r = f.run({"list", "--status", "succeeded"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("unknown status 'succeeded' (did you mean 'successful'?)")
+        != std::string::npos);
+  CHECK(r.err.find("running, resumable, failed, canceled, successful")
+        != std::string::npos);
+  auto two = f.run({"list", "--status", "running,faild"});
+  CHECK(two.code == 2);
+  CHECK(two.err.find("did you mean 'failed'?") != std::string::npos);
+  auto k = f.run({"list", "--kind", "actors"});
+  CHECK(k.code == 2);
+  CHECK(k.err.find("did you mean 'actor'?") != std::string::npos);
+  CHECK(f.run({"list", "--status", "successful,resumable"}).code == 0);
 }

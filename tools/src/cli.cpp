@@ -1,10 +1,12 @@
 // The command line: CLI11 parses, the cmd_* functions do the work.
 
 #include "commands.hpp"
+#include "suggest.hpp"
 #include "perdure/eventlog/storage_dir.hpp"
 #include "perdure/eventlog/types.hpp"
 #include "perdure/version.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <ostream>
@@ -18,7 +20,8 @@ namespace {
 
 
 constexpr const char* exit_codes_help =
-  "Exit codes: 0 ok, 1 usage, 2 not found, 3 damage found (verify), "
+  "Exit codes: 0 ok, 1 usage, 2 not found (an id, or an unknown command, "
+  "status or kind), 3 damage found (verify), "
   "4 storage error, 5 refused (state conflict), 6 external tool failed.";
 
 // Splits "a,b" lists given to options that take several values.
@@ -57,6 +60,28 @@ const CLI::Validator at_least_one{
   },
   "N>=1"};
 
+const std::vector<std::string> list_statuses = {
+  "running", "resumable", "failed", "canceled", "successful"};
+const std::vector<std::string> list_kinds = {"workflow", "actor", "listener",
+                                             "dead_letter", "other"};
+
+// An unknown status or kind is exit 2, naming the valid ones.
+std::optional<int> reject_unknown_word(const context& ctx, const char* what,
+                                       const char* plural,
+                                       const std::string& word,
+                                       const std::vector<std::string>& valid) {
+  if (std::find(valid.begin(), valid.end(), word) != valid.end())
+    return std::nullopt;
+  std::string names;
+  for (auto& v : valid)
+    names += (names.empty() ? "" : ", ") + v;
+  auto near = nearest(word, valid);
+  return fail(ctx, exit_code::not_found,
+              fmt::format("unknown {} '{}'{}; the {} are: {}", what, word,
+                          near.empty() ? "" : " (" + did_you_mean(near) + ")",
+                          plural, names));
+}
+
 } // namespace
 
 void add_common_options(CLI::App& app, context& ctx, common_options& o,
@@ -72,6 +97,8 @@ std::optional<int> parse_command_line(CLI::App& app, int argc,
                                       const char* const* argv,
                                       const cli_io& io,
                                       const std::string& try_hint) {
+  if (auto code = reject_unknown_command(app, argc, argv, io, try_hint))
+    return code;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForVersion& e) { // --version
@@ -125,16 +152,22 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   auto* list = app.add_subcommand("list", "list workflows and actors");
   list->add_option("--status", statuses,
                    "only these statuses (comma separated: running, "
-                   "resumable, failed, canceled, successful, ...)");
+                   "resumable, failed, canceled, successful)");
   list->add_option("--kind", la.kind,
                    "only this kind: workflow, actor, listener, dead_letter, "
-                   "other")
-    ->check(CLI::IsMember({"workflow", "actor", "listener", "dead_letter",
-                           "other"}));
+                   "other");
   list->add_option("--limit", la.limit, "print at most N")->check(at_least_one);
   list->callback([&] {
     action = [&] {
       la.statuses = split_commas(statuses);
+      for (auto& s : la.statuses)
+        if (auto code = reject_unknown_word(ctx, "status", "statuses", s,
+                                             list_statuses))
+          return *code;
+      if (la.kind)
+        if (auto code = reject_unknown_word(ctx, "kind", "kinds", *la.kind,
+                                             list_kinds))
+          return *code;
       return cmd_list(ctx, la);
     };
   });

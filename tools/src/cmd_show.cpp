@@ -1,6 +1,7 @@
 // show, output and replay: a stream's state, rebuilt from its records.
 
 #include "actor_state.hpp"
+#include "actor_summary.hpp"
 #include "commands.hpp"
 #include "format.hpp"
 #include "payload_json.hpp"
@@ -174,11 +175,12 @@ int need_workflow(const context& ctx, const stream_info& info,
 
 } // namespace
 
-int cmd_show(const context& ctx, const std::string& id) {
+int cmd_show(const context& ctx, const std::string& given) {
   int code = 0;
-  auto s = open_stream(ctx, id, code);
+  auto s = open_stream(ctx, given, code, {.resolve_actor = true});
   if (!s)
     return code;
+  const std::string& id = s->info.id;
   auto shown = shown_status(s->info, s->live);
   if (s->info.kind == eventlog::stream_kind::workflow) {
     auto v = build(*s->log, s->info);
@@ -218,6 +220,14 @@ int cmd_show(const context& ctx, const std::string& id) {
                      {"first", iso_time(k.first, ctx.utc)},
                      {"last", iso_time(k.last, ctx.utc)}});
     j["record_kinds"] = std::move(arr);
+    if (s->info.kind == eventlog::stream_kind::actor) {
+      auto a = summarize_actor(*s->log, s->info);
+      if (!a)
+        return fail(ctx, a.error());
+      j["state"] = std::move(a->state);
+      j["state_seq"] = a->state_seq;
+      j["last_calls"] = std::move(a->last_calls);
+    }
     ctx.out() << dump_pretty(j) << '\n';
     return 0;
   }
@@ -228,6 +238,12 @@ int cmd_show(const context& ctx, const std::string& id) {
     t.add({std::string{eventlog::kind_name(kind)}, group_digits(k.count),
            human_time(k.first, ctx.utc), human_time(k.last, ctx.utc)});
   t.print(ctx.out(), ctx.color);
+  if (s->info.kind == eventlog::stream_kind::actor) {
+    auto a = summarize_actor(*s->log, s->info);
+    if (!a)
+      return fail(ctx, a.error());
+    print_actor_summary(ctx, *a);
+  }
   return 0;
 }
 

@@ -142,6 +142,10 @@ std::optional<opened> open_stream(const context& ctx, const std::string& id,
     return std::nullopt;
   }
   auto info = (*log)->info(id);
+  if (!info && info.error() == errc::not_found && req.resolve_actor
+      && id.rfind("actor/", 0) != 0)
+    if (auto actor = (*log)->info("actor/" + id); actor)
+      info = std::move(actor);
   if (!info) {
     code = info.error() == errc::not_found ? fail_unknown_id(ctx, id)
                                            : fail(ctx, info.error());

@@ -102,6 +102,9 @@ struct stream_request {
   std::optional<eventlog::stream_kind> kind = {};
   std::string_view command = {};
   exit_code wrong_kind = exit_code::refused;
+  /// An unknown bare id that names an actor as `actor/ID` opens that actor
+  /// (the resolved id is `opened::info.id`).
+  bool resolve_actor = false;
 };
 
 /// Opens the storage and looks `id` up; on failure (storage, unknown id,
