@@ -318,7 +318,8 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
                       opts.dir.string(), st.message())};
     }
   }
-  install_map_guard();
+  if (opts.map_guard)
+    install_map_guard();
   auto self = std::make_unique<impl>();
   self->opts = std::move(opts);
   self->boot_id = boot;

@@ -4,6 +4,7 @@
 
 #include "perdure/listeners/events.hpp"
 
+#include "perdure/eventlog/log_sink.hpp"
 #include "perdure/eventlog/types.hpp"
 
 #include "listener_pool.hpp"
@@ -13,6 +14,8 @@
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include <fmt/format.h>
 
 namespace perdure {
 
@@ -130,20 +133,21 @@ class poll_source final : public event_source,
   }
 
   void checkpointed(const event_wait& w, const std::string& bytes) override {
-    pool_.run([fn = checkpointed_, bytes, wf = w.workflow, step = w.step] {
+    pool_.run([fn = checkpointed_, bytes, wf = w.workflow, step = w.step,
+               log = this->log] {
       try {
         fn(bytes);
       } catch (const std::exception& e) {
         // The event is durable whatever happens here; report and go on.
-        std::fprintf(stderr,
-                     "perdure: event_checkpointed of workflow '%s' step "
-                     "'%s' threw: %s\n",
-                     wf.c_str(), step.c_str(), e.what());
+        eventlog::emit(log, eventlog::log_level::warning,
+                       fmt::format("event_checkpointed of workflow '{}' step "
+                                   "'{}' threw: {}",
+                                   wf, step, e.what()));
       } catch (...) {
-        std::fprintf(stderr,
-                     "perdure: event_checkpointed of workflow '%s' step "
-                     "'%s' threw\n",
-                     wf.c_str(), step.c_str());
+        eventlog::emit(log, eventlog::log_level::warning,
+                       fmt::format("event_checkpointed of workflow '{}' step "
+                                   "'{}' threw",
+                                   wf, step));
       }
     });
   }
@@ -158,11 +162,12 @@ class poll_source final : public event_source,
     auto left = pool_.stop(std::chrono::steady_clock::now()
                            + std::chrono::milliseconds{500});
     if (left > 0)
-      std::fprintf(stderr,
-                   "perdure: %zu listener poll(s) did not return after "
-                   "their wait was dropped (listener_token() set); left "
-                   "running, their events are not taken\n",
-                   left);
+      eventlog::emit(log, eventlog::log_level::warning,
+                     fmt::format("{} listener poll(s) did not return after "
+                                 "their wait was dropped (listener_token() "
+                                 "set); left running, their events are not "
+                                 "taken",
+                                 left));
   }
 
  private:

@@ -43,9 +43,10 @@ struct partition_queue {
 
 class kafka_channel {
  public:
-  kafka_channel(kafka_source src, offset_reader stored)
+  kafka_channel(kafka_source src, offset_reader stored, eventlog::log_sink log)
       : src_(std::move(src))
       , stored_(std::move(stored))
+      , log_(std::move(log))
       , rk_(new_kafka_consumer(src_))
       , queue_(rd_kafka_queue_get_consumer(rk_)) {
     thread_ = std::thread{[this] { loop(); }};
@@ -112,8 +113,8 @@ class kafka_channel {
   void report(std::string e) {
     // Waits keep waiting (the broker may come back); say why.
     if (e != last_error_)
-      std::fprintf(stderr, "perdure: kafka wait on '%s': %s\n",
-                   src_.topic.c_str(), e.c_str());
+      eventlog::emit(log_, eventlog::log_level::warning,
+                     fmt::format("kafka wait on '{}': {}", src_.topic, e));
     last_error_ = std::move(e);
   }
 
@@ -264,6 +265,7 @@ class kafka_channel {
 
   kafka_source src_;
   offset_reader stored_;
+  eventlog::log_sink log_;
   rd_kafka_t* rk_;
   rd_kafka_queue_t* queue_;
   std::mutex mu_;
@@ -316,7 +318,7 @@ class kafka_wait_source final : public event_source {
         return;
       auto& slot = channels_[src->group + '\0' + src->topic];
       if (!slot)
-        slot = std::make_shared<kafka_channel>(*src, w->stored_offset);
+        slot = std::make_shared<kafka_channel>(*src, w->stored_offset, log);
       ch = slot;
     } catch (const error& e) {
       fail(e.as_status());

@@ -134,6 +134,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   eventlog::options lo;
   lo.dir = opts.storage;
   lo.file_mode = opts.file_mode;
+  lo.map_guard = opts.map_guard;
   lo.mode = opts.durability;
   lo.sync = opts.sync;
   lo.checkpoint_interval = opts.checkpoint_interval;
@@ -230,8 +231,11 @@ engine::impl::source_for(const detail::step_def& def) {
       return nullptr;
   }
   auto& src = sources[def.source_name];
-  if (!src && def.make_source)
+  if (!src && def.make_source) {
     src = def.make_source();
+    if (src && opts.log)
+      src->log = opts.log;
+  }
   return src;
 }
 

@@ -2,11 +2,10 @@
 // the actor system and the step pool in that order, and never waits
 // unboundedly for user code. Running step bodies are asked to stop (their
 // token is set); those still running after `engine_options::stop_timeout`
-// are abandoned and named on stderr.
+// are abandoned and named through engine_options::log.
 
 #include "engine_impl.hpp"
 
-#include <cstdio>
 #include <fmt/format.h>
 
 namespace perdure {
@@ -15,8 +14,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-void report(const std::string& text) {
-  std::fprintf(stderr, "perdure: %s\n", text.c_str());
+
+void warn(const engine::impl& p, const std::string& text) {
+  eventlog::emit(p.opts.log, eventlog::log_level::warning, text);
 }
 
 // Waits until no run is live or `deadline`; true when none is.
@@ -63,7 +63,7 @@ engine::~engine() {
         std::string ids;
         for (auto& [id, st] : p.live)
           ids += (ids.empty() ? "'" : ", '") + id + "'";
-        report(fmt::format("the engine on '{}' stops while workflows {} "
+        warn(p, fmt::format("the engine on '{}' stops while workflows {} "
                            "did not end; they stay resumable",
                            p.opts.storage.string(), ids));
       }
@@ -86,7 +86,7 @@ engine::~engine() {
     std::string names;
     for (auto& l : left)
       names += "\n  " + l;
-    report(fmt::format("the engine on '{}' stopped without waiting for {} "
+    warn(p, fmt::format("the engine on '{}' stopped without waiting for {} "
                        "step bod{} that did not return after being asked "
                        "to stop (results dropped, workflows resumable):{}",
                        p.opts.storage.string(), left.size(),

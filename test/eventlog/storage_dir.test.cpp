@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,4 +211,46 @@ TEST_CASE("the default storage directory is per user, never a shared path") {
   restore("PERDURE_STORAGE", ps);
   restore("XDG_STATE_HOME", xdg);
   restore("HOME", home);
+}
+
+// Run by the test below in a fresh process of this binary (the handlers
+// are process-wide and installed once per process): opens a log with
+// map_guard as PERDURE_MAP_GUARD_CHILD says and checks the SIGSEGV/SIGBUS
+// handlers. The guard's handlers take siginfo; doctest's own do not.
+TEST_CASE("map_guard child (run by the next test)") {
+  const char* mode = std::getenv("PERDURE_MAP_GUARD_CHILD");
+  if (!mode)
+    return;
+  bool guard = std::string{mode} == "1";
+  options o;
+  o.dir = std::getenv("PERDURE_MAP_GUARD_DIR");
+  o.map_guard = guard;
+  auto log = event_log::open(o);
+  REQUIRE(log);
+  for (int sig : {SIGBUS, SIGSEGV}) {
+    CAPTURE(sig);
+    struct sigaction sa;
+    REQUIRE(::sigaction(sig, nullptr, &sa) == 0);
+    CHECK(((sa.sa_flags & SA_SIGINFO) != 0) == guard);
+  }
+}
+
+TEST_CASE("map_guard off installs no SIGSEGV/SIGBUS handler; on, it does") {
+  for (bool guard : {false, true}) {
+    CAPTURE(guard);
+    test::temp_dir tmp;
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setenv("PERDURE_MAP_GUARD_CHILD", guard ? "1" : "0", 1);
+      ::setenv("PERDURE_MAP_GUARD_DIR", (tmp / "s").c_str(), 1);
+      ::execl("/proc/self/exe", "eventlog_test",
+              "-tc=map_guard child (run by the next test)", nullptr);
+      ::_exit(127);
+    }
+    int st = 0;
+    REQUIRE(::waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+  }
 }

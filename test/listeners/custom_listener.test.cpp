@@ -103,6 +103,18 @@ struct failing_listener {
   }
 };
 
+// Its acknowledgement fails: the event is durable, the failure only logged.
+struct grumpy_listener {
+  using event_type = int;
+  static constexpr std::string_view name = "grumpy_listener";
+  int poll_for_event(int v) {
+    return v;
+  }
+  void event_checkpointed(int) {
+    throw std::runtime_error{"the broker refused the ack"};
+  }
+};
+
 const auto total = step("custom_total", [](order a, order b) {
   return a.amount + b.amount;
 });
@@ -187,4 +199,34 @@ TEST_CASE("canceling a workflow drops its listener poll") {
   std::this_thread::sleep_for(30ms);
   std::lock_guard g{box.mu};
   CHECK(box.queues["never"].size() == 1);
+}
+
+TEST_CASE("what a listener cannot return goes to engine_options::log, not stderr") {
+  test::temp_dir dir;
+  std::mutex mu;
+  std::vector<std::pair<eventlog::log_level, std::string>> seen;
+  {
+    engine eng{{.storage = dir / "s",
+                .log = [&](eventlog::log_level level, std::string_view m) {
+                  std::lock_guard g{mu};
+                  seen.emplace_back(level, std::string{m});
+                }}};
+    CHECK(eng.run(wait_for_event<grumpy_listener>(7), "grumpy") == 7);
+    // event_checkpointed runs after the event is durable, on the pool.
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    for (;;) {
+      {
+        std::lock_guard g{mu};
+        if (!seen.empty() || std::chrono::steady_clock::now() > deadline)
+          break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  std::lock_guard g{mu};
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].first == eventlog::log_level::warning);
+  CHECK(seen[0].second.find("event_checkpointed of workflow 'grumpy'")
+        != std::string::npos);
+  CHECK(seen[0].second.find("the broker refused the ack") != std::string::npos);
 }

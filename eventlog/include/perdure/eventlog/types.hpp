@@ -160,6 +160,13 @@ struct options {
   /// Group bits allow a group-writable storage directory; world-writable
   /// ones are always refused. Only read and write bits are allowed.
   unsigned file_mode = 0600;
+  /// Install the process-wide SIGSEGV/SIGBUS handlers (once per process, on
+  /// the first open that asks) that turn a damaged LMDB page number into a
+  /// `corruption` error instead of a crash. Faults outside an LMDB call go
+  /// to the handler installed before, or take the default action. Turn off
+  /// when the application owns those signals; damaged storage can then
+  /// crash the process.
+  bool map_guard = true;
   /// The id of the engine writing records (stored in every envelope).
   std::string writer_id = "perdure";
   /// The most batches one group commit takes from the queue.

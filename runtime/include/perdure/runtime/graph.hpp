@@ -119,6 +119,9 @@ struct event_wait {
 /// module; one instance per engine and source name.
 struct event_source {
   virtual ~event_source() = default;
+  /// Where the source reports what it cannot deliver (set by the engine
+  /// from engine_options::log before the first arm; empty: stderr).
+  eventlog::log_sink log;
   /// Starts waiting for `w`'s event; must not block.
   virtual void arm(std::shared_ptr<event_wait> w) = 0;
   /// The event of `w` (encoded `bytes`) is durable as the node's output.

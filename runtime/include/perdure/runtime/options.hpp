@@ -4,6 +4,7 @@
 // Every member has an initializer so designated initializers may name only
 // the members they set.
 
+#include "perdure/eventlog/log_sink.hpp"
 #include "perdure/eventlog/types.hpp"
 
 #include <chrono>
@@ -67,6 +68,14 @@ struct engine_options {
   /// Permission bits of the storage's files (eventlog::options::file_mode):
   /// owner read-write only by default, whatever the umask.
   unsigned file_mode = 0600;
+  /// Where the engine, its actors and listeners report what they cannot
+  /// return to a caller (work abandoned at shutdown, a listener callback
+  /// that threw, a Kafka broker that is away); empty: stderr
+  /// ("perdure: warning: ..."). See eventlog::log_sink for its contract.
+  eventlog::log_sink log = {};
+  /// eventlog::options::map_guard: the process-wide SIGSEGV/SIGBUS guard
+  /// that turns damaged LMDB pages into `corruption` errors.
+  bool map_guard = true;
   eventlog::durability durability = eventlog::durability::sync;
   /// How a `sync` commit reaches the disk (see eventlog::sync_policy).
   eventlog::sync_policy sync = eventlog::sync_policy::journal;
