@@ -1,7 +1,8 @@
 #pragma once
 
 // Internals of the actors module shared by actor_log.cpp (records, loading,
-// keys; no CAF) and actor_service.cpp (the only CAF translation unit).
+// keys), actor_runner.cpp / actor_apply.cpp (one actor's calls) and
+// actor_service.cpp (the directory, activation, shutdown).
 
 #include "perdure/actors/actor.hpp"
 #include "perdure/eventlog/event_log.hpp"
@@ -166,8 +167,9 @@ std::string method_error(const std::string& id, const std::string& method,
                          const std::string& type, const std::string& text);
 
 class actor_service;
+class cell_runner;
 
-/// One actor's slot: its activation (a CAF actor while active) and the
+/// One actor's slot: its activation (a runner while active) and the
 /// committed state readonly calls read.
 struct actor_cell : std::enable_shared_from_this<actor_cell> {
   std::shared_ptr<actor_service> svc;
@@ -177,13 +179,44 @@ struct actor_cell : std::enable_shared_from_this<actor_cell> {
 
   std::mutex mu;
   bool active = false;          ///< guarded by mu
-  std::shared_ptr<void> actor;  ///< the caf::actor; guarded by mu
+  std::shared_ptr<cell_runner> runner; ///< guarded by mu
   std::uint64_t sent = 0;       ///< mutations sent; guarded by mu
   std::atomic<std::uint64_t> received{0}; ///< mutations the actor took
   std::atomic<std::shared_ptr<const void>> snapshot; ///< committed state
   std::atomic<std::int64_t> last_used{0}; ///< steady clock, ns
 
   ~actor_cell();
+};
+
+/// The mutating method running on this thread, if any: the chain of
+/// mutating calls that waits on it (for cycle detection) and the source of
+/// the keys of the calls it makes (stable when it runs again).
+struct call_context {
+  /// The chain of the call that runs, without it (null: empty).
+  std::shared_ptr<const call_chain> outer;
+  const std::string* actor = nullptr;  ///< its actor's id; null: none runs
+  const std::string* method = nullptr; ///< its method's name
+  const std::string* key = nullptr;    ///< its idempotency key
+  std::uint64_t calls = 0;             ///< actor calls it made so far
+};
+
+/// This thread's call context.
+call_context& current_call() noexcept;
+
+/// Sets this thread's call context for its lifetime, then restores it.
+class call_scope {
+ public:
+  explicit call_scope(call_context c) : saved_(std::move(current_call())) {
+    current_call() = std::move(c);
+  }
+  ~call_scope() {
+    current_call() = std::move(saved_);
+  }
+  call_scope(const call_scope&) = delete;
+  call_scope& operator=(const call_scope&) = delete;
+
+ private:
+  call_context saved_;
 };
 
 /// Steady-clock nanoseconds.

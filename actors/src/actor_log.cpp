@@ -2,6 +2,7 @@
 // and reading an actor's stream back (latest snapshot + later events).
 
 #include "actor_internal.hpp"
+#include "actor_pool.hpp"
 
 #include <fmt/format.h>
 #include <random>
@@ -30,9 +31,31 @@ void call_state::complete(status st, std::string bytes) {
   cv_.notify_all();
 }
 
+namespace {
+
+// Waits until `done`; on an actor pool worker its thread is given up for
+// another one meanwhile (managed blocking). Fails `busy` when too many
+// workers wait already.
+template <class Pred>
+status wait_managed(std::unique_lock<std::mutex>& guard,
+                    std::condition_variable& cv, Pred done) {
+  if (done())
+    return {};
+  guard.unlock();
+  blocking_scope blocking;
+  guard.lock();
+  if (!blocking && !done())
+    return blocking.error();
+  cv.wait(guard, done);
+  return {};
+}
+
+} // namespace
+
 result<std::string> call_state::wait() const {
   std::unique_lock guard{mu_};
-  cv_.wait(guard, [&] { return done_; });
+  if (auto st = wait_managed(guard, cv_, [&] { return done_; }); !st)
+    return st;
   if (!error_)
     return error_;
   return bytes_;
@@ -40,12 +63,18 @@ result<std::string> call_state::wait() const {
 
 status call_state::wait_status() const {
   std::unique_lock guard{mu_};
-  cv_.wait(guard, [&] { return done_; });
+  if (auto st = wait_managed(guard, cv_, [&] { return done_; }); !st)
+    return st;
   return error_;
 }
 
 bool call_state::wait_for(std::chrono::nanoseconds d) const {
   std::unique_lock guard{mu_};
+  if (done_)
+    return true;
+  guard.unlock();
+  blocking_scope blocking; // at the bound: waits anyway, it is bounded
+  guard.lock();
   return cv_.wait_for(guard, d, [&] { return done_; });
 }
 
@@ -67,7 +96,19 @@ struct step_calls {
 
 } // namespace
 
+call_context& current_call() noexcept {
+  thread_local call_context ctx;
+  return ctx;
+}
+
 std::string new_call_key() {
+  auto& ctx = current_call();
+  if (ctx.key) {
+    // The n-th actor call of a mutating method: the same key when the
+    // method runs again for the same call (its key), so what it called
+    // is not called twice.
+    return fmt::format("{}/{}/#{}", *ctx.actor, *ctx.key, ctx.calls++);
+  }
   const auto& wf = this_step::workflow_id();
   if (!wf.empty()) {
     // The n-th actor call of this step body: the same key on every attempt,

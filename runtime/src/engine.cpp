@@ -169,6 +169,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   if (threads == 0)
     threads = std::min(2u, std::max(1u, std::thread::hardware_concurrency()));
   p->opts = std::move(opts);
+  p->opts.actor_threads = threads;
   p->host = detail::make_actor_host(*p, threads);
   auto* raw = p.get();
   detail::engine_metrics::add_callbacks(*p->registry, p->log, [raw] {
@@ -192,6 +193,10 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
 
 const std::filesystem::path& engine::storage() const noexcept {
   return impl_->opts.storage;
+}
+
+const engine_options& engine::options() const noexcept {
+  return impl_->opts;
 }
 
 metrics::registry& engine::metrics() const noexcept {

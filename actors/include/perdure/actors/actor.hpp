@@ -246,6 +246,13 @@ struct actor_options {
   /// How many recent idempotency keys a snapshot keeps (the window in which
   /// a repeated key is recognised across snapshots).
   std::uint32_t key_window = 1024;
+  /// How many actor methods may block at once in calls to other actors.
+  /// Methods run on the engine's actor threads (engine_options::
+  /// actor_threads); a method that waits for another actor's call gives its
+  /// thread up for a new one, so callers never starve their callees, up to
+  /// this many waiting at once. Beyond it a call made from a method fails
+  /// `busy` instead of waiting.
+  std::size_t max_blocked_calls = 1024;
 };
 
 /// Sets the actor options of `eng`. Fails `busy` once an actor was used.

@@ -244,6 +244,10 @@ class engine {
   // -- state -------------------------------------------------------------------
 
   const std::filesystem::path& storage() const noexcept;
+  /// The options the engine was opened with (actor_threads resolved: the
+  /// number of threads the workflow actors and the virtual actors each
+  /// keep running).
+  const engine_options& options() const noexcept;
 
   /// The engine's metrics (always kept; served on /metrics when
   /// `engine_options::metrics_address` is set). Modules and applications

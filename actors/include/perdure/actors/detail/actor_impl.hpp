@@ -224,6 +224,10 @@ class call_state {
 
 struct actor_cell; // one activation slot of an actor (actors/src)
 
+/// The mutating calls that wait on a call, outermost first, as (actor id,
+/// method name): a call onto an actor in it would wait on itself.
+using call_chain = std::vector<std::pair<std::string, std::string>>;
+
 /// A mutating call as submitted to an actor.
 struct mutation {
   const method_entry* method = nullptr;
@@ -233,6 +237,8 @@ struct mutation {
   std::shared_ptr<void> value;
   std::string key;  ///< idempotency key
   bool reentrant = false; ///< made by a step of the actor's own sub-workflow
+  /// The chain of the mutating method that made the call (null: none).
+  std::shared_ptr<const call_chain> chain;
   std::shared_ptr<call_state> done;
 };
 
