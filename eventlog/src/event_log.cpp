@@ -3,6 +3,7 @@
 #include "encoding.hpp"
 #include "journal_recovery.hpp"
 #include "log_impl.hpp"
+#include "os_error.hpp"
 #include "storage_dir.hpp"
 
 #include <fcntl.h>
@@ -22,13 +23,16 @@ using namespace detail;
 status from_mdb(int rc, std::string_view what) {
   if (rc == MDB_SUCCESS)
     return {};
+  // LMDB's own codes are negative; positive ones are errno values of the
+  // file operations (ENOSPC from a commit on a full disk is `full`).
   auto code = rc == MDB_MAP_FULL ? errc::full
               : rc == MDB_NOTFOUND ? errc::not_found
               : rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
                 ? errc::corruption
               : rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID
                 ? errc::unsupported
-                : errc::io;
+              : rc > 0 ? detail::errno_code(rc)
+                       : errc::io;
   return {code, fmt::format("{}: {}", what, mdb_strerror(rc))};
 }
 
@@ -67,6 +71,12 @@ event_log::impl::~impl() {
     mdb_env_close(env);
   if (lock_fd >= 0)
     ::close(lock_fd);
+  if (foreign_fd >= 0)
+    ::close(foreign_fd);
+}
+
+void event_log::impl::warn(const status& st) const {
+  emit(opts.log, log_level::warning, st.message());
 }
 
 // -- open ---------------------------------------------------------------------
@@ -138,8 +148,7 @@ status take_lock(event_log::impl& self) {
   self.lock_fd = detail::open_storage_file(self.opts.dir, "perdure.lock",
                                           self.opts.file_mode);
   if (self.lock_fd < 0)
-    return {errno == EACCES || errno == EPERM ? errc::permission : errc::io,
-            fmt::format("open({}): {}", path.string(), std::strerror(errno))};
+    return os_error("open", path);
   if (::flock(self.lock_fd, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     auto n = ::pread(self.lock_fd, buf, sizeof(buf) - 1, 0);
@@ -215,8 +224,7 @@ status settle_journal(const options& opts) {
   auto r = event_log::open(std::move(o));
   if (!r)
     return r.as_status();
-  (*r)->close();
-  return {};
+  return (*r)->close();
 }
 
 // Opens LMDB and, for the journaling owner, replays (when `recover`) and
@@ -345,6 +353,14 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   } else if (!self->opts.read_only) {
     if (auto st = check_data_file(self->opts.dir); !st)
       return st;
+    if (self->opts.mode == durability::sync && !self->opts.exclusive) {
+      // A writer beside the owner must be able to record its commits
+      // before it makes any, not find out after its first one.
+      auto fd = open_foreign_journal(self->opts.dir, self->opts.file_mode);
+      if (!fd)
+        return fd.as_status();
+      self->foreign_fd = *fd;
+    }
   }
   const bool recover = plan.plan.what == recovery_plan::action::replay;
   if (recover)
@@ -356,21 +372,20 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
     close_env(*self);
     return abandon_replay(self->opts.dir, st);
   }
-  if (journaling) {
-    self->syncer = std::thread{[p = self.get()] { p->run_syncer(); }};
-    self->checkpointer = std::thread{[p = self.get()] { p->run_checkpointer(); }};
-  } else if (!self->opts.read_only && self->opts.mode == durability::sync
-             && !self->opts.exclusive) {
-    MDB_stat st;
-    mdb_env_stat(self->env, &st);
-    self->page_size = st.ms_psize;
-    self->foreign_sync = true;
-  }
   if (!self->opts.read_only)
     if (auto st = detail::apply_file_modes(self->opts); !st) {
       close_env(*self);
       return st;
     }
+  if (journaling) {
+    self->syncer = std::thread{[p = self.get()] { p->run_syncer(); }};
+    self->checkpointer = std::thread{[p = self.get()] { p->run_checkpointer(); }};
+  } else if (self->foreign_fd >= 0) {
+    MDB_stat st;
+    mdb_env_stat(self->env, &st);
+    self->page_size = st.ms_psize;
+    self->foreign_sync = true;
+  }
   if (!self->opts.read_only) {
     self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
     self->notifier = std::thread{[p = self.get()] { p->run_notifier(); }};
@@ -382,14 +397,15 @@ event_log::event_log(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
 
 event_log::~event_log() {
-  close();
+  static_cast<void>(close()); // an engine reports it; see engine::close()
 }
 
-void event_log::close() {
+status event_log::close() {
+  std::lock_guard<std::mutex> closing{impl_->close_mu};
   {
     std::lock_guard<std::mutex> guard{impl_->mu};
     if (impl_->closed)
-      return;
+      return impl_->close_status;
     impl_->closed = true;
     impl_->stopping = true;
   }
@@ -419,6 +435,7 @@ void event_log::close() {
   impl_->notify_cv.notify_all();
   if (impl_->notifier.joinable())
     impl_->notifier.join();
+  return impl_->close_status;
 }
 
 const options& event_log::opts() const noexcept {

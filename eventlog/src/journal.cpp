@@ -4,6 +4,8 @@
 #include "journal.hpp"
 
 #include "crc32c.hpp"
+#include "os_error.hpp"
+#include "storage_dir.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -21,11 +23,6 @@ namespace perdure::eventlog::detail {
 namespace {
 
 constexpr std::size_t zero_chunk = std::size_t{256} << 10;
-
-status os_error(std::string_view what, const std::filesystem::path& path) {
-  return {errc::io,
-          fmt::format("{}({}): {}", what, path.string(), std::strerror(errno))};
-}
 
 status pwrite_all(int fd, const char* data, std::size_t n, std::uint64_t at,
                   const std::filesystem::path& path) {
@@ -248,7 +245,7 @@ status write_meta_pages(int fd, std::uint32_t page_size,
         !st)
       return st;
   if (::fdatasync(fd) != 0)
-    return {errc::io, fmt::format("fdatasync(data.mdb): {}", std::strerror(errno))};
+    return os_error("fdatasync", "data.mdb");
   return {};
 }
 
@@ -265,21 +262,34 @@ bool read_foreign_checkpoint(const std::filesystem::path& dir,
   return decode_header(block, out, /*foreign=*/true);
 }
 
-status publish_foreign_checkpoint(const std::filesystem::path& dir,
+result<int> open_foreign_journal(const std::filesystem::path& dir,
+                                 unsigned mode) {
+  int fd = open_storage_file(dir, "journal-foreign", mode);
+  if (fd < 0) {
+    auto st = os_error("open", dir / "journal-foreign");
+    return unexpected{
+      st.code(),
+      fmt::format("{}; a writer beside the storage's owner records its "
+                  "commits there, so nothing was written",
+                  st.message())};
+  }
+  return fd;
+}
+
+status publish_foreign_checkpoint(int fd, const std::filesystem::path& dir,
                                   std::uint64_t txnid, std::uint32_t page_size,
                                   const std::string (&meta)[2]) {
   auto path = dir / "journal-foreign";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return os_error("open", path);
-  struct closer {
+  // Held until this function returns: writers beside each other take turns.
+  struct unlocker {
     int fd;
-    ~closer() {
-      ::close(fd);
+    ~unlocker() {
+      ::flock(fd, LOCK_UN);
     }
-  } c{fd};
+  };
   if (::flock(fd, LOCK_EX) != 0)
     return os_error("flock", path);
+  unlocker u{fd};
   journal_header old;
   if (decode_header(pread_all(fd, journal_header_size, 0), old, true)
       && old.checkpoint_txnid >= txnid)

@@ -172,6 +172,12 @@ class journal {
   /// `errc::full` when they do not fit in this file.
   status append(std::string_view bytes);
 
+  /// Whether `n` bytes fit after the last entry of the current file (when
+  /// not, append fails `full` and a checkpoint starts the other file).
+  bool fits(std::size_t n) const noexcept {
+    return offset_.load(std::memory_order_relaxed) + n + reserve <= capacity_;
+  }
+
   /// Whether `n` bytes could ever fit in one file.
   bool could_fit(std::size_t n) const noexcept {
     return journal_header_size + n + reserve <= capacity_;
@@ -219,10 +225,18 @@ class journal {
 
 /// A writer that is not the owner (a tool beside a running engine) commits
 /// with LMDB's full sync and then records its state here, so that recovery
-/// does not roll it back. Kept only when newer than the stored one.
-status publish_foreign_checkpoint(const std::filesystem::path& dir,
+/// does not roll it back. Kept only when newer than the stored one. `fd`
+/// is journal-foreign in `dir`, from open_foreign_journal.
+status publish_foreign_checkpoint(int fd, const std::filesystem::path& dir,
                                   std::uint64_t txnid, std::uint32_t page_size,
                                   const std::string (&meta)[2]);
+
+/// Opens journal-foreign in `dir` for reading and writing (created with
+/// `mode` when missing, no symbolic link followed). Such a writer opens it
+/// before it commits anything: one that could not record its commits is
+/// refused (`permission` for a file it may not write) rather than write.
+result<int> open_foreign_journal(const std::filesystem::path& dir,
+                                 unsigned mode);
 
 /// The foreign checkpoint, if one is stored and intact.
 bool read_foreign_checkpoint(const std::filesystem::path& dir,

@@ -5,6 +5,7 @@
 #include "journal_recovery.hpp"
 
 #include "crc32c.hpp"
+#include "os_error.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -42,11 +43,6 @@ constexpr std::size_t sector = 512;
 // evidence of a torn write (entries hold short runs of zeros themselves).
 constexpr std::size_t min_torn_run = 64;
 constexpr const char* undo_name = "data.mdb.undo";
-
-status os_error(std::string_view what, const std::filesystem::path& path) {
-  return {errno == ENOSPC || errno == EDQUOT ? errc::full : errc::io,
-          fmt::format("{}({}): {}", what, path.string(), std::strerror(errno))};
-}
 
 status corrupt(const std::filesystem::path& dir, std::string what) {
   return {errc::corruption,

@@ -4,6 +4,7 @@
 
 #include "journal_recovery.hpp"
 #include "log_impl.hpp"
+#include "os_error.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,11 +23,6 @@ namespace {
 
 constexpr const char* undo_name = "data.mdb.undo";
 constexpr const char* undo_tmp_name = "data.mdb.undo.tmp";
-
-status os_error(std::string_view what, const std::filesystem::path& path) {
-  return {errno == ENOSPC || errno == EDQUOT ? errc::full : errc::io,
-          fmt::format("{}({}): {}", what, path.string(), std::strerror(errno))};
-}
 
 struct fd_closer {
   int fd;
@@ -141,8 +137,7 @@ status begin_replay(const std::filesystem::path& dir, const planned& p) {
 status end_replay(const std::filesystem::path& dir, void* mdb_env) {
   if (int rc = mdb_env_sync(static_cast<MDB_env*>(mdb_env), 1);
       rc != MDB_SUCCESS)
-    return {errc::io,
-            fmt::format("mdb_env_sync(recovery): {}", mdb_strerror(rc))};
+    return from_mdb(rc, "mdb_env_sync(recovery)");
   auto undo = dir / undo_name;
   if (::unlink(undo.c_str()) != 0)
     return os_error("unlink", undo);
@@ -155,6 +150,7 @@ status abandon_replay(const std::filesystem::path& dir, const status& why) {
                                    "failed: {} (the next open retries)",
                                    why.to_string(), undo_name, st.message())};
   auto code = why.code() == errc::full || why.code() == errc::io
+                  || why.code() == errc::permission
                 ? why.code()
                 : errc::corruption;
   return {code, fmt::format("storage '{}': recovery failed ({}); data.mdb was "

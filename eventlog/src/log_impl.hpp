@@ -53,6 +53,7 @@ struct event_log::impl {
   std::deque<pending> queue;
   bool stopping = false;
   bool closed = false;
+  std::mutex close_mu; // held by close() until the threads have stopped
   std::thread writer;
 
   // Completions run on their own thread, in commit order, so that the writer
@@ -71,6 +72,7 @@ struct event_log::impl {
   // -- the journal (sync_policy::journal; see journal.hpp) --
   bool journaled = false;       // the exclusive writer, journaling
   bool foreign_sync = false;    // a non-exclusive sync writer
+  int foreign_fd = -1;          // its journal-foreign, opened at open
   detail::journal jr;           // opened for every sync writer
   std::uint32_t page_size = 0;
   std::string boot_id;          // this boot's, read once at open
@@ -127,6 +129,8 @@ struct event_log::impl {
   std::atomic<std::uint64_t> map_grows{0};
   std::atomic<std::uint64_t> commit_ns{0};
   std::atomic<std::size_t> map_size{0};
+  status grow_failure; // why the map last failed to grow (writer thread)
+  status close_status; // the final checkpoint's or sync's, set by close()
 
   ~impl();
 
@@ -177,6 +181,9 @@ struct event_log::impl {
   /// A non-exclusive sync writer's checkpoint after its commit.
   status foreign_checkpoint();
 
+  /// Reports a problem that failed nothing (options::log, a warning).
+  void warn(const status& st) const;
+
   /// Replays `entries` after a reboot (open, before any writer runs).
   status replay_journal(std::vector<detail::journal_entry> entries,
                         std::uint64_t from_txnid);
@@ -184,7 +191,8 @@ struct event_log::impl {
   /// Grows the map (doubling, up to the maximum); false when at the maximum.
   bool grow_map();
 
-  /// The error of a batch that does not fit in the maximum map.
+  /// The error of a batch that does not fit in the map (at its maximum, or
+  /// when growing it failed).
   status full_error() const;
 };
 

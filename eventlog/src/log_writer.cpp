@@ -4,6 +4,7 @@
 
 #include "encoding.hpp"
 #include "log_impl.hpp"
+#include "os_error.hpp"
 
 #include <chrono>
 #include <optional>
@@ -107,7 +108,18 @@ class txn_writer {
     return {};
   }
 
+  /// Whether a change failed with MDB_MAP_FULL (a larger map may take it),
+  /// as opposed to a disk error, which is `full` too.
+  bool map_full() const noexcept {
+    return map_full_;
+  }
+
  private:
+  status failed(int rc, std::string_view what) {
+    map_full_ = map_full_ || rc == MDB_MAP_FULL;
+    return from_mdb(rc, what);
+  }
+
   status load(const std::string& id, entry_state*& out) {
     auto [it, fresh] = entries_.try_emplace(id);
     out = &it->second;
@@ -149,13 +161,13 @@ class txn_writer {
     int rc = safe_put(txn_, dbi, &k, &v, flags);
     if (rc == MDB_KEYEXIST)
       return {};
-    return from_mdb(rc, "mdb_put");
+    return failed(rc, "mdb_put");
   }
 
   status del(MDB_dbi dbi, std::string_view key) {
     MDB_val k = as_val(key);
     int rc = safe_del(txn_, dbi, &k, nullptr);
-    return rc == MDB_NOTFOUND ? status{} : from_mdb(rc, "mdb_del");
+    return rc == MDB_NOTFOUND ? status{} : failed(rc, "mdb_del");
   }
 
   // Deletes log records of `id` from `from` up to (excluding) `until`.
@@ -179,7 +191,7 @@ class txn_writer {
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? status{}
-                                                   : from_mdb(rc, "delete(log)");
+                                                   : failed(rc, "delete(log)");
   }
 
   status delete_timers_of(const std::string& id) {
@@ -201,7 +213,7 @@ class txn_writer {
       rc = safe_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? status{} : from_mdb(rc, "delete(timers)");
+    return rc == MDB_NOTFOUND ? status{} : failed(rc, "delete(timers)");
   }
 
   status apply_one(const write_batch::op& op, commit_info& info) {
@@ -303,6 +315,7 @@ class txn_writer {
   time_ns now_;
   std::string_view writer_id_;
   std::unordered_map<std::string, entry_state> entries_;
+  bool map_full_ = false;
 };
 
 using pending_list = std::vector<event_log::impl::pending>;
@@ -361,20 +374,25 @@ outcome write_group(event_log::impl& self, pending_list& batch, time_ns now,
     self.entry_buf.clear();
     encode_entry(self.entry_buf, self.jr.generation(), txnid, now,
                  self.entry_batches, self.jr.synced_end());
-    st = self.jr.append(self.entry_buf);
-    if (st.code() == errc::full) {
-      if (self.jr.could_fit(self.entry_buf.size())) {
+    if (self.jr.fits(self.entry_buf.size())) {
+      // A failure here is the disk's (ENOSPC is `full` too), not the map's:
+      // growing the map would not help.
+      if (auto js = self.jr.append(self.entry_buf); !js) {
         mdb_txn_abort(txn);
-        out.need_checkpoint = true;
+        out.failure = js;
         return out;
       }
+    } else if (self.jr.could_fit(self.entry_buf.size())) {
+      mdb_txn_abort(txn);
+      out.need_checkpoint = true;
+      return out;
+    } else {
       out.unjournaled = true;
-      st = {};
     }
   }
   if (!st) {
     mdb_txn_abort(txn);
-    if (st.code() == errc::full)
+    if (w.map_full()) // grow the map and retry
       out.rc = MDB_MAP_FULL;
     else
       out.failure = st;
@@ -394,10 +412,13 @@ outcome write_group(event_log::impl& self, pending_list& batch, time_ns now,
     if (auto js = self.jr.append(mark); js)
       static_cast<void>(self.jr.sync());
   }
-  if (rc == MDB_MAP_FULL)
+  if (rc == MDB_MAP_FULL) {
     out.rc = rc;
-  else
-    out.failure = from_mdb(rc, "mdb_txn_commit");
+  } else {
+    int fd = -1;
+    mdb_env_get_fd(self.env, &fd);
+    out.failure = from_mdb(explain_short_write(rc, fd), "mdb_txn_commit");
+  }
   return out;
 }
 
@@ -409,8 +430,11 @@ bool event_log::impl::grow_map() {
     return false;
   auto next = std::min(opts.max_map_size, cur * 2);
   std::unique_lock<std::shared_mutex> excl{resize_mu};
-  if (mdb_env_set_mapsize(env, next) != MDB_SUCCESS)
+  if (int rc = mdb_env_set_mapsize(env, next); rc != MDB_SUCCESS) {
+    grow_failure = from_mdb(rc, fmt::format("mdb_env_set_mapsize({})", next));
     return false;
+  }
+  grow_failure = {};
   MDB_envinfo info;
   mdb_env_info(env, &info);
   map_size = info.me_mapsize;
@@ -464,7 +488,15 @@ event_log::impl::done_group event_log::impl::commit_group(
     // Too large for the journal: durable once LMDB itself is synced.
     out.failure = checkpoint(false);
   if (out.failure.is_ok() && foreign_sync)
-    out.failure = foreign_checkpoint();
+    // The commit is durable in data.mdb (LMDB's full sync): it succeeded.
+    // Only a recovery after a reboot before the owner's next checkpoint
+    // could roll it back without this record; say so, do not fail it.
+    if (auto st = foreign_checkpoint(); !st)
+      warn({st.code(),
+            fmt::format("the commit succeeded, but recording it for "
+                        "recovery failed: {}; if the machine restarts before "
+                        "the engine's next checkpoint it may be undone",
+                        st.message())});
   committed = out.failure.is_ok();
   auto committed_at = now_ns();
   done_group group;
@@ -489,338 +521,6 @@ event_log::impl::done_group event_log::impl::commit_group(
   return group;
 }
 
-void event_log::impl::notify(done_group group) {
-  {
-    std::lock_guard<std::mutex> guard{notify_mu};
-    notify_queue.push_back(std::move(group));
-  }
-  notify_cv.notify_one();
-}
-
-// The writer's loop. With the pipelined sync policy a committed group is
-// held back until its meta page is durable: the next commit's fdatasync
-// flushes it, and when no batch is waiting an explicit sync does.
-// The writer's loop with the journal: commit (entry written, LMDB not
-// synced), hand the group to the syncer, go on with the next group while
-// the syncer's fdatasync runs. Checkpoints come every checkpoint_interval
-// while there are writes, and once more, clean, at close.
-void event_log::impl::run_journal_writer() {
-  std::vector<pending> batch;
-  for (;;) {
-    bool due = false;
-    bool finish = false;
-    {
-      std::unique_lock<std::mutex> guard{mu};
-      auto until = last_checkpoint + opts.checkpoint_interval;
-      // While a journal sync runs, batches wait for it to end (or for a
-      // large group): committing them earlier would not make them durable
-      // sooner, only the groups smaller.
-      auto ready = [this] {
-        return stopping || ckpt == ckpt_phase::synced
-               || (!queue.empty()
-                   && (!syncing || queue.size() >= eager_group_size));
-      };
-      if (txns_since_checkpoint > 0 && ckpt == ckpt_phase::idle)
-        cv.wait_until(guard, until, ready);
-      else
-        cv.wait(guard, ready);
-      finish = ckpt == ckpt_phase::synced;
-      due = txns_since_checkpoint > 0 && ckpt == ckpt_phase::idle
-            && std::chrono::steady_clock::now() >= until;
-      if (!due && !finish && queue.empty() && stopping)
-        break;
-      auto n = std::min(queue.size(), opts.max_batches_per_commit);
-      batch.clear();
-      for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
-    }
-    if (finish)
-      finish_async_checkpoint();
-    if (due)
-      // A failed checkpoint leaves the previous one in force; the next
-      // interval tries again.
-      begin_async_checkpoint();
-    if (batch.empty())
-      continue;
-    auto t0 = std::chrono::steady_clock::now();
-    bool committed = false;
-    auto group = commit_group(batch, committed);
-    ++commits;
-    group.started = t0;
-    {
-      std::lock_guard<std::mutex> guard{mu};
-      syncing = true;
-    }
-    {
-      std::lock_guard<std::mutex> guard{sync_mu};
-      sync_queue.push_back(std::move(group));
-    }
-    sync_cv.notify_one();
-  }
-  static_cast<void>(checkpoint(true));
-}
-
-// Part one of a periodic checkpoint, on the writer thread: under LMDB's
-// write lock, pin the current state and copy its meta pages (from the page
-// cache: the images of that state, whatever the disk holds), then let the
-// checkpointer sync data.mdb while the writer goes on.
-void event_log::impl::begin_async_checkpoint() {
-  auto t0 = std::chrono::steady_clock::now();
-  MDB_txn* w = nullptr;
-  if (mdb_txn_begin(env, nullptr, 0, &w) != MDB_SUCCESS)
-    return;
-  async_ckpt job;
-  job.started = t0;
-  job.state = static_cast<std::uint64_t>(mdb_txn_id(w)) - 1;
-  int fd = -1;
-  mdb_env_get_fd(env, &fd);
-  bool ok = read_meta_pages(fd, page_size, job.meta).is_ok()
-            && meta_txnid(job.meta[job.state & 1]) == job.state
-            && mdb_txn_begin(env, nullptr, MDB_RDONLY, &job.pin) == MDB_SUCCESS;
-  mdb_txn_abort(w);
-  if (!ok) {
-    if (job.pin)
-      mdb_txn_abort(job.pin);
-    return;
-  }
-  txns_since_checkpoint = 0;
-  last_checkpoint = std::chrono::steady_clock::now();
-  checkpoint_ns += static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(last_checkpoint - t0)
-      .count());
-  {
-    std::lock_guard<std::mutex> guard{mu};
-    ckpt_job = std::move(job);
-    ckpt = ckpt_phase::queued;
-  }
-  ckpt_cv.notify_one();
-}
-
-void event_log::impl::run_checkpointer() {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> guard{mu};
-      ckpt_cv.wait(guard, [this] {
-        return ckpt_stopping || ckpt == ckpt_phase::queued;
-      });
-      if (ckpt != ckpt_phase::queued)
-        return;
-    }
-    // Everything the pinned state holds was written before it committed,
-    // so this makes it durable.
-    int rc = mdb_env_sync(env, 1);
-    {
-      std::lock_guard<std::mutex> guard{mu};
-      ckpt_status = from_mdb(rc, "mdb_env_sync(checkpoint)");
-      ckpt = ckpt_phase::synced;
-    }
-    cv.notify_one();
-    ckpt_done_cv.notify_all();
-  }
-}
-
-// Part two, on the writer thread once data.mdb is synced: journal the
-// checkpoint; the previous pin is released once that entry is durable.
-void event_log::impl::finish_async_checkpoint() {
-  async_ckpt job;
-  status synced;
-  {
-    std::lock_guard<std::mutex> guard{mu};
-    job = std::move(ckpt_job);
-    ckpt_job = {};
-    synced = ckpt_status;
-    ckpt = ckpt_phase::idle;
-  }
-  auto t0 = std::chrono::steady_clock::now();
-  auto entry = jr.checkpoint_entry(job.state, job.meta);
-  if (!synced || !jr.append(entry)) {
-    // The previous checkpoint stays in force (a full journal file starts a
-    // synchronous checkpoint at the next commit).
-    mdb_txn_abort(job.pin);
-    return;
-  }
-  MDB_txn* old = pinned;
-  pinned = job.pin;
-  ++checkpoints;
-  auto now = std::chrono::steady_clock::now();
-  auto ns = static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.started)
-      .count());
-  if (ns > checkpoint_ns_max)
-    checkpoint_ns_max = ns;
-  checkpoint_ns += static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0).count());
-  done_group g;
-  g.started = now;
-  g.results.emplace_back(commit_info{});
-  g.done.emplace_back([this, old](result<commit_info> r) {
-    if (!old)
-      return;
-    if (r) {
-      mdb_txn_abort(old);
-      return;
-    }
-    // Not known durable: keep the older state pinned until close.
-    std::lock_guard<std::mutex> guard{orphan_mu};
-    orphan_pins.push_back(old);
-  });
-  {
-    std::lock_guard<std::mutex> guard{mu};
-    syncing = true;
-  }
-  {
-    std::lock_guard<std::mutex> guard{sync_mu};
-    sync_queue.push_back(std::move(g));
-  }
-  sync_cv.notify_one();
-}
-
-// Before a synchronous checkpoint (which supersedes it): wait for the
-// checkpointer and drop what it did.
-void event_log::impl::drop_async_checkpoint() {
-  std::unique_lock<std::mutex> guard{mu};
-  ckpt_done_cv.wait(guard, [this] { return ckpt != ckpt_phase::queued; });
-  if (ckpt == ckpt_phase::synced) {
-    mdb_txn_abort(ckpt_job.pin);
-    ckpt_job = {};
-    ckpt = ckpt_phase::idle;
-  }
-}
-
-void event_log::impl::run_syncer() {
-  std::deque<done_group> groups;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> guard{sync_mu};
-      sync_busy = false;
-      if (sync_queue.empty()) {
-        sync_idle_cv.notify_all();
-        // Tell the writer that the batches it holds back can go.
-        std::lock_guard<std::mutex> g{mu};
-        if (syncing) {
-          syncing = false;
-          cv.notify_one();
-        }
-      }
-      sync_cv.wait(guard,
-                   [this] { return sync_stopping || !sync_queue.empty(); });
-      if (sync_queue.empty())
-        return;
-      groups.clear();
-      groups.swap(sync_queue);
-      sync_busy = true;
-    }
-    // Every entry of these groups was written before they were queued, and
-    // checkpoints (which switch files) wait for this queue to drain.
-    auto st = jr.sync();
-    ++syncs;
-    auto now = std::chrono::steady_clock::now();
-    for (auto& g : groups) {
-      if (!st)
-        for (auto& r : g.results)
-          if (r)
-            r = unexpected{st};
-      commit_ns += static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - g.started)
-          .count());
-      notify(std::move(g));
-    }
-  }
-}
-
-void event_log::impl::drain_syncer() {
-  std::unique_lock<std::mutex> guard{sync_mu};
-  sync_idle_cv.wait(guard, [this] { return sync_queue.empty() && !sync_busy; });
-}
-
-// Syncs LMDB under its write lock, saves the meta pages of that state as a
-// new journal generation, and pins the state with a read transaction.
-status event_log::impl::checkpoint(bool clean) {
-  drop_async_checkpoint();
-  drain_syncer();
-  auto t0 = std::chrono::steady_clock::now();
-  MDB_txn* w = nullptr;
-  if (int rc = mdb_txn_begin(env, nullptr, 0, &w); rc != MDB_SUCCESS)
-    return from_mdb(rc, "mdb_txn_begin(checkpoint)");
-  auto state = static_cast<std::uint64_t>(mdb_txn_id(w)) - 1;
-  journal_header h;
-  h.checkpoint_txnid = state;
-  h.page_size = page_size;
-  h.clean = clean;
-  h.boot_id = boot_id;
-  h.writer_id = opts.writer_id;
-  MDB_txn* pin = nullptr;
-  auto st = sync_and_pin(state, h.meta, clean ? nullptr : &pin);
-  mdb_txn_abort(w);
-  if (st)
-    st = jr.start_generation(std::move(h));
-  // Once the new checkpoint is durable the old snapshot may go.
-  if (st = swap_pin(st, pin); !st)
-    return st;
-  last_txnid = state;
-  txns_since_checkpoint = 0;
-  last_checkpoint = std::chrono::steady_clock::now();
-  ++checkpoints;
-  auto ns = static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(last_checkpoint - t0)
-      .count());
-  checkpoint_ns += ns;
-  if (ns > checkpoint_ns_max)
-    checkpoint_ns_max = ns;
-  return {};
-}
-
-status event_log::impl::sync_and_pin(std::uint64_t state,
-                                     std::string (&meta)[2], MDB_txn** pin) {
-  if (int rc = mdb_env_sync(env, 1); rc != MDB_SUCCESS)
-    return from_mdb(rc, "mdb_env_sync(checkpoint)");
-  int fd = -1;
-  mdb_env_get_fd(env, &fd);
-  if (auto st = read_meta_pages(fd, page_size, meta); !st)
-    return st;
-  if (meta_txnid(meta[state & 1]) != state)
-    return {errc::unsupported,
-            fmt::format("LMDB meta page {} does not name transaction {}; "
-                        "this LMDB build's layout is not the one the journal "
-                        "knows (use sync_policy::pipelined)",
-                        state & 1, state)};
-  if (pin)
-    if (int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, pin);
-        rc != MDB_SUCCESS)
-      return from_mdb(rc, "mdb_txn_begin(pin)");
-  return {};
-}
-
-// A writer beside the owner: after its (fully synced) commit, records the
-// state it left in journal-foreign so that recovery starts from it, and
-// pins it while this process lives.
-status event_log::impl::foreign_checkpoint() {
-  MDB_txn* w = nullptr;
-  if (int rc = mdb_txn_begin(env, nullptr, 0, &w); rc != MDB_SUCCESS)
-    return from_mdb(rc, "mdb_txn_begin(checkpoint)");
-  auto state = static_cast<std::uint64_t>(mdb_txn_id(w)) - 1;
-  std::string meta[2];
-  MDB_txn* pin = nullptr;
-  auto st = sync_and_pin(state, meta, &pin);
-  mdb_txn_abort(w);
-  if (st)
-    st = publish_foreign_checkpoint(opts.dir, state, page_size, meta);
-  return swap_pin(st, pin);
-}
-
-status event_log::impl::swap_pin(status st, MDB_txn* pin) {
-  if (!st) {
-    if (pin)
-      mdb_txn_abort(pin);
-    return st;
-  }
-  if (pinned)
-    mdb_txn_abort(pinned);
-  pinned = pin;
-  return {};
-}
 
 // After a reboot: the checkpoint's state is back in place; apply every
 // journaled transaction after it, in order.
@@ -861,99 +561,14 @@ status event_log::impl::replay_journal(std::vector<journal_entry> entries,
   return {};
 }
 
-void event_log::impl::run_writer() {
-  if (journaled) {
-    run_journal_writer();
-    return;
-  }
-  const bool pipelined =
-    opts.mode == durability::sync && opts.sync == sync_policy::pipelined;
-  std::vector<pending> batch;
-  std::optional<done_group> held;
-  auto t_held = std::chrono::steady_clock::now();
-  auto add_commit_time = [this](std::chrono::steady_clock::time_point t0) {
-    commit_ns += static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::steady_clock::now() - t0)
-        .count());
-  };
-  // Makes the held group durable with one fdatasync and hands it over.
-  auto sync_held = [&] {
-    if (!held)
-      return;
-    if (int rc = mdb_env_sync(env, 1); rc != MDB_SUCCESS) {
-      auto failure = from_mdb(rc, "mdb_env_sync");
-      for (auto& r : held->results)
-        if (r)
-          r = unexpected{failure};
-    }
-    ++syncs;
-    add_commit_time(t_held);
-    notify(std::move(*held));
-    held.reset();
-  };
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> guard{mu};
-      if (held && queue.empty()) {
-        guard.unlock();
-        sync_held();
-        guard.lock();
-      }
-      cv.wait(guard, [this] { return stopping || !queue.empty(); });
-      if (queue.empty())
-        return;
-      auto n = std::min(queue.size(), opts.max_batches_per_commit);
-      batch.clear();
-      for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    bool committed = false;
-    auto group = commit_group(batch, committed);
-    ++commits;
-    group.started = t0;
-    if (held) {
-      // This commit's fdatasync flushed the held group's meta page; without
-      // a commit, sync explicitly.
-      if (committed) {
-        add_commit_time(t_held);
-        notify(std::move(*held));
-        held.reset();
-      } else {
-        sync_held();
-      }
-    }
-    if (pipelined && committed) {
-      held = std::move(group);
-      t_held = t0;
-    } else {
-      add_commit_time(t0);
-      notify(std::move(group));
-    }
-  }
-}
-
-void event_log::impl::run_notifier() {
-  for (;;) {
-    done_group group;
-    {
-      std::unique_lock<std::mutex> guard{notify_mu};
-      notify_cv.wait(guard,
-                     [this] { return notify_stopping || !notify_queue.empty(); });
-      if (notify_queue.empty())
-        return;
-      group = std::move(notify_queue.front());
-      notify_queue.pop_front();
-    }
-    for (std::size_t i = 0; i < group.done.size(); ++i)
-      group.done[i](std::move(group.results[i]));
-  }
-}
 
 status event_log::impl::full_error() const {
+  if (!grow_failure.is_ok())
+    return {errc::full,
+            fmt::format("storage '{}' could not grow its map beyond {} bytes "
+                        "({}); nothing of this batch was written",
+                        opts.dir.string(), map_size.load(),
+                        grow_failure.message())};
   return {errc::full,
           fmt::format("storage '{}' reached its maximum map size of {} bytes "
                       "(options.max_map_size); nothing of this batch was "

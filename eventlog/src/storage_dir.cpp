@@ -1,5 +1,7 @@
 #include "storage_dir.hpp"
 
+#include "os_error.hpp"
+
 #include "perdure/eventlog/storage_dir.hpp"
 
 #include <fcntl.h>
@@ -40,10 +42,7 @@ constexpr const char* storage_files[] = {
   "journal-1", "journal-foreign", "data.mdb.undo"};
 
 status os_status(int err, const std::string& what) {
-  auto code = err == EACCES || err == EPERM ? errc::permission
-              : err == ENOSPC || err == EDQUOT ? errc::full
-                                               : errc::io;
-  return {code, fmt::format("{}: {}", what, std::strerror(err))};
+  return {errno_code(err), fmt::format("{}: {}", what, std::strerror(err))};
 }
 
 unsigned dir_mode(unsigned file_mode) {

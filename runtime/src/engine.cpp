@@ -135,6 +135,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   lo.dir = opts.storage;
   lo.file_mode = opts.file_mode;
   lo.map_guard = opts.map_guard;
+  lo.log = opts.log;
   lo.mode = opts.durability;
   lo.sync = opts.sync;
   lo.checkpoint_interval = opts.checkpoint_interval;
@@ -438,6 +439,8 @@ namespace {
 
 std::shared_ptr<run_state> live_of(const engine::impl& p, std::string_view id) {
   std::lock_guard guard{p.mu};
+  if (p.shut)
+    return nullptr;
   auto i = p.live.find(std::string{id});
   return i == p.live.end() ? nullptr : i->second;
 }

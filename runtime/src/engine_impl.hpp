@@ -113,6 +113,10 @@ struct engine::impl {
   std::condition_variable idle; ///< signalled when `live` shrinks
   std::unordered_map<std::string, std::shared_ptr<detail::run_state>> live;
   bool closing = false;
+  bool shut = false; ///< (under mu and close_mu) close() stopped the runs
+
+  std::mutex close_mu; ///< held by close() while it runs
+  perdure::status close_status; ///< what close() returned
 
   /// Called by an actor when its run is over, before waking its waiters.
   void unregister(const std::string& id);

@@ -1,4 +1,4 @@
-// The engine's destructor: stops subscriptions, workflows, event sources,
+// engine::close() and the destructor: stops subscriptions, workflows, event sources,
 // the actor system and the step pool in that order, and never waits
 // unboundedly for user code. Running step bodies are asked to stop (their
 // token is set); those still running after `engine_options::stop_timeout`
@@ -30,7 +30,26 @@ bool await_idle(engine::impl& p, std::unique_lock<std::mutex>& guard,
 engine::~engine() {
   if (!impl_)
     return;
+  bool closed_before = false;
+  {
+    std::lock_guard guard{impl_->close_mu};
+    closed_before = impl_->shut;
+  }
+  if (closed_before)
+    return; // the caller had close()'s status
+  if (auto st = close(); !st)
+    eventlog::emit(impl_->opts.log, eventlog::log_level::error,
+                   fmt::format("closing the storage '{}' failed: {} (nothing "
+                               "acknowledged is lost; the next open "
+                               "recovers)",
+                               impl_->opts.storage.string(), st.to_string()));
+}
+
+perdure::status engine::close() {
   auto& p = *impl_;
+  std::lock_guard closing{p.close_mu};
+  if (p.shut)
+    return p.close_status;
   auto deadline = clock::now() + p.opts.stop_timeout;
   // The metrics endpoint reads the live table and the log: it stops first.
   p.metrics_http.reset();
@@ -77,6 +96,12 @@ engine::~engine() {
   for (auto& [name, src] : srcs)
     src->stop();
   srcs.clear();
+  {
+    // From here on calls see no live run (abandoned ones included) and
+    // answer from the log.
+    std::lock_guard guard{p.mu};
+    p.shut = true;
+  }
   p.host.reset();
   // Bodies of ended runs may still run (canceled ones that ignore their
   // token, or abandoned ones): their links are cut, so they touch nothing
@@ -93,7 +118,8 @@ engine::~engine() {
                        left.size() == 1 ? "y" : "ies", names));
   }
   p.pool.reset();
-  p.log->close();
+  p.close_status = p.log->close();
+  return p.close_status;
 }
 
 } // namespace perdure

@@ -1,5 +1,6 @@
 // Engine shutdown when user code touched the actor system from a step-pool
-// thread: the engine must still stop.
+// thread: the engine must still stop. engine::close() returns the storage's
+// final status.
 
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
@@ -7,7 +8,10 @@
 #include "child_process.hpp"
 #include "temp_dir.hpp"
 
+#include <sys/resource.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -47,4 +51,48 @@ TEST_CASE("an engine stops after a step body started another workflow") {
   // A hang in ~engine leaves this line out; the child is then killed.
   CHECK(child.read_line(20s) == "stopped");
   child.kill();
+}
+
+// Runs a workflow, then lowers the file-size limit below what the final
+// checkpoint writes (the other journal file's zeroed head) and closes.
+PERDURE_CHILD_ENTRY("wf_close_past_limit") {
+  engine eng{{.storage = args.at(0)}};
+  std::printf("output %d\n", eng.run(s_child(1), "one"));
+  std::fflush(stdout);
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit lim{128 << 10, 128 << 10};
+  ::setrlimit(RLIMIT_FSIZE, &lim);
+  auto st = eng.close();
+  std::printf("closed %s\n", st.to_string().c_str());
+  std::printf("again %s\n", eng.close().to_string().c_str());
+  auto s = eng.try_status("one");
+  std::printf("status %s\n", s ? to_string(*s).data() : "?");
+  return 0;
+}
+
+TEST_CASE("close returns the final checkpoint's failure with its code") {
+  test::temp_dir dir;
+  test::child_process child{"wf_close_past_limit", {dir.path().string()}};
+  CHECK(child.read_line(20s) == "output 2");
+  auto closed = child.read_line(20s);
+  CHECK(closed.starts_with("closed full: "));
+  CHECK(closed.find("journal-1") != std::string::npos);
+  CHECK(child.read_line(20s) == "again " + closed.substr(7));
+  CHECK(child.read_line(20s) == "status successful");
+  CHECK(child.wait() == 0);
+  // Nothing acknowledged was lost.
+  engine eng{{.storage = dir.path()}};
+  CHECK(eng.try_status("one").value() == workflow_status::successful);
+}
+
+TEST_CASE("close returns ok, stops new work and keeps reads") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  CHECK(eng.run(s_child(1), "one") == 2);
+  CHECK(eng.close());
+  CHECK(eng.close());
+  CHECK(eng.try_status("one").value() == workflow_status::successful);
+  auto late = eng.try_run(s_child(2), "two");
+  REQUIRE_FALSE(late);
+  CHECK(late.error() == errc::closed);
 }

@@ -138,4 +138,8 @@ cli_result run_perdure(const std::vector<std::string>& args,
   return p.wait();
 }
 
+std::string perdure_cli_path() {
+  return PERDURE_CLI_PATH;
+}
+
 } // namespace perdure::test

@@ -56,6 +56,9 @@ cli_result run_program(const std::string& program,
                        const std::vector<std::string>& args,
                        const std::map<std::string, std::string>& env = {});
 
+/// The path of the built `perdure` binary.
+std::string perdure_cli_path();
+
 /// Runs `perdure args...` to completion.
 cli_result run_perdure(const std::vector<std::string>& args,
                        const std::map<std::string, std::string>& env = {});

@@ -110,7 +110,8 @@ int cmd_recover(const context& ctx, bool dry_run) {
   auto log = eventlog::event_log::open(o);
   if (!log)
     return fail(ctx, log.error());
-  (*log)->close();
+  if (auto st = (*log)->close(); !st)
+    return fail(ctx, st);
   if (ctx.json) {
     auto j = to_json(*plan);
     j["done"] = true;

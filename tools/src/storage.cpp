@@ -31,7 +31,13 @@ exit_code exit_code_for(const status& st) {
 }
 
 int fail(const context& ctx, const status& st) {
-  return fail(ctx, exit_code_for(st), st.message());
+  auto code = exit_code_for(st);
+  // A storage error says what kind it is (a full disk, a permission) when
+  // it is more than a plain I/O failure; scripts get the exit code.
+  if (code == exit_code::storage && st.code() != errc::io)
+    return fail(ctx, code,
+                fmt::format("{} ({})", st.message(), to_string(st.code())));
+  return fail(ctx, code, st.message());
 }
 
 int fail_unknown_id(const context& ctx, std::string_view id) {
@@ -53,7 +59,7 @@ status explain_open(const context& ctx, status st) {
                         ctx.storage.string())};
   if (st.code() == errc::busy || st.code() == errc::invalid_argument)
     return st;
-  return {errc::io, fmt::format("cannot open storage {}: {}",
+  return {st.code(), fmt::format("cannot open storage {}: {}",
                                  ctx.storage.string(), st.message())};
 }
 
@@ -77,6 +83,11 @@ result<std::unique_ptr<eventlog::event_log>> open_for_writing(const context& ctx
   o.dir = ctx.storage;
   o.exclusive = false;
   o.writer_id = "perdure-cli";
+  // A commit that succeeded but could not be recorded for recovery is a
+  // success with a warning (the exit code stays 0).
+  o.log = [&err = ctx.err()](eventlog::log_level level, std::string_view m) {
+    err << "perdure: " << eventlog::to_string(level) << ": " << m << '\n';
+  };
   // Start from the size the engine already grew the map to (LMDB keeps the
   // larger of the file's and ours), without growing a small store.
   o.initial_map_size = std::size_t{1} << 20;

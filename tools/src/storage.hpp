@@ -60,7 +60,8 @@ int fail(const context& ctx, exit_code code, const std::string& message);
 /// The exit code for an error status of the event log.
 exit_code exit_code_for(const status& st);
 
-/// Reports `st` (an error) with its exit code.
+/// Reports `st` (an error) with its exit code; a storage error other than
+/// `io` ends with its code: "... (full)".
 int fail(const context& ctx, const status& st);
 
 /// Reports an unknown id the way every command does:

@@ -154,9 +154,16 @@ class event_log {
   /// Entries and pages of every database, map size and usage.
   result<storage_stats> storage() const;
 
-  /// Stops the writer after committing what is queued. Later writes fail
-  /// `closed`; reads keep working. Called by the destructor.
-  void close();
+  /// Stops the writer after committing what is queued and returns the
+  /// status of the final checkpoint (sync_policy::journal: LMDB synced and
+  /// the journal marked clean); ok for other policies, whose commits are
+  /// durable when acknowledged. A failed final checkpoint loses nothing
+  /// (the journal still holds every acknowledged transaction and the next
+  /// open replays it when needed) but is the caller's to report: `full`,
+  /// `permission` or `io` with the failed call. Later writes fail `closed`;
+  /// reads keep working. Later calls return the same status (waiting for
+  /// a close in progress). The destructor calls it and drops the status.
+  status close();
 
   /// The implementation; defined inside the module only.
   struct impl;

@@ -3,6 +3,9 @@
 // Plain value types of the event log: records, stream directory entries,
 // timers and the options an event log is opened with.
 
+#include "perdure/eventlog/log_sink.hpp"
+#include "perdure/eventlog/status.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -151,7 +154,9 @@ struct options {
   bool read_only = false;
   /// Refuse (errc::busy) when another writer holds the directory. Engines
   /// keep this on; a tool writing beside a running engine (cancel, fork)
-  /// turns it off, and LMDB serializes the two writers.
+  /// turns it off, and LMDB serializes the two writers. Such a writer
+  /// (durability::sync) records each commit in journal-foreign: open fails
+  /// (`permission`, nothing written) when it cannot write that file.
   bool exclusive = true;
   /// The permission bits of every file the log creates (data.mdb, lock.mdb,
   /// the journal, perdure.lock, ...), applied whatever the umask; owner
@@ -176,6 +181,12 @@ struct options {
   /// into an empty log rebuilds the same streams (the crash-at-every-write
   /// harness records storage this way). Must be quick and must not write.
   std::function<void(const write_batch&)> on_commit = {};
+  /// Where the log reports what failed nothing (on the writer thread):
+  /// a writer that is not exclusive whose commit succeeded but could not be
+  /// recorded in journal-foreign (a reboot before the owner's next
+  /// checkpoint could roll it back), as a warning. Empty: stderr
+  /// (stderr_log_sink). Must be quick and must not write to the log.
+  log_sink log = {};
 };
 
 } // namespace perdure::eventlog

@@ -69,6 +69,18 @@ class engine {
   /// early. Unfinished workflows are resumable next time and run those
   /// attempts again.
   ~engine();
+
+  /// Stops the engine as the destructor does (above) and closes its
+  /// storage, returning the final checkpoint's status (see
+  /// eventlog::event_log::close): `full`, `permission` or `io` naming the
+  /// failed call when the storage could not be synced and marked clean;
+  /// nothing acknowledged is lost then, and the next open recovers. After
+  /// it, new workflows fail `closed`, reads of stored ones keep working.
+  /// Later calls return the same status; the destructor then does nothing
+  /// more. Without close(), the destructor reports a failure through
+  /// engine_options::log (an error).
+  perdure::status close();
+
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
 

@@ -35,7 +35,9 @@ struct cli_io {
 
 /// Runs the CLI on `args` (args[0] is the program name) and returns the exit
 /// code as an int (see exit_code). Never throws for bad input or damaged
-/// storage: it prints a one-line error "perdure: ..." on `io.err` instead.
+/// storage: it prints a one-line error "perdure: ..." on `io.err` instead;
+/// a storage error other than plain I/O ends with its code, e.g. "(full)"
+/// or "(permission)".
 /// Reads `PERDURE_STORAGE` and `NO_COLOR` from the environment. `--follow`
 /// installs a SIGINT handler for the time it follows.
 int run_cli(const std::vector<std::string>& args, const cli_io& io);
