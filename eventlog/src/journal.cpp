@@ -75,17 +75,19 @@ journal::~journal() {
 }
 
 status journal::open(const std::filesystem::path& dir, std::size_t capacity,
-                     bool create) {
+                     bool create, int dfd) {
   dir_ = dir;
   capacity_ = capacity;
   std::uint64_t best = 0;
   for (int i = 0; i < 2; ++i) {
     paths_[i] = dir / fmt::format("journal-{}", i);
     const auto& path = paths_[i];
-    fds_[i] = ::open(path.c_str(),
-                     create ? O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW
-                            : O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-                     0600);
+    const auto name = path.filename();
+    fds_[i] = ::openat(dfd >= 0 ? dfd : AT_FDCWD,
+                       dfd >= 0 ? name.c_str() : path.c_str(),
+                       create ? O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW
+                              : O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+                       0600);
     if (fds_[i] < 0)
       return os_error("open", path);
     auto end = ::lseek(fds_[i], 0, SEEK_END);
@@ -262,9 +264,9 @@ bool read_foreign_checkpoint(const std::filesystem::path& dir,
   return decode_header(block, out, /*foreign=*/true);
 }
 
-result<int> open_foreign_journal(const std::filesystem::path& dir,
+result<int> open_foreign_journal(const std::filesystem::path& dir, int dfd,
                                  unsigned mode) {
-  int fd = open_storage_file(dir, "journal-foreign", mode);
+  int fd = open_storage_file(dfd, "journal-foreign", mode);
   if (fd < 0) {
     auto st = os_error("open", dir / "journal-foreign");
     return unexpected{

@@ -129,9 +129,10 @@ class journal {
 
   /// Opens (creating, unless `create` is false: then read-only)
   /// journal-0 and journal-1 in `dir` and reads their headers. `capacity`
-  /// bounds each file.
+  /// bounds each file. `dfd`, when not -1, is `dir` opened by
+  /// prepare_storage_dir: the files are opened relative to it.
   status open(const std::filesystem::path& dir, std::size_t capacity,
-              bool create = true);
+              bool create = true, int dfd = -1);
 
   /// Whether either file holds a valid header.
   bool has_header() const noexcept {
@@ -231,11 +232,11 @@ status publish_foreign_checkpoint(int fd, const std::filesystem::path& dir,
                                   std::uint64_t txnid, std::uint32_t page_size,
                                   const std::string (&meta)[2]);
 
-/// Opens journal-foreign in `dir` for reading and writing (created with
-/// `mode` when missing, no symbolic link followed). Such a writer opens it
+/// Opens journal-foreign in `dir` (open as `dfd`) for reading and writing
+/// (created with `mode` when missing, no symbolic link followed). Such a writer opens it
 /// before it commits anything: one that could not record its commits is
 /// refused (`permission` for a file it may not write) rather than write.
-result<int> open_foreign_journal(const std::filesystem::path& dir,
+result<int> open_foreign_journal(const std::filesystem::path& dir, int dfd,
                                  unsigned mode);
 
 /// The foreign checkpoint, if one is stored and intact.

@@ -38,6 +38,7 @@ struct event_log::impl {
   MDB_dbi blobs = 0;    // sha256 hex -> bytes + crc
   MDB_dbi meta = 0;     // "format" -> version
   int lock_fd = -1;
+  int dir_fd = -1; // opts.dir, opened once by a writer (storage_dir.hpp)
 
   // Readers hold it shared for the life of a read transaction; the writer
   // holds it exclusively while it changes the map size, which LMDB allows

@@ -78,30 +78,38 @@ std::string describe_mode(mode_t m) {
 
 } // namespace
 
-status prepare_storage_dir(const options& o) {
-  if ((o.file_mode & ~0666u) != 0)
-    return {errc::invalid_argument,
-            fmt::format("options.file_mode {:04o} has bits other than read "
-                        "and write",
-                        o.file_mode)};
-  if ((o.file_mode & 0600) != 0600)
-    return {errc::invalid_argument,
-            "options.file_mode must let the owner read and write"};
-  if (auto s = make_dirs(o.dir, dir_mode(o.file_mode)); !s)
-    return s;
-  int dfd = ::open(o.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+namespace {
+
+// Opens the storage directory itself. Its last component may be a symbolic
+// link only when the link is this user's or root's: a link another user
+// planted (in a directory they can write) is not followed.
+result<int> open_dir(const std::filesystem::path& dir, uid_t me) {
+  int dfd = ::open(dir.c_str(),
+                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd >= 0)
+    return dfd;
+  const int err = errno;
+  struct stat ls;
+  if ((err != ELOOP && err != ENOTDIR) || ::lstat(dir.c_str(), &ls) != 0
+      || !S_ISLNK(ls.st_mode))
+    return os_status(err, fmt::format("open({})", dir.string()));
+  if (ls.st_uid != me && ls.st_uid != 0)
+    return unexpected{
+      errc::permission,
+      fmt::format("storage directory '{}' is a symbolic link owned by uid "
+                  "{}, not by this user (uid {}) or root; perdure does not "
+                  "follow it",
+                  dir.string(), ls.st_uid, me)};
+  dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
-    return os_status(errno, fmt::format("open({})", o.dir.string()));
-  struct closer {
-    int fd;
-    ~closer() {
-      ::close(fd);
-    }
-  } c{dfd};
+    return os_status(errno, fmt::format("open({})", dir.string()));
+  return dfd;
+}
+
+status check_dir(int dfd, const options& o, uid_t me) {
   struct stat st;
   if (::fstat(dfd, &st) != 0)
     return os_status(errno, fmt::format("fstat({})", o.dir.string()));
-  const auto me = ::geteuid();
   if (st.st_uid != me)
     return {errc::permission,
             fmt::format("storage directory '{}' is owned by uid {}, not by "
@@ -136,16 +144,52 @@ status prepare_storage_dir(const options& o) {
   return {};
 }
 
-int open_storage_file(const std::filesystem::path& dir, const char* name,
-                      unsigned mode) {
-  auto path = dir / name;
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+} // namespace
+
+result<int> prepare_storage_dir(const options& o) {
+  if ((o.file_mode & ~0666u) != 0)
+    return unexpected{errc::invalid_argument,
+                      fmt::format("options.file_mode {:04o} has bits other "
+                                  "than read and write",
+                                  o.file_mode)};
+  if ((o.file_mode & 0600) != 0600)
+    return unexpected{errc::invalid_argument,
+                      "options.file_mode must let the owner read and write"};
+  if (auto s = make_dirs(o.dir, dir_mode(o.file_mode)); !s)
+    return s;
+  const auto me = ::geteuid();
+  auto dfd = open_dir(o.dir, me);
+  if (!dfd)
+    return dfd;
+  if (auto s = check_dir(*dfd, o, me); !s) {
+    ::close(*dfd);
+    return s;
+  }
+  return dfd;
+}
+
+status check_same_dir(int dfd, const std::filesystem::path& dir) {
+  struct stat a, b;
+  if (::fstat(dfd, &a) != 0)
+    return os_status(errno, fmt::format("fstat({})", dir.string()));
+  if (::stat(dir.c_str(), &b) != 0)
+    return os_status(errno, fmt::format("stat({})", dir.string()));
+  if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+    return {errc::permission,
+            fmt::format("storage directory '{}' was replaced while it was "
+                        "being opened; nothing was written into the new one",
+                        dir.string())};
+  return {};
+}
+
+int open_storage_file(int dfd, const char* name, unsigned mode) {
+  int fd = ::openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd >= 0 || errno != ENOENT)
     return fd;
-  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-              mode);
+  fd = ::openat(dfd, name,
+                O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0 && errno == EEXIST) // created meanwhile: open it
-    return ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    return ::openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd >= 0 && ::fchmod(fd, mode) != 0) {
     int err = errno;
     ::close(fd);
@@ -155,22 +199,23 @@ int open_storage_file(const std::filesystem::path& dir, const char* name,
   return fd;
 }
 
-status apply_file_modes(const options& o) {
+status apply_file_modes(int dfd, const options& o) {
   const auto me = ::geteuid();
   for (const char* name : storage_files) {
-    auto path = o.dir / name;
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)
-        || st.st_uid != me || (st.st_mode & 0777) == o.file_mode)
+    if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
+        || !S_ISREG(st.st_mode) || st.st_uid != me
+        || (st.st_mode & 0777) == o.file_mode)
       continue;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = ::openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
       continue;
     int rc = ::fchmod(fd, o.file_mode);
     int err = errno;
     ::close(fd);
     if (rc != 0)
-      return os_status(err, fmt::format("chmod({})", path.string()));
+      return os_status(err, fmt::format("chmod({})",
+                                        (o.dir / name).string()));
   }
   return {};
 }

@@ -9,18 +9,25 @@
 
 namespace perdure::eventlog::detail {
 
-/// Creates `o.dir` and its missing parents (mode from o.file_mode), then
-/// checks the directory and the storage files already in it.
-status prepare_storage_dir(const options& o);
+/// Creates `o.dir` and its missing parents (mode from o.file_mode), opens
+/// it once (its last component is followed only as a link of this user's
+/// or root's) and checks the directory and the storage files already in
+/// it. Returns the directory's descriptor, for the calls below; the caller
+/// closes it.
+result<int> prepare_storage_dir(const options& o);
 
-/// Opens `name` in `dir` for reading and writing without following a
-/// symbolic link, creating it with `mode` (whatever the umask) when
-/// missing. Returns the descriptor, or -1 with errno set.
-int open_storage_file(const std::filesystem::path& dir, const char* name,
-                      unsigned mode);
+/// errc::permission when `dir` no longer names the directory `dfd` is
+/// (replaced after prepare_storage_dir): checked before LMDB, which opens
+/// its files by path.
+status check_same_dir(int dfd, const std::filesystem::path& dir);
 
-/// Gives every storage file in `o.dir` that the user owns o.file_mode
-/// (tightening files an older perdure created 0644).
-status apply_file_modes(const options& o);
+/// Opens `name` in the directory `dfd` for reading and writing without
+/// following a symbolic link, creating it with `mode` (whatever the umask)
+/// when missing. Returns the descriptor, or -1 with errno set.
+int open_storage_file(int dfd, const char* name, unsigned mode);
+
+/// Gives every storage file in the directory `dfd` (o.dir) that the user
+/// owns o.file_mode (tightening files an older perdure created 0644).
+status apply_file_modes(int dfd, const options& o);
 
 } // namespace perdure::eventlog::detail

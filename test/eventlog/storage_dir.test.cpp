@@ -148,7 +148,8 @@ TEST_CASE("a storage directory writable by others is refused") {
 
 TEST_CASE("a symbolic link planted among the storage's files is refused and its target left alone") {
   for (const char* planted : {"perdure.lock", "journal-0", "journal-1",
-                              "data.mdb", "lock.mdb", "data.mdb.undo"}) {
+                              "journal-foreign", "data.mdb", "lock.mdb",
+                              "data.mdb.undo"}) {
     CAPTURE(planted);
     test::temp_dir tmp;
     auto victim = tmp / "victim";
@@ -166,6 +167,40 @@ TEST_CASE("a symbolic link planted among the storage's files is refused and its 
     CHECK(fs::last_write_time(victim) == before);
     CHECK(entries(dir) == std::set<std::string>{planted});
   }
+}
+
+TEST_CASE("a storage path that is another user's symbolic link is not followed; the user's own is") {
+  if (::geteuid() != 0) {
+    MESSAGE("needs root to give a link to another user; skipped");
+    return;
+  }
+  test::temp_dir tmp;
+  // The victim: a private directory of this user, with a file in it.
+  auto victim = tmp / "private";
+  fs::create_directories(victim);
+  fs::permissions(victim, fs::perms(0700));
+  write_file(victim / "keep", "precious");
+  auto before = fs::last_write_time(victim / "keep");
+  // Another user planted the storage path as a link to it.
+  auto planted = tmp / "perdure";
+  fs::create_directory_symlink(victim, planted);
+  REQUIRE(::lchown(planted.c_str(), nobody, nobody) == 0);
+  auto r = open_at(planted);
+  REQUIRE_FALSE(r);
+  CHECK(r.as_status().code() == errc::permission);
+  CHECK(r.as_status().message().find("symbolic link owned by uid 65534")
+        != std::string::npos);
+  CHECK(entries(victim) == std::set<std::string>{"keep"});
+  CHECK(read_file(victim / "keep") == "precious");
+  CHECK(fs::last_write_time(victim / "keep") == before);
+  // A link of the user's own (storage moved to another disk) is followed.
+  REQUIRE(::lchown(planted.c_str(), 0, 0) == 0);
+  {
+    auto log = open_at(planted);
+    REQUIRE_MESSAGE(log, log.as_status().to_string());
+  }
+  CHECK(fs::exists(victim / "data.mdb"));
+  CHECK(fs::is_symlink(planted));
 }
 
 TEST_CASE("the default storage directory is per user, never a shared path") {

@@ -20,7 +20,12 @@ namespace perdure::eventlog {
 /// unless options::file_mode grants the group write access), and any of
 /// its files (data.mdb, lock.mdb, perdure.lock, journal-*, data.mdb.undo)
 /// that is a symbolic link, not a regular file, or owned by another user.
-/// Files are created with O_NOFOLLOW and given options::file_mode.
+/// The directory is opened once without following a symbolic link as its
+/// last component, unless that link is the user's own or root's (a link
+/// another user planted is refused); the log's own files are opened
+/// relative to it with O_NOFOLLOW, and LMDB (which opens data.mdb and
+/// lock.mdb by path) only once the path still names that directory.
+/// Files are given options::file_mode.
 std::filesystem::path default_storage_dir();
 
 } // namespace perdure::eventlog
