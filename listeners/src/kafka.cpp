@@ -112,6 +112,7 @@ struct subscription::impl : engine_service,
   record_workflow target;
   record_delivery delivery; ///< used when `to_actors`
   bool to_actors = false;
+  eventlog::log_sink log; ///< the engine's; librdkafka's lines go there
   rd_kafka_t* rk = nullptr;
   std::thread thread;
   std::atomic<bool> stopping{false};
@@ -674,7 +675,8 @@ subscription start_subscription(engine& eng, const kafka_source& src,
   ok_or_throw(check(src));
   p->eng = &eng;
   p->src = src;
-  p->rk = detail::new_kafka_consumer(src);
+  p->log = eng.options().log;
+  p->rk = detail::new_kafka_consumer(src, p->log);
   p->thread = std::thread{[raw = p.get()] { raw->run(); }};
   eng.attach(p);
   return subscription{std::move(p)};

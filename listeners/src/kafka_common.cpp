@@ -10,10 +10,48 @@
 
 namespace perdure::detail {
 
+namespace {
+
+// The properties librdkafka itself flags as sensitive (_RK_SENSITIVE in
+// its src/rdkafka_conf.c, from v2.0.2, the Debian 12 build, up to its
+// current releases, which added the OAUTHBEARER assertion and client
+// secret properties): librdkafka redacts their values in its own debug
+// dumps. No public librdkafka call exposes the flag, so the names are
+// kept here; a property librdkafka does not know never gets this far
+// (validation refuses it before anything is logged).
+constexpr std::string_view sensitive_properties[] = {
+  "sasl.oauthbearer.assertion.private.key.file",
+  "sasl.oauthbearer.assertion.private.key.passphrase",
+  "sasl.oauthbearer.assertion.private.key.pem",
+  "sasl.oauthbearer.client.secret",
+  "sasl.oauthbearer.config",
+  "sasl.password",
+  "sasl.username",
+  "ssl.ca.pem",
+  "ssl.key.location",
+  "ssl.key.password",
+  "ssl.key.pem",
+  "ssl.keystore.password",
+};
+
+// `text` with every occurrence of `value` replaced (librdkafka's messages
+// quote a rejected value).
+std::string without(std::string text, std::string_view value) {
+  if (value.empty())
+    return text;
+  for (auto at = text.find(value); at != std::string::npos;
+       at = text.find(value, at))
+    text.replace(at, value.size(), "<value hidden>");
+  return text;
+}
+
+} // namespace
+
 bool is_secret_property(std::string_view key) {
-  return key.find("password") != std::string_view::npos
-         || key.find("secret") != std::string_view::npos
-         || key == "ssl.key.pem" || key == "sasl.oauthbearer.config";
+  for (auto name : sensitive_properties)
+    if (key == name)
+      return true;
+  return false;
 }
 
 result<std::string> property_value(std::string_view key,
@@ -37,20 +75,48 @@ status set_kafka_properties(rd_kafka_conf_t* conf,
     auto value = property_value(k, v);
     if (!value)
       return value.error();
-    if (rd_kafka_conf_set(conf, k.c_str(), value->c_str(), err, sizeof err)
-        != RD_KAFKA_CONF_OK)
-      // A secret's value never reaches an error message (which may be
-      // logged as a step's failure).
+    auto rc = rd_kafka_conf_set(conf, k.c_str(), value->c_str(), err,
+                                sizeof err);
+    if (rc == RD_KAFKA_CONF_UNKNOWN)
       return {errc::invalid_argument,
-              fmt::format("kafka property '{}'='{}': {}", k,
-                          is_secret_property(k) ? "<secret>" : v, err)};
+              fmt::format("kafka property '{}' is not a property of "
+                          "librdkafka {} (names are lower case; see its "
+                          "CONFIGURATION.md)",
+                          k, rd_kafka_version_str())};
+    // No value reaches an error message (which may be logged as a step's
+    // failure or printed by the CLI): not the one given, not the one read
+    // from the environment, not as quoted by librdkafka.
+    if (rc != RD_KAFKA_CONF_OK)
+      return {errc::invalid_argument,
+              fmt::format("kafka property '{}': {}", k,
+                          without(without(err, *value), v))};
   }
   return {};
 }
 
 
-rd_kafka_t* new_kafka_consumer(const kafka_source& src) {
+namespace {
+
+// librdkafka's log lines (syslog levels) go to the engine's log sink, the
+// conf's opaque: librdkafka never writes to stderr on perdure's behalf.
+void forward_kafka_log(const rd_kafka_t* rk, int level, const char* facility,
+                       const char* line) {
+  auto* sink = static_cast<const eventlog::log_sink*>(rd_kafka_opaque(rk));
+  auto lvl = level <= 3   ? eventlog::log_level::error
+             : level == 4 ? eventlog::log_level::warning
+             : level <= 6 ? eventlog::log_level::info
+                          : eventlog::log_level::debug;
+  auto text = fmt::format("kafka {} {}: {}", rd_kafka_name(rk), facility, line);
+  eventlog::emit(sink ? *sink : eventlog::log_sink{}, lvl, text);
+}
+
+} // namespace
+
+rd_kafka_t* new_kafka_consumer(const kafka_source& src,
+                               const eventlog::log_sink& log) {
   auto conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_opaque(conf, const_cast<eventlog::log_sink*>(&log));
+  rd_kafka_conf_set_log_cb(conf, forward_kafka_log);
   std::map<std::string, std::string> props{
       {"bootstrap.servers", src.brokers}, {"group.id", src.group},
       {"enable.auto.commit", "false"},    {"enable.auto.offset.store", "false"},

@@ -4,6 +4,7 @@
 // (kafka_wait.cpp) share on librdkafka: property checks, the consumer's
 // defaults and the conversion of a message into a kafka_record.
 
+#include "perdure/eventlog/log_sink.hpp"
 #include "perdure/listeners/kafka.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -12,8 +13,9 @@
 
 namespace perdure::detail {
 
-/// Whether a librdkafka property holds a secret (passwords, client
-/// secrets, private keys): its value is never printed.
+/// Whether librdkafka flags property `key` as sensitive (passwords,
+/// private keys, client secrets, SASL user names): such a value is never
+/// logged; a wait's source must give it as "env:NAME".
 bool is_secret_property(std::string_view key);
 
 /// The value librdkafka gets: `value`, or for "env:NAME" the environment
@@ -22,14 +24,16 @@ result<std::string> property_value(std::string_view key,
                                    const std::string& value);
 
 /// Applies `props` to `conf` (resolving "env:NAME" values); the first bad
-/// one is invalid_argument.
+/// one is invalid_argument naming the property, never its value.
 status set_kafka_properties(rd_kafka_conf_t* conf,
                             const std::map<std::string, std::string>& props);
 
 /// A consumer for `src`: offsets are the log's (no auto commit, no auto
-/// store), then `src.properties` override the defaults. Throws
+/// store), then `src.properties` override the defaults; librdkafka's log
+/// lines go to `log`, which must outlive the consumer. Throws
 /// `perdure::error` (invalid_argument) for a bad property.
-rd_kafka_t* new_kafka_consumer(const kafka_source& src);
+rd_kafka_t* new_kafka_consumer(const kafka_source& src,
+                               const eventlog::log_sink& log);
 
 /// The record of consumed message `m` (not an error message).
 kafka_record to_kafka_record(const rd_kafka_message_t* m);

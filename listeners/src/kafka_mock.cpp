@@ -1,6 +1,7 @@
 // librdkafka's mock cluster (rdkafka_mock.h) on 127.0.0.1 and a small
 // producer, for tests, samples and perdure-mock-kafka.
 
+#include "kafka_common.hpp"
 #include "perdure/listeners/kafka.hpp"
 
 #include "perdure/runtime/errors.hpp"
@@ -71,13 +72,10 @@ kafka_producer::kafka_producer(const std::string& brokers,
   properties.emplace("bootstrap.servers", brokers);
   properties.emplace("linger.ms", "5");
   properties.emplace("queue.buffering.max.messages", "1000000");
-  for (auto& [k, v] : properties)
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err)
-        != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw_error({errc::invalid_argument,
-                   fmt::format("kafka property '{}'='{}': {}", k, v, err)});
-    }
+  if (auto st = detail::set_kafka_properties(conf, properties); !st) {
+    rd_kafka_conf_destroy(conf);
+    throw_error(st);
+  }
   impl_->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!impl_->rk) {
     rd_kafka_conf_destroy(conf);

@@ -47,7 +47,7 @@ class kafka_channel {
       : src_(std::move(src))
       , stored_(std::move(stored))
       , log_(std::move(log))
-      , rk_(new_kafka_consumer(src_))
+      , rk_(new_kafka_consumer(src_, log_))
       , queue_(rd_kafka_queue_get_consumer(rk_)) {
     thread_ = std::thread{[this] { loop(); }};
   }
@@ -375,6 +375,10 @@ std::shared_ptr<const step_def> make_kafka_wait_def() {
 } // namespace detail
 
 void kafka_listener::check_input(const kafka_source& src) {
+  // Validated before the source is logged as the node's input: a property
+  // librdkafka does not know (a misspelling, upper case, a Java client's
+  // sasl.jaas.config) never reaches the log.
+  ok_or_throw(check(src));
   ok_or_throw(check_loggable(src));
 }
 

@@ -227,15 +227,34 @@ TEST_CASE("a record produced while a workflow waits reaches it") {
   }
 }
 
-TEST_CASE("a Kafka wait with a bad property fails with the property named") {
+TEST_CASE("a Kafka wait with a bad property is refused with the property "
+          "named, before anything is logged") {
   test::temp_dir dir;
   engine eng{{.storage = dir.path()}};
   kafka_source bad{.brokers = "127.0.0.1:1",
                    .topic = "t",
                    .properties = {{"no.such.property", "1"}}};
-  auto r = eng.try_run(waiter(bad), "bad");
+  try {
+    (void) waiter(bad);
+    FAIL("an unknown property was accepted");
+  } catch (const perdure::error& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    CHECK(std::string{e.what()}.find("no.such.property") != std::string::npos);
+  }
+  // A source built by a step is checked when the node runs: the attempt
+  // fails naming the property.
+  const auto make_source =
+      step("kafka_wait_bad_source", [](std::string brokers) {
+        return kafka_source{.brokers = brokers,
+                            .topic = "t",
+                            .properties = {{"no.such.property", "1"}}};
+      });
+  auto r = eng.try_run(
+      take_record(wait_for_event<kafka_listener>(make_source("127.0.0.1:1"))),
+      "bad");
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().to_string().find("no.such.property") != std::string::npos);
+  CHECK(eng.status("bad") == workflow_status::failed);
 }
 
 TEST_CASE("a Kafka wait refuses a literal secret before logging anything") {

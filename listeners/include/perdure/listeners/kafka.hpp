@@ -23,11 +23,16 @@
 namespace perdure {
 
 /// Where records come from. Any librdkafka property (TLS, SASL, timeouts,
-/// ...) passes through `properties`; an unknown property or value is an
-/// `invalid_argument` error from subscribe naming it (a secret's value is
-/// never printed). A value "env:NAME" is read from environment variable
-/// NAME when the consumer starts, which keeps secrets out of code and out
-/// of the log.
+/// ...) passes through `properties`; an unknown property (names are
+/// librdkafka's, lower case) or a bad value is an `invalid_argument` error
+/// naming the property and never printing its value. A value "env:NAME" is
+/// read from environment variable NAME when the consumer starts, which
+/// keeps secrets out of code and out of the log: pass every secret that way.
+/// The properties librdkafka flags as sensitive (`sasl.username`,
+/// `sasl.password`, `ssl.key.password`, `ssl.key.pem`, `ssl.key.location`,
+/// `ssl.keystore.password`, `ssl.ca.pem`, `sasl.oauthbearer.config`, the
+/// OAUTHBEARER client secret and assertion keys) must be given so in a
+/// logged source (see kafka_listener).
 struct kafka_source {
   std::string brokers = {};        ///< bootstrap.servers
   std::string topic = {};
@@ -67,15 +72,18 @@ PERDURE_FIELDS(kafka_record, topic, partition, offset, timestamp, key, value,
 /// topic share one consumer and get distinct records, FIFO in the order
 /// they were armed; a partition's next record is handed out only after the
 /// previous one is durable, so the stored offset never skips a record.
-/// The source is logged as the node's input, so a secret property
-/// (`sasl.password`, `ssl.key.password`, ...) must be given as "env:NAME":
-/// a literal secret is refused with `invalid_argument` before anything is
-/// logged (and again when the node runs, for a source built by a step).
+/// The source is logged as the node's input, so it is validated first (an
+/// unknown or bad property is refused before anything is logged), and a
+/// property librdkafka flags as sensitive must be given as "env:NAME": a
+/// literal one is refused with `invalid_argument` (and again when the node
+/// runs, for a source built by a step — a step's output is logged, so a
+/// step must not build a source holding a literal secret either).
 struct kafka_listener {
   using event_type = kafka_record;
   using params = detail::type_list<kafka_source>;
   static constexpr const char* name = "perdure.kafka";
-  /// Throws `invalid_argument` for a literal secret in `src.properties`.
+  /// Throws `invalid_argument` for a bad source or property, or a literal
+  /// sensitive value in `src.properties`.
   static void check_input(const kafka_source& src);
   /// The registered event node definition.
   static std::shared_ptr<const detail::step_def> event_def();
@@ -182,8 +190,9 @@ status check(const kafka_source& src);
 /// The prefix of a property value read from the environment: "env:NAME".
 inline constexpr std::string_view env_prefix = "env:";
 
-/// Ok, or `invalid_argument` naming a secret property given literally (a
-/// source logged as a node's input must read secrets from "env:NAME").
+/// Ok, or `invalid_argument` naming a property librdkafka flags as
+/// sensitive given literally (a source logged as a node's input must read
+/// it from "env:NAME").
 status check_loggable(const kafka_source& src);
 
 /// Subscribes; throws `perdure::error` for invalid options. Used by
