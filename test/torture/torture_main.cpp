@@ -1,18 +1,21 @@
 // perdure-torture: the driver. Starts a mock Kafka cluster in this process,
 // then runs child lives of the workload (torture_workload.cpp) on one
-// storage, killing each with SIGKILL at a random point (1 in 8 before the
-// child said it was ready, i.e. during recovery); workflows are released
-// and records produced in slices over the first 60 % of the lives, so most
-// kills land mid-work. After each kill it reads the log (read-only) and the
+// storage, killing each with SIGKILL (1 in 8 at a random point before the
+// child said it was ready, i.e. during recovery; the others once the
+// child's reported progress reached a random point of the work it had
+// left, so they land with work in flight whatever the machine's speed);
+// every life gets a new slice of workflows and records. After each kill it reads the log (read-only) and the
 // effects file: a step body whose success is logged must have run, and from
 // then on must never run again. A last life finishes the work; then every
 // workflow's output, every actor's state and the stored offsets are checked.
 //
 // Usage: perdure-torture [--kills N] [--seed S] [--storage DIR]
 //                        [--workflows W] [--records R] [--reboots 1]
+//                        [--min-mid-work K]
 // --reboots 1 gives every life another boot id (PERDURE_BOOT_ID), so each
 // one starts with the event log's recovery: the last checkpoint's meta
 // pages written back and the journal replayed.
+// --min-mid-work K makes fewer than K kills with work in flight a failure.
 // Exit 0 when everything held, 1 on any violation, 2 on bad usage.
 
 #include "torture.hpp"
@@ -50,6 +53,7 @@ struct config {
   int workflows = 200;
   int records = 20000;
   bool reboots = false;
+  int min_mid_work = 0; // fewer kills mid-work fail the run
 };
 
 int usage(const char* why) {
@@ -57,6 +61,7 @@ int usage(const char* why) {
                "perdure-torture: %s\n"
                "usage: perdure-torture [--kills N] [--seed S] [--storage DIR]"
                " [--workflows W] [--records R] [--reboots 1]\n"
+               "                      [--min-mid-work K]\n"
                "  DIR must be missing or empty; it gets log/ (the engine's\n"
                "  storage) and effects.txt (one line per step execution).\n",
                why);
@@ -82,6 +87,8 @@ bool parse(int argc, char** argv, config& c) {
         c.records = std::stoi(value);
       else if (flag == "--reboots")
         c.reboots = std::stoi(value) != 0;
+      else if (flag == "--min-mid-work")
+        c.min_mid_work = std::stoi(value);
       else
         return false;
     } catch (const std::exception&) {
@@ -216,8 +223,8 @@ class torture_run {
     if (auto st = cluster_->create_topic(topic, partitions); !st)
       return fail_now("cannot create the topic: " + st.to_string());
     producer_ = std::make_unique<kafka_producer>(cluster_->bootstrap());
-    // Work is released over the first 60 % of the lives.
-    int slices = std::max(1, cfg_.kills * 6 / 10);
+    // Every life gets a slice of new work.
+    int slices = std::max(1, cfg_.kills);
     for (int life = 0; t_.kills < cfg_.kills; ++life) {
       if (!release(std::min(cfg_.workflows, ceil_part(cfg_.workflows, life + 1,
                                                       slices)),
@@ -299,8 +306,7 @@ class torture_run {
                               + ": expected 'ready', got '" + line + "'");
         return;
       }
-      std::uniform_int_distribution<int> ms{5, 250};
-      std::this_thread::sleep_for(std::chrono::milliseconds{ms(rng_)});
+      wait_for_progress(child, remaining_work(before));
     }
     child.kill();
     // -9: killed by us; anything else means the child stopped by itself.
@@ -309,14 +315,57 @@ class torture_run {
                             + " ended by itself with code "
                             + std::to_string(code));
     ++t_.kills;
+    auto started_before = effects_seen_.executions;
     auto after = observe();
     std::size_t done_before = count_bodies(before);
     bool work_left = after.finished.size()
                        < static_cast<std::size_t>(released_)
                      || after.taken < produced_;
-    if (work_left && (count_bodies(after) > done_before
+    // Mid-work: with work left, and this life had started a body, logged
+    // a body's success or stored a record.
+    if (work_left && (effects_seen_.executions > started_before
+                      || count_bodies(after) > done_before
                       || after.taken > before.taken))
       ++t_.mid_work;
+  }
+
+  // Body executions and records this life has left, as the log said
+  // before it started (re-runs of killed bodies come on top).
+  std::int64_t remaining_work(const log_view& before) const {
+    std::int64_t left = produced_ - before.taken;
+    for (int i = 0; i < released_; ++i) {
+      auto it = before.bodies.find(i);
+      left += static_cast<std::int64_t>(expected_bodies(i))
+              - (it == before.bodies.end()
+                   ? 0
+                   : static_cast<std::int64_t>(it->second.size()));
+    }
+    return std::max<std::int64_t>(left, 0);
+  }
+
+  // Aims the kill at work in flight: returns once the child's reported
+  // progress reached a random point in the first 80 % of what it has
+  // left, or it settled (all done: that kill lands after the work), or
+  // after 120 s without a line. With nothing left, a random 0-50 ms.
+  void wait_for_progress(test::child_process& child, std::int64_t left) {
+    if (left == 0) {
+      std::uniform_int_distribution<int> ms{0, 50};
+      std::this_thread::sleep_for(std::chrono::milliseconds{ms(rng_)});
+      return;
+    }
+    std::uniform_int_distribution<std::int64_t> at{
+      1, std::max<std::int64_t>(1, left * 8 / 10)};
+    auto target = at(rng_);
+    for (;;) {
+      auto line = child.read_line(120s);
+      unsigned long long bodies = 0;
+      long long records = 0;
+      if (std::sscanf(line.c_str(), "progress %llu %lld", &bodies, &records)
+          != 2)
+        return; // "settled", the end of the output or a timeout
+      if (static_cast<std::int64_t>(bodies) + records >= target)
+        return;
+    }
   }
 
   void last_life(int life) {
@@ -395,6 +444,10 @@ class torture_run {
     if (effects_seen_.malformed)
       violations_.push_back(std::to_string(effects_seen_.malformed)
                             + " malformed lines in the effects file");
+    if (t_.mid_work < cfg_.min_mid_work)
+      violations_.push_back(std::to_string(t_.mid_work)
+                            + " kills landed mid-work, want at least "
+                            + std::to_string(cfg_.min_mid_work));
     for (auto& v : violations_)
       std::printf("VIOLATION: %s\n", v.c_str());
     std::printf("result: %s\n", violations_.empty() ? "OK" : "FAILED");

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -61,6 +62,7 @@ namespace {
 engine* current = nullptr;
 std::string effects_path;
 std::string life_text;
+std::atomic<std::uint64_t> bodies_started{0}; // this life's effect() calls
 
 // One fsynced line per started body: the count outside the engine.
 void effect(const char* kind) {
@@ -75,6 +77,7 @@ void effect(const char* kind) {
   ::close(fd);
   if (!ok)
     throw std::runtime_error("cannot write the effects file");
+  bodies_started.fetch_add(1);
 }
 
 // -- steps -------------------------------------------------------------------
@@ -217,10 +220,35 @@ PERDURE_CHILD_ENTRY("torture_life") {
     hs.push_back(std::move(*h));
   }
   std::printf("ready\n");
+  // What the driver aims its kill by: "progress BODIES RECORDS" (bodies
+  // started and records stored in this life) whenever either moved.
+  std::atomic<bool> settled{false};
+  std::thread reporter;
+  if (!a.last)
+    reporter = std::thread{[&] {
+      auto first = taken(eng, src);
+      std::uint64_t bodies = 0;
+      std::int64_t records = 0;
+      while (!settled.load()) {
+        auto b = bodies_started.load();
+        auto r = taken(eng, src) - first;
+        if (b != bodies || r != records) {
+          bodies = b;
+          records = r;
+          std::printf("progress %llu %lld\n",
+                      static_cast<unsigned long long>(b),
+                      static_cast<long long>(r));
+        }
+        std::this_thread::sleep_for(2ms);
+      }
+    }};
   for (auto& h : hs)
     h.wait();
   while (taken(eng, src) < a.records)
     std::this_thread::sleep_for(5ms);
+  settled = true;
+  if (reporter.joinable())
+    reporter.join();
   std::printf("settled\n");
   if (!a.last)
     std::this_thread::sleep_for(600s);
