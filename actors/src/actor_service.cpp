@@ -4,7 +4,8 @@
 
 #include "actor_runner.hpp"
 
-#include <cstdio>
+#include "perdure/eventlog/log_sink.hpp"
+
 #include <fmt/format.h>
 #include <thread>
 
@@ -53,13 +54,15 @@ void actor_service::stop() {
       ++n;
       names += fmt::format("\n  actor '{}' method '{}'", r->s.cell->id, m);
     }
-    std::fprintf(stderr,
-                 "perdure: the engine on '%s' stopped without waiting for "
-                 "%zu actor method%s that did not return (their callers got "
-                 "'closed'; nothing of them is logged, so repeating the "
-                 "calls runs them):%s\n",
-                 eng->storage().string().c_str(), n, n == 1 ? "" : "s",
-                 names.c_str());
+    eventlog::emit(
+      eng->options().log, eventlog::log_level::warning,
+      fmt::format("the engine on '{}' stopped without waiting for {} actor "
+                  "method{} that did not return (their callers got "
+                  "'closed'; nothing of them is logged, so repeating the "
+                  "calls runs them; until they return they keep the storage "
+                  "open in this process, and opening it again here fails "
+                  "busy):{}",
+                  eng->storage().string(), n, n == 1 ? "" : "s", names));
   }
   runners.clear();
   join_waiters(false);

@@ -233,8 +233,15 @@ TEST_CASE("~engine returns within 5 s while 100 actor calls and 10 step "
   sink_gate.close();
   body_gate.close();
   relays_waiting = 0;
-  auto eng = std::make_unique<engine>(
-    engine_options{.storage = dir.path(), .capacity = {.cpus = 16}});
+  std::mutex log_mu;
+  std::string logged; // what the engine reported through its log hook
+  auto eng = std::make_unique<engine>(engine_options{
+    .storage = dir.path(),
+    .log = [&](eventlog::log_level, std::string_view m) {
+      std::lock_guard g{log_mu};
+      logged.append(m).append("\n");
+    },
+    .capacity = {.cpus = 16}});
   ring = eng.get();
   std::vector<handle<int>> hs;
   for (int i = 0; i < 10; ++i)
@@ -254,15 +261,30 @@ TEST_CASE("~engine returns within 5 s while 100 actor calls and 10 step "
   auto took = std::chrono::steady_clock::now() - t0;
   CHECK(took < 5s);
   ring = nullptr;
+  {
+    // What it abandoned is said through the log hook, naming the method.
+    std::lock_guard g{log_mu};
+    CAPTURE(logged);
+    CHECK(logged.find("did not return") != std::string::npos);
+    CHECK(logged.find("method 'hold'") != std::string::npos);
+  }
   // Every caller was answered: closed, nothing logged.
   for (auto& f : fs)
     CHECK(f.get() == errc::closed);
   for (auto& h : hs)
     CHECK_THROWS_AS(h.get(), perdure::error);
-  // The abandoned method and bodies return now, into no engine.
+  // The abandoned method and bodies return now, into no engine. The
+  // method held the storage open in this process until it returned.
   sink_gate.open();
   body_gate.open();
-  engine again{{.storage = dir.path()}};
+  std::unique_ptr<engine> reopened;
+  REQUIRE(wait_until([&] {
+    auto e = engine::open({.storage = dir.path()});
+    if (e)
+      reopened = std::move(*e);
+    return reopened != nullptr;
+  }));
+  auto& again = *reopened;
   ring = &again;
   CHECK(again.get_actor<sink>("sink").call(&sink::count) == 0);
   CHECK(again.get_actor<relay>("r7").call(&relay::via) == 1);

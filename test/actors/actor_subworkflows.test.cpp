@@ -1,6 +1,7 @@
 // Sub-workflows started by methods: the next mutating call waits, readonly
-// calls do not, steps may call back into their actor, and a sub-workflow
-// resumes exactly once after SIGKILL.
+// calls do not, steps may call back into their actor, a key whose
+// sub-workflow failed answers the resumed result once it was resumed to
+// success, and a sub-workflow resumes exactly once after SIGKILL.
 
 #include <doctest/doctest.h>
 
@@ -8,6 +9,7 @@
 #include "temp_dir.hpp"
 #include "test_actors.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
@@ -22,6 +24,7 @@ struct planner {
   workflow<int> doubled(int gated);
   workflow<int> double_and_store();
   workflow<int> journey();
+  workflow<int> fragile();
   int update(int v) {
     val = v;
     return val;
@@ -30,7 +33,8 @@ struct planner {
     return val;
   }
 };
-PERDURE_ACTOR(planner, (val), (doubled, double_and_store, journey, update, get))
+PERDURE_ACTOR(planner, (val),
+              (doubled, double_and_store, journey, fragile, update, get))
 
 namespace {
 
@@ -85,7 +89,22 @@ const auto second_leg = step("actors_second_leg", [](int x) {
   return x * 10;
 });
 
+// Fails while `fragile_fails` is set (one attempt), then triples.
+std::atomic<bool> fragile_fails{true};
+const auto fragile_leg = step(
+  "actors_fragile_leg",
+  [](int x) {
+    if (fragile_fails.load())
+      throw std::runtime_error("the provider is down");
+    return 3 * x;
+  },
+  {.max_attempts = 1});
+
 } // namespace
+
+workflow<int> planner::fragile() {
+  return fragile_leg(val);
+}
 
 workflow<int> planner::doubled(int gated) {
   return slow_double(val, gated);
@@ -129,6 +148,47 @@ TEST_CASE("a step of an actor's sub-workflow may call that actor") {
   CHECK(p.call(&planner::double_and_store) == 4);
   CHECK(p.call(&planner::get) == 4);
   current = nullptr;
+}
+
+TEST_CASE("a key whose sub-workflow failed answers the resumed result once "
+          "that workflow was resumed to success") {
+  test::temp_dir dir;
+  std::string sub_id;
+  fragile_fails = true;
+  {
+    engine eng{{.storage = dir.path()}};
+    auto p = eng.actor<planner>("pl");
+    auto first = p.with({.key = "order-7"}).try_call(&planner::fragile);
+    REQUIRE_FALSE(first.has_value());
+    CHECK(first.error().code() == errc::failed);
+    CHECK(first.error().message().find("the provider is down") !=
+          std::string::npos);
+    // The same key keeps answering the logged failure...
+    auto again = p.with({.key = "order-7"}).try_call(&planner::fragile);
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().code() == errc::failed);
+    auto failed = eng.list({workflow_status::failed});
+    REQUIRE(failed.size() == 1);
+    sub_id = failed[0].id;
+    CHECK(sub_id.find("order-7") != std::string::npos);
+    // ... until the operator resumes the sub-workflow and it succeeds.
+    fragile_fails = false;
+    eng.resume(sub_id).wait();
+    REQUIRE(eng.status(sub_id) == workflow_status::successful);
+    CHECK(p.with({.key = "order-7"}).call(&planner::fragile) == 3);
+    CHECK(p.with({.key = "order-7"}).call(&planner::fragile) == 3);
+    // The state is the actor's: a resumed sub-workflow's output is the
+    // call's result, not a state change.
+    CHECK(p.call(&planner::get) == 1);
+  }
+  // The resumed answer is logged under the key: a restart keeps it, and
+  // the sub-workflow does not run again.
+  fragile_fails = true;
+  engine eng{{.storage = dir.path()}};
+  auto p = eng.actor<planner>("pl");
+  CHECK(p.with({.key = "order-7"}).call(&planner::fragile) == 3);
+  CHECK(eng.status(sub_id) == workflow_status::successful);
+  fragile_fails = false;
 }
 
 PERDURE_CHILD_ENTRY("actor_sub_crash") {

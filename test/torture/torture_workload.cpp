@@ -206,6 +206,7 @@ PERDURE_CHILD_ENTRY("torture_life") {
   engine eng{{.storage = a.storage}};
   current = &eng;
   auto src = source_of(a.brokers);
+  const auto taken_at_start = taken(eng, src);
   auto sub = eng.subscribe(
     src, deliver_to(&torture_account::apply, {.id_prefix = "kafka-"}));
   // A stored unfinished id resumes, a finished one returns its output.
@@ -221,17 +222,17 @@ PERDURE_CHILD_ENTRY("torture_life") {
   }
   std::printf("ready\n");
   // What the driver aims its kill by: "progress BODIES RECORDS" (bodies
-  // started and records stored in this life) whenever either moved.
+  // started and records stored in this life, counted from its start: many
+  // may be done before "ready") whenever either moved.
   std::atomic<bool> settled{false};
   std::thread reporter;
   if (!a.last)
     reporter = std::thread{[&] {
-      auto first = taken(eng, src);
-      std::uint64_t bodies = 0;
+      std::uint64_t bodies = ~std::uint64_t{0};
       std::int64_t records = 0;
       while (!settled.load()) {
         auto b = bodies_started.load();
-        auto r = taken(eng, src) - first;
+        auto r = taken(eng, src) - taken_at_start;
         if (b != bodies || r != records) {
           bodies = b;
           records = r;

@@ -64,10 +64,14 @@ class engine {
   /// are asked to stop (their token is set) and waited for up to
   /// `engine_options::stop_timeout`; bodies still running then are
   /// abandoned (their threads are not waited for and keep nothing of the
-  /// engine) and named on stderr. Results of bodies that return after the
-  /// stop request are dropped, never logged: a body told to stop may return
-  /// early. Unfinished workflows are resumable next time and run those
-  /// attempts again.
+  /// engine) and named through engine_options::log. Results of bodies that
+  /// return after the stop request are dropped, never logged: a body told
+  /// to stop may return early. Unfinished workflows are resumable next time
+  /// and run those attempts again. Actor methods still running are
+  /// abandoned the same way (their callers get `closed`), but until they
+  /// return they keep the storage open in this process: opening it again
+  /// here fails `busy` meanwhile (another process is not affected once
+  /// this one exits).
   ~engine();
 
   /// Stops the engine as the destructor does (above) and closes its
