@@ -78,6 +78,12 @@ TEST_CASE("the CLI reads workflows a real engine ran: show, output, "
   CHECK(steps[0]["status"] == "succeeded");
   CHECK(steps[0]["attempts"] == 2);
   CHECK(steps[0]["max_attempts"] == 3);
+  CHECK(steps[0]["error"] == "std::runtime_error: flaky failure");
+  CHECK(steps[0]["error_attempt"] == 1);
+  // A failed attempt's error shows, also when a later attempt succeeded.
+  auto retried = cli(dir, {"show", "retried"});
+  CHECK(retried.out.find("attempt 1 failed: std::runtime_error: flaky "
+                         "failure") != std::string::npos);
 
   auto broken = cli(dir, {"show", "broken"});
   CHECK(broken.out.find("flaky failure") != std::string::npos);

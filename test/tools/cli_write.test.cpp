@@ -137,6 +137,27 @@ TEST_CASE("history --follow prints records appended while it runs and "
   CHECK(recs[2]["payload"]["output"] == 7);
 }
 
+TEST_CASE("history --follow ends when the workflow ends, after its last "
+          "record") {
+  temp_dir dir;
+  auto log = open_log(dir.path());
+  write_fixture(*log);
+  cli_process p{{"--storage", dir.path().string(), "history", "pending_job",
+                 "--follow"}};
+  REQUIRE(p.wait_for_out("step_started"));
+  finish_pending_step(*log);
+  REQUIRE(p.wait_for_out("step_succeeded"));
+  end_pending_job(*log);
+  auto r = p.wait(); // no SIGINT, no timeout: it ends by itself
+  CHECK(r.code == 0);
+  CHECK(r.out.find("workflow_succeeded") != std::string::npos);
+  CHECK(r.err.find("ended: successful") != std::string::npos);
+  // One that had ended before: printed, then done at once.
+  auto done = cli(dir, {"history", "dyn", "--follow"});
+  CHECK(done.code == 0);
+  CHECK(done.out.find("workflow_succeeded") != std::string::npos);
+}
+
 TEST_CASE("history --follow-timeout stops following by itself") {
   temp_dir dir;
   {

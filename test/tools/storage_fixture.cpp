@@ -164,4 +164,9 @@ void finish_pending_step(eventlog::event_log& log) {
   succeeded(log, "pending_job", 0, "slow", 7);
 }
 
+void end_pending_job(eventlog::event_log& log) {
+  put(log, "pending_job", record_kind::workflow_succeeded,
+      rec::workflow_ended{}, "successful");
+}
+
 } // namespace perdure::test

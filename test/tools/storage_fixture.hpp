@@ -29,4 +29,7 @@ void write_fixture(eventlog::event_log& log);
 /// (step "slow" succeeded with output 7).
 void finish_pending_step(eventlog::event_log& log);
 
+/// Ends "pending_job": workflow_succeeded, status successful.
+void end_pending_job(eventlog::event_log& log);
+
 } // namespace perdure::test

@@ -185,8 +185,9 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   history->add_option("--from", ha.from, "start at this seq")
     ->check(at_least_one);
   history->add_flag("--follow,-f", ha.follow,
-                    "keep printing new records until SIGINT (with --json: "
-                    "one JSON object per line)");
+                    "keep printing new records until a workflow ends, "
+                    "SIGINT or the timeout (with --json: one JSON object "
+                    "per line)");
   history->add_option("--follow-timeout", ha.follow_timeout,
                       "stop following after this many seconds")
     ->check(CLI::NonNegativeNumber);

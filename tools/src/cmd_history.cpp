@@ -126,7 +126,22 @@ int cmd_history(const context& ctx, const history_args& a) {
     return 0;
 
   // Follow: poll the stream; a read-only LMDB reader sees each new commit
-  // in its next transaction. Stop on SIGINT or after the timeout.
+  // in its next transaction. Stop when a workflow has ended (its last
+  // records printed), on SIGINT or after the timeout.
+  auto ended = [&](const eventlog::stream_info& i) {
+    return i.kind == eventlog::stream_kind::workflow
+           && (i.status == "successful" || i.status == "failed"
+               || i.status == "canceled");
+  };
+  auto say_ended = [&](const eventlog::stream_info& i) {
+    ctx.out().flush();
+    if (!ctx.json)
+      ctx.err() << fmt::format("history: workflow '{}' ended: {}\n", a.id,
+                               i.status);
+    return 0;
+  };
+  if (ended(*info))
+    return say_ended(*info);
   ctx.out().flush();
   sigint_guard guard;
   using clock = std::chrono::steady_clock;
@@ -137,13 +152,18 @@ int cmd_history(const context& ctx, const history_args& a) {
                     : clock::time_point::max();
   while (!interrupted.load() && clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    st = (*log)->scan(a.id, next, emit);
+    // The status first: a status read before the scan cannot miss records
+    // committed with it.
+    auto now = (*log)->info(a.id);
+    st = now ? (*log)->scan(a.id, next, emit) : now.error();
     if (st.code() == errc::not_found)
       return fail(ctx, exit_code::not_found,
                   fmt::format("'{}' was deleted while following it", a.id));
     if (!st)
       return fail(ctx, st);
     ctx.out().flush();
+    if (ended(*now))
+      return say_ended(*now);
   }
   return 0;
 }

@@ -94,6 +94,7 @@ json workflow_json(const workflow_view& v, bool utc) {
     st["continued_to"] = s.continued_to >= 0 ? json(s.continued_to)
                                              : json(nullptr);
     st["error"] = s.error.empty() ? json(nullptr) : json(s.error);
+    st["error_attempt"] = s.error_attempt;
     st["metadata"] = s.metadata;
     steps.push_back(std::move(st));
   }
@@ -117,11 +118,18 @@ void print_steps(const context& ctx, const workflow_view& v) {
            human_duration(duration(s->start, s->end))});
   }
   t.print(ctx.out(), ctx.color);
-  for (auto [s, depth] : order)
-    if (!s->error.empty() && s->status != "succeeded")
-      ctx.out() << paint(fmt::format("{}: {}", s->id, s->error), style::red,
-                         ctx.color)
-                << '\n';
+  // Why attempts failed, also for a step that succeeded on a later one.
+  for (auto [s, depth] : order) {
+    if (s->error.empty())
+      continue;
+    auto text = s->status == "failed"
+                  ? fmt::format("{}: {}", s->id, s->error)
+                  : fmt::format("{}: attempt {} failed: {}", s->id,
+                                s->error_attempt, s->error);
+    ctx.out() << paint(text, s->status == "failed" ? style::red : style::dim,
+                       ctx.color)
+              << '\n';
+  }
 }
 
 void print_entry(const context& ctx, const stream_info& info,

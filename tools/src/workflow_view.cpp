@@ -188,6 +188,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       auto& s = node(v.node);
       s.attempts = std::max(s.attempts, static_cast<int>(v.attempt));
       s.error = v.error_type + ": " + v.error_text;
+      s.error_attempt = static_cast<int>(v.attempt);
       s.status = v.final ? "failed" : "retrying";
       if (v.final)
         s.end = time;

@@ -30,6 +30,7 @@ struct step_view {
   std::int32_t continued_to = -1;    ///< the root of its sub-graph
   std::optional<std::string> output; ///< the output FlexBuffer, once succeeded
   std::string error;                 ///< "type: text" of the last failure
+  int error_attempt = 0;             ///< the attempt that failed so
   std::map<std::string, std::string> metadata;
 };
 
