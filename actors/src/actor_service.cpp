@@ -307,6 +307,12 @@ result<std::shared_ptr<const void>> committed_state(actor_cell& c) {
   return unexpected{errc::closed, "the engine is shutting down"};
 }
 
+void post_readonly(actor_cell& c, std::function<void()> f) {
+  auto& pool = c.svc->pool;
+  if (!pool || !pool->post(f))
+    f();
+}
+
 void submit_mutation(actor_cell& c, mutation m) {
   c.last_used.store(mono_ns(), std::memory_order_relaxed);
   if (auto st = check_cycle(c, m, m.chain); !st) {

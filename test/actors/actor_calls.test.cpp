@@ -94,6 +94,25 @@ TEST_CASE("a readonly call while a writer is blocked returns the committed value
   CHECK(c.call(&counter::value) == 42);
 }
 
+TEST_CASE("a readonly call_async returns before the call runs; the call "
+          "runs on the actors' pool") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto c = eng.actor<counter>("async-reader");
+  c.call(&counter::incr, 5);
+  test::counter_gate.close();
+  // Run on this thread, call_async would not return until the gate opened.
+  auto h = c.call_async(&counter::gated_value);
+  CHECK_FALSE(h.ready());
+  REQUIRE(test::counter_gate.wait_inside(1)); // running elsewhere meanwhile
+  CHECK_FALSE(h.ready());
+  test::counter_gate.open();
+  CHECK(h.get() == 5);
+  // Arguments are copied: the caller's temporaries may be gone when it runs.
+  auto plus = c.call_async(&counter::value_plus, std::stoi("37"));
+  CHECK(plus.get() == 42);
+}
+
 TEST_CASE("get_actor fails typed for a missing actor and for another class") {
   test::temp_dir dir;
   engine eng{{.storage = dir.path()}};

@@ -103,6 +103,12 @@ struct counter {
   int meeting_value(int together) const {
     return counter_meeting.meet(together) ? count : -1;
   }
+  /// Readonly: returns the count once the test opens `counter_gate`.
+  int gated_value() const {
+    if (!counter_gate.pass())
+      throw std::runtime_error("counter_gate never opened");
+    return count;
+  }
   /// Increments once the test opens `counter_gate`.
   int gated_incr() {
     if (!counter_gate.pass())
@@ -118,8 +124,8 @@ struct counter {
   }
 };
 PERDURE_ACTOR(counter, (count),
-              (incr, add, value, value_plus, meeting_value, gated_incr,
-               fail_after, reset))
+              (incr, add, value, value_plus, meeting_value, gated_value,
+               gated_incr, fail_after, reset))
 
 struct other {
   int x = 0;

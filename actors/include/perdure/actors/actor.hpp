@@ -116,9 +116,10 @@ class actor_ref {
     return r;
   }
 
-  /// Starts a call of `m` with `args`. Mutating: queued on the actor; a
-  /// repeated idempotency key returns the logged result without running.
-  /// Readonly: runs now on this thread, the handle is ready on return.
+  /// Starts a call of `m` with `args` and returns at once. Mutating: queued
+  /// on the actor; a repeated idempotency key returns the logged result
+  /// without running. Readonly: runs on the actors' pool against the last
+  /// committed state, beside other calls (the arguments are copied).
   template <class M, class... A>
   call_handle<detail::method_result_t<M>> call_async(M m, A&&... args) const {
     using tr = detail::method_traits<M>;
@@ -128,7 +129,14 @@ class actor_ref {
                   "call: the arguments do not match the method's parameters");
     auto st = std::make_shared<detail::call_state>();
     if constexpr (tr::readonly) {
-      run_readonly(*st, m, std::forward<A>(args)...);
+      detail::post_readonly(
+        *cell_, [self = *this, st, m,
+                 copied = std::make_tuple(std::decay_t<A>(
+                   std::forward<A>(args))...)]() mutable {
+          std::apply(
+            [&](auto&... a) { self.run_readonly(*st, m, std::move(a)...); },
+            copied);
+        });
     } else {
       auto& cls = detail::class_of<T>();
       detail::mutation mu;
@@ -189,21 +197,36 @@ class actor_ref {
     return out;
   }
 
-  /// Calls `m` and waits: the result, or the error as a status/result.
+  /// Calls `m` and waits: the result, or the error as a status/result. A
+  /// readonly method runs on this thread.
   template <class M, class... A>
   detail::call_result_t<detail::method_result_t<M>> try_call(M m,
                                                              A&&... a) const {
-    return call_async(m, std::forward<A>(a)...).try_get();
+    return call_now(m, std::forward<A>(a)...).try_get();
   }
 
   /// Calls `m` and waits: the result, or throws `method_failed` (the method
-  /// threw), `perdure::error` (storage failed: `io`, `closed`, ...).
+  /// threw), `perdure::error` (storage failed: `io`, `closed`, ...). A
+  /// readonly method runs on this thread.
   template <class M, class... A>
   detail::method_result_t<M> call(M m, A&&... a) const {
-    return call_async(m, std::forward<A>(a)...).get();
+    return call_now(m, std::forward<A>(a)...).get();
   }
 
  private:
+  // A call that is waited for at once: a readonly one runs right here (no
+  // hand-off to the pool), a mutating one as call_async.
+  template <class M, class... A>
+  call_handle<detail::method_result_t<M>> call_now(M m, A&&... args) const {
+    if constexpr (detail::method_traits<M>::readonly) {
+      auto st = std::make_shared<detail::call_state>();
+      run_readonly(*st, m, std::forward<A>(args)...);
+      return call_handle<detail::method_result_t<M>>{std::move(st)};
+    } else {
+      return call_async(m, std::forward<A>(args)...);
+    }
+  }
+
   template <class M, class... A>
   void run_readonly(detail::call_state& st, M m, A&&... args) const {
     auto state = detail::committed_state(*cell_);

@@ -254,6 +254,10 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
 /// passivated).
 result<std::shared_ptr<const void>> committed_state(actor_cell& c);
 
+/// Runs readonly call `f` on the actors' pool (on this thread once the
+/// pool has shut down; `f` then finds the engine closing).
+void post_readonly(actor_cell& c, std::function<void()> f);
+
 /// Queues `m` on the actor; `m.done` completes once it is durable.
 void submit_mutation(actor_cell& c, mutation m);
 
