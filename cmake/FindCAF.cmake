@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Finds the C++ Actor Framework 0.17 as Debian ships it (libcaf-dev has no CMake
 # package config). Defines CAF::core and CAF::io.
 find_path(CAF_INCLUDE_DIR caf/all.hpp)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Finds liblmdb (Debian: liblmdb-dev) and defines LMDB::LMDB.
 find_path(LMDB_INCLUDE_DIR lmdb.h)
 find_library(LMDB_LIBRARY NAMES lmdb)

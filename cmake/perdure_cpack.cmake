@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # `cpack -G DEB` in the build directory: one Debian package with the CLI,
 # the mock broker, the headers, the libraries and the CMake/pkg-config
 # files. Depends lists the Debian packages perdure's libraries and programs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Warnings and sanitizers live on one INTERFACE target that every target links
 # PRIVATE, so a flag change reaches the whole tree from here.
 add_library(perdure_warnings INTERFACE)

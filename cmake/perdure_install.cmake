@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Install rules: headers, libraries, the CLI and the mock broker, the CMake
 # package (find_package(perdure CONFIG), targets perdure::<module> and
 # perdure::perdure), perdure.pc and the Debian package (perdure_cpack).

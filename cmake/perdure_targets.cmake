@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The names users link: perdure::<module> and perdure::perdure (every module
 # this build has), the same through add_subdirectory and an installed
 # package; shared libraries get versioned sonames (libperdure_runtime.so.0.2).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cmake -DPROGRAM=... -DEXPECTED=<regex> -P run_sample.cmake
 # Runs one sample; passes when it exits 0 AND its output matches EXPECTED.
 # (CTest's PASS_REGULAR_EXPRESSION alone ignores the exit code.)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A runner's mutating calls: deduplication by key, applying the method
 // (with the runner's lock released, so that stop() never waits for user
 // code), the records and snapshots of a call, and their grouped commit.

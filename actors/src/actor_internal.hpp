@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Internals of the actors module shared by actor_log.cpp (records, loading,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CAF-free half of the actors module: call futures, idempotency keys,
 // and reading an actor's stream back (latest snapshot + later events).
 

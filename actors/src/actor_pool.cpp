@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The actor pool: workers, managed blocking (a blocked worker is replaced,
 // up to a bound), lingering surplus workers, and one timer thread.
 

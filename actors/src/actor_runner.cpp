@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A runner's strand (its inbox drained by one pool worker at a time), its
 // log acknowledgements, sub-workflows, passivation and stop.
 

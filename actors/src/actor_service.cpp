@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-engine actor service: the directory (id -> cell), activation,
 // the watchers of sub-workflows, the entry points of actor_ref, and a
 // shutdown bounded by engine_options::stop_timeout.

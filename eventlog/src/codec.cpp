@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error messages of decoding, the thread-local builders of encoding and the
 // signature stack.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rendering any payload as JSON without its C++ type.
 
 #include "perdure/eventlog/codec.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Validation of untrusted payloads and the reader views over validated ones.
 
 #include "perdure/eventlog/codec.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Key layouts and value framing of the LMDB databases (FORMAT.md). Private to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The redo journal's files: headers, entries, the foreign checkpoint. See
 // journal.hpp for how the log uses them and FORMAT.md for the layout.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The redo journal in front of LMDB (sync_policy::journal; FORMAT.md,

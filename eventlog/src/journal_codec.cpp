@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The journal's encodings: headers and entries (FORMAT.md, "Journal").
 
 #include "journal.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recovery planning: reading the journal and data.mdb, proving what a
 // replay would produce, or refusing. See journal_recovery.hpp and
 // FORMAT.md, "Recovery".

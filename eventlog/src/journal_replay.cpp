@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The replay at open and its undo: data.mdb saved before recovery writes
 // into it, and put back when the replay fails or was interrupted
 // (journal_recovery.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checkpoints: the periodic one in two parts (the writer pins the state,
 // the checkpointer thread syncs data.mdb, the writer journals it), the
 // synchronous one that starts a journal generation (a full journal file,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The log's threads: the writer's loops (with the journal and without),
 // the journal syncer and the notifier that runs completions in commit
 // order. The commit itself is log_writer.cpp's, checkpoints are

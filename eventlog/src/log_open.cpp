@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "perdure/eventlog/event_log.hpp"
 
 // Opening a storage (checks, recovery, LMDB's environment, the threads) and

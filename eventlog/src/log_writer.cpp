@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The group-commit writer: one thread drains the queue of write_batches into
 // one LMDB write transaction, commits it (fsync in sync mode) and only once
 // the batches are durable hands their completions to the notifier thread.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // LMDB 0.9 follows page numbers without checking them against the file: a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // event_log::verify: a full scan of every database, checking checksums,
 // envelope schemas and that the directory agrees with the log.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // perdure-mock-kafka: librdkafka's mock cluster as a standalone process, for
 // tests whose consumer process is killed and restarted while the broker
 // keeps its data. Prints "bootstrap: HOST:PORT" and runs until killed.

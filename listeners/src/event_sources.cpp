@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The event sources behind wait_for_event: the timer source (one thread per
 // engine sleeping until the earliest armed deadline) and the poll source
 // (custom listeners, polls on a bounded pool of listener threads).

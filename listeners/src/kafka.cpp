@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kafka subscriptions on librdkafka (C API). One consumer thread per
 // subscription: it assigns the topic's partitions at the offsets stored in
 // the log, takes up to max_batch records, and commits their workflow

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // librdkafka helpers shared by subscriptions and the Kafka event source.
 
 #include "kafka_common.hpp"

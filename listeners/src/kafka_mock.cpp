@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // librdkafka's mock cluster (rdkafka_mock.h) on 127.0.0.1 and a small
 // producer, for tests, samples and perdure-mock-kafka.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The event source of `wait_for_event<kafka_listener>(source)`. One
 // consumer ("channel") per group and topic, on its own thread, hands
 // records to the armed waits in FIFO order. Exactly once rests on two

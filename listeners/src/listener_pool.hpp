@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The threads that run a custom listener's polls and checkpoint callbacks:

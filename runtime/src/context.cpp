@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The thread-local context of a running step body (context.hpp), and the
 // blobs a body puts with `perdure::put`.
 

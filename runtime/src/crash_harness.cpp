@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "perdure/runtime/crash_harness.hpp"
 
 #include "perdure/eventlog/event_log.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine's management API: opening storage, submitting and resuming
 // runs, status, outputs, listing, cancel, remove, metadata and objects.
 // Live runs are answered from memory, others from the log.

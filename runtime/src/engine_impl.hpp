@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Internals shared by engine.cpp and the CAF translation unit: the state of

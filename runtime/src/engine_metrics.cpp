@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine's own metrics: names, help texts, and the callbacks that read
 // workflow statuses and log totals when /metrics is scraped.
 

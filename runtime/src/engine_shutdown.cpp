@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // engine::close() and the destructor: stops subscriptions, workflows, event sources,
 // the actor system and the step pool in that order, and never waits
 // unboundedly for user code. Running step bodies are asked to stop (their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The metrics registry and its text exposition (Prometheus format 0.0.4:
 // https://prometheus.io/docs/instrumenting/exposition_formats/).
 

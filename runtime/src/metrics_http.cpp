@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The /metrics endpoint: a plain-socket HTTP/1.1 server, one thread, poll().
 // It answers one request per connection and closes it, which is all a
 // Prometheus scraper needs, and keeps the server small enough to review.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The engine's /metrics endpoint: a minimal HTTP/1.1 server on one thread

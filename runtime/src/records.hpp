@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The payloads of the workflow records (record_kinds.hpp 100..108), as codec

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The process-wide step registry, option merging, exception description and
 // the small vocabulary functions of the public headers.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The pool that runs step bodies, off the CAF scheduler. A job declares the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The only translation unit that includes CAF: the actor system of an engine
 // and the workflow actor, one per live workflow. The actor serializes the
 // events of its workflow (commits, step results, cancel, stop) and applies

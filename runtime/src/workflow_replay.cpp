@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rebuilding a workflow from its log (resume, and reads of workflows that
 // are not live), and the code check that guards a resume.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "workflow_run.hpp"
 
 #include "perdure/runtime/errors.hpp"

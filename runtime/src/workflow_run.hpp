@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The state machine of one workflow, free of CAF: the graph of step calls

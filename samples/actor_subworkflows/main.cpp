@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-11: methods that return sub-workflows. `double_it(false)`
 // returns the doubling step; `double_it(true)` passes its output on to a step
 // that calls the actor's own `update` (a sub-workflow may call its actor).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-4: a virtual actor whose state outlives the process.
 #include <perdure/perdure.hpp>
 

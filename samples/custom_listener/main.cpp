@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-17: a custom event listener. poll_for_event runs on a
 // listener thread and returns when the event arrives; its result is stored
 // once as the node's output; event_checkpointed runs after it is durable

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The perdure demo: an order workflow on the default storage
 // ($PERDURE_STORAGE, else the per-user default, e.g. ~/.local/state/perdure). Stock is reserved for
 // every line in parallel, the payment fails once and is retried, then the

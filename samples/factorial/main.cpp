@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-3: recursion as a dynamic workflow.
 #include <perdure/perdure.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Seed example 8-6's workflow: fibonacci as a dynamic workflow. A header so
 // that the crash-at-every-write test runs the very same steps.

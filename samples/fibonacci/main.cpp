@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-6: fibonacci as a dynamic workflow.
 #include "fibonacci.hpp"
 

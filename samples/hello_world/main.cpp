@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-1: a step puts objects, the next one reads and joins them.
 #include <perdure/perdure.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-9: an idempotency token generated once by a durable step
 // makes the side-effecting booking step safe to retry. Here the booking
 // service books the seat and then loses its answer on the first try (a

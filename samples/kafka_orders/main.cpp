@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Kafka-triggered order process: the `orders` topic (key = customer, value
 // = amount) is delivered to one `customer` virtual actor per key, in
 // partition order, with the record's offset as the call's idempotency key.

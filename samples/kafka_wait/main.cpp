@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A workflow node that waits for a Kafka record: each order workflow pays,
 // then waits for the next record of the `deliveries` topic (a courier
 // picking up a parcel) and completes with it. Two workflows waiting on the

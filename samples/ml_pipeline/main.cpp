@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-12: a two-stage ML pipeline (standard scaler, then a
 // nearest-centroid classifier), each stage a virtual actor whose fitted
 // parameters persist through save/load hooks. One workflow fits the

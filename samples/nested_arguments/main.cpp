@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-15: a vector of workflows is resolved before the step runs.
 #include <perdure/perdure.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-14: objects stored once and passed by reference.
 #include <perdure/perdure.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-10: a counter with a readonly `value` (not logged, runs
 // beside other calls on the last committed state).
 #include <perdure/perdure.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-8: retries (max_attempts) and catching exceptions.
 #include <perdure/perdure.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-13: a long workflow started detached from a method under a
 // deterministic id, checked later without blocking the actor.
 #include <perdure/perdure.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-2: a step declares the resources it needs (one GPU); the
 // engine runs it only when its capacity has them. Two training steps that
 // each need the machine's only GPU never run at once: the second waits until

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-5: outputs of steps as arguments of another step.
 #include <perdure/perdure.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Seed example 8-16: two timer events gathered; the gather step runs once
 // both fired (the seed's 60 s and 30 s, shortened to 0.6 s and 0.3 s).
 #include <perdure/perdure.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Seed example 8-7's workflow: a step that books flights and a hotel as a
 // sub-graph, then finalizes; the children start only after the parent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Actor methods that call other actors: no thread starvation whatever the
 // number of callers or actor threads, cycles fail at once, a bound on
 // blocked methods, and an engine that stops while methods are blocked.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calls through the public API: results, ordering, readonly concurrency and
 // isolation, typed errors of get_actor.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Failures and idempotency: a throwing method, the calls behind it, keys
 // repeated in the same engine and after a restart.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lifecycle: snapshots bound recovery, passivation frees and restores,
 // composition of actors with actors and with workflow steps.
 

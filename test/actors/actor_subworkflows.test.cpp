@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sub-workflows started by methods: the next mutating call waits, readonly
 // calls do not, steps may call back into their actor, a key whose
 // sub-workflow failed answers the resumed result once it was resumed to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Virtual-actor workloads of perdure-bench: actor-seq (sequential mutating
 // calls on one actor), actor-readonly (readonly calls from 8 threads while a
 // writer runs), actor-activate (cold activation), actor-memory (resident

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The perdure-bench runner: named workloads that print their figures, as one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // perdure-bench: `--list`, or `WORKLOAD [--durability sync|process]
 // [--sync journal|pipelined|per_commit] [--json]
 // [--seconds S] [--dir DIR]`.

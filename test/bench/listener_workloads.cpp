@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Listener workloads: durable timers (lateness), Kafka records into
 // workflows (records/s end to end, exactly once, offsets in the same commit)
 // and Kafka records into virtual actors (deliver_to: idempotency keys,

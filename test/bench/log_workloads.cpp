@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event-log workloads and their physical baselines: log-append, lmdb-raw and
 // fsync-floor.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Workflow workloads of perdure-bench: wf-seq (1000 sequential trivial
 // steps), wf-fanout (1000 parallel steps joined by one), wf-throughput
 // (1-step workflows from 16 concurrent callers).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decoding errors: type mismatches with paths, ranges, sizes, schema
 // evolution and forged payloads.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rendering payloads as JSON without their C++ type.
 
 #include "codec_test_types.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Property tests: generated values round-trip; random and damaged bytes are
 // errors, never crashes.
 

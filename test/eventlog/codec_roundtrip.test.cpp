@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Round trips of every supported kind of value through encode and decode.
 
 #include "codec_test_types.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Types and helpers shared by the codec test files: structs of every shape,

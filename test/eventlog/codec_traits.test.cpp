@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compile-time traits (what is encodable and decodable) and type signatures.
 
 #include "codec_test_types.hpp"

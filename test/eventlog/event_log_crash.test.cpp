@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Crash, corruption and capacity tests with real processes and real files.
 
 #include "perdure/eventlog/event_log.hpp"

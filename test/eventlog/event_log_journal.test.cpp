@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The redo journal (sync_policy::journal): one journal sync per group, and
 // recovery after a reboot. A reboot is simulated by copying the storage
 // files as the disk could hold them after a power loss and opening the copy

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Replays the committed fuzz corpus and every crash reproducer (test/fuzz/)
 // through the checks of the libFuzzer targets, so the normal build covers
 // them without clang.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The journal-damage suite: a storage left open by a crash, its journal or
 // data file damaged the ways a real machine or operator damages them, then
 // opened with and without a (simulated) reboot. Either every acknowledged

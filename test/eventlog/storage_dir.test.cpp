@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Safe storage directories: another user's directory, a directory writable
 // by others and planted symbolic links are refused before anything is
 // written; what the log creates is private whatever the umask.

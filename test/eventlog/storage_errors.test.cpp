@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Storage errors reach the caller with their code: a disk without room (a
 // real full tmpfs, or a file-size limit) is `full`, never `io`, and what was
 // acknowledged before stays; a failed final checkpoint is close()'s status.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target over the payload codec: validate, to_json and decode<T>
 // for representative types (codec_checks.hpp). Built with PERDURE_FUZZ=ON.
 

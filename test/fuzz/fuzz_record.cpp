@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target over the record framing of eventlog/src/encoding.hpp:
 // unframe_record, unframe_entry, unframe_small, parse_log_key and
 // parse_timer_key (record_checks.hpp). Built with PERDURE_FUZZ=ON.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes the seed corpus of the fuzz targets: valid encodings of
 // representative payloads (codec/) and framed records, directory entries and
 // small values under log, timer and plain keys (record/).

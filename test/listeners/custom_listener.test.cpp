@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Custom listeners: poll on listener threads, the event stored once, the
 // checkpoint callback after durability, concurrency, errors and cancel.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Many workflows waiting on one custom listener share a bounded number of
 // listener threads.
 

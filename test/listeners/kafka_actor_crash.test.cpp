@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exactly-once from Kafka into virtual actors across SIGKILL: the broker (a
 // mock cluster in this test process) keeps its records while consumer
 // processes delivering to account actors (`deliver_to`) are killed at

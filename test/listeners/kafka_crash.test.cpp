@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exactly-once from Kafka across SIGKILL: the broker (a mock cluster in this
 // test process) keeps its records while consumer processes are killed at
 // random points and restarted; every record must start exactly one

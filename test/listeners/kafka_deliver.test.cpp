@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kafka records into virtual actors (`deliver_to`) on librdkafka's mock
 // cluster: each record applied once to the actor of its key, in partition
 // order; poison records (a throwing decoder, a method that keeps throwing)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kafka subscriptions on librdkafka's mock cluster: one workflow per record,
 // offsets stored with the submissions, poison records to the dead-letter
 // stream, bad options, and the standalone mock-broker program.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // wait_for_event<kafka_listener>(source): a workflow node whose output is
 // the next Kafka record. Records go to waiting workflows exactly once and
 // in partition order, the stored offset commits with the event, a restart

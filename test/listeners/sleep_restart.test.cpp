@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The restart scenario: 200 workflows sleeping 5 s; the process is
 // killed and restarted; all complete at their original due time (not a
 // new sleep from the restart), none lost, none run twice. How late they

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Durable timers: sleep, wait_for_event<timer_listener>, gather, cancel and
 // a restart in a real process killed with SIGKILL.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The installed package, used as an outside project would: installs BUILD
 # into a temporary prefix, checks what is there, then builds and runs two
 # samples (a workflow and an actor) against it, once through CMake's

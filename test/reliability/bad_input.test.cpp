@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bad-input suite: malformed ids, oversized payloads, and cancel and
 // delete racing with running steps. Each gives a clear typed error, loses
 // nothing that was stored, and the engine serves a new workflow afterwards.

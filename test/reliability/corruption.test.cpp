@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The corruption suite, in leveldb's manner: storage written by a real engine
 // (workflows and actors) is copied, then bytes are flipped or the data file
 // truncated at random positions, for many seeds. On each copy, `perdure

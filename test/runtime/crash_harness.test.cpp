@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The crash-at-every-write harness applied to the fibonacci (8-6) and trip
 // booking (8-7) samples' workflows (their headers under samples/).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The crash test: a child process runs 20 workflows whose steps record each
 // execution in a file outside the engine; the test kills it with SIGKILL
 // mid-flight, resumes on the same storage and checks exact outputs and that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Graph shapes through the public API: sequential, nested, looped, fork-join,
 // recursive (dynamic) graphs, shared upstream steps, nested and object
 // arguments.

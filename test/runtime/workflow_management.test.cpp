@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The management API: bulk listing, cancel, resume_all, remove, metadata,
 // code-change checks, storage ownership and resource checks.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Running, re-running and resuming: live ids, finished ids, outputs that
 // never re-execute, retries counted exactly, catching.
 

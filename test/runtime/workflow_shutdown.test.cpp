@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Engine shutdown when user code touched the actor system from a step-pool
 // thread: the engine must still stop. engine::close() returns the storage's
 // final status.

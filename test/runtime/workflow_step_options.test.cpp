@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Step options given at registration: the default name is the id's base;
 // an attempt's recorded start is when its body began, after its backoff.
 

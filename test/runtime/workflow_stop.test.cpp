@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cancel and engine shutdown never wait for step bodies that ignore their
 // cancellation token: such bodies are left running, their late results are
 // dropped (never logged as success) and their workflows stay resumable.

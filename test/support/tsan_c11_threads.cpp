@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linked into the test binaries of a ThreadSanitizer build only.
 //
 // GCC 12's TSan runtime does not intercept C11 thrd_create, and glibc's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CLI on an actor stream written by a real engine: history decodes the
 // actor's state, arguments and results without the actor's code.
 

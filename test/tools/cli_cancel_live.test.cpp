@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `perdure cancel` from another process while an engine runs the workflow:
 // the engine notices (on its next write, or by its periodic check while a
 // step runs), stops the workflow, and its remaining steps never run. Side

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The embedded CLI: an application (embedded_app.cpp) is killed with SIGKILL
 // mid-workflow, then `app resume ID` and `app resume-all` finish its
 // workflows with its own steps; read commands work through it too.

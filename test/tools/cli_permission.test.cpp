@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A write from the CLI by a user who may not record it for recovery
 // (journal-foreign not writable) is refused before anything is written;
 // once it may, the same command succeeds and exits 0.

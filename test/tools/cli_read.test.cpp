@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reading commands, run as a subprocess: list, show, history, output,
 // export, replay, graph, stats, and the errors of bad input.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // recover [--dry-run] and verify's journal check, run as a subprocess on a
 // storage left open by a crash, before and after a (simulated) reboot, and
 // on one whose journal was cut short.

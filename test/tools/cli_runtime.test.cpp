@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CLI on storage written by a real engine: the runtime runs workflows in
 // this process, then `perdure` (a subprocess) reads what it wrote.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // verify, run as a subprocess on a healthy and on a damaged storage.
 
 #include <doctest/doctest.h>

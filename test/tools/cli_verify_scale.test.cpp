@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // verify over a 1,000,000-record log, run as a subprocess, with one record
 // damaged on disk. Prints the time verify took.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The commands that write or follow a live log, run as a subprocess beside
 // an open exclusive writer standing in for a running engine.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An application that embeds the perdure CLI. `app run ID...` starts a
 // five-step chain per id and waits (the test kills it mid-way with SIGKILL);
 // any other command line goes to run_embedded_cli, so `app resume ID` and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // In-process tests of the CLI library: human formatting and the entry point
 // an application calls with its own argv.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kafka secrets stay secret: a secret under a property librdkafka does not
 // take (a Java client's sasl.jaas.config, an upper-case name, a
 // misspelling) or under one it flags as sensitive is refused before

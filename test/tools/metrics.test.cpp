@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prometheus metrics: the registry's text format, the engine option, and a
 // scrape of /metrics over 127.0.0.1 after real workflows and actor calls.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kafka consumer lag on /metrics: records fetched from a partition but not
 // yet consumed into the log (their offsets not stored) count as lag, and
 // the lag drops to zero once they are. librdkafka's mock cluster.

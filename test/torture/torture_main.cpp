@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // perdure-torture: the driver. Starts a mock Kafka cluster in this process,
 // then runs child lives of the workload (torture_workload.cpp) on one
 // storage, killing each with SIGKILL (1 in 8 at a random point before the
@@ -15,8 +16,7 @@
 // --reboots 1 gives every life another boot id (PERDURE_BOOT_ID), so each
 // one starts with the event log's recovery: the last checkpoint's meta
 // pages written back and the journal replayed.
-// --min-mid-work K makes fewer than K kills with work in flight a failure.
-// Exit 0 when everything held, 1 on any violation, 2 on bad usage.
+// --min-mid-work K: fewer kills mid-work fail. Exit 0 / 1 violation / 2 usage.
 
 #include "torture.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The workload of perdure-torture, run by each child life, and the final
 // check of what it must have left behind (outputs, actor states, offsets).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "actor_state.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // show on an actor: its current state and its last calls.
 
 #include "actor_summary.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The command line: CLI11 parses, the cmd_* functions do the work.
 
 #include "commands.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // diff and fork: an actor's state between two points, and a copy of its
 // history up to a point under a new id.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // verify, cancel and delete: checking and changing the storage.
 
 #include "commands.hpp"

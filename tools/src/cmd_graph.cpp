@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // graph: a workflow's graph as Graphviz dot, SVG (through `dot`) or JSON.
 
 #include "commands.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // history (optionally following a live stream) and export.
 
 #include "commands.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // list and stats: what the storage holds.
 
 #include "commands.hpp"

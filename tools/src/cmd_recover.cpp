@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // recover [--dry-run]: what settling the storage's journal does, and doing
 // it explicitly (the engine's open does the same; FORMAT.md "Recovery").
 

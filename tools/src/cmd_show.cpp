@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // show, output and replay: a stream's state, rebuilt from its records.
 
 #include "actor_state.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The embedded CLI: `resume` and `resume-all` open the application's engine
 // (they need its steps); every other command goes to run_cli unchanged, so
 // read commands work without an engine and beside one.

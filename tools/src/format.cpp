@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Human formatting for the CLI.
 
 #include "format.hpp"

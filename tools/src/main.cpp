@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `perdure` binary: everything happens in perdure_tools.
 
 #include "perdure/tools/cli.hpp"

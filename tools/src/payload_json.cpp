@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Payload to JSON, with nested user values unwrapped.
 
 #include "payload_json.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared plumbing of the commands: errors, opening the storage, engine
 // liveness.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // "Did you mean": the nearest names to a mistyped command, status or kind.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rebuilding a workflow's step table from its records. The payload structs
 // below name only the fields the CLI reads; the codec ignores the rest and
 // leaves missing ones at their defaults, so this stays independent of the

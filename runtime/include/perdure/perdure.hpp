@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The umbrella header of perdure: durable workflows (and, as the other

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Virtual actors: objects whose state outlives processes. Register a class

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The durable store of perdure: append-only streams in one LMDB environment,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Where perdure reports what it cannot return to a caller: work abandoned at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The record kinds perdure writes. Numbers are stored: append only, never

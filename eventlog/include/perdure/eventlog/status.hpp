@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The error vocabulary of perdure: `status` (success or an error code with a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Events as graph nodes: `wait_for_event<L>(args...)` (a node whose output is

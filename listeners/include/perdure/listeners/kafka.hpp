@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Kafka subscriptions: `eng.subscribe(kafka_source{...},

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Kafka records into virtual actors: `eng.subscribe(kafka_source{...},

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The crash-at-every-write harness: runs a workflow once while recording every

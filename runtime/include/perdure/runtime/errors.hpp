@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The typed exceptions of perdure's user-facing API. Library code passes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The lazy graph: `workflow<T>` (a node whose output is a T once it ran) and

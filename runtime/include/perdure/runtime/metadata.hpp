@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Metadata of workflows and steps, as returned by `engine::metadata`: from

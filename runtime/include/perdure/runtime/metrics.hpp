@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // A small metrics registry: atomic counters, gauges and histograms, plus

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Options of steps, runs and engines, and the workflow status vocabulary.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Steps: `step(name, fn)` registers a function under a stable name and returns

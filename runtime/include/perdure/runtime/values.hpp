@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Values that flow between steps: `caught<T>` (the output of a catching step),

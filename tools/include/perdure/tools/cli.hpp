@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // The perdure command-line interface as a library call, so that the `perdure`

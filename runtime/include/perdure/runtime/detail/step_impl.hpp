@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 
 // Template machinery behind `step()`: signature deduction, the compile-time
