@@ -10,6 +10,20 @@ if(TARGET perdure-mock-kafka)
   list(APPEND perdure_programs perdure-mock-kafka)
 endif()
 # The programs are installed, not exported (perdure::perdure is the library).
+# With shared libraries the installed programs and libraries find each
+# other in their own prefix, wherever it is (a custom --prefix as well as
+# /usr): RUNPATH is not inherited, so the libraries that load other
+# perdure libraries carry one too (all but eventlog).
+if(BUILD_SHARED_LIBS)
+  file(RELATIVE_PATH perdure_bin_to_lib
+       "/prefix/${CMAKE_INSTALL_BINDIR}" "/prefix/${CMAKE_INSTALL_LIBDIR}")
+  set_target_properties(${perdure_programs} PROPERTIES
+    INSTALL_RPATH "$ORIGIN/${perdure_bin_to_lib}")
+  set(perdure_dependent_libraries ${perdure_libraries})
+  list(REMOVE_ITEM perdure_dependent_libraries perdure_eventlog)
+  set_target_properties(${perdure_dependent_libraries} PROPERTIES
+    INSTALL_RPATH "$ORIGIN")
+endif()
 install(TARGETS ${perdure_programs}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 install(TARGETS ${perdure_libraries} perdure_all
