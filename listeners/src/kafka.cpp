@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Kafka subscriptions on librdkafka (C API). One consumer thread per
+// Kafka subscriptions on librdkafka (C API): the consumer loop (deliver_to's
+// actor calls are in kafka_delivery.cpp). One consumer thread per
 // subscription: it assigns the topic's partitions at the offsets stored in
 // the log, takes up to max_batch records, and commits their workflow
 // submissions, dead letters and the next offsets in ONE write_batch through
@@ -8,7 +9,7 @@
 
 #include "perdure/listeners/kafka.hpp"
 
-#include "kafka_common.hpp"
+#include "kafka_subscription.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/runtime/errors.hpp"
@@ -26,22 +27,9 @@
 
 namespace perdure {
 
-namespace {
-
 using eventlog::record_kind;
-
-// The dead letter of a record that could not be decoded or turned into a
-// call or a workflow.
-dead_letter undecodable(const kafka_record& r, std::string_view why) {
-  return {r.topic, r.partition, r.offset, r.key, r.value,
-          fmt::format("undecodable: {}", why), {}};
-}
-
-std::string dl_reason_of(const status& st) {
-  return st.to_string();
-}
-
-} // namespace
+using detail::dl_reason_of;
+using detail::undecodable;
 
 std::string offset_key(const kafka_source& src, std::int32_t partition) {
   return fmt::format("kafka/{}/{}/{}", src.group, src.topic, partition);
@@ -104,556 +92,281 @@ result<std::vector<dead_letter>> dead_letters(const engine& eng,
   return out;
 }
 
-// -- the subscription --------------------------------------------------------------
+// -- the subscription ---------------------------------------------------------
 
-struct subscription::impl : engine_service,
-                            std::enable_shared_from_this<subscription::impl> {
-  engine* eng = nullptr;
-  kafka_source src;
-  record_workflow target;
-  record_delivery delivery; ///< used when `to_actors`
-  bool to_actors = false;
-  eventlog::log_sink log; ///< the engine's; librdkafka's lines go there
-  rd_kafka_t* rk = nullptr;
-  std::thread thread;
-  std::atomic<bool> stopping{false};
-  std::atomic<std::uint64_t> records{0}, started{0}, dead{0}, commits{0};
-  mutable std::mutex mu;
-  std::string error; ///< guarded by mu
-  std::once_flag stopped;
-  std::uint64_t lag_metric = 0; ///< engine metrics callback (0: none)
+void subscription::impl::stop() {
+  std::call_once(stopped, [&] {
+    stopping = true;
+    if (thread.joinable())
+      thread.join();
+    if (lag_metric) // it reads rk: gone before rk is
+      eng->metrics().remove_callback(lag_metric);
+    if (rk) {
+      rd_kafka_consumer_close(rk);
+      rd_kafka_destroy(rk);
+      rk = nullptr;
+    }
+  });
+}
 
-  ~impl() override {
-    stop();
+// The topic's partitions (the topic may not exist yet: retried).
+std::vector<std::int32_t> subscription::impl::partitions() {
+  while (!stopping) {
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, src.topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    auto err = rd_kafka_metadata(rk, 0, t, &md, 2000);
+    std::vector<std::int32_t> out;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1
+        && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < md->topics[0].partition_cnt; ++i)
+        out.push_back(md->topics[0].partitions[i].id);
+    } else {
+      set_error(fmt::format(
+        "kafka metadata of topic '{}': {}", src.topic,
+        rd_kafka_err2str(err ? err : md ? md->topics[0].err : err)));
+    }
+    if (md)
+      rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    if (!out.empty())
+      return out;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
   }
+  return {};
+}
 
-  void set_error(std::string e) {
-    std::lock_guard guard{mu};
-    error = std::move(e);
-  }
-
-  void stop() override {
-    std::call_once(stopped, [&] {
-      stopping = true;
-      if (thread.joinable())
-        thread.join();
-      if (lag_metric) // it reads rk: gone before rk is
-        eng->metrics().remove_callback(lag_metric);
-      if (rk) {
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        rk = nullptr;
+// /metrics: per partition, the high watermark librdkafka last fetched
+// minus the next offset stored in the log (consumed exactly once). Read
+// at scrape time from local state, no broker round trip.
+void subscription::impl::report_lag(const std::vector<std::int32_t>& parts) {
+  lag_metric = eng->metrics().add_callback(
+    "perdure_kafka_consumer_lag",
+    "Records of a subscribed Kafka partition not yet consumed into the "
+    "log: the high watermark minus the stored offset.",
+    metrics::kind::gauge, [this, parts] {
+      std::vector<metrics::sample> out;
+      for (auto p : parts) {
+        std::int64_t low = 0, high = 0;
+        if (rd_kafka_get_watermark_offsets(rk, src.topic.c_str(), p, &low,
+                                           &high)
+              != RD_KAFKA_RESP_ERR_NO_ERROR
+            || high < 0)
+          continue; // nothing fetched yet
+        auto off = eng->event_log()->offset(offset_key(src, p));
+        if (!off)
+          continue;
+        auto next = off->value_or(std::max<std::int64_t>(low, 0));
+        out.push_back({{{"group", src.group},
+                        {"topic", src.topic},
+                        {"partition", std::to_string(p)}},
+                       static_cast<double>(std::max<std::int64_t>(
+                         0, high - next))});
       }
+      return out;
     });
-  }
+}
 
-  // The topic's partitions (the topic may not exist yet: retried).
-  std::vector<std::int32_t> partitions() {
-    while (!stopping) {
-      rd_kafka_topic_t* t = rd_kafka_topic_new(rk, src.topic.c_str(), nullptr);
-      const rd_kafka_metadata_t* md = nullptr;
-      auto err = rd_kafka_metadata(rk, 0, t, &md, 2000);
-      std::vector<std::int32_t> out;
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1
-          && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < md->topics[0].partition_cnt; ++i)
-          out.push_back(md->topics[0].partitions[i].id);
-      } else {
-        set_error(fmt::format(
-          "kafka metadata of topic '{}': {}", src.topic,
-          rd_kafka_err2str(err ? err : md ? md->topics[0].err : err)));
-      }
-      if (md)
-        rd_kafka_metadata_destroy(md);
-      rd_kafka_topic_destroy(t);
-      if (!out.empty())
-        return out;
-      std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    }
-    return {};
-  }
-
-  // /metrics: per partition, the high watermark librdkafka last fetched
-  // minus the next offset stored in the log (consumed exactly once). Read
-  // at scrape time from local state, no broker round trip.
-  void report_lag(const std::vector<std::int32_t>& parts) {
-    lag_metric = eng->metrics().add_callback(
-      "perdure_kafka_consumer_lag",
-      "Records of a subscribed Kafka partition not yet consumed into the "
-      "log: the high watermark minus the stored offset.",
-      metrics::kind::gauge, [this, parts] {
-        std::vector<metrics::sample> out;
-        for (auto p : parts) {
-          std::int64_t low = 0, high = 0;
-          if (rd_kafka_get_watermark_offsets(rk, src.topic.c_str(), p, &low,
-                                             &high)
-                != RD_KAFKA_RESP_ERR_NO_ERROR
-              || high < 0)
-            continue; // nothing fetched yet
-          auto off = eng->event_log()->offset(offset_key(src, p));
-          if (!off)
-            continue;
-          auto next = off->value_or(std::max<std::int64_t>(low, 0));
-          out.push_back({{{"group", src.group},
-                          {"topic", src.topic},
-                          {"partition", std::to_string(p)}},
-                         static_cast<double>(std::max<std::int64_t>(
-                           0, high - next))});
-        }
-        return out;
-      });
-  }
-
-  // Assigns every partition at its stored offset (the log is the truth).
-  bool assign(const std::vector<std::int32_t>& parts) {
-    auto list = rd_kafka_topic_partition_list_new(
-      static_cast<int>(parts.size()));
-    for (auto p : parts) {
-      auto off = eng->event_log()->offset(offset_key(src, p));
-      if (!off) {
-        set_error(off.error().to_string());
-        rd_kafka_topic_partition_list_destroy(list);
-        return false;
-      }
-      rd_kafka_topic_partition_list_add(list, src.topic.c_str(), p)->offset =
-        off->value_or(RD_KAFKA_OFFSET_BEGINNING);
-    }
-    auto err = rd_kafka_assign(rk, list);
-    rd_kafka_topic_partition_list_destroy(list);
-    if (err) {
-      set_error(fmt::format("kafka assign: {}", rd_kafka_err2str(err)));
+// Assigns every partition at its stored offset (the log is the truth).
+bool subscription::impl::assign(const std::vector<std::int32_t>& parts) {
+  auto list = rd_kafka_topic_partition_list_new(
+    static_cast<int>(parts.size()));
+  for (auto p : parts) {
+    auto off = eng->event_log()->offset(offset_key(src, p));
+    if (!off) {
+      set_error(off.error().to_string());
+      rd_kafka_topic_partition_list_destroy(list);
       return false;
     }
-    return true;
+    rd_kafka_topic_partition_list_add(list, src.topic.c_str(), p)->offset =
+      off->value_or(RD_KAFKA_OFFSET_BEGINNING);
   }
-
-  std::function<void(const perdure::status&)>
-  dead_letter_on_failure(const kafka_record& r, const std::string& wf) {
-    std::weak_ptr<impl> self = shared_from_this();
-    auto log = std::weak_ptr<eventlog::event_log>{eng->event_log()};
-    return [self, log, wf, stream = dead_letter_stream(src),
-            d = dead_letter{r.topic, r.partition, r.offset, r.key, r.value, {},
-                            wf}](const perdure::status& st) mutable {
-      if (st.is_ok() || st != errc::failed)
-        return;
-      auto l = log.lock();
-      if (!l)
-        return;
-      d.reason = dl_reason_of(st);
-      eventlog::write_batch b;
-      b.create(stream, eventlog::stream_kind::dead_letter);
-      b.append(stream, eventlog::to_u16(record_kind::dead_letter),
-               codec::encode(d));
-      l->submit(std::move(b), [](result<eventlog::commit_info>) {});
-      if (auto s = self.lock())
-        ++s->dead;
-    };
+  auto err = rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) {
+    set_error(fmt::format("kafka assign: {}", rd_kafka_err2str(err)));
+    return false;
   }
+  return true;
+}
 
-  // Tells the broker the next offsets too (advisory: monitoring tools
-  // read it).
-  void commit_to_broker(const std::map<std::int32_t, std::int64_t>& next) {
-    auto list = rd_kafka_topic_partition_list_new(
-      static_cast<int>(next.size()));
-    for (auto& [p, off] : next)
-      rd_kafka_topic_partition_list_add(list, src.topic.c_str(), p)->offset =
-        off;
-    rd_kafka_commit(rk, list, 1);
-    rd_kafka_topic_partition_list_destroy(list);
-  }
-
-  // An error that says nothing about the record (storage, shutdown): the
-  // batch is consumed again instead of dead-lettering the record.
-  static bool transient(const status& st) {
-    return st == errc::io || st == errc::closed || st == errc::full
-           || st == errc::busy || st == errc::conflict || st == errc::timeout
-           || st == errc::corruption;
-  }
-
-  // deliver_to: a batch's calls are all started at once (the actors group
-  // their commits; each actor runs its calls in submission order, which is
-  // partition order). While they run, the next batch is consumed and
-  // started; then the first is settled: its calls are awaited (a throwing
-  // method retried), and its dead letters and next offsets committed. So
-  // at most two batches are applied beyond the stored offsets; after a
-  // crash they are consumed again and each call's idempotency key returns
-  // the logged outcome without running the method again.
-  struct pending_call {
-    kafka_record r;
-    record_delivery::waiter wait;
+std::function<void(const perdure::status&)>
+subscription::impl::dead_letter_on_failure(const kafka_record& r,
+                                           const std::string& wf) {
+  std::weak_ptr<impl> self = shared_from_this();
+  auto log = std::weak_ptr<eventlog::event_log>{eng->event_log()};
+  return [self, log, wf, stream = dead_letter_stream(src),
+          d = dead_letter{r.topic, r.partition, r.offset, r.key, r.value, {},
+                          wf}](const perdure::status& st) mutable {
+    if (st.is_ok() || st != errc::failed)
+      return;
+    auto l = log.lock();
+    if (!l)
+      return;
+    d.reason = dl_reason_of(st);
+    eventlog::write_batch b;
+    b.create(stream, eventlog::stream_kind::dead_letter);
+    b.append(stream, eventlog::to_u16(record_kind::dead_letter),
+             codec::encode(d));
+    l->submit(std::move(b), [](result<eventlog::commit_info>) {});
+    if (auto s = self.lock())
+      ++s->dead;
   };
-  struct pending_batch {
-    std::vector<pending_call> calls;
-    std::vector<dead_letter> poison;
-    std::map<std::int32_t, std::int64_t> next;
-    std::size_t records = 0;
-  };
+}
 
-  // Starts the call of `r` at `attempt`; false (and a dead letter) when
-  // its decoder threw.
-  bool start_call(const kafka_record& r, int attempt,
-                  record_delivery::waiter& out,
-                  std::vector<dead_letter>& poison) {
+// Tells the broker the next offsets too (advisory: monitoring tools
+// read it).
+void subscription::impl::commit_to_broker(
+  const std::map<std::int32_t, std::int64_t>& next) {
+  auto list = rd_kafka_topic_partition_list_new(
+    static_cast<int>(next.size()));
+  for (auto& [p, off] : next)
+    rd_kafka_topic_partition_list_add(list, src.topic.c_str(), p)->offset =
+      off;
+  rd_kafka_commit(rk, list, 1);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+// Commits one batch of consumed records; false when it could not.
+bool subscription::impl::commit(std::vector<rd_kafka_message_t*>& msgs) {
+  if (to_actors)
+    return deliver(msgs);
+  std::vector<new_run> runs;
+  std::vector<dead_letter> poison;
+  std::map<std::int32_t, std::int64_t> next;
+  for (auto* m : msgs) {
+    auto r = detail::to_kafka_record(m);
+    next[r.partition] = std::max(next[r.partition], r.offset + 1);
+    auto id = fmt::format("kafka/{}/{}/{}/{}", src.group, r.topic,
+                          r.partition, r.offset);
     try {
-      out = delivery.start(*eng, r, delivery_key(src, r, attempt));
-      return true;
+      auto root = target.make(r);
+      auto on_end = dead_letter_on_failure(r, id);
+      runs.push_back({std::move(root), id, {}, std::move(on_end)});
     } catch (const std::exception& e) {
       poison.push_back(undecodable(r, e.what()));
     } catch (...) {
       poison.push_back(undecodable(r, "unknown exception"));
     }
-    return false;
   }
-
-  pending_batch issue(const std::vector<rd_kafka_message_t*>& msgs) {
-    pending_batch pb;
-    pb.records = msgs.size();
-    pb.calls.reserve(msgs.size());
-    if (delivery.start_group)
-      return issue_grouped(msgs, std::move(pb));
-    for (auto* m : msgs) {
-      auto r = detail::to_kafka_record(m);
-      pb.next[r.partition] = std::max(pb.next[r.partition], r.offset + 1);
-      record_delivery::waiter w;
-      if (start_call(r, 1, w, pb.poison))
-        pb.calls.push_back({std::move(r), std::move(w)});
-    }
-    return pb;
-  }
-
-  // The records of one key go to one actor in ONE message (applied in
-  // partition order, logged in one commit): a message, a log submission
-  // and a completion per key and batch instead of per record.
-  pending_batch issue_grouped(const std::vector<rd_kafka_message_t*>& msgs,
-                              pending_batch pb) {
-    std::vector<kafka_record> recs;
-    recs.reserve(msgs.size());
-    std::unordered_map<std::string_view, std::vector<std::size_t>> by_key;
-    std::vector<std::vector<std::size_t>*> order; // keys by first record
-    for (auto* m : msgs) {
-      recs.push_back(detail::to_kafka_record(m));
-      auto& r = recs.back();
-      pb.next[r.partition] = std::max(pb.next[r.partition], r.offset + 1);
-    }
-    for (std::size_t i = 0; i < recs.size(); ++i) {
-      auto [it, fresh] = by_key.try_emplace(recs[i].key);
-      if (fresh)
-        order.push_back(&it->second);
-      it->second.push_back(i);
-    }
-    std::vector<record_delivery::waiter> waits(recs.size());
-    std::vector<std::string> poison(recs.size());
-    std::vector<record_delivery::item> items;
-    for (auto* idx : order) {
-      items.clear();
-      for (auto i : *idx)
-        items.push_back({&recs[i], delivery_key(src, recs[i], 1), {}, {}});
-      try {
-        delivery.start_group(*eng, items);
-      } catch (const std::exception& e) {
-        for (auto& it : items)
-          if (!it.wait && it.poison.empty())
-            it.poison = e.what();
-      }
-      for (std::size_t k = 0; k < idx->size(); ++k) {
-        waits[(*idx)[k]] = std::move(items[k].wait);
-        poison[(*idx)[k]] = std::move(items[k].poison);
-      }
-    }
-    // Settled in consumption order, as issue() does.
-    for (std::size_t i = 0; i < recs.size(); ++i) {
-      if (waits[i])
-        pb.calls.push_back({std::move(recs[i]), std::move(waits[i])});
-      else
-        pb.poison.push_back(undecodable(
-          recs[i], poison[i].empty() ? "unknown exception" : poison[i]));
-    }
-    return pb;
-  }
-
-  // Waits for every call of `pb` (they may still be running: a batch that
-  // is given up must not overlap the replay that follows).
-  static void drain(pending_batch& pb) {
-    for (auto& c : pb.calls)
-      (void)c.wait();
-  }
-
-  // False when the batch is not settled (consume it again).
-  bool settle(pending_batch& pb) {
-    std::uint64_t applied = 0;
-    for (auto& c : pb.calls) {
-      auto st = c.wait();
-      bool lettered = false; // by a decoder that threw on a retry
-      // A throwing method is retried under a new key ("#N"), so a replay
-      // after a crash meets the same logged outcomes attempt by attempt.
-      for (int attempt = 2; st == errc::failed && attempt <= delivery.attempts
-                            && !stopping;
-           ++attempt) {
-        record_delivery::waiter w;
-        if (!start_call(c.r, attempt, w, pb.poison)) {
-          lettered = true;
-          break;
-        }
-        st = w();
-      }
-      if (lettered) {
-        // nop
-      } else if (st.is_ok()) {
-        ++applied;
-      } else if (transient(st) || stopping) {
-        set_error(fmt::format("kafka subscription '{}': call of {}/{} "
-                              "failed: {}",
-                              src.topic, c.r.partition, c.r.offset,
-                              st.to_string()));
-        drain(pb);
-        return false;
-      } else {
-        pb.poison.push_back({c.r.topic, c.r.partition, c.r.offset, c.r.key,
-                             c.r.value, dl_reason_of(st), {}});
-      }
-    }
-    eventlog::write_batch b;
-    auto stream = dead_letter_stream(src);
-    if (!pb.poison.empty())
+  auto stream = dead_letter_stream(src);
+  auto res = eng->submit_batch(std::move(runs), [&](eventlog::write_batch& b) {
+    if (!poison.empty())
       b.create(stream, eventlog::stream_kind::dead_letter);
-    for (auto& d : pb.poison)
+    for (auto& d : poison)
       b.append(stream, eventlog::to_u16(record_kind::dead_letter),
                codec::encode(d));
-    for (auto& [p, off] : pb.next)
+    for (auto& [p, off] : next)
       b.put_offset(offset_key(src, p), off);
-    if (!confirm_offsets()) // the batch before's, if still in flight
-      return false;
-    // Not awaited here: the next batch is consumed and started meanwhile;
-    // confirm_offsets() waits for it before the one after is started.
-    offsets = pending_offsets{eng->event_log()->submit(std::move(b)),
-                              pb.records, pb.poison.size(), applied,
-                              std::move(pb.next)};
-    return true;
+  });
+  if (!res) {
+    set_error(fmt::format("kafka subscription '{}': cannot commit: {}",
+                          src.topic, res.error().to_string()));
+    return false;
   }
+  records += msgs.size();
+  dead += poison.size();
+  ++commits;
+  for (bool b : *res)
+    started += b ? 1 : 0;
+  commit_to_broker(next);
+  return true;
+}
 
-  // The offsets commit of the last settled batch, submitted, not awaited.
-  struct pending_offsets {
-    std::future<result<eventlog::commit_info>> commit;
-    std::size_t records = 0, dead = 0, applied = 0;
-    std::map<std::int32_t, std::int64_t> next;
-  };
-  std::optional<pending_offsets> offsets;
-
-  // Waits for the offsets commit in flight, if any; false when it failed
-  // (consume again from the stored offsets).
-  bool confirm_offsets() {
-    if (!offsets)
-      return true;
-    auto o = std::move(*offsets);
-    offsets.reset();
-    if (auto res = o.commit.get(); !res) {
-      set_error(fmt::format("kafka subscription '{}': cannot commit: {}",
-                            src.topic, res.error().to_string()));
-      return false;
-    }
-    records += o.records;
-    dead += o.dead;
-    started += o.applied;
-    ++commits;
-    commit_to_broker(o.next);
-    return true;
-  }
-
-  std::optional<pending_batch> in_flight; ///< deliver_to: started, unsettled
-
-  // Records per key in the batch being consumed (deliver_to). A batch ends
-  // early at hot_key_limit() records of one key, so the keys of the two
-  // batches a replay may meet (times the attempts) fit an actor's default
-  // key window of 1024: the replay recognises every one of them.
-  std::unordered_map<std::string, std::size_t> per_key;
-  std::size_t hot_key_limit() const {
-    constexpr std::size_t key_window = 1024;
-    return std::max<std::size_t>(
-      1, key_window / (2 * static_cast<std::size_t>(delivery.attempts)));
-  }
-  bool hot_key(const rd_kafka_message_t* m) {
-    std::string key;
-    if (m->key)
-      key.assign(static_cast<const char*>(m->key), m->key_len);
-    return ++per_key[std::move(key)] >= hot_key_limit();
-  }
-
-  // Settles the batch in flight, if any; false when it could not.
-  bool settle_in_flight() {
-    if (!in_flight)
-      return true;
-    auto pb = std::move(*in_flight);
-    in_flight.reset();
-    return settle(pb);
-  }
-
-  // deliver_to's commit(): starts `msgs`, then settles the batch before.
-  // The offsets of the batch before that are durable first, so at most two
-  // batches are applied beyond the stored offsets.
-  bool deliver(std::vector<rd_kafka_message_t*>& msgs) {
-    if (!confirm_offsets()) {
-      if (in_flight)
-        drain(*in_flight);
-      in_flight.reset();
-      return false;
-    }
-    auto pb = issue(msgs);
-    if (!settle_in_flight()) {
-      drain(pb);
-      return false;
-    }
-    in_flight = std::move(pb);
-    return true;
-  }
-
-  // Commits one batch of consumed records; false when it could not.
-  bool commit(std::vector<rd_kafka_message_t*>& msgs) {
-    if (to_actors)
-      return deliver(msgs);
-    std::vector<new_run> runs;
-    std::vector<dead_letter> poison;
-    std::map<std::int32_t, std::int64_t> next;
-    for (auto* m : msgs) {
-      auto r = detail::to_kafka_record(m);
-      next[r.partition] = std::max(next[r.partition], r.offset + 1);
-      auto id = fmt::format("kafka/{}/{}/{}/{}", src.group, r.topic,
-                            r.partition, r.offset);
-      try {
-        auto root = target.make(r);
-        auto on_end = dead_letter_on_failure(r, id);
-        runs.push_back({std::move(root), id, {}, std::move(on_end)});
-      } catch (const std::exception& e) {
-        poison.push_back(undecodable(r, e.what()));
-      } catch (...) {
-        poison.push_back(undecodable(r, "unknown exception"));
-      }
-    }
-    auto stream = dead_letter_stream(src);
-    auto res = eng->submit_batch(std::move(runs), [&](eventlog::write_batch& b) {
-      if (!poison.empty())
-        b.create(stream, eventlog::stream_kind::dead_letter);
-      for (auto& d : poison)
-        b.append(stream, eventlog::to_u16(record_kind::dead_letter),
-                 codec::encode(d));
-      for (auto& [p, off] : next)
-        b.put_offset(offset_key(src, p), off);
-    });
-    if (!res) {
-      set_error(fmt::format("kafka subscription '{}': cannot commit: {}",
-                            src.topic, res.error().to_string()));
-      return false;
-    }
-    records += msgs.size();
-    dead += poison.size();
-    ++commits;
-    for (bool b : *res)
-      started += b ? 1 : 0;
-    commit_to_broker(next);
-    return true;
-  }
-
-  // Messages taken from librdkafka in one call and not consumed yet: a
-  // batch call per up to `fetch_batch` messages instead of one poll each.
-  static constexpr std::size_t fetch_batch = 1024;
-  std::vector<rd_kafka_message_t*> fetched;
-  std::size_t fetched_at = 0;
-  rd_kafka_queue_t* queue = nullptr;
-
-  // The next message (or error, or null after `timeout_ms`). Takes what
-  // librdkafka has queued in one call without waiting (a batch call with a
-  // timeout would wait to fill the batch); waits only when it has none.
-  rd_kafka_message_t* next_message(int timeout_ms) {
-    if (fetched_at == fetched.size()) {
-      fetched.resize(fetch_batch);
-      auto n = rd_kafka_consume_batch_queue(queue, 0, fetched.data(),
-                                            fetch_batch);
-      fetched.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-      fetched_at = 0;
-      if (fetched.empty())
-        return rd_kafka_consume_queue(queue, timeout_ms);
-    }
-    return fetched[fetched_at++];
-  }
-
-  // Drops fetched messages not consumed (before a re-assign).
-  void drop_fetched() {
-    for (; fetched_at < fetched.size(); ++fetched_at)
-      rd_kafka_message_destroy(fetched[fetched_at]);
-    fetched.clear();
+// The next message (or error, or null after `timeout_ms`). Takes what
+// librdkafka has queued in one call without waiting (a batch call with a
+// timeout would wait to fill the batch); waits only when it has none.
+rd_kafka_message_t* subscription::impl::next_message(int timeout_ms) {
+  if (fetched_at == fetched.size()) {
+    fetched.resize(fetch_batch);
+    auto n = rd_kafka_consume_batch_queue(queue, 0, fetched.data(),
+                                          fetch_batch);
+    fetched.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     fetched_at = 0;
+    if (fetched.empty())
+      return rd_kafka_consume_queue(queue, timeout_ms);
   }
+  return fetched[fetched_at++];
+}
 
-  void run() {
-    pthread_setname_np(pthread_self(), "perdure-kafka"); // for profilers
-    queue = rd_kafka_queue_get_consumer(rk);
-    struct queue_guard {
-      rd_kafka_queue_t*& q;
-      ~queue_guard() {
-        rd_kafka_queue_destroy(q);
-        q = nullptr;
-      }
-    } guard{queue};
-    auto parts = partitions();
-    if (stopping || !assign(parts))
-      return;
-    report_lag(parts);
-    std::vector<rd_kafka_message_t*> msgs;
-    auto release = [&] {
-      for (auto* m : msgs)
-        rd_kafka_message_destroy(m);
-      msgs.clear();
-    };
-    auto give_up = [&] {
-      // Nothing after the stored offsets is settled: consume it again.
-      (void)confirm_offsets();
-      release();
-      drop_fetched();
-      std::this_thread::sleep_for(std::chrono::milliseconds{200});
-      return stopping || !assign(parts);
-    };
-    while (!stopping) {
-      auto wait = static_cast<int>(src.poll_timeout.count());
-      // A started batch is settled as soon as no more records come.
-      auto* m = next_message(
-        msgs.empty() ? (in_flight || offsets ? wait : 100) : wait);
-      if (!m && msgs.empty() && (in_flight || offsets)
-          && !(settle_in_flight() && confirm_offsets())) {
-        if (give_up())
-          return;
-        continue;
-      }
-      if (m && m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-          set_error(fmt::format("kafka consume: {}",
-                                rd_kafka_message_errstr(m)));
-        rd_kafka_message_destroy(m);
-        m = nullptr;
-        if (msgs.empty())
-          continue;
-      }
-      bool hot = false;
-      if (m) {
-        msgs.push_back(m);
-        hot = to_actors && hot_key(m);
-      }
-      if (msgs.empty() || (m && msgs.size() < src.max_batch && !hot))
-        continue;
-      per_key.clear();
-      if (!commit(msgs)) {
-        if (give_up())
-          return;
-        continue;
-      }
-      release();
+// Drops fetched messages not consumed (before a re-assign).
+void subscription::impl::drop_fetched() {
+  for (; fetched_at < fetched.size(); ++fetched_at)
+    rd_kafka_message_destroy(fetched[fetched_at]);
+  fetched.clear();
+  fetched_at = 0;
+}
+
+void subscription::impl::run() {
+  pthread_setname_np(pthread_self(), "perdure-kafka"); // for profilers
+  queue = rd_kafka_queue_get_consumer(rk);
+  struct queue_guard {
+    rd_kafka_queue_t*& q;
+    ~queue_guard() {
+      rd_kafka_queue_destroy(q);
+      q = nullptr;
     }
+  } guard{queue};
+  auto parts = partitions();
+  if (stopping || !assign(parts))
+    return;
+  report_lag(parts);
+  std::vector<rd_kafka_message_t*> msgs;
+  auto release = [&] {
+    for (auto* m : msgs)
+      rd_kafka_message_destroy(m);
+    msgs.clear();
+  };
+  auto give_up = [&] {
+    // Nothing after the stored offsets is settled: consume it again.
+    (void)confirm_offsets();
     release();
     drop_fetched();
-    // Calls started and durable may still have their offsets committed.
-    if (in_flight)
-      (void)settle_in_flight();
-    (void)confirm_offsets();
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    return stopping || !assign(parts);
+  };
+  while (!stopping) {
+    auto wait = static_cast<int>(src.poll_timeout.count());
+    // A started batch is settled as soon as no more records come.
+    auto* m = next_message(
+      msgs.empty() ? (in_flight || offsets ? wait : 100) : wait);
+    if (!m && msgs.empty() && (in_flight || offsets)
+        && !(settle_in_flight() && confirm_offsets())) {
+      if (give_up())
+        return;
+      continue;
+    }
+    if (m && m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        set_error(fmt::format("kafka consume: {}",
+                              rd_kafka_message_errstr(m)));
+      rd_kafka_message_destroy(m);
+      m = nullptr;
+      if (msgs.empty())
+        continue;
+    }
+    bool hot = false;
+    if (m) {
+      msgs.push_back(m);
+      hot = to_actors && hot_key(m);
+    }
+    if (msgs.empty() || (m && msgs.size() < src.max_batch && !hot))
+      continue;
+    per_key.clear();
+    if (!commit(msgs)) {
+      if (give_up())
+        return;
+      continue;
+    }
+    release();
   }
-};
+  release();
+  drop_fetched();
+  // Calls started and durable may still have their offsets committed.
+  if (in_flight)
+    (void)settle_in_flight();
+  (void)confirm_offsets();
+}
+
 
 subscription_stats subscription::stats() const {
   return {impl_->records.load(), impl_->started.load(), impl_->dead.load(),
