@@ -95,14 +95,19 @@ status busy(std::string_view id) {
 }
 
 std::optional<workflow_status> from_text(std::string_view t) {
-  if (t == "running")
+  auto s = records::parse_status(t);
+  if (!s)
+    return std::nullopt;
+  switch (*s) {
+  case records::stored_status::running:
     return workflow_status::resumable; // stored running, not live here
-  if (t == "failed")
+  case records::stored_status::failed:
     return workflow_status::failed;
-  if (t == "canceled")
+  case records::stored_status::canceled:
     return workflow_status::canceled;
-  if (t == "successful")
+  case records::stored_status::successful:
     return workflow_status::successful;
+  }
   return std::nullopt;
 }
 
@@ -599,7 +604,7 @@ perdure::status engine::try_cancel(std::string_view id) {
   b.expect_last(id, info->last_seq);
   b.append(id, eventlog::to_u16(eventlog::record_kind::workflow_canceled),
            codec::encode(records::workflow_ended{}));
-  b.set_status(id, "canceled");
+  b.set_status(id, records::status_string(records::stored_status::canceled));
   return p.log->commit(std::move(b)).as_status();
 }
 

@@ -321,7 +321,7 @@ void workflow_run::begin(plan& p) {
     p.batch.append(id_, rec::to_u16(rec::record_kind::workflow_resumed),
                    encode_rec(rec::workflow_ended{}));
   }
-  p.batch.set_status(id_, "running");
+  p.batch.set_status(id_, rec::status_string(rec::stored_status::running));
   for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
     auto& n = nodes_[i];
     if (n.state == step_state::pending && n.waiting == 0 && !n.dead)
@@ -378,7 +378,8 @@ void workflow_run::succeed(std::uint32_t i, std::string bytes, plan& p) {
       p.ends = true;
       p.batch.append(id_, rec::to_u16(rec::record_kind::workflow_succeeded),
                      encode_rec(rec::workflow_ended{}));
-      p.batch.set_status(id_, "successful");
+      p.batch.set_status(id_,
+                         rec::status_string(rec::stored_status::successful));
       return;
     }
     if (n.continued_from < 0)
@@ -430,8 +431,8 @@ void workflow_run::fail(std::uint32_t i, const std::string& type,
   p.ends = true;
   drop_timers(p);
   p.batch.append(id_, rec::to_u16(rec::record_kind::workflow_failed),
-                 encode_rec(rec::workflow_ended{failed.id, type, text}));
-  p.batch.set_status(id_, "failed");
+                 encode_rec(rec::workflow_ended{failed.id, type, text, {}}));
+  p.batch.set_status(id_, rec::status_string(rec::stored_status::failed));
 }
 
 void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
@@ -528,7 +529,7 @@ void workflow_run::on_cancel(plan& p) {
   drop_timers(p);
   p.batch.append(id_, rec::to_u16(rec::record_kind::workflow_canceled),
                  encode_rec(rec::workflow_ended{}));
-  p.batch.set_status(id_, "canceled");
+  p.batch.set_status(id_, rec::status_string(rec::stored_status::canceled));
 }
 
 bool workflow_run::on_external_cancel() {

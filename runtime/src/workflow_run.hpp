@@ -11,7 +11,7 @@
 #include "perdure/runtime/graph.hpp"
 #include "perdure/runtime/metadata.hpp"
 
-#include "records.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "storage_fixture.hpp"
 
-#include "records.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include <stdexcept>
 
@@ -115,7 +115,7 @@ void write_fixture(eventlog::event_log& log) {
     put(log, "flaky", record_kind::step_failed,
         rec::step_failed{0, "flaky", 2, "std::runtime_error", "boom", true});
     put(log, "flaky", record_kind::workflow_failed,
-        rec::workflow_ended{"flaky", "std::runtime_error", "boom"}, "failed");
+        rec::workflow_ended{"flaky", "std::runtime_error", "boom", {}}, "failed");
   }
   { // pending_job
     rec::workflow_submitted w;

@@ -2,7 +2,7 @@
 #pragma once
 
 // Storage for the CLI tests, written through the real event log with the
-// runtime's record kinds and payload structs (runtime/src/records.hpp), so
+// runtime's record kinds and payload structs (perdure/eventlog/records), so
 // the CLI is tested against the bytes an engine writes.
 
 #include "perdure/eventlog/event_log.hpp"

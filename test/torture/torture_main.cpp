@@ -5,23 +5,23 @@
 // child said it was ready, i.e. during recovery; the others once the
 // child's reported progress reached a random point of the work it had
 // left, so they land with work in flight whatever the machine's speed);
-// every life gets a new slice of workflows and records. After each kill it reads the log (read-only) and the
-// effects file: a step body whose success is logged must have run, and from
-// then on must never run again. A last life finishes the work; then every
-// workflow's output, every actor's state and the stored offsets are checked.
+// every life gets new workflows and records. After each kill it reads the
+// log (read-only) and the effects file: a step body whose success is
+// logged must have run, and from then on must never run again. A last
+// life finishes the work; then every workflow's output, every actor's
+// state and the stored offsets are checked.
 //
 // Usage: perdure-torture [--kills N] [--seed S] [--storage DIR]
 //                        [--workflows W] [--records R] [--reboots 1]
 //                        [--min-mid-work K]
-// --reboots 1 gives every life another boot id (PERDURE_BOOT_ID), so each
-// one starts with the event log's recovery: the last checkpoint's meta
-// pages written back and the journal replayed.
+// --reboots 1: every life under another boot id (PERDURE_BOOT_ID), so each
+// starts with the journal's recovery (checkpoint restored, journal replayed).
 // --min-mid-work K: fewer kills mid-work fail. Exit 0 / 1 violation / 2 usage.
 
 #include "torture.hpp"
 
 #include "child_process.hpp"
-#include "records.hpp" // runtime/src: the step record payloads
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include <perdure/eventlog/event_log.hpp>
 #include <perdure/listeners/kafka.hpp>

@@ -6,6 +6,7 @@
 #include "payload_json.hpp"
 
 #include "perdure/eventlog/codec.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/recovery.hpp"
 
@@ -71,15 +72,6 @@ class progress_bar {
   clock_type::time_point last_{};
 };
 
-/// The payload of a workflow_canceled record written by the CLI: the
-/// runtime's `workflow_ended` fields plus who asked.
-struct cli_cancel {
-  std::string step;
-  std::string error_type;
-  std::string error_text;
-  std::string requested_by = "cli";
-};
-PERDURE_FIELDS(cli_cancel, step, error_type, error_text, requested_by)
 
 // After a conflict: the stream's entry again; false (with `code` set) when
 // it is gone or cannot be read.
@@ -232,8 +224,8 @@ int cmd_cancel(const context& ctx, const std::string& id) {
     eventlog::write_batch b;
     b.expect_last(id, info.last_seq);
     b.append(id, to_u16(eventlog::record_kind::workflow_canceled),
-             codec::encode(cli_cancel{}));
-    b.set_status(id, "canceled");
+             codec::encode(records::workflow_ended{.requested_by = "cli"}));
+    b.set_status(id, records::status_string(records::stored_status::canceled));
     auto done = s->log->commit(std::move(b));
     if (!done && done.error() == errc::conflict && round < 20) {
       if (!reread(ctx, *s, id, code))

@@ -6,6 +6,7 @@
 #include "payload_json.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -130,9 +131,8 @@ int cmd_history(const context& ctx, const history_args& a) {
   // in its next transaction. Stop when a workflow has ended (its last
   // records printed), on SIGINT or after the timeout.
   auto ended = [&](const eventlog::stream_info& i) {
-    return i.kind == eventlog::stream_kind::workflow
-           && (i.status == "successful" || i.status == "failed"
-               || i.status == "canceled");
+    auto s = records::parse_status(i.status);
+    return i.kind == eventlog::stream_kind::workflow && s && records::ended(*s);
   };
   auto say_ended = [&](const eventlog::stream_info& i) {
     ctx.out().flush();

@@ -1,80 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// Rebuilding a workflow's step table from its records. The payload structs
-// below name only the fields the CLI reads; the codec ignores the rest and
-// leaves missing ones at their defaults, so this stays independent of the
-// runtime's code (runtime/src/records.hpp is the writer's side).
+// Rebuilding a workflow's step table from its records, decoded with the
+// runtime's own payload structs (perdure/eventlog/records/workflow.hpp).
 
 #include "workflow_view.hpp"
 
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include <fmt/format.h>
 
 namespace perdure::tools {
 
-namespace wire {
-
-struct arg {
-  std::uint8_t kind = 0;
-  std::uint32_t node = 0;
-};
-
-struct node_rec {
-  std::uint32_t index = 0;
-  std::string id;
-  std::string step;
-  std::int32_t max_attempts = 0;
-  std::map<std::string, std::string> metadata;
-  std::vector<arg> args;
-};
-
-struct submitted {
-  std::map<std::string, std::string> metadata;
-  std::uint32_t root = 0;
-  std::vector<node_rec> nodes;
-};
-
-struct started {
-  std::uint32_t node = 0;
-  std::int32_t attempt = 1;
-};
-
-struct succeeded {
-  std::uint32_t node = 0;
-  codec::bytes output;
-};
-
-struct failed {
-  std::uint32_t node = 0;
-  std::int32_t attempt = 1;
-  std::string error_type;
-  std::string error_text;
-  bool final = false;
-};
-
-struct continued {
-  std::uint32_t node = 0;
-  std::uint32_t root = 0;
-  std::vector<node_rec> nodes;
-};
-
-struct ended {
-  std::string step;
-  std::string error_type;
-  std::string error_text;
-};
-
-PERDURE_FIELDS(arg, kind, node)
-PERDURE_FIELDS(node_rec, index, id, step, max_attempts, metadata, args)
-PERDURE_FIELDS(submitted, metadata, root, nodes)
-PERDURE_FIELDS(started, node, attempt)
-PERDURE_FIELDS(succeeded, node, output)
-PERDURE_FIELDS(failed, node, attempt, error_type, error_text, final)
-PERDURE_FIELDS(continued, node, root, nodes)
-PERDURE_FIELDS(ended, step, error_type, error_text)
-
-} // namespace wire
+namespace wire = perdure::records;
 
 const std::optional<std::string>* workflow_view::output() const {
   if (status != "successful" || root >= steps.size() || !steps[root].output)
@@ -138,7 +76,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
   };
   switch (static_cast<record_kind>(kind)) {
     case record_kind::workflow_submitted: {
-      wire::submitted v;
+      wire::workflow_submitted v;
       if (!decode_into(payload, v, seq, problems))
         return;
       view_.submitted = true;
@@ -161,7 +99,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
           s.status = "pending";
       break;
     case record_kind::step_started: {
-      wire::started v;
+      wire::step_started v;
       if (!decode_into(payload, v, seq, problems))
         return;
       auto& s = node(v.node);
@@ -173,7 +111,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       break;
     }
     case record_kind::step_succeeded: {
-      wire::succeeded v;
+      wire::step_succeeded v;
       if (!decode_into(payload, v, seq, problems))
         return;
       auto& s = node(v.node);
@@ -183,7 +121,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       break;
     }
     case record_kind::step_failed: {
-      wire::failed v;
+      wire::step_failed v;
       if (!decode_into(payload, v, seq, problems))
         return;
       auto& s = node(v.node);
@@ -196,7 +134,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       break;
     }
     case record_kind::step_continued: {
-      wire::continued v;
+      wire::step_continued v;
       if (!decode_into(payload, v, seq, problems))
         return;
       add_nodes(v.nodes, static_cast<std::int32_t>(v.node));
@@ -210,7 +148,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       view_.end = time;
       break;
     case record_kind::workflow_failed: {
-      wire::ended v;
+      wire::workflow_ended v;
       if (decode_into(payload, v, seq, problems))
         view_.error = fmt::format("step '{}' raised {}: {}", v.step,
                                   v.error_type, v.error_text);

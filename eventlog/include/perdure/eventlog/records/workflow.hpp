@@ -1,20 +1,68 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The payloads of the workflow records (record_kinds.hpp 100..108), as codec
-// structs so the CLI decodes them to JSON without user code. User values are
-// nested as `codec::bytes` holding their own self-describing FlexBuffer.
+// The payloads of the workflow records (record_kinds.hpp 100..108): the one
+// schema that the runtime writes and the CLI, the tests and the torture
+// program read. Codec structs, so the CLI decodes them to JSON without user
+// code; user values are nested as `codec::bytes` holding their own
+// self-describing FlexBuffer. Adding a field is compatible (a reader of an
+// older record gets its default); removing or retyping one is not.
 
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
-#include "perdure/runtime/options.hpp"
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace perdure::records {
+
+/// The status a workflow's directory entry stores (stream_info::status):
+/// `running` until one of the three ends is logged with it.
+enum class stored_status : std::uint8_t {
+  running,
+  successful,
+  failed,
+  canceled
+};
+
+/// "running", "successful", "failed" or "canceled", as stored.
+constexpr std::string_view status_text(stored_status s) noexcept {
+  switch (s) {
+  case stored_status::running:
+    return "running";
+  case stored_status::successful:
+    return "successful";
+  case stored_status::failed:
+    return "failed";
+  case stored_status::canceled:
+    return "canceled";
+  }
+  return "running";
+}
+
+/// status_text as a std::string (what write_batch::set_status takes).
+inline std::string status_string(stored_status s) {
+  return std::string{status_text(s)};
+}
+
+/// The stored status `text` names; nullopt for any other text.
+constexpr std::optional<stored_status>
+parse_status(std::string_view text) noexcept {
+  for (auto s : {stored_status::running, stored_status::successful,
+                 stored_status::failed, stored_status::canceled})
+    if (status_text(s) == text)
+      return s;
+  return std::nullopt;
+}
+
+/// Whether `s` is one of the ends (nothing runs any more).
+constexpr bool ended(stored_status s) noexcept {
+  return s != stored_status::running;
+}
 
 /// One argument in preorder: kind 0 value (`bytes`), 1 node (`node` index),
 /// 2 blob (`key`), 3 list (the next `count` entries at this level).
@@ -94,10 +142,12 @@ struct timer_set {
   std::int64_t due = 0; ///< ns since the epoch
 };
 
+/// workflow_succeeded, workflow_failed and workflow_canceled.
 struct workflow_ended {
-  std::string step;       ///< failed: the failing step's id
-  std::string error_type;
-  std::string error_text;
+  std::string step = {}; ///< failed: the failing step's id
+  std::string error_type = {};
+  std::string error_text = {};
+  std::string requested_by = {}; ///< canceled: "cli" from `perdure cancel`
 };
 
 PERDURE_FIELDS(arg_rec, kind, value, key, node, count)
@@ -111,7 +161,7 @@ PERDURE_FIELDS(step_failed, node, id, attempt, error_type, error_text, final,
                started)
 PERDURE_FIELDS(step_continued, node, id, root, nodes, started)
 PERDURE_FIELDS(timer_set, node, id, due)
-PERDURE_FIELDS(workflow_ended, step, error_type, error_text)
+PERDURE_FIELDS(workflow_ended, step, error_type, error_text, requested_by)
 
 using eventlog::record_kind;
 using eventlog::to_u16;
