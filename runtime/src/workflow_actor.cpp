@@ -65,8 +65,12 @@ void submit(workflow_actor* self, plan p) {
       latency->observe(std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - t0)
                          .count());
-      caf::anon_send(hdl, commit_atom::value, no, r.has_value(),
-                     r ? std::string{} : r.error().to_string());
+      // The error's code travels with it: a full storage stays `full` for
+      // the workflow's caller.
+      caf::anon_send(hdl, commit_atom::value, no,
+                     static_cast<std::uint8_t>(r ? errc::ok
+                                                 : r.error().code()),
+                     r ? std::string{} : r.error().message());
     });
 }
 
@@ -298,14 +302,16 @@ caf::behavior workflow_behavior(workflow_actor* self,
   if (auto every = eng->opts.external_cancel_check; every.count() > 0)
     self->delayed_send(self, every, check_atom::value);
   return {
-    [=](commit_atom, std::uint64_t, bool ok, const std::string& err) {
+    [=](commit_atom, std::uint64_t, std::uint8_t code,
+        const std::string& err) {
       auto& s = self->state;
       auto p = std::move(s.pending.front());
       s.pending.pop_front();
-      if (!ok) {
+      if (code != static_cast<std::uint8_t>(errc::ok)) {
         if (!canceled_elsewhere(self))
-          s.fatal = {errc::io, "workflow '" + s.st->id
-                                 + "': cannot write its log: " + err};
+          s.fatal = {static_cast<errc>(code),
+                     "workflow '" + s.st->id + "': cannot write its log: "
+                       + err};
       } else {
         if (p.ends)
           s.ended = true;
