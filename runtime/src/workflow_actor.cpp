@@ -65,11 +65,9 @@ void submit(workflow_actor* self, plan p) {
       latency->observe(std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - t0)
                          .count());
-      // The error's code travels with it: a full storage stays `full` for
-      // the workflow's caller.
-      caf::anon_send(hdl, commit_atom::value, no,
-                     static_cast<std::uint8_t>(r ? errc::ok
-                                                 : r.error().code()),
+      // With its code: a full storage stays `full` for the caller.
+      auto code = static_cast<std::uint8_t>(r ? errc::ok : r.error().code());
+      caf::anon_send(hdl, commit_atom::value, no, code,
                      r ? std::string{} : r.error().message());
     });
 }
@@ -302,16 +300,14 @@ caf::behavior workflow_behavior(workflow_actor* self,
   if (auto every = eng->opts.external_cancel_check; every.count() > 0)
     self->delayed_send(self, every, check_atom::value);
   return {
-    [=](commit_atom, std::uint64_t, std::uint8_t code,
-        const std::string& err) {
+    [=](commit_atom, std::uint64_t, std::uint8_t code, const std::string& e) {
       auto& s = self->state;
       auto p = std::move(s.pending.front());
       s.pending.pop_front();
       if (code != static_cast<std::uint8_t>(errc::ok)) {
         if (!canceled_elsewhere(self))
           s.fatal = {static_cast<errc>(code),
-                     "workflow '" + s.st->id + "': cannot write its log: "
-                       + err};
+                     "workflow '" + s.st->id + "': cannot write its log: " + e};
       } else {
         if (p.ends)
           s.ended = true;
@@ -500,5 +496,4 @@ namespace perdure {
 void* engine::actor_system() const noexcept {
   return impl_->host ? impl_->host->system() : nullptr;
 }
-
 } // namespace perdure
