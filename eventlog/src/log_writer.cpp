@@ -7,6 +7,7 @@
 #include "log_impl.hpp"
 #include "os_error.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <unordered_map>
@@ -365,6 +366,14 @@ outcome write_group(event_log::impl& self, pending_list& batch, time_ns now,
       break;
     out.results.emplace_back(std::move(info));
   }
+  if (st && std::none_of(out.results.begin(), out.results.end(),
+                         [](const auto& r) { return r.has_value(); })) {
+    // Every batch was refused: nothing to commit or journal (an empty
+    // LMDB commit would not use up its txnid, and the next transaction
+    // would look like another process's).
+    mdb_txn_abort(txn);
+    return out;
+  }
   if (st)
     st = w.flush();
   if (st && self.journaled) {
@@ -401,8 +410,20 @@ outcome write_group(event_log::impl& self, pending_list& batch, time_ns now,
   }
   rc = mdb_txn_commit(txn);
   if (rc == MDB_SUCCESS) {
-    self.last_txnid = txnid;
-    ++self.txns_since_checkpoint;
+    MDB_envinfo info;
+    mdb_env_info(self.env, &info);
+    if (info.me_last_txnid == txnid) {
+      self.last_txnid = txnid;
+      ++self.txns_since_checkpoint;
+    } else if (self.journaled && !out.unjournaled) {
+      // Nothing changed, so LMDB wrote no new state and the next
+      // transaction reuses this txnid: void the entry (no sync needed, a
+      // later entry is only durable with it). Unmarked, it would leave a
+      // gap: then the next commit starts a new generation instead.
+      if (!self.jr.append(encode_void(self.jr.generation(), txnid,
+                                      self.jr.synced_end())))
+        self.last_txnid = txnid;
+    }
     return out;
   }
   if (self.journaled && !out.unjournaled) {

@@ -16,27 +16,15 @@
 #include <random>
 
 #include "child_process.hpp"
+#include "journal_support.hpp"
 #include "temp_dir.hpp"
 
 using namespace perdure;
 using namespace perdure::eventlog;
+using namespace perdure::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-options journal_opts(const fs::path& dir) {
-  options o;
-  o.dir = dir;
-  o.sync = sync_policy::journal;
-  o.checkpoint_interval = std::chrono::hours{1}; // checkpoints only when asked
-  return o;
-}
-
-std::unique_ptr<event_log> open_ok(options o) {
-  auto r = event_log::open(std::move(o));
-  REQUIRE_MESSAGE(r.has_value(), r.as_status().to_string());
-  return std::move(*r);
-}
 
 // For child processes, where doctest's REQUIRE cannot run.
 std::unique_ptr<event_log> open_or_exit(options o) {
@@ -47,27 +35,6 @@ std::unique_ptr<event_log> open_or_exit(options o) {
   }
   return std::move(*r);
 }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in{p, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
-
-void spit(const fs::path& p, const std::string& bytes) {
-  std::ofstream out{p, std::ios::binary | std::ios::trunc};
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Sets PERDURE_BOOT_ID for its lifetime: the process pretends to run after
-// a reboot.
-struct other_boot {
-  explicit other_boot(const char* id = "rebooted-0000") {
-    ::setenv("PERDURE_BOOT_ID", id, 1);
-  }
-  ~other_boot() {
-    ::unsetenv("PERDURE_BOOT_ID");
-  }
-};
 
 // What the disk may hold after a power loss: each page of data.mdb either as
 // it was when the checkpoint synced it (`at_checkpoint`) or as the OS had it
@@ -108,8 +75,6 @@ void copy_storage(const journal_files& journals, const fs::path& to,
   for (auto& [name, bytes] : journals)
     spit(to / name, bytes);
 }
-
-using expected_map = std::map<std::string, std::vector<std::string>>;
 
 void check_contents(event_log& log, const expected_map& want) {
   for (auto& [stream, payloads] : want) {
@@ -163,6 +128,7 @@ TEST_CASE("journal: after a simulated power loss every acknowledged write is rec
   // Reopen: the open's checkpoint syncs LMDB; this is what the disk holds.
   auto log = open_ok(journal_opts(dir.path()));
   auto at_checkpoint = slurp(dir / "data.mdb");
+  const auto checkpoints = log->stats().checkpoints;
   // Writes after the checkpoint, of every kind the journal must replay.
   std::vector<std::future<result<commit_info>>> acks;
   for (int i = 0; i < 400; ++i) {
@@ -195,6 +161,9 @@ TEST_CASE("journal: after a simulated power loss every acknowledged write is rec
     REQUIRE(log->commit(std::move(b)));
     return k;
   }();
+  // The disk model below holds only if no later checkpoint synced
+  // data.mdb (none is due; a refused batch must not force one either).
+  REQUIRE(log->stats().checkpoints == checkpoints);
   auto final_data = slurp(dir / "data.mdb");
   auto journals = slurp_journals(dir.path());
   // Every acknowledged entry is in the journal files now (synced).
@@ -220,6 +189,47 @@ TEST_CASE("journal: after a simulated power loss every acknowledged write is rec
     auto again = open_ok(journal_opts(crash));
     CHECK(again->read("after")->size() == 1);
     check_contents(*again, want);
+  }
+}
+
+// LMDB does not use up the txnid of a commit that changed nothing; such a
+// group once looked like another process's commit and forced a full
+// checkpoint (and broke the power-loss model above when it came alone).
+TEST_CASE("journal: a group that changes nothing costs no checkpoint and recovery replays around it") {
+  test::temp_dir dir;
+  expected_map want;
+  {
+    auto first = open_ok(journal_opts(dir.path()));
+    for (int i = 1; i <= 5; ++i) {
+      want["a"].push_back(payload(0, i));
+      REQUIRE(first->append("a", 1, want["a"].back()));
+    }
+  }
+  auto log = open_ok(journal_opts(dir.path()));
+  auto at_checkpoint = slurp(dir / "data.mdb");
+  const auto checkpoints = log->stats().checkpoints;
+  for (int i = 6; i <= 12; ++i) {
+    write_batch refused; // alone in its group: every batch refused
+    refused.expect_last("a", 99).append("a", 1, "never");
+    CHECK(log->commit(std::move(refused)).as_status().code()
+          == errc::conflict);
+    write_batch noop; // accepted, but nothing to change
+    noop.remove_timer(7, "a", "no-such-timer");
+    CHECK(log->commit(std::move(noop)));
+    want["a"].push_back(payload(0, i));
+    REQUIRE(log->append("a", 1, want["a"].back()));
+  }
+  CHECK(log->stats().checkpoints == checkpoints);
+  auto journals = slurp_journals(dir.path());
+  for (bool old_pages : {true, false}) {
+    CAPTURE(old_pages);
+    auto crash = dir / (old_pages ? "old" : "new");
+    copy_storage(journals, crash,
+                 old_pages ? at_checkpoint : slurp(dir / "data.mdb"));
+    other_boot reboot;
+    auto r = open_ok(journal_opts(crash));
+    check_contents(*r, want);
+    REQUIRE(r->append("a", 1, "after"));
   }
 }
 

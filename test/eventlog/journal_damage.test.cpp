@@ -18,40 +18,17 @@
 #include <thread>
 
 #include "child_process.hpp"
+#include "journal_support.hpp"
 #include "temp_dir.hpp"
 
 using namespace perdure;
 using namespace perdure::eventlog;
+using namespace perdure::test;
 namespace fs = std::filesystem;
 
 namespace {
 
 using files = std::map<std::string, std::string>;
-using expected_map = std::map<std::string, std::vector<std::string>>;
-
-options journal_opts(const fs::path& dir) {
-  options o;
-  o.dir = dir;
-  o.sync = sync_policy::journal;
-  o.checkpoint_interval = std::chrono::hours{1}; // checkpoints only when asked
-  return o;
-}
-
-std::unique_ptr<event_log> open_ok(options o) {
-  auto r = event_log::open(std::move(o));
-  REQUIRE_MESSAGE(r.has_value(), r.as_status().to_string());
-  return std::move(*r);
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in{p, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
-
-void spit(const fs::path& p, const std::string& bytes) {
-  std::ofstream out{p, std::ios::binary | std::ios::trunc};
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 // Every file of the storage but the lock files, which any open touches and
 // which hold no data.
@@ -156,18 +133,6 @@ crashed_storage make_crashed(const fs::path& dir) {
   out.at_crash = snapshot(dir);
   return out;
 }
-
-struct other_boot {
-  explicit other_boot(bool on) : on_(on) {
-    if (on_)
-      ::setenv("PERDURE_BOOT_ID", "rebooted-damage", 1);
-  }
-  ~other_boot() {
-    if (on_)
-      ::unsetenv("PERDURE_BOOT_ID");
-  }
-  bool on_;
-};
 
 enum class outcome { recovered, refused };
 
