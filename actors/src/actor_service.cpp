@@ -141,34 +141,27 @@ actor_cell::~actor_cell() {
 
 namespace {
 
-std::mutex registry_mu;
-std::unordered_map<const engine*, std::weak_ptr<actor_service>> registry;
-
 std::shared_ptr<actor_service> service_of(engine& eng) {
-  std::lock_guard guard{registry_mu};
-  auto& w = registry[&eng];
-  auto svc = w.lock();
-  if (svc && !svc->stopping)
+  return eng.service<actor_service>([&eng] {
+    auto svc = std::make_shared<actor_service>();
+    svc->eng = &eng;
+    svc->log = eng.event_log();
+    svc->stop_timeout = eng.options().stop_timeout;
+    svc->pool = std::make_unique<actor_pool>(eng.options().actor_threads,
+                                             svc->opts.max_blocked_calls);
+    auto& reg = eng.metrics();
+    svc->activations = &reg.get_counter(
+      "perdure_actor_activations_total",
+      "Virtual actors loaded from the log into memory (created or "
+      "reactivated).");
+    svc->readonly_calls = &reg.get_counter(
+      "perdure_actor_calls_total", "Virtual actor method calls by kind.",
+      {{"kind", "readonly"}});
+    svc->mutating_calls = &reg.get_counter(
+      "perdure_actor_calls_total", "Virtual actor method calls by kind.",
+      {{"kind", "mutating"}});
     return svc;
-  svc = std::make_shared<actor_service>();
-  svc->eng = &eng;
-  svc->log = eng.event_log();
-  svc->stop_timeout = eng.options().stop_timeout;
-  svc->pool = std::make_unique<actor_pool>(eng.options().actor_threads,
-                                           svc->opts.max_blocked_calls);
-  auto& reg = eng.metrics();
-  svc->activations = &reg.get_counter(
-    "perdure_actor_activations_total",
-    "Virtual actors loaded from the log into memory (created or reactivated).");
-  svc->readonly_calls = &reg.get_counter(
-    "perdure_actor_calls_total", "Virtual actor method calls by kind.",
-    {{"kind", "readonly"}});
-  svc->mutating_calls = &reg.get_counter(
-    "perdure_actor_calls_total", "Virtual actor method calls by kind.",
-    {{"kind", "mutating"}});
-  eng.attach(svc);
-  w = svc;
-  return svc;
+  });
 }
 
 // Loads (or creates) the actor of `c` and starts its runner.

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <typeindex>
 #include <unordered_map>
 
 namespace perdure::detail {
@@ -64,8 +65,6 @@ class actor_host {
   /// engine::submit_batch); it starts `dispatches`.
   virtual void spawn_begun(std::shared_ptr<run_state> st,
                            std::vector<dispatch> dispatches) = 0;
-  /// The caf::actor_system (for the actors module), as void*.
-  virtual void* system() noexcept = 0;
 };
 
 /// Reads blobs of one engine's log; fails `closed` once the engine is gone.
@@ -121,12 +120,19 @@ struct engine::impl {
 
   /// Called by an actor when its run is over, before waking its waiters.
   void unregister(const std::string& id);
+  /// The stored workflow `id`, replayed; `not_found` naming the storage.
+  result<std::unique_ptr<detail::workflow_run>> load(std::string_view id) const;
 
   // -- events (listeners module) ---------------------------------------------
   std::mutex sources_mu;
   std::unordered_map<std::string, std::shared_ptr<detail::event_source>>
     sources; ///< guarded by sources_mu
   std::vector<std::shared_ptr<engine_service>> services; ///< guarded by mu
+  bool services_stopped = false;                          ///< guarded by mu
+  /// engine::service's objects, by class; kept until ~engine.
+  std::mutex keyed_mu;
+  std::vector<std::pair<std::type_index, std::shared_ptr<engine_service>>>
+    keyed; ///< guarded by keyed_mu
   /// The engine's source for event node `def` (made on first use); null
   /// once the engine is closing.
   std::shared_ptr<detail::event_source> source_for(const detail::step_def& def);

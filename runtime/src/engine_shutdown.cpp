@@ -60,6 +60,7 @@ perdure::status engine::close() {
   {
     std::lock_guard guard{p.mu};
     services.swap(p.services);
+    p.services_stopped = true;
   }
   for (auto& s : services)
     s->stop();

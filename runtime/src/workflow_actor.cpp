@@ -467,10 +467,6 @@ class caf_host final : public actor_host {
       caf::anon_send(*hdl, abandon_atom::value);
   }
 
-  void* system() noexcept override {
-    return &*system_;
-  }
-
  private:
   static std::shared_ptr<caf::actor> handle_of(run_state& st) {
     std::lock_guard guard{st.mu};
@@ -490,10 +486,3 @@ std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
 }
 
 } // namespace perdure::detail
-
-namespace perdure {
-
-void* engine::actor_system() const noexcept {
-  return impl_->host ? impl_->host->system() : nullptr;
-}
-} // namespace perdure

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -223,8 +224,20 @@ class engine {
     return perdure_subscribe(*this, source, std::move(target));
   }
 
-  /// Keeps `s` until the engine closes; the engine stops it first.
+  /// Keeps `s` until the engine closes; the engine stops it first. Once the
+  /// engine has closed, `s` is stopped at once.
   void attach(std::shared_ptr<engine_service> s);
+
+  /// The engine's one service of class `S` (an optional module's per-engine
+  /// state, e.g. the actors' directory): made by `make()` (returning
+  /// `std::shared_ptr<S>`) on first use and attached; the same object on
+  /// every later call, also after the engine stopped it. Thread-safe;
+  /// `make` runs once, under a lock, and must not ask for a service itself.
+  template <class S, class Make>
+  std::shared_ptr<S> service(Make&& make) {
+    return std::static_pointer_cast<S>(find_service(
+      typeid(S), [&]() -> std::shared_ptr<engine_service> { return make(); }));
+  }
 
   /// Starts new workflows whose first records commit in one atomic batch
   /// together with what `extra` adds (source offsets, dead letters), and
@@ -254,10 +267,6 @@ class engine {
   template <class T>
   actor_ref<T> get_actor(std::string id);
 
-  /// The engine's caf::actor_system (type-erased so this header needs no
-  /// CAF), for the actors module's CAF translation unit.
-  void* actor_system() const noexcept;
-
   // -- state -------------------------------------------------------------------
 
   const std::filesystem::path& storage() const noexcept;
@@ -283,6 +292,9 @@ class engine {
                                    std::string_view step) const;
   result<std::string> put_bytes(std::string bytes);
   std::shared_ptr<detail::blob_source> blob_source() const;
+  std::shared_ptr<engine_service> find_service(
+    const std::type_info& key,
+    const std::function<std::shared_ptr<engine_service>()>& make);
 
   struct impl;
 
