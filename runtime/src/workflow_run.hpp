@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -167,6 +168,12 @@ class workflow_run {
   workflow_metadata metadata(workflow_status st) const;
   result<step_metadata> step_meta(std::string_view step_id) const;
 
+  /// The clock of the run's and its attempts' times (wall clock, ns since
+  /// the epoch); eventlog::now_ns unless a test sets a fake one.
+  void set_clock(std::function<time_ns()> now) {
+    now_ = std::move(now);
+  }
+
  private:
   workflow_run() = default;
 
@@ -202,6 +209,7 @@ class workflow_run {
   std::optional<time_ns> finish_;
   std::string error_text_;
   eventlog::seq_t logged_ = 0;
+  std::function<time_ns()> now_ = eventlog::now_ns;
 };
 
 /// The FNV-1a 64 hash of a signature, as 16 hex digits.
