@@ -58,18 +58,14 @@ struct event_log::impl {
   std::mutex close_mu; // held by close() until the threads have stopped
   std::thread writer;
 
-  // Completions run on their own thread, in commit order, so that the writer
-  // starts the next transaction while callers are being woken.
+  // A committed group's completions with their results. They run, in
+  // commit order, on the thread that made the group durable (the journal's
+  // syncer, or the writer), without a relay thread.
   struct done_group {
     std::vector<completion> done;
     std::vector<result<commit_info>> results;
     std::chrono::steady_clock::time_point started{};
   };
-  std::mutex notify_mu;
-  std::condition_variable notify_cv;
-  std::deque<done_group> notify_queue;
-  bool notify_stopping = false;
-  std::thread notifier;
 
   // -- the journal (sync_policy::journal; see journal.hpp) --
   bool journaled = false;       // the exclusive writer, journaling
@@ -86,7 +82,7 @@ struct event_log::impl {
   std::vector<const write_batch*> entry_batches;
 
   // Groups whose journal entries are written wait here for the syncer
-  // thread's fdatasync, then go to the notifier in the same order.
+  // thread's fdatasync, which then runs their completions in order.
   std::mutex sync_mu;
   std::condition_variable sync_cv;
   std::condition_variable sync_idle_cv;
@@ -147,16 +143,14 @@ struct event_log::impl {
   /// Commits one group of batches; see log_writer.cpp.
   done_group commit_group(std::vector<pending>& batch, bool& committed);
 
-  /// Hands a group's completions to the notifier thread.
-  void notify(done_group group);
-
-  /// The completion thread's loop.
-  void run_notifier();
+  /// Runs a durable (or failed) group's completions, adding its time from
+  /// start to commit_ns. On the thread that made it durable.
+  void complete(done_group& group);
 
   /// The journal syncer's loop.
   void run_syncer();
 
-  /// Waits until every group handed to the syncer has gone to the notifier.
+  /// Waits until every group handed to the syncer is completed.
   void drain_syncer();
 
   /// Syncs LMDB, saves its meta pages as a new journal generation and pins

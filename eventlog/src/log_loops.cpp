@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The log's threads: the writer's loops (with the journal and without),
-// the journal syncer and the notifier that runs completions in commit
-// order. The commit itself is log_writer.cpp's, checkpoints are
+// The log's threads: the writer's loops (with the journal and without)
+// and the journal syncer; completions run in commit order on whichever
+// made their group durable. The commit itself is log_writer.cpp's, checkpoints are
 // log_checkpoint.cpp's.
 
 #include "log_impl.hpp"
@@ -15,12 +15,14 @@ namespace perdure::eventlog {
 
 using namespace detail;
 
-void event_log::impl::notify(done_group group) {
-  {
-    std::lock_guard<std::mutex> guard{notify_mu};
-    notify_queue.push_back(std::move(group));
-  }
-  notify_cv.notify_one();
+void event_log::impl::complete(done_group& group) {
+  commit_ns += static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::steady_clock::now() - group.started)
+      .count());
+  for (std::size_t i = 0; i < group.done.size(); ++i)
+    if (group.done[i])
+      group.done[i](std::move(group.results[i]));
 }
 
 // The writer's loop. With the pipelined sync policy a committed group is
@@ -118,16 +120,12 @@ void event_log::impl::run_syncer() {
     // checkpoints (which switch files) wait for this queue to drain.
     auto st = jr.sync();
     ++syncs;
-    auto now = std::chrono::steady_clock::now();
     for (auto& g : groups) {
       if (!st)
         for (auto& r : g.results)
           if (r)
             r = unexpected{st};
-      commit_ns += static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - g.started)
-          .count());
-      notify(std::move(g));
+      complete(g);
     }
   }
 }
@@ -146,13 +144,6 @@ void event_log::impl::run_writer() {
     opts.mode == durability::sync && opts.sync == sync_policy::pipelined;
   std::vector<pending> batch;
   std::optional<done_group> held;
-  auto t_held = std::chrono::steady_clock::now();
-  auto add_commit_time = [this](std::chrono::steady_clock::time_point t0) {
-    commit_ns += static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::steady_clock::now() - t0)
-        .count());
-  };
   // Makes the held group durable with one fdatasync and hands it over.
   auto sync_held = [&] {
     if (!held)
@@ -164,8 +155,7 @@ void event_log::impl::run_writer() {
           r = unexpected{failure};
     }
     ++syncs;
-    add_commit_time(t_held);
-    notify(std::move(*held));
+    complete(*held);
     held.reset();
   };
   for (;;) {
@@ -195,37 +185,16 @@ void event_log::impl::run_writer() {
       // This commit's fdatasync flushed the held group's meta page; without
       // a commit, sync explicitly.
       if (committed) {
-        add_commit_time(t_held);
-        notify(std::move(*held));
+        complete(*held);
         held.reset();
       } else {
         sync_held();
       }
     }
-    if (pipelined && committed) {
+    if (pipelined && committed)
       held = std::move(group);
-      t_held = t0;
-    } else {
-      add_commit_time(t0);
-      notify(std::move(group));
-    }
-  }
-}
-
-void event_log::impl::run_notifier() {
-  for (;;) {
-    done_group group;
-    {
-      std::unique_lock<std::mutex> guard{notify_mu};
-      notify_cv.wait(guard,
-                     [this] { return notify_stopping || !notify_queue.empty(); });
-      if (notify_queue.empty())
-        return;
-      group = std::move(notify_queue.front());
-      notify_queue.pop_front();
-    }
-    for (std::size_t i = 0; i < group.done.size(); ++i)
-      group.done[i](std::move(group.results[i]));
+    else
+      complete(group);
   }
 }
 

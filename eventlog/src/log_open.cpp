@@ -352,7 +352,6 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   }
   if (!self->opts.read_only) {
     self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
-    self->notifier = std::thread{[p = self.get()] { p->run_notifier(); }};
   }
   return std::unique_ptr<event_log>{new event_log{std::move(self)}};
 }
@@ -392,13 +391,6 @@ status event_log::close() {
     impl_->sync_cv.notify_all();
     impl_->syncer.join();
   }
-  {
-    std::lock_guard<std::mutex> guard{impl_->notify_mu};
-    impl_->notify_stopping = true;
-  }
-  impl_->notify_cv.notify_all();
-  if (impl_->notifier.joinable())
-    impl_->notifier.join();
   return impl_->close_status;
 }
 

@@ -79,9 +79,11 @@ class event_log {
   // -- writing -----------------------------------------------------------------
 
   /// Queues `batch` for the next group commit and calls `done` once it is
-  /// durable per the durability mode, or failed. Completions run on one
-  /// completion thread in commit order; `done` must be quick and must not
-  /// call commit() or wait for another completion (it may call submit()).
+  /// durable per the durability mode, or failed. Completions run in commit
+  /// order on the log's thread that made their group durable (the journal's
+  /// syncer, or the writer), so the next sync waits for them: `done` must
+  /// be quick, must not call commit() or close() or wait for another
+  /// completion (it may call submit()).
   void submit(write_batch batch, completion done);
 
   /// As submit(), with a future.
