@@ -64,6 +64,7 @@ status begin_read(const event_log::impl& self, MDB_txn*& txn,
 }
 
 event_log::impl::~impl() {
+  dur.reset(); // its threads use env
   if (pinned)
     mdb_txn_abort(pinned);
   for (auto* pin : orphan_pins)
@@ -135,17 +136,11 @@ result<storage_stats> event_log::storage() const {
 // -- writing ------------------------------------------------------------------
 
 void event_log::submit(write_batch batch, completion done) {
-  {
-    std::lock_guard<std::mutex> guard{impl_->mu};
-    if (!impl_->stopping && !impl_->opts.read_only) {
-      impl_->queue.push_back({std::move(batch), std::move(done)});
-      // While a journal sync runs the writer waits for a large group or
-      // the sync's end (the syncer wakes it then): no wake-up per batch.
-      if (!impl_->syncing
-          || impl_->queue.size() >= impl::eager_group_size)
-        impl_->cv.notify_one();
+  if (!impl_->opts.read_only) {
+    pending p{std::move(batch), std::move(done)};
+    if (impl_->queue.push(p))
       return;
-    }
+    done = std::move(p.done);
   }
   done(unexpected{errc::closed, impl_->opts.read_only
                                   ? "the event log is open read-only"

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Checkpoints: the periodic one in two parts (the writer pins the state,
-// the checkpointer thread syncs data.mdb, the writer journals it), the
-// synchronous one that starts a journal generation (a full journal file,
-// a foreign commit in between, close), and a foreign writer's record in
-// journal-foreign. See journal.hpp and FORMAT.md "Journal".
+// Checkpoints, the LMDB side (meta pages, pins): the periodic one's first
+// and last parts (durability_journal.cpp runs them, with data.mdb's sync
+// between them on its checkpointer thread), the synchronous one that
+// starts a journal generation (a full journal file, a foreign commit in
+// between, close), and a foreign writer's record in journal-foreign. See
+// journal.hpp and FORMAT.md "Journal".
 
 #include "log_impl.hpp"
 
@@ -13,16 +14,16 @@ namespace perdure::eventlog {
 
 using namespace detail;
 
-// Part one of a periodic checkpoint, on the writer thread: under LMDB's
-// write lock, pin the current state and copy its meta pages (from the page
-// cache: the images of that state, whatever the disk holds), then let the
-// checkpointer sync data.mdb while the writer goes on.
-void event_log::impl::begin_async_checkpoint() {
+// A periodic checkpoint's first part: under LMDB's write lock, pin the
+// current state and copy its meta pages (from the page cache: the images
+// of that state, whatever the disk holds); the durability's checkpointer
+// then syncs data.mdb while the writer goes on.
+std::optional<checkpoint_job> event_log::impl::pin_checkpoint() {
   auto t0 = std::chrono::steady_clock::now();
   MDB_txn* w = nullptr;
   if (mdb_txn_begin(env, nullptr, 0, &w) != MDB_SUCCESS)
-    return;
-  async_ckpt job;
+    return std::nullopt;
+  checkpoint_job job;
   job.started = t0;
   job.state = static_cast<std::uint64_t>(mdb_txn_id(w)) - 1;
   int fd = -1;
@@ -34,63 +35,27 @@ void event_log::impl::begin_async_checkpoint() {
   if (!ok) {
     if (job.pin)
       mdb_txn_abort(job.pin);
-    return;
+    return std::nullopt;
   }
   txns_since_checkpoint = 0;
   last_checkpoint = std::chrono::steady_clock::now();
   checkpoint_ns += static_cast<std::uint64_t>(
     std::chrono::duration_cast<std::chrono::nanoseconds>(last_checkpoint - t0)
       .count());
-  {
-    std::lock_guard<std::mutex> guard{mu};
-    ckpt_job = std::move(job);
-    ckpt = ckpt_phase::queued;
-  }
-  ckpt_cv.notify_one();
+  return job;
 }
 
-void event_log::impl::run_checkpointer() {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> guard{mu};
-      ckpt_cv.wait(guard, [this] {
-        return ckpt_stopping || ckpt == ckpt_phase::queued;
-      });
-      if (ckpt != ckpt_phase::queued)
-        return;
-    }
-    // Everything the pinned state holds was written before it committed,
-    // so this makes it durable.
-    int rc = mdb_env_sync(env, 1);
-    {
-      std::lock_guard<std::mutex> guard{mu};
-      ckpt_status = from_mdb(rc, "mdb_env_sync(checkpoint)");
-      ckpt = ckpt_phase::synced;
-    }
-    cv.notify_one();
-    ckpt_done_cv.notify_all();
-  }
-}
-
-// Part two, on the writer thread once data.mdb is synced: journal the
-// checkpoint; the previous pin is released once that entry is durable.
-void event_log::impl::finish_async_checkpoint() {
-  async_ckpt job;
-  status synced;
-  {
-    std::lock_guard<std::mutex> guard{mu};
-    job = std::move(ckpt_job);
-    ckpt_job = {};
-    synced = ckpt_status;
-    ckpt = ckpt_phase::idle;
-  }
+// Its last part, once data.mdb is synced: journal the checkpoint; the
+// previous pin is released once that entry is durable.
+std::optional<event_log::impl::done_group> event_log::impl::record_checkpoint(
+  checkpoint_job job, const status& synced) {
   auto t0 = std::chrono::steady_clock::now();
   auto entry = jr.checkpoint_entry(job.state, job.meta);
   if (!synced || !jr.append(entry)) {
     // The previous checkpoint stays in force (a full journal file starts a
     // synchronous checkpoint at the next commit).
     mdb_txn_abort(job.pin);
-    return;
+    return std::nullopt;
   }
   MDB_txn* old = pinned;
   pinned = job.pin;
@@ -117,33 +82,14 @@ void event_log::impl::finish_async_checkpoint() {
     std::lock_guard<std::mutex> guard{orphan_mu};
     orphan_pins.push_back(old);
   });
-  {
-    std::lock_guard<std::mutex> guard{mu};
-    syncing = true;
-  }
-  {
-    std::lock_guard<std::mutex> guard{sync_mu};
-    sync_queue.push_back(std::move(g));
-  }
-  sync_cv.notify_one();
+  return g;
 }
 
-// Before a synchronous checkpoint (which supersedes it): wait for the
-// checkpointer and drop what it did.
-void event_log::impl::drop_async_checkpoint() {
-  std::unique_lock<std::mutex> guard{mu};
-  ckpt_done_cv.wait(guard, [this] { return ckpt != ckpt_phase::queued; });
-  if (ckpt == ckpt_phase::synced) {
-    mdb_txn_abort(ckpt_job.pin);
-    ckpt_job = {};
-    ckpt = ckpt_phase::idle;
-  }
-}
 // Syncs LMDB under its write lock, saves the meta pages of that state as a
 // new journal generation, and pins the state with a read transaction.
 status event_log::impl::checkpoint(bool clean) {
-  drop_async_checkpoint();
-  drain_syncer();
+  if (dur)
+    dur->quiesce();
   auto t0 = std::chrono::steady_clock::now();
   MDB_txn* w = nullptr;
   if (int rc = mdb_txn_begin(env, nullptr, 0, &w); rc != MDB_SUCCESS)

@@ -6,6 +6,8 @@
 
 #include "perdure/eventlog/event_log.hpp"
 
+#include "commit_queue.hpp"
+#include "durability.hpp"
 #include "journal.hpp"
 #include "map_guard.hpp"
 
@@ -20,6 +22,19 @@
 #include <thread>
 
 namespace perdure::eventlog {
+
+namespace detail {
+
+/// A periodic checkpoint in flight: the state it pinned with its meta
+/// pages, while data.mdb is synced.
+struct checkpoint_job {
+  std::uint64_t state = 0;
+  std::string meta[2];
+  MDB_txn* pin = nullptr;
+  std::chrono::steady_clock::time_point started{};
+};
+
+} // namespace detail
 
 /// Maps an LMDB return code to a status naming the call that failed.
 status from_mdb(int rc, std::string_view what);
@@ -46,26 +61,14 @@ struct event_log::impl {
   // only while this process has no transaction open.
   mutable std::shared_mutex resize_mu;
 
-  struct pending {
-    write_batch batch;
-    completion done;
-  };
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<pending> queue;
-  bool stopping = false;
-  bool closed = false;
+  using pending = detail::pending;
+  using done_group = detail::done_group;
+  detail::commit_queue queue; // submissions, grouped by the writer
+  bool closed = false;        // guarded by close_mu
   std::mutex close_mu; // held by close() until the threads have stopped
   std::thread writer;
-
-  // A committed group's completions with their results. They run, in
-  // commit order, on the thread that made the group durable (the journal's
-  // syncer, or the writer), without a relay thread.
-  struct done_group {
-    std::vector<completion> done;
-    std::vector<result<commit_info>> results;
-    std::chrono::steady_clock::time_point started{};
-  };
+  // How groups become durable; chosen at open (durability.hpp).
+  std::unique_ptr<detail::group_durability> dur;
 
   // -- the journal (sync_policy::journal; see journal.hpp) --
   bool journaled = false;       // the exclusive writer, journaling
@@ -76,43 +79,11 @@ struct event_log::impl {
   std::string boot_id;          // this boot's, read once at open
   MDB_txn* pinned = nullptr;    // pins the last checkpoint's snapshot
   std::uint64_t last_txnid = 0; // the last transaction this writer committed
+  // Writer thread only: when the last checkpoint was, and what came since.
   std::uint64_t txns_since_checkpoint = 0;
   std::chrono::steady_clock::time_point last_checkpoint;
   std::string entry_buf;
   std::vector<const write_batch*> entry_batches;
-
-  // Groups whose journal entries are written wait here for the syncer
-  // thread's fdatasync, which then runs their completions in order.
-  std::mutex sync_mu;
-  std::condition_variable sync_cv;
-  std::condition_variable sync_idle_cv;
-  std::deque<done_group> sync_queue;
-  bool sync_busy = false;
-  bool syncing = false; // (under mu) groups are with the syncer
-  // Batches that make a group worth committing while a sync runs.
-  static constexpr std::size_t eager_group_size = 32;
-  bool sync_stopping = false;
-  std::thread syncer;
-
-  // Periodic checkpoints run in two parts so that the writer never waits
-  // for LMDB's sync: the writer pins the state and copies its meta pages
-  // (begin_async_checkpoint), the checkpointer thread syncs data.mdb, then
-  // the writer journals a checkpoint entry; the previous pin goes once that
-  // entry is durable. States (under mu): idle, queued, synced.
-  enum class ckpt_phase : std::uint8_t { idle, queued, synced };
-  struct async_ckpt {
-    std::uint64_t state = 0;
-    std::string meta[2];
-    MDB_txn* pin = nullptr;
-    std::chrono::steady_clock::time_point started{};
-  };
-  ckpt_phase ckpt = ckpt_phase::idle;
-  async_ckpt ckpt_job;
-  status ckpt_status;
-  bool ckpt_stopping = false;
-  std::condition_variable ckpt_cv;      // wakes the checkpointer
-  std::condition_variable ckpt_done_cv; // wakes a writer waiting for it
-  std::thread checkpointer;
   std::mutex orphan_mu;
   std::vector<MDB_txn*> orphan_pins; // pins whose release was not safe
 
@@ -136,9 +107,8 @@ struct event_log::impl {
   template <class F>
   status with_read(F&& fn) const;
 
-  /// The writer thread's loop.
+  /// The writer thread's loop (log_loops.cpp).
   void run_writer();
-  void run_journal_writer();
 
   /// Commits one group of batches; see log_writer.cpp.
   done_group commit_group(std::vector<pending>& batch, bool& committed);
@@ -147,15 +117,9 @@ struct event_log::impl {
   /// start to commit_ns. On the thread that made it durable.
   void complete(done_group& group);
 
-  /// The journal syncer's loop.
-  void run_syncer();
-
-  /// Waits until every group handed to the syncer is completed.
-  void drain_syncer();
-
   /// Syncs LMDB, saves its meta pages as a new journal generation and pins
   /// that snapshot (none when `clean`: the log is closing). Writer thread
-  /// only, with the syncer drained.
+  /// only (or open, before it runs); quiesces the durability first.
   status checkpoint(bool clean);
 
   /// mdb_env_sync, then the meta pages of `state` (the write lock held by
@@ -163,12 +127,16 @@ struct event_log::impl {
   status sync_and_pin(std::uint64_t state, std::string (&meta)[2],
                       MDB_txn** pin);
 
-  /// The periodic checkpoint's parts (writer thread) and the thread that
-  /// syncs LMDB for it.
-  void begin_async_checkpoint();
-  void finish_async_checkpoint();
-  void drop_async_checkpoint();
-  void run_checkpointer();
+  /// A periodic checkpoint's first part, on the writer thread: under
+  /// LMDB's write lock, pins the current state and copies its meta pages.
+  /// None when that failed (the previous checkpoint stays in force).
+  std::optional<detail::checkpoint_job> pin_checkpoint();
+
+  /// Its last part, once data.mdb is synced (`synced`): journals the
+  /// checkpoint entry. The group to make durable (which releases the
+  /// previous pin), or none when the checkpoint failed.
+  std::optional<done_group> record_checkpoint(detail::checkpoint_job job,
+                                              const status& synced);
 
   /// After a checkpoint's last step: on success `pin` replaces the pinned
   /// snapshot, on failure it is released and `st` returned.

@@ -341,16 +341,14 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
       close_env(*self);
       return st;
     }
-  if (journaling) {
-    self->syncer = std::thread{[p = self.get()] { p->run_syncer(); }};
-    self->checkpointer = std::thread{[p = self.get()] { p->run_checkpointer(); }};
-  } else if (self->foreign_fd >= 0) {
+  if (!journaling && self->foreign_fd >= 0) {
     MDB_stat st;
     mdb_env_stat(self->env, &st);
     self->page_size = st.ms_psize;
     self->foreign_sync = true;
   }
   if (!self->opts.read_only) {
+    self->dur = make_durability(*self);
     self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
   }
   return std::unique_ptr<event_log>{new event_log{std::move(self)}};
@@ -365,32 +363,14 @@ event_log::~event_log() {
 
 status event_log::close() {
   std::lock_guard<std::mutex> closing{impl_->close_mu};
-  {
-    std::lock_guard<std::mutex> guard{impl_->mu};
-    if (impl_->closed)
-      return impl_->close_status;
-    impl_->closed = true;
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
+  if (impl_->closed)
+    return impl_->close_status;
+  impl_->closed = true;
+  impl_->queue.stop();
   if (impl_->writer.joinable())
     impl_->writer.join();
-  if (impl_->checkpointer.joinable()) {
-    {
-      std::lock_guard<std::mutex> guard{impl_->mu};
-      impl_->ckpt_stopping = true;
-    }
-    impl_->ckpt_cv.notify_all();
-    impl_->checkpointer.join();
-  }
-  if (impl_->syncer.joinable()) {
-    {
-      std::lock_guard<std::mutex> guard{impl_->sync_mu};
-      impl_->sync_stopping = true;
-    }
-    impl_->sync_cv.notify_all();
-    impl_->syncer.join();
-  }
+  if (impl_->dur)
+    impl_->dur->stop();
   return impl_->close_status;
 }
 

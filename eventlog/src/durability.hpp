@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// How a committed group becomes durable, chosen once at open: at once
+// (process mode, or LMDB's own sync inside the commit), pipelined (the next
+// commit's fdatasync makes the previous group's meta page durable), or the
+// redo journal (a syncer thread's fdatasync per group, checkpoints behind
+// it). The writer thread drives it (log_loops.cpp); a replicated log
+// would be one more implementation. Completions run in commit order on
+// the thread that made their group durable.
+
+#include "perdure/eventlog/event_log.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace perdure::eventlog::detail {
+
+/// A committed (or failed) group's completions with their results.
+struct done_group {
+  std::vector<event_log::completion> done;
+  std::vector<result<commit_info>> results;
+  std::chrono::steady_clock::time_point started{};
+};
+
+class group_durability {
+ public:
+  using clock = std::chrono::steady_clock;
+  virtual ~group_durability() = default;
+
+  /// Writer thread, before it waits for batches: when it must run again
+  /// even without any (periodic work), if ever.
+  virtual std::optional<clock::time_point> deadline() const {
+    return std::nullopt;
+  }
+  /// Writer thread, after each wait (`woken`: wake() was called for it):
+  /// periodic work such as checkpoints.
+  virtual void tick(bool woken) {
+    static_cast<void>(woken);
+  }
+  /// Writer thread: nothing is queued; make any held group durable now.
+  virtual void idle() {
+  }
+  /// Writer thread: `g`'s transaction committed (`committed`), or failed or
+  /// reached no LMDB commit. Completes `g` once durable, in commit order.
+  virtual void after_commit(done_group g, bool committed) = 0;
+  /// Writer thread, before a synchronous checkpoint: nothing of this
+  /// durability is in flight afterwards.
+  virtual void quiesce() {
+  }
+  /// Writer thread, last: every group completed; returns close()'s status.
+  virtual status finish() = 0;
+  /// close(), after the writer thread ended: stops any thread of its own.
+  virtual void stop() {
+  }
+};
+
+/// The durability `self`'s options and open ask for (journal: started
+/// already, see start_journal).
+std::unique_ptr<group_durability> make_durability(event_log::impl& self);
+
+/// The redo journal's: a syncer thread and periodic checkpoints.
+std::unique_ptr<group_durability>
+make_journal_durability(event_log::impl& self);
+
+} // namespace perdure::eventlog::detail
