@@ -9,10 +9,13 @@
 // the wait that got it is dropped (the runtime sets `dropped` when it did
 // not take the event). So the stored offset of a partition is always one
 // past the last record some workflow logged, and a restart assigns there.
+// The gauge perdure_kafka_waits{group,topic} counts a channel's armed
+// waits not yet handed a record (a dropped one until the loop's next pass).
 
 #include "kafka_common.hpp"
 #include "perdure/listeners/events.hpp"
 #include "perdure/listeners/kafka.hpp"
+#include "perdure/runtime/metrics.hpp"
 
 #include <condition_variable>
 #include <cstdio>
@@ -44,10 +47,12 @@ struct partition_queue {
 
 class kafka_channel {
  public:
-  kafka_channel(kafka_source src, offset_reader stored, eventlog::log_sink log)
+  kafka_channel(kafka_source src, offset_reader stored, eventlog::log_sink log,
+                metrics::gauge* waiting)
       : src_(std::move(src))
       , stored_(std::move(stored))
       , log_(std::move(log))
+      , waiting_(waiting)
       , rk_(new_kafka_consumer(src_, log_))
       , queue_(rd_kafka_queue_get_consumer(rk_)) {
     thread_ = std::thread{[this] { loop(); }};
@@ -61,6 +66,7 @@ class kafka_channel {
     {
       std::lock_guard guard{mu_};
       waits_.push_back(std::move(w));
+      count_waits();
     }
     wake();
   }
@@ -91,6 +97,8 @@ class kafka_channel {
       }
       wake();
       thread_.join();
+      if (waiting_)
+        waiting_->set(0);
       rd_kafka_queue_destroy(queue_);
       rd_kafka_consumer_close(rk_);
       rd_kafka_destroy(rk_);
@@ -101,6 +109,12 @@ class kafka_channel {
   // Consumed records kept beyond what the waits take (librdkafka also
   // prefetches, bounded by queued.min.messages).
   static constexpr std::size_t max_buffered = 10'000;
+
+  // Under mu_: the gauge of armed waits follows waits_.
+  void count_waits() {
+    if (waiting_)
+      waiting_->set(static_cast<double>(waits_.size()));
+  }
 
   void wake() {
     {
@@ -200,6 +214,7 @@ class kafka_channel {
       --buffered_;
       out.push_back({free->out->wait, free->out->record});
     }
+    count_waits();
     return out;
   }
 
@@ -267,6 +282,7 @@ class kafka_channel {
   kafka_source src_;
   offset_reader stored_;
   eventlog::log_sink log_;
+  metrics::gauge* waiting_; ///< null without an engine's metrics
   rd_kafka_t* rk_;
   rd_kafka_queue_t* queue_;
   std::mutex mu_;
@@ -319,13 +335,24 @@ class kafka_wait_source final : public event_source {
         return;
       auto& slot = channels_[src->group + '\0' + src->topic];
       if (!slot)
-        slot = std::make_shared<kafka_channel>(*src, w->stored_offset, log);
+        slot = std::make_shared<kafka_channel>(*src, w->stored_offset, log,
+                                               waits_gauge(*src));
       ch = slot;
     } catch (const error& e) {
       fail(e.as_status());
       return;
     }
     ch->add(std::move(w));
+  }
+
+  metrics::gauge* waits_gauge(const kafka_source& src) {
+    if (!metrics)
+      return nullptr;
+    return &metrics->get_gauge(
+        "perdure_kafka_waits",
+        "Workflows waiting for a Kafka record (armed wait_for_event"
+        "<kafka_listener> nodes not yet handed one), per group and topic.",
+        {{"group", src.group}, {"topic", src.topic}});
   }
 
   void checkpointed(const event_wait& w, const std::string& bytes) override {

@@ -266,6 +266,8 @@ engine::impl::source_for(const detail::step_def& def) {
     src = def.make_source();
     if (src && opts.log)
       src->log = opts.log;
+    if (src)
+      src->metrics = registry.get();
   }
   return src;
 }

@@ -52,6 +52,7 @@ struct mailbox {
 mailbox box;
 
 std::atomic<int> polls{0};
+std::atomic<int> polls_returned{0}; ///< with an event or dropped
 std::atomic<int> checkpoints{0};
 std::atomic<bool> durable_at_checkpoint{true};
 engine* current = nullptr;
@@ -69,6 +70,7 @@ struct order_listener {
   order poll_for_event(std::string queue) {
     ++polls;
     auto v = box.take(queue);
+    ++polls_returned;
     if (!v)
       throw std::runtime_error{"poll dropped"};
     return {queue, *v};
@@ -116,6 +118,25 @@ struct grumpy_listener {
   }
 };
 
+// Polls `done` until it holds, for at most a minute; its last answer.
+template <class F> bool wait_until(F done) {
+  auto end = std::chrono::steady_clock::now() + 60s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end)
+      return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+int events_received(engine& eng, const std::string& id) {
+  int n = 0;
+  auto recs = eng.event_log()->read(id).value();
+  for (auto& r : recs)
+    n += r.kind == eventlog::to_u16(eventlog::record_kind::event_received);
+  return n;
+}
+
 const auto total = step("custom_total", [](order a, order b) {
   return a.amount + b.amount;
 });
@@ -134,17 +155,11 @@ TEST_CASE("a custom listener's event is stored once and checkpointed after "
                          "one_order");
   box.post("q1", 42);
   CHECK(h.get().amount == 42);
-  for (int i = 0; i < 200 && checkpoints.load() == 0; ++i)
-    std::this_thread::sleep_for(5ms);
+  REQUIRE(wait_until([] { return checkpoints.load() > 0; }));
   CHECK(checkpoints.load() == 1);
   CHECK(durable_at_checkpoint.load());
   CHECK(polls.load() == 1);
-  int received = 0;
-  auto recs = eng.event_log()->read("one_order").value();
-  for (auto& r : recs)
-    if (r.kind == eventlog::to_u16(eventlog::record_kind::event_received))
-      ++received;
-  CHECK(received == 1);
+  CHECK(events_received(eng, "one_order") == 1);
   // Running the id again returns the stored event without polling.
   CHECK(eng.run(wait_for_event<order_listener>(std::string{"q1"}),
                 "one_order")
@@ -160,14 +175,19 @@ TEST_CASE("several events are awaited concurrently") {
     engine eng{{.storage = dir.path(), .capacity = {.cpus = 1}}};
     current = &eng;
     checkpoint_workflow = "two_orders";
+    polls = 0;
     auto h = eng.run_async(
       total(wait_for_event<order_listener>(std::string{"a"}),
             wait_for_event<order_listener>(std::string{"b"})),
       "two_orders");
-    // Post to b first: a poll of a blocking the only worker would deadlock.
+    // Both polls block at once; b's event is stored while a's poll still
+    // blocks (a poll holding the only worker would deadlock here).
+    REQUIRE(wait_until([] { return polls.load() == 2; }));
     box.post("b", 2);
-    std::this_thread::sleep_for(20ms);
+    REQUIRE(
+      wait_until([&] { return events_received(eng, "two_orders") == 1; }));
     box.post("a", 1);
+    REQUIRE(h.wait_for(60s));
     CHECK(h.get() == 3);
   }
   current = nullptr;
@@ -188,16 +208,18 @@ TEST_CASE("canceling a workflow drops its listener poll") {
   test::temp_dir dir;
   engine eng{{.storage = dir.path()}};
   polls = 0;
+  polls_returned = 0;
   auto h = eng.run_async(
     wait_for_event<order_listener>(std::string{"never"}), "waits");
-  for (int i = 0; i < 200 && polls.load() == 0; ++i)
-    std::this_thread::sleep_for(5ms);
+  REQUIRE(wait_until([] { return polls.load() > 0; }));
   REQUIRE(polls.load() == 1);
   eng.cancel("waits");
   CHECK(eng.status("waits") == workflow_status::canceled);
-  // A value posted later stays in the queue: nobody consumes it.
+  // A value posted later stays in the queue: nobody consumes it. The poll
+  // returns either way (dropped, or with the value), so once it returned
+  // the value is taken or never will be.
   box.post("never", 5);
-  std::this_thread::sleep_for(30ms);
+  REQUIRE(wait_until([] { return polls_returned.load() > 0; }));
   std::lock_guard g{box.mu};
   CHECK(box.queues["never"].size() == 1);
 }

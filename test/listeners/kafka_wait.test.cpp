@@ -49,6 +49,18 @@ std::size_t successful(engine& eng) {
   return eng.list({workflow_status::successful}).size();
 }
 
+// The waits of `src` armed in `eng` and not yet handed a record (the gauge
+// perdure_kafka_waits); -1 before the first wait of `src` was armed.
+double armed(engine& eng, const kafka_source& src) {
+  auto series = "perdure_kafka_waits{group=\"" + src.group + "\",topic=\"" +
+                src.topic + "\"}";
+  auto text = eng.metrics().expose();
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 // The time each workflow logged its event (event_received).
 std::int64_t event_time(engine& eng, const std::string& id) {
   auto recs = eng.event_log()->read(id).value();
@@ -141,13 +153,14 @@ TEST_CASE("workflows waiting for Kafka records each get a distinct record, "
   auto ids = ids_of("w/", 40);
   for (auto& id : ids)
     eng.run_async(waiter(src), id);
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(wait_until([&] { return armed(eng, src) == 40; }));
   CHECK(successful(eng) == 0);
   produce(cluster.bootstrap(), "events", 2, 25); // 50 records for 40 waits
   REQUIRE(wait_until([&] { return successful(eng) == 40; }));
-  std::this_thread::sleep_for(200ms); // no 41st event
-  CHECK(successful(eng) == 40);
-  // 40 of the 50 records were taken: per partition a prefix, no gap.
+  // 40 of the 50 records were taken: per partition a prefix, no gap. (An
+  // offset commits with its event, so all 40 are stored by now.) That no
+  // record went anywhere else — a 41st event, a record taken for no wait —
+  // is checked below, once the 10 waits armed next took the last 10.
   auto o0 = eng.event_log()->offset(offset_key(src, 0)).value().value_or(0);
   auto o1 = eng.event_log()->offset(offset_key(src, 1)).value().value_or(0);
   CHECK(o0 + o1 == 40);
@@ -159,6 +172,7 @@ TEST_CASE("workflows waiting for Kafka records each get a distinct record, "
   REQUIRE(wait_until([&] { return successful(eng) == 50; }));
   ids.insert(ids.end(), more.begin(), more.end());
   check_exactly_once(eng, src, ids, {{0, 25}, {1, 25}});
+  CHECK(armed(eng, src) == 0);
 }
 
 TEST_CASE("a restart resumes the waits from the stored offsets") {
@@ -174,11 +188,13 @@ TEST_CASE("a restart resumes the waits from the stored offsets") {
     for (auto& id : ids)
       eng.run_async(waiter(src), id);
     REQUIRE(wait_until([&] { return successful(eng) == 4; }));
-    std::this_thread::sleep_for(100ms);
-    CHECK(successful(eng) == 4);
+    REQUIRE(wait_until([&] { return armed(eng, src) == 6; }));
   } // six workflows still wait
   produce(cluster.bootstrap(), "restart", 1, 6, 4);
   engine eng{{.storage = dir.path()}};
+  // Nothing was delivered after the fourth record: the engine's end, not a
+  // time, is when no more could be.
+  CHECK(successful(eng) == 4);
   CHECK(eng.resume_all().size() == 6);
   REQUIRE(wait_until([&] { return successful(eng) == 10; }));
   check_exactly_once(eng, src, ids, {{0, 10}});
@@ -192,11 +208,16 @@ TEST_CASE("a canceled waiter's record goes to the next waiter") {
   kafka_source src{
       .brokers = cluster.bootstrap(), .topic = "cancel", .group = "g"};
   auto first = eng.run_async(waiter(src), "first");
-  std::this_thread::sleep_for(300ms); // armed: the consumer is assigned
+  REQUIRE(wait_until([&] { return armed(eng, src) == 1; }));
   eng.cancel("first");
   CHECK_THROWS(first.get());
+  // The consumer forgets the canceled wait...
+  REQUIRE(wait_until([&] { return armed(eng, src) == 0; }));
   auto second = eng.run_async(waiter(src), "second");
+  REQUIRE(wait_until([&] { return armed(eng, src) == 1; }));
   produce(cluster.bootstrap(), "cancel", 1, 1);
+  // ... and hands the record to the next one.
+  REQUIRE(second.wait_for(60s));
   auto r = second.get();
   CHECK(r.offset == 0);
   CHECK(r.key == "k0");
@@ -215,11 +236,12 @@ TEST_CASE("a record produced while a workflow waits reaches it") {
   kafka_producer producer{cluster.bootstrap()};
   for (int i = 0; i < 3; ++i) {
     auto h = eng.run_async(waiter(src), "sparse/" + std::to_string(i));
-    std::this_thread::sleep_for(300ms); // armed, nothing to consume
+    REQUIRE(wait_until([&] { return armed(eng, src) == 1; }));
     auto t0 = std::chrono::steady_clock::now();
     REQUIRE(
         producer.produce("sparse", "k", "v0/" + std::to_string(i), 0).is_ok());
     REQUIRE(producer.flush().is_ok());
+    REQUIRE(h.wait_for(60s));
     CHECK(h.get().offset == i);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0)

@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <cstdio>
 #include <thread>
 
@@ -37,6 +38,22 @@ std::int64_t now_ns() {
 }
 
 const auto ident = step("timers_test_ident", [](timer_event e) { return e; });
+const auto plus_one = step("timers_test_plus_one", [](int x) { return x + 1; });
+
+// Polls `done` until it holds, for at most a minute; its last answer.
+template <class F> bool wait_until(F done) {
+  auto end = std::chrono::steady_clock::now() + 60s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end)
+      return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+std::size_t timers_armed(engine& eng) {
+  return eng.event_log()->timers_due(INT64_MAX).value().size();
+}
 
 } // namespace
 
@@ -73,15 +90,15 @@ TEST_CASE("a waiting timer holds no thread: many sleep at once on a small "
           "engine") {
   test::temp_dir dir;
   engine eng{{.storage = dir.path(), .capacity = {.cpus = 1}}};
-  std::vector<handle<timer_event>> hs;
   for (int i = 0; i < 50; ++i)
-    hs.push_back(eng.run_async(sleep(100ms), "s" + std::to_string(i)));
-  auto t0 = std::chrono::steady_clock::now();
-  for (auto& h : hs)
-    h.get();
-  // With one cpu of step capacity, 50 waits that held a worker would take
-  // 50 x 100 ms.
-  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    (void) eng.run_async(sleep(1h), "s" + std::to_string(i));
+  REQUIRE(wait_until([&] { return timers_armed(eng) == 50; }));
+  // With one cpu of step capacity, a wait that held it would keep this
+  // step from running for an hour.
+  auto h = eng.run_async(plus_one(41), "step_beside_sleeps");
+  REQUIRE(h.wait_for(60s));
+  CHECK(h.get() == 42);
+  CHECK(timers_armed(eng) == 50);
 }
 
 TEST_CASE("canceling a sleeping workflow drops its timer") {
@@ -89,8 +106,7 @@ TEST_CASE("canceling a sleeping workflow drops its timer") {
   engine eng{{.storage = dir.path()}};
   auto h = eng.run_async(
     wait_for_event<timer_listener>(system_clock::now() + 30s), "cancel_me");
-  for (int i = 0; i < 200 && !eng.event_log()->next_timer().value(); ++i)
-    std::this_thread::sleep_for(5ms);
+  (void) wait_until([&] { return timers_armed(eng) == 1; });
   REQUIRE(eng.event_log()->next_timer().value().has_value());
   CHECK(eng.event_log()->next_timer().value()->stream == "cancel_me");
   eng.cancel("cancel_me");
@@ -114,14 +130,13 @@ PERDURE_CHILD_ENTRY("timers_restart") {
   auto h1 = eng.run_async(sleep(150ms), "soon");
   auto h2 = eng.run_async(sleep(1500ms), "later");
   // Both deadlines are durable once the two timers are in the index.
-  for (;;) {
-    auto due = eng.event_log()->timers_due(INT64_MAX).value();
-    if (due.size() == 2)
-      break;
+  while (timers_armed(eng) != 2)
     std::this_thread::sleep_for(2ms);
-  }
   std::printf("armed\n");
   std::fflush(stdout);
+  // Stopped until the SIGKILL: "soon" cannot fire here however late the
+  // test reads the line.
+  ::raise(SIGSTOP);
   std::this_thread::sleep_for(60s);
   return 0;
 }
@@ -135,8 +150,15 @@ TEST_CASE("after SIGKILL and restart an overdue timer fires at once and a "
     REQUIRE(child.read_line() == "armed");
     child.kill();
   }
-  std::this_thread::sleep_for(300ms); // "soon" is overdue now
   engine eng{{.storage = storage}};
+  // Resumed once "soon" is overdue: its logged deadline has passed.
+  std::int64_t soon_due = 0;
+  auto timers = eng.event_log()->timers_due(INT64_MAX).value();
+  for (auto& t : timers)
+    if (t.stream == "soon")
+      soon_due = t.due;
+  REQUIRE(soon_due > 0);
+  REQUIRE(wait_until([&] { return now_ns() > soon_due; }));
   CHECK(eng.status("soon") == workflow_status::resumable);
   auto resumed_at = now_ns();
   auto ids = eng.resume_all();

@@ -79,6 +79,9 @@ PERDURE_FIELDS(kafka_record, topic, partition, offset, timestamp, key, value,
 /// literal one is refused with `invalid_argument` (and again when the node
 /// runs, for a source built by a step — a step's output is logged, so a
 /// step must not build a source holding a literal secret either).
+/// `engine::metrics()` has the gauge `perdure_kafka_waits{group,topic}`:
+/// the waits armed and not yet handed a record (a canceled one counts
+/// until the consumer's next pass).
 struct kafka_listener {
   using event_type = kafka_record;
   using params = detail::type_list<kafka_source>;

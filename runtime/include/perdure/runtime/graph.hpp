@@ -18,6 +18,9 @@
 #include <vector>
 
 namespace perdure {
+namespace metrics {
+class registry;
+}
 namespace detail {
 
 struct step_def;
@@ -123,6 +126,10 @@ struct event_source {
   /// Where the source reports what it cannot deliver (set by the engine
   /// from engine_options::log before the first arm; empty: stderr).
   eventlog::log_sink log;
+  /// The engine's metrics, where the source may keep gauges of its own
+  /// (set by the engine before the first arm; it outlives the source).
+  /// Null when the source is used without an engine.
+  perdure::metrics::registry* metrics = nullptr;
   /// Starts waiting for `w`'s event; must not block.
   virtual void arm(std::shared_ptr<event_wait> w) = 0;
   /// The event of `w` (encoded `bytes`) is durable as the node's output.
