@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 #include "test_actors.hpp"
 
 #include <future>
@@ -152,16 +153,7 @@ const auto stubborn = step("actors_stubborn_body", [](int x) {
   return x;
 });
 
-bool wait_until(const std::function<bool()>& f,
-                std::chrono::seconds limit = std::chrono::seconds{60}) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!f()) {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 } // namespace
 

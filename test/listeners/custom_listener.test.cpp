@@ -7,6 +7,7 @@
 #include "perdure/runtime/engine.hpp"
 
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <doctest/doctest.h>
 
@@ -118,16 +119,7 @@ struct grumpy_listener {
   }
 };
 
-// Polls `done` until it holds, for at most a minute; its last answer.
-template <class F> bool wait_until(F done) {
-  auto end = std::chrono::steady_clock::now() + 60s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 int events_received(engine& eng, const std::string& id) {
   int n = 0;

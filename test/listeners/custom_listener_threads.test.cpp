@@ -6,6 +6,7 @@
 #include "perdure/runtime/engine.hpp"
 
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <doctest/doctest.h>
 
@@ -53,15 +54,7 @@ std::size_t task_count() {
                     std::filesystem::directory_iterator{}));
 }
 
-bool wait_until(const std::function<bool()>& f) {
-  auto end = std::chrono::steady_clock::now() + 120s;
-  while (!f()) {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 } // namespace
 

@@ -60,9 +60,7 @@ long long parse(const kafka_record& r) {
   return static_cast<long long>(test::record_number(r));
 }
 
-bool wait_until(const std::function<bool()>& f) {
-  return test::wait_until(f, 30s);
-}
+using test::wait_until;
 
 } // namespace
 

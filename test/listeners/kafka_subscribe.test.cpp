@@ -40,9 +40,7 @@ long parse_amount(const kafka_record& r) {
   return static_cast<long>(test::record_number(r));
 }
 
-bool wait_until(const std::function<bool()>& f) {
-  return test::wait_until(f, 15s);
-}
+using test::wait_until;
 
 std::size_t successful(engine& eng) {
   return eng.list({workflow_status::successful}).size();

@@ -35,15 +35,7 @@ workflow<kafka_record> waiter(const kafka_source& src) {
   return take_record(wait_for_event<kafka_listener>(src));
 }
 
-template <class F> bool wait_until(F done, std::chrono::seconds limit = 60s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 std::size_t successful(engine& eng) {
   return eng.list({workflow_status::successful}).size();

@@ -7,6 +7,8 @@
 #include "perdure/eventlog/event_log.hpp"
 #include "perdure/listeners/kafka.hpp"
 
+#include "wait_until.hpp"
+
 #include <chrono>
 #include <functional>
 #include <stdexcept>
@@ -14,21 +16,6 @@
 #include <thread>
 
 namespace perdure::test {
-
-/// Polls `f` every `every` until it holds or `limit` passes; the last
-/// answer.
-inline bool wait_until(const std::function<bool()>& f,
-                       std::chrono::milliseconds limit,
-                       std::chrono::milliseconds every
-                       = std::chrono::milliseconds{10}) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f())
-      return true;
-    std::this_thread::sleep_for(every);
-  }
-  return f();
-}
 
 /// The record's value as a whole number; anything else throws (a poison
 /// record for the tests that want one).

@@ -8,6 +8,7 @@
 
 #include "child_process.hpp"
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <doctest/doctest.h>
 
@@ -40,16 +41,7 @@ std::int64_t now_ns() {
 const auto ident = step("timers_test_ident", [](timer_event e) { return e; });
 const auto plus_one = step("timers_test_plus_one", [](int x) { return x + 1; });
 
-// Polls `done` until it holds, for at most a minute; its last answer.
-template <class F> bool wait_until(F done) {
-  auto end = std::chrono::steady_clock::now() + 60s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 std::size_t timers_armed(engine& eng) {
   return eng.event_log()->timers_due(INT64_MAX).value().size();

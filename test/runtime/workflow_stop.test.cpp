@@ -9,6 +9,7 @@
 #include "perdure/eventlog/record_kinds.hpp"
 
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -60,15 +61,7 @@ const auto s_stubborn = step("s_stubborn", [](int x) {
 });
 const auto s_quick = step("s_quick", [](int x) { return x * 10; });
 
-bool wait_until(const std::function<bool()>& f) {
-  auto end = std::chrono::steady_clock::now() + 30s;
-  while (!f()) {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 engine_options opts(const test::temp_dir& dir) {
   return {.storage = dir.path(),
