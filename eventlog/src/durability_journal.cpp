@@ -13,6 +13,9 @@
 
 #include "log_impl.hpp"
 
+#include <fcntl.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -24,7 +27,8 @@ namespace {
 
 class journal_durability final : public group_durability {
  public:
-  explicit journal_durability(event_log::impl& self) : self_(self) {
+  explicit journal_durability(event_log::impl& self)
+    : self_(self), pace_(self.opts.writeback_interval) {
     syncer_ = std::thread{[this] { run_syncer(); }};
     checkpointer_ = std::thread{[this] { run_checkpointer(); }};
   }
@@ -56,7 +60,13 @@ class journal_durability final : public group_durability {
       begin_checkpoint();
   }
 
-  void after_commit(done_group g, bool) override {
+  void after_commit(done_group g, bool committed) override {
+    if (committed && pace_.count() > 0 && !dirty_.exchange(true)) {
+      // Start pacing data.mdb's write-back (under the lock: the
+      // checkpointer may be about to wait).
+      { std::lock_guard<std::mutex> guard{ckpt_mu_}; }
+      ckpt_cv_.notify_one();
+    }
     to_syncer(std::move(g));
   }
 
@@ -159,15 +169,34 @@ class journal_durability final : public group_durability {
     ckpt_cv_.notify_one();
   }
 
+  // Between checkpoints it paces data.mdb's write-back: every
+  // options::writeback_interval while commits come, it asks the kernel to
+  // start writing the dirty pages (sync_file_range, no wait for the disk),
+  // so that the checkpoint's sync finds little left and journal syncs do
+  // not queue behind a whole interval of pages.
   void run_checkpointer() {
+    int fd = -1;
+    mdb_env_get_fd(self_.env, &fd);
     for (;;) {
       {
         std::unique_lock<std::mutex> guard{ckpt_mu_};
-        ckpt_cv_.wait(guard, [this] {
+        auto wake = [this] {
           return ckpt_stopping_ || phase_ == phase::queued;
-        });
-        if (phase_ != phase::queued)
-          return;
+        };
+        if (dirty_)
+          ckpt_cv_.wait_for(guard, pace_, wake);
+        else
+          ckpt_cv_.wait(guard, [&] { return wake() || dirty_; });
+        if (phase_ != phase::queued) {
+          if (ckpt_stopping_)
+            return;
+          if (dirty_.exchange(false)) {
+            guard.unlock();
+            ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+            ++self_.writebacks;
+          }
+          continue;
+        }
       }
       // Everything the pinned state holds was written before it
       // committed, so this makes it durable.
@@ -199,6 +228,7 @@ class journal_durability final : public group_durability {
   }
 
   event_log::impl& self_;
+  const std::chrono::milliseconds pace_;
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
@@ -215,6 +245,7 @@ class journal_durability final : public group_durability {
   checkpoint_job job_;                   // guarded by ckpt_mu_
   status synced_;                        // guarded by ckpt_mu_
   bool ckpt_stopping_ = false;           // guarded by ckpt_mu_
+  std::atomic<bool> dirty_{false}; // commits since the last write-back
   std::thread checkpointer_;
 };
 

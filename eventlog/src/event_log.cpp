@@ -94,6 +94,7 @@ log_stats event_log::stats() const {
   s.checkpoints = impl_->checkpoints.load();
   s.checkpoint_ns_total = impl_->checkpoint_ns.load();
   s.checkpoint_ns_max = impl_->checkpoint_ns_max.load();
+  s.writebacks = impl_->writebacks.load();
   s.batches = impl_->batches.load();
   s.records = impl_->records.load();
   s.map_grows = impl_->map_grows.load();

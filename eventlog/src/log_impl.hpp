@@ -90,6 +90,7 @@ struct event_log::impl {
   std::atomic<std::uint64_t> checkpoints{0};
   std::atomic<std::uint64_t> checkpoint_ns{0};
   std::atomic<std::uint64_t> checkpoint_ns_max{0};
+  std::atomic<std::uint64_t> writebacks{0};
   std::uint64_t replayed = 0; // transactions replayed at open
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> syncs{0};

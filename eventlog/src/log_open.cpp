@@ -234,6 +234,15 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   if (opts.max_batches_per_commit == 0)
     return unexpected{errc::invalid_argument,
                       "options.max_batches_per_commit must be positive"};
+  if (opts.journal_size < (std::size_t{1} << 20))
+    return unexpected{errc::invalid_argument,
+                      "options.journal_size must be at least 1 MiB"};
+  if (opts.checkpoint_interval.count() <= 0)
+    return unexpected{errc::invalid_argument,
+                      "options.checkpoint_interval must be positive"};
+  if (opts.writeback_interval.count() < 0)
+    return unexpected{errc::invalid_argument,
+                      "options.writeback_interval must not be negative"};
   std::error_code ec;
   // The directory a writer checked, held until the log owns it.
   struct dir_holder {
@@ -253,12 +262,6 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   } else {
     dir.fd = *d;
   }
-  if (opts.journal_size < (std::size_t{1} << 20))
-    return unexpected{errc::invalid_argument,
-                      "options.journal_size must be at least 1 MiB"};
-  if (opts.checkpoint_interval.count() <= 0)
-    return unexpected{errc::invalid_argument,
-                      "options.checkpoint_interval must be positive"};
   const bool journaling = !opts.read_only && opts.exclusive
                           && opts.mode == durability::sync
                           && opts.sync == sync_policy::journal;

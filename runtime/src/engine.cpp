@@ -142,6 +142,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   lo.mode = opts.durability;
   lo.sync = opts.sync;
   lo.checkpoint_interval = opts.checkpoint_interval;
+  lo.writeback_interval = opts.writeback_interval;
   lo.max_map_size = opts.max_storage_size;
   lo.initial_map_size = std::min(lo.initial_map_size, lo.max_map_size);
   lo.writer_id = opts.engine_id;

@@ -85,6 +85,10 @@ struct engine_options {
   /// and a smaller data file; longer: more throughput. See
   /// eventlog::options::checkpoint_interval.
   std::chrono::milliseconds checkpoint_interval{100};
+  /// With the journal: how often LMDB's dirty pages are pushed towards the
+  /// disk between checkpoints (0: off). See
+  /// eventlog::options::writeback_interval.
+  std::chrono::milliseconds writeback_interval{3};
   /// The storage's size limit: LMDB's map grows (doubling) up to it, then
   /// writes fail with `full` and nothing committed is lost.
   std::size_t max_storage_size = std::size_t{64} << 30;
