@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Virtual-actor workloads of perdure-bench: actor-seq (sequential mutating
-// calls on one actor), actor-readonly (readonly calls from 8 threads while a
-// writer runs), actor-activate (cold activation), actor-memory (resident
+// calls on one actor), actor-readonly (readonly calls from 8 threads, with
+// their latency, while a writer runs), actor-activate (cold activation), actor-memory (resident
 // bytes per idle actor after creating many and letting them passivate).
 
 #include "bench.hpp"
@@ -72,6 +72,7 @@ figures actor_readonly(const bench_options& o) {
   auto c = eng.actor<bench_counter>("ro");
   std::atomic<bool> stop{false};
   std::atomic<long> reads{0}, writes{0}, regressions{0};
+  std::vector<latencies> lat(readers); // one per reader, merged at the end
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
     while (!stop) {
@@ -81,10 +82,13 @@ figures actor_readonly(const bench_options& o) {
   });
   auto t0 = std::chrono::steady_clock::now();
   for (int r = 0; r < readers; ++r)
-    threads.emplace_back([&, ref = c] {
+    threads.emplace_back([&, r, ref = c] {
       long n = 0, last = 0;
       while (!stop) {
+        auto s = std::chrono::steady_clock::now();
         long v = ref.call(&bench_counter::value);
+        lat[static_cast<std::size_t>(r)].add(std::chrono::steady_clock::now()
+                                             - s);
         if (v < last) // committed values only grow
           ++regressions;
         last = v;
@@ -98,8 +102,13 @@ figures actor_readonly(const bench_options& o) {
     t.join();
   double s = seconds_since(t0);
   figures f;
+  latencies all;
+  for (auto& l : lat)
+    all.merge(l);
   f.add("readers", readers);
   f.add("reads_per_s", reads / s);
+  f.add("read_p50_us", all.quantile_us(0.5));
+  f.add("read_p99_us", all.quantile_us(0.99));
   f.add("writes_per_s", writes / s);
   f.add("regressions", regressions);
   return f;
