@@ -49,34 +49,42 @@ status from_mdb_read(int rc, std::string_view what) {
 }
 
 status begin_read(const event_log::impl& self, MDB_txn*& txn,
-                  std::shared_lock<std::shared_mutex>& lock) {
+                  std::shared_lock<std::shared_timed_mutex>& lock) {
   for (;;) {
     lock.lock();
+    if (!self.env) // release()d
+      return {errc::closed, "the event log was released"};
     int rc = mdb_txn_begin(self.env, nullptr, MDB_RDONLY, &txn);
     if (rc != MDB_MAP_RESIZED)
       return from_mdb(rc, "mdb_txn_begin(read)");
     // Another process grew the map: adopt its size, which LMDB allows only
     // while no transaction of ours is open.
     lock.unlock();
-    std::unique_lock<std::shared_mutex> excl{self.resize_mu};
+    std::unique_lock<std::shared_timed_mutex> excl{self.resize_mu};
     mdb_env_set_mapsize(self.env, 0);
   }
 }
 
 event_log::impl::~impl() {
   dur.reset(); // its threads use env
+  release_files();
+}
+
+void event_log::impl::release_files() {
   if (pinned)
     mdb_txn_abort(pinned);
+  pinned = nullptr;
   for (auto* pin : orphan_pins)
     mdb_txn_abort(pin);
+  orphan_pins.clear();
   if (env)
     mdb_env_close(env);
-  if (lock_fd >= 0)
-    ::close(lock_fd);
-  if (dir_fd >= 0)
-    ::close(dir_fd);
-  if (foreign_fd >= 0)
-    ::close(foreign_fd);
+  env = nullptr;
+  for (int* fd : {&lock_fd, &dir_fd, &foreign_fd}) {
+    if (*fd >= 0)
+      ::close(*fd);
+    *fd = -1;
+  }
 }
 
 void event_log::impl::warn(const status& st) const {

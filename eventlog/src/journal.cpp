@@ -70,9 +70,15 @@ std::string current_boot_id() {
 // -- journal ------------------------------------------------------------------
 
 journal::~journal() {
-  for (int fd : fds_)
+  close_files();
+}
+
+void journal::close_files() noexcept {
+  for (int& fd : fds_) {
     if (fd >= 0)
       ::close(fd);
+    fd = -1;
+  }
 }
 
 status journal::open(const std::filesystem::path& dir, std::size_t capacity,

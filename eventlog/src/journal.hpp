@@ -125,6 +125,9 @@ class journal {
  public:
   journal() = default;
   ~journal();
+
+  /// Closes the journal's files (the log gave its storage up).
+  void close_files() noexcept;
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 

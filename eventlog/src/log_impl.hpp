@@ -59,7 +59,7 @@ struct event_log::impl {
   // Readers hold it shared for the life of a read transaction; the writer
   // holds it exclusively while it changes the map size, which LMDB allows
   // only while this process has no transaction open.
-  mutable std::shared_mutex resize_mu;
+  mutable std::shared_timed_mutex resize_mu;
 
   using pending = detail::pending;
   using done_group = detail::done_group;
@@ -103,6 +103,10 @@ struct event_log::impl {
   status close_status; // the final checkpoint's or sync's, set by close()
 
   ~impl();
+
+  /// Closes LMDB's environment and the files (release(), ~impl). With
+  /// resize_mu held exclusively, or by the last owner.
+  void release_files();
 
   /// Runs `fn(txn)` inside a read transaction.
   template <class F>
@@ -162,11 +166,11 @@ struct event_log::impl {
 };
 
 status begin_read(const event_log::impl& self, MDB_txn*& txn,
-                  std::shared_lock<std::shared_mutex>& lock);
+                  std::shared_lock<std::shared_timed_mutex>& lock);
 
 template <class F>
 status event_log::impl::with_read(F&& fn) const {
-  std::shared_lock<std::shared_mutex> lock{resize_mu, std::defer_lock};
+  std::shared_lock<std::shared_timed_mutex> lock{resize_mu, std::defer_lock};
   MDB_txn* txn = nullptr;
   if (auto st = begin_read(*this, txn, lock); !st)
     return st;

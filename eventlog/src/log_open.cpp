@@ -377,4 +377,16 @@ status event_log::close() {
   return impl_->close_status;
 }
 
+bool event_log::release(std::chrono::milliseconds wait) {
+  static_cast<void>(close());
+  std::unique_lock<std::shared_timed_mutex> excl{impl_->resize_mu,
+                                                 std::defer_lock};
+  if (!excl.try_lock_for(wait))
+    return false;
+  impl_->dur.reset();
+  impl_->jr.close_files();
+  impl_->release_files();
+  return true;
+}
+
 } // namespace perdure::eventlog

@@ -19,7 +19,7 @@ bool event_log::impl::grow_map() {
   if (cur >= opts.max_map_size)
     return false;
   auto next = std::min(opts.max_map_size, cur * 2);
-  std::unique_lock<std::shared_mutex> excl{resize_mu};
+  std::unique_lock<std::shared_timed_mutex> excl{resize_mu};
   if (int rc = mdb_env_set_mapsize(env, next); rc != MDB_SUCCESS) {
     grow_failure = from_mdb(rc, fmt::format("mdb_env_set_mapsize({})", next));
     return false;

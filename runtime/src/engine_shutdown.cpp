@@ -36,14 +36,22 @@ engine::~engine() {
     std::lock_guard guard{impl_->close_mu};
     closed_before = impl_->shut;
   }
-  if (closed_before)
-    return; // the caller had close()'s status
-  if (auto st = close(); !st)
-    eventlog::emit(impl_->opts.log, eventlog::log_level::error,
-                   fmt::format("closing the storage '{}' failed: {} (nothing "
-                               "acknowledged is lost; the next open "
-                               "recovers)",
-                               impl_->opts.storage.string(), st.to_string()));
+  if (!closed_before)
+    if (auto st = close(); !st)
+      eventlog::emit(impl_->opts.log, eventlog::log_level::error,
+                     fmt::format("closing the storage '{}' failed: {} "
+                                 "(nothing acknowledged is lost; the next "
+                                 "open recovers)",
+                                 impl_->opts.storage.string(),
+                                 st.to_string()));
+  // Code that outlived the engine (an abandoned actor method) may still
+  // hold the log: the storage is given up all the same, so that it can be
+  // opened again at once; that code's reads and writes fail `closed`.
+  if (!impl_->log->release(impl_->opts.stop_timeout))
+    eventlog::emit(impl_->opts.log, eventlog::log_level::warning,
+                   fmt::format("the storage '{}' stays open in this process "
+                               "until a read that did not end returns",
+                               impl_->opts.storage.string()));
 }
 
 perdure::status engine::close() {

@@ -169,6 +169,14 @@ class event_log {
   /// a close in progress). The destructor calls it and drops the status.
   status close();
 
+  /// After close(): gives the storage up (LMDB's environment, the lock
+  /// file) so that it can be opened again while this object still lives,
+  /// held by code that outlived its owner (an abandoned actor method);
+  /// later reads fail `closed`. Waits up to `wait` for reads in progress;
+  /// false (the storage stays open until this object goes) when they did
+  /// not end by then. Called by ~engine.
+  bool release(std::chrono::milliseconds wait);
+
   /// The implementation; defined inside the module only.
   struct impl;
 

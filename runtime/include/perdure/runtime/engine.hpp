@@ -70,10 +70,11 @@ class engine {
   /// return after the stop request are dropped, never logged: a body told
   /// to stop may return early. Unfinished workflows are resumable next time
   /// and run those attempts again. Actor methods still running are
-  /// abandoned the same way (their callers get `closed`), but until they
-  /// return they keep the storage open in this process: opening it again
-  /// here fails `busy` meanwhile (another process is not affected once
-  /// this one exits).
+  /// abandoned the same way (their callers get `closed`, and so do their
+  /// own reads and writes from then on). The storage is given up on
+  /// return, so it can be opened again at once, unless a read of it is
+  /// still running after `stop_timeout` (then it stays open in this
+  /// process until that read returns, and the log hook says so).
   ~engine();
 
   /// Stops the engine as the destructor does (above) and closes its
