@@ -69,6 +69,12 @@ class latencies {
   bool sorted_ = false;
 };
 
+/// The same-run baseline of sync durability: adds fsync_floor_p50_us and
+/// fsync_floor_p99_us, the latency of appending 4 KiB to a file in `o.dir`
+/// and fdatasync-ing it, for `o.seconds / 2` (at least 50 samples). Run it
+/// after the measured phase.
+void fsync_floor(const bench_options& o, figures& f);
+
 /// Seconds since `t0`.
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)

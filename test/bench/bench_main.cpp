@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-bench: `--list`, or `WORKLOAD [--durability sync|process]
 // [--sync journal|pipelined|per_commit] [--json]
-// [--seconds S] [--dir DIR]`.
+// [--seconds S] [--dir DIR]`. A workload that throws, or whose `correct`
+// figure is 0, fails the run (exit 1) with a message.
 
 #include "bench.hpp"
 
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -134,7 +136,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   opts.dir = tmpl;
-  auto figs = it->run(opts);
+  figures figs;
+  try {
+    figs = it->run(opts);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "perdure-bench: %s failed: %s\n", it->name.c_str(),
+                 e.what());
+    std::error_code ec;
+    std::filesystem::remove_all(opts.dir, ec);
+    return 1;
+  }
   std::error_code ec;
   std::filesystem::remove_all(opts.dir, ec);
   auto mode = opts.mode == perdure::eventlog::durability::sync ? "sync" : "process";
@@ -149,6 +160,11 @@ int main(int argc, char** argv) {
     std::printf("%s (%s)\n", it->name.c_str(), mode);
     for (auto& [k, v] : figs.items())
       std::printf("  %-36s %s\n", k.c_str(), json_number(v).c_str());
+  }
+  if (figs.get("correct") == 0) {
+    std::fprintf(stderr, "perdure-bench: %s: wrong result (correct = 0)\n",
+                 it->name.c_str());
+    return 1;
   }
   return 0;
 }

@@ -39,6 +39,8 @@ void check(int rc, const char* what) {
   }
 }
 
+} // namespace
+
 // -- fsync-floor --------------------------------------------------------------
 
 void fsync_floor(const bench_options& o, figures& f) {
@@ -63,6 +65,8 @@ void fsync_floor(const bench_options& o, figures& f) {
   f.add("fsync_floor_p50_us", lat.quantile_us(0.5));
   f.add("fsync_floor_p99_us", lat.quantile_us(0.99));
 }
+
+namespace {
 
 // -- lmdb-raw -----------------------------------------------------------------
 
