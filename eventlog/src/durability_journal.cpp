@@ -61,7 +61,11 @@ class journal_durability final : public group_durability {
   }
 
   void after_commit(done_group g, bool committed) override {
-    if (committed && pace_.count() > 0 && !dirty_.exchange(true)) {
+    // Only under concurrent load (a group of several batches): a lone
+    // writer's pages are few, and writing them back early would only put
+    // disk work in front of its journal syncs.
+    if (committed && pace_.count() > 0 && g.done.size() > 1
+        && !dirty_.exchange(true)) {
       // Start pacing data.mdb's write-back (under the lock: the
       // checkpointer may be about to wait).
       { std::lock_guard<std::mutex> guard{ckpt_mu_}; }

@@ -33,7 +33,10 @@ struct bench_counter {
 PERDURE_ACTOR(bench_counter, (count), (incr, value))
 
 engine_options engine_opts(const bench_options& o, const char* sub) {
-  return {.storage = o.dir / sub, .durability = o.mode};
+  return {.storage = o.dir / sub,
+          .durability = o.mode,
+          .sync = o.sync,
+          .writeback_interval = o.writeback};
 }
 
 double rss_bytes() {

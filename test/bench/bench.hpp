@@ -21,6 +21,8 @@ struct bench_options {
   eventlog::durability mode = eventlog::durability::sync;
   /// How sync commits reach the disk (workloads that open an engine).
   eventlog::sync_policy sync = eventlog::sync_policy::journal;
+  /// The journal's paced write-back (engine_options::writeback_interval).
+  std::chrono::milliseconds writeback{3};
   std::filesystem::path dir; ///< a fresh directory the workload may fill
   double seconds = 2.0;      ///< the time budget of timed phases
 };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-bench: `--list`, or `WORKLOAD [--durability sync|process]
 // [--sync journal|pipelined|per_commit] [--json]
-// [--seconds S] [--dir DIR]`. A workload that throws, or whose `correct`
+// [--seconds S] [--dir DIR] [--writeback-ms N]`. A workload that throws, or whose `correct`
 // figure is 0, fails the run (exit 1) with a message.
 
 #include "bench.hpp"
@@ -29,7 +29,7 @@ int usage() {
                "usage: perdure-bench --list\n"
                "       perdure-bench WORKLOAD [--durability sync|process] "
                "[--sync journal|pipelined|per_commit] [--json] [--seconds S] "
-               "[--dir DIR]\n");
+               "[--dir DIR] [--writeback-ms N]\n");
   return 2;
 }
 
@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
         opts.sync = perdure::eventlog::sync_policy::per_commit;
       else
         return usage();
+    } else if (a == "--writeback-ms" && i + 1 < argc) {
+      opts.writeback = std::chrono::milliseconds{std::atoi(argv[++i])};
     } else if (a == "--seconds" && i + 1 < argc) {
       opts.seconds = std::atof(argv[++i]);
       if (opts.seconds <= 0)

@@ -41,7 +41,10 @@ const auto b_sum = step("bench_sum", [](std::vector<int> v) {
 });
 
 engine_options engine_opts(const bench_options& o, const char* sub) {
-  return {.storage = o.dir / sub, .durability = o.mode, .sync = o.sync};
+  return {.storage = o.dir / sub,
+          .durability = o.mode,
+          .sync = o.sync,
+          .writeback_interval = o.writeback};
 }
 
 figures wf_seq(const bench_options& o) {

@@ -11,6 +11,9 @@
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
+#include <future>
+#include <vector>
+
 using namespace perdure;
 using namespace perdure::eventlog;
 using namespace perdure::test;
@@ -22,15 +25,32 @@ TEST_CASE("journal: LMDB's pages are written back between checkpoints while writ
   auto log = open_ok(o);
   const auto checkpoints = log->stats().checkpoints;
   int n = 0;
-  // Each append is durable on return; the write-back follows within the
-  // interval of some commit.
+  // Concurrent writers (groups of several batches); the write-back
+  // follows within the interval of such a commit.
   CHECK(wait_until([&] {
-    REQUIRE(log->append("s", 1, std::string(4000, 'x')));
-    ++n;
+    std::vector<std::future<result<commit_info>>> acks;
+    for (int i = 0; i < 64; ++i, ++n) {
+      write_batch b;
+      b.append("s", 1, std::string(4000, 'x'));
+      acks.push_back(log->submit(std::move(b)));
+    }
+    for (auto& a : acks)
+      REQUIRE(a.get());
     return log->stats().writebacks > 0;
   }));
   CHECK(log->stats().checkpoints == checkpoints);
   CHECK(log->read("s")->size() == static_cast<std::size_t>(n));
+}
+
+TEST_CASE("journal: a lone writer's commits are not written back early") {
+  test::temp_dir dir;
+  auto o = journal_opts(dir.path());
+  o.writeback_interval = std::chrono::milliseconds{1};
+  auto log = open_ok(o);
+  for (int i = 0; i < 200; ++i) // one batch per group
+    REQUIRE(log->append("s", 1, std::string(4000, 'x')));
+  REQUIRE(log->close());
+  CHECK(log->stats().writebacks == 0);
 }
 
 TEST_CASE("journal: writeback_interval 0 writes nothing back between checkpoints") {
@@ -38,8 +58,14 @@ TEST_CASE("journal: writeback_interval 0 writes nothing back between checkpoints
   auto o = journal_opts(dir.path());
   o.writeback_interval = std::chrono::milliseconds{0};
   auto log = open_ok(o);
-  for (int i = 0; i < 200; ++i)
-    REQUIRE(log->append("s", 1, std::string(4000, 'x')));
+  std::vector<std::future<result<commit_info>>> acks;
+  for (int i = 0; i < 500; ++i) {
+    write_batch b;
+    b.append("s", 1, std::string(4000, 'x'));
+    acks.push_back(log->submit(std::move(b)));
+  }
+  for (auto& a : acks)
+    REQUIRE(a.get());
   REQUIRE(log->close());
   CHECK(log->stats().writebacks == 0);
 }

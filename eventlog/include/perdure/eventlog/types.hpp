@@ -147,12 +147,14 @@ struct options {
   /// after a checkpoint are reused only after the next) and replay after a
   /// reboot; longer ones give more throughput (test/bench/RESULTS.md).
   std::chrono::milliseconds checkpoint_interval{100};
-  /// sync_policy::journal: how often, while writes go on, the kernel is
-  /// asked to start writing LMDB's dirty pages back (sync_file_range,
-  /// without waiting), so that a checkpoint's sync finds little left and
-  /// journal syncs do not queue behind a whole interval of pages. Shorter:
-  /// a lower tail latency for a few percent of throughput; 0: off (write-
-  /// back only at checkpoints). test/bench/RESULTS.md has the figures.
+  /// sync_policy::journal: how often, while concurrent writers commit
+  /// (groups of several batches), the kernel is asked to start writing
+  /// LMDB's dirty pages back (sync_file_range, without waiting), so that a
+  /// checkpoint's sync finds little left and journal syncs do not queue
+  /// behind a whole interval of pages. A lone writer's commits never
+  /// trigger it (its latency would only pay for the disk work). Shorter: a
+  /// lower tail latency under load for some throughput; 0: off (write-back
+  /// only at checkpoints). test/bench/RESULTS.md has the figures.
   std::chrono::milliseconds writeback_interval{3};
   /// The map size to start with; LMDB's own default is only 1 MiB.
   std::size_t initial_map_size = std::size_t{64} << 20;
