@@ -6,6 +6,7 @@
 #include "perdure/listeners/events.hpp"
 #include "perdure/runtime/engine.hpp"
 
+#include "events_logged.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
@@ -121,13 +122,7 @@ struct grumpy_listener {
 
 using test::wait_until;
 
-int events_received(engine& eng, const std::string& id) {
-  int n = 0;
-  auto recs = eng.event_log()->read(id).value();
-  for (auto& r : recs)
-    n += r.kind == eventlog::to_u16(eventlog::record_kind::event_received);
-  return n;
-}
+using test::events_logged;
 
 const auto total = step("custom_total", [](order a, order b) {
   return a.amount + b.amount;
@@ -151,7 +146,7 @@ TEST_CASE("a custom listener's event is stored once and checkpointed after "
   CHECK(checkpoints.load() == 1);
   CHECK(durable_at_checkpoint.load());
   CHECK(polls.load() == 1);
-  CHECK(events_received(eng, "one_order") == 1);
+  CHECK(events_logged(eng, "one_order") == 1);
   // Running the id again returns the stored event without polling.
   CHECK(eng.run(wait_for_event<order_listener>(std::string{"q1"}),
                 "one_order")
@@ -177,7 +172,7 @@ TEST_CASE("several events are awaited concurrently") {
     REQUIRE(wait_until([] { return polls.load() == 2; }));
     box.post("b", 2);
     REQUIRE(
-      wait_until([&] { return events_received(eng, "two_orders") == 1; }));
+      wait_until([&] { return events_logged(eng, "two_orders") == 1; }));
     box.post("a", 1);
     REQUIRE(h.wait_for(60s));
     CHECK(h.get() == 3);

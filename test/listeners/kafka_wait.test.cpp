@@ -62,13 +62,7 @@ std::int64_t event_time(engine& eng, const std::string& id) {
   return -1;
 }
 
-int events_logged(engine& eng, const std::string& id) {
-  int n = 0;
-  auto recs = eng.event_log()->read(id).value();
-  for (auto& r : recs)
-    n += r.kind == eventlog::to_u16(eventlog::record_kind::event_received);
-  return n;
-}
+using test::events_logged;
 
 // Checks that the workflows `ids` got every record of `counts` (partition
 // -> records) exactly once, each partition's records logged in offset

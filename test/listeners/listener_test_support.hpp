@@ -7,6 +7,7 @@
 #include "perdure/eventlog/event_log.hpp"
 #include "perdure/listeners/kafka.hpp"
 
+#include "events_logged.hpp"
 #include "wait_until.hpp"
 
 #include <chrono>
