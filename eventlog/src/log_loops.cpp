@@ -26,7 +26,8 @@ void event_log::impl::run_writer() {
   for (;;) {
     if (queue.empty())
       dur->idle();
-    auto taken = queue.take(batch, opts.max_batches_per_commit, dur->deadline());
+    auto taken =
+      queue.take(batch, opts.max_batches_per_commit, dur->deadline());
     dur->tick(taken.woken);
     if (batch.empty()) {
       if (taken.stopping)

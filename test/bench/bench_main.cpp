@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-bench: `--list`, or `WORKLOAD [--durability sync|process]
 // [--sync journal|pipelined|per_commit] [--json]
-// [--seconds S] [--dir DIR] [--writeback-ms N]`. A workload that throws, or whose `correct`
-// figure is 0, fails the run (exit 1) with a message.
+// [--seconds S] [--dir DIR] [--writeback-ms N]`. A workload that throws,
+// or whose `correct` figure is 0, fails the run (exit 1) with a message.
 
 #include "bench.hpp"
 

@@ -14,7 +14,8 @@ namespace perdure::test {
 template <class F>
 bool wait_until(F&& done,
                 std::chrono::milliseconds limit = std::chrono::seconds{60},
-                std::chrono::milliseconds every = std::chrono::milliseconds{2}) {
+                std::chrono::milliseconds every =
+                  std::chrono::milliseconds{2}) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (!done()) {
     if (std::chrono::steady_clock::now() > end)

@@ -27,7 +27,7 @@ struct log_stats {
   std::uint64_t checkpoints = 0;   ///< journal checkpoints (LMDB synced, meta saved)
   std::uint64_t checkpoint_ns_total = 0; ///< time spent in checkpoints, summed
   std::uint64_t checkpoint_ns_max = 0;   ///< the longest checkpoint
-  std::uint64_t writebacks = 0;    ///< paced write-backs of LMDB's pages (journal)
+  std::uint64_t writebacks = 0;    ///< paced write-backs (journal)
   std::uint64_t commit_ns_total = 0; ///< commit start to durable, summed
   std::size_t map_size = 0;        ///< current map size in bytes
 };
