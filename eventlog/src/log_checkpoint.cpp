@@ -59,7 +59,6 @@ std::optional<event_log::impl::done_group> event_log::impl::record_checkpoint(
   }
   MDB_txn* old = pinned;
   pinned = job.pin;
-  ++checkpoints;
   auto now = std::chrono::steady_clock::now();
   auto ns = static_cast<std::uint64_t>(
     std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.started)
@@ -72,6 +71,8 @@ std::optional<event_log::impl::done_group> event_log::impl::record_checkpoint(
   g.started = now;
   g.results.emplace_back(commit_info{});
   g.done.emplace_back([this, old](result<commit_info> r) {
+    if (r)
+      ++checkpoints; // counted once its entry is durable
     if (!old)
       return;
     if (r) {

@@ -18,6 +18,7 @@
 #include "child_process.hpp"
 #include "journal_support.hpp"
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 using namespace perdure;
 using namespace perdure::eventlog;
@@ -464,13 +465,10 @@ TEST_CASE("journal: a periodic checkpoint (taken while the writer goes on) is a 
       REQUIRE(log->append("p", 1, payload(2, i)));
       want["p"].push_back(payload(2, i));
     }
-    // Wait for the periodic checkpoint and for its journal entry's sync.
-    auto t0 = std::chrono::steady_clock::now();
-    while (log->stats().checkpoints < 2
-           && std::chrono::steady_clock::now() - t0 < std::chrono::seconds{30})
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    // Wait for the periodic checkpoint; it counts once its journal entry
+    // is synced.
+    REQUIRE(wait_until([&] { return log->stats().checkpoints >= 2; }));
     REQUIRE(log->stats().checkpoints == 2);
-    std::this_thread::sleep_for(std::chrono::milliseconds{50});
     at_checkpoint = slurp(*dir / "data.mdb");
     for (int i = 50; i < 110; ++i) {
       REQUIRE(log->append("p", 1, payload(2, i)));

@@ -24,7 +24,7 @@ struct log_stats {
   std::uint64_t records = 0;       ///< records appended
   std::uint64_t map_grows = 0;     ///< times the map was enlarged
   std::uint64_t syncs = 0;         ///< explicit syncs: journal fdatasyncs, or (pipelined) idle-queue syncs
-  std::uint64_t checkpoints = 0;   ///< journal checkpoints (LMDB synced, meta saved)
+  std::uint64_t checkpoints = 0;   ///< durable journal checkpoints
   std::uint64_t checkpoint_ns_total = 0; ///< time spent in checkpoints, summed
   std::uint64_t checkpoint_ns_max = 0;   ///< the longest checkpoint
   std::uint64_t writebacks = 0;    ///< paced write-backs (journal)
