@@ -223,15 +223,10 @@ TEST_CASE("what a listener cannot return goes to engine_options::log, not stderr
                 }}};
     CHECK(eng.run(wait_for_event<grumpy_listener>(7), "grumpy") == 7);
     // event_checkpointed runs after the event is durable, on the pool.
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    for (;;) {
-      {
-        std::lock_guard g{mu};
-        if (!seen.empty() || std::chrono::steady_clock::now() > deadline)
-          break;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
+    static_cast<void>(wait_until([&] {
+      std::lock_guard g{mu};
+      return !seen.empty();
+    }));
   }
   std::lock_guard g{mu};
   REQUIRE(seen.size() == 1);
