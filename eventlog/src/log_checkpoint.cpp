@@ -39,9 +39,7 @@ std::optional<checkpoint_job> event_log::impl::pin_checkpoint() {
   }
   txns_since_checkpoint = 0;
   last_checkpoint = std::chrono::steady_clock::now();
-  checkpoint_ns += static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(last_checkpoint - t0)
-      .count());
+  checkpoint_ns += ns_between(t0, last_checkpoint);
   return job;
 }
 
@@ -60,13 +58,9 @@ std::optional<event_log::impl::done_group> event_log::impl::record_checkpoint(
   MDB_txn* old = pinned;
   pinned = job.pin;
   auto now = std::chrono::steady_clock::now();
-  auto ns = static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.started)
-      .count());
-  if (ns > checkpoint_ns_max)
+  if (auto ns = ns_between(job.started, now); ns > checkpoint_ns_max)
     checkpoint_ns_max = ns;
-  checkpoint_ns += static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0).count());
+  checkpoint_ns += ns_between(t0, now);
   done_group g;
   g.started = now;
   g.results.emplace_back(commit_info{});
@@ -114,9 +108,7 @@ status event_log::impl::checkpoint(bool clean) {
   txns_since_checkpoint = 0;
   last_checkpoint = std::chrono::steady_clock::now();
   ++checkpoints;
-  auto ns = static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(last_checkpoint - t0)
-      .count());
+  auto ns = ns_between(t0, last_checkpoint);
   checkpoint_ns += ns;
   if (ns > checkpoint_ns_max)
     checkpoint_ns_max = ns;

@@ -36,6 +36,13 @@ struct checkpoint_job {
 
 } // namespace detail
 
+/// Nanoseconds from `from` to `to`, for the log's time statistics.
+inline std::uint64_t ns_between(std::chrono::steady_clock::time_point from,
+                                std::chrono::steady_clock::time_point to) {
+  return static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
+}
+
 /// Maps an LMDB return code to a status naming the call that failed.
 status from_mdb(int rc, std::string_view what);
 

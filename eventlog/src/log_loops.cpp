@@ -12,10 +12,7 @@ namespace perdure::eventlog {
 using namespace detail;
 
 void event_log::impl::complete(done_group& group) {
-  commit_ns += static_cast<std::uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::steady_clock::now() - group.started)
-      .count());
+  commit_ns += ns_between(group.started, std::chrono::steady_clock::now());
   for (std::size_t i = 0; i < group.done.size(); ++i)
     if (group.done[i])
       group.done[i](std::move(group.results[i]));
