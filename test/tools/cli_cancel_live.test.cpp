@@ -28,19 +28,36 @@ namespace {
 
 std::string effects_file;
 
-void record_effect() {
+// Appends this step's id to the effects file; returns how many lines the
+// file holds then.
+std::size_t record_effect() {
   auto line = this_step::step_id() + "\n";
   int fd = ::open(effects_file.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
   if (fd >= 0) {
     (void) !::write(fd, line.data(), line.size());
     ::close(fd);
   }
+  std::ifstream in{effects_file};
+  std::size_t n = 0;
+  for (std::string s; in >> s;)
+    ++n;
+  return n;
 }
 
-// A step of a slow chain: records that it ran, then takes 400 ms.
+// The test's go-ahead for the n-th step: a file it creates.
+std::string go_file(std::size_t n) {
+  return effects_file + ".go" + std::to_string(n);
+}
+
+// A step of a slow chain: records that it ran, then holds until the test
+// lets it end (or two minutes pass), so the test decides where a cancel
+// lands, whatever the machine's speed.
 const auto x_slow = step("x_slow", [](int x) {
-  record_effect();
-  std::this_thread::sleep_for(400ms);
+  auto path = go_file(record_effect());
+  auto end = std::chrono::steady_clock::now() + 120s;
+  while (::access(path.c_str(), F_OK) != 0
+         && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(2ms);
   return x + 1;
 });
 
@@ -129,27 +146,27 @@ void check_history_ends_canceled(const test::temp_dir& dir) {
 } // namespace
 
 TEST_CASE("a CLI cancel from another process stops a running workflow at "
-          "its next write; later steps never run") {
+          "its next write, and later steps never run") {
   test::temp_dir dir;
   effects_file = (dir / "effects.txt").string();
   test::child_process child{
     "cancel_target", {(dir / "storage").string(), effects_file, "slow"}};
   REQUIRE(child.read_line() == "started");
-  // Cancel while the second step runs.
+  // Cancel while the second step runs, and only then let it end.
+  REQUIRE(wait_for_effects(1));
+  std::ofstream{go_file(1)};
   REQUIRE(wait_for_effects(2));
   auto out = test::run_perdure(
     {"--storage", (dir / "storage").string(), "cancel", "victim"});
   REQUIRE_MESSAGE(out.code == 0, out.err);
   CHECK(out.out.find("canceled workflow 'victim' (was running") == 0);
+  std::ofstream{go_file(2)};
   auto ended = child.read_line();
   CHECK(ended.starts_with("canceled "));
   CHECK(child.read_line() == "canceled");
   CHECK(child.wait() == 0);
-  // The step running at the cancel may finish; none after it started.
-  auto ran = effects();
-  MESSAGE("steps that ran: " << ran.size() << " of 6");
-  CHECK(ran.size() >= 2);
-  CHECK(ran.size() <= 3);
+  // The step running at the cancel may finish; none starts after it.
+  CHECK(effects().size() == 2);
   check_history_ends_canceled(dir);
 }
 
@@ -161,7 +178,6 @@ TEST_CASE("a workflow idle in a long step notices a CLI cancel by its "
     "cancel_target", {(dir / "storage").string(), effects_file, "long"}};
   REQUIRE(child.read_line() == "started");
   REQUIRE(wait_for_effects(1)); // x_long runs (for up to 10 minutes)
-  std::this_thread::sleep_for(200ms);
   auto out = test::run_perdure(
     {"--storage", (dir / "storage").string(), "cancel", "victim"});
   REQUIRE_MESSAGE(out.code == 0, out.err);
@@ -173,7 +189,6 @@ TEST_CASE("a workflow idle in a long step notices a CLI cancel by its "
   MESSAGE("run ended " << ms << " ms after it started");
   CHECK(child.read_line() == "canceled");
   CHECK(child.wait() == 0);
-  std::this_thread::sleep_for(300ms);
   CHECK(effects() == std::vector<std::string>{"x_long"});
   check_history_ends_canceled(dir);
 }
