@@ -220,7 +220,7 @@ TEST_CASE("beyond max_blocked_calls a call from a method fails busy instead "
 }
 
 TEST_CASE("~engine returns within 5 s while 100 actor calls and 10 step "
-          "bodies ignoring their token are blocked; the calls stay "
+          "bodies ignoring their token are blocked, and the calls stay "
           "repeatable") {
   test::temp_dir dir;
   sink_gate.close();

@@ -95,7 +95,7 @@ TEST_CASE("a readonly call while a writer is blocked returns the committed value
   CHECK(c.call(&counter::value) == 42);
 }
 
-TEST_CASE("a readonly call_async returns before the call runs; the call "
+TEST_CASE("a readonly call_async returns before the call runs, and the call "
           "runs on the actors' pool") {
   test::temp_dir dir;
   engine eng{{.storage = dir.path()}};

@@ -234,7 +234,7 @@ TEST_CASE("journal: a group that changes nothing costs no checkpoint and recover
   }
 }
 
-TEST_CASE("journal: full journal files start new checkpoints; recovery uses the newest") {
+TEST_CASE("journal: full journal files start new checkpoints and recovery uses the newest") {
   test::temp_dir dir;
   auto o = journal_opts(dir.path());
   o.journal_size = 1 << 20;

@@ -26,7 +26,7 @@ std::shared_ptr<event_log> open_shared(const std::filesystem::path& dir) {
 
 } // namespace
 
-TEST_CASE("a released log's storage opens again at once; the old object answers closed") {
+TEST_CASE("a released log's storage opens again at once and the old object answers closed") {
   test::temp_dir dir;
   auto log = open_shared(dir.path());
   REQUIRE(log->append("s", 1, "kept"));

@@ -170,7 +170,7 @@ TEST_CASE("a symbolic link planted among the storage's files is refused and its 
   }
 }
 
-TEST_CASE("a storage path that is another user's symbolic link is not followed; the user's own is") {
+TEST_CASE("a storage path that is another user's symbolic link is not followed, the user's own is") {
   if (::geteuid() != 0) {
     MESSAGE("needs root to give a link to another user; skipped");
     return;
@@ -271,7 +271,7 @@ TEST_CASE("map_guard child (run by the next test)") {
   }
 }
 
-TEST_CASE("map_guard off installs no SIGSEGV/SIGBUS handler; on, it does") {
+TEST_CASE("map_guard off installs no SIGSEGV/SIGBUS handler, and on it does") {
   for (bool guard : {false, true}) {
     CAPTURE(guard);
     test::temp_dir tmp;

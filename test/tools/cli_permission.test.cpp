@@ -40,7 +40,7 @@ cli_result cli_as_nobody(const fs::path& dir, std::vector<std::string> args) {
 
 } // namespace
 
-TEST_CASE("delete by a user who cannot write journal-foreign is refused before writing; permitted, it exits 0") {
+TEST_CASE("delete by a user who cannot write journal-foreign is refused before writing, and permitted it exits 0") {
   if (::geteuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0) {
     MESSAGE("needs root and setpriv to run the CLI as another user; skipped");
     return;

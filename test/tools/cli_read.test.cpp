@@ -346,7 +346,7 @@ TEST_CASE("bad command lines and missing storage give clear errors and "
   CHECK(json::parse(env.out).size() == 5);
 }
 
-TEST_CASE("perdure --version prints the version and the storage format; stats shows the format") {
+TEST_CASE("perdure --version prints the version and the storage format, and stats shows the format") {
   auto v = run_perdure({"--version"});
   REQUIRE(v.code == 0);
   CHECK(v.out.rfind("perdure " + std::string{perdure::version()} + " (storage format "

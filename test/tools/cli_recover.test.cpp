@@ -46,7 +46,7 @@ void crashed_storage(const fs::path& from, const fs::path& to) {
 
 } // namespace
 
-TEST_CASE("recover --dry-run after a reboot says it replays and writes nothing; recover does it") {
+TEST_CASE("recover --dry-run after a reboot says it replays and writes nothing, and recover does it") {
   temp_dir dir;
   auto s = dir / "s";
   crashed_storage(dir / "live", s);
