@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -43,6 +44,9 @@ PERDURE_CHILD_ENTRY("sleepers") {
     std::this_thread::sleep_for(5ms);
   std::printf("sleeping\n");
   std::fflush(stdout);
+  // Stopped until the SIGKILL: no sleep can fire here however late the
+  // test reads the line.
+  ::raise(SIGSTOP);
   std::this_thread::sleep_for(60s);
   return 0;
 }
@@ -59,7 +63,6 @@ TEST_CASE("200 workflows sleeping 5 s survive a SIGKILL and complete on "
     armed_by = std::chrono::duration_cast<std::chrono::nanoseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-    std::this_thread::sleep_for(1s); // where the kill lands, not a wait
     child.kill();
   }
   engine eng{{.storage = storage}};
