@@ -217,41 +217,54 @@ void close_env(event_log::impl& self) {
   self.env = nullptr;
 }
 
-} // namespace
-
-result<std::unique_ptr<event_log>> event_log::open(options opts) {
+// Phase 1: options a storage cannot be opened with; nothing is touched.
+status validate(const options& opts) {
   if (opts.dir.empty())
-    return unexpected{errc::invalid_argument, "options.dir is empty"};
+    return {errc::invalid_argument, "options.dir is empty"};
   if (opts.initial_map_size < (std::size_t{1} << 20))
-    return unexpected{errc::invalid_argument,
-                      "options.initial_map_size must be at least 1 MiB"};
+    return {errc::invalid_argument,
+            "options.initial_map_size must be at least 1 MiB"};
   if (opts.max_map_size < opts.initial_map_size)
-    return unexpected{errc::invalid_argument,
-                      "options.max_map_size is below initial_map_size"};
+    return {errc::invalid_argument,
+            "options.max_map_size is below initial_map_size"};
   if (opts.writer_id.size() > 128)
-    return unexpected{errc::invalid_argument,
-                      "options.writer_id is longer than 128 bytes"};
+    return {errc::invalid_argument,
+            "options.writer_id is longer than 128 bytes"};
   if (opts.max_batches_per_commit == 0)
-    return unexpected{errc::invalid_argument,
-                      "options.max_batches_per_commit must be positive"};
+    return {errc::invalid_argument,
+            "options.max_batches_per_commit must be positive"};
   if (opts.journal_size < (std::size_t{1} << 20))
-    return unexpected{errc::invalid_argument,
-                      "options.journal_size must be at least 1 MiB"};
+    return {errc::invalid_argument,
+            "options.journal_size must be at least 1 MiB"};
   if (opts.checkpoint_interval.count() <= 0)
-    return unexpected{errc::invalid_argument,
-                      "options.checkpoint_interval must be positive"};
+    return {errc::invalid_argument,
+            "options.checkpoint_interval must be positive"};
   if (opts.writeback_interval.count() < 0)
-    return unexpected{errc::invalid_argument,
-                      "options.writeback_interval must not be negative"};
+    return {errc::invalid_argument,
+            "options.writeback_interval must not be negative"};
+  return {};
+}
+
+bool journaling_owner(const options& opts) {
+  return !opts.read_only && opts.exclusive && opts.mode == durability::sync
+         && opts.sync == sync_policy::journal;
+}
+
+// The directory a writer checked, held until the log owns it.
+struct dir_holder {
+  int fd = -1;
+  ~dir_holder() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+// Phase 2: the directory is safe to use, a journal a crashed owner left
+// open is settled (by becoming its owner for a moment), and a writer holds
+// the storage's lock.
+result<std::unique_ptr<event_log::impl>> claim(options opts) {
   std::error_code ec;
-  // The directory a writer checked, held until the log owns it.
-  struct dir_holder {
-    int fd = -1;
-    ~dir_holder() {
-      if (fd >= 0)
-        ::close(fd);
-    }
-  } dir;
+  dir_holder dir;
   if (opts.read_only) {
     if (!std::filesystem::exists(opts.dir / "data.mdb", ec))
       return unexpected{errc::not_found,
@@ -262,12 +275,9 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   } else {
     dir.fd = *d;
   }
-  const bool journaling = !opts.read_only && opts.exclusive
-                          && opts.mode == durability::sync
-                          && opts.sync == sync_policy::journal;
   const auto boot = current_boot_id();
   journal_header left;
-  if (!journaling && journal_left_open(opts.dir, &left)
+  if (!journaling_owner(opts) && journal_left_open(opts.dir, &left)
       && (!opts.read_only || needs_recovery(left, boot))) {
     // Only a journaling owner may settle it; become one for a moment. A
     // reader needs that only after a reboot: otherwise the OS holds every
@@ -286,75 +296,108 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   }
   if (opts.map_guard)
     install_map_guard();
-  auto self = std::make_unique<impl>();
+  auto self = std::make_unique<event_log::impl>();
   self->opts = std::move(opts);
   self->dir_fd = std::exchange(dir.fd, -1);
   self->boot_id = boot;
   if (!self->opts.read_only && self->opts.exclusive)
     if (auto st = take_lock(*self); !st)
       return st;
-  // Nothing is written before the plan proves the result (FORMAT.md,
-  // "Recovery"); a replay keeps data.mdb.undo until it succeeded.
+  return self;
+}
+
+// Phase 3: what recovery must do, proven before anything is written
+// (FORMAT.md, "Recovery"); the journaling owner opens its journal files, a
+// writer beside an owner its foreign-commit record.
+result<planned> plan_recovery(event_log::impl& self) {
   planned plan;
-  if (journaling) {
-    if (auto st = restore_undo(self->opts.dir); !st)
+  if (journaling_owner(self.opts)) {
+    if (auto st = restore_undo(self.opts.dir); !st)
       return st;
-    auto p = make_plan(self->opts.dir, boot);
+    auto p = make_plan(self.opts.dir, self.boot_id);
     if (!p)
       return p.as_status();
     plan = std::move(*p);
     if (plan.plan.what == recovery_plan::action::refuse)
       return plan.plan.problem;
-    if (auto st = self->jr.open(self->opts.dir, self->opts.journal_size,
-                                     /*create=*/true, self->dir_fd);
+    if (auto st = self.jr.open(self.opts.dir, self.opts.journal_size,
+                               /*create=*/true, self.dir_fd);
         !st)
       return st;
     if (plan.plan.journal_version >= 2)
-      self->jr.resume_at(plan.plan.journal_end);
-  } else if (!self->opts.read_only) {
-    if (auto st = check_data_file(self->opts.dir); !st)
+      self.jr.resume_at(plan.plan.journal_end);
+  } else if (!self.opts.read_only) {
+    if (auto st = check_data_file(self.opts.dir); !st)
       return st;
-    if (self->opts.mode == durability::sync && !self->opts.exclusive) {
+    if (self.opts.mode == durability::sync && !self.opts.exclusive) {
       // A writer beside the owner must be able to record its commits
       // before it makes any, not find out after its first one.
-      auto fd = open_foreign_journal(self->opts.dir, self->dir_fd,
-                                     self->opts.file_mode);
+      auto fd = open_foreign_journal(self.opts.dir, self.dir_fd,
+                                     self.opts.file_mode);
       if (!fd)
         return fd.as_status();
-      self->foreign_fd = *fd;
+      self.foreign_fd = *fd;
     }
   }
+  return plan;
+}
+
+// Phase 4: LMDB's environment, with the planned replay (a replay keeps
+// data.mdb.undo until it succeeded) and the files' modes.
+status open_environment(event_log::impl& self, planned& plan) {
   // LMDB and the replay open their files by path: it must still name the
   // directory checked above.
-  if (self->dir_fd >= 0)
-    if (auto st = check_same_dir(self->dir_fd, self->opts.dir); !st)
+  if (self.dir_fd >= 0)
+    if (auto st = check_same_dir(self.dir_fd, self.opts.dir); !st)
       return st;
+  const bool journaling = journaling_owner(self.opts);
   const bool recover = plan.plan.what == recovery_plan::action::replay;
   if (recover)
-    if (auto st = begin_replay(self->opts.dir, plan); !st)
-      return abandon_replay(self->opts.dir, st);
-  if (auto st = open_env(*self, journaling, recover, plan); !st) {
+    if (auto st = begin_replay(self.opts.dir, plan); !st)
+      return abandon_replay(self.opts.dir, st);
+  if (auto st = open_env(self, journaling, recover, plan); !st) {
     if (!recover)
       return st;
-    close_env(*self);
-    return abandon_replay(self->opts.dir, st);
+    close_env(self);
+    return abandon_replay(self.opts.dir, st);
   }
-  if (!self->opts.read_only)
-    if (auto st = detail::apply_file_modes(self->dir_fd, self->opts); !st) {
-      close_env(*self);
+  if (!self.opts.read_only)
+    if (auto st = detail::apply_file_modes(self.dir_fd, self.opts); !st) {
+      close_env(self);
       return st;
     }
-  if (!journaling && self->foreign_fd >= 0) {
+  if (!journaling && self.foreign_fd >= 0) {
     MDB_stat st;
-    mdb_env_stat(self->env, &st);
-    self->page_size = st.ms_psize;
-    self->foreign_sync = true;
+    mdb_env_stat(self.env, &st);
+    self.page_size = st.ms_psize;
+    self.foreign_sync = true;
   }
-  if (!self->opts.read_only) {
-    self->dur = make_durability(*self);
-    self->writer = std::thread{[p = self.get()] { p->run_writer(); }};
-  }
-  return std::unique_ptr<event_log>{new event_log{std::move(self)}};
+  return {};
+}
+
+// Phase 5: a writer's durability and writer thread.
+void start(event_log::impl& self) {
+  if (self.opts.read_only)
+    return;
+  self.dur = make_durability(self);
+  self.writer = std::thread{[p = &self] { p->run_writer(); }};
+}
+
+} // namespace
+
+result<std::unique_ptr<event_log>> event_log::open(options opts) {
+  if (auto st = validate(opts); !st)
+    return st;
+  auto self = claim(std::move(opts));
+  if (!self)
+    return self.as_status();
+  auto plan = plan_recovery(**self);
+  if (!plan)
+    return plan.as_status();
+  if (auto st = open_environment(**self, *plan); !st)
+    return st;
+  start(**self);
+  return std::unique_ptr<event_log>{new event_log{std::move(*self)}};
 }
 
 event_log::event_log(std::unique_ptr<impl> p) : impl_(std::move(p)) {
