@@ -5,20 +5,22 @@
 
 namespace perdure::eventlog::detail {
 
-bool commit_queue::push(pending& p) {
+commit_queue::pushed commit_queue::push(pending& p, bool may_lead) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mu_};
     if (stopping_)
-      return false;
+      return pushed::refused;
     queue_.push_back(std::move(p));
+    if (may_lead && !held_)
+      return pushed::lead;
     // Held back, the writer waits for a large group or hold_back(false):
     // no wake-up per batch.
     wake = !held_ || queue_.size() >= eager_group_;
   }
   if (wake)
     cv_.notify_one();
-  return true;
+  return pushed::queued;
 }
 
 bool commit_queue::ready() const {
@@ -26,10 +28,8 @@ bool commit_queue::ready() const {
          || (!queue_.empty() && (!held_ || queue_.size() >= eager_group_));
 }
 
-commit_queue::taken commit_queue::take(std::vector<pending>& out,
-                                       std::size_t max_group,
-                                       std::optional<clock::time_point> until) {
-  out.clear();
+commit_queue::taken
+commit_queue::wait(std::optional<clock::time_point> until) {
   std::unique_lock<std::mutex> guard{mu_};
   if (until)
     cv_.wait_until(guard, *until, [this] { return ready(); });
@@ -37,15 +37,20 @@ commit_queue::taken commit_queue::take(std::vector<pending>& out,
     cv_.wait(guard, [this] { return ready(); });
   taken t{stopping_, woken_};
   woken_ = false;
-  // Held back and not eager: only a wake-up or the deadline came.
+  return t;
+}
+
+void commit_queue::take_now(std::vector<pending>& out,
+                            std::size_t max_group) {
+  out.clear();
+  std::lock_guard<std::mutex> guard{mu_};
   if (held_ && !stopping_ && queue_.size() < eager_group_)
-    return t;
+    return;
   auto n = std::min(queue_.size(), max_group);
   for (std::size_t i = 0; i < n; ++i) {
     out.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
-  return t;
 }
 
 bool commit_queue::empty() const {
@@ -59,9 +64,11 @@ void commit_queue::hold_back(bool on) {
     if (held_ == on)
       return;
     held_ = on;
+    // Released with nothing queued: no one to wake.
+    if (on || queue_.empty())
+      return;
   }
-  if (!on)
-    cv_.notify_one();
+  cv_.notify_one();
 }
 
 void commit_queue::wake() {
@@ -69,6 +76,10 @@ void commit_queue::wake() {
     std::lock_guard<std::mutex> guard{mu_};
     woken_ = true;
   }
+  cv_.notify_one();
+}
+
+void commit_queue::notify() {
   cv_.notify_one();
 }
 

@@ -2,16 +2,18 @@
 #pragma once
 
 // Submission and grouping behind one mutex (leveldb's writers_ deque,
-// RocksDB's WriteThread, without a leader election: one writer thread
-// takes every group). Callers push batches with their completions; the
-// writer takes up to a group's worth at a time. While a sync is in flight
-// the durability may ask to hold small groups back: committing them before
-// the sync ends would not make them durable sooner, only the groups
-// smaller.
+// RocksDB's WriteThread). Callers push batches with their completions; a
+// committer takes up to a group's worth at a time: the writer thread, or,
+// where the durability allows it, the pushing thread itself when nothing
+// is held back (leveldb's leader: no hand-off to the writer and back).
+// While a sync is in flight the durability may ask to hold small groups
+// back: committing them before the sync ends would not make them durable
+// sooner, only the groups smaller.
 
 #include "perdure/eventlog/event_log.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -35,20 +37,32 @@ class commit_queue {
     : eager_group_(eager_group) {
   }
 
-  /// Queues `p` for the writer. False (and `p` untouched) once stopped.
-  bool push(pending& p);
+  /// What push() did.
+  enum class pushed : std::uint8_t {
+    refused, ///< stopped: `p` untouched
+    queued,  ///< the writer takes it (woken when it should)
+    lead     ///< queued, writer not woken: the caller commits or wakes it
+  };
 
-  /// What take() returned besides the batches.
+  /// Queues `p`. With `may_lead`, when nothing is held back, it does not
+  /// wake the writer and returns `lead`: the caller takes the group itself
+  /// (take_now) or, when it cannot, calls notify().
+  pushed push(pending& p, bool may_lead = false);
+
+  /// What wait() saw.
   struct taken {
     bool stopping = false; ///< stop() was called (drain what is left)
-    bool woken = false;    ///< wake() was called since the last take
+    bool woken = false;    ///< wake() was called since the last wait
   };
 
   /// Writer thread: waits until a group may be taken, wake() or stop() is
-  /// called, or `until` passes; moves up to `max_group` batches into `out`
-  /// (cleared first; maybe none).
-  taken take(std::vector<pending>& out, std::size_t max_group,
-             std::optional<clock::time_point> until);
+  /// called, or `until` passes. Takes nothing: see take_now.
+  taken wait(std::optional<clock::time_point> until);
+
+  /// Moves up to `max_group` batches into `out` (cleared first) without
+  /// waiting; none while small groups are held back (unless stopping).
+  /// The caller holds the log's commit lock, so groups commit in order.
+  void take_now(std::vector<pending>& out, std::size_t max_group);
 
   /// True when nothing is queued (a hint: callers may push meanwhile).
   bool empty() const;
@@ -56,11 +70,14 @@ class commit_queue {
   /// A sync is in flight (true) or over (false): see the header comment.
   void hold_back(bool on);
 
-  /// Makes the writer's take() return at once (work for it elsewhere).
+  /// Makes the writer's wait() return at once (work for it elsewhere).
   void wake();
 
-  /// Refuses new batches; take() returns what is left, then empty with
-  /// `stopping`. Returns false when it was stopped already.
+  /// Wakes the writer for what is queued (a leader that could not lead).
+  void notify();
+
+  /// Refuses new batches; wait() returns at once with `stopping` and
+  /// take_now() takes what is left. Returns false when it was stopped already.
   bool stop();
 
  private:

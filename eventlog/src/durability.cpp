@@ -14,7 +14,13 @@ namespace {
 
 class at_once final : public group_durability {
  public:
-  explicit at_once(event_log::impl& self) : self_(self) {
+  explicit at_once(event_log::impl& self)
+    : self_(self), anywhere_(self.opts.mode == eventlog::durability::process) {
+  }
+  // Process mode syncs nothing: a caller's commit is as quick as the
+  // writer's. With LMDB's sync inside the commit, only the writer waits.
+  bool callers_commit() const override {
+    return anywhere_;
   }
   void after_commit(done_group g, bool) override {
     self_.complete(g);
@@ -25,6 +31,7 @@ class at_once final : public group_durability {
 
  private:
   event_log::impl& self_;
+  const bool anywhere_;
 };
 
 class pipelined final : public group_durability {

@@ -5,9 +5,10 @@
 // (process mode, or LMDB's own sync inside the commit), pipelined (the next
 // commit's fdatasync makes the previous group's meta page durable), or the
 // redo journal (a syncer thread's fdatasync per group, checkpoints behind
-// it). The writer thread drives it (log_loops.cpp); a replicated log
-// would be one more implementation. Completions run in commit order on
-// the thread that made their group durable.
+// it). The committer drives it under the log's commit lock: the writer
+// thread, or a submitting thread where callers_commit() (log_loops.cpp);
+// a replicated log would be one more implementation. Completions run in
+// commit order on the thread that made their group durable.
 
 #include "perdure/eventlog/event_log.hpp"
 
@@ -30,8 +31,15 @@ class group_durability {
   using clock = std::chrono::steady_clock;
   virtual ~group_durability() = default;
 
+  /// Whether a submitting thread may commit a group itself (leveldb's
+  /// leader) instead of handing it to the writer: only where a commit
+  /// never waits for the disk (no sync inside it). Fixed at open.
+  virtual bool callers_commit() const {
+    return false;
+  }
   /// Writer thread, before it waits for batches: when it must run again
-  /// even without any (periodic work), if ever.
+  /// even without any (periodic work), if ever. Where callers_commit(),
+  /// called without the commit lock (a caller may be committing).
   virtual std::optional<clock::time_point> deadline() const {
     return std::nullopt;
   }
@@ -41,6 +49,7 @@ class group_durability {
     static_cast<void>(woken);
   }
   /// Writer thread: nothing is queued; make any held group durable now.
+  /// Never called where callers_commit() (nothing is held there).
   virtual void idle() {
   }
   /// Writer thread: `g`'s transaction committed (`committed`), or failed or

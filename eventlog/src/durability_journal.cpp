@@ -31,16 +31,22 @@ class journal_durability final : public group_durability {
     : self_(self), pace_(self.opts.writeback_interval) {
     syncer_ = std::thread{[this] { run_syncer(); }};
     checkpointer_ = std::thread{[this] { run_checkpointer(); }};
+    self.durability_threads = {syncer_.get_id(), checkpointer_.get_id()};
   }
 
   ~journal_durability() override {
     stop();
   }
 
+  // A commit only writes the journal entry; the syncer waits for the disk.
+  bool callers_commit() const override {
+    return true;
+  }
+
   std::optional<clock::time_point> deadline() const override {
     std::lock_guard<std::mutex> guard{ckpt_mu_};
     if (self_.txns_since_checkpoint > 0 && phase_ == phase::idle)
-      return self_.last_checkpoint + self_.opts.checkpoint_interval;
+      return self_.last_checkpoint.load() + self_.opts.checkpoint_interval;
     return std::nullopt;
   }
 
@@ -51,7 +57,7 @@ class journal_durability final : public group_durability {
       finish = phase_ == phase::synced;
       due = !finish && phase_ == phase::idle
             && self_.txns_since_checkpoint > 0
-            && clock::now() >= self_.last_checkpoint
+            && clock::now() >= self_.last_checkpoint.load()
                                  + self_.opts.checkpoint_interval;
     }
     if (finish)
@@ -149,6 +155,14 @@ class journal_durability final : public group_durability {
       // and checkpoints (which switch files) wait for this queue to drain.
       auto st = self_.jr.sync();
       ++self_.syncs;
+      {
+        // No sync in flight now: the callers these completions answer
+        // commit their next batches themselves instead of waiting for
+        // this loop to come round.
+        std::lock_guard<std::mutex> guard{sync_mu_};
+        if (queue_.empty())
+          self_.queue.hold_back(false);
+      }
       for (auto& g : groups) {
         if (!st)
           for (auto& r : g.results)

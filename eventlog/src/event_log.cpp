@@ -98,6 +98,7 @@ const options& event_log::opts() const noexcept {
 log_stats event_log::stats() const {
   log_stats s;
   s.commits = impl_->commits.load();
+  s.caller_commits = impl_->caller_commits.load();
   s.syncs = impl_->syncs.load();
   s.checkpoints = impl_->checkpoints.load();
   s.checkpoint_ns_total = impl_->checkpoint_ns.load();
@@ -147,8 +148,15 @@ result<storage_stats> event_log::storage() const {
 void event_log::submit(write_batch batch, completion done) {
   if (!impl_->opts.read_only) {
     pending p{std::move(batch), std::move(done)};
-    if (impl_->queue.push(p))
+    switch (impl_->queue.push(p, impl_->may_lead())) {
+    case detail::commit_queue::pushed::lead:
+      impl_->lead();
       return;
+    case detail::commit_queue::pushed::queued:
+      return;
+    case detail::commit_queue::pushed::refused:
+      break;
+    }
     done = std::move(p.done);
   }
   done(unexpected{errc::closed, impl_->opts.read_only

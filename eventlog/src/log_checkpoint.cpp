@@ -39,7 +39,7 @@ std::optional<checkpoint_job> event_log::impl::pin_checkpoint() {
   }
   txns_since_checkpoint = 0;
   last_checkpoint = std::chrono::steady_clock::now();
-  checkpoint_ns += ns_between(t0, last_checkpoint);
+  checkpoint_ns += ns_between(t0, last_checkpoint.load());
   return job;
 }
 
@@ -108,7 +108,7 @@ status event_log::impl::checkpoint(bool clean) {
   txns_since_checkpoint = 0;
   last_checkpoint = std::chrono::steady_clock::now();
   ++checkpoints;
-  auto ns = ns_between(t0, last_checkpoint);
+  auto ns = ns_between(t0, last_checkpoint.load());
   checkpoint_ns += ns;
   if (ns > checkpoint_ns_max)
     checkpoint_ns_max = ns;

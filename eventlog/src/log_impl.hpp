@@ -70,7 +70,17 @@ struct event_log::impl {
 
   using pending = detail::pending;
   using done_group = detail::done_group;
-  detail::commit_queue queue; // submissions, grouped by the writer
+  detail::commit_queue queue; // submissions, grouped by the committer
+  // Held by whoever takes and commits a group (the writer thread, or a
+  // submitting thread leading), so that groups commit in queue order; the
+  // fields below marked "committer" are guarded by it.
+  std::mutex commit_mu;
+  std::atomic<std::thread::id> committer{}; // who holds commit_mu
+  std::vector<pending> taken_buf;           // committer
+  bool callers_commit = false; // dur->callers_commit(), fixed at start
+  // The durability's own threads (set at start): they never lead, since a
+  // commit may wait for them (a checkpoint quiesces the syncer).
+  std::vector<std::thread::id> durability_threads;
   bool closed = false;        // guarded by close_mu
   std::mutex close_mu; // held by close() until the threads have stopped
   std::thread writer;
@@ -86,9 +96,10 @@ struct event_log::impl {
   std::string boot_id;          // this boot's, read once at open
   MDB_txn* pinned = nullptr;    // pins the last checkpoint's snapshot
   std::uint64_t last_txnid = 0; // the last transaction this writer committed
-  // Writer thread only: when the last checkpoint was, and what came since.
-  std::uint64_t txns_since_checkpoint = 0;
-  std::chrono::steady_clock::time_point last_checkpoint;
+  // Written by the committer: when the last checkpoint was, and what came
+  // since; atomic, so that the writer reads its deadline without the lock.
+  std::atomic<std::uint64_t> txns_since_checkpoint{0};
+  std::atomic<std::chrono::steady_clock::time_point> last_checkpoint{};
   std::string entry_buf;
   std::vector<const write_batch*> entry_batches;
   std::mutex orphan_mu;
@@ -100,13 +111,14 @@ struct event_log::impl {
   std::atomic<std::uint64_t> writebacks{0};
   std::uint64_t replayed = 0; // transactions replayed at open
   std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> caller_commits{0};
   std::atomic<std::uint64_t> syncs{0};
   std::atomic<std::uint64_t> batches{0};
   std::atomic<std::uint64_t> records{0};
   std::atomic<std::uint64_t> map_grows{0};
   std::atomic<std::uint64_t> commit_ns{0};
   std::atomic<std::size_t> map_size{0};
-  status grow_failure; // why the map last failed to grow (writer thread)
+  status grow_failure; // why the map last failed to grow (committer)
   status close_status; // the final checkpoint's or sync's, set by close()
 
   ~impl();
@@ -121,6 +133,17 @@ struct event_log::impl {
 
   /// The writer thread's loop (log_loops.cpp).
   void run_writer();
+
+  /// Whether this thread may commit its own batch (see commit_queue).
+  bool may_lead() const;
+
+  /// After a push that returned `lead`: commits the queue's next group on
+  /// this thread, or wakes the writer when another thread is committing.
+  void lead();
+
+  /// Committer: commits `batch` (taken from the queue) and hands the group
+  /// to the durability.
+  void commit_taken(std::vector<pending>& batch);
 
   /// Commits one group of batches; see log_writer.cpp.
   done_group commit_group(std::vector<pending>& batch, bool& committed);

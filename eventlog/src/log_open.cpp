@@ -380,6 +380,7 @@ void start(event_log::impl& self) {
   if (self.opts.read_only)
     return;
   self.dur = make_durability(self);
+  self.callers_commit = self.dur->callers_commit();
   self.writer = std::thread{[p = &self] { p->run_writer(); }};
 }
 
@@ -426,6 +427,8 @@ bool event_log::release(std::chrono::milliseconds wait) {
                                                  std::defer_lock};
   if (!excl.try_lock_for(wait))
     return false;
+  // A submitter that queued before close() may still be in lead().
+  std::lock_guard<std::mutex> committing{impl_->commit_mu};
   impl_->dur.reset();
   impl_->jr.close_files();
   impl_->release_files();

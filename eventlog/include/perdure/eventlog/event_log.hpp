@@ -20,6 +20,7 @@ namespace perdure::eventlog {
 /// Figures about the writer, for metrics and benchmarks.
 struct log_stats {
   std::uint64_t commits = 0;       ///< LMDB write transactions committed
+  std::uint64_t caller_commits = 0; ///< of those, by a submitting thread
   std::uint64_t batches = 0;       ///< write_batches committed
   std::uint64_t records = 0;       ///< records appended
   std::uint64_t map_grows = 0;     ///< times the map was enlarged
@@ -56,8 +57,10 @@ struct damage {
 };
 
 /// An open event log. All member functions are thread-safe. Reads run
-/// concurrently with each other and with the writer; writes go through one
-/// writer thread that batches them (group commit).
+/// concurrently with each other and with the writer; writes are batched
+/// (group commit) by one committer at a time: the log's writer thread or,
+/// in `process` mode and with the journal (where a commit never waits for
+/// the disk), the submitting thread itself when no sync holds groups back.
 class event_log {
  public:
   using completion = std::function<void(result<commit_info>)>;
@@ -81,10 +84,12 @@ class event_log {
 
   /// Queues `batch` for the next group commit and calls `done` once it is
   /// durable per the durability mode, or failed. Completions run in commit
-  /// order on the log's thread that made their group durable (the journal's
-  /// syncer, or the writer), so the next sync waits for them: `done` must
-  /// be quick, must not call commit() or close() or wait for another
-  /// completion (it may call submit()).
+  /// order on the thread that made their group durable: the journal's
+  /// syncer, the writer, or (`process` mode) a thread that committed the
+  /// group inside its own submit(), which may be this call. So the next
+  /// commit waits for them: `done` must be quick, must not call commit()
+  /// or close(), wait for another completion, or take a lock that a
+  /// caller of submit() may hold (it may call submit()).
   void submit(write_batch batch, completion done);
 
   /// As submit(), with a future.
