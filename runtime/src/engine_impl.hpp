@@ -47,7 +47,7 @@ class run_state {
   void finish(status st, std::shared_ptr<const std::string> out);
 };
 
-/// Runs workflow actors. Implemented in workflow_actor.cpp.
+/// Runs workflow actors. Implemented in actor_host.cpp.
 class actor_host {
  public:
   virtual ~actor_host() = default;

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The only translation unit that includes CAF: the actor system of an engine
-// and the workflow actor, one per live workflow. The actor serializes the
-// events of its workflow (commits, step results, cancel, stop) and applies
-// them to the CAF-free state machine in workflow_run.cpp.
+// The workflow actor, one per live workflow (spawned by actor_host.cpp, the
+// other translation unit that includes CAF). It serializes the events of
+// its workflow (commits, step results, cancel, stop) and applies them to
+// the CAF-free state machine in workflow_run.cpp.
 
-#include "engine_impl.hpp"
 #include "step_attempt.hpp"
-
-#include <caf/all.hpp>
+#include "workflow_actor.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -21,10 +19,7 @@ namespace {
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
-using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
 
 struct workflow_state {
   std::shared_ptr<run_state> st;
@@ -403,86 +398,14 @@ caf::behavior workflow_behavior(workflow_actor* self,
   };
 }
 
-class caf_host final : public actor_host {
- public:
-  caf_host(engine::impl& eng, std::size_t threads) : eng_(eng) {
-    // Work sharing parks idle workers on a condition variable; the default
-    // work stealing polls, which steals CPU from step bodies and the log
-    // writer on small machines.
-    cfg_.set("scheduler.policy", caf::atom("sharing"));
-    cfg_.set("scheduler.max-threads", threads);
-    system_.emplace(cfg_);
-  }
-
-  ~caf_host() override {
-    // The actor system's destructor waits for every actor to quit.
-    system_.reset();
-  }
-
-  void spawn(std::shared_ptr<run_state> st) override {
-    auto raw = st.get();
-    auto hdl = spawn_actor(workflow_behavior, std::move(st), &eng_,
-                           std::shared_ptr<std::vector<dispatch>>{});
-    std::lock_guard guard{raw->mu};
-    if (!raw->done)
-      raw->actor = std::make_shared<caf::actor>(std::move(hdl));
-  }
-
-  void spawn_begun(std::shared_ptr<run_state> st,
-                   std::vector<dispatch> dispatches) override {
-    auto raw = st.get();
-    auto hdl = spawn_actor(
-      workflow_behavior, std::move(st), &eng_,
-      std::make_shared<std::vector<dispatch>>(std::move(dispatches)));
-    std::lock_guard guard{raw->mu};
-    if (!raw->done)
-      raw->actor = std::make_shared<caf::actor>(std::move(hdl));
-  }
-
-  // spawn() leaves a thread-local reference to CAF's logger on the calling
-  // thread. A step-pool thread (a step body calling run_async) outlives the
-  // actor system, and that reference would keep ~actor_system() waiting
-  // forever; drop it when the thread had none before.
-  template <class F, class... Ts>
-  caf::actor spawn_actor(F fun, Ts&&... xs) {
-    bool had_logger = caf::logger::current_logger() != nullptr;
-    auto hdl = system_->spawn(fun, std::forward<Ts>(xs)...);
-    if (!had_logger)
-      caf::logger::set_current_actor_system(nullptr);
-    return hdl;
-  }
-
-  void cancel(run_state& st) override {
-    if (auto hdl = handle_of(st))
-      caf::anon_send(*hdl, cancel_atom::value);
-  }
-
-  void stop(run_state& st) override {
-    if (auto hdl = handle_of(st))
-      caf::anon_send(*hdl, stop_atom::value);
-  }
-
-  void abandon(run_state& st) override {
-    if (auto hdl = handle_of(st))
-      caf::anon_send(*hdl, abandon_atom::value);
-  }
-
- private:
-  static std::shared_ptr<caf::actor> handle_of(run_state& st) {
-    std::lock_guard guard{st.mu};
-    return std::static_pointer_cast<caf::actor>(st.actor);
-  }
-
-  engine::impl& eng_;
-  caf::actor_system_config cfg_;
-  std::optional<caf::actor_system> system_;
-};
-
 } // namespace
 
-std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
-                                            std::size_t threads) {
-  return std::make_unique<caf_host>(eng, threads);
+caf::actor spawn_workflow(caf::actor_system& sys, std::shared_ptr<run_state> st,
+                          engine::impl& eng, std::vector<dispatch>* begun) {
+  std::shared_ptr<std::vector<dispatch>> first;
+  if (begun)
+    first = std::make_shared<std::vector<dispatch>>(std::move(*begun));
+  return sys.spawn(workflow_behavior, std::move(st), &eng, std::move(first));
 }
 
 } // namespace perdure::detail

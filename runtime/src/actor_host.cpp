@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// The engine's actor system (CAF) and its workflow actors' host: spawns
+// them (workflow_actor.cpp) and passes them the engine's requests.
+
+#include "workflow_actor.hpp"
+
+namespace perdure::detail {
+
+namespace {
+
+class caf_host final : public actor_host {
+ public:
+  caf_host(engine::impl& eng, std::size_t threads) : eng_(eng) {
+    // Work sharing parks idle workers on a condition variable; the default
+    // work stealing polls, which steals CPU from step bodies and the log
+    // writer on small machines.
+    cfg_.set("scheduler.policy", caf::atom("sharing"));
+    cfg_.set("scheduler.max-threads", threads);
+    system_.emplace(cfg_);
+  }
+
+  ~caf_host() override {
+    // The actor system's destructor waits for every actor to quit.
+    system_.reset();
+  }
+
+  void spawn(std::shared_ptr<run_state> st) override {
+    auto raw = st.get();
+    auto hdl = spawn_actor(std::move(st), nullptr);
+    std::lock_guard guard{raw->mu};
+    if (!raw->done)
+      raw->actor = std::make_shared<caf::actor>(std::move(hdl));
+  }
+
+  void spawn_begun(std::shared_ptr<run_state> st,
+                   std::vector<dispatch> dispatches) override {
+    auto raw = st.get();
+    auto hdl = spawn_actor(std::move(st), &dispatches);
+    std::lock_guard guard{raw->mu};
+    if (!raw->done)
+      raw->actor = std::make_shared<caf::actor>(std::move(hdl));
+  }
+
+  // spawn() leaves a thread-local reference to CAF's logger on the calling
+  // thread. A step-pool thread (a step body calling run_async) outlives the
+  // actor system, and that reference would keep ~actor_system() waiting
+  // forever; drop it when the thread had none before.
+  caf::actor spawn_actor(std::shared_ptr<run_state> st,
+                         std::vector<dispatch>* begun) {
+    bool had_logger = caf::logger::current_logger() != nullptr;
+    auto hdl = spawn_workflow(*system_, std::move(st), eng_, begun);
+    if (!had_logger)
+      caf::logger::set_current_actor_system(nullptr);
+    return hdl;
+  }
+
+  void cancel(run_state& st) override {
+    if (auto hdl = handle_of(st))
+      caf::anon_send(*hdl, cancel_atom::value);
+  }
+
+  void stop(run_state& st) override {
+    if (auto hdl = handle_of(st))
+      caf::anon_send(*hdl, stop_atom::value);
+  }
+
+  void abandon(run_state& st) override {
+    if (auto hdl = handle_of(st))
+      caf::anon_send(*hdl, abandon_atom::value);
+  }
+
+ private:
+  static std::shared_ptr<caf::actor> handle_of(run_state& st) {
+    std::lock_guard guard{st.mu};
+    return std::static_pointer_cast<caf::actor>(st.actor);
+  }
+
+  engine::impl& eng_;
+  caf::actor_system_config cfg_;
+  std::optional<caf::actor_system> system_;
+};
+
+} // namespace
+
+std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
+                                            std::size_t threads) {
+  return std::make_unique<caf_host>(eng, threads);
+}
+
+} // namespace perdure::detail
