@@ -76,11 +76,13 @@ eventlog::write_batch& batch_of(cell_state& s) {
   return s.group->b;
 }
 
-void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
-                    const in_flight& cur) {
+namespace {
+
+// Appends a snapshot of the head state to `b` with the newest keys (those
+// of the calls in flight and `cur` included) and points the stream at it.
+void append_snapshot(cell_state& s, eventlog::write_batch& b,
+                     const in_flight* cur) {
   auto& o = s.svc->opts;
-  if (s.sub || ++s.since_snapshot < std::max<std::uint32_t>(1, o.snapshot_every))
-    return;
   // Encoded from views of the keys (a snapshot holds up to key_window of
   // them), unless a key has a NUL byte, which a C string cannot carry.
   actor_records::snapshot_view view;
@@ -96,8 +98,8 @@ void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
   for (auto& e : s.pending)
     if (e.outcome)
       add(e.key, *e.outcome);
-  if (cur.outcome)
-    add(cur.key, *cur.outcome);
+  if (cur && cur->outcome)
+    add(cur->key, *cur->outcome);
   std::string bytes;
   if (plain) {
     view.state.data = s.cell->cls->encode(s.head.get());
@@ -113,7 +115,8 @@ void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
     };
     for (auto& e : s.pending)
       add_copy(e);
-    add_copy(cur);
+    if (cur)
+      add_copy(*cur);
     bytes = codec::encode(snap);
   }
   b.append(s.cell->stream, to_u16(record_kind::actor_snapshot),
@@ -123,6 +126,35 @@ void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
   if (!o.keep_history)
     b.drop_before(s.cell->stream, s.predicted_last);
   s.since_snapshot = 0;
+  s.events_since = 0;
+  s.event_bytes_since = 0;
+}
+
+} // namespace
+
+void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
+                    const in_flight& cur) {
+  auto& o = s.svc->opts;
+  if (s.cell->cls->event_sourced)
+    return; // snapshot_between() takes them, off the calls' path
+  if (s.sub || ++s.since_snapshot < std::max<std::uint32_t>(1, o.snapshot_every))
+    return;
+  append_snapshot(s, b, &cur);
+}
+
+void snapshot_between(cell_runner& r) {
+  auto& s = r.s;
+  auto& o = s.svc->opts;
+  if (!s.cell->cls->event_sourced || s.sub || s.stopping || s.group)
+    return;
+  if (s.events_since < std::max<std::uint32_t>(1, o.events_per_snapshot)
+      && s.event_bytes_since
+           < std::max<std::size_t>(1, o.event_bytes_per_snapshot))
+    return;
+  // A batch of its own after the calls' (their callers are answered from
+  // their own commits): the head state, which the calls in flight built.
+  append_snapshot(s, batch_of(s), nullptr);
+  submit(r, in_flight{});
 }
 
 namespace {
@@ -181,6 +213,24 @@ void apply(cell_runner& r, mutation& m) {
                                                  a.error_text}));
     e.outcome = remembered{false, {}, method_error(c.id, m.method->name,
                                                    a.error_type, a.error_text)};
+  } else if (c.cls->event_sourced) {
+    actor_records::events_called rec{m.key, m.method->name,
+                                     {std::move(m.args)}, {a.result},
+                                     std::move(a.events), {}};
+    if (a.graph) {
+      rec.workflow = fmt::format("{}/{}", c.stream, m.key);
+      e.graph = std::move(a.graph);
+      e.workflow = rec.workflow;
+      s.sub = sub_call{m.key, rec.workflow, {}};
+    } else {
+      e.outcome = remembered{true, std::move(a.result), {}};
+    }
+    auto bytes = codec::encode(rec);
+    s.events_since += static_cast<std::uint32_t>(rec.events.size());
+    s.event_bytes_since += bytes.size();
+    b.append(c.stream, to_u16(record_kind::actor_events), std::move(bytes));
+    e.state = a.state;
+    s.head = std::move(a.state);
   } else {
     actor_records::called rec{m.key, m.method->name, {std::move(m.args)},
                               {a.result}, {c.cls->encode(a.state.get())},

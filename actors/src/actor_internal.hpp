@@ -74,6 +74,8 @@ struct loaded_actor {
   std::shared_ptr<const void> state;
   eventlog::seq_t last_seq = 0;
   std::uint32_t since_snapshot = 0;
+  std::uint32_t events_since = 0;    ///< event-sourced: events since snapshot
+  std::size_t event_bytes_since = 0; ///< and their records' bytes
   key_index keys;
   std::optional<pending_sub> pending;
 };
@@ -87,6 +89,23 @@ std::string stream_of(std::string_view id);
 result<loaded_actor> load_actor(const eventlog::event_log& log,
                                 const std::string& stream,
                                 const actor_class& cls);
+
+/// Compares the class an actor was stored with (`meta`) with `cls`:
+/// `type_mismatch` naming what differs (the class, its kind, a mutating
+/// method's signature); adding methods, events or fields is compatible.
+status check_signature(const actor_records::actor_meta& meta,
+                       const actor_class& cls, const std::string& id);
+
+/// load_actor for an event-sourced class: the latest snapshot, then the
+/// fold of the later events. An event that does not apply is
+/// `type_mismatch` naming the actor, seq and event type.
+result<loaded_actor> load_folded(const eventlog::event_log& log,
+                                 const eventlog::stream_info& info,
+                                 const std::string& stream,
+                                 const actor_class& cls);
+
+/// The directory metadata of a new actor of class `cls`.
+actor_records::actor_meta meta_of(const actor_class& cls);
 
 /// The error message remembered for a method that threw.
 std::string method_error(const std::string& id, const std::string& method,

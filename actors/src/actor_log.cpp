@@ -209,10 +209,10 @@ result<loaded_actor> load_actor(const eventlog::event_log& log,
     return unexpected{errc::corruption,
                       fmt::format("actor '{}': bad metadata: {}", id,
                                   meta.error().message())};
-  if (meta->cls != cls.name)
-    return unexpected{errc::type_mismatch,
-                      fmt::format("actor '{}' is of class '{}', not '{}'", id,
-                                  meta->cls, cls.name)};
+  if (auto sig = check_signature(*meta, cls, id); !sig)
+    return sig;
+  if (cls.event_sourced)
+    return load_folded(log, *info, stream, cls);
   loaded_actor out;
   std::string state_bytes, before_bytes;
   status bad;

@@ -127,6 +127,8 @@ void cell_runner::handle(cell_event& e) {
         // One event per group: its calls complete in order.
         for (std::uint64_t i = 0; i < x.count && !s.pending.empty(); ++i)
           committed(*this, x.first + i, x.ok, x.err);
+        if (x.ok)
+          snapshot_between(*this);
       } else if constexpr (std::is_same_v<E, sub_done>) {
         sub_finished(*this, x);
       } else {
@@ -219,7 +221,7 @@ void recover_sub(cell_runner& r, const pending_sub& p) {
     sub_finished(r, sub_done{p.workflow, h.error(), {}});
     return;
   }
-  auto* m = s.cell->cls->find(p.method);
+  auto* m = s.cell->cls->find(std::string_view{p.method});
   applied a;
   if (m && m->apply) {
     call_scope scope{{nullptr, &s.cell->id, &m->name, &p.key, 0}};
@@ -245,6 +247,8 @@ void cell_runner::start(std::shared_ptr<actor_cell> cell, loaded_actor loaded) {
   s.head = s.committed = loaded.state;
   s.committed_last = s.predicted_last = loaded.last_seq;
   s.since_snapshot = loaded.since_snapshot;
+  s.events_since = loaded.events_since;
+  s.event_bytes_since = loaded.event_bytes_since;
   s.keys = std::move(loaded.keys);
   s.svc->pool->post_after(s.svc->opts.idle_timeout,
                           [w = weak_from_this()] {

@@ -123,6 +123,8 @@ struct cell_state {
   eventlog::seq_t committed_last = 0;
   eventlog::seq_t predicted_last = 0;
   std::uint32_t since_snapshot = 0;
+  std::uint32_t events_since = 0;    ///< event-sourced: since the snapshot
+  std::size_t event_bytes_since = 0; ///< their records' bytes
   key_index keys;
   std::deque<in_flight> pending;
   std::uint64_t next_no = 0;
@@ -190,8 +192,11 @@ void flush(cell_runner& r);
 void submit(cell_runner& r, in_flight e);
 /// The batch of the open group (opened when there is none).
 eventlog::write_batch& batch_of(cell_state& s);
-/// Adds a snapshot to `b` every snapshot_every events.
+/// Adds a snapshot to `b` every snapshot_every events (state-logged).
 void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
                     const in_flight& cur);
+/// Event-sourced: logs a snapshot in a batch of its own once enough events
+/// or event bytes were logged since the last one (between calls).
+void snapshot_between(cell_runner& r);
 
 } // namespace perdure::detail

@@ -174,8 +174,7 @@ status activate(actor_cell& c,
     auto init = (*make)();
     eventlog::write_batch b;
     b.create(c.stream, eventlog::stream_kind::actor,
-             codec::encode(actor_records::actor_meta{c.cls->name,
-                                                     c.cls->signature}));
+             codec::encode(meta_of(*c.cls)));
     b.expect_last(c.stream, 0);
     b.append(c.stream, eventlog::to_u16(eventlog::record_kind::actor_created),
              codec::encode(actor_records::created{

@@ -16,8 +16,9 @@
 //   c.call(&counter::incr, 10);                   // 10, once durable
 //   c.call(&counter::value);                      // on the committed state
 //
-// See actors/README.md for the semantics (ordering, failures, idempotency,
-// sub-workflows, snapshots, passivation).
+// Event-sourced classes (state = fold of emitted events):
+// perdure/actors/event_sourced.hpp. See actors/README.md for the semantics
+// (ordering, failures, idempotency, sub-workflows, snapshots, passivation).
 
 #include "perdure/actors/detail/actor_impl.hpp"
 #include "perdure/runtime/context.hpp"
@@ -260,7 +261,8 @@ class actor_ref {
 /// Options of the virtual actors of one engine; set them with
 /// `configure_actors` before the first actor is used.
 struct actor_options {
-  /// Write a snapshot every this many events (at least 1).
+  /// Write a snapshot every this many events (at least 1); state-logged
+  /// actors.
   std::uint32_t snapshot_every = 100;
   /// Keep every event (for the CLI's history and replay); false drops the
   /// events before each snapshot.
@@ -277,6 +279,13 @@ struct actor_options {
   /// this many waiting at once. Beyond it a call made from a method fails
   /// `busy` instead of waiting.
   std::size_t max_blocked_calls = 1024;
+  /// Event-sourced actors: write a snapshot once this many events were
+  /// logged since the last one (at least 1) ...
+  std::uint32_t events_per_snapshot = 1000;
+  /// ... or once the records of those events take this many bytes. The
+  /// snapshot is logged in a batch of its own between calls, never with a
+  /// call (no caller waits for it).
+  std::size_t event_bytes_per_snapshot = std::size_t{1} << 20;
 };
 
 /// Sets the actor options of `eng`. Fails `busy` once an actor was used.

@@ -6,6 +6,7 @@
 // table), the shared state of one call, and the entry points implemented in
 // actors/src.
 
+#include "perdure/actors/event_sourced.hpp"
 #include "perdure/runtime/engine.hpp"
 #include "perdure/runtime/errors.hpp"
 #include "perdure/runtime/graph.hpp"
@@ -77,12 +78,17 @@ struct applied {
   std::shared_ptr<node> graph;       ///< a sub-workflow whose output is the result
   std::string error_type;            ///< set when the method threw
   std::string error_text;
+  /// Event-sourced classes: the events it emitted (`state` is their fold).
+  std::vector<actor_records::stored_event> events;
 };
 
 /// One registered method.
 struct method_entry {
   std::string name;
   bool readonly = false;
+  /// Mutating methods: "<codec signature of the argument tuple>-><of the
+  /// result>", stored with the actor and compared at activation.
+  std::string signature;
   std::any ptr; ///< the member function pointer
   /// Mutating methods: applies the method with encoded `args` to a copy of
   /// the state `*state`.
@@ -101,6 +107,16 @@ struct actor_class {
   std::vector<method_entry> methods;
   std::function<std::string(const void*)> encode;
   std::function<result<std::shared_ptr<const void>>(std::string_view)> decode;
+  /// Event-sourced classes (derived from event_sourced<T, Events...>).
+  bool event_sourced = false;
+  std::vector<actor_records::named_signature> events; ///< names, signatures
+  /// Applies stored event `type` (bytes `data`) to `*state` (see
+  /// event_sourced::perdure_fold).
+  std::function<status(void* state, std::string_view type,
+                       std::string_view data)>
+    fold;
+  /// A copy of `*state`.
+  std::function<std::shared_ptr<void>(const void* state)> clone;
 
   /// The method named `n`, or null.
   const method_entry* find(std::string_view n) const {
@@ -134,6 +150,12 @@ method_entry make_method(const char* name, M m) {
   e.name = name;
   e.readonly = tr::readonly;
   e.ptr = m;
+  if constexpr (!tr::readonly) {
+    using R = typename unwrap_result<raw>::type;
+    using shown = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+    e.signature = codec::type_signature<typename tr::args>() + "->"
+                  + codec::type_signature<shown>();
+  }
   if constexpr (tr::readonly) {
     static_assert(!unwrap_result<raw>::sub_workflow,
                   "a readonly (const) actor method cannot return a "
@@ -143,6 +165,10 @@ method_entry make_method(const char* name, M m) {
       applied out;
       try {
         auto next = std::make_shared<T>(*static_cast<const T*>(state));
+        constexpr bool es = std::is_base_of_v<event_sourced_base, T>;
+        [[maybe_unused]] event_sink sink;
+        if constexpr (es)
+          next->perdure_set_sink(&sink);
         auto call = [&](auto&&... a) -> decltype(auto) {
           return ((*next).*m)(std::move(a)...);
         };
@@ -153,6 +179,10 @@ method_entry make_method(const char* name, M m) {
           out.graph = std::apply(call, std::move(args)).node();
         } else {
           out.result = encode_result(std::apply(call, std::move(args)));
+        }
+        if constexpr (es) {
+          next->perdure_set_sink(nullptr);
+          out.events = std::move(sink.events);
         }
         out.state = std::move(next);
       } catch (...) {
@@ -198,6 +228,16 @@ const actor_class& class_of() {
         return std::move(v).error();
       return std::shared_ptr<const void>{std::make_shared<T>(std::move(*v))};
     };
+    c.clone = [](const void* s) -> std::shared_ptr<void> {
+      return std::make_shared<T>(*static_cast<const T*>(s));
+    };
+    if constexpr (std::is_base_of_v<event_sourced_base, T>) {
+      c.event_sourced = true;
+      c.events = T::perdure_event_table();
+      c.fold = [](void* s, std::string_view type, std::string_view data) {
+        return T::perdure_fold(*static_cast<T*>(s), type, data);
+      };
+    }
     return c;
   }();
   return cls;

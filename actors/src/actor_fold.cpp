@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// The stored signature of an actor compared at activation, and reading an
+// event-sourced actor back: the latest snapshot, then the fold of the
+// events logged after it.
+
+#include "actor_internal.hpp"
+
+#include <fmt/format.h>
+
+namespace perdure::detail {
+
+namespace {
+
+using eventlog::record_kind;
+
+const char* kind_text(bool event_sourced) {
+  return event_sourced ? "event-sourced" : "state-logged";
+}
+
+template <class R>
+result<R> decode_rec(const eventlog::record_view& r,
+                     const std::string& stream) {
+  auto v = codec::decode<R>(r.payload);
+  if (!v)
+    return unexpected{errc::corruption,
+                      fmt::format("actor stream '{}' seq {}: {}", stream,
+                                  r.seq, v.error().message())};
+  return v;
+}
+
+} // namespace
+
+actor_records::actor_meta meta_of(const actor_class& cls) {
+  actor_records::actor_meta m{cls.name, cls.signature, cls.event_sourced,
+                              {}, cls.events};
+  for (auto& e : cls.methods)
+    if (!e.readonly)
+      m.methods.push_back({e.name, e.signature});
+  return m;
+}
+
+status check_signature(const actor_records::actor_meta& meta,
+                       const actor_class& cls, const std::string& id) {
+  if (meta.cls != cls.name)
+    return {errc::type_mismatch,
+            fmt::format("actor '{}' is of class '{}', not '{}'", id, meta.cls,
+                        cls.name)};
+  if (meta.event_sourced != cls.event_sourced)
+    return {errc::type_mismatch,
+            fmt::format("actor '{}' was created {}, but class '{}' is {} "
+                        "now: its log cannot be read that way",
+                        id, kind_text(meta.event_sourced), cls.name,
+                        kind_text(cls.event_sourced))};
+  for (auto& m : meta.methods) {
+    auto* e = cls.find(std::string_view{m.name});
+    if (!e || e->readonly || e->signature == m.signature)
+      continue; // removed or readonly now: none of its calls can come
+    return {errc::type_mismatch,
+            fmt::format("actor '{}' (class '{}'): method '{}' was stored as "
+                        "'{}' and is '{}' now: its logged arguments and "
+                        "results would not decode; keep the signature, or "
+                        "register the changed method under a new name",
+                        id, cls.name, m.name, m.signature, e->signature)};
+  }
+  // Event types are checked per stored event when folded (each carries its
+  // type and signature): a type whose fields were added still decodes.
+  return {};
+}
+
+namespace {
+
+// The state being folded: a private copy, never published before the
+// load ends.
+struct fold_state {
+  std::shared_ptr<void> state;
+};
+
+status decode_state(const actor_class& cls, const std::string& id,
+                    std::string_view bytes, fold_state& f) {
+  auto s = cls.decode(bytes);
+  if (!s)
+    return {errc::type_mismatch,
+            fmt::format("actor '{}': its stored state does not decode as "
+                        "'{}': {}",
+                        id, cls.name, s.error().message())};
+  f.state = std::const_pointer_cast<void>(std::move(*s));
+  return {};
+}
+
+} // namespace
+
+result<loaded_actor> load_folded(const eventlog::event_log& log,
+                                 const eventlog::stream_info& info,
+                                 const std::string& stream,
+                                 const actor_class& cls) {
+  std::string id = stream.substr(6);
+  loaded_actor out;
+  fold_state f;
+  status bad;
+  auto from = info.snapshot_seq ? info.snapshot_seq : info.first_seq;
+  auto st = log.scan(stream, from, [&](const eventlog::record_view& r) {
+    switch (static_cast<record_kind>(r.kind)) {
+      case record_kind::actor_created: {
+        auto c = decode_rec<actor_records::created>(r, stream);
+        if (!c)
+          return (bad = c.error(), false);
+        if (bad = decode_state(cls, id, c->state.data, f); !bad)
+          return false;
+        break;
+      }
+      case record_kind::actor_snapshot: {
+        auto s = decode_rec<actor_records::snapshot>(r, stream);
+        if (!s)
+          return (bad = s.error(), false);
+        if (bad = decode_state(cls, id, s->state.data, f); !bad)
+          return false;
+        out.keys = {};
+        for (auto& k : s->keys)
+          out.keys.put(k.key, {k.ok, std::move(k.result.data), k.error});
+        out.since_snapshot = 0;
+        out.events_since = 0;
+        out.event_bytes_since = 0;
+        return true;
+      }
+      case record_kind::actor_events: {
+        auto c = decode_rec<actor_records::events_called>(r, stream);
+        if (!c)
+          return (bad = c.error(), false);
+        if (!f.state)
+          return (bad = {errc::corruption,
+                         fmt::format("actor '{}' seq {}: events before the "
+                                     "initial state",
+                                     id, r.seq)},
+                  false);
+        if (c->workflow.empty())
+          out.keys.put(c->key, {true, std::move(c->result.data), {}});
+        else
+          out.pending = pending_sub{c->key, c->method,
+                                    std::move(c->args.data), c->workflow,
+                                    cls.clone(f.state.get())};
+        for (auto& e : c->events) {
+          if (auto s = cls.fold(f.state.get(), e.type, e.data.data); !s)
+            return (bad = {errc::type_mismatch,
+                           fmt::format("actor '{}' (class '{}') seq {}: "
+                                       "stored event of type '{}' (signature "
+                                       "'{}') cannot be applied: {}; the "
+                                       "actor stays unloaded",
+                                       id, cls.name, r.seq, e.type,
+                                       e.signature, s.message())},
+                    false);
+        }
+        out.events_since += static_cast<std::uint32_t>(c->events.size());
+        out.event_bytes_since += r.payload.size();
+        break;
+      }
+      case record_kind::actor_call_failed: {
+        auto x = decode_rec<actor_records::failed>(r, stream);
+        if (!x)
+          return (bad = x.error(), false);
+        out.keys.put(x->key, {false, {},
+                              method_error(id, x->method, x->error_type,
+                                           x->error_text)});
+        break;
+      }
+      case record_kind::actor_call_completed: {
+        auto c = decode_rec<actor_records::completed>(r, stream);
+        if (!c)
+          return (bad = c.error(), false);
+        out.keys.put(c->key, {c->ok, std::move(c->result.data), c->error});
+        if (out.pending && out.pending->workflow == c->workflow)
+          out.pending.reset();
+        break;
+      }
+      case record_kind::actor_called:
+        return (bad = {errc::type_mismatch,
+                       fmt::format("actor '{}' seq {}: a state-logged call "
+                                   "in an event-sourced actor's log",
+                                   id, r.seq)},
+                false);
+      default: break; // records of other modules are not ours to read
+    }
+    ++out.since_snapshot;
+    return true;
+  });
+  if (!st)
+    return st;
+  if (!bad)
+    return bad;
+  if (!f.state)
+    return unexpected{errc::corruption,
+                      fmt::format("actor '{}' has no initial state", id)};
+  out.state = std::move(f.state);
+  out.last_seq = info.last_seq;
+  return out;
+}
+
+} // namespace perdure::detail
