@@ -3,11 +3,15 @@
 // calls on one actor), actor-readonly (readonly calls from 8 threads while a
 // writer runs: their rate, and the p50/p99 latency of 1 call in 16),
 // actor-activate (cold activation), actor-memory (resident bytes per idle
-// actor after creating many and letting them passivate).
+// actor after creating many and letting them passivate), actor-ledger (log
+// bytes per call of a 10,000-entry ledger, state-logged vs event-sourced).
 
 #include "bench.hpp"
 
 #include <perdure/perdure.hpp>
+
+#include "perdure/eventlog/event_log.hpp"
+#include "perdure/eventlog/record_kinds.hpp"
 
 #include <atomic>
 #include <cstdlib>
@@ -195,6 +199,122 @@ figures actor_memory(const bench_options& o) {
   return f;
 }
 
+// -- actor-ledger ---------------------------------------------------------------
+
+struct ledger_entry {
+  std::int64_t amount = 0;
+  std::int64_t balance = 0;
+};
+PERDURE_FIELDS(ledger_entry, amount, balance)
+
+constexpr int ledger_size = 10'000;
+
+/// The whole ledger is logged with every call.
+struct logged_ledger {
+  std::vector<ledger_entry> entries;
+  std::int64_t balance = 0;
+  logged_ledger() = default;
+  explicit logged_ledger(int n) {
+    for (int i = 0; i < n; ++i)
+      post(1);
+  }
+  std::int64_t post(std::int64_t amount) {
+    balance += amount;
+    entries.push_back({amount, balance});
+    return balance;
+  }
+};
+PERDURE_ACTOR(logged_ledger, (entries, balance), (post))
+
+struct posted {
+  std::int64_t amount = 0;
+};
+PERDURE_EVENT(posted, amount)
+
+/// Only the event is logged with a call.
+struct sourced_ledger : event_sourced<sourced_ledger, posted> {
+  std::vector<ledger_entry> entries;
+  std::int64_t balance = 0;
+  sourced_ledger() = default;
+  explicit sourced_ledger(int n) {
+    for (int i = 0; i < n; ++i)
+      apply(posted{1});
+  }
+  void apply(const posted& e) {
+    balance += e.amount;
+    entries.push_back({e.amount, balance});
+  }
+  std::int64_t post(std::int64_t amount) {
+    emit(posted{amount});
+    return balance;
+  }
+};
+PERDURE_ACTOR(sourced_ledger, (entries, balance), (post))
+
+// Posts to actor `id` of class L (created with ledger_size entries) for
+// o.seconds and at least `min_calls` calls; adds <prefix>_calls,
+// _calls_per_s, _p50_us, _bytes_per_call (the payload bytes of every record
+// the calls added to the actor's stream, snapshots included),
+// _call_record_bytes (without the snapshots) and _snapshots.
+template <class L>
+bool ledger_run(engine& eng, const bench_options& o, const std::string& id,
+                long min_calls, const std::string& prefix, figures& f) {
+  auto a = eng.actor<L>(id, ledger_size);
+  auto log = eng.event_log();
+  auto stream = "actor/" + id;
+  auto before = log->info(stream);
+  if (!before)
+    return false;
+  latencies lat;
+  long calls = 0;
+  std::int64_t last = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (calls < min_calls || seconds_since(t0) < o.seconds) {
+    auto s = std::chrono::steady_clock::now();
+    last = a.call(&L::post, std::int64_t{2});
+    lat.add(std::chrono::steady_clock::now() - s);
+    ++calls;
+  }
+  double secs = seconds_since(t0);
+  // An event-sourced snapshot due after the very last call may land after
+  // the scan: at most one of them is missed.
+  double bytes = 0, snapshots = 0, snapshot_bytes = 0;
+  auto st = log->scan(stream, before->last_seq + 1,
+                      [&](const eventlog::record_view& r) {
+    auto n = static_cast<double>(r.payload.size());
+    bytes += n;
+    if (r.kind == eventlog::to_u16(eventlog::record_kind::actor_snapshot)) {
+      ++snapshots;
+      snapshot_bytes += n;
+    }
+    return true;
+  });
+  f.add(prefix + "_calls", calls);
+  f.add(prefix + "_calls_per_s", calls / secs);
+  f.add(prefix + "_p50_us", lat.quantile_us(0.5));
+  f.add(prefix + "_bytes_per_call", bytes / calls);
+  f.add(prefix + "_call_record_bytes", (bytes - snapshot_bytes) / calls);
+  f.add(prefix + "_snapshots", snapshots);
+  return st.is_ok() && last == ledger_size + 2 * calls;
+}
+
+figures actor_ledger(const bench_options& o) {
+  engine eng{engine_opts(o, "actor-ledger")};
+  actor_options ao;
+  figures f;
+  // Enough event-sourced calls for its snapshots to count (amortized).
+  bool ok = ledger_run<logged_ledger>(eng, o, "logged", 1, "logged", f)
+            && ledger_run<sourced_ledger>(eng, o, "sourced",
+                                          3L * ao.events_per_snapshot + 500,
+                                          "sourced", f);
+  f.add("bytes_ratio",
+        f.get("logged_bytes_per_call") / f.get("sourced_bytes_per_call"));
+  f.add("calls_ratio",
+        f.get("sourced_calls_per_s") / f.get("logged_calls_per_s"));
+  f.add("correct", ok ? 1 : 0);
+  return f;
+}
+
 } // namespace
 
 PERDURE_WORKLOAD("actor-seq", "sequential mutating calls on one actor",
@@ -203,6 +323,10 @@ PERDURE_WORKLOAD("actor-readonly",
                  "readonly calls from 8 threads while one writer runs: "
                  "rate, p50/p99",
                  actor_readonly);
+PERDURE_WORKLOAD("actor-ledger",
+                 "a 10,000-entry ledger: log bytes per call and calls/s, "
+                 "state-logged vs event-sourced",
+                 actor_ledger);
 PERDURE_WORKLOAD("actor-activate", "activation of a cold actor",
                  actor_activate);
 PERDURE_WORKLOAD("actor-memory",
