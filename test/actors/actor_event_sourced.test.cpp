@@ -51,6 +51,20 @@ struct es_planner : event_sourced<es_planner, test::deposited> {
 };
 PERDURE_ACTOR(es_planner, (total), (settle, add, sum))
 
+struct echoer : event_sourced<echoer, test::deposited> {
+  long total = 0;
+  void apply(const test::deposited& e) {
+    total += e.amount;
+    if (e.amount > 100)
+      emit(test::deposited{1}); // refused: a replay would apply it twice
+  }
+  long add(long n) {
+    emit(test::deposited{n});
+    return total;
+  }
+};
+PERDURE_ACTOR(echoer, (total), (add))
+
 } // namespace
 
 TEST_CASE("an event-sourced method may return a sub-workflow") {
@@ -69,6 +83,18 @@ TEST_CASE("an event-sourced method may return a sub-workflow") {
   auto p = eng.get_actor<es_planner>("plan");
   CHECK(p.call(&es_planner::sum) == 6);
   CHECK(p.with({.key = "s1"}).call(&es_planner::settle, 5L) == 10);
+}
+
+TEST_CASE("an event handler that emits fails the call and logs nothing") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto a = eng.actor<echoer>("echo");
+  CHECK(a.call(&echoer::add, 5L) == 5);
+  auto r = a.try_call(&echoer::add, 500L);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::failed);
+  CHECK(r.error().message().find("inside apply") != std::string::npos);
+  CHECK(a.call(&echoer::add, 1L) == 6);
 }
 
 TEST_CASE("an event-sourced actor logs its events, not its state") {

@@ -199,7 +199,7 @@ figures actor_memory(const bench_options& o) {
   return f;
 }
 
-// -- actor-ledger ---------------------------------------------------------------
+// -- actor-ledger ---------------------------------------------------------
 
 struct ledger_entry {
   std::int64_t amount = 0;

@@ -24,6 +24,7 @@
 #include "perdure/eventlog/records/actor.hpp"
 #include "perdure/eventlog/status.hpp"
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -64,6 +65,7 @@ class event_sourced_base {
 
  protected:
   event_sink* sink_ = nullptr;
+  bool applying_ = false; ///< inside apply(): emit() is refused
 };
 
 /// The registered name of event type `E` (PERDURE_EVENT).
@@ -81,6 +83,8 @@ constexpr const char* event_name() noexcept {
 /// Only `apply` may change the state: recovery is the latest snapshot plus
 /// the fold of the later events, so a field a method writes directly is
 /// lost at the next activation. A method that throws logs no event.
+/// `apply` must not emit (a replay would apply the nested event twice):
+/// emit() inside apply() throws std::logic_error.
 template <class Self, class... Events>
 class event_sourced : public detail::event_sourced_base {
  public:
@@ -113,11 +117,14 @@ class event_sourced : public detail::event_sourced_base {
     static_assert((std::is_same_v<D, Events> || ...),
                   "emit: not one of the event types of event_sourced<...>");
     const D& ev = e;
+    if (applying_)
+      throw std::logic_error{"emit() inside apply(): an event handler "
+                             "must not emit events"};
     if (sink_)
       sink_->events.push_back({detail::event_name<D>(),
                                codec::type_signature<D>(),
                                {codec::encode(ev)}});
-    static_cast<Self&>(*this).apply(ev);
+    apply_one(static_cast<Self&>(*this), ev);
   }
 
  private:
@@ -126,8 +133,21 @@ class event_sourced : public detail::event_sourced_base {
     auto v = codec::decode<E>(data);
     if (!v)
       return {errc::type_mismatch, v.error().message()};
-    self.apply(std::as_const(*v));
+    apply_one(self, std::as_const(*v));
     return {};
+  }
+
+  template <class E>
+  static void apply_one(Self& self, const E& e) {
+    auto& base = static_cast<event_sourced&>(self);
+    base.applying_ = true;
+    try {
+      self.apply(e);
+    } catch (...) {
+      base.applying_ = false;
+      throw;
+    }
+    base.applying_ = false;
   }
 };
 

@@ -234,8 +234,14 @@ const actor_class& class_of() {
     if constexpr (std::is_base_of_v<event_sourced_base, T>) {
       c.event_sourced = true;
       c.events = T::perdure_event_table();
-      c.fold = [](void* s, std::string_view type, std::string_view data) {
-        return T::perdure_fold(*static_cast<T*>(s), type, data);
+      c.fold = [](void* s, std::string_view type,
+                  std::string_view data) -> status {
+        try {
+          return T::perdure_fold(*static_cast<T*>(s), type, data);
+        } catch (...) {
+          auto [what, text] = describe_current_exception();
+          return {errc::failed, "its apply() threw " + what + ": " + text};
+        }
       };
     }
     return c;
