@@ -5,6 +5,8 @@
 
 #include "actor_internal.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace perdure::detail {
@@ -37,6 +39,36 @@ actor_records::actor_meta meta_of(const actor_class& cls) {
     if (!e.readonly)
       m.methods.push_back({e.name, e.signature});
   return m;
+}
+
+std::optional<actor_records::actor_meta> merged_meta(
+  const actor_records::actor_meta& stored, const actor_class& cls) {
+  auto out = stored;
+  bool changed = out.signature != cls.signature;
+  out.signature = cls.signature;
+  for (auto& m : cls.methods) {
+    if (m.readonly)
+      continue;
+    auto same = [&](auto& x) { return x.name == m.name; };
+    if (std::none_of(out.methods.begin(), out.methods.end(), same)) {
+      out.methods.push_back({m.name, m.signature});
+      changed = true;
+    }
+  }
+  for (auto& e : cls.events) {
+    auto same = [&](auto& x) { return x.name == e.name; };
+    auto it = std::find_if(out.events.begin(), out.events.end(), same);
+    if (it == out.events.end()) {
+      out.events.push_back(e);
+      changed = true;
+    } else if (it->signature != e.signature) {
+      it->signature = e.signature;
+      changed = true;
+    }
+  }
+  if (!changed)
+    return std::nullopt;
+  return out;
 }
 
 status check_signature(const actor_records::actor_meta& meta,

@@ -78,6 +78,9 @@ struct loaded_actor {
   std::size_t event_bytes_since = 0; ///< and their records' bytes
   key_index keys;
   std::optional<pending_sub> pending;
+  /// The stored class metadata with what the class added since (methods,
+  /// event types, the state's signature); none: nothing new.
+  std::optional<actor_records::actor_meta> meta_update;
 };
 
 /// "actor/<id>".
@@ -106,6 +109,13 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
 
 /// The directory metadata of a new actor of class `cls`.
 actor_records::actor_meta meta_of(const actor_class& cls);
+
+/// `stored` with what compatible class `cls` adds (new mutating methods,
+/// new or changed event types, the state's signature), so that later
+/// activations compare against them too; none when nothing is new.
+/// @pre check_signature(stored, cls) passed
+std::optional<actor_records::actor_meta> merged_meta(
+  const actor_records::actor_meta& stored, const actor_class& cls);
 
 /// The error message remembered for a method that threw.
 std::string method_error(const std::string& id, const std::string& method,

@@ -211,9 +211,14 @@ result<loaded_actor> load_actor(const eventlog::event_log& log,
                                   meta.error().message())};
   if (auto sig = check_signature(*meta, cls, id); !sig)
     return sig;
-  if (cls.event_sourced)
-    return load_folded(log, *info, stream, cls);
+  if (cls.event_sourced) {
+    auto folded = load_folded(log, *info, stream, cls);
+    if (folded)
+      folded->meta_update = merged_meta(*meta, cls);
+    return folded;
+  }
   loaded_actor out;
+  out.meta_update = merged_meta(*meta, cls);
   std::string state_bytes, before_bytes;
   status bad;
   auto from = info->snapshot_seq ? info->snapshot_seq : info->first_seq;

@@ -190,6 +190,14 @@ status activate(actor_cell& c,
   }
   if (!loaded)
     return loaded.error();
+  if (loaded->meta_update) {
+    // The class grew compatibly: record what it added, so that a later
+    // change of an added method is compared too.
+    eventlog::write_batch b;
+    b.set_metadata(c.stream, codec::encode(*loaded->meta_update));
+    if (auto r = svc.log->commit(std::move(b)); !r)
+      return r.error();
+  }
   {
     std::lock_guard guard{svc.mu};
     if (svc.closing)

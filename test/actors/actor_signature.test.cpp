@@ -114,6 +114,19 @@ PERDURE_ACTOR(notes, (total), (note))
 } // namespace logged
 } // namespace v3
 
+namespace v4 { // twice(), added by v3, takes a string now
+struct tally {
+  long n = 0;
+  long add(long by) {
+    return n += by;
+  }
+  long twice(std::string by) {
+    return n += 2 * static_cast<long>(by.size());
+  }
+};
+PERDURE_ACTOR(tally, (n), (add, twice))
+} // namespace v4
+
 TEST_CASE("a mutating method whose signature changed is a signature "
           "mismatch naming it") {
   test::temp_dir dir;
@@ -134,6 +147,24 @@ TEST_CASE("a mutating method whose signature changed is a signature "
   // A method added, the others unchanged: compatible.
   auto ok = eng.get_actor<v3::tally>("t");
   CHECK(ok.call(&v3::tally::twice, 1L) == 7);
+}
+
+TEST_CASE("a method added compatibly is compared from then on") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path()}};
+    CHECK(eng.actor<v1::tally>("t").call(&v1::tally::add, 5L) == 5);
+  }
+  {
+    engine eng{{.storage = dir.path()}};
+    auto ok = eng.get_actor<v3::tally>("t");
+    CHECK(ok.call(&v3::tally::twice, 1L) == 7);
+  }
+  engine eng{{.storage = dir.path()}};
+  auto r = eng.try_get_actor<v4::tally>("t");
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::type_mismatch);
+  CHECK(r.error().message().find("method 'twice'") != std::string::npos);
 }
 
 TEST_CASE("an event-sourced actor is not read as a state-logged one") {
