@@ -65,6 +65,33 @@ struct echoer : event_sourced<echoer, test::deposited> {
 };
 PERDURE_ACTOR(echoer, (total), (add))
 
+/// One apply over all its events.
+struct visitor_account
+  : event_sourced<visitor_account, test::deposited, test::withdrawn> {
+  long balance = 0;
+  int seen = 0;
+  void apply(const event_variant& e) {
+    ++seen;
+    std::visit(
+      [&](const auto& x) {
+        using E = std::decay_t<decltype(x)>;
+        balance += std::is_same_v<E, test::deposited> ? x.amount : -x.amount;
+      },
+      e);
+  }
+  long move(long n) {
+    if (n >= 0)
+      emit(test::deposited{n});
+    else
+      emit(test::withdrawn{-n});
+    return balance;
+  }
+  int events() const {
+    return seen;
+  }
+};
+PERDURE_ACTOR(visitor_account, (balance, seen), (move, events))
+
 } // namespace
 
 TEST_CASE("an event-sourced method may return a sub-workflow") {
@@ -83,6 +110,20 @@ TEST_CASE("an event-sourced method may return a sub-workflow") {
   auto p = eng.get_actor<es_planner>("plan");
   CHECK(p.call(&es_planner::sum) == 6);
   CHECK(p.with({.key = "s1"}).call(&es_planner::settle, 5L) == 10);
+}
+
+TEST_CASE("one apply over the event variant folds every event type") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path()}};
+    auto a = eng.actor<visitor_account>("v");
+    CHECK(a.call(&visitor_account::move, 10L) == 10);
+    CHECK(a.call(&visitor_account::move, -3L) == 7);
+  }
+  engine eng{{.storage = dir.path()}};
+  auto a = eng.get_actor<visitor_account>("v");
+  CHECK(a.call(&visitor_account::events) == 2);
+  CHECK(a.call(&visitor_account::move, 1L) == 8);
 }
 
 TEST_CASE("an event handler that emits fails the call and logs nothing") {
