@@ -180,8 +180,8 @@ TEST_CASE("an event-sourced actor is not read as a state-logged one") {
   CHECK(r.error().message().find("event-sourced") != std::string::npos);
 }
 
-TEST_CASE("an event field added still folds; a retyped one leaves the actor "
-          "unloaded with an error naming actor, seq and type") {
+TEST_CASE("an event field added still folds, and a retyped one leaves the "
+          "actor unloaded with an error naming actor, seq and type") {
   test::temp_dir dir;
   {
     engine eng{{.storage = dir.path()}};
