@@ -4,6 +4,8 @@
 // engine_query.cpp.
 
 #include "engine_impl.hpp"
+#include "signal_source.hpp"
+#include "perdure/runtime/signal.hpp"
 #include "perdure/eventlog/storage_dir.hpp"
 
 #include <cstdlib>
@@ -263,8 +265,12 @@ engine::impl::source_for(const detail::step_def& def) {
       return nullptr;
   }
   auto& src = sources[def.source_name];
-  if (!src && def.make_source) {
-    src = def.make_source();
+  if (!src && (def.make_source
+               || def.source_name == detail::signal_source_name)) {
+    // The signal source is the runtime's own: it reads this engine's log.
+    src = def.make_source ? def.make_source()
+                          : detail::make_signal_source(
+                              log, opts.external_cancel_check);
     if (src && opts.log)
       src->log = opts.log;
     if (src)

@@ -208,6 +208,9 @@ perdure::status engine::try_remove(std::string_view id) {
              : info.error();
   eventlog::write_batch b;
   b.remove(id);
+  // Its pending signals go with it (a reused id starts without them).
+  if (auto sig = records::signal_stream(id); p.log->info(sig))
+    b.remove(sig);
   return p.log->commit(std::move(b)).as_status();
 }
 

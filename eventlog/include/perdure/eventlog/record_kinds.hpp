@@ -23,6 +23,7 @@ enum class record_kind : std::uint16_t {
   workflow_resumed = 108,
   event_received = 109,     ///< a listener's event became a node's output
   timer_set = 110,
+  signal_sent = 111,        ///< in stream signals/ID: a signal to workflow ID
   // actors (2xx)
   actor_created = 200,
   actor_called = 201,       ///< a mutating call: method, args, result, state

@@ -215,6 +215,37 @@ class engine {
     return object_ref<T>{ref.key(), blob_source()}.get();
   }
 
+  // -- signals ---------------------------------------------------------------
+
+  /// Sends signal `name` with `value` to workflow `id`, for its
+  /// `wait_for_signal<T>(name)` nodes (perdure/runtime/signal.hpp); returns
+  /// once the signal is durable. Signals of one name are consumed in send
+  /// order, each by one wait, exactly once; one sent before the workflow
+  /// reaches its wait is kept. `value` is stored with the codec (a
+  /// string literal as std::string); a wait whose T it does not decode as
+  /// fails. Fails `not_found` for an unknown id, `canceled` for a canceled
+  /// workflow, `conflict` for a finished one (successful or failed), and
+  /// `invalid_argument` for a bad name (see wait_for_signal); nothing is
+  /// stored then. A resumable workflow (not running in any engine) keeps
+  /// the signal until it resumes. Thread-safe; may be called from a step.
+  template <class T>
+  perdure::status try_signal(std::string_view id, std::string_view name,
+                             const T& value) {
+    if constexpr (std::is_array_v<T> || std::is_pointer_v<T>)
+      return signal_bytes(id, name, detail::encode_value(std::string{value}));
+    else
+      return signal_bytes(id, name, detail::encode_value(value));
+  }
+  template <class T>
+  void signal(std::string_view id, std::string_view name, const T& value) {
+    ok_or_throw(try_signal(id, name, value));
+  }
+  /// As try_signal with an encoded value (a self-describing payload, e.g.
+  /// from JSON); `sender` is logged with it.
+  perdure::status signal_bytes(std::string_view id, std::string_view name,
+                               std::string value,
+                               std::string_view sender = "engine");
+
   // -- events (the listeners module) -------------------------------------------
 
   /// Subscribes `target` to `source`, e.g. `subscribe(kafka_source{...},

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The payloads of the workflow records (record_kinds.hpp 100..108): the one
+// The payloads of the workflow records (record_kinds.hpp 100..111): the one
 // schema that the runtime writes and the CLI, the tests and the torture
 // program read. Codec structs, so the CLI decodes them to JSON without user
 // code; user values are nested as `codec::bytes` holding their own
@@ -142,6 +142,38 @@ struct timer_set {
   std::int64_t due = 0; ///< ns since the epoch
 };
 
+/// A signal sent to workflow `workflow` (engine::signal, `perdure
+/// signal`), appended to stream `signals/<workflow>`; consumed in seq order
+/// per name by the workflow's wait_for_signal nodes.
+struct signal_sent {
+  std::string workflow;
+  std::string name;
+  codec::bytes value;     ///< the value's own self-describing FlexBuffer
+  std::string sender = {}; ///< "engine" or "cli"
+};
+
+/// The stream holding the signals sent to workflow `workflow`.
+inline std::string signal_stream(std::string_view workflow) {
+  return "signals/" + std::string{workflow};
+}
+
+/// The longest signal name, in bytes.
+inline constexpr std::size_t max_signal_name_size = 64;
+
+/// Empty when `name` is a valid signal name (1..64 bytes, no control
+/// characters), else what is wrong with it.
+inline std::string check_signal_name(std::string_view name) {
+  if (name.empty())
+    return "a signal name must not be empty";
+  if (name.size() > max_signal_name_size)
+    return "signal name '" + std::string{name.substr(0, 16)}
+           + "...' is longer than 64 bytes";
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7F)
+      return "a signal name must not contain control characters";
+  return {};
+}
+
 /// workflow_succeeded, workflow_failed and workflow_canceled.
 struct workflow_ended {
   std::string step = {}; ///< failed: the failing step's id
@@ -161,6 +193,7 @@ PERDURE_FIELDS(step_failed, node, id, attempt, error_type, error_text, final,
                started)
 PERDURE_FIELDS(step_continued, node, id, root, nodes, started)
 PERDURE_FIELDS(timer_set, node, id, due)
+PERDURE_FIELDS(signal_sent, workflow, name, value, sender)
 PERDURE_FIELDS(workflow_ended, step, error_type, error_text, requested_by)
 
 using eventlog::record_kind;

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+// engine::signal: stores a signal in stream signals/ID (never in the
+// workflow's own stream, whose appends belong to its actor) and wakes the
+// engine's signal source.
+
+#include "engine_impl.hpp"
+#include "signal_source.hpp"
+
+#include "perdure/eventlog/records/workflow.hpp"
+#include "perdure/runtime/signal.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+namespace perdure {
+
+namespace rec = perdure::records;
+
+namespace {
+
+bool live(engine::impl& p, std::string_view id) {
+  std::lock_guard guard{p.mu};
+  return p.live.count(std::string{id}) > 0;
+}
+
+} // namespace
+
+perdure::status engine::signal_bytes(std::string_view id,
+                                     std::string_view name, std::string value,
+                                     std::string_view sender) {
+  auto& p = *impl_;
+  if (auto why = rec::check_signal_name(name); !why.empty())
+    return {errc::invalid_argument, why};
+  if (auto st = codec::validate(value); !st)
+    return {errc::invalid_argument,
+            fmt::format("signal '{}': the value is not a valid payload: {}",
+                        name, st.message())};
+  auto stream = rec::signal_stream(id);
+  auto payload = codec::encode(rec::signal_sent{
+    .workflow = std::string{id},
+    .name = std::string{name},
+    .value = {std::move(value)},
+    .sender = std::string{sender}});
+  // The workflow may log its end between our read of its status and our
+  // write: expecting its last seq turns that into a conflict, and we look
+  // again, so a signal is never stored for a workflow that has ended.
+  for (int round = 0;; ++round) {
+    auto info = p.log->info(id);
+    if (!info && info.error() == errc::not_found && live(p, id)
+        && round < 10'000) {
+      // Started by this engine a moment ago: its first batch is on its
+      // way to the log.
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      continue;
+    }
+    if (!info && info.error() == errc::not_found)
+      return {errc::not_found,
+              fmt::format("no workflow '{}' in {}; signal '{}' was not "
+                          "stored",
+                          id, p.opts.storage.string(), name)};
+    if (!info)
+      return info.error();
+    if (info->kind != eventlog::stream_kind::workflow)
+      return {errc::not_found,
+              fmt::format("'{}' is not a workflow (a {} stream); signal '{}' "
+                          "was not stored",
+                          id, eventlog::to_string(info->kind), name)};
+    auto st = rec::parse_status(info->status);
+    if (st == rec::stored_status::canceled)
+      return {errc::canceled,
+              fmt::format("workflow '{}' is canceled; signal '{}' was not "
+                          "stored",
+                          id, name)};
+    if (st && rec::ended(*st))
+      return {errc::conflict,
+              fmt::format("workflow '{}' already finished ({}); signal '{}' "
+                          "was not stored",
+                          id, info->status, name)};
+    eventlog::write_batch b;
+    b.expect_last(id, info->last_seq);
+    b.create(stream, eventlog::stream_kind::listener);
+    b.append(stream, rec::to_u16(rec::record_kind::signal_sent), payload);
+    auto done = p.log->commit(std::move(b));
+    if (!done && done.error() == errc::conflict && round < 1000)
+      continue;
+    if (!done)
+      return {done.error().code(),
+              fmt::format("signal '{}' to workflow '{}': {}", name, id,
+                          done.error().message())};
+    break;
+  }
+  std::shared_ptr<detail::event_source> src;
+  {
+    std::lock_guard guard{p.sources_mu};
+    if (auto it = p.sources.find(detail::signal_source_name);
+        it != p.sources.end())
+      src = it->second;
+  }
+  if (auto* s = dynamic_cast<detail::signal_source*>(src.get()))
+    s->notify(std::string{id});
+  return {};
+}
+
+} // namespace perdure

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+// The signal source: waits are queued per (workflow, name); one thread
+// hands the head of a queue the first signal of its name at or after the
+// stored offset, with the offset past it (committed by the runtime in the
+// same batch as the wait's event_received). Until that offset is visible
+// (or the wait was dropped) the queue's next wait gets nothing, so two
+// waits of one name never receive the same signal.
+
+#include "signal_source.hpp"
+
+#include "perdure/eventlog/log_sink.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
+#include "perdure/runtime/values.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace perdure::detail {
+
+namespace rec = perdure::records;
+
+std::string signal_offset_key(eventlog::time_ns created,
+                              std::string_view workflow,
+                              std::string_view name) {
+  // The name's length keeps "a/b"+"c" apart from "a"+"b/c"; at most
+  // 7 + 19 + 1 + 3 + 64 + 1 + 256 bytes, under the offsets' 400.
+  return fmt::format("signal/{}/{}:{}/{}", created, name.size(), name,
+                     workflow);
+}
+
+namespace {
+
+struct delivery {
+  std::shared_ptr<event_wait> wait;
+  outcome out;
+  std::vector<std::pair<std::string, std::int64_t>> offsets;
+};
+
+class log_signal_source final : public signal_source {
+ public:
+  log_signal_source(std::weak_ptr<eventlog::event_log> log,
+                    std::chrono::milliseconds poll)
+    : log_(std::move(log)),
+      poll_(poll.count() > 0 ? poll : std::chrono::milliseconds{500}) {
+  }
+  ~log_signal_source() override {
+    stop();
+  }
+
+  void arm(std::shared_ptr<event_wait> w) override {
+    auto name = w->inputs.size() == 1 && !w->inputs[0].is_list
+                  ? decode_value<std::string>(w->inputs[0].bytes)
+                  : result<std::string>{unexpected{errc::type_mismatch,
+                                                   "no signal name"}};
+    if (!name) {
+      w->deliver(outcome::failure("perdure::type_mismatch",
+                                  "a signal wait without a name: "
+                                    + name.error().message()),
+                 {});
+      return;
+    }
+    std::lock_guard guard{mu_};
+    if (stopped_)
+      return;
+    auto wf = w->workflow;
+    keys_[{wf, *name}].waits.push_back(std::move(w));
+    wake(wf);
+  }
+
+  void checkpointed(const event_wait& w, const std::string&) override {
+    std::lock_guard guard{mu_};
+    if (!stopped_ && !keys_.empty())
+      wake(w.workflow);
+  }
+
+  void notify(const std::string& workflow) override {
+    std::lock_guard guard{mu_};
+    if (!stopped_ && !keys_.empty())
+      wake(workflow);
+  }
+
+  void stop() override {
+    {
+      std::lock_guard guard{mu_};
+      if (stopped_)
+        return;
+      stopped_ = true;
+      keys_.clear();
+    }
+    cv_.notify_one();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+ private:
+  using key = std::pair<std::string, std::string>; // workflow, name
+
+  struct key_state {
+    std::deque<std::shared_ptr<event_wait>> waits;
+    std::shared_ptr<event_wait> handed; ///< got a signal, not yet consumed
+    eventlog::seq_t handed_seq = 0;
+    std::string handed_key;
+    // The signal stream as last scanned without finding one: nothing to
+    // read again until it changes.
+    eventlog::time_ns scanned_created = 0;
+    eventlog::seq_t scanned_last = 0;
+  };
+
+  // Under mu_.
+  void wake(const std::string& workflow) {
+    dirty_.insert(workflow);
+    if (!thread_.joinable())
+      thread_ = std::thread{[this] { loop(); }};
+    cv_.notify_one();
+  }
+
+  void loop() {
+    std::unique_lock guard{mu_};
+    while (!stopped_) {
+      if (dirty_.empty() && !all_) {
+        // Signals written by another process are found by this poll.
+        if (cv_.wait_for(guard, poll_) == std::cv_status::timeout)
+          all_ = true;
+        continue;
+      }
+      std::vector<key> todo;
+      for (auto& [k, s] : keys_)
+        if (all_ || dirty_.count(k.first) > 0)
+          todo.push_back(k);
+      dirty_.clear();
+      all_ = false;
+      std::vector<delivery> out;
+      for (auto& k : todo)
+        look(k, out);
+      guard.unlock();
+      for (auto& d : out)
+        d.wait->deliver(std::move(d.out), std::move(d.offsets));
+      out.clear();
+      guard.lock();
+    }
+  }
+
+  // Under mu_: hands the head wait of `k` its signal when one is there.
+  void look(const key& k, std::vector<delivery>& out) {
+    auto it = keys_.find(k);
+    if (it == keys_.end())
+      return;
+    auto& s = it->second;
+    auto lg = log_.lock();
+    if (!lg)
+      return;
+    if (s.handed) {
+      if (!s.handed->dropped->load()) {
+        auto off = lg->offset(s.handed_key);
+        if (!off || !*off || **off <= static_cast<std::int64_t>(s.handed_seq))
+          return; // its consumption is not committed yet
+      }
+      s.handed.reset();
+      s.scanned_last = 0; // a dropped hand-out is offered again
+    }
+    while (!s.waits.empty() && s.waits.front()->dropped->load())
+      s.waits.pop_front();
+    if (s.waits.empty()) {
+      keys_.erase(it);
+      return;
+    }
+    auto stream = rec::signal_stream(k.first);
+    auto info = lg->info(stream);
+    if (!info) {
+      if (info.error() != errc::not_found)
+        report(k, info.error());
+      return;
+    }
+    if (info->created == s.scanned_created
+        && info->last_seq == s.scanned_last)
+      return;
+    auto okey = signal_offset_key(info->created, k.first, k.second);
+    auto off = lg->offset(okey);
+    if (!off) {
+      report(k, off.error());
+      return;
+    }
+    auto from = std::max<eventlog::seq_t>(
+      off->value_or(1) > 0 ? static_cast<eventlog::seq_t>(off->value_or(1))
+                           : 1,
+      info->first_seq);
+    eventlog::seq_t found = 0;
+    std::string value;
+    status bad;
+    auto st = lg->scan(stream, from, [&](const eventlog::record_view& r) {
+      if (r.kind != rec::to_u16(rec::record_kind::signal_sent))
+        return true;
+      auto sig = codec::decode<rec::signal_sent>(r.payload);
+      if (!sig) {
+        bad = sig.error();
+        found = r.seq;
+        return false;
+      }
+      if (sig->name != k.second)
+        return true;
+      found = r.seq;
+      value = std::move(sig->value.data);
+      return false;
+    });
+    if (!st) {
+      report(k, st);
+      return;
+    }
+    if (found == 0) {
+      s.scanned_created = info->created;
+      s.scanned_last = info->last_seq;
+      return;
+    }
+    auto w = std::move(s.waits.front());
+    s.waits.pop_front();
+    s.handed = w;
+    s.handed_seq = found;
+    s.handed_key = okey;
+    outcome o;
+    if (!bad) {
+      o = outcome::failure(
+        "perdure::corruption",
+        fmt::format("signal record {} of stream '{}': {}", found, stream,
+                    bad.message()));
+    } else {
+      std::vector<input> in(1);
+      in[0].bytes = std::move(value);
+      o = w->def->invoke(in);
+      if (o.what == outcome::kind::error)
+        o.error_text = fmt::format(
+          "signal '{}' (record {} of stream '{}') does not fit the wait "
+          "'{}' of workflow '{}' ({}): {}",
+          k.second, found, stream, w->step, k.first, w->def->name,
+          o.error_text);
+    }
+    out.push_back({std::move(w), std::move(o),
+                   {{okey, static_cast<std::int64_t>(found + 1)}}});
+  }
+
+  void report(const key& k, const status& st) {
+    eventlog::emit(log, eventlog::log_level::warning,
+                   fmt::format("signal '{}' of workflow '{}': cannot read "
+                               "its signals: {}",
+                               k.second, k.first, st.to_string()));
+  }
+
+  std::weak_ptr<eventlog::event_log> log_;
+  std::chrono::milliseconds poll_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<key, key_state> keys_;
+  std::set<std::string> dirty_;
+  bool all_ = false;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+} // namespace
+
+std::shared_ptr<signal_source> make_signal_source(
+  std::weak_ptr<eventlog::event_log> log, std::chrono::milliseconds poll) {
+  return std::make_shared<log_signal_source>(std::move(log), poll);
+}
+
+} // namespace perdure::detail
