@@ -249,6 +249,17 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   cancel->add_option("ID", id, "workflow id")->required();
   cancel->callback([&] { action = [&] { return cmd_cancel(ctx, id); }; });
 
+  signal_args sa;
+  auto* sig = app.add_subcommand("signal", "send a signal to a workflow's "
+                                           "wait_for_signal (safe beside a "
+                                           "running engine)");
+  sig->add_option("ID", sa.id, "workflow id")->required();
+  sig->add_option("NAME", sa.name, "signal name")->required();
+  sig->add_option("JSON", sa.json_value,
+                  "the value as JSON: 42, '\"yes\"', '{\"ok\":true}'")
+    ->required();
+  sig->callback([&] { action = [&] { return cmd_signal(ctx, sa); }; });
+
   auto* remove = app.add_subcommand("delete", "delete a workflow or actor "
                                               "that is not running");
   remove->add_option("ID", id, "workflow or actor id")->required();

@@ -81,6 +81,16 @@ int cmd_verify(const context& ctx, bool progress);
 /// has the storage open.
 int cmd_recover(const context& ctx, bool dry_run);
 
+struct signal_args {
+  std::string id;
+  std::string name;
+  std::string json_value;
+};
+/// `signal ID NAME JSON`: stores a signal for the workflow's
+/// wait_for_signal nodes (beside a running engine, which finds it within
+/// its external_cancel_check).
+int cmd_signal(const context& ctx, const signal_args& a);
+
 /// `cancel ID`: marks a workflow canceled beside a running engine.
 int cmd_cancel(const context& ctx, const std::string& id);
 

@@ -149,8 +149,12 @@ json payload_json(std::uint16_t kind, std::string_view payload) {
                 {"$size", payload.size()}};
   switch (static_cast<rk::record_kind>(kind)) {
     case rk::record_kind::step_succeeded:
+    case rk::record_kind::event_received:
       if (j.is_object() && j.contains("output"))
         unwrap(j["output"]);
+      break;
+    case rk::record_kind::signal_sent:
+      unwrap_fields(j, {"value"});
       break;
     case rk::record_kind::workflow_submitted:
     case rk::record_kind::step_continued:
