@@ -309,6 +309,11 @@ result<std::shared_ptr<const void>> committed_state(actor_cell& c) {
 }
 
 void post_readonly(actor_cell& c, std::function<void()> f) {
+  // A readonly method reaches its engine through this_step::engine().
+  f = [eng = c.svc->eng, f = std::move(f)] {
+    detail::engine_scope in_engine{*eng};
+    f();
+  };
   auto& pool = c.svc->pool;
   if (!pool || !pool->post(f))
     f();

@@ -17,6 +17,9 @@ struct step_context {
   std::vector<std::string> put;
 };
 
+// Set by engine_scope (an actor method) or derived from a step's blobs.
+thread_local engine* scoped_engine = nullptr;
+
 thread_local step_context* current = nullptr;
 
 const std::string empty_text;
@@ -35,6 +38,15 @@ step_scope::step_scope(const std::string& workflow, const std::string& step,
 step_scope::~step_scope() {
   delete current;
   current = nullptr;
+}
+
+engine_scope::engine_scope(perdure::engine& e) noexcept
+  : previous_(scoped_engine) {
+  scoped_engine = &e;
+}
+
+engine_scope::~engine_scope() {
+  scoped_engine = previous_;
 }
 
 std::vector<std::string> step_scope::take_blobs() {
@@ -86,6 +98,25 @@ const std::string& step_id() noexcept {
 
 int attempt() noexcept {
   return current ? current->attempt : 0;
+}
+
+perdure::engine* engine_or_null() noexcept {
+  if (scoped_engine)
+    return scoped_engine;
+  if (!current)
+    return nullptr;
+  auto* blobs = dynamic_cast<detail::log_blobs*>(current->blobs.get());
+  return blobs ? blobs->owner.load() : nullptr;
+}
+
+perdure::engine& engine() {
+  if (auto* e = engine_or_null())
+    return *e;
+  throw_error({errc::invalid_argument,
+               current ? "this_step::engine(): the step's engine is being "
+                         "destroyed"
+                       : "this_step::engine() outside a step body or an "
+                         "actor method"});
 }
 
 } // namespace this_step

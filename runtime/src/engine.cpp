@@ -115,6 +115,7 @@ status busy(std::string_view id) {
 // -- lifetime --------------------------------------------------------------------
 
 engine::engine(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+  impl_->blobs->owner = this;
 }
 
 engine::engine(engine_options opts) {
@@ -122,6 +123,7 @@ engine::engine(engine_options opts) {
   if (!e)
     throw_error(std::move(e).error());
   impl_ = std::move((*e)->impl_);
+  impl_->blobs->owner = this;
 }
 
 result<std::unique_ptr<engine>> engine::open(engine_options opts) {

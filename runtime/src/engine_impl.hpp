@@ -76,6 +76,10 @@ class log_blobs : public blob_source {
   status with_blob(std::string_view key,
                    const std::function<void(std::string_view)>& fn) override;
 
+  /// The engine whose steps read through this (this_step::engine());
+  /// null once it is being destroyed.
+  std::atomic<perdure::engine*> owner{nullptr};
+
  private:
   std::weak_ptr<eventlog::event_log> log_;
 };

@@ -31,6 +31,7 @@ bool await_idle(engine::impl& p, std::unique_lock<std::mutex>& guard,
 engine::~engine() {
   if (!impl_)
     return;
+  impl_->blobs->owner = nullptr; // this_step::engine() fails from now on
   bool closed_before = false;
   {
     std::lock_guard guard{impl_->close_mu};

@@ -9,7 +9,6 @@
 
 using namespace perdure;
 
-engine* eng = nullptr;
 std::string actor_id;
 
 struct Actor {
@@ -24,7 +23,9 @@ PERDURE_ACTOR(Actor, (val), (double_it, update))
 
 const auto double_step = step("double", [](int s) { return 2 * s; });
 const auto update_step = step("update", [](int v) {
-  return eng->get_actor<Actor>(actor_id).call(&Actor::update, v);
+  // A step reaches its engine through this_step::engine().
+  return this_step::engine().get_actor<Actor>(actor_id).call(&Actor::update,
+                                                             v);
 });
 
 workflow<int> Actor::double_it(bool update) {
@@ -36,7 +37,6 @@ workflow<int> Actor::double_it(bool update) {
 
 int main() {
   engine e;
-  eng = &e;
   actor_id = "actor-" + std::to_string(getpid());
   auto handler = e.actor<Actor>(actor_id);
   int a = handler.call(&Actor::double_it, false);

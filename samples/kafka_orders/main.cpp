@@ -22,7 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-engine* eng = nullptr;
 std::string run_tag; // the consumer group: keeps runs on a fresh mock apart
 
 struct order {
@@ -65,7 +64,7 @@ struct customer {
     // computes the same id and finds the workflow instead of starting a
     // second one.
     auto id = run_tag + "/order/" + o.customer + "/" + std::to_string(orders);
-    auto h = eng->try_run_async(process_order(o), id);
+    auto h = this_step::engine().try_run_async(process_order(o), id);
     if (!h && h.error() != errc::busy)
       throw std::runtime_error(h.error().to_string());
     return id;
@@ -104,7 +103,6 @@ int main(int argc, char** argv) {
                                     .count());
   run_tag = group;
   engine e;
-  eng = &e;
   kafka_source src{.brokers = brokers, .topic = "orders", .group = group};
   auto sub = e.subscribe(src, deliver_to(&customer::place, decode_order,
                                          {.id_prefix = group + "/customer/"}));

@@ -23,7 +23,6 @@ struct batch {
 };
 PERDURE_FIELDS(batch, X, y, mode)
 
-engine* eng = nullptr;
 
 // -- the estimators, each a virtual actor with save/load hooks -----------------
 
@@ -114,7 +113,7 @@ PERDURE_ACTOR(centroid_classifier, (), (fit, predict))
 
 template <class Estimator>
 batch run_stage(batch in, const std::string& name) {
-  auto va = eng->actor<Estimator>(name);
+  auto va = this_step::engine().actor<Estimator>(name);
   if (in.mode == "fit")
     return va.call(&Estimator::fit, std::move(in));
   return va.call(&Estimator::predict, std::move(in)); // readonly
@@ -130,7 +129,6 @@ const auto classification = step("classification",
 
 int main() {
   engine e;
-  eng = &e;
   // 10,000 rows of 4 features in 0..99; the label is A + B > 99.
   std::mt19937 gen{42};
   std::uniform_int_distribution<int> dist{0, 99};

@@ -10,7 +10,6 @@
 using namespace perdure;
 using namespace std::chrono_literals;
 
-engine* eng = nullptr;
 
 // The carrier answers when main says so: the shipment is still running
 // while the cart takes more calls.
@@ -35,7 +34,9 @@ struct ShoppingCart {
     // A deterministic id makes the start idempotent: a repeated checkout
     // finds the workflow that runs or ran already.
     shipment_workflow_id = "ship_" + order_id;
-    auto h = eng->try_run_async(ship_items(items), shipment_workflow_id);
+    // this_step::engine(): the engine running this method.
+    auto h = this_step::engine().try_run_async(ship_items(items),
+                                               shipment_workflow_id);
     if (!h && h.error() != errc::busy)
       throw std::runtime_error(h.error().to_string());
     return shipment_workflow_id;
@@ -49,7 +50,6 @@ PERDURE_ACTOR(ShoppingCart, (order_id, items, shipment_workflow_id),
 
 int main() {
   engine e;
-  eng = &e;
   auto order = "order-" + std::to_string(getpid());
   auto cart = e.actor<ShoppingCart>("cart-" + order, ShoppingCart{order, {}, {}});
   cart.call(&ShoppingCart::add, std::string{"book"});

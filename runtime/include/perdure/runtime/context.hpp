@@ -10,6 +10,8 @@
 
 namespace perdure {
 
+class engine;
+
 /// A cooperative cancellation flag shared with the engine. Cheap to copy.
 class cancellation_token {
  public:
@@ -44,5 +46,33 @@ const std::string& step_id() noexcept;
 /// The 1-based attempt of the running step (0 outside a step).
 int attempt() noexcept;
 
+/// The engine running this step body (or actor method), so that a body can
+/// send signals, start workflows or call actors without a global. Throws
+/// `perdure::error` (`invalid_argument`) outside a body and once the
+/// engine's destructor has begun. The reference is valid while the body
+/// runs; a body abandoned at shutdown (it ignored its token past
+/// `stop_timeout`) must not keep using it.
+perdure::engine& engine();
+
+/// As engine(), or null instead of throwing.
+perdure::engine* engine_or_null() noexcept;
+
 } // namespace this_step
+
+namespace detail {
+
+/// Makes `this_step::engine()` return `e` on this thread while it lives
+/// (the actors module wraps each method call in one). Nests.
+class engine_scope {
+ public:
+  explicit engine_scope(perdure::engine& e) noexcept;
+  ~engine_scope();
+  engine_scope(const engine_scope&) = delete;
+  engine_scope& operator=(const engine_scope&) = delete;
+
+ private:
+  perdure::engine* previous_;
+};
+
+} // namespace detail
 } // namespace perdure
