@@ -114,19 +114,28 @@ status busy(std::string_view id) {
 
 // -- lifetime --------------------------------------------------------------------
 
+namespace {
+result<std::unique_ptr<engine::impl>> open_impl(engine_options opts);
+} // namespace
+
 engine::engine(std::unique_ptr<impl> p) : impl_(std::move(p)) {
   impl_->blobs->owner = this;
 }
 
 engine::engine(engine_options opts) {
-  auto e = open(std::move(opts));
-  if (!e)
-    throw_error(std::move(e).error());
-  impl_ = std::move((*e)->impl_);
+  auto p = open_impl(std::move(opts));
+  if (!p)
+    throw_error(std::move(p).error());
+  impl_ = std::move(*p);
   impl_->blobs->owner = this;
+  resume_on_open();
 }
 
-result<std::unique_ptr<engine>> engine::open(engine_options opts) {
+namespace {
+
+// Everything of an open but the engine object and the resume on open.
+result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
+  using impl = engine::impl;
   if (auto st = detail::registry_check(); !st)
     return st;
   auto p = std::make_unique<impl>();
@@ -197,7 +206,46 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
       return std::move(srv).error();
     p->metrics_http = std::move(*srv);
   }
-  return std::unique_ptr<engine>{new engine{std::move(p)}};
+  return p;
+}
+
+} // namespace
+
+result<std::unique_ptr<engine>> engine::open(engine_options opts) {
+  auto p = open_impl(std::move(opts));
+  if (!p)
+    return std::move(p).error();
+  std::unique_ptr<engine> e{new engine{std::move(*p)}};
+  e->resume_on_open();
+  return e;
+}
+
+void engine::resume_on_open() {
+  auto& p = *impl_;
+  if (!p.opts.resume_on_open)
+    return;
+  auto entries = try_list({workflow_status::resumable});
+  if (!entries) {
+    eventlog::emit(p.opts.log, eventlog::log_level::warning,
+                   fmt::format("resume_on_open: cannot list the resumable "
+                               "workflows: {}",
+                               entries.error().to_string()));
+    return;
+  }
+  for (auto& e : *entries) {
+    auto h = try_resume(e.id);
+    if (!h) {
+      // Its code is gone or changed, or the storage fails: it stays
+      // resumable, as it was, and the operator learns why.
+      eventlog::emit(p.opts.log, eventlog::log_level::warning,
+                     fmt::format("resume_on_open: workflow '{}' stays "
+                                 "resumable: {}",
+                                 e.id, h.error().to_string()));
+      continue;
+    }
+    std::lock_guard guard{h->state()->mu};
+    h->state()->resumed_on_open = true;
+  }
 }
 
 const std::filesystem::path& engine::storage() const noexcept {
@@ -285,6 +333,22 @@ engine::impl::source_for(const detail::step_def& def) {
 
 namespace {
 
+// The live run of `id` when this engine resumed it at its open (what
+// run_async and resume of that id then return), else null.
+std::shared_ptr<run_state> resumed_on_open_run(engine::impl& p,
+                                               const std::string& id) {
+  std::shared_ptr<run_state> st;
+  {
+    std::lock_guard guard{p.mu};
+    if (auto it = p.live.find(id); it != p.live.end())
+      st = it->second;
+  }
+  if (!st)
+    return nullptr;
+  std::lock_guard guard{st->mu};
+  return st->resumed_on_open ? st : nullptr;
+}
+
 // Reserves `id` in the live table; fails busy when it is live already.
 status reserve(engine::impl& p, const std::string& id,
                const std::shared_ptr<run_state>& st) {
@@ -337,8 +401,12 @@ engine::submit(std::shared_ptr<detail::node> root, std::string id,
                       fmt::format("bad workflow id: {}", bad)};
   auto st = std::make_shared<run_state>();
   st->id = id;
-  if (auto r = reserve(p, id, st); !r)
+  if (auto r = reserve(p, id, st); !r) {
+    // A stored unfinished id resumes: one resumed at open already runs.
+    if (auto opened = resumed_on_open_run(p, id))
+      return opened;
     return r;
+  }
   auto release = [&](perdure::status s) -> result<std::shared_ptr<run_state>> {
     p.unregister(id);
     return s;
@@ -433,8 +501,11 @@ result<handle<>> engine::try_resume(std::string_view id) {
   auto& p = *impl_;
   auto st = std::make_shared<run_state>();
   st->id = std::string{id};
-  if (auto r = reserve(p, st->id, st); !r)
+  if (auto r = reserve(p, st->id, st); !r) {
+    if (auto opened = resumed_on_open_run(p, st->id))
+      return handle<>{std::move(opened)};
     return r;
+  }
   auto r = resume_into(p, st);
   if (!r || r->get() != st.get())
     p.unregister(st->id);

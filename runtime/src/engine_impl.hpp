@@ -42,6 +42,9 @@ class run_state {
   /// Called once by finish() with the final status (listeners: dead
   /// letters of failed record workflows). Set before the run is spawned.
   std::function<void(const status&)> on_end;
+  /// Resumed by engine_options::resume_on_open (guarded by mu):
+  /// engine::resume(id) returns this run instead of failing busy.
+  bool resumed_on_open = false;
 
   /// Marks the run finished and wakes every waiter.
   void finish(status st, std::shared_ptr<const std::string> out);

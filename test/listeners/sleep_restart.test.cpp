@@ -65,7 +65,7 @@ TEST_CASE("200 workflows sleeping 5 s survive a SIGKILL and complete on "
                  .count();
     child.kill();
   }
-  engine eng{{.storage = storage}};
+  engine eng{{.storage = storage, .resume_on_open = false}};
   CHECK(eng.resume_all().size() == count);
   std::int64_t worst = 0;
   for (int i = 0; i < count; ++i) {

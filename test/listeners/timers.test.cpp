@@ -142,7 +142,7 @@ TEST_CASE("after SIGKILL and restart an overdue timer fires at once and a "
     REQUIRE(child.read_line() == "armed");
     child.kill();
   }
-  engine eng{{.storage = storage}};
+  engine eng{{.storage = storage, .resume_on_open = false}};
   // Resumed once "soon" is overdue: its logged deadline has passed.
   std::int64_t soon_due = 0;
   auto timers = eng.event_log()->timers_due(INT64_MAX).value();

@@ -66,7 +66,8 @@ using test::wait_until;
 engine_options opts(const test::temp_dir& dir) {
   return {.storage = dir.path(),
           .durability = eventlog::durability::process,
-          .capacity = {.cpus = 16}};
+          .capacity = {.cpus = 16},
+          .resume_on_open = false}; // the tests resume by hand
 }
 
 // The kinds of the records of workflow `id`.

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   return perdure::tools::run_embedded_cli(
     argc, argv, [](const std::filesystem::path& storage) {
       return perdure::engine::open(
-        {.storage = storage, .durability = perdure::eventlog::durability::process});
+        {.storage = storage,
+         .durability = perdure::eventlog::durability::process,
+         .resume_on_open = false});
     });
 }

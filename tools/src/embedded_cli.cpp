@@ -119,7 +119,11 @@ int cmd_resume(const context& ctx, engine& eng, const std::string& id) {
 }
 
 int cmd_resume_all(const context& ctx, engine& eng, bool include_failed) {
-  std::vector<workflow_status> which{workflow_status::resumable};
+  // `running` here is what the engine resumed when it opened
+  // (engine_options::resume_on_open): nothing else runs in this process,
+  // and try_resume returns those runs.
+  std::vector<workflow_status> which{workflow_status::resumable,
+                                     workflow_status::running};
   if (include_failed)
     which.push_back(workflow_status::failed);
   auto entries = eng.try_list(which);
@@ -200,7 +204,7 @@ int run_app_command(const std::vector<std::string>& args, const cli_io& io,
 
 result<std::unique_ptr<engine>> open_default_engine(
   const std::filesystem::path& storage) {
-  return engine::open({.storage = storage});
+  return engine::open({.storage = storage, .resume_on_open = false});
 }
 
 int run_embedded_cli(const std::vector<std::string>& args, const cli_io& io,

@@ -57,6 +57,11 @@ class engine {
  public:
   /// Opens the storage. Throws `workflow_busy` when another engine holds
   /// it, `perdure::error` when steps are registered twice or it cannot open.
+  /// With `engine_options::resume_on_open` (the default) it then resumes
+  /// every resumable workflow (stored running, owned by no engine: a crash
+  /// or a stop), timers and signal waits included, so a crashed service
+  /// comes back by itself; one that cannot resume (its code changed) stays
+  /// resumable and is named through engine_options::log.
   explicit engine(engine_options opts = {});
 
   /// Non-throwing form of the constructor.
@@ -156,7 +161,8 @@ class engine {
   }
 
   /// Resumes a failed or resumable workflow (a successful one just returns
-  /// its output). Fails `busy` when live, `canceled` when canceled,
+  /// its output). A workflow this engine resumed when it opened
+  /// (resume_on_open) returns that run's handle. Fails `busy` when live, `canceled` when canceled,
   /// `type_mismatch` naming the step whose code is gone or changed (the
   /// workflow is left as it was).
   result<handle<>> try_resume(std::string_view id);
@@ -332,6 +338,7 @@ class engine {
 
  private:
   explicit engine(std::unique_ptr<impl> p);
+  void resume_on_open();
   std::unique_ptr<impl> impl_;
 };
 

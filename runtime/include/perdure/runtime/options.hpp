@@ -117,6 +117,10 @@ struct engine_options {
   /// logged), its workflow stays resumable, and the engine names it on
   /// stderr. The destructor returns shortly after this.
   std::chrono::milliseconds stop_timeout{2000};
+  /// Resume every resumable workflow when the engine opens (see
+  /// engine::engine), so a crashed service comes back without a call to
+  /// resume_all(). Off: they wait for resume(id) / resume_all().
+  bool resume_on_open = true;
 };
 
 /// The status of a workflow.

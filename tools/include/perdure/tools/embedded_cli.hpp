@@ -24,11 +24,14 @@ namespace perdure::tools {
 
 /// Opens the application's engine on `storage` (steps are registered by
 /// their `step(...)` definitions; the factory chooses durability, capacity,
-/// metrics, ...). Called only for `resume` and `resume-all`.
+/// metrics, ...). Called only for `resume` and `resume-all`. Open with
+/// `.resume_on_open = false`, or `resume ID` resumes every resumable
+/// workflow (the open does) and waits for ID only.
 using engine_factory =
   std::function<result<std::unique_ptr<engine>>(const std::filesystem::path&)>;
 
-/// The default factory: `engine::open({.storage = storage})`.
+/// The default factory: `engine::open({.storage = storage,
+/// .resume_on_open = false})`.
 result<std::unique_ptr<engine>> open_default_engine(
   const std::filesystem::path& storage);
 
