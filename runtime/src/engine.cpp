@@ -159,9 +159,10 @@ result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
   lo.max_map_size = opts.max_storage_size;
   lo.initial_map_size = std::min(lo.initial_map_size, lo.max_map_size);
   lo.writer_id = opts.engine_id;
-  lo.on_commit = [user = opts.on_write,
-                  sizes = p->m.batch_records](const eventlog::write_batch& b) {
+  lo.on_commit = [user = opts.on_write, sizes = p->m.batch_records,
+                  signals = p->signals](const eventlog::write_batch& b) {
     sizes->observe(static_cast<double>(b.record_count()));
+    signals->committed(b);
     if (user)
       user(b);
   };
@@ -318,9 +319,14 @@ engine::impl::source_for(const detail::step_def& def) {
   if (!src && (def.make_source
                || def.source_name == detail::signal_source_name)) {
     // The signal source is the runtime's own: it reads this engine's log.
-    src = def.make_source ? def.make_source()
-                          : detail::make_signal_source(
-                              log, opts.external_cancel_check);
+    if (def.make_source) {
+      src = def.make_source();
+    } else {
+      auto s = detail::make_signal_source(log, opts.external_cancel_check);
+      std::lock_guard g2{signals->mu};
+      signals->source = s;
+      src = std::move(s);
+    }
     if (src && opts.log)
       src->log = opts.log;
     if (src)

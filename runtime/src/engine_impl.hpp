@@ -10,6 +10,7 @@
 #include "perdure/runtime/engine.hpp"
 
 #include "engine_metrics.hpp"
+#include "signal_source.hpp"
 #include "metrics_http.hpp"
 #include "step_pool.hpp"
 #include "workflow_run.hpp"
@@ -140,6 +141,9 @@ struct engine::impl {
   std::mutex keyed_mu;
   std::vector<std::pair<std::type_index, std::shared_ptr<engine_service>>>
     keyed; ///< guarded by keyed_mu
+  /// Wakes the signal source from the log's commit hook.
+  std::shared_ptr<detail::signal_hub> signals =
+    std::make_shared<detail::signal_hub>();
   /// The engine's source for event node `def` (made on first use); null
   /// once the engine is closing.
   std::shared_ptr<detail::event_source> source_for(const detail::step_def& def);

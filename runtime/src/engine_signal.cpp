@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // engine::signal: stores a signal in stream signals/ID (never in the
-// workflow's own stream, whose appends belong to its actor) and wakes the
-// engine's signal source.
+// workflow's own stream, whose appends belong to its actor); the log's
+// commit hook wakes the engine's signal source (signal_hub).
 
 #include "engine_impl.hpp"
 #include "signal_source.hpp"
@@ -89,18 +89,9 @@ perdure::status engine::signal_bytes(std::string_view id,
       return {done.error().code(),
               fmt::format("signal '{}' to workflow '{}': {}", name, id,
                           done.error().message())};
-    break;
+    // The log's commit hook woke the waits already (signal_hub).
+    return {};
   }
-  std::shared_ptr<detail::event_source> src;
-  {
-    std::lock_guard guard{p.sources_mu};
-    if (auto it = p.sources.find(detail::signal_source_name);
-        it != p.sources.end())
-      src = it->second;
-  }
-  if (auto* s = dynamic_cast<detail::signal_source*>(src.get()))
-    s->notify(std::string{id});
-  return {};
 }
 
 } // namespace perdure

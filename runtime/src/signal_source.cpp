@@ -36,6 +36,24 @@ std::string signal_offset_key(eventlog::time_ns created,
                      workflow);
 }
 
+void signal_hub::committed(const eventlog::write_batch& b) {
+  constexpr std::string_view prefix = "signals/";
+  std::shared_ptr<signal_source> src;
+  for (auto& op : b.ops()) {
+    if (op.what != eventlog::write_batch::op::type::append
+        || op.number != rec::to_u16(rec::record_kind::signal_sent)
+        || !op.stream.starts_with(prefix))
+      continue;
+    if (!src) {
+      std::lock_guard guard{mu};
+      src = source.lock();
+      if (!src)
+        return; // no wait was ever armed: nobody to wake
+    }
+    src->notify(op.stream.substr(prefix.size()));
+  }
+}
+
 namespace {
 
 struct delivery {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace perdure::detail {
@@ -20,6 +21,19 @@ class signal_source : public event_source {
  public:
   /// A signal for `workflow` was committed: look at its waits now.
   virtual void notify(const std::string& workflow) = 0;
+};
+
+/// Where the log's commit hook finds the engine's signal source. A signal
+/// wakes its waits as soon as its commit is visible, before it is durable:
+/// the wait's own batch commits after it, and a log makes its batches
+/// durable in commit order, so the wait's step never starts on a signal
+/// that could still be lost (and signal() still returns once durable).
+struct signal_hub {
+  std::mutex mu;
+  std::weak_ptr<signal_source> source; ///< guarded by mu
+  /// Wakes the source for each signal `b` appends. On the log's writer
+  /// thread (eventlog::options::on_commit): quick, writes nothing.
+  void committed(const eventlog::write_batch& b);
 };
 
 /// The source reading `log`. Signals written by another process (`perdure
