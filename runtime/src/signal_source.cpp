@@ -142,13 +142,18 @@ class log_signal_source final : public signal_source {
 
   void loop() {
     std::unique_lock guard{mu_};
+    auto last_all = std::chrono::steady_clock::now();
     while (!stopped_) {
+      // Signals written by another process are found by this poll, also
+      // while this engine's own signals keep the thread busy.
+      if (std::chrono::steady_clock::now() - last_all >= poll_)
+        all_ = true;
       if (dirty_.empty() && !all_) {
-        // Signals written by another process are found by this poll.
-        if (cv_.wait_for(guard, poll_) == std::cv_status::timeout)
-          all_ = true;
+        cv_.wait_until(guard, last_all + poll_);
         continue;
       }
+      if (all_)
+        last_all = std::chrono::steady_clock::now();
       std::vector<key> todo;
       for (auto& [k, s] : keys_)
         if (all_ || dirty_.count(k.first) > 0)
