@@ -114,4 +114,11 @@ TEST_CASE("perdure signal wakes waits of several types in a running engine "
   sigs = test::run_perdure(
     {"--storage", storage, "history", "signals/sigwf", "--json"});
   CHECK(json::parse(sigs.out).size() == 4);
+
+  // Deleting the workflow deletes its signals (a reused id starts afresh).
+  auto del = test::run_perdure({"--storage", storage, "delete", "sigwf"});
+  REQUIRE_MESSAGE(del.code == 0, del.err);
+  sigs = test::run_perdure(
+    {"--storage", storage, "history", "signals/sigwf", "--json"});
+  CHECK(sigs.code == 2);
 }

@@ -264,6 +264,10 @@ int cmd_delete(const context& ctx, const std::string& id) {
     eventlog::write_batch b;
     b.expect_last(id, info.last_seq);
     b.remove(id);
+    // A workflow's pending signals go with it, as engine::remove does.
+    if (info.kind == eventlog::stream_kind::workflow)
+      if (auto sig = records::signal_stream(id); s->log->info(sig))
+        b.remove(sig);
     auto done = s->log->commit(std::move(b));
     if (!done && done.error() == errc::conflict && round < 20) {
       if (!reread(ctx, *s, id, code))
