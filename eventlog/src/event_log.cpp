@@ -214,27 +214,21 @@ status scan_records(const event_log::impl& self, MDB_txn* txn,
   int rc = mdb_cursor_open(txn, self.log, &cur);
   if (rc != MDB_SUCCESS)
     return from_mdb(rc, "mdb_cursor_open(log)");
-  auto start = log_key(stream, from);
-  auto prefix = std::string_view{start}.substr(0, stream.size() + 1);
-  MDB_val k = as_val(start), v;
   status st;
   bool any = false;
-  for (rc = safe_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
-       rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    auto key = as_view(k);
-    if (key.size() != start.size() || key.substr(0, prefix.size()) != prefix)
-      break;
-    any = true;
-    record_view rv;
-    rv.seq = get_be64(key.data() + prefix.size());
-    if (st = unframe_record(key, as_view(v), rv); !st) {
-      st = {st.code(), fmt::format("stream '{}' seq {}: {}", stream, rv.seq,
-                                   st.message())};
-      break;
-    }
-    if (!fn(rv))
-      break;
-  }
+  rc = for_each_log_entry(
+    cur, stream, from,
+    [&](seq_t seq, std::string_view key, std::string_view value) {
+      any = true;
+      record_view rv;
+      rv.seq = seq;
+      if (st = unframe_record(key, value, rv); !st) {
+        st = {st.code(), fmt::format("stream '{}' seq {}: {}", stream, seq,
+                                     st.message())};
+        return false;
+      }
+      return fn(rv);
+    });
   mdb_cursor_close(cur);
   if (!st)
     return st;

@@ -8,6 +8,7 @@
 
 #include "commit_queue.hpp"
 #include "durability.hpp"
+#include "encoding.hpp"
 #include "journal.hpp"
 #include "map_guard.hpp"
 
@@ -215,6 +216,29 @@ inline std::string_view as_view(const MDB_val& v) {
 
 inline MDB_val as_val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+/// Visits, with `cur` (a cursor on the log database), the records of
+/// `stream` from sequence number `from` on, in order: `fn(seq, key, value)`
+/// returns false to stop (it may delete the current entry through `cur`).
+/// Returns LMDB's last code: MDB_NOTFOUND or MDB_SUCCESS when the stream's
+/// records ended or `fn` stopped, anything else a failure.
+template <class F>
+int for_each_log_entry(MDB_cursor* cur, std::string_view stream, seq_t from,
+                       F&& fn) {
+  auto start = detail::log_key(stream, from);
+  auto prefix = std::string_view{start}.substr(0, stream.size() + 1);
+  MDB_val k = as_val(start), v;
+  int rc = detail::safe_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  for (; rc == MDB_SUCCESS;
+       rc = detail::safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    auto key = as_view(k);
+    if (key.size() != start.size() || key.substr(0, prefix.size()) != prefix)
+      return MDB_NOTFOUND;
+    if (!fn(detail::get_be64(key.data() + prefix.size()), key, as_view(v)))
+      return MDB_SUCCESS;
+  }
+  return rc;
 }
 
 } // namespace perdure::eventlog

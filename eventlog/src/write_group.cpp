@@ -176,19 +176,16 @@ class txn_writer {
     int rc = mdb_cursor_open(txn_, self_.log, &cur);
     if (rc != MDB_SUCCESS)
       return from_mdb(rc, "mdb_cursor_open(log)");
-    auto start = log_key(id, from);
-    auto prefix = std::string_view{start}.substr(0, id.size() + 1);
-    MDB_val k = as_val(start), v;
-    for (rc = safe_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
-         rc = safe_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      auto key = as_view(k);
-      if (key.size() != start.size() || key.substr(0, prefix.size()) != prefix)
-        break;
-      if (get_be64(key.data() + prefix.size()) >= until)
-        break;
-      if (rc = safe_cursor_del(cur, 0); rc != MDB_SUCCESS)
-        break;
-    }
+    int del = MDB_SUCCESS;
+    rc = for_each_log_entry(cur, id, from,
+                            [&](seq_t seq, std::string_view, std::string_view) {
+                              if (seq >= until)
+                                return false;
+                              del = safe_cursor_del(cur, 0);
+                              return del == MDB_SUCCESS;
+                            });
+    if (del != MDB_SUCCESS)
+      rc = del;
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? status{}
                                                    : failed(rc, "delete(log)");
