@@ -251,23 +251,32 @@ TEST_CASE("the default storage directory is per user, never a shared path") {
 
 // Run by the test below in a fresh process of this binary (the handlers
 // are process-wide and installed once per process): opens a log with
-// map_guard as PERDURE_MAP_GUARD_CHILD says and checks the SIGSEGV/SIGBUS
-// handlers. The guard's handlers take siginfo; doctest's own do not.
+// map_guard as PERDURE_MAP_GUARD_CHILD says and compares the SIGSEGV and
+// SIGBUS handlers with those the process had before (doctest's, or a
+// sanitizer's): off, they stay; on, the guard's (taking siginfo) replace
+// them.
 TEST_CASE("map_guard child (run by the next test)") {
   const char* mode = std::getenv("PERDURE_MAP_GUARD_CHILD");
   if (!mode)
     return;
   bool guard = std::string{mode} == "1";
+  struct sigaction before[2];
+  const int sigs[2] = {SIGBUS, SIGSEGV};
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(::sigaction(sigs[i], nullptr, &before[i]) == 0);
   options o;
   o.dir = std::getenv("PERDURE_MAP_GUARD_DIR");
   o.map_guard = guard;
   auto log = event_log::open(o);
   REQUIRE(log);
-  for (int sig : {SIGBUS, SIGSEGV}) {
-    CAPTURE(sig);
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(sigs[i]);
     struct sigaction sa;
-    REQUIRE(::sigaction(sig, nullptr, &sa) == 0);
-    CHECK(((sa.sa_flags & SA_SIGINFO) != 0) == guard);
+    REQUIRE(::sigaction(sigs[i], nullptr, &sa) == 0);
+    bool replaced = sa.sa_sigaction != before[i].sa_sigaction;
+    CHECK(replaced == guard);
+    if (guard)
+      CHECK((sa.sa_flags & SA_SIGINFO) != 0);
   }
 }
 
