@@ -19,17 +19,6 @@ const char* kind_text(bool event_sourced) {
   return event_sourced ? "event-sourced" : "state-logged";
 }
 
-template <class R>
-result<R> decode_rec(const eventlog::record_view& r,
-                     const std::string& stream) {
-  auto v = codec::decode<R>(r.payload);
-  if (!v)
-    return unexpected{errc::corruption,
-                      fmt::format("actor stream '{}' seq {}: {}", stream,
-                                  r.seq, v.error().message())};
-  return v;
-}
-
 } // namespace
 
 actor_records::actor_meta meta_of(const actor_class& cls) {
@@ -146,9 +135,7 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
           return (bad = s.error(), false);
         if (bad = decode_state(cls, id, s->state.data, f); !bad)
           return false;
-        out.keys = {};
-        for (auto& k : s->keys)
-          out.keys.put(k.key, {k.ok, std::move(k.result.data), k.error});
+        keys_from_snapshot(*s, out);
         out.since_snapshot = 0;
         out.events_since = 0;
         out.event_bytes_since = 0;
@@ -185,31 +172,16 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
         out.event_bytes_since += r.payload.size();
         break;
       }
-      case record_kind::actor_call_failed: {
-        auto x = decode_rec<actor_records::failed>(r, stream);
-        if (!x)
-          return (bad = x.error(), false);
-        out.keys.put(x->key, {false, {},
-                              method_error(id, x->method, x->error_type,
-                                           x->error_text)});
-        break;
-      }
-      case record_kind::actor_call_completed: {
-        auto c = decode_rec<actor_records::completed>(r, stream);
-        if (!c)
-          return (bad = c.error(), false);
-        out.keys.put(c->key, {c->ok, std::move(c->result.data), c->error});
-        if (out.pending && out.pending->workflow == c->workflow)
-          out.pending.reset();
-        break;
-      }
       case record_kind::actor_called:
         return (bad = {errc::type_mismatch,
                        fmt::format("actor '{}' seq {}: a state-logged call "
                                    "in an event-sourced actor's log",
                                    id, r.seq)},
                 false);
-      default: break; // records of other modules are not ours to read
+      default:
+        if (auto go = read_call_end(r, stream, id, out, bad); go && !*go)
+          return false;
+        break; // records of other modules are not ours to read
     }
     ++out.since_snapshot;
     return true;

@@ -11,6 +11,8 @@
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/records/actor.hpp"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -106,6 +108,32 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
                                  const eventlog::stream_info& info,
                                  const std::string& stream,
                                  const actor_class& cls);
+
+/// Decodes the payload of record `r` of actor `stream` as an `R`;
+/// `corruption` naming the stream and seq when it does not decode.
+template <class R>
+result<R> decode_rec(const eventlog::record_view& r,
+                     const std::string& stream) {
+  auto v = codec::decode<R>(r.payload);
+  if (!v)
+    return unexpected{errc::corruption,
+                      fmt::format("actor stream '{}' seq {}: {}", stream,
+                                  r.seq, v.error().message())};
+  return v;
+}
+
+/// The records both kinds of actor read back alike: a snapshot's keys, a
+/// failed call's key, a sub-workflow's logged result. Applies `r` to `out`
+/// when it is `actor_call_failed` or `actor_call_completed`: then returns
+/// whether the scan goes on (false: `bad` says why); nullopt for any other
+/// kind.
+std::optional<bool> read_call_end(const eventlog::record_view& r,
+                                  const std::string& stream,
+                                  const std::string& id, loaded_actor& out,
+                                  status& bad);
+
+/// Replaces `out`'s keys with those snapshot `s` kept (moved from).
+void keys_from_snapshot(actor_records::snapshot& s, loaded_actor& out);
 
 /// The directory metadata of a new actor of class `cls`.
 actor_records::actor_meta meta_of(const actor_class& cls);

@@ -178,18 +178,41 @@ namespace {
 
 using eventlog::record_kind;
 
-template <class R>
-result<R> decode_rec(const eventlog::record_view& r,
-                     const std::string& stream) {
-  auto v = codec::decode<R>(r.payload);
-  if (!v)
-    return unexpected{errc::corruption,
-                      fmt::format("actor stream '{}' seq {}: {}", stream,
-                                  r.seq, v.error().message())};
-  return v;
+} // namespace
+
+std::optional<bool> read_call_end(const eventlog::record_view& r,
+                                  const std::string& stream,
+                                  const std::string& id, loaded_actor& out,
+                                  status& bad) {
+  switch (static_cast<record_kind>(r.kind)) {
+  case record_kind::actor_call_failed: {
+    auto f = decode_rec<actor_records::failed>(r, stream);
+    if (!f)
+      return (bad = f.error(), false);
+    out.keys.put(f->key, {false, {},
+                          method_error(id, f->method, f->error_type,
+                                       f->error_text)});
+    return true;
+  }
+  case record_kind::actor_call_completed: {
+    auto c = decode_rec<actor_records::completed>(r, stream);
+    if (!c)
+      return (bad = c.error(), false);
+    out.keys.put(c->key, {c->ok, std::move(c->result.data), c->error});
+    if (out.pending && out.pending->workflow == c->workflow)
+      out.pending.reset();
+    return true;
+  }
+  default:
+    return std::nullopt;
+  }
 }
 
-} // namespace
+void keys_from_snapshot(actor_records::snapshot& s, loaded_actor& out) {
+  out.keys = {};
+  for (auto& k : s.keys)
+    out.keys.put(k.key, {k.ok, std::move(k.result.data), k.error});
+}
 
 result<loaded_actor> load_actor(const eventlog::event_log& log,
                                 const std::string& stream,
@@ -236,9 +259,7 @@ result<loaded_actor> load_actor(const eventlog::event_log& log,
         if (!s)
           return (bad = s.error(), false);
         state_bytes = std::move(s->state.data);
-        out.keys = {};
-        for (auto& k : s->keys)
-          out.keys.put(k.key, {k.ok, std::move(k.result.data), k.error});
+        keys_from_snapshot(*s, out);
         out.since_snapshot = 0;
         return true;
       }
@@ -256,25 +277,10 @@ result<loaded_actor> load_actor(const eventlog::event_log& log,
         state_bytes = std::move(c->state.data);
         break;
       }
-      case record_kind::actor_call_failed: {
-        auto f = decode_rec<actor_records::failed>(r, stream);
-        if (!f)
-          return (bad = f.error(), false);
-        out.keys.put(f->key, {false, {},
-                              method_error(id, f->method, f->error_type,
-                                           f->error_text)});
-        break;
-      }
-      case record_kind::actor_call_completed: {
-        auto c = decode_rec<actor_records::completed>(r, stream);
-        if (!c)
-          return (bad = c.error(), false);
-        out.keys.put(c->key, {c->ok, std::move(c->result.data), c->error});
-        if (out.pending && out.pending->workflow == c->workflow)
-          out.pending.reset();
-        break;
-      }
-      default: break; // records of other modules are not ours to read
+      default:
+        if (auto go = read_call_end(r, stream, id, out, bad); go && !*go)
+          return false;
+        break; // records of other modules are not ours to read
     }
     ++out.since_snapshot;
     return true;
