@@ -4,6 +4,7 @@
 // code), the records and snapshots of a call, and their grouped commit.
 
 #include "actor_runner.hpp"
+#include "perdure/eventlog/records/projection.hpp"
 
 #include <fmt/format.h>
 
@@ -159,6 +160,20 @@ void snapshot_between(cell_runner& r) {
 
 namespace {
 
+// Copies each event of the call logged at `seq` into its class's feed
+// (projections read it), in the call's batch.
+void append_feed(eventlog::write_batch& b, const actor_cell& c,
+                 eventlog::seq_t seq,
+                 const std::vector<actor_records::stored_event>& events) {
+  if (events.empty())
+    return;
+  auto feed = projection_records::feed_stream(c.cls->name);
+  for (auto& e : events)
+    b.append(feed, projection_records::actor_feed_kind,
+             codec::encode(projection_records::feed_event{
+               c.id, seq, e.type, e.signature, e.data}));
+}
+
 // Runs the method of `m` on a copy of `head` with the runner's lock
 // released: the method may block in calls to other actors, and stop() must
 // not wait for it. Its calls carry its chain and derive their keys from
@@ -230,6 +245,7 @@ void apply(cell_runner& r, mutation& m) {
     s.events_since += static_cast<std::uint32_t>(rec.events.size());
     s.event_bytes_since += bytes.size();
     b.append(c.stream, to_u16(record_kind::actor_events), std::move(bytes));
+    append_feed(b, c, s.predicted_last + 1, rec.events);
     e.state = a.state;
     s.head = std::move(a.state);
   } else {
