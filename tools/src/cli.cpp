@@ -286,6 +286,21 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   exp->add_option("ID", id, "workflow or actor id")->required();
   exp->callback([&] { action = [&] { return cmd_export(ctx, id); }; });
 
+  auto* proj = app.add_subcommand("projection", "projections' positions "
+                                               "and lag; reset one");
+  proj->require_subcommand(1);
+  auto* pstatus = proj->add_subcommand("status", "each projection's source, "
+                                                 "position and lag");
+  pstatus->callback([&] {
+    action = [&] { return cmd_projection_status(ctx); };
+  });
+  auto* preset = proj->add_subcommand("reset", "drop a projection's rows and "
+                                               "position (it rebuilds)");
+  preset->add_option("NAME", id, "projection name")->required();
+  preset->callback([&] {
+    action = [&] { return cmd_projection_reset(ctx, id); };
+  });
+
   if (auto code = parse_command_line(app, argc, argv, io, "perdure --help"))
     return *code;
   finish_context(ctx, common);

@@ -69,6 +69,15 @@ struct history_args {
 /// `history ID`: every record with time, kind, writer and payload.
 int cmd_history(const context& ctx, const history_args& a);
 
+/// `projection status`: each stored projection's source, mode, position,
+/// the source feed's head and the lag between them.
+int cmd_projection_status(const context& ctx);
+
+/// `projection reset NAME`: forgets the projection's position and drops its
+/// rows (it rebuilds when it runs next); refused while an engine holds the
+/// storage.
+int cmd_projection_reset(const context& ctx, const std::string& name);
+
 /// `export ID --json`: the directory entry and every record as one document.
 int cmd_export(const context& ctx, const std::string& id);
 
