@@ -20,7 +20,7 @@ namespace perdure {
 
 namespace pr = projection_records;
 
-// -- rows -----------------------------------------------------------------------
+// -- rows ---------------------------------------------------------------------
 
 struct projection_rows::impl {
   const eventlog::event_log* log = nullptr;
@@ -81,7 +81,7 @@ void projection_rows::erase(std::string_view key) {
   impl_->pending.insert_or_assign(std::string{key}, std::nullopt);
 }
 
-// -- the runner -----------------------------------------------------------------
+// -- the runner -------------------------------------------------------------
 
 namespace detail {
 
@@ -101,6 +101,7 @@ struct projection_runner {
   status err;                 ///< guarded by mu
   bool reset_asked = false;   ///< guarded by mu
   std::optional<status> reset_done; ///< guarded by mu
+  std::mutex join_mu;
   std::thread th;
 
   ~projection_runner() {
@@ -113,6 +114,7 @@ struct projection_runner {
       stopping = true;
     }
     cv.notify_all();
+    std::lock_guard g{join_mu}; // the handle and the engine may both stop it
     if (th.joinable() && th.get_id() != std::this_thread::get_id())
       th.join();
   }

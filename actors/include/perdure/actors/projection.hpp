@@ -92,8 +92,7 @@ class projection_rows {
 struct projection_options {
   /// At most this many events per commit of rows and offset.
   std::size_t batch = 1000;
-  /// How often to look for new events when caught up (events written by
-  /// this engine wake it earlier).
+  /// How often to look for new events when caught up.
   std::chrono::milliseconds poll = std::chrono::milliseconds{20};
 };
 
