@@ -90,8 +90,11 @@ class projection_rows {
 
 /// Options of one projection.
 struct projection_options {
-  /// At most this many events per commit of rows and offset.
-  std::size_t batch = 1000;
+  /// At most this many events per commit of rows and offset (when
+  /// caught up, a commit holds what arrived since the last one). Larger
+  /// batches catch up faster: a row changed by many events of one batch
+  /// is read and written once.
+  std::size_t batch = 4096;
   /// How often to look for new events when caught up.
   std::chrono::milliseconds poll = std::chrono::milliseconds{20};
 };

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// projection-catchup: a projection over a feed of many events (1,000,000;
+// PERDURE_BENCH_EVENTS to change) catching up from the first one, in both
+// modes, against a same-run baseline (a bare scan decoding each feed
+// record). The feed is written straight through the event log with the
+// records actors write (records/projection.hpp), so the figure is the
+// projection's, not the actors'.
+
+#include "bench.hpp"
+
+#include <perdure/perdure.hpp>
+
+#include "perdure/actors/event_sourced.hpp"
+#include "perdure/actors/projection.hpp"
+#include "perdure/eventlog/records/projection.hpp"
+
+#include <cstdlib>
+#include <thread>
+
+namespace perdure::bench {
+
+namespace {
+
+struct booked {
+  std::int64_t amount = 0;
+};
+PERDURE_EVENT(booked, amount)
+
+struct bench_account : event_sourced<bench_account, booked> {
+  std::int64_t balance = 0;
+  void apply(const booked& e) {
+    balance += e.amount;
+  }
+  std::int64_t book(std::int64_t n) {
+    emit(booked{n});
+    return balance;
+  }
+};
+PERDURE_ACTOR(bench_account, (balance), (book))
+
+constexpr int accounts = 1000;
+
+bool write_feed(eventlog::event_log& log, long n) {
+  namespace pr = projection_records;
+  auto feed = pr::feed_stream("bench_account");
+  auto sig = codec::type_signature<booked>();
+  for (long i = 0; i < n;) {
+    eventlog::write_batch b;
+    for (long k = 0; k < 10'000 && i < n; ++k, ++i)
+      b.append(feed, pr::actor_feed_kind,
+               codec::encode(pr::feed_event{
+                 "acc" + std::to_string(i % accounts),
+                 static_cast<std::uint64_t>(i / accounts + 2), "booked", sig,
+                 {codec::encode(booked{1})}}));
+    if (!log.commit(std::move(b)))
+      return false;
+  }
+  return true;
+}
+
+// Runs projection `name` until it handled `n` events; its events/s.
+template <class H>
+double catch_up(engine& eng, const std::string& name, H handler, long n) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto p = project<bench_account>(eng, name, std::move(handler));
+  while (p.position() < static_cast<std::uint64_t>(n) && p.error())
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  double secs = seconds_since(t0);
+  p.stop();
+  return p.error() ? n / secs : 0;
+}
+
+figures projection_catchup(const bench_options& o) {
+  long n = 1'000'000;
+  if (auto env = std::getenv("PERDURE_BENCH_EVENTS"))
+    n = std::atol(env);
+  engine eng{{.storage = o.dir / "projection-catchup",
+              .durability = o.mode,
+              .sync = o.sync,
+              .writeback_interval = o.writeback}};
+  figures f;
+  auto& log = *eng.event_log();
+  auto t0 = std::chrono::steady_clock::now();
+  bool ok = write_feed(log, n);
+  f.add("events", static_cast<double>(n));
+  f.add("write_s", seconds_since(t0));
+  // baseline: one scan decoding every feed record
+  t0 = std::chrono::steady_clock::now();
+  long scanned = 0;
+  (void) log.scan(projection_records::feed_stream("bench_account"), 1,
+                  [&](const eventlog::record_view& r) {
+    auto e = codec::decode<projection_records::feed_event>(r.payload);
+    scanned += e ? 1 : 0;
+    return true;
+  });
+  f.add("scan_events_per_s", scanned / seconds_since(t0));
+  std::atomic<long> seen{0};
+  f.add("least_events_per_s",
+        catch_up(eng, "least", [&](const projected_event& e) {
+          if (e.as<booked>())
+            seen.fetch_add(1, std::memory_order_relaxed);
+        }, n));
+  f.add("exactly_events_per_s",
+        catch_up(eng, "exactly",
+                 [](const projected_event& e, projection_rows& rows) {
+                   auto b = e.as<booked>();
+                   rows.put_as(e.actor,
+                               rows.get_as<std::int64_t>(e.actor).value_or(0)
+                                 + b->amount);
+                 }, n));
+  auto rows = projection_table(eng, "exactly");
+  std::int64_t total = 0;
+  if (rows)
+    for (auto& [k, v] : *rows)
+      total += codec::decode<std::int64_t>(v).value_or(0);
+  ok = ok && scanned == n && seen == n && total == n;
+  f.add("correct", ok ? 1 : 0);
+  return f;
+}
+
+} // namespace
+
+PERDURE_WORKLOAD("projection-catchup",
+                 "a projection catching up over 1,000,000 events, "
+                 "at-least-once and exactly-once, vs a bare scan "
+                 "(PERDURE_BENCH_EVENTS to change)",
+                 projection_catchup);
+
+} // namespace perdure::bench
