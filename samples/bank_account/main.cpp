@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // An event-sourced bank account: its methods decide and emit events
 // (deposited, withdrawn, overdraft_refused); the log keeps the events, not
-// the balance, and the account is their fold after a restart.
+// the balance, and the account is their fold after a restart. A
+// projection keeps a per-customer balance table (exactly-once), another
+// an audit log (at-least-once).
 #include <perdure/perdure.hpp>
 
+#include "perdure/actors/projection.hpp"
+
+#include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -71,6 +78,58 @@ struct account
 PERDURE_ACTOR(account, (balance, audit),
               (deposit, withdraw, funds, history))
 
+// Read models over every account's events: a balance per customer,
+// written with the projection's offset (exactly-once), and an audit log
+// (at-least-once: a line may repeat after a crash, none is missed).
+int project_accounts(engine& eng, const std::string& id) {
+  auto balances = project<account>(
+    eng, "balances", [](const projected_event& e, projection_rows& rows) {
+      long b = rows.get_as<long>(e.actor).value_or(0);
+      if (auto d = e.as<deposited>())
+        b += d->amount;
+      else if (auto w = e.as<withdrawn>())
+        b -= w->amount;
+      rows.put_as(e.actor, b);
+    });
+  std::mutex mu;
+  std::vector<std::string> audit;
+  auto log = project<account>(eng, "audit", [&](const projected_event& e) {
+    if (e.actor != id)
+      return;
+    std::lock_guard g{mu};
+    audit.push_back(std::string{e.type} + " #" + std::to_string(e.seq));
+  });
+  // Both catch up from the first event of every account (earlier runs'
+  // too), then follow new ones.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  long row = -1;
+  std::size_t lines = 0;
+  while (std::chrono::steady_clock::now() < until && balances.error()
+         && log.error()) {
+    auto t = projection_table(eng, "balances");
+    if (t && t->count(id))
+      row = codec::decode<long>(t->at(id)).value_or(-1);
+    {
+      std::lock_guard g{mu};
+      lines = audit.size();
+    }
+    if (row == 120 && lines == 4 && balances.lag() == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  log.stop(); // its handler uses this function's locals
+  balances.stop();
+  if (row != 120 || lines != 4) {
+    std::fprintf(stderr, "bank_account: projected balance %ld and %zu "
+                         "audit lines, expected 120 and 4\n",
+                 row, lines);
+    return 1;
+  }
+  std::printf("projection 'balances': %s -> %ld; 'audit': %zu events\n",
+              id.c_str(), row, lines);
+  return 0;
+}
+
 int main() {
   // The pid keeps the id fresh, so the sample can run again on one storage.
   const auto id = "alice-" + std::to_string(getpid());
@@ -105,4 +164,5 @@ int main() {
     std::printf("  %s\n", h.c_str());
   std::printf("alice: balance %ld after %zu events\n", balance,
               history.size());
+  return project_accounts(eng, id);
 }
