@@ -206,3 +206,35 @@ TEST_CASE("a throwing handler stops the projection before that event") {
   REQUIRE(rows.count("y"));
   CHECK(rows["y"] == balance_row{3, 2});
 }
+
+TEST_CASE("projection rows: erase removes a row, a bad key fails clearly") {
+  test::temp_dir dir;
+  engine eng{{.storage = (dir / "s").string()}};
+  eng.actor<ledger>("keep").call(&ledger::deposit, 5);
+  auto gone = eng.actor<ledger>("gone");
+  gone.call(&ledger::deposit, 5);
+  auto p = project<ledger>(
+    eng, "open", [](const projected_event& e, projection_rows& rows) {
+      if (e.is<withdrawn>())
+        rows.erase(e.actor);
+      else
+        rows.put_as(e.actor, 1);
+    });
+  REQUIRE(test::wait_until([&] { return caught_up(p, 2); }));
+  CHECK(projection_table(eng, "open")->size() == 2);
+  // erased in a later batch than the one that wrote it
+  gone.call(&ledger::withdraw, 1);
+  REQUIRE(test::wait_until([&] { return caught_up(p, 3); }));
+  auto t = projection_table(eng, "open");
+  REQUIRE(t);
+  CHECK(t->size() == 1);
+  CHECK(t->count("keep") == 1);
+  auto bad = project<ledger>(
+    eng, "bad", [](const projected_event&, projection_rows& rows) {
+      rows.put("", "x");
+    });
+  REQUIRE(test::wait_until([&] { return !bad.error(); }));
+  CHECK(bad.error() == errc::failed);
+  CHECK(bad.error().message().find("bad row key") != std::string::npos);
+  CHECK(bad.position() == 0);
+}
