@@ -120,9 +120,12 @@ struct projection_runner {
   }
 
   void fail(status s) {
-    std::lock_guard g{mu};
-    err = std::move(s);
-    stopping = true;
+    {
+      std::lock_guard g{mu};
+      err = std::move(s);
+      stopping = true;
+    }
+    cv.notify_all(); // a reset() waiting for this thread
   }
 
   void publish(std::uint64_t head) {

@@ -175,7 +175,8 @@ projection project(engine& eng, std::string name, Handler handler,
 
 /// Forgets where projection `name` is and drops its rows, then (when it
 /// runs in `eng`) restarts it: it is rebuilt from the first event.
-/// `not_found` when it was never started in this storage.
+/// `not_found` when it was never started in this storage. Waits for the
+/// projection's thread: not from inside its own handler.
 status reset_projection(engine& eng, std::string_view name);
 
 /// The rows of exactly-once projection `name` (values encoded).
