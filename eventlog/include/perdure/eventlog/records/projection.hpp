@@ -15,6 +15,7 @@
 
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/event_log.hpp"
+#include "perdure/eventlog/record_kinds.hpp"
 
 #include <fmt/format.h>
 
@@ -25,9 +26,9 @@
 
 namespace perdure::projection_records {
 
-/// The record kind of a feed entry (after record_kind::actor_events; to be
-/// named `actor_feed` in record_kinds.hpp with the eventlog's next change).
-inline constexpr std::uint16_t actor_feed_kind = 206;
+/// The record kind of a feed entry (record_kind::actor_feed).
+inline constexpr std::uint16_t actor_feed_kind =
+  static_cast<std::uint16_t>(eventlog::record_kind::actor_feed);
 
 /// actor_feed: one event of actor `actor`, emitted by the call logged at
 /// `seq` of the actor's stream (fields as in actor_records::stored_event).
