@@ -81,9 +81,12 @@ void wait_stored(engine& eng, const std::string& id) {
 
 } // namespace
 
-PERDURE_CHILD_ENTRY("sig_before_wait") {
-  child_blocks_gate = true;
-  engine eng{{.storage = args.at(0)}};
+namespace {
+
+// The two children below: a 3-round loop on `storage`, three signals sent
+// and acknowledged, "sent" printed, then waiting for the kill.
+int send_three(const std::string& storage) {
+  engine eng{{.storage = storage}};
   auto h = eng.run_async(loop_of(3), "sc");
   wait_stored(eng, "sc");
   for (int i = 1; i <= 3; ++i)
@@ -94,17 +97,16 @@ PERDURE_CHILD_ENTRY("sig_before_wait") {
   return 0;
 }
 
+} // namespace
+
+PERDURE_CHILD_ENTRY("sig_before_wait") {
+  child_blocks_gate = true;
+  return send_three(args.at(0));
+}
+
 PERDURE_CHILD_ENTRY("sig_after_consume") {
   child_blocks_on = 2;
-  engine eng{{.storage = args.at(0)}};
-  auto h = eng.run_async(loop_of(3), "sc");
-  wait_stored(eng, "sc");
-  for (int i = 1; i <= 3; ++i)
-    eng.signal("sc", "v", i);
-  std::printf("sent\n");
-  std::fflush(stdout);
-  std::this_thread::sleep_for(60s);
-  return 0;
+  return send_three(args.at(0));
 }
 
 PERDURE_CHILD_ENTRY("sig_stream") {
