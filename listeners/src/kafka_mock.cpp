@@ -59,6 +59,55 @@ status kafka_mock_cluster::create_topic(const std::string& topic,
   return {};
 }
 
+status kafka_mock_cluster::create_topic(const std::string& topic,
+                                        int partitions, int replication) {
+  auto err = rd_kafka_mock_topic_create(impl_->cluster, topic.c_str(),
+                                        partitions, replication);
+  if (err)
+    return {errc::io, fmt::format("mock topic '{}' ({} partitions, "
+                                  "replication {}): {}",
+                                  topic, partitions, replication,
+                                  rd_kafka_err2str(err))};
+  return {};
+}
+
+namespace {
+
+status mock_result(rd_kafka_resp_err_t err, std::string what) {
+  if (!err)
+    return {};
+  auto code = err == RD_KAFKA_RESP_ERR__UNKNOWN_BROKER
+                  || err == RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE
+                  || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                ? errc::not_found
+                : errc::io;
+  return {code, fmt::format("{}: {}", what, rd_kafka_err2str(err))};
+}
+
+} // namespace
+
+status kafka_mock_cluster::set_broker_up(std::int32_t broker, bool up) {
+  auto err = up ? rd_kafka_mock_broker_set_up(impl_->cluster, broker)
+                : rd_kafka_mock_broker_set_down(impl_->cluster, broker);
+  return mock_result(err, fmt::format("mock broker {} {}", broker,
+                                      up ? "up" : "down"));
+}
+
+status kafka_mock_cluster::set_partition_leader(const std::string& topic,
+                                                std::int32_t partition,
+                                                std::int32_t broker) {
+  auto err = rd_kafka_mock_partition_set_leader(
+      impl_->cluster, topic.c_str(), partition, broker);
+  return mock_result(err, fmt::format("mock leader of '{}' [{}] to broker {}",
+                                      topic, partition, broker));
+}
+
+status kafka_mock_cluster::set_broker_rtt(std::int32_t broker, int rtt_ms) {
+  auto err = rd_kafka_mock_broker_set_rtt(impl_->cluster, broker, rtt_ms);
+  return mock_result(err, fmt::format("mock broker {} rtt {} ms", broker,
+                                      rtt_ms));
+}
+
 // -- producer ----------------------------------------------------------------------
 
 struct kafka_producer::impl {

@@ -233,6 +233,22 @@ class kafka_mock_cluster {
   /// "127.0.0.1:PORT,..."
   const std::string& bootstrap() const noexcept;
   status create_topic(const std::string& topic, int partitions);
+  /// A topic whose partitions have `replication` replicas each (at most
+  /// the broker count); the mock keeps one copy of the data whatever the
+  /// replication factor, which only shows in the topic's metadata.
+  status create_topic(const std::string& topic, int partitions,
+                      int replication);
+  /// Brokers are numbered 1..brokers. A broker set down closes its
+  /// connections and refuses new ones, keeping its port; its partitions
+  /// keep it as their leader (the mock does not fail over: move them with
+  /// set_partition_leader). not_found for an unknown broker.
+  status set_broker_up(std::int32_t broker, bool up);
+  /// Makes `broker` the leader of `partition` of `topic` (the mock creates
+  /// a topic it does not know, as it does for a client's metadata request).
+  status set_partition_leader(const std::string& topic,
+                              std::int32_t partition, std::int32_t broker);
+  /// Delays every response of `broker` by `rtt_ms` (0: none).
+  status set_broker_rtt(std::int32_t broker, int rtt_ms);
 
  private:
   struct impl;
