@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+// kafka_log while the mock cluster misbehaves: the partition leader moves,
+// brokers stop and start, the log closes with appends in flight. Every
+// wait is on an observed condition, never on a time.
+
+#include <doctest/doctest.h>
+
+#include "kafka_log_test_util.hpp"
+
+#include <atomic>
+
+using namespace perdure;
+using namespace perdure::cluster;
+using namespace perdure::test;
+
+namespace {
+
+// Appends "0", "1", ... to `p` from one thread, at most `window` waiting
+// for their answer, until `stop` or `n` appends.
+struct appender {
+  partition_log& p;
+  std::size_t n;
+  std::size_t window;
+  append_tally tally{n};
+  std::atomic<std::size_t> sent{0};
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  appender(partition_log& log, std::size_t count, std::size_t w)
+      : p(log), n(count), window(w) {
+    thread = std::thread{[this] {
+      for (std::size_t i = 0; i < n && !stop; ++i) {
+        {
+          std::unique_lock g{tally.m};
+          tally.cv.wait(g, [&] { return i - tally.answered < window; });
+        }
+        p.append(std::to_string(i), tally.done(i));
+        sent = i + 1;
+      }
+    }};
+  }
+  ~appender() {
+    stop = true;
+    if (thread.joinable())
+      thread.join();
+  }
+  // Waits until `more` answers came beyond those there now.
+  bool progress(std::size_t more) {
+    auto target = tally.count() + more;
+    return wait_until([&] { return tally.count() >= std::min(target, n); },
+                      120s);
+  }
+  // Waits until the window is full: appends are stuck.
+  bool stuck() {
+    return wait_until(
+        [&] { return sent - tally.count() >= window || sent == n; }, 120s);
+  }
+};
+
+// Checks that partition 0 holds "0".."n-1" once each, in order, at the
+// offsets the appends were answered with.
+void check_log(partition_log& p, append_tally& tally, std::size_t n) {
+  auto all = read_count(p, 0, n);
+  REQUIRE(all.size() == n);
+  for (std::size_t i = 0; i < n; ++i) {
+    REQUIRE(tally.answers[i]);
+    CHECK(all[i].bytes == std::to_string(i));
+    CHECK(all[i].offset == *tally.answers[i]);
+  }
+  auto more = p.read(all.back().offset + 1, 10, 50ms);
+  REQUIRE(more);
+  CHECK(more->empty()); // no duplicate after the last
+  auto end = p.end_offset(30s);
+  REQUIRE(end);
+  CHECK(*end == all.back().offset + 1);
+}
+
+} // namespace
+
+TEST_CASE("appends flow without loss, duplicate or reorder while the "
+          "partition leader moves") {
+  auto mock = start_mock("move", 1);
+  REQUIRE(mock->command("leader perdure.move.log 0 1") == "ok");
+  auto writer = kafka_log::open(log_options(*mock, "move"));
+  auto reader = kafka_log::open(log_options(*mock, "move"));
+  REQUIRE(writer);
+  REQUIRE(reader);
+  constexpr std::size_t n = 3000;
+  appender a{(*writer)->partition(0), n, 50};
+  // Another node reads while the leader moves.
+  std::vector<log_record> seen;
+  std::thread tail{[&] {
+    seen = read_count((*reader)->partition(0), 0, n);
+  }};
+  for (int move = 0; move < 6; ++move) {
+    REQUIRE(a.progress(200));
+    REQUIRE(mock->command("leader perdure.move.log 0 "
+                          + std::to_string((move + 1) % 3 + 1))
+            == "ok");
+  }
+  REQUIRE(wait_until([&] { return a.tally.count() == n; }, 120s));
+  tail.join();
+  check_log((*writer)->partition(0), a.tally, n);
+  REQUIRE(seen.size() == n);
+  for (std::size_t i = 0; i < n; ++i)
+    CHECK(seen[i].bytes == std::to_string(i));
+}
+
+TEST_CASE("appends flow without loss, duplicate or reorder while brokers "
+          "stop and start") {
+  auto mock = start_mock("bounce", 1);
+  REQUIRE(mock->command("leader perdure.bounce.log 0 1") == "ok");
+  auto writer = kafka_log::open(log_options(*mock, "bounce"));
+  REQUIRE(writer);
+  constexpr std::size_t n = 2000;
+  appender a{(*writer)->partition(0), n, 50};
+  REQUIRE(a.progress(100));
+  // The leader stops: appends wait (the mock does not fail over) ...
+  REQUIRE(mock->command("broker down 1") == "ok");
+  REQUIRE(a.stuck());
+  // ... and resume when it starts again.
+  REQUIRE(mock->command("broker up 1") == "ok");
+  REQUIRE(a.progress(200));
+  // A follower stops: appends go on.
+  REQUIRE(mock->command("broker down 2") == "ok");
+  REQUIRE(a.progress(200));
+  REQUIRE(mock->command("broker up 2") == "ok");
+  // The leader stops and leadership moves, as a real cluster fails over.
+  REQUIRE(mock->command("broker down 1") == "ok");
+  REQUIRE(mock->command("leader perdure.bounce.log 0 3") == "ok");
+  REQUIRE(a.progress(200));
+  REQUIRE(mock->command("broker up 1") == "ok");
+  REQUIRE(wait_until([&] { return a.tally.count() == n; }, 120s));
+  check_log((*writer)->partition(0), a.tally, n);
+}
+
+TEST_CASE("closing with appends in flight ends, each append answered") {
+  auto mock = start_mock("close", 1);
+  REQUIRE(mock->command("leader perdure.close.log 0 1") == "ok");
+  auto o = log_options(*mock, "close");
+  o.close_timeout = 200ms;
+  auto log = kafka_log::open(o);
+  REQUIRE(log);
+  auto& p = (*log)->partition(0);
+  REQUIRE(append_wait(p, "landed"));
+  // The leader is away: these stay in flight.
+  REQUIRE(mock->command("broker down 1") == "ok");
+  constexpr std::size_t n = 100;
+  append_tally tally{n};
+  for (std::size_t i = 0; i < n; ++i)
+    p.append(std::to_string(i), tally.done(i));
+  // A reader waiting when the log closes is ended too.
+  std::atomic<bool> read_ended{false};
+  result<std::vector<log_record>> waiting{std::vector<log_record>{}};
+  std::thread reader{[&] {
+    waiting = p.read(1, 10, 600s);
+    read_ended = true;
+  }};
+  (*log)->close();
+  // close() returned: every append has its answer, none lost.
+  CHECK(tally.count() == n);
+  for (auto& r : tally.answers)
+    CHECK((r || r.error() == errc::closed));
+  reader.join();
+  CHECK(read_ended);
+  CHECK(waiting.error() == errc::closed);
+  // After close: appends and reads answer closed.
+  auto late = append_wait(p, "late");
+  CHECK(late.error() == errc::closed);
+  CHECK(p.read(0, 1, 0ms).error() == errc::closed);
+  CHECK(p.end_offset(1s).error() == errc::closed);
+  (*log)->close(); // idempotent
+  log->reset();    // destruction after close does not hang either
+}
