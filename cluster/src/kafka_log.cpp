@@ -90,10 +90,14 @@ result<rd_kafka_t*> new_handle(rd_kafka_type_t type, kafka_log::impl& log,
     if (rc != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       // librdkafka quotes the value, which may be a secret: not repeated.
+      std::string why = err;
+      if (!v.empty())
+        for (auto at = why.find(v); at != why.npos; at = why.find(v, at))
+          why.replace(at, v.size(), "<value hidden>");
       return unexpected{errc::invalid_argument,
                         fmt::format("kafka log property '{}' is refused by "
-                                    "librdkafka {}",
-                                    k, rd_kafka_version_str())};
+                                    "librdkafka {}: {}",
+                                    k, rd_kafka_version_str(), why)};
     }
   }
   rd_kafka_conf_set_opaque(conf, &log);
@@ -144,26 +148,20 @@ result<std::int32_t> read_partition_count(rd_kafka_t* rk,
                                           rd_kafka_topic_t* rkt,
                                           const std::string& topic,
                                           std::chrono::milliseconds wait) {
-  const rd_kafka_metadata_t* md = nullptr;
-  auto err = rd_kafka_metadata(rk, 0, rkt, &md,
-                               static_cast<int>(wait.count()));
-  if (err)
-    return kafka_status(err, fmt::format("metadata of log topic '{}'",
-                                         topic));
-  std::unique_ptr<const rd_kafka_metadata_t,
-                  decltype(&rd_kafka_metadata_destroy)>
-      guard{md, rd_kafka_metadata_destroy};
-  if (md->topic_cnt != 1 || md->topics[0].err
-      || md->topics[0].partition_cnt == 0)
+  auto md = topic_metadata(rk, rkt, topic, wait);
+  if (!md)
+    return md.error();
+  auto& m = **md;
+  if (m.topic_cnt != 1 || m.topics[0].err || m.topics[0].partition_cnt == 0)
     return unexpected{
         errc::not_found,
         fmt::format("log topic '{}' does not exist ({}); create it with "
                     "the cluster's partition count, replication factor "
                     "3, min.insync.replicas 2 (see cluster/README.md)",
                     topic,
-                    md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
-                                  : "no metadata")};
-  return md->topics[0].partition_cnt;
+                    m.topic_cnt ? rd_kafka_err2str(m.topics[0].err)
+                                : "no metadata")};
+  return m.topics[0].partition_cnt;
 }
 
 } // namespace
@@ -179,6 +177,35 @@ status kafka_status(rd_kafka_resp_err_t err, const std::string& what) {
                   ? errc::timeout
                   : errc::io;
   return {code, fmt::format("{}: {}", what, rd_kafka_err2str(err))};
+}
+
+result<metadata_ptr> topic_metadata(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
+                                    const std::string& topic,
+                                    std::chrono::milliseconds wait) {
+  auto end = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    const rd_kafka_metadata_t* md = nullptr;
+    auto err = rd_kafka_metadata(
+        rk, 0, rkt, &md, static_cast<int>(std::max<long>(left.count(), 1)));
+    if (!err)
+      return metadata_ptr{md, rd_kafka_metadata_destroy};
+    bool away = err == RD_KAFKA_RESP_ERR__TRANSPORT
+                || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
+                || err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (!away)
+      return kafka_status(err, fmt::format("metadata of log topic '{}'",
+                                           topic));
+    if (std::chrono::steady_clock::now() >= end)
+      return unexpected{errc::timeout,
+                        fmt::format("metadata of log topic '{}': no broker "
+                                    "answered within {} ms (last: {})",
+                                    topic, wait.count(),
+                                    rd_kafka_err2str(err))};
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
+        left, 50ms));
+  }
 }
 
 void kafka_log::impl::log(eventlog::log_level level,

@@ -99,4 +99,15 @@ class kafka_partition final : public partition_log {
 /// "timeout" for librdkafka's timeouts, "io" otherwise, with `what`.
 status kafka_status(rd_kafka_resp_err_t err, const std::string& what);
 
+using metadata_ptr =
+    std::unique_ptr<const rd_kafka_metadata_t,
+                    decltype(&rd_kafka_metadata_destroy)>;
+
+/// The metadata of `rkt` through `rk`, retried while no broker answers
+/// (a broker starting, a connection refused) until `wait` passed: then
+/// timeout, naming the last error.
+result<metadata_ptr> topic_metadata(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
+                                    const std::string& topic,
+                                    std::chrono::milliseconds wait);
+
 } // namespace perdure::cluster

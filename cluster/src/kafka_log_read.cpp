@@ -170,14 +170,10 @@ kafka_log::describe(std::chrono::milliseconds wait) {
     return closed_status(l.topic);
   kafka_topic_description d;
   d.topic = l.topic;
-  const rd_kafka_metadata_t* md = nullptr;
-  auto err = rd_kafka_metadata(l.reader, 0, l.reader_topic, &md, ms(wait));
-  if (err)
-    return kafka_status(err, fmt::format("metadata of log topic '{}'",
-                                         l.topic));
-  std::unique_ptr<const rd_kafka_metadata_t,
-                  decltype(&rd_kafka_metadata_destroy)>
-      guard{md, rd_kafka_metadata_destroy};
+  auto meta = topic_metadata(l.reader, l.reader_topic, l.topic, wait);
+  if (!meta)
+    return meta.error();
+  auto* md = meta->get();
   if (md->topic_cnt != 1 || md->topics[0].err)
     return unexpected{errc::not_found,
                       fmt::format("log topic '{}': {}", l.topic,

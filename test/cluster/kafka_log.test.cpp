@@ -46,8 +46,21 @@ TEST_CASE("kafka_log refuses bad options and a missing topic") {
   CHECK(acks.message().find("acks is 1; it must be all") != std::string::npos);
   CHECK(bad([](auto& c) { c.properties["enable.idempotence"] = "false"; })
         == errc::invalid_argument);
-  CHECK(bad([](auto& c) { c.properties["no.such.thing"] = "1"; })
-        == errc::invalid_argument);
+  auto unknown = bad([](auto& c) { c.properties["no.such.thing"] = "1"; });
+  CHECK(unknown == errc::invalid_argument);
+  CHECK(unknown.message().find("'no.such.thing'") != std::string::npos);
+  // A refused value is not repeated (it may be a secret).
+  auto value = bad([](auto& c) { c.properties["linger.ms"] = "s3cr3t"; });
+  CHECK(value == errc::invalid_argument);
+  CHECK(value.message().find("'linger.ms'") != std::string::npos);
+  CHECK(value.message().find("s3cr3t") == std::string::npos);
+  // No broker answers: a timeout, bounded by open_timeout.
+  auto away = bad([](auto& c) {
+    c.brokers = "127.0.0.1:1";
+    c.open_timeout = 300ms;
+  });
+  CHECK(away == errc::timeout);
+  CHECK(away.message().find("perdure.a.log") != std::string::npos);
   // The mock creates a topic any metadata request names (its Metadata is
   // v0-v2, without AllowAutoTopicCreation): a missing topic shows up with
   // the mock's 4 partitions; the topic check then catches the count.
@@ -111,6 +124,36 @@ TEST_CASE("appends read back in order with their offsets") {
   REQUIRE(e1);
   CHECK(*e1 == 0);
   CHECK(p0.read(-1, 1, 0ms).error() == errc::invalid_argument);
+}
+
+TEST_CASE("readers on one partition and on several, from many threads") {
+  auto mock = start_mock("many", 2);
+  auto log = kafka_log::open(log_options(*mock, "many"));
+  REQUIRE(log);
+  constexpr std::size_t n = 500;
+  for (int p = 0; p < 2; ++p) {
+    append_tally t{n};
+    for (std::size_t i = 0; i < n; ++i)
+      (*log)->partition(p).append(std::to_string(p) + ":" +
+                                      std::to_string(i),
+                                  t.done(i));
+    REQUIRE(wait_until([&] { return t.count() == n; }));
+  }
+  // Four threads per partition, each reading all from its own start.
+  std::vector<std::vector<log_record>> got(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      got[t] = read_count((*log)->partition(t % 2), 0, n);
+    });
+  for (auto& t : threads)
+    t.join();
+  for (int t = 0; t < 8; ++t) {
+    REQUIRE(got[t].size() == n);
+    for (std::size_t i = 0; i < n; ++i)
+      CHECK(got[t][i].bytes
+            == std::to_string(t % 2) + ":" + std::to_string(i));
+  }
 }
 
 TEST_CASE("two nodes appending to one partition read the same sequence") {
