@@ -156,10 +156,21 @@ kafka_partition::end_offset(std::chrono::milliseconds wait) {
         log_.reader, log_.topic.c_str(), p_, &low, &high, ms(now));
     if (!err)
       return log_offset{high};
-    if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || clock::now() >= end)
+    // A broker away or a leader moving: asked again until `wait`.
+    bool transient = err == RD_KAFKA_RESP_ERR__TIMED_OUT
+                     || err == RD_KAFKA_RESP_ERR__TRANSPORT
+                     || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
+                     || err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION
+                     || err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+    if (!transient || clock::now() >= end)
       return kafka_status(err, fmt::format("end offset of log topic '{}' "
                                            "[{}]",
                                            log_.topic, p_));
+    if (err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              end - clock::now()),
+          20ms));
   }
 }
 

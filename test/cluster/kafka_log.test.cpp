@@ -244,7 +244,7 @@ TEST_CASE("a read below the first offset kept is not_found") {
   CHECK(last->front().bytes == std::string(500000, 'a' + 13));
 }
 
-TEST_CASE("describe reads what the mock reports; the checker judges it") {
+TEST_CASE("describe reads what the mock reports, the checker judges it") {
   auto mock = start_mock("desc", 4);
   auto log = kafka_log::open(log_options(*mock, "desc"));
   REQUIRE(log);
