@@ -139,6 +139,7 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
         out.since_snapshot = 0;
         out.events_since = 0;
         out.event_bytes_since = 0;
+        out.snapshot_bytes = r.payload.size();
         return true;
       }
       case record_kind::actor_events: {

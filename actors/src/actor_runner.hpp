@@ -124,7 +124,10 @@ struct cell_state {
   eventlog::seq_t predicted_last = 0;
   std::uint32_t since_snapshot = 0;
   std::uint32_t events_since = 0;    ///< event-sourced: since the snapshot
-  std::size_t event_bytes_since = 0; ///< their records' bytes
+  std::size_t event_bytes_since = 0; ///< calls' records' bytes since it
+  /// The latest snapshot record's bytes: the next one waits until calls
+  /// logged as many (snapshots at most double what calls write).
+  std::size_t snapshot_bytes = 0;
   key_index keys;
   std::deque<in_flight> pending;
   std::uint64_t next_no = 0;

@@ -262,7 +262,10 @@ class actor_ref {
 /// `configure_actors` before the first actor is used.
 struct actor_options {
   /// Write a snapshot every this many events (at least 1); state-logged
-  /// actors.
+  /// actors. For both kinds of actor, a snapshot also waits until the
+  /// calls logged since the previous one take as many bytes as that
+  /// snapshot did: a snapshot holds the state and the results of up to
+  /// key_window calls, and snapshots never write more than calls do.
   std::uint32_t snapshot_every = 100;
   /// Keep every event (for the CLI's history and replay); false drops the
   /// events before each snapshot.
