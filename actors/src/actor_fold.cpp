@@ -159,7 +159,8 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
                                     std::move(c->args.data), c->workflow,
                                     cls.clone(f.state.get())};
         for (auto& e : c->events) {
-          if (auto s = cls.fold(f.state.get(), e.type, e.data.data); !s)
+          if (auto s = cls.fold(f.state.get(), e.type, e.signature,
+                                 e.data.data); !s)
             return (bad = {errc::type_mismatch,
                            fmt::format("actor '{}' (class '{}') seq {}: "
                                        "stored event of type '{}' (signature "

@@ -151,8 +151,8 @@ struct projection_runner {
                          fmt::format("feed '{}' seq {}: {}", feed, r.seq,
                                      ev.error().message())},
                   false);
-        projected_event pe{ev->actor, ev->seq, r.seq, ev->type,
-                           ev->data.data};
+        projected_event pe{ev->actor,     ev->seq,       r.seq,
+                           ev->type,      ev->signature, ev->data.data};
         try {
           if (rows)
             rows(pe, rs);
