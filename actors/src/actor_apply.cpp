@@ -250,7 +250,8 @@ void apply(cell_runner& r, mutation& m) {
     s.events_since += static_cast<std::uint32_t>(rec.events.size());
     s.event_bytes_since += bytes.size();
     b.append(c.stream, to_u16(record_kind::actor_events), std::move(bytes));
-    append_feed(b, c, s.predicted_last + 1, rec.events);
+    if (s.svc->opts.event_feed)
+      append_feed(b, c, s.predicted_last + 1, rec.events);
     e.state = a.state;
     s.head = std::move(a.state);
   } else {

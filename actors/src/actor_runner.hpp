@@ -39,6 +39,10 @@ struct idle_tick {};
 using cell_event = std::variant<mutation, std::vector<mutation>, commit_ack,
                                 sub_done, idle_tick>;
 
+/// Whether `eng`'s actors copy their events to the class feeds
+/// (actor_options::event_feed).
+bool event_feed_on(engine& eng);
+
 /// The per-engine actor service (actor_service.cpp).
 class actor_service final : public engine_service {
  public:

@@ -190,7 +190,7 @@ std::size_t bench_max_batch() {
   return env ? static_cast<std::size_t>(std::atol(env)) : 2000;
 }
 
-template <class Account>
+template <class Account, bool Feed = true>
 figures kafka_actor(const bench_options& o) {
   constexpr int count = 100'000;
   constexpr int keys = 1000;
@@ -204,6 +204,8 @@ figures kafka_actor(const bench_options& o) {
     ok_or_throw(producer.flush());
   }
   engine eng{{.storage = o.dir, .durability = o.mode}};
+  if constexpr (!Feed)
+    ok_or_throw(configure_actors(eng, {.event_feed = false}));
   // The accounts exist before the clock starts (creation is one durable
   // commit per actor, measured apart).
   auto c0 = std::chrono::steady_clock::now();
@@ -345,5 +347,9 @@ PERDURE_WORKLOAD("kafka-actor-es",
                  "kafka-actor with event-sourced actors (one event logged "
                  "per record instead of the state)",
                  kafka_actor<bench_es_account>);
+PERDURE_WORKLOAD("kafka-actor-es-nofeed",
+                 "kafka-actor-es with actor_options::event_feed off (no "
+                 "feed record per event: no projections)",
+                 (kafka_actor<bench_es_account, false>));
 
 } // namespace perdure::bench
