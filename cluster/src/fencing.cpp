@@ -7,16 +7,16 @@ namespace perdure::cluster {
 
 std::string_view to_string(verdict v) noexcept {
   switch (v) {
-    case verdict::claim:
-      return "claim";
-    case verdict::effective:
-      return "effective";
-    case verdict::fenced:
-      return "fenced";
-    case verdict::foreign_writer:
-      return "foreign_writer";
-    case verdict::duplicate:
-      return "duplicate";
+  case verdict::claim:
+    return "claim";
+  case verdict::effective:
+    return "effective";
+  case verdict::fenced:
+    return "fenced";
+  case verdict::foreign_writer:
+    return "foreign_writer";
+  case verdict::duplicate:
+    return "duplicate";
   }
   return "unknown";
 }

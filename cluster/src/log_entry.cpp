@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "perdure/cluster/log_entry.hpp"
 
-#include <fmt/format.h>
+#include "perdure/cluster/partition_map.hpp"
 
 #include <cassert>
 #include <cstring>
-
-#include "perdure/cluster/partition_map.hpp"
+#include <fmt/format.h>
 
 namespace perdure::cluster {
 
@@ -39,8 +38,8 @@ void put_identity(std::string& out, const node_identity& who) {
 // Reads fields from a span; every read checks the bounds first.
 class reader {
  public:
-  explicit reader(std::string_view in) : in_(in) {
-  }
+  explicit reader(std::string_view in)
+      : in_(in) {}
 
   bool u8(std::uint8_t& v) {
     if (in_.size() - pos_ < 1)
@@ -121,8 +120,7 @@ std::string encode(const log_entry& entry) {
 
 result<log_entry> decode(std::string_view bytes) {
   if (bytes.size() < header_size)
-    return corrupt(fmt::format("shorter than the {}-byte header",
-                               header_size),
+    return corrupt(fmt::format("shorter than the {}-byte header", header_size),
                    bytes.size());
   reader in{bytes};
   std::uint64_t sum = 0;

@@ -6,8 +6,8 @@
 namespace perdure::cluster {
 
 memory_log::memory_log(std::uint64_t seed, memory_log_faults faults)
-  : rng_(seed), faults_(faults) {
-}
+    : rng_(seed)
+    , faults_(faults) {}
 
 // splitmix64: small, and the same sequence with every standard library
 // (std distributions are not), so a seed reproduces anywhere.
@@ -39,8 +39,8 @@ memory_log::read(log_offset from, std::size_t max,
   if (closed_)
     return unexpected{errc::closed, "memory_log is closed"};
   auto it = std::lower_bound(
-    records_.begin(), records_.end(), from,
-    [](const log_record& r, log_offset o) { return r.offset < o; });
+      records_.begin(), records_.end(), from,
+      [](const log_record& r, log_offset o) { return r.offset < o; });
   std::vector<log_record> out;
   for (; it != records_.end() && out.size() < max; ++it)
     out.push_back(*it);

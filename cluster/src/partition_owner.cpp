@@ -2,7 +2,6 @@
 #include "perdure/cluster/partition_owner.hpp"
 
 #include <fmt/format.h>
-
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -34,25 +33,24 @@ struct partition_owner::inbox {
 
 std::string_view to_string(owner_role r) noexcept {
   switch (r) {
-    case owner_role::follower:
-      return "follower";
-    case owner_role::catching_up:
-      return "catching_up";
-    case owner_role::claiming:
-      return "claiming";
-    case owner_role::leader:
-      return "leader";
+  case owner_role::follower:
+    return "follower";
+  case owner_role::catching_up:
+    return "catching_up";
+  case owner_role::claiming:
+    return "claiming";
+  case owner_role::leader:
+    return "leader";
   }
   return "unknown";
 }
 
 partition_owner::partition_owner(partition_log& log, replica_store& store,
                                  owner_options options)
-  : log_(log),
-    options_(std::move(options)),
-    replica_(log, store),
-    inbox_(std::make_shared<inbox>()) {
-}
+    : log_(log)
+    , options_(std::move(options))
+    , replica_(log, store)
+    , inbox_(std::make_shared<inbox>()) {}
 
 partition_owner::~partition_owner() {
   release();
@@ -70,14 +68,13 @@ status partition_owner::open() {
 status partition_owner::not_owner_error(log_offset written_under) const {
   auto& s = replica_.state();
   auto group = written_under == no_epoch
-                 ? std::string{}
-                 : fmt::format("; a group written under epoch {} is not "
-                               "applied",
-                               written_under);
+                   ? std::string{}
+                   : fmt::format("; a group written under epoch {} is not "
+                                 "applied",
+                                 written_under);
   if (s.epoch == no_epoch)
-    return status{errc::conflict,
-                  fmt::format("partition {} has no owner yet{}",
-                              options_.partition, group)};
+    return status{errc::conflict, fmt::format("partition {} has no owner yet{}",
+                                              options_.partition, group)};
   return status{errc::conflict,
                 fmt::format("partition {} is owned by node {} (incarnation "
                             "{}) since epoch {}{}",
@@ -123,11 +120,10 @@ void partition_owner::run_completions() {
 
 void partition_owner::append_claim() {
   std::weak_ptr<inbox> box = inbox_;
-  log_.append(encode(claim_entry{options_.self}),
-              [box](result<log_offset> r) {
-                if (auto b = box.lock())
-                  b->post({true, 0, r.has_value()});
-              });
+  log_.append(encode(claim_entry{options_.self}), [box](result<log_offset> r) {
+    if (auto b = box.lock())
+      b->post({true, 0, r.has_value()});
+  });
 }
 
 void partition_owner::append_group(std::string bytes, group_done done) {
@@ -135,8 +131,7 @@ void partition_owner::append_group(std::string bytes, group_done done) {
   auto epoch = replica_.state().epoch;
   pending_.emplace(seq, pending_group{epoch, std::move(done)});
   std::weak_ptr<inbox> box = inbox_;
-  log_.append(encode(group_entry{epoch, options_.self, seq,
-                                 std::move(bytes)}),
+  log_.append(encode(group_entry{epoch, options_.self, seq, std::move(bytes)}),
               [box, seq](result<log_offset> r) {
                 if (auto b = box.lock())
                   b->post({false, seq, r.has_value()});
@@ -200,11 +195,11 @@ void partition_owner::on_own_group(const judged_record& j) {
   auto it = pending_.find(j.sequence);
   if (j.decision == verdict::effective) {
     fail_pending_below(
-      j.sequence,
-      status{errc::io,
-             fmt::format("partition {}: a later group ({}) took effect "
-                         "first; the log lost or reordered this one",
-                         options_.partition, j.sequence)});
+        j.sequence,
+        status{errc::io,
+               fmt::format("partition {}: a later group ({}) took effect "
+                           "first; the log lost or reordered this one",
+                           options_.partition, j.sequence)});
     it = pending_.find(j.sequence);
     if (it != pending_.end()) {
       tell(std::move(it->second.done), j.offset);
@@ -218,7 +213,8 @@ void partition_owner::on_own_group(const judged_record& j) {
   auto epoch = it->second.epoch;
   pending_.erase(it);
   if (j.decision == verdict::duplicate)
-    tell(std::move(done), status{errc::io,
+    tell(std::move(done),
+         status{errc::io,
                 fmt::format("partition {}: group {} landed after a later "
                             "group took effect; not applied",
                             options_.partition, j.sequence)});

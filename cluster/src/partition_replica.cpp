@@ -37,8 +37,8 @@ void memory_replica_store::fail_next_apply() {
 // -- partition_replica --------------------------------------------------------
 
 partition_replica::partition_replica(partition_log& log, replica_store& store)
-  : log_(log), store_(store) {
-}
+    : log_(log)
+    , store_(store) {}
 
 status partition_replica::open() {
   auto loaded = store_.load();

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The claim and fencing rule, record by record.
 
-#include <doctest/doctest.h>
-
 #include "perdure/cluster/fencing.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace perdure::cluster;
 

@@ -2,12 +2,12 @@
 // The envelope of the cluster log's records: round trips, the pinned
 // layout, and clear errors (never a crash) for garbage and newer versions.
 
-#include <doctest/doctest.h>
-
 #include "perdure/cluster/log_entry.hpp"
+
 #include "perdure/cluster/partition_map.hpp"
 
 #include <cstdint>
+#include <doctest/doctest.h>
 #include <random>
 
 using namespace perdure;
@@ -108,8 +108,8 @@ TEST_CASE("an unknown kind is unsupported, a flipped byte corruption") {
 TEST_CASE("short, empty and truncated records are corruption") {
   CHECK(decode("").error() == errc::corruption);
   CHECK(decode(std::string(1, '\1')).error() == errc::corruption);
-  CHECK(decode(with_checksum(encode(claim_entry{{"n", 1}}), 8, 0))
-          .error() == errc::corruption);
+  CHECK(decode(with_checksum(encode(claim_entry{{"n", 1}}), 8, 0)).error() ==
+        errc::corruption);
   auto bytes = encode(sample_group());
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     auto out = decode(std::string_view(bytes).substr(0, n));
@@ -159,8 +159,8 @@ TEST_CASE("random mutations of a valid record are rejected") {
     if (fix && out)
       continue; // a body that still parses: the checksum's job, not ours
     REQUIRE_FALSE(out);
-    CHECK((out.error() == errc::corruption ||
-           out.error() == errc::unsupported));
+    CHECK(
+        (out.error() == errc::corruption || out.error() == errc::unsupported));
   }
 }
 

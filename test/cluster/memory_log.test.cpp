@@ -2,10 +2,9 @@
 // The in-memory partition_log: a perfect log when no fault is set, and each
 // fault doing what it says, reproducibly from a seed.
 
-#include <doctest/doctest.h>
-
 #include "perdure/cluster/memory_log.hpp"
 
+#include <doctest/doctest.h>
 #include <optional>
 #include <vector>
 
@@ -62,8 +61,7 @@ TEST_CASE("a delayed append lands after appends made later") {
   CHECK(log.step()); // "old" held back
   log.faults({});
   log.settle();
-  CHECK(bytes_of(log.records()) ==
-        std::vector<std::string>{"new", "old"});
+  CHECK(bytes_of(log.records()) == std::vector<std::string>{"new", "old"});
 }
 
 TEST_CASE("a lost ack reports timeout although the record landed") {
@@ -101,8 +99,9 @@ TEST_CASE("gaps skip offsets and reads still find every record") {
 
 TEST_CASE("the same seed and faults give the same log") {
   auto run = [](std::uint64_t seed) {
-    memory_log log{seed, {.reorder = .5, .duplicate = .2, .delay = .2,
-                          .fail = .1, .gap = .1}};
+    memory_log log{
+        seed,
+        {.reorder = .5, .duplicate = .2, .delay = .2, .fail = .1, .gap = .1}};
     for (int i = 0; i < 50; ++i)
       log.append(std::to_string(i), [](result<log_offset>) {});
     log.settle();

@@ -2,9 +2,9 @@
 // The partition map is part of a cluster's on-disk contract: these tests pin
 // its values, so a change that would move ids between partitions fails.
 
-#include <doctest/doctest.h>
-
 #include "perdure/cluster/partition_map.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -40,8 +40,7 @@ TEST_CASE("a separator routes an id by the part before its first one") {
   CHECK(map->routing_key("order-17") == "order-17");
   CHECK(map->partition_of("order-17/payment") == 45);
   CHECK(map->partition_of("order-17/ship/2") == 45);
-  CHECK(map->partition_of("actor/counter/42") ==
-        map->partition_of("actor"));
+  CHECK(map->partition_of("actor/counter/42") == map->partition_of("actor"));
 }
 
 TEST_CASE("a separator in the first position routes by the whole id") {

@@ -2,11 +2,11 @@
 // One node's ownership of one partition, stepped by hand against the
 // in-memory log: claim, lead, fence, and groups decided by reading back.
 
-#include <doctest/doctest.h>
-
-#include "perdure/cluster/memory_log.hpp"
 #include "perdure/cluster/partition_owner.hpp"
 
+#include "perdure/cluster/memory_log.hpp"
+
+#include <doctest/doctest.h>
 #include <optional>
 
 using namespace perdure;
@@ -20,14 +20,13 @@ struct node {
   partition_owner owner;
 
   node(memory_log& log, std::string id, std::uint64_t inc = 1)
-    : owner(log, store, {.partition = 3, .self = {std::move(id), inc}}) {
+      : owner(log, store, {.partition = 3, .self = {std::move(id), inc}}) {
     REQUIRE(owner.open());
   }
 };
 
 // Lands everything queued and lets every owner read it, until quiet.
-template <class... Owners>
-void drive(memory_log& log, Owners&... owners) {
+template <class... Owners> void drive(memory_log& log, Owners&... owners) {
   for (int round = 0; round < 100; ++round) {
     log.settle();
     std::size_t read = 0;
@@ -123,8 +122,8 @@ TEST_CASE("a newer claim fences the leader and its zombie groups") {
   REQUIRE(zombie);
   CHECK(zombie->error() == errc::conflict);
   CHECK(zombie->error().message().find(
-          "owned by node b (incarnation 1) since epoch " +
-          std::to_string(b_epoch)) != std::string::npos);
+            "owned by node b (incarnation 1) since epoch " +
+            std::to_string(b_epoch)) != std::string::npos);
   CHECK(a.owner.role() == owner_role::follower);
   CHECK(applied(a.store, "zombie") == 0);
   CHECK(applied(b.store, "zombie") == 0);

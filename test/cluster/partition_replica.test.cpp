@@ -2,11 +2,12 @@
 // A replica reads the log through the fencing rule into its store and
 // resumes where the store says.
 
-#include <doctest/doctest.h>
+#include "perdure/cluster/partition_replica.hpp"
 
 #include "perdure/cluster/memory_log.hpp"
 #include "perdure/cluster/partition_map.hpp"
-#include "perdure/cluster/partition_replica.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -40,13 +41,13 @@ using strings = std::vector<std::string>;
 
 TEST_CASE("a replica applies the effective groups and skips the rest") {
   memory_log log{1};
-  put(log, claim_entry{a});              // 0
-  put(log, group_entry{0, a, 1, "a1"});  // 1
-  put(log, claim_entry{b});              // 2
-  put(log, group_entry{0, a, 2, "a2"});  // 3 zombie
-  put(log, group_entry{2, b, 1, "b1"});  // 4
-  put(log, group_entry{2, b, 1, "b1"});  // 5 duplicate
-  put(log, group_entry{2, b, 2, ""});    // 6 barrier
+  put(log, claim_entry{a});             // 0
+  put(log, group_entry{0, a, 1, "a1"}); // 1
+  put(log, claim_entry{b});             // 2
+  put(log, group_entry{0, a, 2, "a2"}); // 3 zombie
+  put(log, group_entry{2, b, 1, "b1"}); // 4
+  put(log, group_entry{2, b, 1, "b1"}); // 5 duplicate
+  put(log, group_entry{2, b, 2, ""});   // 6 barrier
   memory_replica_store store;
   partition_replica r{log, store};
   REQUIRE(r.open());

@@ -36,8 +36,7 @@ struct node_identity {
   std::string node;
   std::uint64_t incarnation = 0;
 
-  friend bool operator==(const node_identity&,
-                         const node_identity&) = default;
+  friend bool operator==(const node_identity&, const node_identity&) = default;
 };
 
 /// "node-a#7" (node id, '#', incarnation), for messages.

@@ -45,9 +45,8 @@ class memory_log final : public partition_log {
 
   /// The landed records at offsets >= `from`, waiting up to `wait` for one
   /// (another thread's step() may land it). Errors: closed after close().
-  result<std::vector<log_record>>
-  read(log_offset from, std::size_t max,
-       std::chrono::milliseconds wait) override;
+  result<std::vector<log_record>> read(log_offset from, std::size_t max,
+                                       std::chrono::milliseconds wait) override;
 
   /// The offset after the last landed record. Errors: closed.
   result<log_offset> end_offset(std::chrono::milliseconds wait) override;

@@ -61,8 +61,8 @@ class partition_map {
 
  private:
   partition_map(std::uint32_t partitions, std::optional<char> separator)
-    : partitions_(partitions), separator_(separator) {
-  }
+      : partitions_(partitions)
+      , separator_(separator) {}
 
   std::uint32_t partitions_;
   std::optional<char> separator_;

@@ -99,8 +99,8 @@ class partition_replica {
   /// next poll returns the decode error (corruption, unsupported) without
   /// skipping it. Errors: those of read() and apply(); after an error the
   /// resume point is unchanged. @pre open() succeeded.
-  result<std::vector<judged_record>>
-  poll(std::chrono::milliseconds wait, std::size_t max = 512);
+  result<std::vector<judged_record>> poll(std::chrono::milliseconds wait,
+                                          std::size_t max = 512);
 
   /// The rule's state at the resume point.
   const fence_state& state() const noexcept {
