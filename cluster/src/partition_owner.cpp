@@ -242,8 +242,12 @@ result<std::size_t> partition_owner::poll(std::chrono::milliseconds wait) {
   // After reading: a record whose ack was lost but which landed is read
   // back by now and needs no barrier.
   handle_acks();
+  // Caught up: read to the end offset seen at claim(), or a read found
+  // nothing more (an end offset past the last readable record, as Kafka's
+  // can be, must not stall the claim). Claiming early is safe, only
+  // slower: the claimant applies everything before its claim anyway.
   if (role_ == owner_role::catching_up && catch_up_to_ >= 0 &&
-      replica_.state().next >= catch_up_to_) {
+      (replica_.state().next >= catch_up_to_ || judged->empty())) {
     role_ = owner_role::claiming;
     append_claim();
   }

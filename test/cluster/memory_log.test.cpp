@@ -5,6 +5,7 @@
 #include "perdure/cluster/memory_log.hpp"
 
 #include <doctest/doctest.h>
+#include <future>
 #include <optional>
 #include <vector>
 
@@ -123,4 +124,17 @@ TEST_CASE("a closed log fails reads") {
   log.close();
   CHECK(log.read(0, 1, 0ms).error() == errc::closed);
   CHECK(log.end_offset(0ms).error() == errc::closed);
+}
+
+TEST_CASE("a waiting read returns once another thread lands a record") {
+  memory_log log{1};
+  // The deadline only bounds a broken log; the read returns on landing.
+  auto reader =
+      std::async(std::launch::async, [&] { return log.read(0, 10, 60s); });
+  log.append("x", [](result<log_offset>) {});
+  log.settle();
+  auto got = reader.get();
+  REQUIRE(got);
+  REQUIRE(got->size() == 1);
+  CHECK((*got)[0].bytes == "x");
 }

@@ -284,3 +284,43 @@ TEST_CASE("an invalid node id is invalid_argument") {
   partition_owner huge{log, store, {.self = {std::string(256, 'n'), 1}}};
   CHECK(huge.open() == errc::invalid_argument);
 }
+
+namespace {
+
+// A log whose end offset lies past its last record, as Kafka's high
+// watermark can (transaction markers).
+struct far_end_log final : partition_log {
+  memory_log inner{1};
+  void append(std::string bytes, append_done done) override {
+    inner.append(std::move(bytes), std::move(done));
+  }
+  result<std::vector<log_record>>
+  read(log_offset from, std::size_t max,
+       std::chrono::milliseconds wait) override {
+    return inner.read(from, max, wait);
+  }
+  result<log_offset> end_offset(std::chrono::milliseconds wait) override {
+    auto end = inner.end_offset(wait);
+    return end ? result<log_offset>{*end + 10} : end;
+  }
+};
+
+} // namespace
+
+TEST_CASE("an end offset past the last record does not stall a claim") {
+  far_end_log log;
+  log.inner.append(encode(claim_entry{{"old", 1}}), [](result<log_offset>) {});
+  log.inner.settle();
+  memory_replica_store store;
+  partition_owner a{log, store, {.partition = 3, .self = {"a", 1}}};
+  REQUIRE(a.open());
+  a.claim();
+  REQUIRE(a.poll(0ms).value() == 1); // reads the old claim, not caught up
+  CHECK(a.role() == owner_role::catching_up);
+  REQUIRE(a.poll(0ms).value() == 0); // nothing more to read: claims
+  CHECK(a.role() == owner_role::claiming);
+  log.inner.settle();
+  REQUIRE(a.poll(0ms));
+  CHECK(a.role() == owner_role::leader);
+  CHECK(a.epoch() == 1);
+}

@@ -69,10 +69,11 @@ class partition_owner {
   /// node id; those of the store's load().
   status open();
 
-  /// Asks to own the partition: catch up to the log's end offset, append a
-  /// claim, lead once it is read back. A no-op while leading or claiming.
-  /// Reading another node's claim while leading makes it a follower again;
-  /// it claims again only when asked again.
+  /// Asks to own the partition: catch up to the log's end offset (or until
+  /// a read finds nothing more), append a claim, lead once it is read
+  /// back. A no-op while leading or claiming. Reading another node's claim
+  /// while leading makes it a follower again; it claims again only when
+  /// asked again.
   void claim();
 
   /// Stops leading or claiming. Pending groups fail with closed (their
