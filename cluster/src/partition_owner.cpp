@@ -104,6 +104,10 @@ void partition_owner::release() {
 }
 
 void partition_owner::tell(group_done done, result<log_offset> r) {
+  if (done && r)
+    ++counters_.groups_effective;
+  else if (done && r.error() != errc::closed)
+    ++counters_.groups_failed;
   if (done)
     completions_.emplace_back(std::move(done), std::move(r));
 }
@@ -119,6 +123,7 @@ void partition_owner::run_completions() {
 }
 
 void partition_owner::append_claim() {
+  ++counters_.claims_appended;
   std::weak_ptr<inbox> box = inbox_;
   log_.append(encode(claim_entry{options_.self}), [box](result<log_offset> r) {
     if (auto b = box.lock())
@@ -163,6 +168,7 @@ void partition_owner::handle_acks() {
         append_claim();
     } else if (role_ == owner_role::leader && pending_.count(a.sequence) &&
                pending_.rbegin()->first == a.sequence) {
+      ++counters_.barriers_appended;
       append_group({}, {});
     }
   }
@@ -184,8 +190,11 @@ void partition_owner::on_claim(const judged_record& j) {
     tell(std::move(p.done), not_owner_error(p.epoch));
   pending_.clear();
   if (j.who == options_.self) {
+    if (wanted_ && role_ != owner_role::leader)
+      ++counters_.led;
     role_ = wanted_ ? owner_role::leader : owner_role::follower;
   } else if (role_ == owner_role::leader) {
+    ++counters_.fenced;
     role_ = owner_role::follower;
     wanted_ = false;
   }

@@ -5,9 +5,12 @@
 #include "perdure/cluster/partition_owner.hpp"
 
 #include "perdure/cluster/memory_log.hpp"
+#include "wait_until.hpp"
 
+#include <atomic>
 #include <doctest/doctest.h>
 #include <optional>
+#include <thread>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -121,6 +124,9 @@ TEST_CASE("a newer claim fences the leader and its zombie groups") {
   drive(log, a.owner, b.owner);
   REQUIRE(zombie);
   CHECK(zombie->error() == errc::conflict);
+  CHECK(a.owner.counters().fenced == 1);
+  CHECK(a.owner.counters().groups_failed == 1);
+  CHECK(b.owner.counters().led == 1);
   CHECK(zombie->error().message().find(
             "owned by node b (incarnation 1) since epoch " +
             std::to_string(b_epoch)) != std::string::npos);
@@ -164,6 +170,7 @@ TEST_CASE("a group that never landed fails once a barrier is read back") {
   CHECK(a.owner.pending() == 0);
   CHECK(a.store.applied().empty());
   CHECK(a.owner.role() == owner_role::leader);
+  CHECK(a.owner.counters().barriers_appended == 1);
 }
 
 TEST_CASE("a claim that failed to land is appended again") {
@@ -176,6 +183,7 @@ TEST_CASE("a claim that failed to land is appended again") {
   log.faults({});
   drive(log, a.owner);
   CHECK(a.owner.role() == owner_role::leader);
+  CHECK(a.owner.counters().claims_appended == 2);
 }
 
 TEST_CASE("a duplicated group is applied once and answered once") {
@@ -323,4 +331,33 @@ TEST_CASE("an end offset past the last record does not stall a claim") {
   REQUIRE(a.poll(0ms));
   CHECK(a.role() == owner_role::leader);
   CHECK(a.epoch() == 1);
+}
+
+TEST_CASE("an owner polled on one thread while the log lands on another") {
+  memory_log log{9, {.lose_ack = 0.2}};
+  memory_replica_store store;
+  partition_owner a{log, store, {.partition = 3, .self = {"a", 1}}};
+  REQUIRE(a.open());
+  std::atomic<bool> stop{false};
+  std::thread lander{[&] {
+    while (!stop)
+      if (!log.step())
+        std::this_thread::yield();
+  }};
+  a.claim();
+  int effective = 0, submitted = 0;
+  bool ok = perdure::test::wait_until([&] {
+    REQUIRE(a.poll(1ms));
+    if (a.role() == owner_role::leader && submitted < 50) {
+      ++submitted;
+      a.submit("g" + std::to_string(submitted),
+               [&](result<log_offset> r) { effective += r.has_value(); });
+    }
+    return effective == 50;
+  });
+  stop = true;
+  lander.join();
+  CHECK(ok);
+  CHECK(store.applied().size() == 50);
+  CHECK(a.pending() == 0);
 }

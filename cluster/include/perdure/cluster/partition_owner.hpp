@@ -43,6 +43,16 @@ struct owner_options {
   std::size_t read_batch = 512;
 };
 
+/// What a partition_owner did since it was made (for metrics).
+struct owner_counters {
+  std::uint64_t claims_appended = 0;   ///< retries included
+  std::uint64_t led = 0;               ///< times it started leading
+  std::uint64_t fenced = 0;            ///< times another claim ended it
+  std::uint64_t barriers_appended = 0; ///< after a failed ack
+  std::uint64_t groups_effective = 0;  ///< callers told the offset
+  std::uint64_t groups_failed = 0;     ///< told conflict or io
+};
+
 /// One node's ownership of one partition. Not thread-safe: one thread
 /// calls every member; the log's acks may come from any thread.
 class partition_owner {
@@ -110,6 +120,11 @@ class partition_owner {
     return replica_.state();
   }
 
+  /// The counters so far.
+  const owner_counters& counters() const noexcept {
+    return counters_;
+  }
+
   /// Groups submitted and not yet decided.
   std::size_t pending() const noexcept {
     return pending_.size();
@@ -142,6 +157,7 @@ class partition_owner {
   log_offset catch_up_to_ = -1;
   std::uint64_t next_sequence_ = 1;
   std::map<std::uint64_t, pending_group> pending_;
+  owner_counters counters_;
   std::vector<std::pair<group_done, result<log_offset>>> completions_;
 };
 
