@@ -5,6 +5,9 @@
 // queued; step() lands (or fails) one of them and reports it, so a test
 // decides the interleaving one step at a time. Faults are drawn from a
 // seeded generator: the same seed, faults and calls give the same log.
+// Reorder and delay also break the order of one caller's appends that
+// partition_log promises (Kafka's idempotent producer keeps it): the
+// fencing rule must stay safe without that promise.
 
 #include "perdure/cluster/partition_log.hpp"
 
