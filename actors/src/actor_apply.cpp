@@ -120,6 +120,7 @@ void append_snapshot(cell_state& s, eventlog::write_batch& b,
       add_copy(*cur);
     bytes = codec::encode(snap);
   }
+  s.snapshot_bytes = bytes.size();
   b.append(s.cell->stream, to_u16(record_kind::actor_snapshot),
            std::move(bytes));
   ++s.predicted_last;
@@ -138,7 +139,8 @@ void maybe_snapshot(cell_state& s, eventlog::write_batch& b,
   auto& o = s.svc->opts;
   if (s.cell->cls->event_sourced)
     return; // snapshot_between() takes them, off the calls' path
-  if (s.sub || ++s.since_snapshot < std::max<std::uint32_t>(1, o.snapshot_every))
+  if (s.sub || ++s.since_snapshot < std::max<std::uint32_t>(1, o.snapshot_every)
+      || s.event_bytes_since < s.snapshot_bytes)
     return;
   append_snapshot(s, b, &cur);
 }
@@ -152,6 +154,9 @@ void snapshot_between(cell_runner& r) {
       && s.event_bytes_since
            < std::max<std::size_t>(1, o.event_bytes_per_snapshot))
     return;
+  if (s.event_bytes_since < s.snapshot_bytes)
+    return; // a snapshot bigger than the events since the last one
+
   // A batch of its own after the calls' (their callers are answered from
   // their own commits): the head state, which the calls in flight built.
   append_snapshot(s, batch_of(s), nullptr);
@@ -245,7 +250,8 @@ void apply(cell_runner& r, mutation& m) {
     s.events_since += static_cast<std::uint32_t>(rec.events.size());
     s.event_bytes_since += bytes.size();
     b.append(c.stream, to_u16(record_kind::actor_events), std::move(bytes));
-    append_feed(b, c, s.predicted_last + 1, rec.events);
+    if (s.svc->opts.event_feed)
+      append_feed(b, c, s.predicted_last + 1, rec.events);
     e.state = a.state;
     s.head = std::move(a.state);
   } else {
@@ -260,7 +266,9 @@ void apply(cell_runner& r, mutation& m) {
     } else {
       e.outcome = remembered{true, std::move(a.result), {}};
     }
-    b.append(c.stream, to_u16(record_kind::actor_called), codec::encode(rec));
+    auto bytes = codec::encode(rec);
+    s.event_bytes_since += bytes.size();
+    b.append(c.stream, to_u16(record_kind::actor_called), std::move(bytes));
     e.state = a.state;
     s.head = std::move(a.state);
   }

@@ -139,6 +139,7 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
         out.since_snapshot = 0;
         out.events_since = 0;
         out.event_bytes_since = 0;
+        out.snapshot_bytes = r.payload.size();
         return true;
       }
       case record_kind::actor_events: {
@@ -158,7 +159,8 @@ result<loaded_actor> load_folded(const eventlog::event_log& log,
                                     std::move(c->args.data), c->workflow,
                                     cls.clone(f.state.get())};
         for (auto& e : c->events) {
-          if (auto s = cls.fold(f.state.get(), e.type, e.data.data); !s)
+          if (auto s = cls.fold(f.state.get(), e.type, e.signature,
+                                 e.data.data); !s)
             return (bad = {errc::type_mismatch,
                            fmt::format("actor '{}' (class '{}') seq {}: "
                                        "stored event of type '{}' (signature "

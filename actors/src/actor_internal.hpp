@@ -77,7 +77,8 @@ struct loaded_actor {
   eventlog::seq_t last_seq = 0;
   std::uint32_t since_snapshot = 0;
   std::uint32_t events_since = 0;    ///< event-sourced: events since snapshot
-  std::size_t event_bytes_since = 0; ///< and their records' bytes
+  std::size_t event_bytes_since = 0; ///< calls' records' bytes since it
+  std::size_t snapshot_bytes = 0;    ///< the latest snapshot record's bytes
   key_index keys;
   std::optional<pending_sub> pending;
   /// The stored class metadata with what the class added since (methods,

@@ -261,6 +261,8 @@ result<loaded_actor> load_actor(const eventlog::event_log& log,
         state_bytes = std::move(s->state.data);
         keys_from_snapshot(*s, out);
         out.since_snapshot = 0;
+        out.event_bytes_since = 0;
+        out.snapshot_bytes = r.payload.size();
         return true;
       }
       case record_kind::actor_called: {
@@ -275,6 +277,7 @@ result<loaded_actor> load_actor(const eventlog::event_log& log,
           before_bytes = state_bytes;
         }
         state_bytes = std::move(c->state.data);
+        out.event_bytes_since += r.payload.size();
         break;
       }
       default:

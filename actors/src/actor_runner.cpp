@@ -249,6 +249,7 @@ void cell_runner::start(std::shared_ptr<actor_cell> cell, loaded_actor loaded) {
   s.since_snapshot = loaded.since_snapshot;
   s.events_since = loaded.events_since;
   s.event_bytes_since = loaded.event_bytes_since;
+  s.snapshot_bytes = loaded.snapshot_bytes;
   s.keys = std::move(loaded.keys);
   s.svc->pool->post_after(s.svc->opts.idle_timeout,
                           [w = weak_from_this()] {

@@ -39,6 +39,10 @@ struct idle_tick {};
 using cell_event = std::variant<mutation, std::vector<mutation>, commit_ack,
                                 sub_done, idle_tick>;
 
+/// Whether `eng`'s actors copy their events to the class feeds
+/// (actor_options::event_feed).
+bool event_feed_on(engine& eng);
+
 /// The per-engine actor service (actor_service.cpp).
 class actor_service final : public engine_service {
  public:
@@ -124,7 +128,10 @@ struct cell_state {
   eventlog::seq_t predicted_last = 0;
   std::uint32_t since_snapshot = 0;
   std::uint32_t events_since = 0;    ///< event-sourced: since the snapshot
-  std::size_t event_bytes_since = 0; ///< their records' bytes
+  std::size_t event_bytes_since = 0; ///< calls' records' bytes since it
+  /// The latest snapshot record's bytes: the next one waits until calls
+  /// logged as many (snapshots at most double what calls write).
+  std::size_t snapshot_bytes = 0;
   key_index keys;
   std::deque<in_flight> pending;
   std::uint64_t next_no = 0;

@@ -384,6 +384,16 @@ status configure_actors(engine& eng, actor_options opts) {
   return {};
 }
 
+namespace detail {
+
+bool event_feed_on(engine& eng) {
+  auto svc = service_of(eng);
+  std::lock_guard guard{svc->mu};
+  return svc->opts.event_feed;
+}
+
+} // namespace detail
+
 std::size_t active_actors(engine& eng) {
   auto svc = detail::service_of(eng);
   std::lock_guard guard{svc->mu};

@@ -8,6 +8,8 @@
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/records/projection.hpp"
 
+#include "actor_runner.hpp"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -151,8 +153,8 @@ struct projection_runner {
                          fmt::format("feed '{}' seq {}: {}", feed, r.seq,
                                      ev.error().message())},
                   false);
-        projected_event pe{ev->actor, ev->seq, r.seq, ev->type,
-                           ev->data.data};
+        projected_event pe{ev->actor,     ev->seq,       r.seq,
+                           ev->type,      ev->signature, ev->data.data};
         try {
           if (rows)
             rows(pe, rs);
@@ -309,6 +311,12 @@ result<projection> start_projection(engine& eng, std::string name,
     return unexpected{errc::invalid_argument,
                       fmt::format("bad projection name '{}': 1..100 of "
                                   "[A-Za-z0-9_.-]",
+                                  name)};
+  if (!detail::event_feed_on(eng))
+    return unexpected{errc::invalid_argument,
+                      fmt::format("projection '{}': this engine's actors do "
+                                  "not write the feed projections read "
+                                  "(actor_options::event_feed is off)",
                                   name)};
   auto svc = service_of(eng);
   std::lock_guard g{svc->mu};

@@ -2,7 +2,8 @@
 // A Kafka-triggered order process: the `orders` topic (key = customer, value
 // = amount) is delivered to one `customer` virtual actor per key, in
 // partition order, with the record's offset as the call's idempotency key.
-// The actor counts the customer's orders and starts each order's payment and
+// The actor (event-sourced: it logs an order_placed event per order, not its
+// state) counts the customer's orders and starts each order's payment and
 // shipping workflow detached, under a deterministic id, so a record delivered
 // again after a crash finds the workflow it started. A record that cannot be
 // decoded goes to the dead-letter stream. By default the sample starts its
@@ -51,15 +52,25 @@ const auto process_order = step("process_order",
 
 } // namespace
 
-/// One actor per customer (the record key).
-struct customer {
+/// What a customer's actor logs per order (an event, not its whole state).
+struct order_placed {
+  int amount = 0;
+};
+PERDURE_EVENT(order_placed, amount)
+
+/// One event-sourced actor per customer (the record key).
+struct customer : event_sourced<customer, order_placed> {
   int orders = 0;
   int total = 0;
 
+  void apply(const order_placed& e) {
+    ++orders;
+    total += e.amount;
+  }
+
   /// Records the order and starts its workflow; returns the workflow's id.
   std::string place(order o) {
-    ++orders;
-    total += o.amount;
+    emit(order_placed{o.amount});
     // Derived from the committed state: a call replayed after a crash
     // computes the same id and finds the workflow instead of starting a
     // second one.

@@ -246,10 +246,12 @@ TEST_CASE("snapshots of an event-sourced actor are logged between calls") {
   for (long i = 1; i <= 55; ++i)
     a.call(&ledger::deposit, i);
   auto log = eng.event_log();
-  // Snapshots come in batches of their own, after a call is answered.
+  // Snapshots come in batches of their own, after a call is answered;
+  // results are whole ledgers, so snapshots (which keep them under their
+  // keys) grow and come further apart (actor_snapshot_size.test.cpp).
   REQUIRE(test::wait_until([&] {
     auto info = log->info("actor/snap");
-    return info && info->snapshot_seq > 50;
+    return info && info->snapshot_seq > 30;
   }));
   auto info = log->info("actor/snap");
   REQUIRE(info);

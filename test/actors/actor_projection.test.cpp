@@ -238,3 +238,20 @@ TEST_CASE("projection rows: erase removes a row, a bad key fails clearly") {
   CHECK(bad.error().message().find("bad row key") != std::string::npos);
   CHECK(bad.position() == 0);
 }
+
+TEST_CASE("with event_feed off an event-sourced call writes no feed record "
+          "and project() refuses") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  REQUIRE(configure_actors(eng, {.event_feed = false}));
+  auto a = eng.actor<ledger>("nf");
+  a.call(&ledger::deposit, 5L);
+  CHECK(a.call(&ledger::view).balance == 5);
+  auto feed = eng.event_log()->info(projection_records::feed_stream("ledger"));
+  CHECK_FALSE(feed);
+  auto p = try_project<ledger>(eng, "nofeed",
+                               [](const projected_event&) {});
+  REQUIRE_FALSE(p);
+  CHECK(p.error() == errc::invalid_argument);
+  CHECK(p.error().message().find("event_feed") != std::string::npos);
+}

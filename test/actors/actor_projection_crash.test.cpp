@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -114,9 +115,13 @@ void crash_rounds(const std::string& mode, const std::string& storage,
     test::child_process child{"projection_crash",
                               {storage, mode, seen, batch}};
     unsigned long long pos = 0;
+    // The child keeps printing while calls flow: a projection that stopped
+    // moving must fail the test, not let the log grow until the disk fills.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{2};
     while (pos < last + ahead) {
       auto line = child.read_line();
       INFO("round " << round << " line '" << line << "'");
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
       REQUIRE(line.rfind("pos ", 0) == 0);
       pos = std::stoull(line.substr(4));
       CHECK(pos >= last); // resumed from its offset, never before it

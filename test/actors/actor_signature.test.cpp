@@ -201,6 +201,7 @@ TEST_CASE("an event field added still folds, and a retyped one leaves the "
       CHECK(msg.find("actor 'n'") != std::string::npos);
       CHECK(msg.find("seq 2") != std::string::npos);
       CHECK(msg.find("'noted'") != std::string::npos);
+      CHECK(msg.find("PERDURE_EVENT_VERSIONS") != std::string::npos);
       CHECK(active_actors(eng) == 0);
     }
   }

@@ -128,7 +128,8 @@ inline void fold_log(const eventlog::event_log& log, const std::string& id,
         auto c = codec::decode<actor_records::events_called>(r.payload);
         REQUIRE(c);
         for (auto& e : c->events)
-          REQUIRE(ledger::perdure_fold(acc, e.type, e.data.data));
+          REQUIRE(ledger::perdure_fold(acc, e.type, e.signature,
+                                          e.data.data));
         break;
       }
       case record_kind::actor_snapshot: {

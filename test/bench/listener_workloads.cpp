@@ -107,6 +107,24 @@ struct bench_account {
 };
 PERDURE_ACTOR(bench_account, (balance), (deposit))
 
+// The event-sourced twin of bench_account: a call logs one event, not the
+// state.
+struct bench_deposited {
+  std::int64_t amount = 0;
+};
+PERDURE_EVENT(bench_deposited, amount)
+struct bench_es_account : event_sourced<bench_es_account, bench_deposited> {
+  std::int64_t balance = 0;
+  void apply(const bench_deposited& e) {
+    balance += e.amount;
+  }
+  std::int64_t deposit(const kafka_record& r) {
+    emit(bench_deposited{static_cast<std::int64_t>(r.value.size())});
+    return balance;
+  }
+};
+PERDURE_ACTOR(bench_es_account, (balance), (deposit))
+
 // CPU seconds per thread (tid -> name, seconds) from /proc/self/task: which
 // thread of a pipeline is busiest, i.e. which serial stage bounds it.
 std::map<int, std::pair<std::string, double>> thread_cpu_s() {
@@ -172,6 +190,7 @@ std::size_t bench_max_batch() {
   return env ? static_cast<std::size_t>(std::atol(env)) : 2000;
 }
 
+template <class Account, bool Feed = true>
 figures kafka_actor(const bench_options& o) {
   constexpr int count = 100'000;
   constexpr int keys = 1000;
@@ -185,6 +204,8 @@ figures kafka_actor(const bench_options& o) {
     ok_or_throw(producer.flush());
   }
   engine eng{{.storage = o.dir, .durability = o.mode}};
+  if constexpr (!Feed)
+    ok_or_throw(configure_actors(eng, {.event_feed = false}));
   // The accounts exist before the clock starts (creation is one durable
   // commit per actor, measured apart).
   auto c0 = std::chrono::steady_clock::now();
@@ -193,7 +214,7 @@ figures kafka_actor(const bench_options& o) {
     for (int t = 0; t < 8; ++t)
       ts.emplace_back([&, t] {
         for (int k = t; k < keys; k += 8)
-          eng.actor<bench_account>("acct-" + std::to_string(k));
+          eng.actor<Account>("acct-" + std::to_string(k));
       });
     for (auto& t : ts)
       t.join();
@@ -225,7 +246,7 @@ figures kafka_actor(const bench_options& o) {
     kafka_source{.brokers = cluster.bootstrap(), .topic = "bench",
                  .properties = extra_kafka_properties(),
                  .max_batch = bench_max_batch()},
-    deliver_to(&bench_account::deposit));
+    deliver_to(&Account::deposit));
   while (sub.stats().records < count)
     std::this_thread::sleep_for(1ms);
   double taken_s = seconds_since(t0);
@@ -241,7 +262,7 @@ figures kafka_actor(const bench_options& o) {
       kafka_source{.brokers = cluster.bootstrap(), .topic = "bench",
                    .group = "big", .properties = extra_kafka_properties(),
                    .max_batch = 16000},
-      deliver_to(&bench_account::deposit));
+      deliver_to(&Account::deposit));
     while (big.stats().records < count)
       std::this_thread::sleep_for(1ms);
   }
@@ -321,6 +342,14 @@ PERDURE_WORKLOAD("kafka-workflow",
 PERDURE_WORKLOAD("kafka-actor",
                  "Kafka (mock cluster) records into 1,000 virtual actors "
                  "(deliver_to), exactly once",
-                 kafka_actor);
+                 kafka_actor<bench_account>);
+PERDURE_WORKLOAD("kafka-actor-es",
+                 "kafka-actor with event-sourced actors (one event logged "
+                 "per record instead of the state)",
+                 kafka_actor<bench_es_account>);
+PERDURE_WORKLOAD("kafka-actor-es-nofeed",
+                 "kafka-actor-es with actor_options::event_feed off (no "
+                 "feed record per event: no projections)",
+                 (kafka_actor<bench_es_account, false>));
 
 } // namespace perdure::bench

@@ -301,6 +301,23 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
     action = [&] { return cmd_projection_reset(ctx, id); };
   });
 
+  auto* sched = app.add_subcommand("schedule", "schedules: list, pause, "
+                                               "resume, delete");
+  sched->require_subcommand(1);
+  sched->add_subcommand("list", "each schedule's spec, state and last tick")
+    ->callback([&] { action = [&] { return cmd_schedule_list(ctx); }; });
+  static const char* const changes[][2] = {
+    {"pause", "stop starting its ticks' workflows (beside an engine too)"},
+    {"resume", "start them again from the next tick"},
+    {"delete", "remove it and its ticks' records (not their workflows)"}};
+  for (auto& [what, help] : changes) {
+    auto* c = sched->add_subcommand(what, help);
+    c->add_option("NAME", id, "schedule name")->required();
+    c->callback([&, w = std::string{what}] {
+      action = [&, w] { return cmd_schedule_change(ctx, w, id); };
+    });
+  }
+
   if (auto code = parse_command_line(app, argc, argv, io, "perdure --help"))
     return *code;
   finish_context(ctx, common);

@@ -19,10 +19,11 @@ namespace perdure::tools {
 
 namespace {
 
-// The state of actor stream `id` after seq `k`: every state-changing actor
-// record carries the whole new state.
+// The state of actor stream `id` after seq `k`: the last state record's,
+// with an event-sourced actor's later events folded by `fold`.
 result<json> actor_state_at(const eventlog::event_log& log,
-                            const std::string& id, eventlog::seq_t k) {
+                            const std::string& id, eventlog::seq_t k,
+                            const actor_fold& fold) {
   auto replayed = replay_actor_state(
     log, id, 1, [k](const eventlog::record_view& r) { return r.seq > k; });
   if (!replayed)
@@ -32,6 +33,17 @@ result<json> actor_state_at(const eventlog::event_log& log,
                       fmt::format("actor '{}' has no state at or before seq "
                                   "{}",
                                   id, k)};
+  if (auto st = fold_actor_state(*replayed, fold); !st)
+    return st;
+  if (!replayed->events.empty() && !replayed->folded)
+    return unexpected{errc::unsupported,
+                      fmt::format("actor '{}' is event-sourced: its state "
+                                  "at seq {} is the fold of {} events after "
+                                  "seq {}, which only the application can "
+                                  "compute (its embedded CLI's diff does; "
+                                  "`perdure history` shows the events)",
+                                  id, k, replayed->events.size(),
+                                  replayed->state_seq)};
   return std::move(replayed->state);
 }
 
@@ -81,10 +93,10 @@ int cmd_diff(const context& ctx, const diff_args& a) {
                   fmt::format("seq {} is outside the records of '{}' (seq "
                               "{}..{})",
                               k, a.id, s->info.first_seq, s->info.last_seq));
-  auto before = actor_state_at(*s->log, a.id, a.a);
+  auto before = actor_state_at(*s->log, a.id, a.a, ctx.io->fold);
   if (!before)
     return fail(ctx, before.error());
-  auto after = actor_state_at(*s->log, a.id, a.b);
+  auto after = actor_state_at(*s->log, a.id, a.b, ctx.io->fold);
   if (!after)
     return fail(ctx, after.error());
   json changes = json::array();

@@ -230,12 +230,17 @@ int cmd_show(const context& ctx, const std::string& given) {
                      {"last", iso_time(k.last, ctx.utc)}});
     j["record_kinds"] = std::move(arr);
     if (s->info.kind == eventlog::stream_kind::actor) {
-      auto a = summarize_actor(*s->log, s->info);
+      auto a = summarize_actor(*s->log, s->info, ctx.io->fold);
       if (!a)
         return fail(ctx, a.error());
       j["state"] = std::move(a->state);
       j["state_seq"] = a->state_seq;
       j["last_calls"] = std::move(a->last_calls);
+      if (a->event_sourced) {
+        j["event_sourced"] = true;
+        j["folded"] = a->folded;
+        j["events_since_state"] = std::move(a->events_since);
+      }
     }
     ctx.out() << dump_pretty(j) << '\n';
     return 0;
@@ -248,7 +253,7 @@ int cmd_show(const context& ctx, const std::string& given) {
            human_time(k.first, ctx.utc), human_time(k.last, ctx.utc)});
   t.print(ctx.out(), ctx.color);
   if (s->info.kind == eventlog::stream_kind::actor) {
-    auto a = summarize_actor(*s->log, s->info);
+    auto a = summarize_actor(*s->log, s->info, ctx.io->fold);
     if (!a)
       return fail(ctx, a.error());
     print_actor_summary(ctx, *a);
@@ -312,6 +317,8 @@ int replay_actor(const context& ctx, const Stream& s, const std::string& id,
   auto replayed = replay_actor_state(*s.log, id, s.info.first_seq, stop);
   if (!replayed)
     return fail(ctx, replayed.error());
+  if (auto st = fold_actor_state(*replayed, ctx.io->fold); !st)
+    return fail(ctx, st);
   auto& state = replayed->state;
   auto at = replayed->state_seq;
   auto seen = replayed->last_seq;
@@ -324,15 +331,35 @@ int replay_actor(const context& ctx, const Stream& s, const std::string& id,
     j["as_of_seq"] = seen;
     j["state_seq"] = at;
     j["state"] = state;
+    if (replayed->event_sourced) {
+      j["event_sourced"] = true;
+      j["folded"] = replayed->folded;
+      j["events_since_state"] = replayed->events_json;
+    }
     ctx.out() << dump_pretty(j) << '\n';
     return 0;
   }
-  ctx.out() << paint(fmt::format("actor '{}' as of {} (state of seq {}; "
-                                 "replayed through seq {} of {})",
-                                 id, point, at, seen, s.info.last_seq),
-                     style::bold, ctx.color)
-            << "\n"
-            << dump_pretty(state) << '\n';
+  auto& ev = replayed->events_json;
+  if (replayed->folded)
+    ctx.out() << paint(fmt::format("actor '{}' as of {} (state of seq {} "
+                                   "with the {} events after it folded; "
+                                   "replayed through seq {} of {})",
+                                   id, point, at, ev.size(), seen,
+                                   s.info.last_seq),
+                       style::bold, ctx.color);
+  else
+    ctx.out() << paint(fmt::format("actor '{}' as of {} (state of seq {}{}; "
+                                   "replayed through seq {} of {})",
+                                   id, point, at,
+                                   ev.empty() ? ""
+                                              : fmt::format(", before the "
+                                                            "{} events below",
+                                                            ev.size()),
+                                   seen, s.info.last_seq),
+                       style::bold, ctx.color);
+  ctx.out() << "\n" << dump_pretty(state) << '\n';
+  if (!replayed->folded && !ev.empty())
+    print_unfolded_events(ctx, ev);
   return 0;
 }
 

@@ -78,6 +78,13 @@ int cmd_projection_status(const context& ctx);
 /// storage.
 int cmd_projection_reset(const context& ctx, const std::string& name);
 
+/// `schedule list`: each stored schedule's spec, catch-up, state, last tick.
+int cmd_schedule_list(const context& ctx);
+
+/// `schedule pause|resume|delete NAME` (`what`), beside a running engine.
+int cmd_schedule_change(const context& ctx, const std::string& what,
+                        const std::string& name);
+
 /// `export ID --json`: the directory entry and every record as one document.
 int cmd_export(const context& ctx, const std::string& id);
 

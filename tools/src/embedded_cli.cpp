@@ -222,10 +222,10 @@ int run_embedded_cli(const std::vector<std::string>& args, const cli_io& io,
 }
 
 int run_embedded_cli(int argc, const char* const* argv,
-                     const engine_factory& open_engine) {
+                     const engine_factory& open_engine, actor_fold fold) {
   std::vector<std::string> args{argv, argv + argc};
   cli_io io{std::cout, std::cerr, ::isatty(STDOUT_FILENO) == 1,
-            ::isatty(STDERR_FILENO) == 1};
+            ::isatty(STDERR_FILENO) == 1, std::move(fold)};
   int code = run_embedded_cli(args, io, open_engine);
   std::cout.flush();
   return code;

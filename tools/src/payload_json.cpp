@@ -171,6 +171,16 @@ json payload_json(std::uint16_t kind, std::string_view payload) {
       unwrap_fields(j, {"state"});
       unwrap_keys(j);
       break;
+    // Event-sourced: the events' fields read as JSON too.
+    case rk::record_kind::actor_events:
+      unwrap_fields(j, {"args", "result"});
+      if (j.is_object() && j.contains("events") && j["events"].is_array())
+        for (auto& e : j["events"])
+          unwrap_fields(e, {"data"});
+      break;
+    case rk::record_kind::actor_feed:
+      unwrap_fields(j, {"data"});
+      break;
     default: break;
   }
   return j;

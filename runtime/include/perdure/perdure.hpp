@@ -11,6 +11,7 @@
 #include "perdure/runtime/handle.hpp"
 #include "perdure/runtime/metadata.hpp"
 #include "perdure/runtime/options.hpp"
+#include "perdure/runtime/schedule.hpp"
 #include "perdure/runtime/signal.hpp"
 #include "perdure/runtime/step.hpp"
 #include "perdure/runtime/values.hpp"

@@ -24,6 +24,7 @@
 #include "perdure/eventlog/records/actor.hpp"
 #include "perdure/eventlog/status.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -74,6 +75,60 @@ constexpr const char* event_name() noexcept {
   return perdure_event_name(event_tag<E>{});
 }
 
+/// The old shapes of an event type (PERDURE_EVENT_VERSIONS).
+template <class... Old>
+struct event_versions {};
+
+/// `data` decoded as old shape `Old` and upcast to `E`.
+template <class E, class Old>
+result<E> upcast_event(std::string_view data) {
+  auto v = codec::decode<Old>(data);
+  if (!v)
+    return unexpected{errc::type_mismatch, v.error().message()};
+  static_assert(std::is_same_v<decltype(perdure_upcast(std::as_const(*v))),
+                               E>,
+                "perdure_upcast(const Old&) must return the event type "
+                "PERDURE_EVENT_VERSIONS names");
+  return perdure_upcast(std::as_const(*v));
+}
+
+/// `E`'s declared old shapes; none unless PERDURE_EVENT_VERSIONS names
+/// some (found by ADL in E's namespace).
+template <class E>
+constexpr auto versions_of() noexcept {
+  if constexpr (requires { perdure_event_versions(event_tag<E>{}); })
+    return perdure_event_versions(event_tag<E>{});
+  else
+    return event_versions<>{};
+}
+
+/// Decodes a stored event of type `E` whose codec signature was
+/// `signature` (empty: E's own): as the declared old shape of that
+/// signature, upcast, if there is one; else as `E` (fields added since
+/// decode). `type_mismatch` when it decodes as neither.
+template <class E>
+result<E> decode_event(std::string_view signature, std::string_view data) {
+  if (!signature.empty() && signature != codec::type_signature<E>()) {
+    std::optional<result<E>> old;
+    [&]<class... Old>(event_versions<Old...>) {
+      (void) ((signature == codec::type_signature<Old>()
+                 ? (old.emplace(upcast_event<E, Old>(data)), true)
+                 : false)
+              || ...);
+    }(versions_of<E>());
+    if (old)
+      return std::move(*old);
+  }
+  auto v = codec::decode<E>(data);
+  if (!v)
+    return unexpected{errc::type_mismatch,
+                      v.error().message()
+                        + "; declare the stored shape with "
+                          "PERDURE_EVENT_VERSIONS and a perdure_upcast to "
+                          "read it"};
+  return v;
+}
+
 } // namespace detail
 
 /// The base of an event-sourced actor class `Self` whose events are
@@ -96,14 +151,19 @@ class event_sourced : public detail::event_sourced_base {
     return {{detail::event_name<Events>(), codec::type_signature<Events>()}...};
   }
 
-  /// Applies the stored event `type` (encoded as `data`) to `self`.
-  /// Errors: `not_found` (no such type), `type_mismatch` (it does not
-  /// decode as the type of that name).
+  /// Applies the stored event `type`, stored with codec signature
+  /// `signature` (empty: the current one) and encoded as `data`, to
+  /// `self`. An event stored in one of the shapes PERDURE_EVENT_VERSIONS
+  /// declared for its type is decoded as that shape and upcast (the
+  /// type's `perdure_upcast` overload); any other is decoded as the
+  /// current type (fields added since still decode). Errors: `not_found`
+  /// (no such type), `type_mismatch` (it decodes as neither).
   static status perdure_fold(Self& self, std::string_view type,
+                             std::string_view signature,
                              std::string_view data) {
     status out{errc::not_found, "no event type of that name"};
     (void) ((type == detail::event_name<Events>()
-               ? (out = fold_one<Events>(self, data), true)
+               ? (out = fold_one<Events>(self, signature, data), true)
                : false)
             || ...);
     return out;
@@ -129,10 +189,11 @@ class event_sourced : public detail::event_sourced_base {
 
  private:
   template <class E>
-  static status fold_one(Self& self, std::string_view data) {
-    auto v = codec::decode<E>(data);
+  static status fold_one(Self& self, std::string_view signature,
+                         std::string_view data) {
+    auto v = detail::decode_event<E>(signature, data);
     if (!v)
-      return {errc::type_mismatch, v.error().message()};
+      return v.error();
     apply_one(self, std::as_const(*v));
     return {};
   }
@@ -161,4 +222,23 @@ class event_sourced : public detail::event_sourced_base {
   [[maybe_unused]] constexpr const char* perdure_event_name(                  \
     ::perdure::detail::event_tag<Type>) noexcept {                            \
     return #Type;                                                             \
+  }
+
+/// Declares, at namespace scope after PERDURE_EVENT(Type, ...), the old
+/// shapes `Old...` in which events of `Type` were stored (each a struct
+/// with PERDURE_FIELDS). A stored `Type` event whose signature is an old
+/// shape's is decoded as it and turned into an event by the function
+/// `perdure_upcast(const Old&)` the application writes beside it (found
+/// by ADL; it returns a `Type`). Projections' `as<Type>()` upcast alike:
+///
+///   struct noted_v1 { long amount = 0; };        // how it was stored
+///   PERDURE_FIELDS(noted_v1, amount)
+///   struct noted { std::string amount; };        // what it is now
+///   PERDURE_EVENT(noted, amount)
+///   PERDURE_EVENT_VERSIONS(noted, noted_v1)
+///   noted perdure_upcast(const noted_v1& o) { return {fmt(o.amount)}; }
+#define PERDURE_EVENT_VERSIONS(Type, ...)                                     \
+  [[maybe_unused]] constexpr ::perdure::detail::event_versions<__VA_ARGS__>  \
+  perdure_event_versions(::perdure::detail::event_tag<Type>) noexcept {       \
+    return {};                                                                \
   }

@@ -41,6 +41,7 @@ struct projected_event {
   std::uint64_t seq = 0;     ///< the seq of its call in the actor's stream
   std::uint64_t position = 0; ///< its position in the class's feed (1..)
   std::string_view type;     ///< the event type's registered name
+  std::string_view signature; ///< its codec signature when it was stored
   std::string_view data;     ///< the encoded event
 
   /// Whether the event is of type `E`.
@@ -48,13 +49,14 @@ struct projected_event {
   bool is() const noexcept {
     return type == detail::event_name<E>();
   }
-  /// The event as `E`; none when it is of another type. Throws
+  /// The event as `E`; none when it is of another type. An event stored
+  /// in an old shape of `E` is upcast (PERDURE_EVENT_VERSIONS). Throws
   /// perdure::error (`type_mismatch`) when it is `E` but does not decode.
   template <class E>
   std::optional<E> as() const {
     if (!is<E>())
       return std::nullopt;
-    return value_or_throw(codec::decode<E>(data));
+    return value_or_throw(detail::decode_event<E>(signature, data));
   }
 };
 

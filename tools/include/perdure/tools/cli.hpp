@@ -4,8 +4,13 @@
 // The perdure command-line interface as a library call, so that the `perdure`
 // binary, tests and applications (which pass their own argv) share it.
 
+#include "perdure/eventlog/records/actor.hpp"
+#include "perdure/eventlog/status.hpp"
+
+#include <functional>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace perdure::tools {
@@ -25,6 +30,16 @@ enum class exit_code : int {
                        ///< workflow failed or was canceled
 };
 
+/// Folds events of event-sourced actor class `cls` onto its encoded state
+/// `state`; returns the encoded state after them. Only the application
+/// can (its apply()): the embedded CLI passes one (fold_actors<...>()),
+/// `perdure` has none and shows the events beside the nearest snapshot.
+/// `not_found` for a class it does not know; other errors as the
+/// application's activation reports them.
+using actor_fold = std::function<result<std::string>(
+  std::string_view cls, std::string_view state,
+  const std::vector<actor_records::stored_event>& events)>;
+
 /// Where a run of the CLI writes, and whether those are terminals (colour,
 /// progress bars).
 struct cli_io {
@@ -32,6 +47,9 @@ struct cli_io {
   std::ostream& err;
   bool out_tty = false;
   bool err_tty = false;
+  /// Event-sourced actors' fold for replay, show and diff; none: not
+  /// folded (see actor_fold).
+  actor_fold fold = {};
 };
 
 /// Runs the CLI on `args` (args[0] is the program name) and returns the exit

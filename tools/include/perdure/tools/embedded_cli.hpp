@@ -45,7 +45,11 @@ int run_embedded_cli(const std::vector<std::string>& args, const cli_io& io,
                      const engine_factory& open_engine = open_default_engine);
 
 /// As above, from main()'s arguments, printing to std::cout / std::cerr.
+/// `fold` (perdure::fold_actors<A, B...>() from perdure/actors/fold.hpp)
+/// lets replay, show and diff fold the application's event-sourced actors
+/// (see cli_io::fold).
 int run_embedded_cli(int argc, const char* const* argv,
-                     const engine_factory& open_engine = open_default_engine);
+                     const engine_factory& open_engine = open_default_engine,
+                     actor_fold fold = {});
 
 } // namespace perdure::tools

@@ -110,10 +110,10 @@ struct actor_class {
   /// Event-sourced classes (derived from event_sourced<T, Events...>).
   bool event_sourced = false;
   std::vector<actor_records::named_signature> events; ///< names, signatures
-  /// Applies stored event `type` (bytes `data`) to `*state` (see
-  /// event_sourced::perdure_fold).
+  /// Applies stored event `type` (codec signature `signature`, bytes
+  /// `data`) to `*state` (see event_sourced::perdure_fold).
   std::function<status(void* state, std::string_view type,
-                       std::string_view data)>
+                       std::string_view signature, std::string_view data)>
     fold;
   /// A copy of `*state`.
   std::function<std::shared_ptr<void>(const void* state)> clone;
@@ -234,10 +234,10 @@ const actor_class& class_of() {
     if constexpr (std::is_base_of_v<event_sourced_base, T>) {
       c.event_sourced = true;
       c.events = T::perdure_event_table();
-      c.fold = [](void* s, std::string_view type,
+      c.fold = [](void* s, std::string_view type, std::string_view sig,
                   std::string_view data) -> status {
         try {
-          return T::perdure_fold(*static_cast<T*>(s), type, data);
+          return T::perdure_fold(*static_cast<T*>(s), type, sig, data);
         } catch (...) {
           auto [what, text] = describe_current_exception();
           return {errc::failed, "its apply() threw " + what + ": " + text};
