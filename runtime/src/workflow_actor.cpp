@@ -29,6 +29,9 @@ struct workflow_state {
   int running = 0;          ///< attempts in the step pool
   std::vector<std::shared_ptr<attempt_link>> links; ///< of those attempts
   std::vector<std::shared_ptr<event_wait>> waits; ///< armed event waits
+  /// Attempts of race losers whose links were cut: a result of theirs
+  /// already on its way is dropped (their `running` was counted down).
+  std::vector<std::pair<std::uint32_t, int>> cut;
   bool ended = false;       ///< the terminal record is durable
   bool stopping = false;
   bool abandon = false; ///< shutdown: stop waiting for running bodies
@@ -40,6 +43,24 @@ using workflow_actor = caf::stateful_actor<workflow_state>;
 
 void submit(workflow_actor* self, plan p) {
   auto& s = self->state;
+  // Race losers: nobody takes their events any more, and their bodies
+  // (queued: never started; running: left to finish) are not waited for.
+  for (auto node : p.dropped) {
+    std::erase_if(s.waits, [&](auto& w) {
+      if (w->node != node)
+        return false;
+      w->dropped->store(true);
+      return true;
+    });
+    std::erase_if(s.links, [&](auto& l) {
+      if (l->node != node)
+        return false;
+      l->cut();
+      --s.running;
+      s.cut.emplace_back(l->node, l->attempt);
+      return true;
+    });
+  }
   if (p.batch.empty() && p.dispatches.empty() && !p.ends)
     return;
   auto no = s.next_batch++;
@@ -327,6 +348,13 @@ caf::behavior workflow_behavior(workflow_actor* self,
       auto& s = self->state;
       std::shared_ptr<event_wait> wait; // the event's wait, if still armed
       if (!d->event) {
+        auto c = std::find(s.cut.begin(), s.cut.end(),
+                           std::pair<std::uint32_t, int>{node, attempt});
+        if (c != s.cut.end()) {
+          s.cut.erase(c);
+          maybe_finish(self);
+          return;
+        }
         --s.running;
         std::erase_if(s.links, [&](auto& l) {
           return l->node == node && l->attempt == attempt;

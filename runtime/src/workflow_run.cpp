@@ -67,9 +67,11 @@ void workflow_run::begin(plan& p) {
                    encode_rec(rec::workflow_ended{}));
   }
   p.batch.set_status(id_, rec::status_string(rec::stored_status::running));
+  resume_races(p);
   for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
     auto& n = nodes_[i];
-    if (n.state == step_state::pending && n.waiting == 0 && !n.dead)
+    if (n.state == step_state::pending && n.waiting == 0 && !n.dead
+        && !n.is_race())
       start(i, 1, {}, p);
   }
 }
@@ -113,6 +115,14 @@ void workflow_run::succeed(std::uint32_t i, std::string bytes, plan& p) {
     }
     for (auto c : n.consumers) {
       auto& cn = nodes_[c];
+      if (cn.is_race()) {
+        // Logged in this batch even while stopping: the winner is fixed.
+        --cn.waiting;
+        if (cn.state == step_state::pending && !cn.dead
+            && end_ == run_end::none)
+          resolve_race(c, i, p);
+        continue;
+      }
       if (--cn.waiting == 0 && cn.state == step_state::pending && !cn.dead
           && end_ == run_end::none && !stopping_)
         start(c, 1, {}, p);
@@ -233,7 +243,7 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
                      encode_rec(r));
       if (end_ == run_end::none && !stopping_)
         for (auto k = sub; k < nodes_.size(); ++k)
-          if (nodes_[k].waiting == 0)
+          if (nodes_[k].waiting == 0 && !nodes_[k].is_race())
             start(k, 1, {}, p);
       return;
     }
