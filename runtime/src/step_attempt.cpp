@@ -12,7 +12,19 @@ bool attempt_link::begin() {
   if (!to_)
     return false;
   m_->steps_started->inc();
+  began_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+             .count();
   return true;
+}
+
+std::chrono::nanoseconds attempt_link::left(
+  std::chrono::milliseconds limit) const {
+  auto began = began_.load();
+  if (began == 0)
+    return limit;
+  auto now = std::chrono::steady_clock::now().time_since_epoch();
+  return limit - (now - std::chrono::nanoseconds{began});
 }
 
 void attempt_link::deliver(std::shared_ptr<step_done> d, double seconds) {

@@ -20,6 +20,7 @@ using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 
 struct workflow_state {
   std::shared_ptr<run_state> st;
@@ -258,6 +259,7 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
   std::vector<input> inputs;
   std::string step_id;
   demand need;
+  std::chrono::milliseconds limit{0};
   {
     std::lock_guard guard{s.st->mu};
     auto& run = *s.st->run;
@@ -269,6 +271,7 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     def = n.def;
     step_id = n.id;
     need = {n.opts.cpus, n.opts.gpus, n.opts.custom};
+    limit = n.opts.timeout;
     auto in = run.inputs_of(node, *s.eng->blobs);
     if (!in) {
       auto d = std::make_shared<step_done>();
@@ -290,11 +293,52 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     },
     &s.eng->m, node, attempt));
   attempt_job job{link, std::move(def), std::move(inputs), s.st->id,
-                  std::move(step_id), cancellation_token{s.st->cancel_flag},
+                  std::move(step_id),
+                  cancellation_token{s.st->cancel_flag, link->stop},
                   s.eng->blobs};
+  if (limit.count() > 0)
+    self->delayed_send(self, limit, timeout_atom::value, node, attempt);
   auto label = job.label();
   s.eng->pool->submit(std::move(need), std::move(job), s.st->cancel_flag,
                       std::move(label));
+}
+
+// The step timeout of `node`'s attempt came: fails the attempt when its
+// body ran that long (cut, token set; retried as any failure), else looks
+// again when it could.
+void check_timeout(workflow_actor* self, std::uint32_t node, int attempt) {
+  auto& s = self->state;
+  auto it = std::find_if(s.links.begin(), s.links.end(), [&](auto& l) {
+    return l->node == node && l->attempt == attempt;
+  });
+  if (it == s.links.end())
+    return; // its result came first
+  std::chrono::milliseconds limit;
+  {
+    std::lock_guard guard{s.st->mu};
+    limit = s.st->run->at(node).opts.timeout;
+  }
+  if (auto left = (*it)->left(limit); left.count() > 0) {
+    self->delayed_send(
+      self, std::chrono::ceil<std::chrono::milliseconds>(left),
+      timeout_atom::value, node, attempt);
+    return;
+  }
+  auto link = *it;
+  s.links.erase(it);
+  link->stop->store(true);
+  link->cut();
+  --s.running;
+  s.cut.emplace_back(node, attempt);
+  if (!s.fatal || s.st->cancel_flag->load())
+    return;
+  plan p;
+  {
+    std::lock_guard guard{s.st->mu};
+    s.st->run->on_timeout(node, attempt, p);
+  }
+  s.st->cv.notify_all();
+  submit(self, std::move(p));
 }
 
 caf::behavior workflow_behavior(workflow_actor* self,
@@ -411,6 +455,10 @@ caf::behavior workflow_behavior(workflow_actor* self,
       else
         self->delayed_send(self, s.eng->opts.external_cancel_check,
                            check_atom::value);
+    },
+    [=](timeout_atom, std::uint32_t node, int attempt) {
+      check_timeout(self, node, attempt);
+      maybe_finish(self);
     },
     [=](abandon_atom) { self->state.abandon = true; maybe_finish(self); },
     [=](stop_atom) {

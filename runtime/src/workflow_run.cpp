@@ -274,6 +274,15 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
   fail(i, out.error_type, out.error_text, p);
 }
 
+void workflow_run::on_timeout(std::uint32_t i, int attempt, plan& p) {
+  auto limit = nodes_[i].opts.timeout;
+  auto text = fmt::format("step '{}' attempt {} ran longer than its "
+                          "timeout of {} ms",
+                          nodes_[i].id, attempt, limit.count());
+  on_result(i, attempt, outcome::failure("perdure::timeout", std::move(text)),
+            {}, p, now_() - limit.count() * 1'000'000);
+}
+
 void workflow_run::on_cancel(plan& p) {
   if (end_ != run_end::none)
     return;

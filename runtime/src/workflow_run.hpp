@@ -113,6 +113,10 @@ class workflow_run {
                  std::vector<std::string> blobs, plan& p,
                  time_ns body_start = 0);
 
+  /// The attempt's body ran for its step timeout: it failed (retried as
+  /// any failure).
+  void on_timeout(std::uint32_t node, int attempt, plan& p);
+
   /// An event node's deadline was computed: log it with a timer entry.
   void set_due(std::uint32_t node, time_ns due, plan& p);
 

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// Per-step `timeout` (start-to-close per attempt) through the public API:
+// an attempt that runs past it fails with perdure::timeout and is retried;
+// its token is set; a body that ignores the token is not waited for and
+// its late result is dropped; the option is logged with the graph.
+
+#include <doctest/doctest.h>
+#include <perdure/perdure.hpp>
+
+#include "temp_dir.hpp"
+#include "wait_until.hpp"
+
+#include <atomic>
+#include <string>
+
+using namespace perdure;
+using namespace std::chrono_literals;
+using test::wait_until;
+
+namespace {
+
+std::atomic<int> st_runs{0};
+std::atomic<int> st_saw_token{0};
+
+// Runs until its token is set (never returns on its own).
+const auto st_hang = step("st_hang", [] {
+  ++st_runs;
+  if (!wait_until([] { return this_step::canceled(); }))
+    return -1;
+  ++st_saw_token;
+  return 0; // too late: dropped
+});
+
+// Hangs on its first attempt only.
+const auto st_first_hangs = step("st_first_hangs", [] {
+  ++st_runs;
+  if (this_step::attempt() == 1) {
+    wait_until([] { return this_step::canceled(); });
+    ++st_saw_token;
+    return -1; // dropped
+  }
+  return this_step::attempt() * 10;
+});
+
+std::atomic<bool> st_release{false};
+
+// Ignores its token on attempt 1 until the test releases it.
+const auto st_stubborn = step("st_stubborn", [] {
+  ++st_runs;
+  if (this_step::attempt() == 1) {
+    wait_until([] { return st_release.load(); });
+    return -1; // dropped: the attempt timed out long ago
+  }
+  return 7;
+});
+
+const auto st_quick = step("st_quick", [] { return 5; });
+
+} // namespace
+
+TEST_CASE("a step exceeding its timeout is retried and then fails with "
+          "perdure::timeout") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  st_runs = 0;
+  st_saw_token = 0;
+  auto r = eng.try_run(
+    st_hang.options({.max_attempts = 3, .timeout = 30ms})(), "hang");
+  REQUIRE(!r);
+  CHECK(r.error().code() == errc::failed);
+  CHECK(r.error().message().find("perdure::timeout") != std::string::npos);
+  CHECK(r.error().message().find("timeout of 30 ms") != std::string::npos);
+  auto m = eng.metadata("hang", "st_hang");
+  CHECK(m.state == step_state::failed);
+  CHECK(m.options.timeout == 30ms);
+  REQUIRE(m.attempts.size() == 3);
+  for (auto& a : m.attempts)
+    CHECK(a.error_type == "perdure::timeout");
+  CHECK(st_runs == 3);
+  // Every timed-out attempt saw its token (each waits for it).
+  CHECK(wait_until([] { return st_saw_token.load() == 3; }));
+}
+
+TEST_CASE("a timed-out attempt is retried and the retry's value is the "
+          "output") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  st_runs = 0;
+  st_saw_token = 0;
+  CHECK(eng.run(st_first_hangs.options({.timeout = 20ms})(), "retry") == 20);
+  auto m = eng.metadata("retry", "st_first_hangs");
+  REQUIRE(m.attempts.size() == 2);
+  CHECK(m.attempts[0].error_type == "perdure::timeout");
+  CHECK(m.attempts[1].error_type.empty());
+  CHECK(wait_until([] { return st_saw_token.load() == 1; }));
+}
+
+TEST_CASE("a body that ignores its token past the timeout is not waited "
+          "for and its late result is dropped") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  st_runs = 0;
+  st_release = false;
+  CHECK(eng.run(st_stubborn.options({.timeout = 20ms})(), "stub") == 7);
+  st_release = true; // attempt 1 returns -1 now: nobody takes it
+  CHECK(eng.output<int>("stub") == 7);
+  CHECK(st_runs == 2);
+}
+
+TEST_CASE("a step within its timeout is not affected and the timeout is "
+          "kept across a reopen") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path()}};
+    CHECK(eng.run(st_quick.options({.timeout = 1h})(), "quick") == 5);
+  }
+  engine eng{{.storage = dir.path()}};
+  auto m = eng.metadata("quick", "st_quick");
+  CHECK(m.options.timeout == 1h);
+  CHECK(m.attempts.size() == 1);
+  CHECK_THROWS_AS(st_hang.options({.timeout = 0ms})(), perdure::error);
+}
