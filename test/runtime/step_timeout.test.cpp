@@ -7,11 +7,14 @@
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
 
+#include "child_process.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <string>
+#include <thread>
 
 using namespace perdure;
 using namespace std::chrono_literals;
@@ -55,6 +58,22 @@ const auto st_stubborn = step("st_stubborn", [] {
 });
 
 const auto st_quick = step("st_quick", [] { return 5; });
+
+// In the child: attempt 1 hangs until its timeout, attempt 2 says so and
+// hangs past it (ignoring its token) until the kill. Elsewhere: 9.
+std::atomic<bool> st_in_child{false};
+const auto st_crash = step("st_crash", [] {
+  if (!st_in_child)
+    return 9;
+  if (this_step::attempt() == 1) {
+    wait_until([] { return this_step::canceled(); });
+    return -1;
+  }
+  std::printf("attempt %d\n", this_step::attempt());
+  std::fflush(stdout);
+  std::this_thread::sleep_for(60s);
+  return -2;
+});
 
 } // namespace
 
@@ -105,6 +124,37 @@ TEST_CASE("a body that ignores its token past the timeout is not waited "
   st_release = true; // attempt 1 returns -1 now: nobody takes it
   CHECK(eng.output<int>("stub") == 7);
   CHECK(st_runs == 2);
+}
+
+PERDURE_CHILD_ENTRY("step_timeout_kill") {
+  st_in_child = true;
+  engine eng{{.storage = args.at(0)}};
+  auto h = eng.run_async(
+    st_crash.options({.max_attempts = 5, .timeout = 30ms})(), "tk");
+  std::this_thread::sleep_for(60s);
+  return 0;
+}
+
+TEST_CASE("a timed-out attempt logged before a SIGKILL stays in the "
+          "history, and the timeout is kept for the resumed run") {
+  test::temp_dir dir;
+  auto storage = (dir / "s").string();
+  {
+    test::child_process child{"step_timeout_kill", {storage}};
+    // Attempt 2 starts once attempt 1's failure is durable.
+    REQUIRE(child.read_line() == "attempt 2");
+    child.kill();
+  }
+  engine eng{{.storage = storage, .resume_on_open = false}};
+  REQUIRE(eng.status("tk") == workflow_status::resumable);
+  auto m = eng.metadata("tk", "st_crash");
+  CHECK(m.options.timeout == 30ms);
+  REQUIRE(m.attempts.size() >= 2);
+  CHECK(m.attempts[0].error_type == "perdure::timeout");
+  CHECK(eng.resume<int>("tk").get() == 9);
+  m = eng.metadata("tk", "st_crash");
+  CHECK(m.attempts.front().error_type == "perdure::timeout");
+  CHECK(m.attempts.back().error_type.empty());
 }
 
 TEST_CASE("a step within its timeout is not affected and the timeout is "
