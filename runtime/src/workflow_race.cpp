@@ -46,11 +46,15 @@ void workflow_run::prune_losers(std::uint32_t race, plan* p) {
       return !nodes_[c].dead && nodes_[c].state != step_state::succeeded;
     });
   };
-  bool any = false;
+  // The first node owned by a canceled node (only a node that continued
+  // into a sub-graph owns any; they all come after its sub-graph's root).
+  auto owned_from = static_cast<std::uint32_t>(nodes_.size());
   auto kill = [&](std::uint32_t j) {
     auto& m = nodes_[j];
     m.dead = true;
-    any = true;
+    if (m.continued_to >= 0)
+      owned_from = std::min(owned_from,
+                            static_cast<std::uint32_t>(m.continued_to));
     if (m.error_text.empty())
       m.error_text = fmt::format("perdure::canceled: lost the race '{}'",
                                  won.id);
@@ -73,10 +77,10 @@ void workflow_run::prune_losers(std::uint32_t race, plan* p) {
     kill(j);
     todo.insert(todo.end(), m.inputs.begin(), m.inputs.end());
   }
-  if (!any)
-    return;
-  // What the canceled nodes own (their sub-graphs): owners come first.
-  for (std::uint32_t k = 0; k < nodes_.size(); ++k) {
+  // What the canceled nodes own (their sub-graphs): owners come first,
+  // so one pass from there suffices (and a race of plain nodes, the
+  // common case, costs no pass over a long workflow's nodes).
+  for (auto k = owned_from; k < nodes_.size(); ++k) {
     auto& m = nodes_[k];
     if (!m.dead && m.owner >= 0 && nodes_[m.owner].dead
         && m.state != step_state::succeeded)

@@ -92,6 +92,11 @@ const auto rt_after = step("rt_after", [](int v) {
   return v + 1;
 });
 
+// A dynamic step whose sub-graph is a long timer.
+const auto rt_dyn = step("rt_dyn", []() -> workflow<timer_event> {
+  return sleep(1h);
+});
+
 } // namespace
 
 TEST_CASE("first_of yields the first input to finish and the loser's signal "
@@ -195,4 +200,23 @@ TEST_CASE("a race's losing steps: pending ones never start, a running one "
   CHECK(rt_after_ran.load() == 0);
   CHECK(eng.metadata("lose", "rt_after").error_text.find("lost the race")
         != std::string::npos);
+}
+
+TEST_CASE("a losing dynamic step's sub-graph is canceled with it: its "
+          "timer is removed") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  auto h = eng.run_async(first_of(rt_dyn(), wait_for_signal<int>("go")),
+                         "dyn");
+  // The sub-graph's timer is set (durably) before the race is decided.
+  REQUIRE(wait_until([&] { return timers_of(eng, "dyn") == 1; }));
+  eng.signal("dyn", "go", 4);
+  auto v = h.get();
+  REQUIRE(v.index() == 1);
+  CHECK(std::get<1>(v) == 4);
+  CHECK(timers_of(eng, "dyn") == 0);
+  CHECK(eng.metadata("dyn", "perdure.sleep").error_text.find(
+          "lost the race 'first_of'")
+        != std::string::npos);
+  CHECK(eng.metadata("dyn", "rt_dyn").state == step_state::continued);
 }
