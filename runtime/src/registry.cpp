@@ -105,6 +105,8 @@ step_options merge_options(const step_options& base, step_options o) {
     o.retry_backoff = base.retry_backoff;
   if (!o.timeout)
     o.timeout = base.timeout;
+  if (!o.heartbeat_timeout)
+    o.heartbeat_timeout = base.heartbeat_timeout;
   if (!o.resources.cpus)
     o.resources.cpus = base.resources.cpus;
   if (!o.resources.gpus)
@@ -128,6 +130,8 @@ void check_options(const node& n) {
     bad("retry_backoff must not be negative");
   if (o.timeout && o.timeout->count() <= 0)
     bad("timeout must be positive");
+  if (o.heartbeat_timeout && o.heartbeat_timeout->count() <= 0)
+    bad("heartbeat_timeout must be positive");
   if (o.resources.cpus.value_or(1) < 0 || o.resources.gpus.value_or(0) < 0)
     bad("resources must not be negative");
   for (auto& [k, v] : o.resources.custom)

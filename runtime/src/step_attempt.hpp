@@ -52,6 +52,10 @@ class attempt_link {
   /// How long the body may still run under the start-to-close `limit`:
   /// all of it while it has not begun, zero or less once it is overdue.
   std::chrono::nanoseconds left(std::chrono::milliseconds limit) const;
+  /// As left(), for the heartbeat limit `hb` (from the last heartbeat).
+  std::chrono::nanoseconds beat_left(std::chrono::milliseconds hb) const;
+  /// The body's last heartbeat (steady clock, ns; this_step::heartbeat).
+  std::atomic<std::int64_t> beat{0};
   /// Hands `d` (and the body's run time `seconds`, if it ran) to the actor;
   /// drops it when the link is cut.
   void deliver(std::shared_ptr<step_done> d, double seconds = -1);

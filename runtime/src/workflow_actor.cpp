@@ -259,7 +259,7 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
   std::vector<input> inputs;
   std::string step_id;
   demand need;
-  std::chrono::milliseconds limit{0};
+  std::chrono::milliseconds limit{0}; // the first timeout check
   {
     std::lock_guard guard{s.st->mu};
     auto& run = *s.st->run;
@@ -272,6 +272,9 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     step_id = n.id;
     need = {n.opts.cpus, n.opts.gpus, n.opts.custom};
     limit = n.opts.timeout;
+    if (auto hb = n.opts.heartbeat_timeout;
+        hb.count() > 0 && (limit.count() == 0 || hb < limit))
+      limit = hb;
     auto in = run.inputs_of(node, *s.eng->blobs);
     if (!in) {
       auto d = std::make_shared<step_done>();
@@ -313,15 +316,19 @@ void check_timeout(workflow_actor* self, std::uint32_t node, int attempt) {
   });
   if (it == s.links.end())
     return; // its result came first
-  std::chrono::milliseconds limit;
+  std::chrono::milliseconds limit, hb;
   {
     std::lock_guard guard{s.st->mu};
     limit = s.st->run->at(node).opts.timeout;
+    hb = s.st->run->at(node).opts.heartbeat_timeout;
   }
-  if (auto left = (*it)->left(limit); left.count() > 0) {
-    self->delayed_send(
-      self, std::chrono::ceil<std::chrono::milliseconds>(left),
-      timeout_atom::value, node, attempt);
+  using std::chrono::nanoseconds;
+  auto left = limit.count() > 0 ? (*it)->left(limit) : nanoseconds::max();
+  auto beat = hb.count() > 0 ? (*it)->beat_left(hb) : nanoseconds::max();
+  if (left.count() > 0 && beat.count() > 0) {
+    auto next = std::min(left, beat);
+    self->delayed_send(self, std::chrono::ceil<std::chrono::milliseconds>(next),
+                       timeout_atom::value, node, attempt);
     return;
   }
   auto link = *it;
@@ -335,7 +342,7 @@ void check_timeout(workflow_actor* self, std::uint32_t node, int attempt) {
   plan p;
   {
     std::lock_guard guard{s.st->mu};
-    s.st->run->on_timeout(node, attempt, p);
+    s.st->run->on_timeout(node, attempt, left.count() > 0, p);
   }
   s.st->cv.notify_all();
   submit(self, std::move(p));

@@ -274,13 +274,25 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
   fail(i, out.error_type, out.error_text, p);
 }
 
-void workflow_run::on_timeout(std::uint32_t i, int attempt, plan& p) {
-  auto limit = nodes_[i].opts.timeout;
-  auto text = fmt::format("step '{}' attempt {} ran longer than its "
-                          "timeout of {} ms",
-                          nodes_[i].id, attempt, limit.count());
-  on_result(i, attempt, outcome::failure("perdure::timeout", std::move(text)),
-            {}, p, now_() - limit.count() * 1'000'000);
+void workflow_run::on_timeout(std::uint32_t i, int attempt, bool heartbeat,
+                              plan& p) {
+  auto& o = nodes_[i].opts;
+  auto limit = heartbeat ? o.heartbeat_timeout : o.timeout;
+  auto id = nodes_[i].id;
+  auto out =
+    heartbeat
+      ? outcome::failure("perdure::heartbeat_timeout",
+                         fmt::format("step '{}' attempt {} sent no heartbeat "
+                                     "for {} ms",
+                                     id, attempt, limit.count()))
+      : outcome::failure("perdure::timeout",
+                         fmt::format("step '{}' attempt {} ran longer than "
+                                     "its timeout of {} ms",
+                                     id, attempt, limit.count()));
+  // A start-to-close timeout knows when the body began; a heartbeat one
+  // keeps the attempt's scheduled start.
+  on_result(i, attempt, std::move(out), {}, p,
+            heartbeat ? 0 : now_() - limit.count() * 1'000'000);
 }
 
 void workflow_run::on_cancel(plan& p) {

@@ -113,9 +113,9 @@ class workflow_run {
                  std::vector<std::string> blobs, plan& p,
                  time_ns body_start = 0);
 
-  /// The attempt's body ran for its step timeout: it failed (retried as
-  /// any failure).
-  void on_timeout(std::uint32_t node, int attempt, plan& p);
+  /// The attempt's body ran for its step timeout (or, `heartbeat`, that
+  /// long without a heartbeat): it failed (retried as any failure).
+  void on_timeout(std::uint32_t node, int attempt, bool heartbeat, plan& p);
 
   /// An event node's deadline was computed: log it with a timer entry.
   void set_due(std::uint32_t node, time_ns due, plan& p);

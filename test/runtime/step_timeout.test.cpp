@@ -75,6 +75,20 @@ const auto st_crash = step("st_crash", [] {
   return -2;
 });
 
+std::atomic<bool> st_beater_began{false};
+std::atomic<bool> st_silent_done{false};
+
+// Heartbeats (every ms) until the silent step below has timed out, so it
+// runs longer than the heartbeat limit, however fast the machine.
+const auto st_beater = step("st_beater", [] {
+  st_beater_began = true;
+  while (!st_silent_done && !this_step::canceled()) {
+    this_step::heartbeat();
+    std::this_thread::sleep_for(1ms);
+  }
+  return this_step::canceled() ? -1 : 1;
+});
+
 } // namespace
 
 TEST_CASE("a step exceeding its timeout is retried and then fails with "
@@ -169,4 +183,35 @@ TEST_CASE("a step within its timeout is not affected and the timeout is "
   CHECK(m.options.timeout == 1h);
   CHECK(m.attempts.size() == 1);
   CHECK_THROWS_AS(st_hang.options({.timeout = 0ms})(), perdure::error);
+}
+
+TEST_CASE("a heartbeat-less long step times out and a heartbeating one "
+          "does not") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  st_beater_began = false;
+  st_silent_done = false;
+  st_saw_token = 0;
+  auto beating = eng.run_async(
+    st_beater.options({.max_attempts = 1, .heartbeat_timeout = 200ms})(),
+    "beats");
+  REQUIRE(wait_until([] { return st_beater_began.load(); }));
+  // Started later, with the same limit, never beating.
+  auto silent = eng.try_run(
+    st_hang.options({.max_attempts = 2, .heartbeat_timeout = 200ms})(),
+    "silent");
+  st_silent_done = true;
+  REQUIRE(!silent);
+  CHECK(silent.error().message().find("perdure::heartbeat_timeout")
+        != std::string::npos);
+  CHECK(silent.error().message().find("sent no heartbeat for 200 ms")
+        != std::string::npos);
+  auto m = eng.metadata("silent", "st_hang");
+  REQUIRE(m.attempts.size() == 2);
+  CHECK(m.attempts[1].error_type == "perdure::heartbeat_timeout");
+  CHECK(m.options.heartbeat_timeout == 200ms);
+  CHECK(beating.get() == 1);
+  CHECK(eng.metadata("beats", "st_beater").attempts.size() == 1);
+  CHECK_THROWS_AS(st_hang.options({.heartbeat_timeout = -1ms})(),
+                  perdure::error);
 }

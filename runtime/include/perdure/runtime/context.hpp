@@ -53,6 +53,11 @@ const std::string& step_id() noexcept;
 /// The 1-based attempt of the running step (0 outside a step).
 int attempt() noexcept;
 
+/// Reports that the running body makes progress: resets its attempt's
+/// `step_options::heartbeat_timeout` clock. Cheap (one atomic store); does
+/// nothing outside a step body or without that option.
+void heartbeat() noexcept;
+
 /// The engine running this step body (or actor method), so that a body can
 /// send signals, start workflows or call actors without a global. Throws
 /// `perdure::error` (`invalid_argument`) outside a body and once the

@@ -31,6 +31,7 @@ struct effective_step_options {
   int max_attempts = 3;
   std::chrono::milliseconds retry_backoff = {};
   std::chrono::milliseconds timeout = {}; ///< per attempt; 0: none
+  std::chrono::milliseconds heartbeat_timeout = {}; ///< 0: none
   double cpus = 1;
   double gpus = 0;
   std::map<std::string, double> custom = {};

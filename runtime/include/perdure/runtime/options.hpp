@@ -55,6 +55,12 @@ struct step_options {
   /// its resources, its late result dropped. Logged with the graph, so a
   /// resume keeps it. Event nodes ignore it (use with_timeout).
   std::optional<std::chrono::milliseconds> timeout = {};
+  /// Heartbeat limit of each attempt (default none; > 0 when set): an
+  /// attempt whose body has not called `this_step::heartbeat()` for this
+  /// long (counted from when it began) fails with
+  /// `perdure::heartbeat_timeout`, as `timeout` does, so a long body that
+  /// reports progress may run on while a stuck one is retried early.
+  std::optional<std::chrono::milliseconds> heartbeat_timeout = {};
   perdure::resources resources = {};
   /// User metadata shown by `engine::metadata(id, step)`.
   metadata_map metadata = {};
