@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace perdure::eventlog {
 
 using namespace detail;
@@ -207,19 +209,34 @@ status read_entry(const event_log::impl& self, MDB_txn* txn,
   return {};
 }
 
+// Calls `fn` for the records of `stream` from `from` on, in seq order,
+// until it returns false. A stream's records are contiguous from the
+// directory's first_seq to its last_seq: a missing or misplaced one (a
+// damaged key) is `corruption`, never a silent gap a fold would skip.
 status scan_records(const event_log::impl& self, MDB_txn* txn,
                     std::string_view stream, seq_t from,
                     const std::function<bool(const record_view&)>& fn) {
+  stream_info info;
+  if (auto s = read_entry(self, txn, stream, info); !s)
+    return s;
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn, self.log, &cur);
   if (rc != MDB_SUCCESS)
     return from_mdb(rc, "mdb_cursor_open(log)");
   status st;
-  bool any = false;
+  seq_t expect = std::max(from, info.first_seq);
+  bool stopped = false;
   rc = for_each_log_entry(
     cur, stream, from,
     [&](seq_t seq, std::string_view key, std::string_view value) {
-      any = true;
+      if (seq != expect) {
+        st = {errc::corruption,
+              fmt::format("stream '{}': seq {} where seq {} was expected (a "
+                          "record is missing or misplaced)",
+                          stream, seq, expect)};
+        return false;
+      }
+      ++expect;
       record_view rv;
       rv.seq = seq;
       if (st = unframe_record(key, value, rv); !st) {
@@ -227,17 +244,19 @@ status scan_records(const event_log::impl& self, MDB_txn* txn,
                                      st.message())};
         return false;
       }
-      return fn(rv);
+      stopped = !fn(rv);
+      return !stopped;
     });
   mdb_cursor_close(cur);
   if (!st)
     return st;
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
     return from_mdb_read(rc, "mdb_cursor_get(log)");
-  if (!any) {
-    stream_info info;
-    return read_entry(self, txn, stream, info);
-  }
+  if (!stopped && info.first_seq != 0 && expect <= info.last_seq)
+    return {errc::corruption,
+            fmt::format("stream '{}': records end before seq {}, the last "
+                        "the directory names",
+                        stream, info.last_seq)};
   return {};
 }
 

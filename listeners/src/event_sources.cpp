@@ -55,6 +55,11 @@ class timer_source final : public event_source {
       return;
     }
     std::lock_guard guard{mu_};
+    // Waits dropped before their deadline (a race's losing timer, a
+    // canceled workflow) are skipped when due; sweep them now and then so
+    // long timeouts that lost do not pile up.
+    if (++arms_ % 256 == 0)
+      std::erase_if(queue_, [](auto& e) { return e.second->dropped->load(); });
     bool earliest = queue_.empty() || *w->due < queue_.begin()->first;
     queue_.emplace(*w->due, std::move(w));
     if (earliest)
@@ -111,6 +116,7 @@ class timer_source final : public event_source {
   std::mutex mu_;
   std::condition_variable cv_;
   std::multimap<std::int64_t, std::shared_ptr<event_wait>> queue_;
+  std::uint64_t arms_ = 0;
   bool stopped_ = false;
   std::thread thread_;
 };

@@ -4,6 +4,8 @@
 
 #include "engine_impl.hpp"
 
+#include <chrono>
+
 namespace perdure {
 
 namespace {
@@ -15,6 +17,7 @@ struct step_context {
   cancellation_token token;
   std::shared_ptr<detail::blob_source> blobs;
   std::vector<std::string> put;
+  std::atomic<std::int64_t>* beat = nullptr;
 };
 
 // Set by engine_scope (an actor method) or derived from a step's blobs.
@@ -30,9 +33,10 @@ namespace detail {
 
 step_scope::step_scope(const std::string& workflow, const std::string& step,
                        int attempt, cancellation_token token,
-                       std::shared_ptr<blob_source> blobs) {
+                       std::shared_ptr<blob_source> blobs,
+                       std::atomic<std::int64_t>* beat) {
   current = new step_context{&workflow, &step, attempt, std::move(token),
-                             std::move(blobs), {}};
+                             std::move(blobs), {}, beat};
 }
 
 step_scope::~step_scope() {
@@ -98,6 +102,14 @@ const std::string& step_id() noexcept {
 
 int attempt() noexcept {
   return current ? current->attempt : 0;
+}
+
+void heartbeat() noexcept {
+  if (current && current->beat)
+    current->beat->store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch())
+        .count());
 }
 
 perdure::engine* engine_or_null() noexcept {

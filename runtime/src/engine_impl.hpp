@@ -90,9 +90,11 @@ class log_blobs : public blob_source {
 
 /// Sets the thread's step context while a body runs (context.cpp).
 struct step_scope {
+  /// `beat`: where this_step::heartbeat() stores the steady clock (ns).
   step_scope(const std::string& workflow, const std::string& step,
              int attempt, cancellation_token token,
-             std::shared_ptr<blob_source> blobs);
+             std::shared_ptr<blob_source> blobs,
+             std::atomic<std::int64_t>* beat = nullptr);
   ~step_scope();
   /// The blobs the body put, to store with its output.
   std::vector<std::string> take_blobs();

@@ -103,6 +103,10 @@ step_options merge_options(const step_options& base, step_options o) {
     o.max_attempts = base.max_attempts;
   if (!o.retry_backoff)
     o.retry_backoff = base.retry_backoff;
+  if (!o.timeout)
+    o.timeout = base.timeout;
+  if (!o.heartbeat_timeout)
+    o.heartbeat_timeout = base.heartbeat_timeout;
   if (!o.resources.cpus)
     o.resources.cpus = base.resources.cpus;
   if (!o.resources.gpus)
@@ -124,6 +128,10 @@ void check_options(const node& n) {
     bad("max_attempts must be at least 1");
   if (o.retry_backoff && o.retry_backoff->count() < 0)
     bad("retry_backoff must not be negative");
+  if (o.timeout && o.timeout->count() <= 0)
+    bad("timeout must be positive");
+  if (o.heartbeat_timeout && o.heartbeat_timeout->count() <= 0)
+    bad("heartbeat_timeout must be positive");
   if (o.resources.cpus.value_or(1) < 0 || o.resources.gpus.value_or(0) < 0)
     bad("resources must not be negative");
   for (auto& [k, v] : o.resources.custom)

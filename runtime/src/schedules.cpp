@@ -237,39 +237,55 @@ class schedule_service final : public engine_service {
   }
 
   // Starts the workflow of `tick` unless the schedule is paused; false
-  // when the schedule is gone (deleted from the storage).
+  // when the schedule is gone (deleted from the storage). The tick's batch
+  // expects the schedule stream as read: a pause or delete committed
+  // meanwhile (by the API or the CLI) makes it fail whole, and the state
+  // is read again.
   bool fire(const std::string& name, clock::time_point tick,
             const tick_factory& factory) {
     auto& log = *eng_.event_log();
-    auto stored = sr::read_schedule(log, name);
-    if (!stored) {
-      if (stored.error() == errc::not_found)
-        return false;
-      warn(fmt::format("schedule '{}': {}", name, stored.error().message()));
-      return true;
-    }
-    if (stored->meta.paused)
-      return true;
-    if (stored->last_tick_ns && *stored->last_tick_ns >= ns_of(tick))
-      return true; // fired already (or resumed after it)
     std::shared_ptr<node> root;
-    try {
-      root = factory(tick);
-    } catch (const std::exception& e) {
-      warn(fmt::format("schedule '{}': the factory threw at tick {}: {}",
-                       name, iso_utc(tick), e.what()));
+    auto id = name + "/" + iso_utc(tick);
+    for (int round = 0; round < 100; ++round) {
+      auto stored = sr::read_schedule(log, name);
+      if (!stored) {
+        if (stored.error() == errc::not_found)
+          return false;
+        warn(fmt::format("schedule '{}': {}", name,
+                         stored.error().message()));
+        return true;
+      }
+      if (stored->meta.paused)
+        return true;
+      if (stored->last_tick_ns && *stored->last_tick_ns >= ns_of(tick))
+        return true; // fired already (or resumed after it)
+      if (!root) {
+        try {
+          root = factory(tick);
+        } catch (const std::exception& e) {
+          warn(fmt::format("schedule '{}': the factory threw at tick {}: "
+                           "{}",
+                           name, iso_utc(tick), e.what()));
+          return true;
+        }
+      }
+      std::vector<new_run> runs;
+      runs.push_back(new_run{root, id, {}, {}});
+      auto r = eng_.submit_batch(std::move(runs),
+                                 [&](eventlog::write_batch& b) {
+        b.expect_last(sr::stream_of(name), stored->last_seq);
+        b.append(sr::stream_of(name), sr::fired_kind,
+                 codec::encode(sr::schedule_fired{ns_of(tick), id}));
+      });
+      if (r)
+        return true;
+      if (r.error() == errc::conflict || r.error() == errc::not_found)
+        continue; // changed meanwhile: look again
+      if (r.error() != errc::closed)
+        warn(fmt::format("schedule '{}': tick {} not started: {}", name,
+                         iso_utc(tick), r.error().message()));
       return true;
     }
-    auto id = name + "/" + iso_utc(tick);
-    std::vector<new_run> runs;
-    runs.push_back(new_run{root, id, {}, {}});
-    auto r = eng_.submit_batch(std::move(runs), [&](eventlog::write_batch& b) {
-      b.append(sr::stream_of(name), sr::fired_kind,
-               codec::encode(sr::schedule_fired{ns_of(tick), id}));
-    });
-    if (!r && r.error() != errc::closed)
-      warn(fmt::format("schedule '{}': tick {} not started: {}", name,
-                       iso_utc(tick), r.error().message()));
     return true;
   }
 

@@ -4,12 +4,16 @@
 // stored offset, with the offset past it (committed by the runtime in the
 // same batch as the wait's event_received). Until that offset is visible
 // (or the wait was dropped) the queue's next wait gets nothing, so two
-// waits of one name never receive the same signal.
+// waits of one name never receive the same signal. Durable promises
+// (wait_for_promise) use the same thread and stream: a promise wait gets
+// the one promise_settled record of its name, read, never consumed.
 
 #include "signal_source.hpp"
 
 #include "perdure/eventlog/log_sink.hpp"
+#include "perdure/eventlog/records/promise.hpp"
 #include "perdure/eventlog/records/workflow.hpp"
+#include "perdure/runtime/promise.hpp"
 #include "perdure/runtime/values.hpp"
 
 #include <condition_variable>
@@ -41,7 +45,8 @@ void signal_hub::committed(const eventlog::write_batch& b) {
   std::shared_ptr<signal_source> src;
   for (auto& op : b.ops()) {
     if (op.what != eventlog::write_batch::op::type::append
-        || op.number != rec::to_u16(rec::record_kind::signal_sent)
+        || (op.number != rec::to_u16(rec::record_kind::signal_sent)
+            && op.number != rec::to_u16(rec::record_kind::promise_settled))
         || !op.stream.starts_with(prefix))
       continue;
     if (!src) {
@@ -89,7 +94,8 @@ class log_signal_source final : public signal_source {
     if (stopped_)
       return;
     auto wf = w->workflow;
-    keys_[{wf, *name}].waits.push_back(std::move(w));
+    bool promise = w->def->name.starts_with(promise_def_prefix);
+    keys_[{wf, *name, promise}].waits.push_back(std::move(w));
     wake(wf);
   }
 
@@ -119,7 +125,12 @@ class log_signal_source final : public signal_source {
   }
 
  private:
-  using key = std::pair<std::string, std::string>; // workflow, name
+  struct key {
+    std::string workflow;
+    std::string name;
+    bool promise = false; ///< a promise's waits, not a signal's
+    auto operator<=>(const key&) const = default;
+  };
 
   struct key_state {
     std::deque<std::shared_ptr<event_wait>> waits;
@@ -156,7 +167,7 @@ class log_signal_source final : public signal_source {
         last_all = std::chrono::steady_clock::now();
       std::vector<key> todo;
       for (auto& [k, s] : keys_)
-        if (all_ || dirty_.count(k.first) > 0)
+        if (all_ || dirty_.count(k.workflow) > 0)
           todo.push_back(k);
       dirty_.clear();
       all_ = false;
@@ -180,6 +191,10 @@ class log_signal_source final : public signal_source {
     auto lg = log_.lock();
     if (!lg)
       return;
+    if (k.promise) {
+      look_promise(it, *lg, out);
+      return;
+    }
     if (s.handed) {
       if (!s.handed->dropped->load()) {
         auto off = lg->offset(s.handed_key);
@@ -195,7 +210,7 @@ class log_signal_source final : public signal_source {
       keys_.erase(it);
       return;
     }
-    auto stream = rec::signal_stream(k.first);
+    auto stream = rec::signal_stream(k.workflow);
     auto info = lg->info(stream);
     if (!info) {
       if (info.error() != errc::not_found)
@@ -205,7 +220,7 @@ class log_signal_source final : public signal_source {
     if (info->created == s.scanned_created
         && info->last_seq == s.scanned_last)
       return;
-    auto okey = signal_offset_key(info->created, k.first, k.second);
+    auto okey = signal_offset_key(info->created, k.workflow, k.name);
     auto off = lg->offset(okey);
     if (!off) {
       report(k, off.error());
@@ -227,7 +242,7 @@ class log_signal_source final : public signal_source {
         found = r.seq;
         return false;
       }
-      if (sig->name != k.second)
+      if (sig->name != k.name)
         return true;
       found = r.seq;
       value = std::move(sig->value.data);
@@ -261,18 +276,72 @@ class log_signal_source final : public signal_source {
         o.error_text = fmt::format(
           "signal '{}' (record {} of stream '{}') does not fit the wait "
           "'{}' of workflow '{}' ({}): {}",
-          k.second, found, stream, w->step, k.first, w->def->name,
+          k.name, found, stream, w->step, k.workflow, w->def->name,
           o.error_text);
     }
     out.push_back({std::move(w), std::move(o),
                    {{okey, static_cast<std::int64_t>(found + 1)}}});
   }
 
+  // Under mu_: hands every live wait of promise `it` its settlement once
+  // one is stored (all of them: a promise is read, never consumed).
+  void look_promise(std::map<key, key_state>::iterator it,
+                    eventlog::event_log& lg, std::vector<delivery>& out) {
+    auto& [k, s] = *it;
+    std::erase_if(s.waits, [](auto& w) { return w->dropped->load(); });
+    if (s.waits.empty()) {
+      keys_.erase(it);
+      return;
+    }
+    auto stream = rec::signal_stream(k.workflow);
+    auto info = lg.info(stream);
+    if (!info) {
+      if (info.error() != errc::not_found)
+        report(k, info.error());
+      return;
+    }
+    if (info->created == s.scanned_created
+        && info->last_seq == s.scanned_last)
+      return;
+    eventlog::seq_t last = 0;
+    auto found = rec::find_settlement(lg, stream, k.name, last);
+    if (!found) {
+      report(k, found.error());
+      return;
+    }
+    if (!*found) {
+      s.scanned_created = info->created;
+      s.scanned_last = last;
+      return;
+    }
+    auto& p = **found;
+    auto pid = rec::promise_id(k.workflow, k.name);
+    for (auto& w : s.waits) {
+      outcome o;
+      if (p.ok) {
+        std::vector<input> in(1);
+        in[0].bytes = p.value.data;
+        o = w->def->invoke(in);
+        if (o.what == outcome::kind::error)
+          o.error_text = fmt::format(
+            "the value of promise '{}' does not fit the wait '{}' ({}): {}",
+            pid, w->step, w->def->name, o.error_text);
+      } else {
+        o = outcome::failure("perdure::promise_rejected",
+                             fmt::format("promise '{}' was rejected: {}",
+                                         pid, p.error));
+      }
+      out.push_back({std::move(w), std::move(o), {}});
+    }
+    keys_.erase(it);
+  }
+
   void report(const key& k, const status& st) {
     eventlog::emit(log, eventlog::log_level::warning,
-                   fmt::format("signal '{}' of workflow '{}': cannot read "
+                   fmt::format("{} '{}' of workflow '{}': cannot read "
                                "its signals: {}",
-                               k.second, k.first, st.to_string()));
+                               k.promise ? "promise" : "signal", k.name,
+                               k.workflow, st.to_string()));
   }
 
   std::weak_ptr<eventlog::event_log> log_;

@@ -3,6 +3,7 @@
 
 #include "engine_impl.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace perdure::detail {
@@ -12,7 +13,28 @@ bool attempt_link::begin() {
   if (!to_)
     return false;
   m_->steps_started->inc();
+  began_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+             .count();
   return true;
+}
+
+std::chrono::nanoseconds attempt_link::left(
+  std::chrono::milliseconds limit) const {
+  auto began = began_.load();
+  if (began == 0)
+    return limit;
+  auto now = std::chrono::steady_clock::now().time_since_epoch();
+  return limit - (now - std::chrono::nanoseconds{began});
+}
+
+std::chrono::nanoseconds attempt_link::beat_left(
+  std::chrono::milliseconds hb) const {
+  auto since = std::max(began_.load(), beat.load());
+  if (since == 0)
+    return hb;
+  auto now = std::chrono::steady_clock::now().time_since_epoch();
+  return hb - (now - std::chrono::nanoseconds{since});
 }
 
 void attempt_link::deliver(std::shared_ptr<step_done> d, double seconds) {
@@ -51,7 +73,8 @@ void attempt_job::operator()() {
   d->started = eventlog::now_ns();
   auto t0 = std::chrono::steady_clock::now();
   {
-    step_scope scope{workflow, step, link->attempt, token, blobs};
+    step_scope scope{workflow, step, link->attempt, token, blobs,
+                     &link->beat};
     d->out = def->invoke(inputs);
     d->blobs = scope.take_blobs();
   }

@@ -14,6 +14,8 @@
 
 #include "engine_metrics.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,6 +49,13 @@ class attempt_link {
 
   /// Counts the body's start; false when the link is cut.
   bool begin();
+  /// How long the body may still run under the start-to-close `limit`:
+  /// all of it while it has not begun, zero or less once it is overdue.
+  std::chrono::nanoseconds left(std::chrono::milliseconds limit) const;
+  /// As left(), for the heartbeat limit `hb` (from the last heartbeat).
+  std::chrono::nanoseconds beat_left(std::chrono::milliseconds hb) const;
+  /// The body's last heartbeat (steady clock, ns; this_step::heartbeat).
+  std::atomic<std::int64_t> beat{0};
   /// Hands `d` (and the body's run time `seconds`, if it ran) to the actor;
   /// drops it when the link is cut.
   void deliver(std::shared_ptr<step_done> d, double seconds = -1);
@@ -55,8 +64,12 @@ class attempt_link {
 
   const std::uint32_t node;
   const int attempt;
+  /// The attempt's own stop flag (its step timeout passed), in its token.
+  const std::shared_ptr<std::atomic<bool>> stop =
+    std::make_shared<std::atomic<bool>>(false);
 
  private:
+  std::atomic<std::int64_t> began_{0};
   std::mutex mu_;
   sink to_;
   const engine_metrics* m_;

@@ -20,6 +20,7 @@ using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 
 struct workflow_state {
   std::shared_ptr<run_state> st;
@@ -29,6 +30,9 @@ struct workflow_state {
   int running = 0;          ///< attempts in the step pool
   std::vector<std::shared_ptr<attempt_link>> links; ///< of those attempts
   std::vector<std::shared_ptr<event_wait>> waits; ///< armed event waits
+  /// Attempts of race losers whose links were cut: a result of theirs
+  /// already on its way is dropped (their `running` was counted down).
+  std::vector<std::pair<std::uint32_t, int>> cut;
   bool ended = false;       ///< the terminal record is durable
   bool stopping = false;
   bool abandon = false; ///< shutdown: stop waiting for running bodies
@@ -40,6 +44,24 @@ using workflow_actor = caf::stateful_actor<workflow_state>;
 
 void submit(workflow_actor* self, plan p) {
   auto& s = self->state;
+  // Race losers: nobody takes their events any more, and their bodies
+  // (queued: never started; running: left to finish) are not waited for.
+  for (auto node : p.dropped) {
+    std::erase_if(s.waits, [&](auto& w) {
+      if (w->node != node)
+        return false;
+      w->dropped->store(true);
+      return true;
+    });
+    std::erase_if(s.links, [&](auto& l) {
+      if (l->node != node)
+        return false;
+      l->cut();
+      --s.running;
+      s.cut.emplace_back(l->node, l->attempt);
+      return true;
+    });
+  }
   if (p.batch.empty() && p.dispatches.empty() && !p.ends)
     return;
   auto no = s.next_batch++;
@@ -237,6 +259,7 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
   std::vector<input> inputs;
   std::string step_id;
   demand need;
+  std::chrono::milliseconds limit{0}; // the first timeout check
   {
     std::lock_guard guard{s.st->mu};
     auto& run = *s.st->run;
@@ -248,6 +271,10 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     def = n.def;
     step_id = n.id;
     need = {n.opts.cpus, n.opts.gpus, n.opts.custom};
+    limit = n.opts.timeout;
+    if (auto hb = n.opts.heartbeat_timeout;
+        hb.count() > 0 && (limit.count() == 0 || hb < limit))
+      limit = hb;
     auto in = run.inputs_of(node, *s.eng->blobs);
     if (!in) {
       auto d = std::make_shared<step_done>();
@@ -269,11 +296,56 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     },
     &s.eng->m, node, attempt));
   attempt_job job{link, std::move(def), std::move(inputs), s.st->id,
-                  std::move(step_id), cancellation_token{s.st->cancel_flag},
+                  std::move(step_id),
+                  cancellation_token{s.st->cancel_flag, link->stop},
                   s.eng->blobs};
+  if (limit.count() > 0)
+    self->delayed_send(self, limit, timeout_atom::value, node, attempt);
   auto label = job.label();
   s.eng->pool->submit(std::move(need), std::move(job), s.st->cancel_flag,
                       std::move(label));
+}
+
+// The step timeout of `node`'s attempt came: fails the attempt when its
+// body ran that long (cut, token set; retried as any failure), else looks
+// again when it could.
+void check_timeout(workflow_actor* self, std::uint32_t node, int attempt) {
+  auto& s = self->state;
+  auto it = std::find_if(s.links.begin(), s.links.end(), [&](auto& l) {
+    return l->node == node && l->attempt == attempt;
+  });
+  if (it == s.links.end())
+    return; // its result came first
+  std::chrono::milliseconds limit, hb;
+  {
+    std::lock_guard guard{s.st->mu};
+    limit = s.st->run->at(node).opts.timeout;
+    hb = s.st->run->at(node).opts.heartbeat_timeout;
+  }
+  using std::chrono::nanoseconds;
+  auto left = limit.count() > 0 ? (*it)->left(limit) : nanoseconds::max();
+  auto beat = hb.count() > 0 ? (*it)->beat_left(hb) : nanoseconds::max();
+  if (left.count() > 0 && beat.count() > 0) {
+    auto next = std::min(left, beat);
+    self->delayed_send(self, std::chrono::ceil<std::chrono::milliseconds>(next),
+                       timeout_atom::value, node, attempt);
+    return;
+  }
+  auto link = *it;
+  s.links.erase(it);
+  link->stop->store(true);
+  link->cut();
+  --s.running;
+  s.cut.emplace_back(node, attempt);
+  if (!s.fatal || s.st->cancel_flag->load())
+    return;
+  plan p;
+  {
+    std::lock_guard guard{s.st->mu};
+    s.st->run->on_timeout(node, attempt, left.count() > 0, p);
+  }
+  s.st->cv.notify_all();
+  submit(self, std::move(p));
 }
 
 caf::behavior workflow_behavior(workflow_actor* self,
@@ -327,6 +399,13 @@ caf::behavior workflow_behavior(workflow_actor* self,
       auto& s = self->state;
       std::shared_ptr<event_wait> wait; // the event's wait, if still armed
       if (!d->event) {
+        auto c = std::find(s.cut.begin(), s.cut.end(),
+                           std::pair<std::uint32_t, int>{node, attempt});
+        if (c != s.cut.end()) {
+          s.cut.erase(c);
+          maybe_finish(self);
+          return;
+        }
         --s.running;
         std::erase_if(s.links, [&](auto& l) {
           return l->node == node && l->attempt == attempt;
@@ -383,6 +462,10 @@ caf::behavior workflow_behavior(workflow_actor* self,
       else
         self->delayed_send(self, s.eng->opts.external_cancel_check,
                            check_atom::value);
+    },
+    [=](timeout_atom, std::uint32_t node, int attempt) {
+      check_timeout(self, node, attempt);
+      maybe_finish(self);
     },
     [=](abandon_atom) { self->state.abandon = true; maybe_finish(self); },
     [=](stop_atom) {

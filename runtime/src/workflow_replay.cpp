@@ -168,6 +168,12 @@ workflow_run::replay(std::string id, const std::vector<eventlog::record>& log,
                       fmt::format("workflow '{}' has no submission record",
                                   w->id_)};
   w->logged_ = log.back().seq;
+  // The losers of the races that were won are canceled (nothing of theirs
+  // was logged after the win).
+  for (std::uint32_t i = 0; i < w->nodes_.size(); ++i)
+    if (w->nodes_[i].is_race()
+        && w->nodes_[i].state == step_state::succeeded)
+      w->prune_losers(i, nullptr);
   return w;
 }
 

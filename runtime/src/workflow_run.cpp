@@ -67,9 +67,11 @@ void workflow_run::begin(plan& p) {
                    encode_rec(rec::workflow_ended{}));
   }
   p.batch.set_status(id_, rec::status_string(rec::stored_status::running));
+  resume_races(p);
   for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
     auto& n = nodes_[i];
-    if (n.state == step_state::pending && n.waiting == 0 && !n.dead)
+    if (n.state == step_state::pending && n.waiting == 0 && !n.dead
+        && !n.is_race())
       start(i, 1, {}, p);
   }
 }
@@ -113,6 +115,14 @@ void workflow_run::succeed(std::uint32_t i, std::string bytes, plan& p) {
     }
     for (auto c : n.consumers) {
       auto& cn = nodes_[c];
+      if (cn.is_race()) {
+        // Logged in this batch even while stopping: the winner is fixed.
+        --cn.waiting;
+        if (cn.state == step_state::pending && !cn.dead
+            && end_ == run_end::none)
+          resolve_race(c, i, p);
+        continue;
+      }
       if (--cn.waiting == 0 && cn.state == step_state::pending && !cn.dead
           && end_ == run_end::none && !stopping_)
         start(c, 1, {}, p);
@@ -233,7 +243,7 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
                      encode_rec(r));
       if (end_ == run_end::none && !stopping_)
         for (auto k = sub; k < nodes_.size(); ++k)
-          if (nodes_[k].waiting == 0)
+          if (nodes_[k].waiting == 0 && !nodes_[k].is_race())
             start(k, 1, {}, p);
       return;
     }
@@ -262,6 +272,27 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
     return;
   }
   fail(i, out.error_type, out.error_text, p);
+}
+
+void workflow_run::on_timeout(std::uint32_t i, int attempt, bool heartbeat,
+                              plan& p) {
+  auto& o = nodes_[i].opts;
+  auto limit = heartbeat ? o.heartbeat_timeout : o.timeout;
+  auto id = nodes_[i].id;
+  auto out =
+    heartbeat
+      ? outcome::failure("perdure::heartbeat_timeout",
+                         fmt::format("step '{}' attempt {} sent no heartbeat "
+                                     "for {} ms",
+                                     id, attempt, limit.count()))
+      : outcome::failure("perdure::timeout",
+                         fmt::format("step '{}' attempt {} ran longer than "
+                                     "its timeout of {} ms",
+                                     id, attempt, limit.count()));
+  // A start-to-close timeout knows when the body began; a heartbeat one
+  // keeps the attempt's scheduled start.
+  on_result(i, attempt, std::move(out), {}, p,
+            heartbeat ? 0 : now_() - limit.count() * 1'000'000);
 }
 
 void workflow_run::on_cancel(plan& p) {

@@ -58,6 +58,10 @@ struct node_rt {
   bool is_event() const noexcept {
     return def && !def->source_name.empty();
   }
+  /// A race (first_of, with_timeout): resolved by its first input.
+  bool is_race() const noexcept {
+    return def && def->pick != nullptr;
+  }
 };
 
 /// A step attempt to start once the plan's batch is durable.
@@ -75,6 +79,8 @@ struct plan {
   /// Event nodes whose event this batch makes durable (or, on resume, made
   /// durable before): their sources hear `checkpointed` after the commit.
   std::vector<std::uint32_t> checkpointed;
+  /// Nodes canceled by a race: their armed event waits are dropped.
+  std::vector<std::uint32_t> dropped;
 };
 
 enum class run_end { none, succeeded, failed, canceled, stopped };
@@ -106,6 +112,10 @@ class workflow_run {
   void on_result(std::uint32_t node, int attempt, outcome out,
                  std::vector<std::string> blobs, plan& p,
                  time_ns body_start = 0);
+
+  /// The attempt's body ran for its step timeout (or, `heartbeat`, that
+  /// long without a heartbeat): it failed (retried as any failure).
+  void on_timeout(std::uint32_t node, int attempt, bool heartbeat, plan& p);
 
   /// An event node's deadline was computed: log it with a timer entry.
   void set_due(std::uint32_t node, time_ns due, plan& p);
@@ -190,6 +200,10 @@ class workflow_run {
             plan& p);
   void prepare_resume();
   void drop_timers(plan& p);
+  // Races (workflow_race.cpp).
+  void resolve_race(std::uint32_t race, std::uint32_t winner, plan& p);
+  void prune_losers(std::uint32_t race, plan* p);
+  void resume_races(plan& p);
 
   std::string id_;
   resources capacity_;

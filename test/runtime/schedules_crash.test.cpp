@@ -139,10 +139,12 @@ void crash_and_restart(const std::string& policy) {
   REQUIRE(after.size() >= 2);
   INFO("last " << last << " t0 " << t0 << " t1 " << t1 << " first after "
                << after[0]);
-  for (std::size_t i = 1; i < after.size(); ++i)
-    CHECK(after[i] == after[i - 1] + step_ns); // running: every tick
   if (policy == "run_all") {
-    CHECK(after[0] == last + step_ns); // no missed tick left out
+    // No missed tick left out, and none since (run_all also catches up
+    // when a slow machine falls behind; the other policies skip then).
+    CHECK(after[0] == last + step_ns);
+    for (std::size_t i = 1; i < after.size(); ++i)
+      CHECK(after[i] == after[i - 1] + step_ns);
     CHECK(after.size() >= 20);
   } else if (policy == "run_once") {
     // One missed tick ran: the latest one before the declaration.

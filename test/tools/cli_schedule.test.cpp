@@ -66,6 +66,8 @@ TEST_CASE("schedule list, pause, resume and delete from the CLI") {
   CHECK(cli({"schedule", "delete", "nope"}).code == 2);
   auto d = cli({"schedule", "delete", "nightly"});
   REQUIRE_MESSAGE(d.code == 0, d.err);
-  CHECK(json::parse(cli({"--json", "schedule", "list"}).out).empty());
+  auto after = cli({"--json", "schedule", "list"});
+  REQUIRE_MESSAGE(after.code == 0, after.err);
+  CHECK(json::parse(after.out).empty());
   CHECK(cli({"schedule", "list"}).out == "no schedules\n");
 }

@@ -260,6 +260,28 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
     ->required();
   sig->callback([&] { action = [&] { return cmd_signal(ctx, sa); }; });
 
+  promise_args pa;
+  auto* prom = app.add_subcommand("promise", "complete or reject a durable "
+                                             "promise (safe beside a running "
+                                             "engine)");
+  prom->require_subcommand(1);
+  auto* pc = prom->add_subcommand("complete", "complete promise ID with a "
+                                              "JSON value");
+  pc->add_option("ID", pa.id, "promise id, NAME@WORKFLOW")->required();
+  pc->add_option("JSON", pa.text, "the value as JSON: 42, '\"yes\"'")
+    ->required();
+  pc->callback([&] {
+    pa.complete = true;
+    action = [&] { return cmd_promise(ctx, pa); };
+  });
+  auto* pr = prom->add_subcommand("reject", "reject promise ID");
+  pr->add_option("ID", pa.id, "promise id, NAME@WORKFLOW")->required();
+  pr->add_option("MESSAGE", pa.text, "the reason")->required();
+  pr->callback([&] {
+    pa.complete = false;
+    action = [&] { return cmd_promise(ctx, pa); };
+  });
+
   auto* remove = app.add_subcommand("delete", "delete a workflow or actor "
                                               "that is not running");
   remove->add_option("ID", id, "workflow or actor id")->required();

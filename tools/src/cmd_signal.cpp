@@ -98,8 +98,10 @@ bool build(flexbuffers::Builder& b, const json& j, const char* key,
   }
 }
 
-std::optional<std::string> value_of(const std::string& text,
-                                    std::string& why) {
+} // namespace
+
+std::optional<std::string> value_of_json(const std::string& text,
+                                         std::string& why) {
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded()) {
     why = fmt::format("'{}' is not JSON (a string needs quotes: '\"yes\"')",
@@ -114,13 +116,11 @@ std::optional<std::string> value_of(const std::string& text,
   return std::string{reinterpret_cast<const char*>(buf.data()), buf.size()};
 }
 
-} // namespace
-
 int cmd_signal(const context& ctx, const signal_args& a) {
   if (auto why = rec::check_signal_name(a.name); !why.empty())
     return fail(ctx, exit_code::usage, why);
   std::string why;
-  auto value = value_of(a.json_value, why);
+  auto value = value_of_json(a.json_value, why);
   if (!value)
     return fail(ctx, exit_code::usage, why);
   int code = 0;

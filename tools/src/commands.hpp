@@ -107,6 +107,21 @@ struct signal_args {
 /// its external_cancel_check).
 int cmd_signal(const context& ctx, const signal_args& a);
 
+/// JSON to a self-describing payload as the codec writes it (objects:
+/// maps, arrays: vectors, {"$bytes": base64}: a blob); none, with `why`
+/// set, for text that is not JSON.
+std::optional<std::string> value_of_json(const std::string& text,
+                                         std::string& why);
+
+struct promise_args {
+  bool complete = true; ///< false: reject
+  std::string id;       ///< NAME@WORKFLOW
+  std::string text;     ///< complete: the JSON value; reject: the reason
+};
+/// `promise complete ID JSON` / `promise reject ID MESSAGE`: settles a
+/// durable promise once (beside a running engine or without one).
+int cmd_promise(const context& ctx, const promise_args& a);
+
 /// `cancel ID`: marks a workflow canceled beside a running engine.
 int cmd_cancel(const context& ctx, const std::string& id);
 

@@ -154,6 +154,7 @@ json payload_json(std::uint16_t kind, std::string_view payload) {
         unwrap(j["output"]);
       break;
     case rk::record_kind::signal_sent:
+    case rk::record_kind::promise_settled:
       unwrap_fields(j, {"value"});
       break;
     case rk::record_kind::workflow_submitted:

@@ -12,6 +12,8 @@
 #include "perdure/runtime/metadata.hpp"
 #include "perdure/runtime/options.hpp"
 #include "perdure/runtime/schedule.hpp"
+#include "perdure/runtime/promise.hpp"
+#include "perdure/runtime/race.hpp"
 #include "perdure/runtime/signal.hpp"
 #include "perdure/runtime/step.hpp"
 #include "perdure/runtime/values.hpp"

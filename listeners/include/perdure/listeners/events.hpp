@@ -2,12 +2,14 @@
 #pragma once
 
 // Events as graph nodes: `wait_for_event<L>(args...)` (a node whose output is
-// the listener's event, logged once as event_received), `sleep(duration)`
-// and `gather(w1, w2, ...)`. Timers live in the log's durable timer index
-// and hold no thread while they wait; custom listeners poll on a bounded
-// pool of listener threads (not CAF workers, not the step pool).
+// the listener's event, logged once as event_received), `sleep(duration)`,
+// `with_timeout(w, duration)` and `gather(w1, w2, ...)`. Timers live in the
+// log's durable timer index and hold no thread while they wait; custom
+// listeners poll on a bounded pool of listener threads (not CAF workers,
+// not the step pool).
 
 #include "perdure/runtime/context.hpp"
+#include "perdure/runtime/race.hpp"
 #include "perdure/runtime/step.hpp"
 
 #include <chrono>
@@ -243,6 +245,43 @@ workflow<timer_event> sleep(std::chrono::duration<Rep, Period> d) {
   auto h = step_handle<timer_event, std::int64_t>{detail::sleep_def()};
   return h(static_cast<std::int64_t>(
     std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
+}
+
+namespace detail {
+
+/// The race of a node and a timer; registered before main.
+template <class T>
+inline const std::shared_ptr<const step_def> with_timeout_def =
+  make_race_def<std::optional<T>, T, timer_event>(
+    race_name<T>("with_timeout"), [](auto idx, auto v) -> std::optional<T> {
+      if constexpr (decltype(idx)::value == 0) {
+        return std::optional<T>{std::move(v)};
+      } else {
+        (void) v;
+        return std::nullopt;
+      }
+    });
+
+} // namespace detail
+
+/// `first_of(w, sleep(d))` typed as `std::optional<T>`: `w`'s output, or
+/// none when `d` passed first (a timeout is a value, not an error; test it
+/// with `has_value()`). Its step id is `with_timeout` (`with_timeout_1`,
+/// ...). The losing side is canceled (see first_of): on a timeout a
+/// signal wait is dropped and its signal stays for the next wait; on a
+/// win the timer is removed. The deadline is logged when the timer first
+/// runs, which is when the graph holding the race starts (a sleep has no
+/// inputs), not when `w` becomes runnable: to time only `w`, return the
+/// race from the dynamic step that would run `w`. After a crash the
+/// logged winner wins again and a pending deadline keeps its time.
+template <class T, class Rep, class Period>
+workflow<std::optional<T>> with_timeout(const workflow<T>& w,
+                                        std::chrono::duration<Rep, Period> d) {
+  static_assert(!detail::is_optional<T>::value,
+                "with_timeout of a workflow<std::optional<T>>: the codec "
+                "has no optional<optional<T>>; use first_of");
+  return workflow<std::optional<T>>{detail::race_node(
+    detail::with_timeout_def<T>, "with_timeout", w, sleep(d))};
 }
 
 /// A node whose output is the tuple of its inputs' outputs (fan-in):

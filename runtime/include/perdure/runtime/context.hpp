@@ -16,16 +16,23 @@ class engine;
 class cancellation_token {
  public:
   cancellation_token() = default;
-  explicit cancellation_token(std::shared_ptr<const std::atomic<bool>> flag)
-    : flag_(std::move(flag)) {
+  /// Set when `flag` is (the workflow's), or `also` (the attempt's: its
+  /// step timeout passed).
+  explicit cancellation_token(std::shared_ptr<const std::atomic<bool>> flag,
+                              std::shared_ptr<const std::atomic<bool>> also =
+                                {})
+    : flag_(std::move(flag)), also_(std::move(also)) {
   }
-  /// True once the workflow was canceled; a body should then return soon.
+  /// True once the workflow was canceled or the attempt's timeout passed;
+  /// a body should then return soon.
   bool canceled() const noexcept {
-    return flag_ && flag_->load(std::memory_order_relaxed);
+    return (flag_ && flag_->load(std::memory_order_relaxed))
+           || (also_ && also_->load(std::memory_order_relaxed));
   }
 
  private:
   std::shared_ptr<const std::atomic<bool>> flag_;
+  std::shared_ptr<const std::atomic<bool>> also_;
 };
 
 namespace this_step {
@@ -45,6 +52,11 @@ const std::string& step_id() noexcept;
 
 /// The 1-based attempt of the running step (0 outside a step).
 int attempt() noexcept;
+
+/// Reports that the running body makes progress: resets its attempt's
+/// `step_options::heartbeat_timeout` clock. Cheap (one atomic store); does
+/// nothing outside a step body or without that option.
+void heartbeat() noexcept;
 
 /// The engine running this step body (or actor method), so that a body can
 /// send signals, start workflows or call actors without a global. Throws

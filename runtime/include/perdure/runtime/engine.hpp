@@ -252,6 +252,45 @@ class engine {
                                std::string value,
                                std::string_view sender = "engine");
 
+  // -- durable promises --------------------------------------------------------
+
+  /// Completes promise `promise_id` ("NAME@WORKFLOW", from
+  /// this_step::promise_id or perdure::promise_id) with `value`, for the
+  /// workflow's `wait_for_promise<T>(NAME)` nodes
+  /// (perdure/runtime/promise.hpp); returns once durable. A promise is
+  /// settled once: a second complete or reject fails `conflict` (naming
+  /// who settled it) and changes nothing. A settlement made before the
+  /// workflow waits is kept. Fails `not_found` for an unknown workflow,
+  /// `canceled` for a canceled one, `conflict` for a finished one,
+  /// `invalid_argument` for a malformed id; nothing is stored then.
+  /// `value` is stored with the codec as try_signal's. Thread-safe.
+  template <class T>
+  perdure::status try_complete(std::string_view promise_id, const T& value) {
+    if constexpr (std::is_array_v<T> || std::is_pointer_v<T>)
+      return settle_promise(promise_id, true,
+                            detail::encode_value(std::string{value}));
+    else
+      return settle_promise(promise_id, true, detail::encode_value(value));
+  }
+  template <class T>
+  void complete(std::string_view promise_id, const T& value) {
+    ok_or_throw(try_complete(promise_id, value));
+  }
+  /// Rejects promise `promise_id`: its waits fail with
+  /// `perdure::promise_rejected` and `reason`. Errors as try_complete.
+  perdure::status try_reject(std::string_view promise_id,
+                             std::string_view reason) {
+    return settle_promise(promise_id, false, std::string{reason});
+  }
+  void reject(std::string_view promise_id, std::string_view reason) {
+    ok_or_throw(try_reject(promise_id, reason));
+  }
+  /// Behind try_complete (`ok`: an encoded value) and try_reject (a
+  /// reason); `sender` is logged with it.
+  perdure::status settle_promise(std::string_view promise_id, bool ok,
+                                 std::string value_or_reason,
+                                 std::string_view sender = "engine");
+
   // -- events (the listeners module) -------------------------------------------
 
   /// Subscribes `target` to `source`, e.g. `subscribe(kafka_source{...},

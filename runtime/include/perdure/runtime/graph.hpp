@@ -93,6 +93,13 @@ struct step_def {
   /// from its inputs when it first runs; logged as timer_set with a timer
   /// index entry in the same batch, and reused on resume.
   std::function<result<std::int64_t>(std::vector<input>&)> deadline;
+
+  // -- race nodes (first_of, with_timeout; perdure/runtime/race.hpp) --------
+
+  /// Set for a race node: it runs no body; the first of its node
+  /// arguments to succeed wins, and its output is `pick(k, bytes)` of the
+  /// winner, the k-th argument, whose encoded output is `bytes`.
+  std::function<result<std::string>(std::size_t, const std::string&)> pick;
 };
 
 /// One armed wait of an event node, handed to its event source.

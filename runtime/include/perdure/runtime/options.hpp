@@ -47,6 +47,20 @@ struct step_options {
   std::optional<int> max_attempts = {};
   /// Wait between attempts (default none); doubled after each failure.
   std::optional<std::chrono::milliseconds> retry_backoff = {};
+  /// Start-to-close limit of each attempt (default none; > 0 when set),
+  /// counted from when its body begins (after the backoff and the wait
+  /// for resources). An attempt still running then fails with
+  /// `perdure::timeout` and is retried like any failure; its token is set
+  /// (this_step::canceled()) and a body that ignores it runs on, holding
+  /// its resources, its late result dropped. Logged with the graph, so a
+  /// resume keeps it. Event nodes ignore it (use with_timeout).
+  std::optional<std::chrono::milliseconds> timeout = {};
+  /// Heartbeat limit of each attempt (default none; > 0 when set): an
+  /// attempt whose body has not called `this_step::heartbeat()` for this
+  /// long (counted from when it began) fails with
+  /// `perdure::heartbeat_timeout`, as `timeout` does, so a long body that
+  /// reports progress may run on while a stuck one is retried early.
+  std::optional<std::chrono::milliseconds> heartbeat_timeout = {};
   perdure::resources resources = {};
   /// User metadata shown by `engine::metadata(id, step)`.
   metadata_map metadata = {};

@@ -52,6 +52,7 @@ struct schedule_state {
   std::string name;
   schedule_meta meta;
   std::optional<std::int64_t> last_tick_ns; ///< the last schedule_fired's
+  std::uint64_t last_seq = 0; ///< the stream's (a change expects it)
 };
 
 /// The stored schedule `name`; not_found when there is none.
@@ -66,6 +67,7 @@ inline result<schedule_state> read_schedule(const eventlog::event_log& log,
   }
   schedule_state out;
   out.name = std::string{name};
+  out.last_seq = info->last_seq;
   auto m = codec::decode<schedule_meta>(info->metadata);
   if (!m)
     return unexpected{errc::corruption,
