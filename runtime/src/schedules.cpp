@@ -159,8 +159,7 @@ class schedule_service final : public engine_service {
                codec::encode(meta));
     } else {
       meta.paused = stored->meta.paused;
-      b.expect_last(sr::stream_of(name),
-                    log.info(sr::stream_of(name))->last_seq);
+      b.expect_last(sr::stream_of(name), stored->last_seq);
       b.set_metadata(sr::stream_of(name), codec::encode(meta));
     }
     if (auto r = log.commit(std::move(b)); !r)
