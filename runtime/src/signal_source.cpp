@@ -20,6 +20,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -211,14 +212,8 @@ class log_signal_source final : public signal_source {
       return;
     }
     auto stream = rec::signal_stream(k.workflow);
-    auto info = lg->info(stream);
-    if (!info) {
-      if (info.error() != errc::not_found)
-        report(k, info.error());
-      return;
-    }
-    if (info->created == s.scanned_created
-        && info->last_seq == s.scanned_last)
+    auto info = changed_since_scan(k, s, *lg);
+    if (!info)
       return;
     auto okey = signal_offset_key(info->created, k.workflow, k.name);
     auto off = lg->offset(okey);
@@ -283,6 +278,24 @@ class log_signal_source final : public signal_source {
                    {{okey, static_cast<std::int64_t>(found + 1)}}});
   }
 
+  // Under mu_: the directory entry of `k`'s signal stream if it changed
+  // since `s` last scanned it; nothing when it is absent, unchanged, or
+  // unreadable (reported to the waits).
+  std::optional<eventlog::stream_info>
+  changed_since_scan(const key& k, const key_state& s,
+                     eventlog::event_log& lg) {
+    auto info = lg.info(rec::signal_stream(k.workflow));
+    if (!info) {
+      if (info.error() != errc::not_found)
+        report(k, info.error());
+      return std::nullopt;
+    }
+    if (info->created == s.scanned_created
+        && info->last_seq == s.scanned_last)
+      return std::nullopt;
+    return *info;
+  }
+
   // Under mu_: hands every live wait of promise `it` its settlement once
   // one is stored (all of them: a promise is read, never consumed).
   void look_promise(std::map<key, key_state>::iterator it,
@@ -294,14 +307,8 @@ class log_signal_source final : public signal_source {
       return;
     }
     auto stream = rec::signal_stream(k.workflow);
-    auto info = lg.info(stream);
-    if (!info) {
-      if (info.error() != errc::not_found)
-        report(k, info.error());
-      return;
-    }
-    if (info->created == s.scanned_created
-        && info->last_seq == s.scanned_last)
+    auto info = changed_since_scan(k, s, lg);
+    if (!info)
       return;
     eventlog::seq_t last = 0;
     auto found = rec::find_settlement(lg, stream, k.name, last);

@@ -7,6 +7,7 @@
 #include <perdure/perdure.hpp>
 
 #include "child_process.hpp"
+#include "cli_child.hpp"
 #include "cli_runner.hpp"
 #include "temp_dir.hpp"
 
@@ -47,14 +48,7 @@ PERDURE_CHILD_ENTRY("promise_target") {
   auto h = eng.run_async(cp_done(cp_hand(), wait_for_promise<payment>("paid"),
                                  try_wait_for_promise<int>("refund")),
                          "pay-7");
-  while (!eng.try_status("pay-7"))
-    std::this_thread::sleep_for(1ms);
-  std::printf("started\n");
-  std::fflush(stdout);
-  auto r = h.try_get();
-  std::printf("%s\n", r ? r->c_str() : r.error().to_string().c_str());
-  std::fflush(stdout);
-  return 0;
+  return test::announce_and_report(eng, h, "pay-7");
 }
 
 TEST_CASE("perdure promise completes and rejects promises of a workflow "

@@ -8,6 +8,7 @@
 #include <perdure/perdure.hpp>
 
 #include "child_process.hpp"
+#include "cli_child.hpp"
 #include "cli_runner.hpp"
 #include "temp_dir.hpp"
 
@@ -50,14 +51,7 @@ PERDURE_CHILD_ENTRY("signal_target") {
                                 wait_for_signal<std::string>("s"),
                                 wait_for_signal<std::vector<int>>("xs")),
                          "sigwf");
-  while (!eng.try_status("sigwf"))
-    std::this_thread::sleep_for(1ms);
-  std::printf("started\n");
-  std::fflush(stdout);
-  auto r = h.try_get();
-  std::printf("%s\n", r ? r->c_str() : r.error().to_string().c_str());
-  std::fflush(stdout);
-  return 0;
+  return test::announce_and_report(eng, h, "sigwf");
 }
 
 TEST_CASE("perdure signal wakes waits of several types in a running engine "
