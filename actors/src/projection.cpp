@@ -5,6 +5,7 @@
 // (at-least-once). Layout: perdure/eventlog/records/projection.hpp.
 
 #include "perdure/actors/projection.hpp"
+#include "perdure/eventlog/change_feed.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/records/projection.hpp"
 
@@ -87,6 +88,52 @@ void projection_rows::erase(std::string_view key) {
 
 namespace detail {
 
+namespace {
+
+constexpr auto note_kind =
+  eventlog::to_u16(eventlog::record_kind::change_note);
+
+// A record a change note names, read where it is.
+struct noted_record {
+  eventlog::change_note note;
+  std::string payload;
+  bool removed = false; // its stream was removed (or its id reused)
+};
+
+// Reads the record `note` (a change_note record of the feed) names. The
+// record was written in the note's transaction, so it has the note's
+// time: a record of another time or kind at that seq belongs to a
+// stream that was removed and started again under the same id.
+result<noted_record> read_noted(const eventlog::event_log& log,
+                                const eventlog::record_view& note) {
+  auto n = eventlog::decode_change_note(note.payload);
+  if (!n)
+    return std::move(n).error();
+  noted_record out{std::move(*n), {}, true};
+  auto info = log.info(out.note.source);
+  if (!info) {
+    if (info.error() == errc::not_found)
+      return out;
+    return std::move(info).error();
+  }
+  if (info->first_seq == 0 || out.note.seq < info->first_seq
+      || out.note.seq > info->last_seq)
+    return out;
+  auto st = log.scan(out.note.source, out.note.seq,
+                     [&](const eventlog::record_view& r) {
+                       if (r.kind == out.note.kind && r.time == note.time) {
+                         out.payload = std::string{r.payload};
+                         out.removed = false;
+                       }
+                       return false;
+                     });
+  if (!st)
+    return st;
+  return out;
+}
+
+} // namespace
+
 struct projection_runner {
   std::shared_ptr<eventlog::event_log> log;
   std::string name, source;
@@ -146,15 +193,39 @@ struct projection_runner {
     std::size_t n = 0;
     status bad;
     auto st = log->scan(feed, last + 1, [&](const eventlog::record_view& r) {
+      std::optional<pr::feed_event> ev;
+      std::optional<noted_record> wr;
+      projected_event pe;
       if (r.kind == pr::actor_feed_kind) {
-        auto ev = codec::decode<pr::feed_event>(r.payload);
-        if (!ev)
+        auto d = codec::decode<pr::feed_event>(r.payload);
+        if (!d)
           return (bad = {errc::corruption,
                          fmt::format("feed '{}' seq {}: {}", feed, r.seq,
-                                     ev.error().message())},
+                                     d.error().message())},
                   false);
-        projected_event pe{ev->actor,     ev->seq,       r.seq,
-                           ev->type,      ev->signature, ev->data.data};
+        ev = std::move(*d);
+        pe.actor = ev->actor;
+        pe.seq = ev->seq;
+        pe.position = r.seq;
+        pe.type = ev->type;
+        pe.signature = ev->signature;
+        pe.data = ev->data.data;
+      } else if (r.kind == note_kind) {
+        auto n = read_noted(*log, r);
+        if (!n)
+          return (bad = {n.error().code(),
+                         fmt::format("feed '{}' seq {}: {}", feed, r.seq,
+                                     n.error().message())},
+                  false);
+        wr = std::move(*n);
+        pe.workflow = wr->note.source;
+        pe.seq = wr->note.seq;
+        pe.position = r.seq;
+        pe.type = eventlog::kind_name(wr->note.kind);
+        pe.data = wr->payload;
+        pe.removed = wr->removed;
+      }
+      if (ev || wr) {
         try {
           if (rows)
             rows(pe, rs);
@@ -163,8 +234,9 @@ struct projection_runner {
         } catch (const std::exception& e) {
           bad = {errc::failed,
                  fmt::format("projection '{}': the handler threw at {} "
-                             "(actor '{}' seq {}, {}): {}",
-                             name, r.seq, pe.actor, pe.seq, pe.type,
+                             "({} '{}' seq {}, {}): {}",
+                             name, r.seq, ev ? "actor" : "workflow",
+                             ev ? pe.actor : pe.workflow, pe.seq, pe.type,
                              e.what())};
           return false;
         }
@@ -312,7 +384,14 @@ result<projection> start_projection(engine& eng, std::string name,
                       fmt::format("bad projection name '{}': 1..100 of "
                                   "[A-Za-z0-9_.-]",
                                   name)};
-  if (!detail::event_feed_on(eng))
+  if (source == pr::workflows_source) {
+    if (!eng.options().workflow_feed)
+      return unexpected{errc::invalid_argument,
+                        fmt::format("projection '{}': this engine does not "
+                                    "note workflow records "
+                                    "(engine_options::workflow_feed is off)",
+                                    name)};
+  } else if (!detail::event_feed_on(eng))
     return unexpected{errc::invalid_argument,
                       fmt::format("projection '{}': this engine's actors do "
                                   "not write the feed projections read "

@@ -2,6 +2,7 @@
 #include "perdure/eventlog/event_log.hpp"
 
 #include "encoding.hpp"
+#include "change_feed.hpp"
 #include "journal_recovery.hpp"
 #include "log_impl.hpp"
 #include "os_error.hpp"
@@ -149,6 +150,8 @@ result<storage_stats> event_log::storage() const {
 
 void event_log::submit(write_batch batch, completion done) {
   if (!impl_->opts.read_only) {
+    if (!impl_->feeds.empty())
+      detail::add_notes(impl_->feeds, batch);
     pending p{std::move(batch), std::move(done)};
     switch (impl_->queue.push(p, impl_->may_lead())) {
     case detail::commit_queue::pushed::lead:

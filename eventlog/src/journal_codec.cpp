@@ -184,7 +184,7 @@ bool decode_entry(std::string_view bytes, std::uint64_t generation,
       op.number = r.get<std::uint64_t>();
       op.stream = r.str();
       op.data = r.str();
-      if (op.what > write_batch::op::type::put_blob)
+      if (op.what > write_batch::op::type::note)
         return false;
       ops.push_back(std::move(op));
     }

@@ -53,6 +53,8 @@ status from_mdb_read(int rc, std::string_view what);
 
 struct event_log::impl {
   options opts;
+  /// The change feeds this writer notes (set at open, then read only).
+  std::vector<change_feed> feeds;
   MDB_env* env = nullptr;
   MDB_dbi log = 0;      // stream\0seq -> framed record
   MDB_dbi dir = 0;      // stream -> framed stream_entry

@@ -4,6 +4,7 @@
 // Opening a storage (checks, recovery, LMDB's environment, the threads) and
 // closing it. The rest of event_log lives in event_log.cpp.
 
+#include "change_feed.hpp"
 #include "journal_recovery.hpp"
 #include "log_impl.hpp"
 #include "os_error.hpp"
@@ -230,6 +231,9 @@ status validate(const options& opts) {
   if (opts.writer_id.size() > 128)
     return {errc::invalid_argument,
             "options.writer_id is longer than 128 bytes"};
+  if (opts.change_feeds)
+    if (auto st = check_change_feeds(*opts.change_feeds); !st)
+      return st;
   if (opts.max_batches_per_commit == 0)
     return {errc::invalid_argument,
             "options.max_batches_per_commit must be positive"};
@@ -398,7 +402,15 @@ result<std::unique_ptr<event_log>> event_log::open(options opts) {
   if (auto st = open_environment(**self, *plan); !st)
     return st;
   start(**self);
-  return std::unique_ptr<event_log>{new event_log{std::move(*self)}};
+  std::unique_ptr<event_log> log{new event_log{std::move(*self)}};
+  if (!log->impl_->opts.read_only) {
+    auto feeds =
+      detail::settle_change_feeds(*log, log->impl_->opts.change_feeds);
+    if (!feeds)
+      return feeds.as_status();
+    log->impl_->feeds = std::move(*feeds);
+  }
+  return log;
 }
 
 event_log::event_log(std::unique_ptr<impl> p) : impl_(std::move(p)) {

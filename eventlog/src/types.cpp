@@ -74,6 +74,7 @@ std::string_view to_string(stream_kind kind) noexcept {
 std::string_view kind_name(std::uint16_t kind) noexcept {
   switch (static_cast<record_kind>(kind)) {
     case record_kind::user: return "user";
+    case record_kind::change_note: return "change_note";
     case record_kind::workflow_submitted: return "workflow_submitted";
     case record_kind::step_started: return "step_started";
     case record_kind::step_succeeded: return "step_succeeded";

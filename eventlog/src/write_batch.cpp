@@ -80,10 +80,17 @@ std::string write_batch::put_blob(std::string bytes) {
   return key;
 }
 
+write_batch& write_batch::note(std::string_view feed, std::string_view source,
+                               std::uint16_t kind) {
+  ops_.push_back({op_type::note, std::string{feed}, std::string{source}, kind});
+  ++records_;
+  return *this;
+}
+
 write_batch write_batch::from_ops(std::vector<op> ops) {
   write_batch b;
   for (auto& o : ops)
-    if (o.what == op_type::append)
+    if (o.what == op_type::append || o.what == op_type::note)
       ++b.records_;
   b.ops_ = std::move(ops);
   return b;

@@ -6,6 +6,9 @@
 
 #include "write_group.hpp"
 
+#include "perdure/eventlog/change_feed.hpp"
+#include "perdure/eventlog/record_kinds.hpp"
+
 #include "encoding.hpp"
 #include "os_error.hpp"
 
@@ -39,7 +42,17 @@ class txn_writer {
   // Checks every precondition of `b` without writing, so that a failing batch
   // leaves nothing behind.
   status validate(const write_batch& b) {
+    std::vector<std::string_view> appended; // streams, for notes
     for (auto& op : b.ops()) {
+      if (op.what == op_type::append)
+        appended.push_back(op.stream);
+      if (op.what == op_type::note
+          && std::find(appended.begin(), appended.end(), op.data)
+               == appended.end())
+        return {errc::invalid_argument,
+                fmt::format("a note in '{}' of stream '{}' follows no "
+                            "append to it in its batch",
+                            op.stream, op.data)};
       switch (op.what) {
         case op_type::put_offset:
           if (op.stream.empty() || op.stream.size() > 400)
@@ -213,25 +226,43 @@ class txn_writer {
     return rc == MDB_NOTFOUND ? status{} : failed(rc, "delete(timers)");
   }
 
+  status append_record(const std::string& stream, std::uint64_t kind,
+                       std::string_view payload, seq_t& seq) {
+    entry_state* e = nullptr;
+    if (auto st = touch(stream, e); !st)
+      return st;
+    seq = e->info.last_seq + 1;
+    auto key = log_key(stream, seq);
+    auto val = frame_record(key, static_cast<std::uint16_t>(kind), now_,
+                            writer_id_, payload);
+    if (auto st = put(self_.log, key, val); !st)
+      return st;
+    e->info.last_seq = seq;
+    if (e->info.first_seq == 0)
+      e->info.first_seq = seq;
+    return {};
+  }
+
   status apply_one(const write_batch::op& op, commit_info& info) {
     entry_state* e = nullptr;
     switch (op.what) {
       case op_type::expect_last:
         return {};
       case op_type::append: {
-        if (auto st = touch(op.stream, e); !st)
+        seq_t seq = 0;
+        if (auto st = append_record(op.stream, op.number, op.data, seq); !st)
           return st;
-        auto seq = e->info.last_seq + 1;
-        auto key = log_key(op.stream, seq);
-        auto val = frame_record(key, static_cast<std::uint16_t>(op.number),
-                                now_, writer_id_, op.data);
-        if (auto st = put(self_.log, key, val); !st)
-          return st;
-        e->info.last_seq = seq;
-        if (e->info.first_seq == 0)
-          e->info.first_seq = seq;
         info.seqs.push_back(seq);
         return {};
+      }
+      case op_type::note: {
+        // validate() saw an append to the source earlier in this batch.
+        auto& src = entries_.at(op.data);
+        auto body = encode_change_note(
+          {op.data, src.info.last_seq, static_cast<std::uint16_t>(op.number)});
+        seq_t seq = 0;
+        return append_record(op.stream, to_u16(record_kind::change_note),
+                             body, seq);
       }
       case op_type::create: {
         if (auto st = load(op.stream, e); !st)

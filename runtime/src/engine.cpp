@@ -6,6 +6,7 @@
 #include "engine_impl.hpp"
 #include "signal_source.hpp"
 #include "perdure/runtime/signal.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 #include "perdure/eventlog/storage_dir.hpp"
 
 #include <cstdlib>
@@ -159,6 +160,10 @@ result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
   lo.max_map_size = opts.max_storage_size;
   lo.initial_map_size = std::min(lo.initial_map_size, lo.max_map_size);
   lo.writer_id = opts.engine_id;
+  lo.change_feeds = std::vector<eventlog::change_feed>{};
+  if (opts.workflow_feed)
+    lo.change_feeds->push_back({std::string{records::workflow_feed_stream},
+                                records::workflow_feed_kinds()});
   lo.on_commit = [user = opts.on_write, sizes = p->m.batch_records,
                   signals = p->signals](const eventlog::write_batch& b) {
     sizes->observe(static_cast<double>(b.record_count()));

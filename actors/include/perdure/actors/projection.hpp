@@ -21,6 +21,8 @@
 
 #include "perdure/actors/actor.hpp"
 #include "perdure/actors/event_sourced.hpp"
+#include "perdure/eventlog/records/projection.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -36,13 +38,21 @@
 namespace perdure {
 
 /// One event as a projection sees it (views valid during the handler).
+/// Over an actor class: one event of one actor. Over workflows
+/// (project_workflows): one record of one workflow: `workflow` is its id,
+/// `type` the record kind's name ("step_succeeded"), `data` the stored
+/// record (perdure/eventlog/records/workflow.hpp; record_as, output_as).
 struct projected_event {
-  std::string_view actor;    ///< the actor's id
+  std::string_view actor;    ///< the actor's id (empty over workflows)
   std::uint64_t seq = 0;     ///< the seq of its call in the actor's stream
   std::uint64_t position = 0; ///< its position in the class's feed (1..)
   std::string_view type;     ///< the event type's registered name
   std::string_view signature; ///< its codec signature when it was stored
   std::string_view data;     ///< the encoded event
+  std::string_view workflow; ///< the workflow's id (over workflows)
+  /// Over workflows: the workflow was removed before the projection read
+  /// this record; `data` is empty, `seq` and `type` say what it was.
+  bool removed = false;
 
   /// Whether the event is of type `E`.
   template <class E>
@@ -57,6 +67,23 @@ struct projected_event {
     if (!is<E>())
       return std::nullopt;
     return value_or_throw(detail::decode_event<E>(signature, data));
+  }
+  /// Over workflows: the record decoded as `R` (a struct of
+  /// perdure/eventlog/records/workflow.hpp matching `type`). Throws
+  /// perdure::error (`type_mismatch`) when it does not decode.
+  template <class R>
+  R record_as() const {
+    return value_or_throw(codec::decode<R>(data));
+  }
+  /// Over workflows: for a `step_succeeded` or `event_received` record,
+  /// the step's output as `T`; none for other records (or a removed one).
+  /// Throws perdure::error (`type_mismatch`) when it is not a `T`.
+  template <class T>
+  std::optional<T> output_as() const {
+    if (removed || (type != "step_succeeded" && type != "event_received"))
+      return std::nullopt;
+    auto r = record_as<records::step_succeeded>();
+    return value_or_throw(codec::decode<T>(r.output.data));
   }
 };
 
@@ -136,7 +163,25 @@ result<projection> start_projection(engine& eng, std::string name,
                                      std::string source, rows_handler rows,
                                      event_handler each,
                                      projection_options o);
+
+// Starts a projection of `source` in the mode the handler's signature says.
+template <class Handler>
+result<projection> start_with(engine& eng, std::string name,
+                              std::string source, Handler handler,
+                              projection_options o) {
+  if constexpr (std::is_invocable_v<Handler&, const projected_event&,
+                                    projection_rows&>) {
+    return start_projection(eng, std::move(name), std::move(source),
+                            rows_handler{std::move(handler)}, {}, o);
+  } else {
+    static_assert(std::is_invocable_v<Handler&, const projected_event&>,
+                  "project: the handler takes (const projected_event&"
+                  "[, projection_rows&])");
+    return start_projection(eng, std::move(name), std::move(source), {},
+                            event_handler{std::move(handler)}, o);
+  }
 }
+} // namespace detail
 
 /// Runs projection `name` over the events of event-sourced actor class
 /// `Actor` from its stored offset (the beginning the first time), then
@@ -153,18 +198,31 @@ result<projection> try_project(engine& eng, std::string name,
                                Handler handler, projection_options o = {}) {
   static_assert(std::is_base_of_v<detail::event_sourced_base, Actor>,
                 "project<Actor>: Actor must be an event-sourced class");
-  std::string source = perdure_actor_name(detail::actor_tag<Actor>{});
-  if constexpr (std::is_invocable_v<Handler&, const projected_event&,
-                                    projection_rows&>) {
-    return detail::start_projection(eng, std::move(name), std::move(source),
-                                    rows_handler{std::move(handler)}, {}, o);
-  } else {
-    static_assert(std::is_invocable_v<Handler&, const projected_event&>,
-                  "project: the handler takes (const projected_event&"
-                  "[, projection_rows&])");
-    return detail::start_projection(eng, std::move(name), std::move(source),
-                                    {}, event_handler{std::move(handler)}, o);
-  }
+  return detail::start_with(eng, std::move(name),
+                            perdure_actor_name(detail::actor_tag<Actor>{}),
+                            std::move(handler), o);
+}
+
+/// Runs projection `name` over the records of every workflow, in commit
+/// order, from its stored offset (the beginning the first time), then
+/// live; handlers and delivery modes as for try_project. The engine must
+/// note workflow records (engine_options::workflow_feed), else
+/// `invalid_argument`; records written while it was off are not seen.
+template <class Handler>
+result<projection> try_project_workflows(engine& eng, std::string name,
+                                         Handler handler,
+                                         projection_options o = {}) {
+  return detail::start_with(
+    eng, std::move(name),
+    std::string{projection_records::workflows_source}, std::move(handler), o);
+}
+
+/// try_project_workflows, throwing perdure::error.
+template <class Handler>
+projection project_workflows(engine& eng, std::string name, Handler handler,
+                             projection_options o = {}) {
+  return value_or_throw(try_project_workflows(eng, std::move(name),
+                                              std::move(handler), o));
 }
 
 /// try_project, throwing perdure::error.

@@ -11,6 +11,7 @@ namespace perdure::eventlog {
 
 enum class record_kind : std::uint16_t {
   user = 0,                 ///< written by applications and tests directly
+  change_note = 10,         ///< in a change feed: a record appended elsewhere
   // workflows (1xx)
   workflow_submitted = 100, ///< the static graph, ids and options
   step_started = 101,

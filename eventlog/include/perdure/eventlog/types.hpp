@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace perdure::eventlog {
 
@@ -130,6 +132,15 @@ struct timer_entry {
 
 class write_batch;
 
+/// A change feed: every record of one of `kinds` appended to any stream
+/// (other than a feed) is noted in stream `stream`, in the same
+/// transaction (change_feed.hpp).
+struct change_feed {
+  std::string stream;
+  std::vector<std::uint16_t> kinds;
+  bool operator==(const change_feed&) const = default;
+};
+
 /// Options for opening an event log.
 struct options {
   /// The storage directory; created when missing (unless read_only).
@@ -182,6 +193,12 @@ struct options {
   /// when the application owns those signals; damaged storage can then
   /// crash the process.
   bool map_guard = true;
+  /// The change feeds of the storage. A value (a writer only) replaces the
+  /// stored rules, so that every later writer, whatever its options, notes
+  /// alike; none (the default) follows the stored rules. Each stream id
+  /// must be valid and not a feed's source: `invalid_argument`. A feed
+  /// notes only records appended after the rules that name it were set.
+  std::optional<std::vector<change_feed>> change_feeds = std::nullopt;
   /// The id of the engine writing records (stored in every envelope).
   std::string writer_id = "perdure";
   /// The most batches one group commit takes from the queue.

@@ -68,6 +68,15 @@ class write_batch {
   /// SHA-256, hex-encoded to 64 chars). Storing the same bytes twice keeps one.
   std::string put_blob(std::string bytes);
 
+  // -- change feeds ----------------------------------------------------------
+  /// Appends to `feed` a `change_note` record naming `source`, `kind` and
+  /// the seq that the last append to `source` before this op in this batch
+  /// gets (eventlog/FORMAT.md, "Change feeds"). The batch fails
+  /// `invalid_argument` when no such append precedes it. The log adds these
+  /// itself for the feeds of options::change_feeds.
+  write_batch& note(std::string_view feed, std::string_view source,
+                    std::uint16_t kind);
+
   // -- inspection ------------------------------------------------------------
 
   bool empty() const noexcept {
@@ -96,6 +105,7 @@ class write_batch {
       remove_timer,
       put_offset,
       put_blob,
+      note, // stream: the feed, data: the source stream, number: its kind
     };
     type what;
     std::string stream; // or key, or blob hash

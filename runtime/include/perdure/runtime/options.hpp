@@ -135,6 +135,14 @@ struct engine_options {
   /// engine::engine), so a crashed service comes back without a call to
   /// resume_all(). Off: they wait for resume(id) / resume_all().
   bool resume_on_open = true;
+  /// Note every workflow record in the storage's workflow feed
+  /// (records::workflow_feed_stream), in its own transaction, so that
+  /// project_workflows() can build read models over all workflows. Costs
+  /// one small record (its stream id, seq and kind) per workflow record.
+  /// The storage keeps the setting: tools writing beside the engine note
+  /// alike; an engine opened with another value changes it. Records
+  /// written while it was off are not in the feed.
+  bool workflow_feed = false;
 };
 
 /// The status of a workflow.

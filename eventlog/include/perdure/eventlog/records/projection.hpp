@@ -16,6 +16,7 @@
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/event_log.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include <fmt/format.h>
 
@@ -42,15 +43,22 @@ struct feed_event {
 
 /// The directory metadata of `projection/<name>`.
 struct projection_meta {
-  std::string source;        ///< the actor class whose feed it reads
+  std::string source; ///< the actor class it reads, or workflows_source
   bool exactly_once = false; ///< rows in the store (else a user handler)
 };
 
 PERDURE_FIELDS(feed_event, actor, seq, type, signature, data)
 PERDURE_FIELDS(projection_meta, source, exactly_once)
 
-inline std::string feed_stream(std::string_view actor_class) {
-  return fmt::format("actor-feed/{}", actor_class);
+/// The source of a projection over every workflow's records.
+inline constexpr std::string_view workflows_source = "@workflows";
+
+/// The feed a projection over `source` reads: the workflow feed for
+/// workflows_source, else the actor class's feed.
+inline std::string feed_stream(std::string_view source) {
+  if (source == workflows_source)
+    return std::string{records::workflow_feed_stream};
+  return fmt::format("actor-feed/{}", source);
 }
 inline std::string meta_stream(std::string_view name) {
   return fmt::format("projection/{}", name);

@@ -64,6 +64,25 @@ constexpr bool ended(stored_status s) noexcept {
   return s != stored_status::running;
 }
 
+/// The change feed of workflow records (engine_options::workflow_feed):
+/// one change_note per record of workflow_feed_kinds() appended to a
+/// workflow's stream (perdure/eventlog/change_feed.hpp).
+inline constexpr std::string_view workflow_feed_stream = "workflow-feed";
+
+/// The record kinds a workflow's own stream holds: what the feed notes.
+inline std::vector<std::uint16_t> workflow_feed_kinds() {
+  std::vector<std::uint16_t> out;
+  using eventlog::record_kind;
+  for (auto k : {record_kind::workflow_submitted, record_kind::step_started,
+                 record_kind::step_succeeded, record_kind::step_failed,
+                 record_kind::step_continued, record_kind::workflow_succeeded,
+                 record_kind::workflow_failed, record_kind::workflow_canceled,
+                 record_kind::workflow_resumed, record_kind::event_received,
+                 record_kind::timer_set})
+    out.push_back(eventlog::to_u16(k));
+  return out;
+}
+
 /// One argument in preorder: kind 0 value (`bytes`), 1 node (`node` index),
 /// 2 blob (`key`), 3 list (the next `count` entries at this level).
 struct arg_rec {
