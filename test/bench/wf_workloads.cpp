@@ -40,16 +40,19 @@ const auto b_sum = step("bench_sum", [](std::vector<int> v) {
   return static_cast<int>(s);
 });
 
-engine_options engine_opts(const bench_options& o, const char* sub) {
+engine_options engine_opts(const bench_options& o, const char* sub,
+                           bool feed = false) {
   return {.storage = o.dir / sub,
           .durability = o.mode,
           .sync = o.sync,
-          .writeback_interval = o.writeback};
+          .writeback_interval = o.writeback,
+          .workflow_feed = feed};
 }
 
-figures wf_seq(const bench_options& o) {
+// `feed`: with engine_options::workflow_feed (a note per workflow record).
+figures wf_seq(const bench_options& o, bool feed) {
   constexpr int steps = 1000;
-  engine eng{engine_opts(o, "wf-seq")};
+  engine eng{engine_opts(o, feed ? "wf-seq-feed" : "wf-seq", feed)};
   auto wf = b_inc(0);
   for (int i = 1; i < steps; ++i)
     wf = b_inc(wf);
@@ -82,9 +85,10 @@ figures wf_fanout(const bench_options& o) {
   return f;
 }
 
-figures wf_throughput(const bench_options& o) {
+figures wf_throughput(const bench_options& o, bool feed) {
   constexpr int callers = 16;
-  engine eng{engine_opts(o, "wf-throughput")};
+  engine eng{
+    engine_opts(o, feed ? "wf-throughput-feed" : "wf-throughput", feed)};
   std::atomic<bool> stop{false};
   std::atomic<long> done{0}, wrong{0};
   std::vector<latencies> lat(callers);
@@ -184,12 +188,18 @@ figures wf_children(const bench_options& o) {
 } // namespace
 
 PERDURE_WORKLOAD("wf-seq", "one workflow of 1000 sequential trivial steps",
-                 wf_seq);
+                 [](const bench_options& o) { return wf_seq(o, false); });
+PERDURE_WORKLOAD("wf-seq-feed", "wf-seq with engine_options::workflow_feed",
+                 [](const bench_options& o) { return wf_seq(o, true); });
 PERDURE_WORKLOAD("wf-fanout",
                  "one workflow of 1000 parallel trivial steps and a join",
                  wf_fanout);
 PERDURE_WORKLOAD("wf-throughput",
-                 "1-step workflows from 16 concurrent callers", wf_throughput);
+                 "1-step workflows from 16 concurrent callers",
+                 [](const bench_options& o) { return wf_throughput(o, false); });
+PERDURE_WORKLOAD("wf-throughput-feed",
+                 "wf-throughput with engine_options::workflow_feed",
+                 [](const bench_options& o) { return wf_throughput(o, true); });
 PERDURE_WORKLOAD("wf-children",
                  "one workflow starting 1000 child workflows and joining them",
                  wf_children);
