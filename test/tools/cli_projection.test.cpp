@@ -102,3 +102,48 @@ TEST_CASE("projection status shows position and lag, reset rebuilds") {
   REQUIRE(t->size() == 1);
   CHECK(codec::decode<int>(t->at("s1")).value() == 6);
 }
+
+namespace {
+const auto cp_step = step("cp_step", [](int x) { return x + 1; });
+} // namespace
+
+TEST_CASE("a workflow projection in the CLI: status, the feed's notes in "
+          "history, and a workflow the CLI cancels is noted too") {
+  test::temp_dir dir;
+  auto storage = dir.path().string();
+  {
+    engine eng{{.storage = dir.path(), .workflow_feed = true}};
+    CHECK(eng.run(cp_step(1), "w1") == 2);
+    auto p = project_workflows(eng, "wf-counts",
+                               [](const projected_event& e,
+                                  projection_rows& rows) {
+                                 rows.put_as(e.workflow,
+                                             rows.get_as<int>(e.workflow)
+                                                 .value_or(0)
+                                               + 1);
+                               });
+    REQUIRE(test::wait_until([&] { return p.position() == 4; }));
+    p.stop();
+    // A workflow left waiting when the engine closes: the CLI cancels it.
+    auto h = eng.run_async(cp_step(wait_for_signal<int>("go")), "w2");
+    REQUIRE(test::wait_until(
+      [&] { return eng.try_status("w2").has_value(); }));
+  }
+  auto cancel = test::run_perdure({"--storage", storage, "cancel", "w2"});
+  REQUIRE_MESSAGE(cancel.code == 0, cancel.err);
+  auto st = status_of(storage);
+  REQUIRE(st.size() == 1);
+  CHECK(st[0]["source"] == "@workflows");
+  CHECK(st[0]["position"] == 4);
+  auto h = test::run_perdure(
+    {"--storage", storage, "history", "workflow-feed", "--json"});
+  REQUIRE_MESSAGE(h.code == 0, h.err);
+  auto j = json::parse(h.out);
+  auto recs = j.is_array() ? j : j["records"];
+  REQUIRE(recs.size() >= 6);
+  CHECK(recs[0]["payload"]["stream"] == "w1");
+  CHECK(recs[0]["payload"]["seq"] == 1);
+  CHECK(recs[0]["payload"]["kind"] == "workflow_submitted");
+  CHECK(recs.back()["payload"]["stream"] == "w2");
+  CHECK(recs.back()["payload"]["kind"] == "workflow_canceled");
+}

@@ -3,6 +3,7 @@
 
 #include "payload_json.hpp"
 
+#include "perdure/eventlog/change_feed.hpp"
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "format.hpp"
@@ -139,6 +140,16 @@ void unwrap_keys(json& j) {
 json payload_json(std::uint16_t kind, std::string_view payload) {
   if (payload.empty())
     return nullptr;
+  if (kind == eventlog::to_u16(rk::record_kind::change_note)) {
+    // Not a codec record: the log's own layout (change_feed.hpp).
+    auto n = eventlog::decode_change_note(payload);
+    if (!n)
+      return json{{"$undecodable", n.error().message()},
+                  {"$size", payload.size()}};
+    return json{{"stream", n->source},
+                {"seq", n->seq},
+                {"kind", std::string{eventlog::kind_name(n->kind)}}};
+  }
   auto text = codec::to_json(payload);
   if (!text)
     return json{{"$undecodable", text.error().message()},
