@@ -5,7 +5,7 @@
 // (process mode, or LMDB's own sync inside the commit), pipelined (the next
 // commit's fdatasync makes the previous group's meta page durable), or the
 // redo journal (a syncer thread's fdatasync per group, checkpoints behind
-// it). The committer drives it under the log's commit lock: the writer
+// it, their data sync on the writer thread). The committer drives it under the log's commit lock: the writer
 // thread, or a submitting thread where callers_commit() (log_loops.cpp);
 // a replicated log would be one more implementation. Completions run in
 // commit order on the thread that made their group durable.
@@ -43,8 +43,13 @@ class group_durability {
   virtual std::optional<clock::time_point> deadline() const {
     return std::nullopt;
   }
-  /// Writer thread, after each wait (`woken`: wake() was called for it):
-  /// periodic work such as checkpoints.
+  /// Writer thread, after each wait, WITHOUT the commit lock (only where
+  /// callers_commit()): disk work that must not hold commits up, such as a
+  /// checkpoint's data sync or paced write-back.
+  virtual void background() {
+  }
+  /// Writer thread, after background() (`woken`: wake() was called for
+  /// it), under the commit lock: periodic work such as checkpoints.
   virtual void tick(bool woken) {
     static_cast<void>(woken);
   }
@@ -70,7 +75,8 @@ class group_durability {
 /// already, see start_journal).
 std::unique_ptr<group_durability> make_durability(event_log::impl& self);
 
-/// The redo journal's: a syncer thread and periodic checkpoints.
+/// The redo journal's: a syncer thread (which also commits what was held
+/// back during its sync) and periodic checkpoints.
 std::unique_ptr<group_durability>
 make_journal_durability(event_log::impl& self);
 

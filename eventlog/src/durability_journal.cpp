@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// The redo journal's durability (sync_policy::journal): the writer commits
-// a group (its entry written, LMDB not synced) and hands it to the syncer
-// thread, whose fdatasync makes it durable; the writer goes on with the
-// next group meanwhile. Periodic checkpoints run in two parts so that the
-// writer never waits for LMDB's sync: the writer pins the state and copies
-// its meta pages, the checkpointer thread syncs data.mdb, then the writer
+// The redo journal's durability (sync_policy::journal): a committer
+// commits a group (its entry written, LMDB not synced) and hands it to the
+// syncer thread, whose fdatasync makes it durable; committers go on with
+// the next group meanwhile, and after its completions the syncer commits
+// what was held back during its sync itself, on its way to the next sync.
+// Periodic checkpoints run in three parts so that no commit waits for
+// LMDB's sync: the writer pins the state and copies its meta pages (under
+// the commit lock), syncs data.mdb (without it: background()), then
 // journals a checkpoint entry, which the syncer makes durable like a group
-// (log_checkpoint.cpp holds the LMDB side). See journal.hpp and FORMAT.md
-// "Journal".
+// (log_checkpoint.cpp holds the LMDB side). Between checkpoints the writer
+// paces data.mdb's write-back. Two threads per log: writer and syncer.
+// See journal.hpp and FORMAT.md "Journal".
 
 #include "durability.hpp"
 
@@ -30,8 +33,7 @@ class journal_durability final : public group_durability {
   explicit journal_durability(event_log::impl& self)
     : self_(self), pace_(self.opts.writeback_interval) {
     syncer_ = std::thread{[this] { run_syncer(); }};
-    checkpointer_ = std::thread{[this] { run_checkpointer(); }};
-    self.durability_threads = {syncer_.get_id(), checkpointer_.get_id()};
+    self.durability_threads = {syncer_.get_id()};
   }
 
   ~journal_durability() override {
@@ -45,9 +47,52 @@ class journal_durability final : public group_durability {
 
   std::optional<clock::time_point> deadline() const override {
     std::lock_guard<std::mutex> guard{ckpt_mu_};
+    if (phase_ == phase::queued || phase_ == phase::synced)
+      return clock::now(); // background() or tick() has work now
+    std::optional<clock::time_point> at;
     if (self_.txns_since_checkpoint > 0 && phase_ == phase::idle)
-      return self_.last_checkpoint.load() + self_.opts.checkpoint_interval;
-    return std::nullopt;
+      at = self_.last_checkpoint.load() + self_.opts.checkpoint_interval;
+    if (dirty_ && (!at || dirty_at_ + pace_ < *at))
+      at = dirty_at_ + pace_;
+    return at;
+  }
+
+  // Without the commit lock: a queued checkpoint's data sync, or the
+  // write-back that paces data.mdb between checkpoints: every
+  // options::writeback_interval while commits come, the kernel is asked to
+  // start writing the dirty pages (sync_file_range, no wait for the disk),
+  // so that the checkpoint's sync finds little left and journal syncs do
+  // not queue behind a whole interval of pages.
+  void background() override {
+    bool sync = false, pace = false;
+    {
+      std::lock_guard<std::mutex> guard{ckpt_mu_};
+      if (phase_ == phase::queued) {
+        phase_ = phase::syncing;
+        sync = true;
+      } else if (dirty_ && clock::now() >= dirty_at_ + pace_) {
+        dirty_ = false;
+        pace = true;
+      }
+    }
+    int fd = -1;
+    mdb_env_get_fd(self_.env, &fd);
+    if (pace) {
+      ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+      ++self_.writebacks;
+      return;
+    }
+    if (!sync)
+      return;
+    // Everything the pinned state holds was written before it committed,
+    // so this makes it durable.
+    int rc = mdb_env_sync(self_.env, 1);
+    {
+      std::lock_guard<std::mutex> guard{ckpt_mu_};
+      synced_ = from_mdb(rc, "mdb_env_sync(checkpoint)");
+      phase_ = phase::synced;
+    }
+    ckpt_done_cv_.notify_all();
   }
 
   void tick(bool) override {
@@ -70,27 +115,46 @@ class journal_durability final : public group_durability {
     // Only under concurrent load (a group of several batches): a lone
     // writer's pages are few, and writing them back early would only put
     // disk work in front of its journal syncs.
-    if (committed && pace_.count() > 0 && g.done.size() > 1
-        && !dirty_.exchange(true)) {
-      // Start pacing data.mdb's write-back (under the lock: the
-      // checkpointer may be about to wait).
-      { std::lock_guard<std::mutex> guard{ckpt_mu_}; }
-      ckpt_cv_.notify_one();
+    if (committed && pace_.count() > 0 && g.done.size() > 1) {
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> guard{ckpt_mu_};
+        if (!dirty_) {
+          dirty_ = true;
+          dirty_at_ = clock::now();
+          first = true;
+        }
+      }
+      if (first)
+        self_.queue.wake(); // the writer's deadline moved
     }
     to_syncer(std::move(g));
   }
 
   // Before a synchronous checkpoint (which supersedes a periodic one in
-  // flight): wait for the checkpointer and drop what it did, then for the
-  // syncer to complete every group.
+  // flight): wait for a data sync in progress and drop the periodic
+  // checkpoint, then for the syncer to complete every group (on the
+  // syncer itself, which commits too: complete them here).
   void quiesce() override {
     {
       std::unique_lock<std::mutex> guard{ckpt_mu_};
-      ckpt_done_cv_.wait(guard, [this] { return phase_ != phase::queued; });
-      if (phase_ == phase::synced) {
+      ckpt_done_cv_.wait(guard, [this] { return phase_ != phase::syncing; });
+      if (phase_ != phase::idle) {
         mdb_txn_abort(job_.pin);
         job_ = {};
         phase_ = phase::idle;
+      }
+    }
+    if (std::this_thread::get_id() == syncer_.get_id()) {
+      for (;;) {
+        std::deque<done_group> groups;
+        {
+          std::lock_guard<std::mutex> guard{sync_mu_};
+          groups.swap(queue_);
+        }
+        if (groups.empty())
+          return;
+        sync_and_complete(groups);
       }
     }
     std::unique_lock<std::mutex> guard{sync_mu_};
@@ -105,13 +169,6 @@ class journal_durability final : public group_durability {
 
   void stop() override {
     {
-      std::lock_guard<std::mutex> guard{ckpt_mu_};
-      ckpt_stopping_ = true;
-    }
-    ckpt_cv_.notify_all();
-    if (checkpointer_.joinable())
-      checkpointer_.join();
-    {
       std::lock_guard<std::mutex> guard{sync_mu_};
       sync_stopping_ = true;
     }
@@ -121,7 +178,7 @@ class journal_durability final : public group_durability {
   }
 
  private:
-  enum class phase : std::uint8_t { idle, queued, synced };
+  enum class phase : std::uint8_t { idle, queued, syncing, synced };
 
   void to_syncer(done_group g) {
     // Small groups wait for this sync to end: see commit_queue.
@@ -131,6 +188,27 @@ class journal_durability final : public group_durability {
       queue_.push_back(std::move(g));
     }
     sync_cv_.notify_one();
+  }
+
+  // Every entry of these groups was written before they were queued, and
+  // checkpoints (which switch files) wait for this queue to drain.
+  void sync_and_complete(std::deque<done_group>& groups) {
+    auto st = self_.jr.sync();
+    ++self_.syncs;
+    {
+      // No sync in flight now: the callers these completions answer
+      // commit their next batches themselves instead of waiting.
+      std::lock_guard<std::mutex> guard{sync_mu_};
+      if (queue_.empty())
+        self_.queue.hold_back(false);
+    }
+    for (auto& g : groups) {
+      if (!st)
+        for (auto& r : g.results)
+          if (r)
+            r = unexpected{st};
+      self_.complete(g);
+    }
   }
 
   void run_syncer() {
@@ -151,85 +229,25 @@ class journal_durability final : public group_durability {
         groups.swap(queue_);
         busy_ = true;
       }
-      // Every entry of these groups was written before they were queued,
-      // and checkpoints (which switch files) wait for this queue to drain.
-      auto st = self_.jr.sync();
-      ++self_.syncs;
-      {
-        // No sync in flight now: the callers these completions answer
-        // commit their next batches themselves instead of waiting for
-        // this loop to come round.
-        std::lock_guard<std::mutex> guard{sync_mu_};
-        if (queue_.empty())
-          self_.queue.hold_back(false);
-      }
-      for (auto& g : groups) {
-        if (!st)
-          for (auto& r : g.results)
-            if (r)
-              r = unexpected{st};
-        self_.complete(g);
-      }
+      sync_and_complete(groups);
+      // What was held back during this sync (or queued by completions):
+      // committed here, on the way to the next sync, not handed over.
+      self_.commit_queued();
     }
   }
 
-  // Part one, on the writer thread: pin the state, then let the
-  // checkpointer sync data.mdb while the writer goes on.
+  // Part one, on the writer thread: pin the state; background() syncs
+  // data.mdb next, without the commit lock.
   void begin_checkpoint() {
     auto job = self_.pin_checkpoint();
     if (!job)
       return; // the next interval tries again
-    {
-      std::lock_guard<std::mutex> guard{ckpt_mu_};
-      job_ = std::move(*job);
-      phase_ = phase::queued;
-    }
-    ckpt_cv_.notify_one();
+    std::lock_guard<std::mutex> guard{ckpt_mu_};
+    job_ = std::move(*job);
+    phase_ = phase::queued;
   }
 
-  // Between checkpoints it paces data.mdb's write-back: every
-  // options::writeback_interval while commits come, it asks the kernel to
-  // start writing the dirty pages (sync_file_range, no wait for the disk),
-  // so that the checkpoint's sync finds little left and journal syncs do
-  // not queue behind a whole interval of pages.
-  void run_checkpointer() {
-    int fd = -1;
-    mdb_env_get_fd(self_.env, &fd);
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> guard{ckpt_mu_};
-        auto wake = [this] {
-          return ckpt_stopping_ || phase_ == phase::queued;
-        };
-        if (dirty_)
-          ckpt_cv_.wait_for(guard, pace_, wake);
-        else
-          ckpt_cv_.wait(guard, [&] { return wake() || dirty_; });
-        if (phase_ != phase::queued) {
-          if (ckpt_stopping_)
-            return;
-          if (dirty_.exchange(false)) {
-            guard.unlock();
-            ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-            ++self_.writebacks;
-          }
-          continue;
-        }
-      }
-      // Everything the pinned state holds was written before it
-      // committed, so this makes it durable.
-      int rc = mdb_env_sync(self_.env, 1);
-      {
-        std::lock_guard<std::mutex> guard{ckpt_mu_};
-        synced_ = from_mdb(rc, "mdb_env_sync(checkpoint)");
-        phase_ = phase::synced;
-      }
-      self_.queue.wake();
-      ckpt_done_cv_.notify_all();
-    }
-  }
-
-  // Part two, on the writer thread once data.mdb is synced: journal the
+  // Part three, on the writer thread once data.mdb is synced: journal the
   // checkpoint; the syncer makes that entry durable.
   void finish_checkpoint() {
     checkpoint_job job;
@@ -257,14 +275,13 @@ class journal_durability final : public group_durability {
   std::thread syncer_;
 
   mutable std::mutex ckpt_mu_;
-  std::condition_variable ckpt_cv_;      // wakes the checkpointer
   std::condition_variable ckpt_done_cv_; // wakes quiesce()
   phase phase_ = phase::idle;            // guarded by ckpt_mu_
   checkpoint_job job_;                   // guarded by ckpt_mu_
   status synced_;                        // guarded by ckpt_mu_
-  bool ckpt_stopping_ = false;           // guarded by ckpt_mu_
-  std::atomic<bool> dirty_{false}; // commits since the last write-back
-  std::thread checkpointer_;
+  bool dirty_ = false;         // guarded by ckpt_mu_: commits since the
+                               // last write-back
+  clock::time_point dirty_at_; // guarded by ckpt_mu_: when dirty_ was set
 };
 
 } // namespace

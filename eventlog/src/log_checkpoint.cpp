@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Checkpoints, the LMDB side (meta pages, pins): the periodic one's first
 // and last parts (durability_journal.cpp runs them, with data.mdb's sync
-// between them on its checkpointer thread), the synchronous one that
-// starts a journal generation (a full journal file, a foreign commit in
-// between, close), and a foreign writer's record in journal-foreign. See
-// journal.hpp and FORMAT.md "Journal".
+// between them on the writer thread, without the commit lock), the
+// synchronous one that starts a journal generation (a full journal file, a
+// foreign commit in between, close), and a foreign writer's record in
+// journal-foreign. See journal.hpp and FORMAT.md "Journal".
 
 #include "log_impl.hpp"
 
@@ -16,8 +16,8 @@ using namespace detail;
 
 // A periodic checkpoint's first part: under LMDB's write lock, pin the
 // current state and copy its meta pages (from the page cache: the images
-// of that state, whatever the disk holds); the durability's checkpointer
-// then syncs data.mdb while the writer goes on.
+// of that state, whatever the disk holds); the writer then syncs data.mdb
+// without the commit lock while commits go on.
 std::optional<checkpoint_job> event_log::impl::pin_checkpoint() {
   auto t0 = std::chrono::steady_clock::now();
   MDB_txn* w = nullptr;

@@ -144,6 +144,10 @@ struct event_log::impl {
   /// this thread, or wakes the writer when another thread is committing.
   void lead();
 
+  /// Commits the queue's next group on this thread unless another thread
+  /// is committing (false then) or it is held back.
+  bool commit_queued();
+
   /// Committer: commits `batch` (taken from the queue) and hands the group
   /// to the durability.
   void commit_taken(std::vector<pending>& batch);

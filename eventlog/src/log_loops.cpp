@@ -78,26 +78,29 @@ bool event_log::impl::may_lead() const {
 }
 
 void event_log::impl::lead() {
+  if (!commit_queued())
+    queue.notify(); // another thread commits: the writer takes it after
+}
+
+bool event_log::impl::commit_queued() {
   committing lock{*this, std::try_to_lock};
-  if (!lock) {
-    // Another thread commits: the writer takes this batch after it.
-    queue.notify();
-    return;
-  }
+  if (!lock)
+    return false;
   if (!dur)
-    return; // released: the writer drained the queue before it ended
+    return true; // released: the writer drained the queue before it ended
   // The writer may be waiting without a deadline: if this commit gives
   // the durability one (a periodic checkpoint now due later), it must
   // wake to keep it.
   bool had_deadline = dur->deadline().has_value();
   queue.take_now(taken_buf, opts.max_batches_per_commit);
   if (taken_buf.empty())
-    return; // the writer took it, or it is held back for the writer
+    return true; // the writer took it, or it is held back for the writer
   ++caller_commits;
   commit_taken(taken_buf);
   taken_buf.clear();
   if (!had_deadline && dur->deadline())
     queue.wake();
+  return true;
 }
 
 void event_log::impl::run_writer() {
@@ -116,6 +119,8 @@ void event_log::impl::run_writer() {
       until = dur->deadline();
     }
     auto seen = queue.wait(until);
+    if (callers_commit)
+      dur->background(); // long disk work, without the commit lock
     committing lock{*this};
     dur->tick(seen.woken);
     queue.take_now(batch, opts.max_batches_per_commit);

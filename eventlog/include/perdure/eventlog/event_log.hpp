@@ -20,7 +20,7 @@ namespace perdure::eventlog {
 /// Figures about the writer, for metrics and benchmarks.
 struct log_stats {
   std::uint64_t commits = 0;       ///< LMDB write transactions committed
-  std::uint64_t caller_commits = 0; ///< of those, by a submitting thread
+  std::uint64_t caller_commits = 0; ///< of those, not by the writer thread
   std::uint64_t batches = 0;       ///< write_batches committed
   std::uint64_t records = 0;       ///< records appended
   std::uint64_t map_grows = 0;     ///< times the map was enlarged
