@@ -9,6 +9,7 @@
 #include "perdure/eventlog/records/projection.hpp"
 
 #include "child_process.hpp"
+#include "projection_kills.hpp"
 #include "temp_dir.hpp"
 #include "test_es_actors.hpp"
 #include "wait_until.hpp"
@@ -100,35 +101,17 @@ PERDURE_CHILD_ENTRY("projection_crash") {
 
 namespace {
 
-// Kills the projection's child ten times, each once its position moved
-// past where the round started; then lets it catch up in this process.
+// Kills the projection's child ten times on observed progress; then the
+// test lets it catch up in this process.
 void crash_rounds(const std::string& mode, const std::string& storage,
                   const std::string& seen) {
-  std::mt19937 rng{std::random_device{}()};
-  auto seed = rng();
-  INFO("seed " << seed);
-  rng.seed(seed);
-  unsigned long long last = 0;
-  for (int round = 0; round < 10; ++round) {
-    auto batch = std::to_string(1 + rng() % 50);
-    auto ahead = 1 + rng() % 200;
-    test::child_process child{"projection_crash",
-                              {storage, mode, seen, batch}};
-    unsigned long long pos = 0;
-    // The child keeps printing while calls flow: a projection that stopped
-    // moving must fail the test, not let the log grow until the disk fills.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{2};
-    while (pos < last + ahead) {
-      auto line = child.read_line();
-      INFO("round " << round << " line '" << line << "'");
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      REQUIRE(line.rfind("pos ", 0) == 0);
-      pos = std::stoull(line.substr(4));
-      CHECK(pos >= last); // resumed from its offset, never before it
-    }
-    child.kill();
-    last = pos;
-  }
+  test::kill_on_progress(
+    "projection_crash",
+    [&](int, std::mt19937& rng) {
+      return std::vector<std::string>{storage, mode, seen,
+                                      std::to_string(1 + rng() % 50)};
+    },
+    200);
 }
 
 } // namespace

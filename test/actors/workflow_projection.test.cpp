@@ -12,6 +12,7 @@
 #include "perdure/runtime/engine.hpp"
 
 #include "child_process.hpp"
+#include "projection_kills.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
@@ -188,28 +189,12 @@ TEST_CASE("an exactly-once workflow projection killed ten times while "
           "workflows run ends with exactly the rows their records imply") {
   test::temp_dir dir;
   auto storage = (dir / "storage").string();
-  std::mt19937 rng{std::random_device{}()};
-  auto seed = rng();
-  INFO("seed " << seed);
-  rng.seed(seed);
-  unsigned long long last = 0;
-  for (int round = 0; round < 10; ++round) {
-    auto ahead = 1 + rng() % 100;
-    test::child_process child{"workflow_projection_crash",
-                              {storage, std::to_string(round)}};
-    unsigned long long pos = 0;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{2};
-    while (pos < last + ahead) {
-      auto line = child.read_line();
-      INFO("round " << round << " line '" << line << "'");
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      REQUIRE(line.rfind("pos ", 0) == 0);
-      pos = std::stoull(line.substr(4));
-      CHECK(pos >= last);
-    }
-    child.kill();
-    last = pos;
-  }
+  test::kill_on_progress(
+    "workflow_projection_crash",
+    [&](int round, std::mt19937&) {
+      return std::vector<std::string>{storage, std::to_string(round)};
+    },
+    100);
   // The last engine resumes what was in flight and catches up.
   engine eng{{.storage = storage, .workflow_feed = true}};
   auto p = project_workflows(eng, "crash", rows_fn);
