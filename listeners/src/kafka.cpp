@@ -230,6 +230,8 @@ void subscription::impl::commit_to_broker(
 bool subscription::impl::commit(std::vector<rd_kafka_message_t*>& msgs) {
   if (to_actors)
     return deliver(msgs);
+  if (signals.make)
+    return commit_signals(msgs);
   std::vector<new_run> runs;
   std::vector<dead_letter> poison;
   std::map<std::int32_t, std::int64_t> next;
@@ -417,6 +419,16 @@ subscription perdure_subscribe(engine& eng, const kafka_source& src,
   auto p = std::make_shared<subscription::impl>();
   p->delivery = std::move(target);
   p->to_actors = true;
+  return start_subscription(eng, src, std::move(p));
+}
+
+subscription perdure_subscribe(engine& eng, const kafka_source& src,
+                               record_signal target) {
+  if (!target.make)
+    ok_or_throw(status{errc::invalid_argument,
+                       "signal_workflows: the target has no decoder"});
+  auto p = std::make_shared<subscription::impl>();
+  p->signals = std::move(target);
   return start_subscription(eng, src, std::move(p));
 }
 

@@ -47,6 +47,7 @@ struct subscription::impl : engine_service,
   record_workflow target;
   record_delivery delivery; ///< used when `to_actors`
   bool to_actors = false;
+  record_signal signals; ///< used when `signals.make` is set
   eventlog::log_sink log; ///< the engine's; librdkafka's lines go there
   rd_kafka_t* rk = nullptr;
   std::thread thread;
@@ -80,6 +81,9 @@ struct subscription::impl : engine_service,
   dead_letter_on_failure(const kafka_record& r, const std::string& wf);
   void commit_to_broker(const std::map<std::int32_t, std::int64_t>& next);
   bool commit(std::vector<rd_kafka_message_t*>& msgs);
+  /// signal_workflows: the batch's signals and offsets in one commit
+  /// (kafka_signals.cpp).
+  bool commit_signals(std::vector<rd_kafka_message_t*>& msgs);
   rd_kafka_message_t* next_message(int timeout_ms);
   void drop_fetched();
 

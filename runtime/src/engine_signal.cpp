@@ -27,9 +27,10 @@ bool live(engine::impl& p, std::string_view id) {
 
 } // namespace
 
-perdure::status engine::signal_bytes(std::string_view id,
-                                     std::string_view name, std::string value,
-                                     std::string_view sender) {
+perdure::status engine::add_signal(eventlog::write_batch& b,
+                                   std::string_view id,
+                                   std::string_view name, std::string value,
+                                   std::string_view sender) {
   auto& p = *impl_;
   if (auto why = rec::check_signal_name(name); !why.empty())
     return {errc::invalid_argument, why};
@@ -37,52 +38,65 @@ perdure::status engine::signal_bytes(std::string_view id,
     return {errc::invalid_argument,
             fmt::format("signal '{}': the value is not a valid payload: {}",
                         name, st.message())};
+  auto info = p.log->info(id);
+  if (!info && info.error() == errc::not_found && live(p, id))
+    return {errc::busy,
+            fmt::format("workflow '{}' is starting; signal '{}' not stored "
+                        "yet",
+                        id, name)};
+  if (!info && info.error() == errc::not_found)
+    return {errc::not_found,
+            fmt::format("no workflow '{}' in {}; signal '{}' was not stored",
+                        id, p.opts.storage.string(), name)};
+  if (!info)
+    return info.error();
+  if (info->kind != eventlog::stream_kind::workflow)
+    return {errc::not_found,
+            fmt::format("'{}' is not a workflow (a {} stream); signal '{}' "
+                        "was not stored",
+                        id, eventlog::to_string(info->kind), name)};
+  auto st = rec::parse_status(info->status);
+  if (st == rec::stored_status::canceled)
+    return {errc::canceled,
+            fmt::format("workflow '{}' is canceled; signal '{}' was not "
+                        "stored",
+                        id, name)};
+  if (st && rec::ended(*st))
+    return {errc::conflict,
+            fmt::format("workflow '{}' already finished ({}); signal '{}' "
+                        "was not stored",
+                        id, info->status, name)};
   auto stream = rec::signal_stream(id);
-  auto payload = codec::encode(rec::signal_sent{
-    .workflow = std::string{id},
-    .name = std::string{name},
-    .value = {std::move(value)},
-    .sender = std::string{sender}});
-  // The workflow may log its end between our read of its status and our
-  // write: expecting its last seq turns that into a conflict, and we look
-  // again, so a signal is never stored for a workflow that has ended.
+  // The workflow may log its end between our read of its status and the
+  // commit: expecting its last seq turns that into a conflict, and the
+  // caller looks again, so a signal is never stored for an ended one.
+  b.expect_last(id, info->last_seq);
+  b.create(stream, eventlog::stream_kind::listener);
+  b.append(stream, rec::to_u16(rec::record_kind::signal_sent),
+           codec::encode(rec::signal_sent{.workflow = std::string{id},
+                                          .name = std::string{name},
+                                          .value = {std::move(value)},
+                                          .sender = std::string{sender}}));
+  return {};
+}
+
+perdure::status engine::signal_bytes(std::string_view id,
+                                     std::string_view name, std::string value,
+                                     std::string_view sender) {
   for (int round = 0;; ++round) {
-    auto info = p.log->info(id);
-    if (!info && info.error() == errc::not_found && live(p, id)
-        && round < 10'000) {
+    eventlog::write_batch b;
+    auto st = add_signal(b, id, name, value, sender);
+    if (st == errc::busy && round < 10'000) {
       // Started by this engine a moment ago: its first batch is on its
       // way to the log.
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
       continue;
     }
-    if (!info && info.error() == errc::not_found)
-      return {errc::not_found,
-              fmt::format("no workflow '{}' in {}; signal '{}' was not "
-                          "stored",
-                          id, p.opts.storage.string(), name)};
-    if (!info)
-      return info.error();
-    if (info->kind != eventlog::stream_kind::workflow)
-      return {errc::not_found,
-              fmt::format("'{}' is not a workflow (a {} stream); signal '{}' "
-                          "was not stored",
-                          id, eventlog::to_string(info->kind), name)};
-    auto st = rec::parse_status(info->status);
-    if (st == rec::stored_status::canceled)
-      return {errc::canceled,
-              fmt::format("workflow '{}' is canceled; signal '{}' was not "
-                          "stored",
-                          id, name)};
-    if (st && rec::ended(*st))
-      return {errc::conflict,
-              fmt::format("workflow '{}' already finished ({}); signal '{}' "
-                          "was not stored",
-                          id, info->status, name)};
-    eventlog::write_batch b;
-    b.expect_last(id, info->last_seq);
-    b.create(stream, eventlog::stream_kind::listener);
-    b.append(stream, rec::to_u16(rec::record_kind::signal_sent), payload);
-    auto done = p.log->commit(std::move(b));
+    if (st == errc::busy)
+      return {errc::not_found, st.message()};
+    if (!st)
+      return st;
+    auto done = impl_->log->commit(std::move(b));
     if (!done && done.error() == errc::conflict && round < 1000)
       continue;
     if (!done)

@@ -152,6 +152,34 @@ record_workflow start_workflow(const step_handle<T, P>& s, Decode decode) {
   return {[s, decode](const kafka_record& r) { return s(decode(r)).node(); }};
 }
 
+/// The target of `signal_workflows`: the signal one record carries.
+struct record_signal {
+  struct signal {
+    std::string workflow; ///< the workflow it goes to
+    std::string name;     ///< the signal's name
+    std::string value;    ///< encoded (codec)
+  };
+  /// Throws for a poison record.
+  std::function<signal(const kafka_record&)> make;
+};
+
+/// Sends signal `name` per record to a running workflow, for its
+/// `wait_for_signal<T>(name)` nodes: `decode(record)` returns the
+/// workflow id and the value (a `std::pair<std::string, T>`). The signals
+/// and the consumed offsets commit in one transaction, so each record's
+/// signal is stored exactly once across crashes; its sender is
+/// "kafka/GROUP/TOPIC/PARTITION/OFFSET". A record whose decoder throws, or
+/// whose workflow is unknown, finished or canceled, goes to the
+/// dead-letter stream with the reason (and the workflow id).
+template <class Decode>
+record_signal signal_workflows(std::string name, Decode decode) {
+  return {[name, decode](const kafka_record& r) {
+    auto [id, value] = decode(r);
+    return record_signal::signal{std::string{std::move(id)}, name,
+                                 detail::encode_value(value)};
+  }};
+}
+
 /// The target of `deliver_to` (perdure/listeners/kafka_actors.hpp): one
 /// asynchronous call per record, in partition order. Exactly-once rests on
 /// the call's idempotency key (see `delivery_key`), not on a shared commit:
@@ -208,6 +236,11 @@ subscription perdure_subscribe(engine& eng, const kafka_source& src,
 /// options. Used by `engine::subscribe`.
 subscription perdure_subscribe(engine& eng, const kafka_source& src,
                                record_delivery target);
+
+/// Subscribes a `signal_workflows` target; throws `perdure::error` for
+/// invalid options. Used by `engine::subscribe`.
+subscription perdure_subscribe(engine& eng, const kafka_source& src,
+                               record_signal target);
 
 /// The dead-letter stream id of `src`: "dead_letter/GROUP/TOPIC".
 std::string dead_letter_stream(const kafka_source& src);

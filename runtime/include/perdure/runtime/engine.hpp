@@ -251,6 +251,17 @@ class engine {
   perdure::status signal_bytes(std::string_view id, std::string_view name,
                                std::string value,
                                std::string_view sender = "engine");
+  /// Adds signal `name` (encoded `value`, from `sender`) for workflow `id`
+  /// to `b`, for a caller that commits it with other writes (a Kafka
+  /// subscription: the signals and the consumed offsets in one
+  /// transaction). Checks as signal_bytes does and fails alike without
+  /// touching `b`; also `busy` when this engine started `id` and its
+  /// first records are not stored yet (add it again in a moment). `b`
+  /// expects the workflow's last seq: its commit fails `conflict` when
+  /// the workflow logged meanwhile (it may have ended): build it again.
+  perdure::status add_signal(eventlog::write_batch& b, std::string_view id,
+                             std::string_view name, std::string value,
+                             std::string_view sender);
 
   // -- durable promises --------------------------------------------------------
 
