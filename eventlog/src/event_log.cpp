@@ -5,6 +5,7 @@
 #include "change_feed.hpp"
 #include "journal_recovery.hpp"
 #include "log_impl.hpp"
+#include "log_read.hpp"
 #include "os_error.hpp"
 #include "storage_dir.hpp"
 
@@ -196,7 +197,7 @@ result<seq_t> event_log::append(std::string_view stream, std::uint16_t kind,
 
 // -- reading ------------------------------------------------------------------
 
-namespace {
+namespace detail {
 
 status read_entry(const event_log::impl& self, MDB_txn* txn,
                   std::string_view stream, stream_info& out) {
@@ -211,6 +212,10 @@ status read_entry(const event_log::impl& self, MDB_txn* txn,
                                    stream, st.message())};
   return {};
 }
+
+} // namespace detail
+
+namespace {
 
 // Calls `fn` for the records of `stream` from `from` on, in seq order,
 // until it returns false. A stream's records are contiguous from the
@@ -326,81 +331,6 @@ result<stream_info> event_log::info(std::string_view stream) const {
   stream_info out;
   auto st = impl_->with_read(
     [&](MDB_txn* txn) { return read_entry(*impl_, txn, stream, out); });
-  if (!st)
-    return st;
-  return out;
-}
-
-namespace {
-
-// Walks `dbi` from `from` (or its first key) while `fn(key, value, res)`
-// returns true; a cursor error ends the walk as an error (a damaged page
-// must not pass for the end of the data), and so does a `res` fn sets.
-template <class F>
-status walk(MDB_txn* txn, MDB_dbi dbi, std::string_view what,
-            const std::string* from, F&& fn) {
-  MDB_cursor* cur = nullptr;
-  int rc = mdb_cursor_open(txn, dbi, &cur);
-  if (rc != MDB_SUCCESS)
-    return from_mdb(rc, fmt::format("mdb_cursor_open({})", what));
-  MDB_val k = from ? as_val(*from) : MDB_val{}, v;
-  status res;
-  for (rc = safe_cursor_get(cur, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
-       rc == MDB_SUCCESS; rc = safe_cursor_get(cur, &k, &v, MDB_NEXT))
-    if (!fn(as_view(k), as_view(v), res) || !res)
-      break;
-  mdb_cursor_close(cur);
-  if (!res)
-    return res;
-  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-    return from_mdb_read(rc, fmt::format("mdb_cursor_get({})", what));
-  return {};
-}
-
-} // namespace
-
-result<std::vector<stream_info>>
-event_log::list_by_status(std::string_view status_text,
-                          std::size_t limit) const {
-  std::vector<stream_info> out;
-  auto prefix = status_key(status_text, "");
-  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
-    return walk(txn, impl_->by_status, "status", &prefix,
-                [&](std::string_view key, std::string_view, status& res) {
-                  if (out.size() >= limit
-                      || key.substr(0, prefix.size()) != prefix)
-                    return false;
-                  stream_info info;
-                  res = read_entry(*impl_, txn, key.substr(prefix.size()), info);
-                  out.push_back(std::move(info));
-                  return true;
-                });
-  });
-  if (!st)
-    return st;
-  return out;
-}
-
-result<std::vector<stream_info>>
-event_log::list(std::optional<stream_kind> kind, std::size_t limit) const {
-  std::vector<stream_info> out;
-  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
-    return walk(txn, impl_->dir, "dir", nullptr,
-                [&](std::string_view key, std::string_view val, status& res) {
-                  if (out.size() >= limit)
-                    return false;
-                  stream_info info;
-                  if (res = unframe_entry(key, val, info); !res) {
-                    res = {res.code(),
-                           fmt::format("directory entry of stream '{}': {}",
-                                       key, res.message())};
-                    return false;
-                  }
-                  if (!kind || info.kind == *kind)
-                    out.push_back(std::move(info));
-                  return true;
-                });
-  });
   if (!st)
     return st;
   return out;

@@ -132,6 +132,15 @@ class event_log {
   result<std::vector<stream_info>> list(std::optional<stream_kind> kind = {},
                                         std::size_t limit = SIZE_MAX) const;
 
+  /// A page of the streams whose id starts with `prefix`, in id order:
+  /// those after id `after` (exclusive; empty: from the first), at most
+  /// `limit`. Reads only those entries (a cursor from the prefix), so a
+  /// page costs the same with a million other streams. The next page:
+  /// `after` = the last id of this one.
+  result<std::vector<stream_info>> list_prefix(
+    std::string_view prefix, std::string_view after = {},
+    std::size_t limit = SIZE_MAX) const;
+
   /// Timers due at or before `until`, earliest first, at most `max`.
   result<std::vector<timer_entry>> timers_due(time_ns until,
                                               std::size_t max = SIZE_MAX) const;

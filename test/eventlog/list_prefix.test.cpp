@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// event_log::list_prefix: pages of the directory under a prefix, in id
+// order, reading only those entries.
+
+#include "perdure/eventlog/event_log.hpp"
+
+#include <doctest/doctest.h>
+
+#include "temp_dir.hpp"
+
+using namespace perdure;
+using namespace perdure::eventlog;
+
+namespace {
+
+std::vector<std::string> ids(const result<std::vector<stream_info>>& r) {
+  REQUIRE_MESSAGE(r.has_value(), r.as_status().to_string());
+  std::vector<std::string> out;
+  for (auto& s : *r)
+    out.push_back(s.id);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("list_prefix pages through the ids under a prefix, in id order") {
+  test::temp_dir dir;
+  options o;
+  o.dir = dir.path();
+  auto log = std::move(*event_log::open(o));
+  write_batch b;
+  for (auto id : {"order-1", "order-10", "order-2", "order", "orders/x",
+                  "ordeq", "other", "p"})
+    b.create(id, stream_kind::workflow, id);
+  REQUIRE(log->commit(std::move(b)));
+  CHECK(ids(log->list_prefix("order-"))
+        == std::vector<std::string>{"order-1", "order-10", "order-2"});
+  CHECK(ids(log->list_prefix("order"))
+        == std::vector<std::string>{"order", "order-1", "order-10",
+                                    "order-2", "orders/x"});
+  // Pages of two: each starts after the last id of the one before.
+  std::vector<std::string> all;
+  std::string after;
+  for (int pages = 0;; ++pages) {
+    REQUIRE(pages < 10);
+    auto page = ids(log->list_prefix("order", after, 2));
+    if (page.empty())
+      break;
+    CHECK(page.size() <= 2);
+    all.insert(all.end(), page.begin(), page.end());
+    after = page.back();
+  }
+  CHECK(all == ids(log->list_prefix("order")));
+  // An `after` before the prefix starts at the prefix; one past it ends.
+  CHECK(ids(log->list_prefix("order-", "a", 1))
+        == std::vector<std::string>{"order-1"});
+  CHECK(ids(log->list_prefix("order-", "order-9")).empty());
+  CHECK(ids(log->list_prefix("zzz")).empty());
+  // The empty prefix lists everything; metadata comes with each entry.
+  auto every = log->list_prefix("");
+  REQUIRE(every);
+  CHECK(every->size() == 8);
+  CHECK(every->front().metadata == every->front().id);
+}
