@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The workflow actor's state and the helpers its two translation units
+// share: workflow_actor.cpp (behaviour, commits, finishing) and
+// workflow_attempts.cpp (starting attempts, event waits, step timeouts).
+
+#include "step_attempt.hpp"
+#include "workflow_actor.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <utility>
+#include <vector>
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<perdure::detail::step_done>)
+
+namespace perdure::detail {
+
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+
+struct workflow_state {
+  std::shared_ptr<run_state> st;
+  engine::impl* eng = nullptr;
+  std::uint64_t next_batch = 0;
+  std::deque<plan> pending; ///< submitted, not yet durable (FIFO)
+  int running = 0;          ///< attempts in the step pool
+  std::vector<std::shared_ptr<attempt_link>> links; ///< of those attempts
+  std::vector<std::shared_ptr<event_wait>> waits; ///< armed event waits
+  /// Attempts of race losers whose links were cut: a result of theirs
+  /// already on its way is dropped (their `running` was counted down).
+  std::vector<std::pair<std::uint32_t, int>> cut;
+  bool ended = false;       ///< the terminal record is durable
+  bool stopping = false;
+  bool abandon = false; ///< shutdown: stop waiting for running bodies
+  bool canceled_elsewhere = false; ///< another writer logged the cancel
+  status fatal;             ///< a commit failed: the run cannot go on
+};
+
+using workflow_actor = caf::stateful_actor<workflow_state>;
+
+/// Logs `p`'s batch (in order) and drops the waits and links of the race
+/// losers it names.
+void submit(workflow_actor* self, plan p);
+/// Drops every armed event wait (their sources offer the events again).
+void drop_waits(workflow_actor* self);
+/// Ends the actor once nothing is in flight and the run is over.
+void maybe_finish(workflow_actor* self);
+/// Tells the sources of `nodes` that their events are durable.
+void notify_checkpointed(workflow_actor* self,
+                         const std::vector<std::uint32_t>& nodes);
+/// Starts attempt `attempt` of `node` (step pool or event wait).
+void start_attempt(workflow_actor* self, std::uint32_t node, int attempt);
+/// The step timeout of `node`'s attempt came (see workflow_attempts.cpp).
+void check_timeout(workflow_actor* self, std::uint32_t node, int attempt);
+
+} // namespace perdure::detail
