@@ -88,6 +88,7 @@ std::string_view kind_name(std::uint16_t kind) noexcept {
     case record_kind::timer_set: return "timer_set";
     case record_kind::signal_sent: return "signal_sent";
     case record_kind::promise_settled: return "promise_settled";
+    case record_kind::child_started: return "child_started";
     case record_kind::schedule_fired: return "schedule_fired";
     case record_kind::actor_created: return "actor_created";
     case record_kind::actor_called: return "actor_called";

@@ -3,6 +3,7 @@
 // metadata and stored objects. Live runs are answered from memory, others
 // from the log.
 
+#include "child_source.hpp"
 #include "engine_impl.hpp"
 
 #include <fmt/format.h>
@@ -178,7 +179,7 @@ perdure::status engine::try_cancel(std::string_view id) {
     p.pool->poke(); // its queued attempts may start (and return) at once
     p.host->cancel(*st);
     (void) detail::await_output(*st);
-    return {};
+    return detail::cancel_children(*this, id);
   }
   auto info = p.log->info(id);
   if (!info)
@@ -192,7 +193,9 @@ perdure::status engine::try_cancel(std::string_view id) {
   b.append(id, eventlog::to_u16(eventlog::record_kind::workflow_canceled),
            codec::encode(records::workflow_ended{}));
   b.set_status(id, records::status_string(records::stored_status::canceled));
-  return p.log->commit(std::move(b)).as_status();
+  if (auto c = p.log->commit(std::move(b)); !c)
+    return c.as_status();
+  return detail::cancel_children(*this, id);
 }
 
 perdure::status engine::try_remove(std::string_view id) {

@@ -4,7 +4,9 @@
 // nodes, made once per name (the signal source is the runtime's own).
 
 #include "engine_impl.hpp"
+#include "child_source.hpp"
 #include "signal_source.hpp"
+#include "perdure/runtime/child.hpp"
 #include "perdure/runtime/signal.hpp"
 
 #include <typeindex>
@@ -47,6 +49,13 @@ engine::impl::source_for(const detail::step_def& def) {
       return nullptr;
   }
   auto& src = sources[def.source_name];
+  if (!src && def.source_name == detail::child_source_name) {
+    // The child source starts workflows in this engine.
+    src = detail::make_child_source(*this, opts.external_cancel_check);
+    if (opts.log)
+      src->log = opts.log;
+    src->metrics = registry.get();
+  }
   if (!src && (def.make_source
                || def.source_name == detail::signal_source_name)) {
     // The signal source is the runtime's own: it reads this engine's log.

@@ -6,6 +6,7 @@
 #include "payload_json.hpp"
 
 #include "perdure/eventlog/codec.hpp"
+#include "perdure/eventlog/records/child.hpp"
 #include "perdure/eventlog/records/workflow.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/recovery.hpp"
@@ -201,6 +202,46 @@ int cmd_verify(const context& ctx, bool progress) {
   return static_cast<int>(found->empty() ? exit_code::ok : exit_code::damage);
 }
 
+namespace {
+
+// Cancels the running children of `parent` (and theirs), as
+// engine::cancel does; their engine notices as it does for the parent.
+// Returns the ids canceled.
+result<std::vector<std::string>> cancel_children(eventlog::event_log& log,
+                                                 const std::string& parent) {
+  std::vector<std::string> done;
+  auto kids = records::read_children(log, parent);
+  if (!kids)
+    return std::move(kids).error();
+  for (auto& c : *kids) {
+    for (int round = 0; round < 20; ++round) {
+      auto info = log.info(c.child);
+      if (!info || info->status != "running")
+        break;
+      eventlog::write_batch b;
+      b.expect_last(c.child, info->last_seq);
+      b.append(c.child, to_u16(eventlog::record_kind::workflow_canceled),
+               codec::encode(records::workflow_ended{.requested_by = "cli"}));
+      b.set_status(c.child,
+                   records::status_string(records::stored_status::canceled));
+      auto r = log.commit(std::move(b));
+      if (!r && r.error() == errc::conflict)
+        continue;
+      if (!r)
+        return std::move(r).error();
+      done.push_back(c.child);
+      break;
+    }
+    auto more = cancel_children(log, c.child);
+    if (!more)
+      return more;
+    done.insert(done.end(), more->begin(), more->end());
+  }
+  return done;
+}
+
+} // namespace
+
 int cmd_cancel(const context& ctx, const std::string& id) {
   int code = 0;
   auto s = open_stream(ctx, id, code,
@@ -235,15 +276,21 @@ int cmd_cancel(const context& ctx, const std::string& id) {
     if (!done)
       return fail(ctx, done.error());
     auto seq = done->seqs.empty() ? 0 : done->seqs.front();
+    auto kids = cancel_children(*s->log, id);
+    if (!kids)
+      return fail(ctx, kids.error());
     if (ctx.json)
       ctx.out() << dump_pretty(json{{"id", id},
                                     {"canceled", true},
                                     {"previous_status", info.status},
-                                    {"seq", seq}})
+                                    {"seq", seq},
+                                    {"children_canceled", *kids}})
                 << '\n';
     else
       ctx.out() << "canceled workflow '" << id << "' (was " << info.status
                 << "; record seq " << seq << ")\n";
+    for (auto& k : ctx.json ? std::vector<std::string>{} : *kids)
+      ctx.out() << "canceled child workflow '" << k << "'\n";
     return 0;
   }
 }

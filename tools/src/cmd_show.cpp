@@ -9,6 +9,7 @@
 #include "workflow_view.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/records/child.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -156,9 +157,56 @@ void print_entry(const context& ctx, const stream_info& info,
   print_fields(ctx.out(), f, ctx.color);
 }
 
+// A workflow's parent (from its metadata) and the children it started
+// (stream children/ID), each child with its stored status.
+struct family {
+  std::string parent, parent_step;
+  std::vector<std::pair<records::child_started, std::string>> children;
+};
+
+result<family> read_family(const eventlog::event_log& log,
+                           const std::string& id, const workflow_view& v) {
+  family f;
+  if (auto i = v.metadata.find(records::parent_key); i != v.metadata.end())
+    f.parent = i->second;
+  if (auto i = v.metadata.find(records::parent_step_key);
+      i != v.metadata.end())
+    f.parent_step = i->second;
+  auto kids = records::read_children(log, id);
+  if (!kids)
+    return std::move(kids).error();
+  for (auto& c : *kids) {
+    auto info = log.info(c.child);
+    f.children.emplace_back(std::move(c), info ? info->status
+                                                : std::string{"removed"});
+  }
+  return f;
+}
+
+void family_json(const family& f, json& j) {
+  j["parent"] = f.parent.empty()
+                  ? json(nullptr)
+                  : json{{"id", f.parent}, {"step", f.parent_step}};
+  auto arr = json::array();
+  for (auto& [c, status] : f.children)
+    arr.push_back({{"id", c.child}, {"step", c.step}, {"status", status}});
+  j["children"] = std::move(arr);
+}
+
 void print_workflow(const context& ctx, const stream_info& info,
-                    const std::string& shown, const workflow_view& v) {
+                    const std::string& shown, const workflow_view& v,
+                    const family* fam = nullptr) {
   std::vector<std::pair<std::string, cell>> extra;
+  if (fam && !fam->parent.empty())
+    extra.emplace_back("parent", fmt::format("{} (step {})", fam->parent,
+                                             fam->parent_step));
+  if (fam && !fam->children.empty()) {
+    std::string kids;
+    for (auto& [c, status] : fam->children)
+      kids += fmt::format("{}{} ({})", kids.empty() ? "" : ", ", c.child,
+                          status);
+    extra.emplace_back("children", kids);
+  }
   extra.emplace_back("runs", std::to_string(v.runs));
   extra.emplace_back("duration", v.end ? human_duration(v.end - v.start)
                                        : std::string{"-"});
@@ -195,12 +243,16 @@ int cmd_show(const context& ctx, const std::string& given) {
     auto v = build(*s->log, s->info);
     if (!v)
       return fail(ctx, v.error());
+    auto fam = read_family(*s->log, id, *v);
+    if (!fam)
+      return fail(ctx, fam.error());
     if (ctx.json) {
       json j = entry_json(s->info, shown, ctx.utc);
       j["workflow"] = workflow_json(*v, ctx.utc);
+      family_json(*fam, j["workflow"]);
       ctx.out() << dump_pretty(j) << '\n';
     } else {
-      print_workflow(ctx, s->info, shown, *v);
+      print_workflow(ctx, s->info, shown, *v, &*fam);
     }
     return 0;
   }

@@ -4,6 +4,7 @@
 // The umbrella header of perdure: durable workflows (and, as the other
 // modules land, virtual actors and events). `#include <perdure/perdure.hpp>`.
 
+#include "perdure/runtime/child.hpp"
 #include "perdure/runtime/context.hpp"
 #include "perdure/runtime/engine.hpp"
 #include "perdure/runtime/errors.hpp"

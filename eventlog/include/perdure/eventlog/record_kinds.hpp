@@ -26,6 +26,7 @@ enum class record_kind : std::uint16_t {
   timer_set = 110,
   signal_sent = 111,        ///< in stream signals/ID: a signal to workflow ID
   promise_settled = 112,    ///< in stream signals/ID: a promise resolved
+  child_started = 113,      ///< in stream children/ID: a child workflow
   schedule_fired = 120,     ///< in stream schedule/NAME: a tick's workflow
   // actors (2xx)
   actor_created = 200,

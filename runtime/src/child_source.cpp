@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+// The child source (child_source.hpp). Its one thread looks at every armed
+// child wait when one is armed, when a child this engine started ends, and
+// every `poll`: it starts a child that is not stored yet (its first
+// records, the parent's `child_started` and the parent link in the child's
+// metadata in one batch, engine::submit_batch), resumes a stored child
+// that no engine runs, and hands the wait the output of an ended one.
+
+#include "child_source.hpp"
+
+#include "engine_impl.hpp"
+
+#include "perdure/eventlog/records/child.hpp"
+#include "perdure/runtime/child.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace perdure::detail {
+
+namespace rec = perdure::records;
+
+namespace {
+
+class child_source_impl final
+  : public event_source,
+    public std::enable_shared_from_this<child_source_impl> {
+ public:
+  child_source_impl(engine::impl& eng, std::chrono::milliseconds poll)
+    : eng_(eng),
+      poll_(poll.count() > 0 ? std::min(poll, std::chrono::milliseconds{100})
+                             : std::chrono::milliseconds{100}) {
+  }
+  ~child_source_impl() override {
+    stop();
+  }
+
+  void arm(std::shared_ptr<event_wait> w) override {
+    std::lock_guard guard{mu_};
+    if (stopped_)
+      return;
+    waits_.push_back(std::move(w));
+    kick_ = true;
+    if (!thread_.joinable())
+      thread_ = std::thread{[this] { loop(); }};
+    cv_.notify_one();
+  }
+
+  void stop() override {
+    {
+      std::lock_guard guard{mu_};
+      stopped_ = true;
+      waits_.clear();
+    }
+    cv_.notify_one();
+    if (!thread_.joinable())
+      return;
+    if (thread_.get_id() == std::this_thread::get_id())
+      thread_.detach(); // the last reference went on the thread: it ends
+    else
+      thread_.join();
+  }
+
+  void kick() {
+    std::lock_guard guard{mu_};
+    kick_ = true;
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock guard{mu_};
+    while (!stopped_) {
+      kick_ = false;
+      auto ws = waits_;
+      guard.unlock();
+      std::vector<event_wait*> over;
+      for (auto& w : ws)
+        if (w->dropped->load() || look(*w))
+          over.push_back(w.get());
+      guard.lock();
+      std::erase_if(waits_, [&](auto& w) {
+        return std::find(over.begin(), over.end(), w.get()) != over.end();
+      });
+      if (!stopped_ && !kick_)
+        cv_.wait_for(guard, poll_, [&] { return stopped_ || kick_; });
+    }
+  }
+
+  // Looks at one wait; true once it was handed its outcome.
+  bool look(event_wait& w) {
+    auto* eng = eng_.blobs->owner.load();
+    if (!eng || w.inputs.size() != 2)
+      return w.inputs.size() != 2 && fail(w, "perdure::corruption",
+                                          "a child node needs 2 inputs");
+    auto id = decode_value<std::string>(w.inputs[0].bytes);
+    if (!id)
+      return fail(w, "perdure::corruption", id.error().message());
+    auto st = eng->try_status(*id);
+    if (!st && st.error() == errc::not_found)
+      return start(*eng, w, *id);
+    if (!st)
+      return false; // closing, or a read failed: look again
+    if (!linked(w, *id))
+      return fail(w, "perdure::conflict",
+                  fmt::format("workflow '{}' exists and is not a child of "
+                              "'{}' (node '{}'); use another id",
+                              *id, w.workflow, w.step));
+    switch (*st) {
+      case workflow_status::successful: {
+        auto out = eng->output_bytes(*id, {});
+        if (!out)
+          return false;
+        std::vector<input> in(1);
+        in[0].bytes = std::move(*out);
+        w.deliver(w.def->invoke(in), {});
+        return true;
+      }
+      case workflow_status::failed: {
+        auto m = eng->try_metadata(*id);
+        return fail(w, "perdure::workflow_failed",
+                    fmt::format("child workflow '{}' failed: {}", *id,
+                                m ? m->error_text : m.error().message()));
+      }
+      case workflow_status::canceled:
+        return fail(w, "perdure::workflow_canceled",
+                    fmt::format("child workflow '{}' was canceled", *id));
+      case workflow_status::resumable:
+        // A crash stopped it with its parent: run it on here.
+        (void) eng->try_resume(*id);
+        return false;
+      case workflow_status::running: return false;
+    }
+    return false;
+  }
+
+  bool fail(event_wait& w, std::string type, std::string text) {
+    w.deliver(outcome::failure(std::move(type), std::move(text)), {});
+    return true;
+  }
+
+  // Whether `id` is the child of w's parent node (its children stream).
+  bool linked(event_wait& w, const std::string& id) {
+    auto kids = rec::read_children(*eng_.log, w.workflow);
+    if (!kids)
+      return true; // cannot tell now; a later look will
+    return std::any_of(kids->begin(), kids->end(), [&](auto& c) {
+      return c.child == id && c.step == w.step;
+    });
+  }
+
+  bool start(engine& eng, event_wait& w, const std::string& id) {
+    auto graph = decode_value<std::string>(w.inputs[1].bytes);
+    if (!graph)
+      return fail(w, "perdure::corruption", graph.error().message());
+    auto root = decode_child_graph(*graph);
+    if (!root)
+      return fail(w, root.error() == errc::not_found ? "perdure::not_found"
+                                                      : "perdure::corruption",
+                  root.error().message());
+    new_run r;
+    r.root = std::move(*root);
+    r.id = id;
+    r.opts.metadata = {{rec::parent_key, w.workflow},
+                       {rec::parent_step_key, w.step}};
+    r.on_end = [self = weak_from_this()](const status&) {
+      if (auto s = self.lock())
+        s->kick();
+    };
+    std::vector<new_run> runs;
+    runs.push_back(std::move(r));
+    rec::child_started link{w.workflow, w.step, id};
+    auto started = eng.submit_batch(
+      std::move(runs), [&](eventlog::write_batch& b) {
+        b.append(rec::children_stream(w.workflow), rec::child_started_kind,
+                 codec::encode(link));
+      });
+    if (!started) {
+      if (started.error() == errc::closed)
+        return false;
+      return fail(w, "perdure::" + std::string{to_string(
+                                     started.error().code())},
+                  fmt::format("cannot start child workflow '{}': {}", id,
+                              started.error().message()));
+    }
+    // A parent canceled while its child started: engine::try_cancel read
+    // the children before this one was stored, so cancel it here.
+    if (auto p = eng.try_status(w.workflow);
+        p && *p == workflow_status::canceled)
+      (void) eng.try_cancel(id);
+    kick(); // look at it again (it may have ended already)
+    return false;
+  }
+
+  engine::impl& eng_;
+  std::chrono::milliseconds poll_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<event_wait>> waits_; ///< guarded by mu_
+  bool kick_ = false;                              ///< guarded by mu_
+  bool stopped_ = false;                           ///< guarded by mu_
+  std::thread thread_;
+};
+
+} // namespace
+
+std::shared_ptr<event_source> make_child_source(
+  engine::impl& eng, std::chrono::milliseconds poll) {
+  return std::make_shared<child_source_impl>(eng, poll);
+}
+
+status cancel_children(engine& eng, std::string_view parent) {
+  auto kids = rec::read_children(*eng.event_log(), parent);
+  if (!kids)
+    return kids.error();
+  status first;
+  for (auto& c : *kids) {
+    auto st = eng.try_status(c.child);
+    if (!st || (*st != workflow_status::running
+                && *st != workflow_status::resumable))
+      continue;
+    if (auto s = eng.try_cancel(c.child); !s && first)
+      first = s;
+  }
+  return first;
+}
+
+} // namespace perdure::detail
