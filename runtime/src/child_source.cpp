@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace perdure::detail {
@@ -87,6 +88,8 @@ class child_source_impl final
       std::erase_if(waits_, [&](auto& w) {
         return std::find(over.begin(), over.end(), w.get()) != over.end();
       });
+      for (auto* w : over)
+        linked_.erase(w);
       if (!stopped_ && !kick_)
         cv_.wait_for(guard, poll_, [&] { return stopped_ || kick_; });
     }
@@ -144,14 +147,20 @@ class child_source_impl final
     return true;
   }
 
-  // Whether `id` is the child of w's parent node (its children stream).
+  // Whether `id` is the child of w's parent node (its children stream,
+  // read until it says yes once).
   bool linked(event_wait& w, const std::string& id) {
+    if (linked_.contains(&w))
+      return true;
     auto kids = rec::read_children(*eng_.log, w.workflow);
     if (!kids)
       return true; // cannot tell now; a later look will
-    return std::any_of(kids->begin(), kids->end(), [&](auto& c) {
+    bool yes = std::any_of(kids->begin(), kids->end(), [&](auto& c) {
       return c.child == id && c.step == w.step;
     });
+    if (yes)
+      linked_.insert(&w);
+    return yes;
   }
 
   bool start(engine& eng, event_wait& w, const std::string& id) {
@@ -205,6 +214,8 @@ class child_source_impl final
   bool kick_ = false;                              ///< guarded by mu_
   bool stopped_ = false;                           ///< guarded by mu_
   std::thread thread_;
+  /// Waits whose child is known to be theirs (the source thread's only).
+  std::unordered_set<const event_wait*> linked_;
 };
 
 } // namespace
