@@ -63,6 +63,9 @@ std::string encode_child_graph(const std::shared_ptr<node>& root) {
     c.timeout_ms = n.opts.timeout ? n.opts.timeout->count() : -1;
     c.heartbeat_ms =
       n.opts.heartbeat_timeout ? n.opts.heartbeat_timeout->count() : -1;
+    c.backoff_max_ms =
+      n.opts.retry_backoff_max ? n.opts.retry_backoff_max->count() : -1;
+    c.jitter = n.opts.retry_jitter.value_or(-1);
     c.cpus = n.opts.resources.cpus.value_or(-1);
     c.gpus = n.opts.resources.gpus.value_or(-1);
     c.custom = n.opts.resources.custom;
@@ -137,6 +140,10 @@ result<std::shared_ptr<node>> decode_child_graph(std::string_view bytes) {
       n.opts.timeout = std::chrono::milliseconds{c.timeout_ms};
     if (c.heartbeat_ms >= 0)
       n.opts.heartbeat_timeout = std::chrono::milliseconds{c.heartbeat_ms};
+    if (c.backoff_max_ms >= 0)
+      n.opts.retry_backoff_max = std::chrono::milliseconds{c.backoff_max_ms};
+    if (c.jitter >= 0)
+      n.opts.retry_jitter = c.jitter;
     if (c.cpus >= 0)
       n.opts.resources.cpus = c.cpus;
     if (c.gpus >= 0)

@@ -103,6 +103,10 @@ step_options merge_options(const step_options& base, step_options o) {
     o.max_attempts = base.max_attempts;
   if (!o.retry_backoff)
     o.retry_backoff = base.retry_backoff;
+  if (!o.retry_backoff_max)
+    o.retry_backoff_max = base.retry_backoff_max;
+  if (!o.retry_jitter)
+    o.retry_jitter = base.retry_jitter;
   if (!o.timeout)
     o.timeout = base.timeout;
   if (!o.heartbeat_timeout)
@@ -128,6 +132,10 @@ void check_options(const node& n) {
     bad("max_attempts must be at least 1");
   if (o.retry_backoff && o.retry_backoff->count() < 0)
     bad("retry_backoff must not be negative");
+  if (o.retry_backoff_max && o.retry_backoff_max->count() < 0)
+    bad("retry_backoff_max must not be negative");
+  if (o.retry_jitter && !(*o.retry_jitter >= 0 && *o.retry_jitter <= 1))
+    bad("retry_jitter must be within [0, 1]");
   if (o.timeout && o.timeout->count() <= 0)
     bad("timeout must be positive");
   if (o.heartbeat_timeout && o.heartbeat_timeout->count() <= 0)

@@ -87,6 +87,9 @@ effective_step_options effective(const step_def& def, const step_options& o) {
   e.step_name = def.name;
   e.max_attempts = m.max_attempts.value_or(3);
   e.retry_backoff = m.retry_backoff.value_or(std::chrono::milliseconds{0});
+  e.retry_backoff_max =
+    m.retry_backoff_max.value_or(std::chrono::milliseconds{0});
+  e.retry_jitter = m.retry_jitter.value_or(0);
   e.timeout = m.timeout.value_or(std::chrono::milliseconds{0});
   e.heartbeat_timeout =
     m.heartbeat_timeout.value_or(std::chrono::milliseconds{0});
@@ -215,6 +218,8 @@ workflow_run::add_graph(const std::shared_ptr<node>& root, std::int32_t owner) {
     r.sig_hash = signature_hash(n.signature);
     r.max_attempts = n.opts.max_attempts;
     r.backoff_ms = n.opts.retry_backoff.count();
+    r.backoff_max_ms = n.opts.retry_backoff_max.count();
+    r.jitter = n.opts.retry_jitter;
     r.timeout_ms = n.opts.timeout.count();
     r.heartbeat_ms = n.opts.heartbeat_timeout.count();
     r.cpus = n.opts.cpus;
@@ -249,6 +254,8 @@ status workflow_run::add_records(const std::vector<rec::node_rec>& recs,
     n.opts.step_name = r.step;
     n.opts.max_attempts = r.max_attempts;
     n.opts.retry_backoff = std::chrono::milliseconds{r.backoff_ms};
+    n.opts.retry_backoff_max = std::chrono::milliseconds{r.backoff_max_ms};
+    n.opts.retry_jitter = r.jitter;
     n.opts.timeout = std::chrono::milliseconds{r.timeout_ms};
     n.opts.heartbeat_timeout = std::chrono::milliseconds{r.heartbeat_ms};
     n.opts.cpus = r.cpus;

@@ -6,6 +6,7 @@
 #include "workflow_run.hpp"
 
 #include "perdure/runtime/errors.hpp"
+#include "perdure/runtime/retry.hpp"
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -263,7 +264,9 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
                                              out.error_text, last,
                                              started_of(n)}));
   if (!last) {
-    auto backoff = n.opts.retry_backoff * (1 << std::min(attempt - 1, 16));
+    auto backoff = retry_delay(n.opts.retry_backoff, n.opts.retry_backoff_max,
+                               n.opts.retry_jitter, attempt,
+                               retry_draw(id_, n.id, attempt));
     start(i, attempt + 1, backoff, p);
     return;
   }

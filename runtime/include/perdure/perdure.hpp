@@ -15,6 +15,7 @@
 #include "perdure/runtime/schedule.hpp"
 #include "perdure/runtime/promise.hpp"
 #include "perdure/runtime/race.hpp"
+#include "perdure/runtime/retry.hpp"
 #include "perdure/runtime/signal.hpp"
 #include "perdure/runtime/step.hpp"
 #include "perdure/runtime/values.hpp"

@@ -30,6 +30,8 @@ struct effective_step_options {
   std::string step_name = {}; ///< the registered name (how code is found)
   int max_attempts = 3;
   std::chrono::milliseconds retry_backoff = {};
+  std::chrono::milliseconds retry_backoff_max = {}; ///< 0: no cap
+  double retry_jitter = 0;
   std::chrono::milliseconds timeout = {}; ///< per attempt; 0: none
   std::chrono::milliseconds heartbeat_timeout = {}; ///< 0: none
   double cpus = 1;

@@ -47,6 +47,14 @@ struct step_options {
   std::optional<int> max_attempts = {};
   /// Wait between attempts (default none); doubled after each failure.
   std::optional<std::chrono::milliseconds> retry_backoff = {};
+  /// Cap of the doubled retry_backoff (default none; >= 0 when set): the
+  /// wait before attempt n+1 is min(retry_backoff * 2^(n-1), this).
+  std::optional<std::chrono::milliseconds> retry_backoff_max = {};
+  /// Jitter of the retry wait, a fraction in [0, 1] (default 0): the capped
+  /// wait is scaled by a factor in [1 - retry_jitter, 1], drawn per
+  /// workflow, step and attempt (perdure/runtime/retry.hpp), so workflows
+  /// failing together do not retry together. Logged with the graph.
+  std::optional<double> retry_jitter = {};
   /// Start-to-close limit of each attempt (default none; > 0 when set),
   /// counted from when its body begins (after the backoff and the wait
   /// for resources). An attempt still running then fails with

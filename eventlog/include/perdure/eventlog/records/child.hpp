@@ -41,6 +41,8 @@ struct child_node {
   std::int64_t backoff_ms = -1;
   std::int64_t timeout_ms = -1;
   std::int64_t heartbeat_ms = -1;
+  std::int64_t backoff_max_ms = -1;
+  double jitter = -1;
   double cpus = -1;
   double gpus = -1;
   std::map<std::string, double> custom;
@@ -49,7 +51,8 @@ struct child_node {
   std::vector<arg_rec> args;
 };
 PERDURE_FIELDS(child_node, step, name, max_attempts, backoff_ms, timeout_ms,
-               heartbeat_ms, cpus, gpus, custom, metadata, catching, args)
+               heartbeat_ms, cpus, gpus, custom, metadata, catching, args,
+               backoff_max_ms, jitter)
 
 /// A child's whole graph; node 0 is its output node.
 struct child_graph {

@@ -105,6 +105,8 @@ struct node_rec {
   std::int64_t backoff_ms = 0;
   std::int64_t timeout_ms = 0; ///< per attempt; 0: none
   std::int64_t heartbeat_ms = 0; ///< heartbeat timeout; 0: none
+  std::int64_t backoff_max_ms = 0; ///< cap of the doubled backoff; 0: none
+  double jitter = 0;               ///< retry jitter fraction, [0, 1]
   double cpus = 1;
   double gpus = 0;
   std::map<std::string, double> custom;
@@ -206,7 +208,8 @@ struct workflow_ended {
 PERDURE_FIELDS(arg_rec, kind, value, key, node, count)
 PERDURE_FIELDS(node_rec, index, id, name, step, signature, sig_hash,
                max_attempts, backoff_ms, cpus, gpus, custom, metadata,
-               catching, args, timeout_ms, heartbeat_ms)
+               catching, args, timeout_ms, heartbeat_ms, backoff_max_ms,
+               jitter)
 PERDURE_FIELDS(workflow_submitted, metadata, root, nodes)
 PERDURE_FIELDS(step_started, node, id, attempt)
 PERDURE_FIELDS(step_succeeded, node, id, output, started)
