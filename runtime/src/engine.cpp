@@ -447,9 +447,22 @@ result<std::vector<bool>> engine::submit_batch(
     release();
     return std::move(c).error();
   }
-  for (std::size_t k = 0; k < runs.size(); ++k)
-    if (started[k])
-      p.host->spawn_begun(std::move(states[k]), std::move(dispatches[k]));
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    if (!started[k])
+      continue;
+    auto st = states[k];
+    p.host->spawn_begun(std::move(states[k]), std::move(dispatches[k]));
+    // A close that began meanwhile sent its stops before this actor had a
+    // handle (a child source's thread starts children): stop it here, or
+    // the actor system waits for it forever.
+    bool closing = false;
+    {
+      std::lock_guard guard{p.mu};
+      closing = p.closing;
+    }
+    if (closing)
+      p.host->stop(*st);
+  }
   return started;
 }
 
