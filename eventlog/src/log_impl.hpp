@@ -152,8 +152,11 @@ struct event_log::impl {
   /// to the durability.
   void commit_taken(std::vector<pending>& batch);
 
-  /// Commits one group of batches; see log_writer.cpp.
-  done_group commit_group(std::vector<pending>& batch, bool& committed);
+  /// Commits one group of batches; see log_writer.cpp. Records are
+  /// stamped `now` and `writer` when given (apply_group), else the clock's
+  /// time and opts.writer_id.
+  done_group commit_group(std::vector<pending>& batch, bool& committed,
+                          time_ns now = 0, std::string_view writer = {});
 
   /// Runs a durable (or failed) group's completions, adding its time from
   /// start to commit_ns. On the thread that made it durable.

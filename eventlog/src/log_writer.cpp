@@ -35,11 +35,13 @@ bool event_log::impl::grow_map() {
 // Commits `batch` (growing the map when needed) and returns the completions
 // with their results; `committed` tells whether a transaction reached LMDB.
 event_log::impl::done_group event_log::impl::commit_group(
-  std::vector<pending>& batch, bool& committed) {
+  std::vector<pending>& batch, bool& committed, time_ns now,
+  std::string_view writer) {
   // One transaction, checkpointing first when the journal asks for it.
-  auto attempt = [this](std::vector<pending>& b) {
+  auto attempt = [&](std::vector<pending>& b) {
     for (;;) {
-      auto o = write_group(*this, b, now_ns(), opts.writer_id);
+      auto o = write_group(*this, b, now != 0 ? now : now_ns(),
+                           writer.empty() ? opts.writer_id : writer);
       if (!o.need_checkpoint)
         return o;
       if (auto st = checkpoint(false); !st) {

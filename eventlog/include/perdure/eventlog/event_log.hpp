@@ -104,6 +104,19 @@ class event_log {
                        std::string payload,
                        std::optional<seq_t> expected_last = std::nullopt);
 
+  /// For the cluster's replicas (perdure/cluster), not for users: commits
+  /// `batches` as ONE LMDB transaction, in order, each validated as by
+  /// submit() (a refused one writes nothing and gets its error), records
+  /// stamped `now` and `writer_id` (the group's, as its owner wrote it, so
+  /// that every replica stores the same); returns once durable per the
+  /// durability mode, with one result per batch. Errors of the whole
+  /// transaction (full, io; closed after close(); unsupported unless the
+  /// durability lets a caller commit: process mode or the journal): then
+  /// nothing was written.
+  result<std::vector<result<commit_info>>>
+  apply_group(std::vector<write_batch> batches, time_ns now,
+              std::string_view writer_id);
+
   // -- reading -----------------------------------------------------------------
 
   /// Records of `stream` with seq >= `from`, at most `max` of them. An unknown
