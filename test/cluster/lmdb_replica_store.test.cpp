@@ -239,7 +239,8 @@ TEST_CASE("a SIGKILLed LMDB replica resumes with every group applied exactly onc
     // Kill it once it made progress past what the last round saw.
     long long target = last + 300;
     for (;;) {
-      auto line = child.read_line();
+      // The limit only bounds a failing run (a loaded machine is slow).
+      auto line = child.read_line(300s);
       REQUIRE_FALSE(line.empty());
       if (line == "done")
         break;
@@ -266,7 +267,7 @@ TEST_CASE("a SIGKILLed LMDB replica resumes with every group applied exactly onc
                             {dir.path().string(), std::to_string(n)}};
   std::string line;
   do
-    line = child.read_line();
+    line = child.read_line(300s);
   while (!line.empty() && line != "done");
   CHECK(line == "done");
   CHECK(child.wait() == 0);
