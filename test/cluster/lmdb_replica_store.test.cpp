@@ -72,7 +72,7 @@ void fill(memory_log& log, int n) {
 
 } // namespace
 
-TEST_CASE("group bytes and fence states round-trip; damaged ones are corruption") {
+TEST_CASE("group bytes and fence states round-trip, damaged ones are corruption") {
   el::write_batch b1, b2;
   b1.append("x", 3, "one").put_offset("k", 5);
   b2.create("y", el::stream_kind::actor, "meta").set_status("y", "ok");
