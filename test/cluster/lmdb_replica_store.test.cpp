@@ -280,3 +280,30 @@ TEST_CASE("a SIGKILLed LMDB replica resumes with every group applied exactly onc
   REQUIRE(damage);
   CHECK(damage->empty());
 }
+
+TEST_CASE("an LMDB replica store works with the journal too, and refuses modes where a caller cannot commit") {
+  test::temp_dir dir;
+  auto o = store_options(dir.path());
+  o.mode = el::durability::sync; // the journal (sync_policy's default)
+  std::vector<applied_group> groups{
+    {1, group_entry{0, a, 1, group_bytes("s", "j1", 5)}},
+    {2, group_entry{0, a, 2, group_bytes("s", "j2", 6)}}};
+  {
+    auto store = lmdb_replica_store::open(o);
+    REQUIRE(store);
+    REQUIRE((*store)->apply(groups, fence_state{3, 0, a, 2}));
+  }
+  auto store = lmdb_replica_store::open(o);
+  REQUIRE(store);
+  CHECK(payloads((*store)->log(), "s") == strings{"j1", "j2"});
+  CHECK((*store)->load()->next == 3);
+  test::temp_dir other;
+  auto p = store_options(other.path());
+  p.mode = el::durability::sync;
+  p.sync = el::sync_policy::per_commit;
+  auto refused = lmdb_replica_store::open(p);
+  REQUIRE(refused);
+  auto st = (*refused)->apply(groups, fence_state{3, 0, a, 2});
+  CHECK(st.code() == errc::unsupported);
+  CHECK(payloads((*refused)->log(), "s").empty());
+}
