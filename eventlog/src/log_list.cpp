@@ -26,16 +26,19 @@ bool entry_of(std::string_view key, std::string_view val, stream_info& info,
 } // namespace
 
 result<std::vector<stream_info>>
-event_log::list_by_status(std::string_view status_text,
-                          std::size_t limit) const {
+event_log::list_by_status(std::string_view status_text, std::size_t limit,
+                          std::string_view after) const {
   std::vector<stream_info> out;
   auto prefix = status_key(status_text, "");
+  auto from = status_key(status_text, after);
   auto st = impl_->with_read([&](MDB_txn* txn) -> status {
-    return walk(txn, impl_->by_status, "status", &prefix,
+    return walk(txn, impl_->by_status, "status", &from,
                 [&](std::string_view key, std::string_view, status& res) {
                   if (out.size() >= limit
                       || key.substr(0, prefix.size()) != prefix)
                     return false;
+                  if (!after.empty() && key.substr(prefix.size()) <= after)
+                    return true; // the page's last id itself
                   stream_info info;
                   res = read_entry(*impl_, txn, key.substr(prefix.size()), info);
                   out.push_back(std::move(info));

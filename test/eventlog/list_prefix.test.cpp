@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// event_log::list_prefix: pages of the directory under a prefix, in id
-// order, reading only those entries.
+// event_log::list_prefix and list_by_status: pages of the directory (under
+// a prefix, or of one status), in id order, reading only those entries.
 
 #include "perdure/eventlog/event_log.hpp"
 
@@ -61,4 +61,33 @@ TEST_CASE("list_prefix pages through the ids under a prefix, in id order") {
   REQUIRE(every);
   CHECK(every->size() == 8);
   CHECK(every->front().metadata == every->front().id);
+}
+
+TEST_CASE("list_by_status pages through one status in id order") {
+  test::temp_dir dir;
+  options o;
+  o.dir = dir.path();
+  auto log = std::move(*event_log::open(o));
+  write_batch b;
+  for (int i = 0; i < 7; ++i) {
+    auto id = "w" + std::to_string(i);
+    b.create(id, stream_kind::workflow).set_status(id, "running");
+  }
+  b.create("done", stream_kind::workflow).set_status("done", "successful");
+  REQUIRE(log->commit(std::move(b)));
+  std::vector<std::string> all;
+  std::string after;
+  for (int pages = 0;; ++pages) {
+    REQUIRE(pages < 10);
+    auto page = ids(log->list_by_status("running", 3, after));
+    if (page.empty())
+      break;
+    CHECK(page.size() <= 3);
+    all.insert(all.end(), page.begin(), page.end());
+    after = page.back();
+  }
+  CHECK(all == std::vector<std::string>{"w0", "w1", "w2", "w3", "w4", "w5",
+                                        "w6"});
+  CHECK(ids(log->list_by_status("successful"))
+        == std::vector<std::string>{"done"});
 }

@@ -137,9 +137,11 @@ class event_log {
   result<stream_info> info(std::string_view stream) const;
 
   /// Streams whose status is `status_text` (from the status index, without
-  /// scanning other streams), at most `limit`.
-  result<std::vector<stream_info>> list_by_status(std::string_view status_text,
-                                                  std::size_t limit = SIZE_MAX) const;
+  /// scanning other streams), in id order, at most `limit`; with `after`,
+  /// only ids after it (the next page: the last id of this one).
+  result<std::vector<stream_info>> list_by_status(
+    std::string_view status_text, std::size_t limit = SIZE_MAX,
+    std::string_view after = {}) const;
 
   /// All streams in id order, optionally from one kind, at most `limit`.
   result<std::vector<stream_info>> list(std::optional<stream_kind> kind = {},
