@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "suggest.hpp"
+#include "ui.hpp"
 #include "perdure/eventlog/storage_dir.hpp"
 #include "perdure/eventlog/types.hpp"
 #include "perdure/version.hpp"
@@ -339,6 +340,20 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
       action = [&, w] { return cmd_schedule_change(ctx, w, id); };
     });
   }
+
+  ui_options uo;
+  auto* ui = app.add_subcommand("ui", "serve a web page of the storage's "
+                                "workflows and actors (read-only)");
+  ui->add_option("--listen", uo.listen, "HOST:PORT (default 127.0.0.1:8233; "
+                 "port 0 picks a free one)");
+  ui->add_flag("--allow-remote", uo.allow_remote,
+               "allow a --listen address that is not loopback");
+  ui->add_flag("--allow-writes", uo.allow_writes,
+               "offer cancel and delete (POST /api/cancel, /api/delete)");
+  ui->add_option("--token", uo.token, "require this token on every request "
+                 "(?token= or 'Authorization: Bearer')");
+  ui->add_flag("--redact", uo.redact, "hide inputs, outputs and states");
+  ui->callback([&] { action = [&] { return cmd_ui(ctx, uo); }; });
 
   if (auto code = parse_command_line(app, argc, argv, io, "perdure --help"))
     return *code;

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+// `perdure ui`: the JSON API over a real server on 127.0.0.1 (port 0),
+// compared with the CLI's own --json output, and the safety rules.
+
+#include <doctest/doctest.h>
+
+#include "cli_runner.hpp"
+#include "storage_fixture.hpp"
+#include "temp_dir.hpp"
+#include "ui.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+using namespace perdure;
+using namespace perdure::test;
+using nlohmann::json;
+
+namespace {
+
+struct reply {
+  int code = 0;
+  std::string body;
+};
+
+// A one-request HTTP/1.1 client (the server closes the connection).
+reply http(std::uint16_t port, const std::string& method,
+           const std::string& target, const std::string& extra = {}) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  auto req = method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + extra
+             + "Content-Length: 0\r\n\r\n";
+  REQUIRE(::send(fd, req.data(), req.size(), 0)
+          == static_cast<ssize_t>(req.size()));
+  std::string in;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    in.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  reply r;
+  REQUIRE(in.starts_with("HTTP/1.1 "));
+  r.code = std::stoi(in.substr(9, 3));
+  auto body = in.find("\r\n\r\n");
+  REQUIRE(body != std::string::npos);
+  r.body = in.substr(body + 4);
+  return r;
+}
+
+// The fixture's storage served by the ui handler on a free port.
+struct served {
+  temp_dir dir;
+  std::ostringstream out, err;
+  tools::cli_io io{out, err};
+  tools::http_server server;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  explicit served(tools::ui_options o = {}) {
+    {
+      auto log = open_log(dir.path());
+      write_fixture(*log);
+    }
+    tools::context ctx;
+    ctx.storage = dir.path();
+    ctx.utc = true;
+    ctx.io = &io;
+    REQUIRE(server.open({"127.0.0.1", 0}).is_ok());
+    thread = std::thread{[this, h = tools::make_ui_handler(ctx, o)] {
+      server.run(h, stop);
+    }};
+  }
+  ~served() {
+    stop = true;
+    thread.join();
+  }
+  reply get(const std::string& target, const std::string& extra = {}) {
+    return http(server.port(), "GET", target, extra);
+  }
+  json get_json(const std::string& target) {
+    auto r = get(target);
+    REQUIRE_MESSAGE(r.code == 200, r.body);
+    return json::parse(r.body);
+  }
+  json cli_json(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--storage", dir.path().string(), "--utc"});
+    args.push_back("--json");
+    auto r = run_perdure(args);
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    return json::parse(r.out);
+  }
+};
+
+} // namespace
+
+TEST_CASE("ui serves the embedded page") {
+  served s;
+  auto r = s.get("/");
+  CHECK(r.code == 200);
+  CHECK(r.body.find("<title>perdure</title>") != std::string::npos);
+  CHECK(s.get("/nothing").code == 404);
+}
+
+TEST_CASE("ui list: the CLI's entries, filters, prefix and cursor paging") {
+  served s;
+  auto all = s.get_json("/api/list");
+  CHECK(all["items"] == s.cli_json({"list"}));
+  CHECK(all["next"].is_null());
+
+  auto failed = s.get_json("/api/list?status=failed");
+  REQUIRE(failed["items"].size() == 1);
+  CHECK(failed["items"][0]["id"] == "flaky");
+  auto actors = s.get_json("/api/list?kind=actor");
+  REQUIRE(actors["items"].size() == 1);
+  CHECK(actors["items"][0]["id"] == "counter_1");
+  auto pre = s.get_json("/api/list?prefix=pe");
+  REQUIRE(pre["items"].size() == 1);
+  CHECK(pre["items"][0]["id"] == "pending_job");
+
+  std::vector<std::string> paged;
+  std::string after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto p = s.get_json("/api/list?limit=2&after=" + after);
+    CHECK(p["items"].size() <= 2);
+    for (auto& e : p["items"])
+      paged.push_back(e["id"]);
+    if (p["next"].is_null())
+      break;
+    after = p["next"];
+  }
+  std::vector<std::string> ids;
+  for (auto& e : all["items"])
+    ids.push_back(e["id"]);
+  CHECK(paged == ids);
+
+  CHECK(s.get("/api/list?status=lost").code == 400);
+  CHECK(s.get("/api/list?kind=thing").code == 400);
+}
+
+TEST_CASE("ui workflow detail, history and graph match the CLI") {
+  served s;
+  auto show = s.get_json("/api/show?id=sum_example");
+  CHECK(show == s.cli_json({"show", "sum_example"}));
+  CHECK(show["workflow"]["steps"].size() == 3);
+  auto hist = s.get_json("/api/history?id=sum_example");
+  CHECK(hist == s.cli_json({"history", "sum_example"}));
+  auto svg = s.get("/api/graph.svg?id=sum_example");
+  REQUIRE_MESSAGE(svg.code == 200, svg.body);
+  CHECK(svg.body.find("<svg") != std::string::npos);
+  std::size_t nodes = 0;
+  for (auto at = svg.body.find("class=\"node\""); at != std::string::npos;
+       at = svg.body.find("class=\"node\"", at + 1))
+    ++nodes;
+  CHECK(nodes >= show["workflow"]["steps"].size());
+
+  auto missing = s.get("/api/show?id=nobody");
+  CHECK(missing.code == 404);
+  CHECK(missing.body.find("nobody") != std::string::npos);
+  CHECK(s.get("/api/show").code == 400);
+}
+
+TEST_CASE("ui actor state at seq k is the CLI's replay --until k") {
+  served s;
+  auto show = s.get_json("/api/show?id=counter_1");
+  std::uint64_t first = show["first_seq"], last = show["last_seq"];
+  REQUIRE(last > first);
+  for (auto k = first; k <= last; ++k) {
+    auto q = "/api/replay?id=counter_1&until=" + std::to_string(k);
+    CHECK(s.get_json(q)
+          == s.cli_json({"replay", "counter_1", "--until",
+                         std::to_string(k)}));
+  }
+  CHECK(s.get("/api/replay?id=counter_1&until=999").code == 400);
+}
+
+TEST_CASE("ui safety: a non-loopback address needs --allow-remote") {
+  tools::ui_options o;
+  CHECK(!tools::check_ui_options({"0.0.0.0", 0}, o).is_ok());
+  CHECK(tools::check_ui_options({"127.0.0.1", 0}, o).is_ok());
+  CHECK(tools::check_ui_options({"::1", 0}, o).is_ok());
+  o.allow_remote = true;
+  CHECK(tools::check_ui_options({"0.0.0.0", 0}, o).is_ok());
+
+  temp_dir dir;
+  { auto log = open_log(dir.path()); }
+  auto r = run_perdure({"--storage", dir.path().string(), "ui", "--listen",
+                        "0.0.0.0:0"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("--allow-remote") != std::string::npos);
+  r = run_perdure({"--storage", dir.path().string(), "ui", "--listen",
+                   "localhost"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("no port") != std::string::npos);
+}
+
+TEST_CASE("ui safety: writes are refused without --allow-writes") {
+  served ro;
+  auto r = http(ro.server.port(), "POST", "/api/cancel?id=pending_job");
+  CHECK(r.code == 403);
+  CHECK(r.body.find("--allow-writes") != std::string::npos);
+  CHECK(ro.get_json("/api/show?id=pending_job")["status"] != "canceled");
+  CHECK(ro.get_json("/api/config")["writes"] == false);
+
+  tools::ui_options o;
+  o.allow_writes = true;
+  served rw{o};
+  auto ok = http(rw.server.port(), "POST", "/api/cancel?id=pending_job");
+  CHECK_MESSAGE(ok.code == 200, ok.body);
+  CHECK(rw.get_json("/api/show?id=pending_job")["status"] == "canceled");
+}
+
+TEST_CASE("ui safety: --token is required on every request") {
+  tools::ui_options o;
+  o.token = "s3cret";
+  served s{o};
+  CHECK(s.get("/").code == 401);
+  CHECK(s.get("/api/list").code == 401);
+  CHECK(s.get("/api/list?token=wrong").code == 401);
+  CHECK(s.get("/api/list?token=s3cret").code == 200);
+  CHECK(s.get("/api/list", "Authorization: Bearer s3cret\r\n").code == 200);
+}
+
+TEST_CASE("ui --redact hides payloads") {
+  tools::ui_options o;
+  o.redact = true;
+  served s{o};
+  auto show = s.get_json("/api/show?id=sum_example");
+  CHECK(show["workflow"]["output"] == "(redacted)");
+  CHECK(show["workflow"]["steps"][0]["inputs"] == "(redacted)");
+}
