@@ -48,6 +48,19 @@ std::string dead_letter_stream(const kafka_source& src) {
   return fmt::format("dead_letter/{}/{}", src.group, src.topic);
 }
 
+void detail::add_consumed(eventlog::write_batch& b, const kafka_source& src,
+                          const std::vector<dead_letter>& poison,
+                          const std::map<std::int32_t, std::int64_t>& next) {
+  auto stream = dead_letter_stream(src);
+  if (!poison.empty())
+    b.create(stream, eventlog::stream_kind::dead_letter);
+  for (auto& d : poison)
+    b.append(stream, eventlog::to_u16(record_kind::dead_letter),
+             codec::encode(d));
+  for (auto& [p, off] : next)
+    b.put_offset(offset_key(src, p), off);
+}
+
 status check(const kafka_source& src) {
   if (src.brokers.empty())
     return {errc::invalid_argument, "kafka_source: brokers is empty"};
@@ -194,7 +207,7 @@ subscription::impl::dead_letter_on_failure(const kafka_record& r,
                                            const std::string& wf) {
   std::weak_ptr<impl> self = shared_from_this();
   auto log = std::weak_ptr<eventlog::event_log>{eng->event_log()};
-  return [self, log, wf, stream = dead_letter_stream(src),
+  return [self, log, wf, src = src,
           d = dead_letter{r.topic, r.partition, r.offset, r.key, r.value, {},
                           wf}](const perdure::status& st) mutable {
     if (st.is_ok() || st != errc::failed)
@@ -204,9 +217,7 @@ subscription::impl::dead_letter_on_failure(const kafka_record& r,
       return;
     d.reason = dl_reason_of(st);
     eventlog::write_batch b;
-    b.create(stream, eventlog::stream_kind::dead_letter);
-    b.append(stream, eventlog::to_u16(record_kind::dead_letter),
-             codec::encode(d));
+    detail::add_consumed(b, src, {d});
     l->submit(std::move(b), [](result<eventlog::commit_info>) {});
     if (auto s = self.lock())
       ++s->dead;
@@ -250,15 +261,8 @@ bool subscription::impl::commit(std::vector<rd_kafka_message_t*>& msgs) {
       poison.push_back(undecodable(r, "unknown exception"));
     }
   }
-  auto stream = dead_letter_stream(src);
   auto res = eng->submit_batch(std::move(runs), [&](eventlog::write_batch& b) {
-    if (!poison.empty())
-      b.create(stream, eventlog::stream_kind::dead_letter);
-    for (auto& d : poison)
-      b.append(stream, eventlog::to_u16(record_kind::dead_letter),
-               codec::encode(d));
-    for (auto& [p, off] : next)
-      b.put_offset(offset_key(src, p), off);
+    detail::add_consumed(b, src, poison, next);
   });
   if (!res) {
     set_error(fmt::format("kafka subscription '{}': cannot commit: {}",

@@ -4,11 +4,10 @@
 
 #include "kafka_subscription.hpp"
 
-#include "perdure/eventlog/record_kinds.hpp"
 
 namespace perdure {
 
-using eventlog::record_kind;
+using detail::add_consumed;
 using detail::dl_reason_of;
 using detail::undecodable;
 
@@ -145,14 +144,7 @@ bool subscription::impl::settle(pending_batch& pb) {
     }
   }
   eventlog::write_batch b;
-  auto stream = dead_letter_stream(src);
-  if (!pb.poison.empty())
-    b.create(stream, eventlog::stream_kind::dead_letter);
-  for (auto& d : pb.poison)
-    b.append(stream, eventlog::to_u16(record_kind::dead_letter),
-             codec::encode(d));
-  for (auto& [p, off] : pb.next)
-    b.put_offset(offset_key(src, p), off);
+  add_consumed(b, src, pb.poison, pb.next);
   if (!confirm_offsets()) // the batch before's, if still in flight
     return false;
   // Not awaited here: the next batch is consumed and started meanwhile;

@@ -9,16 +9,15 @@
 
 #include "kafka_subscription.hpp"
 
-#include "perdure/eventlog/record_kinds.hpp"
 
 #include <chrono>
 #include <optional>
 
 namespace perdure {
 
+using detail::add_consumed;
 using detail::dl_reason_of;
 using detail::undecodable;
-using eventlog::record_kind;
 
 namespace {
 
@@ -55,7 +54,6 @@ bool subscription::impl::commit_signals(
     }
     items.push_back(std::move(it));
   }
-  auto stream = dead_letter_stream(src);
   std::size_t done = 0, chunk = items.size();
   int conflicts = 0, starting = 0;
   while (done < items.size()) {
@@ -96,13 +94,7 @@ bool subscription::impl::commit_signals(
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
       continue;
     }
-    if (!poison.empty())
-      b.create(stream, eventlog::stream_kind::dead_letter);
-    for (auto& d : poison)
-      b.append(stream, eventlog::to_u16(record_kind::dead_letter),
-               codec::encode(d));
-    for (auto& [p, off] : next)
-      b.put_offset(offset_key(src, p), off);
+    add_consumed(b, src, poison, next);
     auto c = eng->event_log()->commit(std::move(b));
     if (!c && c.error() == errc::conflict && !stopping
         && ++conflicts < 10'000) {

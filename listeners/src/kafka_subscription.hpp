@@ -38,6 +38,13 @@ inline std::string dl_reason_of(const status& st) {
   return st.to_string();
 }
 
+/// Adds what every commit of consumed records writes beside its effects:
+/// the dead letters of `poison` (stream `dead_letter_stream(src)`) and the
+/// next offset to consume of each partition in `next` (kafka.cpp).
+void add_consumed(eventlog::write_batch& b, const kafka_source& src,
+                  const std::vector<dead_letter>& poison,
+                  const std::map<std::int32_t, std::int64_t>& next = {});
+
 } // namespace detail
 
 struct subscription::impl : engine_service,
