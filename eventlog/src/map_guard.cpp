@@ -41,6 +41,8 @@ void install_map_guard() {
     struct sigaction sa;
     std::memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_fault;
+    // SA_NODEFER and no sa_mask: the handler runs with the interrupted
+    // mask, so guarded()'s sigsetjmp need not save it (map_guard.hpp).
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGBUS, &sa, &previous_bus);

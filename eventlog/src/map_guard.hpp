@@ -32,11 +32,16 @@ inline void touch(const MDB_val& v) {
   static_cast<void>(p[v.mv_size - 1]);
 }
 
+/// Runs `f` (LMDB calls) with a fault inside it turned into
+/// MDB_PAGE_NOTFOUND. The jump buffer does not save the signal mask: that
+/// would cost a sigprocmask system call per LMDB call, and the handler is
+/// installed with SA_NODEFER and an empty sa_mask, so the mask a jump out
+/// of it leaves is the mask the guard was entered with.
 template <class F>
 int guarded(F&& f) {
   sigjmp_buf buf;
   sigjmp_buf* const outer = map_guard_jump;
-  if (sigsetjmp(buf, 1) != 0) {
+  if (sigsetjmp(buf, 0) != 0) {
     map_guard_jump = outer;
     return MDB_PAGE_NOTFOUND;
   }
