@@ -35,7 +35,7 @@ void flush(cell_runner& r) {
     return;
   auto g = std::move(*s.group);
   s.group.reset();
-  s.svc->log->submit(
+  s.svc->submit_to_log(
     std::move(g.b),
     [runner = r.shared_from_this(), first = g.first_no, count = g.count,
      replies = std::move(g.replies),

@@ -29,6 +29,7 @@ struct actor_pool::state : std::enable_shared_from_this<state> {
   std::size_t waiting = 0;   ///< idle on `work`
   std::size_t running = 0;   ///< tasks running
   bool stopped = false;
+  bool manual = false; ///< no threads: run_queued() runs the tasks
 
   std::multimap<clock::time_point, std::function<void()>> timers;
   std::condition_variable timer_cv;
@@ -124,6 +125,25 @@ actor_pool::actor_pool(std::size_t threads, std::size_t max_blocked)
   for (std::size_t i = 0; i < st_->target; ++i)
     st_->spawn();
   st_->timer = std::thread{[s = st_.get()] { s->timer_loop(); }};
+}
+
+actor_pool::actor_pool(manual_t) : st_(std::make_shared<state>()) {
+  st_->manual = true;
+}
+
+std::size_t actor_pool::run_queued() {
+  std::size_t ran = 0;
+  std::unique_lock g{st_->mu};
+  while (st_->manual && !st_->tasks.empty()) {
+    auto f = std::move(st_->tasks.front());
+    st_->tasks.pop_front();
+    g.unlock();
+    f();
+    f = nullptr;
+    ++ran;
+    g.lock();
+  }
+  return ran;
 }
 
 actor_pool::~actor_pool() {

@@ -23,6 +23,12 @@ class actor_pool {
 
   /// Starts `threads` (at least 1) workers.
   explicit actor_pool(std::size_t threads, std::size_t max_blocked = 1024);
+  /// Selects the manual pool: no threads at all; posted tasks run only in
+  /// run_queued(), on its caller's thread, in the order they were posted,
+  /// and tasks posted with post_after() never run. For deterministic
+  /// tests of the runners (test/actors/actor_sequencing.test.cpp).
+  struct manual_t {};
+  explicit actor_pool(manual_t);
   /// shutdown(now) unless done.
   ~actor_pool();
   actor_pool(const actor_pool&) = delete;
@@ -32,6 +38,9 @@ class actor_pool {
   bool post(std::function<void()> f);
   /// Runs `f` on a worker after `d`; dropped at shutdown.
   void post_after(std::chrono::nanoseconds d, std::function<void()> f);
+  /// Manual pool: runs queued tasks, including those they post, until none
+  /// is left; returns how many ran. A threaded pool runs nothing here.
+  std::size_t run_queued();
   /// Sets the bound on workers blocked at once (at least 1).
   void set_max_blocked(std::size_t n);
 

@@ -48,6 +48,10 @@ class actor_service final : public engine_service {
  public:
   engine* eng = nullptr;
   std::shared_ptr<eventlog::event_log> log;
+  /// How a runner's calls reach the log: `log->submit`. A test puts a fake
+  /// log here to acknowledge or fail each batch when it chooses.
+  std::function<void(eventlog::write_batch, eventlog::event_log::completion)>
+    submit_to_log;
   actor_options opts;
   std::unique_ptr<actor_pool> pool;
   std::chrono::milliseconds stop_timeout{2000};

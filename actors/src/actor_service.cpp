@@ -146,6 +146,11 @@ std::shared_ptr<actor_service> service_of(engine& eng) {
     auto svc = std::make_shared<actor_service>();
     svc->eng = &eng;
     svc->log = eng.event_log();
+    svc->submit_to_log = [log = svc->log.get()](
+                           eventlog::write_batch b,
+                           eventlog::event_log::completion done) {
+      log->submit(std::move(b), std::move(done));
+    };
     svc->stop_timeout = eng.options().stop_timeout;
     svc->pool = std::make_unique<actor_pool>(eng.options().actor_threads,
                                              svc->opts.max_blocked_calls);
