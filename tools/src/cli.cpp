@@ -159,6 +159,8 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
                    "only this kind: workflow, actor, listener, dead_letter, "
                    "other");
   list->add_option("--limit", la.limit, "print at most N")->check(at_least_one);
+  list->add_option("--prefix", la.prefix, "only ids that start with P");
+  list->add_option("--after", la.after, "only ids after this one (paging)");
   list->callback([&] {
     action = [&] {
       la.statuses = split_commas(statuses);

@@ -6,7 +6,6 @@
 #include "payload_json.hpp"
 #include "perdure/version.hpp"
 
-#include <algorithm>
 #include <map>
 #include <ostream>
 #include <set>
@@ -15,60 +14,15 @@
 
 namespace perdure::tools {
 
-namespace {
-
-std::optional<eventlog::stream_kind> parse_kind(const std::string& k) {
-  using eventlog::stream_kind;
-  for (auto kind : {stream_kind::other, stream_kind::workflow,
-                    stream_kind::actor, stream_kind::listener,
-                    stream_kind::dead_letter})
-    if (eventlog::to_string(kind) == k)
-      return kind;
-  return std::nullopt;
-}
-
-// The streams `a` asks for, from the status index when statuses are given.
-result<std::vector<eventlog::stream_info>>
-select(const eventlog::event_log& log, const list_args& a, bool engine_live) {
-  std::optional<eventlog::stream_kind> kind;
-  if (a.kind)
-    kind = parse_kind(*a.kind);
-  if (a.statuses.empty())
-    return log.list(kind, a.limit);
-  std::set<std::string> stored;
-  for (auto& s : a.statuses)
-    stored.insert(s == "resumable" ? "running" : s);
-  std::vector<eventlog::stream_info> out;
-  for (auto& s : stored) {
-    auto found = log.list_by_status(s);
-    if (!found)
-      return found;
-    for (auto& info : *found) {
-      if (kind && info.kind != *kind)
-        continue;
-      auto shown = shown_status(info, engine_live);
-      if (std::find(a.statuses.begin(), a.statuses.end(), shown)
-          != a.statuses.end())
-        out.push_back(std::move(info));
-    }
-  }
-  std::sort(out.begin(), out.end(),
-            [](auto& x, auto& y) { return x.id < y.id; });
-  if (out.size() > a.limit)
-    out.resize(a.limit);
-  return out;
-}
-
-} // namespace
-
 int cmd_list(const context& ctx, const list_args& a) {
   auto log = open_for_reading(ctx);
   if (!log)
     return fail(ctx, log.error());
   bool live = engine_pid(ctx.storage).has_value();
-  auto streams = select(**log, a, live);
-  if (!streams)
-    return fail(ctx, streams.error());
+  auto page = list_page(**log, a, live);
+  if (!page)
+    return fail(ctx, page.error());
+  auto* streams = &page->items;
   if (ctx.json) {
     auto arr = json::array();
     for (auto& info : *streams)
@@ -77,8 +31,9 @@ int cmd_list(const context& ctx, const list_args& a) {
     return 0;
   }
   if (streams->empty()) {
-    ctx.out() << "no streams"
-              << (a.statuses.empty() && !a.kind ? "" : " match") << " in "
+    bool filtered = !a.statuses.empty() || a.kind || !a.prefix.empty()
+                    || !a.after.empty();
+    ctx.out() << "no streams" << (filtered ? " match" : "") << " in "
               << ctx.storage.string() << '\n';
     return 0;
   }

@@ -23,6 +23,8 @@ namespace {
 
 constexpr std::size_t default_page = 50;
 constexpr std::size_t max_page = 1000;
+// Entries one list page reads at most (a rare filter: a short page).
+constexpr std::size_t list_budget = 20'000;
 
 http_response json_error(int code, const std::string& why) {
   return {code, "application/json", json{{"error", why}}.dump() + "\n"};
@@ -98,7 +100,9 @@ struct ui_handler {
       auto it = r.query.find(k);
       return it == r.query.end() ? std::string{} : it->second;
     };
-    list_page_args a;
+    list_args a;
+    a.limit = default_page;
+    a.budget = list_budget;
     a.prefix = q("prefix");
     a.after = q("after");
     if (!q("kind").empty())

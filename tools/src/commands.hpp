@@ -13,13 +13,32 @@
 
 namespace perdure::tools {
 
+/// What `perdure list` and the UI's /api/list ask for: filters as `list`
+/// takes them, an id prefix and a cursor.
 struct list_args {
-  std::vector<std::string> statuses;
+  std::vector<std::string> statuses; ///< shown statuses; none: all
   std::optional<std::string> kind;
+  std::string prefix; ///< only ids that start with it
+  std::string after;  ///< only ids after it (the previous page's `next`)
   std::size_t limit = SIZE_MAX;
+  /// At most this many directory or status-index entries read per page
+  /// (at least 1): a rare kind, or a status with a prefix, then gives a
+  /// short page whose `next` continues after the last entry read.
+  std::size_t budget = SIZE_MAX;
 };
 /// `list`: streams with status, kind, records and times.
 int cmd_list(const context& ctx, const list_args& a);
+
+struct list_page_result {
+  std::vector<eventlog::stream_info> items; ///< in id order
+  std::optional<std::string> next; ///< the `after` of the next page
+};
+/// One page of streams in id order, read with keyed seeks (the directory
+/// from the prefix or cursor, the status index per status), so a page
+/// costs the same with a million other streams. An unknown kind or status
+/// is `invalid_argument` naming it.
+result<list_page_result> list_page(const eventlog::event_log& log,
+                                   const list_args& a, bool engine_live);
 
 /// `stats`: streams by kind and status, records, map size and usage.
 int cmd_stats(const context& ctx);
