@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Listing the stream directory: by status (the status index), all streams
-// (optionally of one kind), and a page of ids under a prefix.
+// (optionally of one kind), and a page of ids under a prefix; and the
+// stored source offsets under a key prefix.
 
 #include "perdure/eventlog/event_log.hpp"
 
@@ -87,6 +88,33 @@ event_log::list_prefix(std::string_view prefix, std::string_view after,
                   if (!entry_of(key, val, info, res))
                     return false;
                   out.push_back(std::move(info));
+                  return true;
+                });
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
+result<std::vector<std::pair<std::string, std::int64_t>>>
+event_log::list_offsets(std::string_view prefix, std::size_t limit) const {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  std::string from{prefix};
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    return walk(txn, impl_->offsets, "offsets",
+                from.empty() ? nullptr : &from,
+                [&](std::string_view key, std::string_view val, status& res) {
+                  if (out.size() >= limit || !key.starts_with(prefix))
+                    return false;
+                  std::string_view v;
+                  if (!unframe_small(key, val, v) || v.size() != 8) {
+                    res = {errc::corruption,
+                           fmt::format("offset '{}' fails its checksum", key)};
+                    return false;
+                  }
+                  out.emplace_back(std::string{key},
+                                   static_cast<std::int64_t>(
+                                     get_be64(v.data())));
                   return true;
                 });
   });

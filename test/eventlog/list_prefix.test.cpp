@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // event_log::list_prefix and list_by_status: pages of the directory (under
-// a prefix, or of one status), in id order, reading only those entries.
+// a prefix, or of one status), in id order, reading only those entries;
+// list_offsets: the source offsets under a key prefix.
 
 #include "perdure/eventlog/event_log.hpp"
 
@@ -90,4 +91,27 @@ TEST_CASE("list_by_status pages through one status in id order") {
                                         "w6"});
   CHECK(ids(log->list_by_status("successful"))
         == std::vector<std::string>{"done"});
+}
+
+TEST_CASE("list_offsets lists the offsets under a key prefix, in key order") {
+  test::temp_dir dir;
+  options o;
+  o.dir = dir.path();
+  auto log = std::move(*event_log::open(o));
+  write_batch b;
+  b.put_offset("kafka/g/orders/1", 17)
+    .put_offset("kafka/g/orders/0", 42)
+    .put_offset("kafka/h/pay/0", -1)
+    .put_offset("projection/p", 9);
+  REQUIRE(log->commit(std::move(b)));
+  using entry = std::pair<std::string, std::int64_t>;
+  auto kafka = log->list_offsets("kafka/");
+  REQUIRE(kafka.has_value());
+  CHECK(*kafka
+        == std::vector<entry>{{"kafka/g/orders/0", 42},
+                              {"kafka/g/orders/1", 17},
+                              {"kafka/h/pay/0", -1}});
+  CHECK(log->list_offsets("kafka/", 1)->size() == 1);
+  CHECK(log->list_offsets("")->size() == 4);
+  CHECK(log->list_offsets("nothing/")->empty());
 }

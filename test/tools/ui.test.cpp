@@ -4,104 +4,11 @@
 
 #include <doctest/doctest.h>
 
-#include "cli_runner.hpp"
-#include "storage_fixture.hpp"
-#include "temp_dir.hpp"
-#include "ui.hpp"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
+#include "ui_served.hpp"
 
 using namespace perdure;
 using namespace perdure::test;
 using nlohmann::json;
-
-namespace {
-
-struct reply {
-  int code = 0;
-  std::string body;
-};
-
-// A one-request HTTP/1.1 client (the server closes the connection).
-reply http(std::uint16_t port, const std::string& method,
-           const std::string& target, const std::string& extra = {}) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  auto req = method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + extra
-             + "Content-Length: 0\r\n\r\n";
-  REQUIRE(::send(fd, req.data(), req.size(), 0)
-          == static_cast<ssize_t>(req.size()));
-  std::string in;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-    in.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  reply r;
-  REQUIRE(in.starts_with("HTTP/1.1 "));
-  r.code = std::stoi(in.substr(9, 3));
-  auto body = in.find("\r\n\r\n");
-  REQUIRE(body != std::string::npos);
-  r.body = in.substr(body + 4);
-  return r;
-}
-
-// The fixture's storage served by the ui handler on a free port.
-struct served {
-  temp_dir dir;
-  std::ostringstream out, err;
-  tools::cli_io io{out, err};
-  tools::http_server server;
-  std::atomic<bool> stop{false};
-  std::thread thread;
-
-  explicit served(tools::ui_options o = {}) {
-    {
-      auto log = open_log(dir.path());
-      write_fixture(*log);
-    }
-    tools::context ctx;
-    ctx.storage = dir.path();
-    ctx.utc = true;
-    ctx.io = &io;
-    REQUIRE(server.open({"127.0.0.1", 0}).is_ok());
-    thread = std::thread{[this, h = tools::make_ui_handler(ctx, o)] {
-      server.run(h, stop);
-    }};
-  }
-  ~served() {
-    stop = true;
-    thread.join();
-  }
-  reply get(const std::string& target, const std::string& extra = {}) {
-    return http(server.port(), "GET", target, extra);
-  }
-  json get_json(const std::string& target) {
-    auto r = get(target);
-    REQUIRE_MESSAGE(r.code == 200, r.body);
-    return json::parse(r.body);
-  }
-  json cli_json(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--storage", dir.path().string(), "--utc"});
-    args.push_back("--json");
-    auto r = run_perdure(args);
-    REQUIRE_MESSAGE(r.code == 0, r.err);
-    return json::parse(r.out);
-  }
-};
-
-} // namespace
 
 TEST_CASE("ui serves the embedded page") {
   served s;

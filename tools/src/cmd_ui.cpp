@@ -128,6 +128,16 @@ struct ui_handler {
     return {200, "application/json", j.dump() + "\n"};
   }
 
+  http_response kafka() const {
+    auto log = open_for_reading(base);
+    if (!log)
+      return json_error(500, log.error().message());
+    auto page = kafka_page(**log, base.utc, opts.redact);
+    if (!page)
+      return json_error(500, page.error().message());
+    return {200, "application/json", std::move(*page)};
+  }
+
   http_response config() const {
     json j{{"writes", opts.allow_writes}, {"redact", opts.redact},
            {"storage", base.storage.string()}};
@@ -168,6 +178,8 @@ struct ui_handler {
       return config();
     if (r.path == "/api/list")
       return list(r);
+    if (r.path == "/api/kafka")
+      return kafka();
     if (id.empty() && r.path.starts_with("/api/"))
       return json_error(400, "missing query parameter 'id'");
     if (r.path == "/api/show")

@@ -22,6 +22,13 @@ struct ui_options {
   bool redact = false;       ///< payload fields shown as "(redacted)"
 };
 
+/// GET /api/kafka: every Kafka subscription the storage knows (from its
+/// stored offsets and dead-letter streams) with the next offset of each
+/// partition, its dead-letter count and last 20 dead letters, as JSON
+/// text (tools/README.md). `redact` hides the dead letters' keys and values.
+result<std::string> kafka_page(const eventlog::event_log& log, bool utc,
+                               bool redact);
+
 /// Refuses a non-loopback address without allow_remote.
 status check_ui_options(const listen_address& a, const ui_options& o);
 

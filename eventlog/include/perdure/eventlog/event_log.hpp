@@ -13,6 +13,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace perdure::eventlog {
@@ -165,6 +166,12 @@ class event_log {
 
   /// The stored source offset under `key`, if any.
   result<std::optional<std::int64_t>> offset(std::string_view key) const;
+
+  /// The stored source offsets whose key starts with `prefix` (e.g.
+  /// "kafka/"), in key order, at most `limit`; a damaged entry is
+  /// `corruption` naming its key.
+  result<std::vector<std::pair<std::string, std::int64_t>>> list_offsets(
+    std::string_view prefix, std::size_t limit = SIZE_MAX) const;
 
   /// The blob stored under `key` (as returned by write_batch::put_blob).
   result<std::string> blob(std::string_view key) const;
