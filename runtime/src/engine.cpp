@@ -129,7 +129,8 @@ engine::engine(engine_options opts) {
     throw_error(std::move(p).error());
   impl_ = std::move(*p);
   impl_->blobs->owner = this;
-  resume_on_open();
+  if (auto st = finish_open(); !st)
+    throw_error(std::move(st));
 }
 
 namespace {
@@ -144,9 +145,8 @@ result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
     opts.storage = eventlog::default_storage_dir();
   if (opts.engine_id.empty())
     opts.engine_id = fmt::format("perdure-{}", ::getpid());
-  if (!opts.metrics_address.empty())
-    if (auto a = detail::parse_metrics_address(opts.metrics_address); !a)
-      return std::move(a).error(); // before anything is opened
+  if (auto st = detail::check_served(opts); !st)
+    return st; // before anything is opened
   // The event log creates the directory (0700) and checks it is safe.
   eventlog::options lo;
   lo.dir = opts.storage;
@@ -222,7 +222,8 @@ result<std::unique_ptr<engine>> engine::open(engine_options opts) {
   if (!p)
     return std::move(p).error();
   std::unique_ptr<engine> e{new engine{std::move(*p)}};
-  e->resume_on_open();
+  if (auto st = e->finish_open(); !st)
+    return st;
   return e;
 }
 
@@ -264,12 +265,6 @@ const engine_options& engine::options() const noexcept {
 
 metrics::registry& engine::metrics() const noexcept {
   return *impl_->registry;
-}
-
-std::optional<std::uint16_t> engine::metrics_port() const noexcept {
-  if (!impl_->metrics_http)
-    return std::nullopt;
-  return impl_->metrics_http->port();
 }
 
 std::size_t engine::live_count() const {

@@ -103,6 +103,10 @@ struct step_scope {
 std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
                                             std::size_t threads);
 
+/// Checks what the engine serves over HTTP before anything opens: the
+/// metrics address, and a ui_address only with a ui_server (engine_ui.cpp).
+perdure::status check_served(const engine_options& o);
+
 } // namespace perdure::detail
 
 namespace perdure {
@@ -113,6 +117,7 @@ struct engine::impl {
     std::make_unique<metrics::registry>();
   detail::engine_metrics m = detail::engine_metrics::create(*registry);
   std::unique_ptr<detail::metrics_server> metrics_http; ///< null when off
+  std::optional<std::uint16_t> ui_port; ///< the UI's (engine_ui.cpp)
   resources capacity;
   std::shared_ptr<eventlog::event_log> log;
   std::shared_ptr<detail::log_blobs> blobs;

@@ -66,17 +66,23 @@ status explain_open(const context& ctx, status st) {
 
 } // namespace
 
-result<std::unique_ptr<eventlog::event_log>> open_for_reading(const context& ctx) {
+result<std::shared_ptr<eventlog::event_log>> open_for_reading(
+  const context& ctx) {
+  if (ctx.log)
+    return ctx.log;
   eventlog::options o;
   o.dir = ctx.storage;
   o.read_only = true;
   auto log = eventlog::event_log::open(std::move(o));
   if (!log)
     return explain_open(ctx, log.error());
-  return log;
+  return std::shared_ptr<eventlog::event_log>{std::move(*log)};
 }
 
-result<std::unique_ptr<eventlog::event_log>> open_for_writing(const context& ctx) {
+result<std::shared_ptr<eventlog::event_log>> open_for_writing(
+  const context& ctx) {
+  if (ctx.log)
+    return ctx.log;
   std::error_code ec;
   if (!std::filesystem::exists(ctx.storage / "data.mdb", ec))
     return explain_open(ctx, {errc::not_found, "no data.mdb"});
@@ -95,7 +101,7 @@ result<std::unique_ptr<eventlog::event_log>> open_for_writing(const context& ctx
   auto log = eventlog::event_log::open(std::move(o));
   if (!log)
     return explain_open(ctx, log.error());
-  return log;
+  return std::shared_ptr<eventlog::event_log>{std::move(*log)};
 }
 
 std::optional<long> engine_pid(const std::filesystem::path& storage) {

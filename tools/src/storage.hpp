@@ -25,6 +25,10 @@ struct context {
   bool utc = false;    ///< times in UTC instead of local time
   bool color = false;  ///< ANSI colours on stdout
   const cli_io* io = nullptr;
+  /// A log of `storage` already open in this process (the engine's, for
+  /// the UI an application serves): commands read and write through it
+  /// instead of opening the storage, which LMDB allows once per process.
+  std::shared_ptr<eventlog::event_log> log = {};
 
   std::ostream& out() const {
     return io->out;
@@ -69,14 +73,17 @@ int fail(const context& ctx, const status& st);
 /// "no workflow or actor 'x' in /path (try 'perdure list')".
 int fail_unknown_id(const context& ctx, std::string_view id);
 
-/// Opens the storage read-only (works beside a running engine). A missing
-/// storage is `not_found` with a message naming the directory and
-/// `--storage`.
-result<std::unique_ptr<eventlog::event_log>> open_for_reading(const context& ctx);
+/// Opens the storage read-only (works beside a running engine), or gives
+/// `ctx.log` when set. A missing storage is `not_found` with a message
+/// naming the directory and `--storage`.
+result<std::shared_ptr<eventlog::event_log>> open_for_reading(
+  const context& ctx);
 
 /// Opens the storage for writing beside a running engine (not exclusive;
-/// LMDB serialises the writers), with writer id "perdure-cli".
-result<std::unique_ptr<eventlog::event_log>> open_for_writing(const context& ctx);
+/// LMDB serialises the writers), with writer id "perdure-cli"; or gives
+/// `ctx.log` when set (its records carry the engine's writer id).
+result<std::shared_ptr<eventlog::event_log>> open_for_writing(
+  const context& ctx);
 
 /// The pid of the process holding the storage's writer lock (a running
 /// engine), read from /proc/locks without touching the lock; nullopt when
@@ -90,7 +97,7 @@ std::string shown_status(const eventlog::stream_info& info, bool engine_live);
 /// A stream opened for a command: the log, its directory entry, and the
 /// engine holding the storage (read before the log was opened).
 struct opened {
-  std::unique_ptr<eventlog::event_log> log;
+  std::shared_ptr<eventlog::event_log> log;
   eventlog::stream_info info;
   bool live = false;             ///< an engine holds the storage
   std::optional<long> engine;    ///< its pid

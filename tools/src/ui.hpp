@@ -18,7 +18,7 @@ struct ui_options {
   std::string listen = "127.0.0.1:8233";
   bool allow_remote = false; ///< required for a non-loopback --listen
   bool allow_writes = false; ///< serve POST /api/cancel and /api/delete
-  std::string token;         ///< when set, required on every request
+  std::string token = {};    ///< when set, required on every request
   bool redact = false;       ///< payload fields shown as "(redacted)"
 };
 

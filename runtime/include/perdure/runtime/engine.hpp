@@ -369,6 +369,9 @@ class engine {
   metrics::registry& metrics() const noexcept;
   /// The port /metrics is served on; none when metrics_address is empty.
   std::optional<std::uint16_t> metrics_port() const noexcept;
+  /// The port the web UI is served on (engine_options::ui_address); none
+  /// when ui_address is empty.
+  std::optional<std::uint16_t> ui_port() const noexcept;
 
   /// Workflows live in this engine.
   std::size_t live_count() const;
@@ -388,6 +391,9 @@ class engine {
 
  private:
   explicit engine(std::unique_ptr<impl> p);
+  /// The end of an open: starts the UI (engine_options::ui_address), then
+  /// resumes (resume_on_open); on failure the engine is closed.
+  perdure::status finish_open();
   void resume_on_open();
   std::unique_ptr<impl> impl_;
 };

@@ -6,10 +6,12 @@
 // the members they set.
 
 #include "perdure/eventlog/log_sink.hpp"
+#include "perdure/eventlog/status.hpp"
 #include "perdure/eventlog/types.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -18,6 +20,8 @@
 #include <string_view>
 
 namespace perdure {
+
+class engine; // perdure/runtime/engine.hpp
 
 /// User metadata: free key/value text, stored with the workflow or step.
 using metadata_map = std::map<std::string, std::string>;
@@ -129,6 +133,24 @@ struct engine_options {
   /// listener. A non-loopback address fails the engine's opening with
   /// `invalid_argument`.
   std::string metrics_address = {};
+  /// Serve the web page and JSON API of `perdure ui` (tools/README.md)
+  /// from this engine on this address, e.g. "127.0.0.1:8233" (port 0: an
+  /// ephemeral port, see engine::ui_port), beside /metrics; it reads and
+  /// writes through the engine's own log. Empty (the default): none. The
+  /// server is the tools module's, which the runtime does not link: set
+  /// `ui_server` too, to perdure::tools::embedded_ui(...) (header
+  /// perdure/tools/embedded_ui.hpp, library perdure_tools_embedded), which
+  /// takes the safety options (loopback only, read-only and no token
+  /// unless asked). Without `ui_server`, or when the server refuses the
+  /// address or cannot listen on it, the open fails (`invalid_argument`,
+  /// `io`).
+  std::string ui_address = {};
+  /// Starts the UI server of the open engine on `ui_address` (before the
+  /// resume on open) and returns the port it listens on; what it starts
+  /// is attached to the engine (engine::attach), which stops it first
+  /// when it closes.
+  std::function<result<std::uint16_t>(engine&, std::string_view address)>
+    ui_server = {};
   /// How often a live workflow checks whether another process (`perdure
   /// cancel`) canceled it while it waits on a long step or an event; its
   /// next write notices at once anyway. Zero: only on the next write.

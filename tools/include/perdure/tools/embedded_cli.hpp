@@ -9,7 +9,10 @@
 //
 // which open the application's engine, resume, wait for the workflows to end
 // and print their outputs. Read commands never open an engine (they run
-// beside one in another process, like `perdure`). Link `perdure_tools_embedded`.
+// beside one in another process, like `perdure`); `app ui` serves the web
+// page as `perdure ui` does, folding the application's event-sourced
+// actors (to serve it from a running engine instead, see
+// perdure/tools/embedded_ui.hpp). Link `perdure_tools_embedded`.
 
 #include "perdure/runtime/engine.hpp"
 #include "perdure/tools/cli.hpp"
