@@ -120,14 +120,17 @@ figures ui_list_1m(const bench_options& o) {
   ctx.storage = dir;
   ctx.utc = true;
   ctx.io = &io;
+  // Served as `perdure ui` serves (read-only: the storage opened once).
+  tools::ui_options uo;
+  auto how = tools::prepare_ui(ctx, uo);
   tools::http_server server;
-  if (!server.open({"127.0.0.1", 0}).is_ok()) {
+  if (!how || !server.open({"127.0.0.1", 0}).is_ok()) {
     f.add("correct", 0);
     return f;
   }
   std::atomic<bool> stop{false};
-  std::thread serving{[&, h = tools::make_ui_handler(ctx, {})] {
-    server.run(h, stop);
+  std::thread serving{[&, h = tools::make_ui_handler(how->ctx, uo)] {
+    server.run(h, stop, how->workers);
   }};
   auto mid = id_of(n / 2 + 1);
   auto late = id_of(n * 9 / 10 + 1);
@@ -180,16 +183,11 @@ figures ui_list_1m(const bench_options& o) {
   stop = true;
   serving.join();
   f.add("worst_p50_ms", worst);
-  // What a prefix or later page cost when it walked the whole directory.
+  // What a prefix or later page cost when it walked the whole directory
+  // (through the same open log: one environment per storage and process).
   {
-    eventlog::options lo;
-    lo.dir = dir;
-    lo.read_only = true;
-    auto log = eventlog::event_log::open(lo);
     auto t0 = std::chrono::steady_clock::now();
-    auto all = log ? (*log)->list()
-                   : result<std::vector<eventlog::stream_info>>{
-                       status{errc::io, "open"}};
+    auto all = how->ctx.log->list();
     f.add("full_walk_ms", seconds_since(t0) * 1000);
     correct = correct && all && all->size() == static_cast<std::size_t>(n);
   }

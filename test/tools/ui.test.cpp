@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "ui_served.hpp"
+#include "wait_until.hpp"
 
 using namespace perdure;
 using namespace perdure::test;
@@ -144,4 +145,32 @@ TEST_CASE("ui --redact hides payloads") {
   auto show = s.get_json("/api/show?id=sum_example");
   CHECK(show["workflow"]["output"] == "(redacted)");
   CHECK(show["workflow"]["steps"][0]["inputs"] == "(redacted)");
+}
+
+TEST_CASE("ui server: a slow request does not hold up the next one") {
+  // Request /a waits (up to a minute, the failing case) until /b was
+  // answered, which needs a second worker while /a is in its handler.
+  tools::http_server server;
+  REQUIRE(server.open({"127.0.0.1", 0}).is_ok());
+  std::atomic<bool> stop{false}, a_in{false}, b_done{false}, a_ok{false};
+  tools::http_handler h = [&](const tools::http_request& r) {
+    if (r.path == "/a") {
+      a_in = true;
+      a_ok = wait_until([&] { return b_done.load(); });
+    }
+    return tools::http_response{200, "text/plain", r.path};
+  };
+  std::thread serving{[&] { server.run(h, stop, 2); }};
+  std::thread a{[&] {
+    auto r = http(server.port(), "GET", "/a");
+    CHECK(r.body == "/a");
+  }};
+  REQUIRE(wait_until([&] { return a_in.load(); }));
+  auto b = http(server.port(), "GET", "/b");
+  CHECK(b.body == "/b");
+  b_done = true;
+  a.join();
+  CHECK(a_ok); // /b was answered while /a was still in its handler
+  stop = true;
+  serving.join();
 }

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <pthread.h>
+#include <thread>
 #include <set>
 #include <sstream>
 
@@ -210,17 +212,25 @@ struct ui_handler {
   }
 };
 
-std::atomic<bool>* stop_flag = nullptr;
-
-extern "C" void on_signal(int) {
-  if (stop_flag)
-    stop_flag->store(true);
-}
+// Threads serving a read-only storage at once.
+constexpr std::size_t ui_workers = 4;
 
 } // namespace
 
 http_handler make_ui_handler(const context& ctx, const ui_options& o) {
   return ui_handler{ctx, o};
+}
+
+result<ui_serving> prepare_ui(const context& ctx, const ui_options& o) {
+  auto log = open_for_reading(ctx); // also: is there a storage?
+  if (!log)
+    return std::move(log).error();
+  ui_serving s{ctx, 1};
+  if (o.allow_writes)
+    return s; // each request opens its own (see ui.hpp)
+  s.ctx.log = std::move(*log);
+  s.workers = ui_workers;
+  return s;
 }
 
 status check_ui_options(const listen_address& a, const ui_options& o) {
@@ -238,11 +248,19 @@ int cmd_ui(const context& ctx, const ui_options& o) {
     return fail(ctx, exit_code::usage, addr.error().message());
   if (auto st = check_ui_options(*addr, o); !st.is_ok())
     return fail(ctx, exit_code::usage, st.message());
-  if (auto log = open_for_reading(ctx); !log)
-    return fail(ctx, log.error());
+  auto serving = prepare_ui(ctx, o);
+  if (!serving)
+    return fail(ctx, serving.error());
   http_server server;
   if (auto st = server.open(*addr); !st.is_ok())
     return fail(ctx, st);
+  // SIGINT and SIGTERM end it: blocked from here on (in the serving
+  // threads too) and taken by sigwait, so no handler and no global.
+  sigset_t stop_signals, old;
+  ::sigemptyset(&stop_signals);
+  ::sigaddset(&stop_signals, SIGINT);
+  ::sigaddset(&stop_signals, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
   auto host = addr->host.find(':') == std::string::npos
                 ? addr->host : "[" + addr->host + "]";
   ctx.out() << fmt::format("perdure ui: serving {} on http://{}:{}/{}\n",
@@ -250,11 +268,14 @@ int cmd_ui(const context& ctx, const ui_options& o) {
                            o.token.empty() ? "" : "?token=...")
             << std::flush;
   std::atomic<bool> stop{false};
-  stop_flag = &stop;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  server.run(make_ui_handler(ctx, o), stop);
-  stop_flag = nullptr;
+  std::thread serve{[&] {
+    server.run(make_ui_handler(serving->ctx, o), stop, serving->workers);
+  }};
+  for (int sig = 0; ::sigwait(&stop_signals, &sig) != 0;) {
+  }
+  stop = true;
+  serve.join();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return 0;
 }
 

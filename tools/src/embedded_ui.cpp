@@ -18,6 +18,9 @@ namespace perdure::tools {
 
 namespace {
 
+// Requests served at once (the engine's log is shared by them).
+constexpr std::size_t workers = 4;
+
 class ui_service final : public engine_service {
  public:
   explicit ui_service(actor_fold fold) {
@@ -38,7 +41,7 @@ class ui_service final : public engine_service {
     ctx.log = eng.event_log();
     // The handler (and so the log) lives in the thread and goes with it.
     thread_ = std::thread{[this, h = make_ui_handler(ctx, o)] {
-      server_.run(h, stop_);
+      server_.run(h, stop_, workers);
     }};
     return {};
   }

@@ -32,6 +32,17 @@ result<std::string> kafka_page(const eventlog::event_log& log, bool utc,
 /// Refuses a non-loopback address without allow_remote.
 status check_ui_options(const listen_address& a, const ui_options& o);
 
+/// How `perdure ui` serves a storage. Read-only: the storage opened once
+/// (`ctx.log`) and shared by a few threads. With allow_writes, each request
+/// opens the storage itself and one thread serves them: a cancel opens a
+/// writer, and LMDB forbids a second environment of the same storage open
+/// in the process meanwhile. Fails as open_for_reading.
+struct ui_serving {
+  context ctx;
+  std::size_t workers = 1;
+};
+result<ui_serving> prepare_ui(const context& ctx, const ui_options& o);
+
 /// The handler of every request: the page, the JSON API, the safety rules.
 http_handler make_ui_handler(const context& ctx, const ui_options& o);
 

@@ -13,6 +13,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <thread>
+#include <vector>
+
 #include <fmt/format.h>
 
 namespace perdure::tools {
@@ -255,7 +258,7 @@ status http_server::open(const listen_address& addr) {
     v6->sin6_port = htons(addr.port);
     len = sizeof(sockaddr_in6);
   }
-  fd_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd_ < 0)
     return {errc::io, fmt::format("ui: socket: {}", std::strerror(errno))};
   int one = 1;
@@ -275,17 +278,27 @@ status http_server::open(const listen_address& addr) {
 }
 
 void http_server::run(const http_handler& handler,
-                      const std::atomic<bool>& stop) {
-  while (!stop.load()) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0)
-      continue;
-    int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0)
-      continue;
-    serve(c, handler);
-    ::close(c);
-  }
+                      const std::atomic<bool>& stop, std::size_t workers) {
+  // The listening socket is non-blocking: every worker wakes on a new
+  // connection, one accepts it, the others go back to waiting.
+  auto loop = [&] {
+    while (!stop.load()) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0)
+        continue;
+      serve(c, handler);
+      ::close(c);
+    }
+  };
+  std::vector<std::thread> more;
+  for (std::size_t i = 1; i < workers; ++i)
+    more.emplace_back(loop);
+  loop();
+  for (auto& t : more)
+    t.join();
 }
 
 } // namespace perdure::tools

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The small HTTP/1.1 server behind `perdure ui`: one thread, one request
-// per connection (Connection: close), plain sockets. It parses the request
-// line, headers, query and body and hands them to a handler; it knows
-// nothing of perdure's storage.
+// The small HTTP/1.1 server behind `perdure ui`: a few threads, one
+// request per connection (Connection: close), plain sockets. It parses
+// the request line, headers, query and body and hands them to a handler;
+// it knows nothing of perdure's storage.
 
 #include "perdure/eventlog/status.hpp"
 
@@ -66,8 +66,11 @@ public:
     return port_;
   }
 
-  /// Serves requests until `stop` becomes true (checked every 100 ms).
-  void run(const http_handler& handler, const std::atomic<bool>& stop);
+  /// Serves requests until `stop` becomes true (checked every 100 ms) on
+  /// `workers` threads (this one and workers - 1 more, at least one), each
+  /// taking the next connection; `handler` is then called concurrently.
+  void run(const http_handler& handler, const std::atomic<bool>& stop,
+           std::size_t workers = 1);
 
 private:
   int fd_ = -1;
