@@ -89,6 +89,8 @@ std::string_view kind_name(std::uint16_t kind) noexcept {
     case record_kind::signal_sent: return "signal_sent";
     case record_kind::promise_settled: return "promise_settled";
     case record_kind::child_started: return "child_started";
+    case record_kind::workflow_continued: return "workflow_continued";
+    case record_kind::run_record: return "run_record";
     case record_kind::schedule_fired: return "schedule_fired";
     case record_kind::actor_created: return "actor_created";
     case record_kind::actor_called: return "actor_called";

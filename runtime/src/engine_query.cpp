@@ -6,6 +6,8 @@
 #include "child_source.hpp"
 #include "engine_impl.hpp"
 
+#include "perdure/eventlog/records/runs.hpp"
+
 #include <fmt/format.h>
 
 namespace perdure {
@@ -214,6 +216,12 @@ perdure::status engine::try_remove(std::string_view id) {
   // Its pending signals go with it (a reused id starts without them).
   if (auto sig = records::signal_stream(id); p.log->info(sig))
     b.remove(sig);
+  // And its earlier runs (continue-as-new).
+  auto runs = records::archived_runs(*p.log, id);
+  if (!runs)
+    return runs.error();
+  for (auto n : *runs)
+    b.remove(records::run_stream(id, n));
   return p.log->commit(std::move(b)).as_status();
 }
 

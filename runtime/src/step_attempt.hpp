@@ -33,6 +33,9 @@ struct step_done {
   bool event = false; ///< from an event source, not the step pool
   std::vector<std::pair<std::string, std::int64_t>> offsets;
   time_ns started = 0; ///< when the body began (0: it did not run)
+  /// The actor's run generation when the attempt started (a result of an
+  /// earlier run, before a continue-as-new, is dropped).
+  std::uint64_t gen = 0;
 };
 
 /// The way back from one attempt's body to its actor. Thread-safe.

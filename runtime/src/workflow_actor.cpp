@@ -6,14 +6,21 @@
 
 #include "workflow_actor_state.hpp"
 
+#include "perdure/eventlog/records/runs.hpp"
+
 #include <algorithm>
 
 namespace perdure::detail {
 
 void submit(workflow_actor* self, plan p) {
   auto& s = self->state;
+  if (p.next) {
+    continue_as_new(self, std::move(p));
+    return;
+  }
   // Race losers: nobody takes their events any more, and their bodies
-  // (queued: never started; running: left to finish) are not waited for.
+  // (queued: never started; running: told to stop through their token,
+  // and left to finish) are not waited for.
   for (auto node : p.dropped) {
     std::erase_if(s.waits, [&](auto& w) {
       if (w->node != node)
@@ -24,6 +31,7 @@ void submit(workflow_actor* self, plan p) {
     std::erase_if(s.links, [&](auto& l) {
       if (l->node != node)
         return false;
+      l->stop->store(true);
       l->cut();
       --s.running;
       s.cut.emplace_back(l->node, l->attempt);
@@ -38,9 +46,14 @@ void submit(workflow_actor* self, plan p) {
   if (batch.record_count() > 0) {
     // Only this actor appends to the stream; a record from anyone else
     // (perdure cancel in another process) makes this batch a conflict.
+    // (A continue-as-new batch also appends to the old run's archive.)
     auto& run = *s.st->run;
+    std::size_t own = 0;
+    for (auto& op : batch.ops())
+      own += op.what == eventlog::write_batch::op::type::append
+             && op.stream == s.st->id;
     batch.expect_last(s.st->id, run.last_seq());
-    run.advance(batch.record_count());
+    run.advance(own);
   }
   s.pending.push_back(std::move(p));
   s.eng->log->submit(
@@ -61,6 +74,62 @@ void drop_waits(workflow_actor* self) {
   for (auto& w : self->state.waits)
     w->dropped->store(true);
   self->state.waits.clear();
+}
+
+void continue_as_new(workflow_actor* self, plan p) {
+  auto& s = self->state;
+  // Everything the old run still runs is moot: running bodies see their
+  // token, their results (and those of its waits, retries and timeouts,
+  // all of an older generation now) are dropped; its armed waits are
+  // dropped, so their sources offer what they hold again (a signal not
+  // consumed goes to the new run).
+  ++s.gen;
+  for (auto& l : s.links) {
+    l->stop->store(true);
+    l->cut();
+  }
+  s.links.clear();
+  s.cut.clear();
+  s.running = 0;
+  drop_waits(self);
+  s.continuing = std::move(p);
+  maybe_continue(self);
+}
+
+void maybe_continue(workflow_actor* self) {
+  auto& s = self->state;
+  if (!s.continuing || !s.pending.empty())
+    return;
+  auto p = std::move(*s.continuing);
+  s.continuing.reset();
+  if (s.ended || s.stopping || !s.fatal || s.st->cancel_flag->load())
+    return; // the old run stays as logged (resumed, it runs the step again)
+  // Every batch of the old run is durable: its records are all readable.
+  auto& log = *s.eng->log;
+  auto recs = log.read(s.st->id);
+  auto kept = records::archived_runs(log, s.st->id);
+  if (!recs || !kept) {
+    auto& e = !recs ? recs.error() : kept.error();
+    s.fatal = {e.code(), "workflow '" + s.st->id
+                           + "': cannot read its run to continue it as new: "
+                           + e.message()};
+    return;
+  }
+  auto keep = s.eng->opts.keep_runs;
+  {
+    std::lock_guard guard{s.st->mu};
+    auto& old = *s.st->run;
+    std::vector<std::uint32_t> stale;
+    // Beyond keep_runs, and any left by an earlier workflow of this id.
+    for (auto n : *kept)
+      if (n + keep <= old.run_number() || n >= old.run_number())
+        stale.push_back(n);
+    old.continue_into(p, *recs, stale, keep);
+    s.st->run = std::make_unique<workflow_run>(std::move(*p.next));
+  }
+  p.next.reset();
+  s.st->cv.notify_all();
+  submit(self, std::move(p));
 }
 
 namespace {
@@ -167,23 +236,32 @@ caf::behavior workflow_behavior(workflow_actor* self,
           s.ended = true;
         if (!p.checkpointed.empty())
           notify_checkpointed(self, p.checkpointed);
+        // (While a continue-as-new waits, the old run starts nothing.)
         for (auto& d : p.dispatches) {
+          if (s.continuing)
+            break;
           if (d.delay.count() > 0)
             self->delayed_send(self, d.delay, dispatch_atom::value, d.node,
-                               d.attempt);
+                               d.attempt, s.gen);
           else
             start_attempt(self, d.node, d.attempt);
         }
       }
+      maybe_continue(self);
       maybe_finish(self);
     },
-    [=](dispatch_atom, std::uint32_t node, int attempt) {
-      start_attempt(self, node, attempt);
+    [=](dispatch_atom, std::uint32_t node, int attempt, std::uint64_t gen) {
+      if (current(self->state, gen))
+        start_attempt(self, node, attempt);
       maybe_finish(self);
     },
     [=](done_atom, std::uint32_t node, int attempt,
         const std::shared_ptr<step_done>& d) {
       auto& s = self->state;
+      if (d->gen != s.gen) { // of a run that continued as new: moot
+        maybe_finish(self);
+        return;
+      }
       std::shared_ptr<event_wait> wait; // the event's wait, if still armed
       if (!d->event) {
         auto c = std::find(s.cut.begin(), s.cut.end(),
@@ -232,6 +310,7 @@ caf::behavior workflow_behavior(workflow_actor* self,
     [=](cancel_atom) {
       auto& s = self->state;
       plan p;
+      s.continuing.reset(); // the old run is canceled instead
       drop_waits(self);
       {
         std::lock_guard guard{s.st->mu};
@@ -250,14 +329,16 @@ caf::behavior workflow_behavior(workflow_actor* self,
         self->delayed_send(self, s.eng->opts.external_cancel_check,
                            check_atom::value);
     },
-    [=](timeout_atom, std::uint32_t node, int attempt) {
-      check_timeout(self, node, attempt);
+    [=](timeout_atom, std::uint32_t node, int attempt, std::uint64_t gen) {
+      if (current(self->state, gen))
+        check_timeout(self, node, attempt);
       maybe_finish(self);
     },
     [=](abandon_atom) { self->state.abandon = true; maybe_finish(self); },
     [=](stop_atom) {
       auto& s = self->state;
       s.stopping = true;
+      s.continuing.reset(); // resumed, the old run runs the step again
       drop_waits(self);
       {
         std::lock_guard guard{s.st->mu};

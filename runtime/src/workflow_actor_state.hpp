@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,13 @@ struct workflow_state {
   /// Attempts of race losers whose links were cut: a result of theirs
   /// already on its way is dropped (their `running` was counted down).
   std::vector<std::pair<std::uint32_t, int>> cut;
+  /// Bumped when the run continues as new: messages of attempts, waits,
+  /// retries and timeouts carry the generation they were made in, and
+  /// those of an earlier run are dropped.
+  std::uint64_t gen = 0;
+  /// A continue-as-new plan waiting for the batches before it to be
+  /// durable (it archives their records); nothing starts meanwhile.
+  std::optional<plan> continuing;
   bool ended = false;       ///< the terminal record is durable
   bool stopping = false;
   bool abandon = false; ///< shutdown: stop waiting for running bodies
@@ -56,7 +64,18 @@ void notify_checkpointed(workflow_actor* self,
                          const std::vector<std::uint32_t>& nodes);
 /// Starts attempt `attempt` of `node` (step pool or event wait).
 void start_attempt(workflow_actor* self, std::uint32_t node, int attempt);
+/// Continue-as-new (p.next set): cancels what the old run runs and
+/// completes `p` once the batches before it are durable.
+void continue_as_new(workflow_actor* self, plan p);
+/// Completes and submits the waiting continue-as-new plan when the
+/// batches before it are durable (drops it when the run stops).
+void maybe_continue(workflow_actor* self);
 /// The step timeout of `node`'s attempt came (see workflow_attempts.cpp).
 void check_timeout(workflow_actor* self, std::uint32_t node, int attempt);
+/// The actor's current generation and its run's state hold for a message
+/// made in generation `gen`.
+inline bool current(const workflow_state& s, std::uint64_t gen) {
+  return gen == s.gen && !s.continuing;
+}
 
 } // namespace perdure::detail

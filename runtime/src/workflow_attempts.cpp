@@ -20,6 +20,7 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
     auto d = std::make_shared<step_done>();
     d->out = outcome::failure(std::move(type), std::move(text));
     d->event = true;
+    d->gen = s.gen;
     self->send(self, done_atom::value, node, attempt, d);
   };
   auto w = std::make_shared<event_wait>();
@@ -54,7 +55,7 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
   }
   w->inputs = std::move(inputs);
   // Weak: a source may keep a wait past the actor system (abandoned poll).
-  w->deliver = [addr = self->address(), node, attempt,
+  w->deliver = [addr = self->address(), node, attempt, gen = s.gen,
                 dropped = w->dropped](
                  outcome out,
                  std::vector<std::pair<std::string, std::int64_t>> offsets) {
@@ -64,6 +65,7 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
     auto d = std::make_shared<step_done>();
     d->out = std::move(out);
     d->event = true;
+    d->gen = gen;
     d->offsets = std::move(offsets);
     caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
   };
@@ -117,7 +119,7 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     auto& run = *s.st->run;
     auto& n = run.at(node);
     if (run.end() != run_end::none || s.stopping || !s.fatal || n.dead
-        || s.st->cancel_flag->load()
+        || s.continuing || s.st->cancel_flag->load()
         || n.state != step_state::running || n.attempt != attempt)
       return;
     def = n.def;
@@ -131,6 +133,7 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     if (!in) {
       auto d = std::make_shared<step_done>();
       d->out = outcome::failure("perdure::not_found", in.error().message());
+      d->gen = s.gen;
       self->send(self, done_atom::value, node, attempt, d);
       ++s.running;
       return;
@@ -143,7 +146,9 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
   }
   ++s.running;
   auto& link = s.links.emplace_back(std::make_shared<attempt_link>(
-    [hdl = caf::actor{self}, node, attempt](std::shared_ptr<step_done> d) {
+    [hdl = caf::actor{self}, node, attempt,
+     gen = s.gen](std::shared_ptr<step_done> d) {
+      d->gen = gen;
       caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
     },
     &s.eng->m, node, attempt));
@@ -152,7 +157,8 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
                   cancellation_token{s.st->cancel_flag, link->stop},
                   s.eng->blobs};
   if (limit.count() > 0)
-    self->delayed_send(self, limit, timeout_atom::value, node, attempt);
+    self->delayed_send(self, limit, timeout_atom::value, node, attempt,
+                       s.gen);
   auto label = job.label();
   s.eng->pool->submit(std::move(need), std::move(job), s.st->cancel_flag,
                       std::move(label));
@@ -180,7 +186,7 @@ void check_timeout(workflow_actor* self, std::uint32_t node, int attempt) {
   if (left.count() > 0 && beat.count() > 0) {
     auto next = std::min(left, beat);
     self->delayed_send(self, std::chrono::ceil<std::chrono::milliseconds>(next),
-                       timeout_atom::value, node, attempt);
+                       timeout_atom::value, node, attempt, s.gen);
     return;
   }
   auto link = *it;

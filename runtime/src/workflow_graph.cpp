@@ -278,7 +278,8 @@ status workflow_run::add_records(const std::vector<rec::node_rec>& recs,
 
 result<std::unique_ptr<workflow_run>>
 workflow_run::create(std::string id, const std::shared_ptr<node>& root,
-                     metadata_map meta, const resources& capacity) {
+                     metadata_map meta, const resources& capacity,
+                     std::uint32_t run) {
   std::unique_ptr<workflow_run> w{new workflow_run};
   w->id_ = std::move(id);
   w->capacity_ = capacity;
@@ -293,6 +294,8 @@ workflow_run::create(std::string id, const std::shared_ptr<node>& root,
   sub.metadata = w->meta_;
   sub.root = 0;
   sub.nodes = std::move(*recs);
+  sub.run = run;
+  w->run_no_ = run;
   w->submission_ = encode_rec(sub);
   return w;
 }
@@ -346,6 +349,7 @@ workflow_metadata workflow_run::metadata(workflow_status st) const {
   m.start = start_;
   m.end = finish_;
   m.runs = runs_;
+  m.run_number = static_cast<int>(run_no_);
   m.steps = nodes_.size();
   m.error_text = error_text_;
   for (auto& n : nodes_) {

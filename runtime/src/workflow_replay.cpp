@@ -48,6 +48,7 @@ workflow_run::replay(std::string id, const std::vector<eventlog::record>& log,
         if (auto st = w->add_records(v->nodes, -1); !st)
           return st;
         w->root_ = v->root;
+        w->run_no_ = v->run;
         w->runs_ = 1;
         w->start_ = r.time;
         break;

@@ -248,6 +248,21 @@ void workflow_run::on_result(std::uint32_t i, int attempt, outcome out,
             start(k, 1, {}, p);
       return;
     }
+    case outcome::kind::restart: {
+      if (end_ != run_end::none || stopping_)
+        return; // moot: the run ended, or runs this step again on resume
+      auto st = begin_continue(i, out.graph, p);
+      if (!st) {
+        out = outcome::failure(st.code() == errc::type_mismatch
+                                 ? "perdure::type_mismatch"
+                                 : "perdure::invalid_argument",
+                               st.message());
+        break;
+      }
+      for (auto& b : blobs)
+        p.batch.put_blob(std::move(b));
+      return;
+    }
     case outcome::kind::error: break;
   }
   // The attempt failed.

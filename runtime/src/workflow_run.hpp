@@ -64,6 +64,8 @@ struct node_rt {
   }
 };
 
+class workflow_run;
+
 /// A step attempt to start once the plan's batch is durable.
 struct dispatch {
   std::uint32_t node = 0;
@@ -81,6 +83,11 @@ struct plan {
   std::vector<std::uint32_t> checkpointed;
   /// Nodes canceled by a race: their armed event waits are dropped.
   std::vector<std::uint32_t> dropped;
+  /// Set when node `continuing` returned continue_as_new: the workflow's
+  /// next run. The batch is not complete: once every earlier batch is
+  /// durable, the owner reads the run's records and calls continue_into.
+  std::shared_ptr<workflow_run> next;
+  std::uint32_t continuing = 0;
 };
 
 enum class run_end { none, succeeded, failed, canceled, stopped };
@@ -90,9 +97,10 @@ class workflow_run {
   /// A new workflow from the graph rooted at `root`. Fails
   /// `invalid_argument` for steps the capacity can never run, or for an
   /// unregistered step.
+  /// `run` is the run number its submission records (continue-as-new).
   static result<std::unique_ptr<workflow_run>> create(
     std::string id, const std::shared_ptr<node>& root, metadata_map meta,
-    const resources& capacity);
+    const resources& capacity, std::uint32_t run = 1);
 
   /// Rebuilds a workflow from its records.
   static result<std::unique_ptr<workflow_run>> replay(
@@ -126,6 +134,16 @@ class workflow_run {
                 const std::vector<std::pair<std::string, std::int64_t>>&
                   offsets,
                 plan& p);
+
+  /// Completes `p`, whose `next` is set (workflow_continue.cpp): this
+  /// run's records `durable` (all of its stream, read once every earlier
+  /// batch was durable) are archived as stream runs/ID/N (unless `keep` is
+  /// 0) after the archived runs `stale` are removed, its timers go,
+  /// `next` begins in the same batch and the stream drops the old records.
+  /// The caller then replaces this run with `*p.next`.
+  void continue_into(plan& p, const std::vector<eventlog::record>& durable,
+                     const std::vector<std::uint32_t>& stale,
+                     std::size_t keep);
 
   /// Cancel (no new step, canceled record) or stop (engine shutdown).
   void on_cancel(plan& p);
@@ -174,6 +192,10 @@ class workflow_run {
   bool started() const noexcept {
     return started_;
   }
+  /// The run number: 1, plus one per continue-as-new.
+  std::uint32_t run_number() const noexcept {
+    return run_no_;
+  }
 
   workflow_metadata metadata(workflow_status st) const;
   result<step_metadata> step_meta(std::string_view step_id) const;
@@ -199,6 +221,10 @@ class workflow_run {
   void fail(std::uint32_t i, const std::string& type, const std::string& text,
             plan& p);
   void prepare_resume();
+  // Continue-as-new (workflow_continue.cpp): checks `graph` and sets
+  // p.next; fails for a graph that cannot be the workflow's next run.
+  status begin_continue(std::uint32_t i, const std::shared_ptr<node>& graph,
+                        plan& p);
   void drop_timers(plan& p);
   // Races (workflow_race.cpp).
   void resolve_race(std::uint32_t race, std::uint32_t winner, plan& p);
@@ -219,6 +245,7 @@ class workflow_run {
   run_end end_ = run_end::none;
   status end_status_;
   int runs_ = 0;
+  std::uint32_t run_no_ = 1; ///< continue-as-new run number
   std::optional<time_ns> start_;
   std::optional<time_ns> finish_;
   std::string error_text_;

@@ -92,6 +92,18 @@ const auto rt_after = step("rt_after", [](int v) {
   return v + 1;
 });
 
+// Runs until told to stop (its token), then says so and returns.
+std::atomic<bool> rt_poll_started{false};
+std::atomic<bool> rt_poll_told{false};
+std::atomic<bool> rt_poll_returned{false};
+const auto rt_poll = step("rt_poll", [] {
+  rt_poll_started = true;
+  wait_until([] { return this_step::canceled(); });
+  rt_poll_told = this_step::canceled();
+  rt_poll_returned = true;
+  return 1;
+});
+
 // A dynamic step whose sub-graph is a long timer.
 const auto rt_dyn = step("rt_dyn", []() -> workflow<timer_event> {
   return sleep(1h);
@@ -200,6 +212,24 @@ TEST_CASE("a race's losing steps: pending ones never start, a running one "
   CHECK(rt_after_ran.load() == 0);
   CHECK(eng.metadata("lose", "rt_after").error_text.find("lost the race")
         != std::string::npos);
+}
+
+TEST_CASE("a race's running loser is told to stop: its body sees its "
+          "token and returns") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  rt_poll_started = false;
+  rt_poll_told = false;
+  rt_poll_returned = false;
+  auto h = eng.run_async(first_of(rt_poll(), wait_for_signal<int>("stop")),
+                         "told");
+  REQUIRE(wait_until([] { return rt_poll_started.load(); }));
+  eng.signal("told", "stop", 5);
+  auto v = h.get();
+  CHECK(v.index() == 1);
+  // Before the engine closes (which sets every token anyway).
+  CHECK(wait_until([] { return rt_poll_returned.load(); }));
+  CHECK(rt_poll_told.load());
 }
 
 TEST_CASE("a losing dynamic step's sub-graph is canceled with it: its "

@@ -27,6 +27,8 @@ enum class record_kind : std::uint16_t {
   signal_sent = 111,        ///< in stream signals/ID: a signal to workflow ID
   promise_settled = 112,    ///< in stream signals/ID: a promise resolved
   child_started = 113,      ///< in stream children/ID: a child workflow
+  workflow_continued = 114, ///< in stream runs/ID/N: run N continued as new
+  run_record = 115,         ///< in stream runs/ID/N: a record of run N
   schedule_fired = 120,     ///< in stream schedule/NAME: a tick's workflow
   // actors (2xx)
   actor_created = 200,

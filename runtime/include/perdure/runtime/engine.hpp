@@ -189,8 +189,9 @@ class engine {
     ok_or_throw(try_cancel(id));
   }
 
-  /// Deletes `id` and its history; the id may be used again. Fails `busy`
-  /// while it is live, `not_found` when unknown.
+  /// Deletes `id` and its history (with its pending signals and the
+  /// earlier runs kept by continue-as-new); the id may be used again.
+  /// Fails `busy` while it is live, `not_found` when unknown.
   perdure::status try_remove(std::string_view id);
   void remove(std::string_view id) {
     ok_or_throw(try_remove(id));

@@ -54,10 +54,11 @@ struct input {
 
 /// What one attempt of a step body produced.
 struct outcome {
-  enum class kind : std::uint8_t { value, graph, error };
+  /// restart: the step returned continue_as_new(graph).
+  enum class kind : std::uint8_t { value, graph, error, restart };
   kind what = kind::error;
   std::string bytes;            ///< value: the encoded output
-  std::shared_ptr<node> graph;  ///< graph: the root of the returned graph
+  std::shared_ptr<node> graph;  ///< graph, restart: the returned graph
   std::string error_type;
   std::string error_text;
 
@@ -187,8 +188,41 @@ class workflow {
   std::shared_ptr<detail::node> node_;
 };
 
+/// What `continue_as_new(next)` returns; a `flow<T>` is made from it.
+template <class T>
+struct continued_as_new {
+  std::shared_ptr<detail::node> graph;
+};
+
+/// Returned by a dynamic step (as its `flow<T>`): ends the workflow's
+/// current run and starts `next` as its new run under the same id, so a
+/// workflow that loops forever keeps a bounded history. `next` is a whole
+/// new graph (its literal arguments are the new input); its output type
+/// must be the workflow's (else the step fails `perdure::type_mismatch`).
+///
+/// In one transaction: the ended run's records move from the workflow's
+/// stream to stream `runs/ID/N` (N: the run number, 1 for the first run;
+/// `perdure history ID --run N`), the oldest kept runs beyond
+/// `engine_options::keep_runs` are deleted, and the new run's first
+/// records are written. A crash before it commits resumes the old run,
+/// which runs this step again; after it, the new run resumes. What the
+/// old run still ran is canceled (its running bodies see their token and
+/// their results are dropped; its durable timers are removed). Signals
+/// not consumed by the old run stay for the new one; durable promises and
+/// child workflows are named per workflow id, so a new run sees those the
+/// old one settled or started (use per-run names, e.g. with the input).
+/// The workflow's handle, output and status follow the last run; its
+/// metadata names the run (`workflow_metadata::run_number`). The graph's
+/// nodes are checked as for a new workflow; an unregistered step fails
+/// this step (`perdure::invalid_argument`).
+template <class T>
+continued_as_new<T> continue_as_new(const workflow<T>& next) {
+  return {next.node()};
+}
+
 /// What a dynamic step returns: a plain value, or a graph whose output
-/// becomes the step's output (recursion, loops, branching).
+/// becomes the step's output (recursion, loops, branching), or
+/// `continue_as_new(graph)`.
 template <class T>
 class flow {
  public:
@@ -202,9 +236,16 @@ class flow {
   /// A graph to run next.
   flow(workflow<T> w) : graph_(w.node()) {
   }
+  /// A new run of the workflow (see continue_as_new).
+  flow(continued_as_new<T> c) : graph_(std::move(c.graph)), restart_(true) {
+  }
 
   bool is_graph() const noexcept {
     return graph_ != nullptr;
+  }
+  /// The graph is a new run of the workflow (continue_as_new).
+  bool continues_as_new() const noexcept {
+    return restart_;
   }
   const std::shared_ptr<detail::node>& graph() const noexcept {
     return graph_;
@@ -217,6 +258,7 @@ class flow {
  private:
   std::optional<T> value_;
   std::shared_ptr<detail::node> graph_;
+  bool restart_ = false;
 };
 
 } // namespace perdure

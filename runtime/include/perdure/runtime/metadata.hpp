@@ -73,8 +73,11 @@ struct workflow_metadata {
   std::optional<time_ns> start = {};
   /// End of the latest run; unset while running, and after a cancel.
   std::optional<time_ns> end = {};
-  /// Runs: 1 for the first, plus one per resume.
+  /// Executions of the current run: 1 for the first, plus one per resume.
   int runs = 0;
+  /// The run number: 1, plus one per continue-as-new (perdure::
+  /// continue_as_new); earlier runs are kept as streams runs/ID/N.
+  int run_number = 1;
   /// Step attempts across all runs.
   int attempts = 0;
   std::size_t steps = 0;           ///< steps known so far (static + dynamic)

@@ -173,6 +173,11 @@ struct engine_options {
   /// alike; an engine opened with another value changes it. Records
   /// written while it was off are not in the feed.
   bool workflow_feed = false;
+  /// Continue-as-new (perdure::continue_as_new): how many ended runs of a
+  /// workflow are kept, the latest ones (streams `runs/ID/N`, read with
+  /// `perdure history ID --run N`); older ones are deleted in the
+  /// transaction that keeps a new one. 0: none is kept.
+  std::size_t keep_runs = 10;
 };
 
 /// The status of a workflow.

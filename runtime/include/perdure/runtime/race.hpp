@@ -4,9 +4,10 @@
 // Races: `first_of(a, b, ...)` is a node whose output is the output of the
 // first of its inputs to finish, as a `std::variant` (its index names the
 // winner). The losers are canceled: their event waits are dropped, their
-// durable timers removed, their pending steps never start, and the
-// results of their running bodies are dropped. `with_timeout(node, d)`
-// (perdure/listeners/events.hpp) is the race of a node and a `sleep(d)`.
+// durable timers removed, their pending steps never start, and their
+// running bodies are told to stop (their results are dropped).
+// `with_timeout(node, d)` (perdure/listeners/events.hpp) is the race of a
+// node and a `sleep(d)`.
 
 #include "perdure/runtime/step.hpp"
 
@@ -107,11 +108,13 @@ std::shared_ptr<node> race_node(std::shared_ptr<const step_def> def,
 /// canceled in that batch: their durable timers are removed, their event
 /// waits dropped (a signal a losing wait was about to take stays for the
 /// next wait), their pending steps never start, and a loser's body that is
-/// already running finishes on its thread with its result dropped (it
-/// holds its step-pool resources until it returns; the workflow does not
-/// wait for it). Inputs shared with other consumers are not canceled. An
-/// input that fails (after its attempts) before another succeeds fails
-/// the workflow, as any step would; race `catching` steps to race errors.
+/// already running is told to stop (its token is set:
+/// this_step::canceled()) and finishes on its thread with its result
+/// dropped (it holds its step-pool resources until it returns; the
+/// workflow does not wait for it). Inputs shared with other consumers are
+/// not canceled. An input that fails (after its attempts) before another
+/// succeeds fails the workflow, as any step would; race `catching` steps
+/// to race errors.
 /// Every input starts when its own inputs are ready, not when the race is
 /// reached.
 template <class... T>

@@ -119,6 +119,8 @@ struct workflow_submitted {
   std::map<std::string, std::string> metadata;
   std::uint32_t root = 0;
   std::vector<node_rec> nodes;
+  /// The run number: 1, plus one per continue-as-new (records/runs.hpp).
+  std::uint32_t run = 1;
 };
 
 struct step_started {
@@ -210,7 +212,7 @@ PERDURE_FIELDS(node_rec, index, id, name, step, signature, sig_hash,
                max_attempts, backoff_ms, cpus, gpus, custom, metadata,
                catching, args, timeout_ms, heartbeat_ms, backoff_max_ms,
                jitter)
-PERDURE_FIELDS(workflow_submitted, metadata, root, nodes)
+PERDURE_FIELDS(workflow_submitted, metadata, root, nodes, run)
 PERDURE_FIELDS(step_started, node, id, attempt)
 PERDURE_FIELDS(step_succeeded, node, id, output, started)
 PERDURE_FIELDS(step_failed, node, id, attempt, error_type, error_text, final,

@@ -159,7 +159,8 @@ outcome invoke_step(F& fn, std::vector<input>& in,
         out.what = outcome::kind::graph;
         out.graph = r.node();
       } else if (r.is_graph()) {
-        out.what = outcome::kind::graph;
+        out.what = r.continues_as_new() ? outcome::kind::restart
+                                        : outcome::kind::graph;
         out.graph = r.graph();
       } else {
         out.what = outcome::kind::value;
