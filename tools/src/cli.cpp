@@ -195,6 +195,11 @@ int run_cli(int argc, const char* const* argv, const cli_io& io) {
   history->add_option("--follow-timeout", ha.follow_timeout,
                       "stop following after this many seconds")
     ->check(CLI::NonNegativeNumber);
+  history->add_option("--run", ha.run,
+                      "print run N of a workflow that continued as new "
+                      "(a kept earlier run, or the live one; default: "
+                      "the live run)")
+    ->check(at_least_one);
   history->callback([&] { action = [&] { return cmd_history(ctx, ha); }; });
 
   output_args oa;

@@ -7,6 +7,7 @@
 
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/records/child.hpp"
+#include "perdure/eventlog/records/runs.hpp"
 #include "perdure/eventlog/records/workflow.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/recovery.hpp"
@@ -312,9 +313,16 @@ int cmd_delete(const context& ctx, const std::string& id) {
     b.expect_last(id, info.last_seq);
     b.remove(id);
     // A workflow's pending signals go with it, as engine::remove does.
-    if (info.kind == eventlog::stream_kind::workflow)
+    if (info.kind == eventlog::stream_kind::workflow) {
       if (auto sig = records::signal_stream(id); s->log->info(sig))
         b.remove(sig);
+      // And its earlier runs (continue-as-new).
+      auto runs = records::archived_runs(*s->log, id);
+      if (!runs)
+        return fail(ctx, runs.error());
+      for (auto n : *runs)
+        b.remove(records::run_stream(id, n));
+    }
     auto done = s->log->commit(std::move(b));
     if (!done && done.error() == errc::conflict && round < 20) {
       if (!reread(ctx, *s, id, code))

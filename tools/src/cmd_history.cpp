@@ -6,6 +6,7 @@
 #include "payload_json.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/records/runs.hpp"
 #include "perdure/eventlog/records/workflow.hpp"
 
 #include <atomic>
@@ -79,6 +80,72 @@ void print_line(const context& ctx, const eventlog::record_view& r,
             << "  " << payload << '\n';
 }
 
+// The live run's number (its workflow_submitted is the stream's first
+// record; 1 when it cannot tell).
+std::uint32_t live_run(const eventlog::event_log& log, const std::string& id) {
+  std::uint32_t run = 1;
+  auto st = log.scan(id, 1, [&](const eventlog::record_view& r) {
+    if (r.kind == to_u16(eventlog::record_kind::workflow_submitted))
+      if (auto v = codec::decode<records::workflow_submitted>(r.payload))
+        run = v->run;
+    return false;
+  });
+  (void) st;
+  return run;
+}
+
+// `history ID --run N` of a kept earlier run: its records as first stored.
+int print_run(const context& ctx, const eventlog::event_log& log,
+              const history_args& a, std::uint32_t live) {
+  auto recs = records::read_run(log, a.id, *a.run);
+  if (!recs && recs.error() == errc::not_found) {
+    auto kept = records::archived_runs(log, a.id);
+    auto list = std::string{"none"};
+    if (kept && !kept->empty())
+      list = fmt::format("{}-{}", kept->front(), kept->back());
+    return fail(ctx, exit_code::not_found,
+                fmt::format("run {} of workflow '{}' is not kept (kept "
+                            "earlier runs: {}; live run: {})",
+                            *a.run, a.id, list, live));
+  }
+  if (!recs)
+    return fail(ctx, recs.error());
+  if (a.follow)
+    return fail(ctx, exit_code::usage,
+                fmt::format("run {} of '{}' has ended: --follow applies to "
+                            "the live run ({})",
+                            *a.run, a.id, live));
+  auto views = [&](const eventlog::record& r) {
+    return eventlog::record_view{r.seq, r.kind, r.time, r.writer, r.payload};
+  };
+  if (ctx.json) {
+    auto arr = json::array();
+    for (auto& r : *recs)
+      if (r.seq >= a.from)
+        arr.push_back(record_json(views(r), ctx.utc));
+    ctx.out() << dump_pretty(arr) << '\n';
+    return 0;
+  }
+  std::size_t seq_width = 3, writer_width = 12;
+  for (auto& r : *recs) {
+    seq_width = std::max(seq_width, std::to_string(r.seq).size());
+    writer_width = std::max(writer_width, r.writer.size());
+  }
+  ctx.out() << paint(fmt::format("run {} of {} (ended; the live run is {})",
+                                 *a.run, a.id, live),
+                     style::dim, ctx.color)
+            << '\n'
+            << paint(fmt::format("{:>{}}  {:<{}}  {:<18}  {:<{}}  {}", "SEQ",
+                                 seq_width, "TIME", ctx.utc ? 24 : 23, "KIND",
+                                 "WRITER", writer_width, "PAYLOAD"),
+                     style::bold, ctx.color)
+            << '\n';
+  for (auto& r : *recs)
+    if (r.seq >= a.from)
+      print_line(ctx, views(r), seq_width, writer_width);
+  return 0;
+}
+
 } // namespace
 
 int cmd_history(const context& ctx, const history_args& a) {
@@ -89,6 +156,16 @@ int cmd_history(const context& ctx, const history_args& a) {
   if (!info)
     return info.error() == errc::not_found ? fail_unknown_id(ctx, a.id)
                                            : fail(ctx, info.error());
+  if (a.run) {
+    if (info->kind != eventlog::stream_kind::workflow)
+      return fail(ctx, exit_code::refused,
+                  fmt::format("'{}' is not a workflow: --run applies to "
+                              "workflows",
+                              a.id));
+    auto live = live_run(**log, a.id);
+    if (*a.run != live)
+      return print_run(ctx, **log, a, live);
+  }
   auto seq_width = std::max<std::size_t>(3, std::to_string(info->last_seq).size());
   // Streams are mostly written by one engine: its id sets the column width.
   std::size_t writer_width = 12;

@@ -10,6 +10,7 @@
 
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/records/child.hpp"
+#include "perdure/eventlog/records/runs.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -70,6 +71,7 @@ json workflow_json(const workflow_view& v, bool utc) {
   j["status"] = v.status;
   j["root"] = v.root;
   j["runs"] = v.runs;
+  j["run"] = v.run_number;
   j["start"] = v.start ? json(iso_time(v.start, utc)) : json(nullptr);
   j["end"] = v.end ? json(iso_time(v.end, utc)) : json(nullptr);
   j["duration_ns"] = v.start && v.end ? json(v.end - v.start) : json(nullptr);
@@ -157,11 +159,13 @@ void print_entry(const context& ctx, const stream_info& info,
   print_fields(ctx.out(), f, ctx.color);
 }
 
-// A workflow's parent (from its metadata) and the children it started
-// (stream children/ID), each child with its stored status.
+// A workflow's parent (from its metadata), the children it started
+// (stream children/ID), each child with its stored status, and its kept
+// earlier runs (continue-as-new: streams runs/ID/N).
 struct family {
   std::string parent, parent_step;
   std::vector<std::pair<records::child_started, std::string>> children;
+  std::vector<std::uint32_t> kept_runs;
 };
 
 result<family> read_family(const eventlog::event_log& log,
@@ -180,6 +184,10 @@ result<family> read_family(const eventlog::event_log& log,
     f.children.emplace_back(std::move(c), info ? info->status
                                                 : std::string{"removed"});
   }
+  auto runs = records::archived_runs(log, id);
+  if (!runs)
+    return std::move(runs).error();
+  f.kept_runs = std::move(*runs);
   return f;
 }
 
@@ -191,6 +199,7 @@ void family_json(const family& f, json& j) {
   for (auto& [c, status] : f.children)
     arr.push_back({{"id", c.child}, {"step", c.step}, {"status", status}});
   j["children"] = std::move(arr);
+  j["kept_runs"] = f.kept_runs;
 }
 
 void print_workflow(const context& ctx, const stream_info& info,
@@ -208,6 +217,14 @@ void print_workflow(const context& ctx, const stream_info& info,
     extra.emplace_back("children", kids);
   }
   extra.emplace_back("runs", std::to_string(v.runs));
+  if (v.run_number > 1 || (fam && !fam->kept_runs.empty()))
+    extra.emplace_back(
+      "run", fmt::format("{} (continued as new; kept earlier runs: {})",
+                         v.run_number,
+                         fam && !fam->kept_runs.empty()
+                           ? fmt::format("{}-{}", fam->kept_runs.front(),
+                                         fam->kept_runs.back())
+                           : std::string{"none"}));
   extra.emplace_back("duration", v.end ? human_duration(v.end - v.start)
                                        : std::string{"-"});
   if (!v.metadata.empty())

@@ -84,8 +84,11 @@ struct history_args {
   bool follow = false;
   double follow_timeout = 0; ///< seconds; 0 means until SIGINT
   std::uint64_t from = 1;
+  /// A kept earlier run (continue-as-new) instead of the live one.
+  std::optional<std::uint32_t> run;
 };
-/// `history ID`: every record with time, kind, writer and payload.
+/// `history ID`: every record with time, kind, writer and payload; with
+/// `--run N`, those of run N (the live one, or a kept earlier one).
 int cmd_history(const context& ctx, const history_args& a);
 
 /// `projection status`: each stored projection's source, mode, position,

@@ -84,6 +84,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       view_.root = v.root;
       view_.start = time;
       view_.runs = 1;
+      view_.run_number = v.run;
       view_.status = "running";
       add_nodes(v.nodes, -1);
       break;

@@ -45,6 +45,7 @@ struct workflow_view {
   eventlog::time_ns start = 0;
   eventlog::time_ns end = 0;
   int runs = 0;         ///< 1 + the number of resumes
+  std::uint32_t run_number = 1; ///< 1 + the number of continue-as-new
   std::string error;    ///< why it failed
   eventlog::seq_t last_seq = 0;
   std::vector<step_view> steps; ///< by node index
