@@ -190,7 +190,10 @@ PERDURE_CHILD_ENTRY("reader") {
   opts.dir = args.at(0);
   opts.read_only = true;
   auto want = std::stoul(args.at(1));
-  for (int tries = 0; tries < 2000; ++tries) {
+  // Polls until the writer got that far, with a deadline (not a count of
+  // tries: a slow machine gets as long as a fast one).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{1};
+  while (std::chrono::steady_clock::now() < deadline) {
     auto log = event_log::open(opts);
     if (!log) {
       std::printf("error %s\n", log.error().to_string().c_str());
