@@ -12,6 +12,7 @@
 #include "kafka_subscription.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/records/kafka.hpp"
 #include "perdure/runtime/errors.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -32,20 +33,17 @@ using detail::dl_reason_of;
 using detail::undecodable;
 
 std::string offset_key(const kafka_source& src, std::int32_t partition) {
-  return fmt::format("kafka/{}/{}/{}", src.group, src.topic, partition);
+  return kafka_records::offset_key(src.group, src.topic, partition);
 }
 
 std::string delivery_key(const kafka_source& src, const kafka_record& r,
                          int attempt) {
-  if (attempt <= 1)
-    return fmt::format("kafka/{}/{}/{}/{}", src.group, r.topic, r.partition,
-                       r.offset);
-  return fmt::format("kafka/{}/{}/{}/{}#{}", src.group, r.topic, r.partition,
-                     r.offset, attempt);
+  return kafka_records::delivery_id(src.group, r.topic, r.partition,
+                                    r.offset, attempt);
 }
 
 std::string dead_letter_stream(const kafka_source& src) {
-  return fmt::format("dead_letter/{}/{}", src.group, src.topic);
+  return kafka_records::dead_letter_stream(src.group, src.topic);
 }
 
 void detail::add_consumed(eventlog::write_batch& b, const kafka_source& src,

@@ -3,13 +3,15 @@
 // its stored offsets ("kafka/GROUP/TOPIC/PARTITION", the next offset to
 // consume, committed with the batch that consumed the ones before) and its
 // dead-letter stream ("dead_letter/GROUP/TOPIC"). Read from the storage
-// only: the broker (and so the lag) is not asked.
+// only: the broker (and so the lag) is not asked. The layout is
+// perdure/eventlog/records/kafka.hpp, shared with the listeners.
 
 #include "format.hpp"
 #include "payload_json.hpp"
 #include "ui.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"
+#include "perdure/eventlog/records/kafka.hpp"
 
 #include <algorithm>
 #include <map>
@@ -18,18 +20,7 @@ namespace perdure::tools {
 
 namespace {
 
-constexpr std::string_view offset_prefix = "kafka/";
-constexpr std::string_view dead_prefix = "dead_letter/";
-
-// GROUP and TOPIC of "GROUP/TOPIC" (a topic has no '/'; a group may).
-std::optional<std::pair<std::string, std::string>>
-group_topic(std::string_view s) {
-  auto slash = s.rfind('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == s.size())
-    return std::nullopt;
-  return std::pair{std::string{s.substr(0, slash)},
-                   std::string{s.substr(slash + 1)}};
-}
+namespace kr = perdure::kafka_records;
 
 struct subscription_view {
   json partitions = json::array();
@@ -71,32 +62,24 @@ result<json> recent(const eventlog::event_log& log,
 result<std::string> kafka_page(const eventlog::event_log& log, bool utc,
                                bool redact) {
   std::map<std::pair<std::string, std::string>, subscription_view> subs;
-  auto offsets = log.list_offsets(offset_prefix);
+  auto offsets = log.list_offsets(kr::offset_prefix);
   if (!offsets)
     return std::move(offsets).error();
   for (auto& [key, next] : *offsets) {
-    // kafka/GROUP/TOPIC/PARTITION
-    std::string_view rest{key};
-    rest.remove_prefix(offset_prefix.size());
-    auto slash = rest.rfind('/');
-    if (slash == std::string_view::npos)
-      continue;
-    auto gt = group_topic(rest.substr(0, slash));
-    auto part = rest.substr(slash + 1);
-    if (!gt || part.empty() || part.size() > 9
-        || part.find_first_not_of("0123456789") != std::string_view::npos)
+    auto k = kr::parse_offset_key(key);
+    if (!k)
       continue; // not a subscription's offset
-    subs[*gt].partitions.push_back(json{
-      {"partition", std::stol(std::string{part})}, {"next_offset", next}});
+    subs[{k->subscription.group, k->subscription.topic}]
+      .partitions.push_back(
+        json{{"partition", k->partition}, {"next_offset", next}});
   }
-  auto dead = log.list_prefix(dead_prefix);
+  auto dead = log.list_prefix(kr::dead_letter_prefix);
   if (!dead)
     return std::move(dead).error();
   for (auto& info : *dead) {
-    auto gt = group_topic(std::string_view{info.id}.substr(
-      dead_prefix.size()));
+    auto gt = kr::parse_dead_letter_stream(info.id);
     if (gt && info.kind == eventlog::stream_kind::dead_letter)
-      subs[*gt].dead = std::move(info);
+      subs[{gt->group, gt->topic}].dead = std::move(info);
   }
   json out = json::array();
   for (auto& [gt, v] : subs) {
@@ -108,8 +91,8 @@ result<std::string> kafka_page(const eventlog::event_log& log, bool utc,
     json s{{"group", gt.first},
            {"topic", gt.second},
            {"partitions", v.partitions},
-           {"dead_letter_stream", "dead_letter/" + gt.first + "/"
-                                    + gt.second},
+           {"dead_letter_stream",
+            kr::dead_letter_stream(gt.first, gt.second)},
            {"dead_letters", 0},
            {"recent_dead_letters", json::array()}};
     if (v.dead) {
