@@ -35,10 +35,7 @@ namespace rec = perdure::records;
 std::string signal_offset_key(eventlog::time_ns created,
                               std::string_view workflow,
                               std::string_view name) {
-  // The name's length keeps "a/b"+"c" apart from "a"+"b/c"; at most
-  // 7 + 19 + 1 + 3 + 64 + 1 + 256 bytes, under the offsets' 400.
-  return fmt::format("signal/{}/{}:{}/{}", created, name.size(), name,
-                     workflow);
+  return rec::signal_offset_key(created, workflow, name);
 }
 
 void signal_hub::committed(const eventlog::write_batch& b) {

@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "payload_json.hpp"
+#include "workflow_signals.hpp"
 #include "workflow_view.hpp"
 
 #include "perdure/eventlog/record_kinds.hpp"
@@ -64,47 +65,6 @@ void tree_order(const workflow_view& v, std::int32_t owner, int depth,
 
 std::int64_t duration(eventlog::time_ns start, eventlog::time_ns end) {
   return start && end ? end - start : -1;
-}
-
-json workflow_json(const workflow_view& v, bool utc) {
-  json j;
-  j["status"] = v.status;
-  j["root"] = v.root;
-  j["runs"] = v.runs;
-  j["run"] = v.run_number;
-  j["start"] = v.start ? json(iso_time(v.start, utc)) : json(nullptr);
-  j["end"] = v.end ? json(iso_time(v.end, utc)) : json(nullptr);
-  j["duration_ns"] = v.start && v.end ? json(v.end - v.start) : json(nullptr);
-  j["metadata"] = v.metadata;
-  j["error"] = v.error.empty() ? json(nullptr) : json(v.error);
-  j["last_seq"] = v.last_seq;
-  auto out = v.output();
-  j["output"] = out ? value_json(**out).value_or(json(nullptr)) : json(nullptr);
-  auto steps = json::array();
-  for (auto& s : v.steps) {
-    json st;
-    st["index"] = s.index;
-    st["id"] = s.id;
-    st["step"] = s.step;
-    st["status"] = s.status;
-    st["attempts"] = s.attempts;
-    st["max_attempts"] = s.max_attempts;
-    st["start"] = s.start ? json(iso_time(s.start, utc)) : json(nullptr);
-    st["end"] = s.end ? json(iso_time(s.end, utc)) : json(nullptr);
-    st["duration_ns"] = s.start && s.end ? json(s.end - s.start)
-                                         : json(nullptr);
-    st["inputs"] = s.inputs;
-    st["owner"] = s.owner >= 0 ? json(s.owner) : json(nullptr);
-    st["continued_to"] = s.continued_to >= 0 ? json(s.continued_to)
-                                             : json(nullptr);
-    st["error"] = s.error.empty() ? json(nullptr) : json(s.error);
-    st["error_attempt"] = s.error_attempt;
-    st["metadata"] = s.metadata;
-    steps.push_back(std::move(st));
-  }
-  j["steps"] = std::move(steps);
-  j["problems"] = v.problems;
-  return j;
 }
 
 void print_steps(const context& ctx, const workflow_view& v) {
@@ -166,6 +126,7 @@ struct family {
   std::string parent, parent_step;
   std::vector<std::pair<records::child_started, std::string>> children;
   std::vector<std::uint32_t> kept_runs;
+  json signals; ///< workflow_signals(): its signals and promises
 };
 
 result<family> read_family(const eventlog::event_log& log,
@@ -200,6 +161,8 @@ void family_json(const family& f, json& j) {
     arr.push_back({{"id", c.child}, {"step", c.step}, {"status", status}});
   j["children"] = std::move(arr);
   j["kept_runs"] = f.kept_runs;
+  j["signals"] = f.signals.value("signals", json::array());
+  j["promises"] = f.signals.value("promises", json::array());
 }
 
 void print_workflow(const context& ctx, const stream_info& info,
@@ -215,6 +178,14 @@ void print_workflow(const context& ctx, const stream_info& info,
       kids += fmt::format("{}{} ({})", kids.empty() ? "" : ", ", c.child,
                           status);
     extra.emplace_back("children", kids);
+  }
+  if (fam && !fam->signals.value("signals", json::array()).empty()) {
+    std::size_t waiting = 0;
+    for (auto& sg : fam->signals["signals"])
+      waiting += sg.value("consumed", true) ? 0 : 1;
+    extra.emplace_back("signals",
+                       fmt::format("{} ({} not consumed yet)",
+                                   fam->signals["signals"].size(), waiting));
   }
   extra.emplace_back("runs", std::to_string(v.runs));
   if (v.run_number > 1 || (fam && !fam->kept_runs.empty()))
@@ -263,6 +234,10 @@ int cmd_show(const context& ctx, const std::string& given) {
     auto fam = read_family(*s->log, id, *v);
     if (!fam)
       return fail(ctx, fam.error());
+    auto sig = workflow_signals(*s->log, id, ctx.utc);
+    if (!sig)
+      return fail(ctx, sig.error());
+    fam->signals = std::move(*sig);
     if (ctx.json) {
       json j = entry_json(s->info, shown, ctx.utc);
       j["workflow"] = workflow_json(*v, ctx.utc);

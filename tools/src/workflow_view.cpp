@@ -4,6 +4,9 @@
 
 #include "workflow_view.hpp"
 
+#include "format.hpp"
+#include "payload_json.hpp"
+
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/records/workflow.hpp"
@@ -13,6 +16,7 @@
 namespace perdure::tools {
 
 namespace wire = perdure::records;
+using nlohmann::json;
 
 const std::optional<std::string>* workflow_view::output() const {
   if (status != "successful" || root >= steps.size() || !steps[root].output)
@@ -111,6 +115,17 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       s.end = 0;
       break;
     }
+    case record_kind::timer_set: {
+      wire::timer_set v;
+      if (!decode_into(payload, v, seq, problems))
+        return;
+      auto& s = node(v.node);
+      s.due = v.due;
+      if (s.start == 0)
+        s.start = time;
+      break;
+    }
+    case record_kind::event_received: // a wait's, sleep's or race's value
     case record_kind::step_succeeded: {
       wire::step_succeeded v;
       if (!decode_into(payload, v, seq, problems))
@@ -166,6 +181,48 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       break;
     default: break;
   }
+}
+
+json workflow_json(const workflow_view& v, bool utc) {
+  json j;
+  j["status"] = v.status;
+  j["root"] = v.root;
+  j["runs"] = v.runs;
+  j["run"] = v.run_number;
+  j["start"] = v.start ? json(iso_time(v.start, utc)) : json(nullptr);
+  j["end"] = v.end ? json(iso_time(v.end, utc)) : json(nullptr);
+  j["duration_ns"] = v.start && v.end ? json(v.end - v.start) : json(nullptr);
+  j["metadata"] = v.metadata;
+  j["error"] = v.error.empty() ? json(nullptr) : json(v.error);
+  j["last_seq"] = v.last_seq;
+  auto out = v.output();
+  j["output"] = out ? value_json(**out).value_or(json(nullptr)) : json(nullptr);
+  auto steps = json::array();
+  for (auto& s : v.steps) {
+    json st;
+    st["index"] = s.index;
+    st["id"] = s.id;
+    st["step"] = s.step;
+    st["status"] = s.status;
+    st["attempts"] = s.attempts;
+    st["max_attempts"] = s.max_attempts;
+    st["start"] = s.start ? json(iso_time(s.start, utc)) : json(nullptr);
+    st["end"] = s.end ? json(iso_time(s.end, utc)) : json(nullptr);
+    st["duration_ns"] = s.start && s.end ? json(s.end - s.start)
+                                         : json(nullptr);
+    st["inputs"] = s.inputs;
+    st["owner"] = s.owner >= 0 ? json(s.owner) : json(nullptr);
+    st["continued_to"] = s.continued_to >= 0 ? json(s.continued_to)
+                                             : json(nullptr);
+    st["error"] = s.error.empty() ? json(nullptr) : json(s.error);
+    st["error_attempt"] = s.error_attempt;
+    st["metadata"] = s.metadata;
+    st["due"] = s.due ? json(iso_time(s.due, utc)) : json(nullptr);
+    steps.push_back(std::move(st));
+  }
+  j["steps"] = std::move(steps);
+  j["problems"] = v.problems;
+  return j;
 }
 
 } // namespace perdure::tools

@@ -7,6 +7,8 @@
 
 #include "perdure/eventlog/types.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -33,6 +35,7 @@ struct step_view {
   std::string error;                 ///< "type: text" of the last failure
   int error_attempt = 0;             ///< the attempt that failed so
   std::map<std::string, std::string> metadata;
+  std::int64_t due = 0; ///< a durable timer's due time (ns), once set
 };
 
 /// A workflow at some point of its log.
@@ -73,5 +76,9 @@ class workflow_builder {
   step_view& node(std::uint32_t index);
   workflow_view view_;
 };
+
+/// `v` as `perdure show --json` prints it (tools/README.md); times in
+/// UTC when `utc`, else local.
+nlohmann::json workflow_json(const workflow_view& v, bool utc);
 
 } // namespace perdure::tools

@@ -182,6 +182,21 @@ inline std::string signal_stream(std::string_view workflow) {
   return "signals/" + std::string{workflow};
 }
 
+/// The `offsets` key of the signals named `name` of workflow `workflow`
+/// whose signal stream was created at `created` (a removed workflow's
+/// reused id starts afresh): its value is the seq after the last signal
+/// of that name a wait consumed, so a signal of that name is consumed
+/// exactly when its seq is below it. "signal/CREATED/LEN:NAME/ID": the
+/// name's length keeps "a/b"+"c" apart from "a"+"b/c"; at most
+/// 7 + 19 + 1 + 2 + 1 + 64 + 1 + 256 bytes, under the offsets' 400.
+inline std::string signal_offset_key(std::int64_t created,
+                                     std::string_view workflow,
+                                     std::string_view name) {
+  return "signal/" + std::to_string(created) + "/"
+         + std::to_string(name.size()) + ":" + std::string{name} + "/"
+         + std::string{workflow};
+}
+
 /// The longest signal name, in bytes.
 inline constexpr std::size_t max_signal_name_size = 64;
 
