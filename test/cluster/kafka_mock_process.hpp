@@ -4,6 +4,8 @@
 // perdure-mock-kafka as a child process whose control channel (stdin) the
 // test drives: stop and start brokers, move partition leaders.
 
+#include "subprocess.hpp"
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -16,7 +18,7 @@ class kafka_mock_process {
   /// throws std::runtime_error when it does not come.
   explicit kafka_mock_process(const std::vector<std::string>& args);
   /// SIGKILLs and reaps the process.
-  ~kafka_mock_process();
+  ~kafka_mock_process() = default;
   kafka_mock_process(const kafka_mock_process&) = delete;
   kafka_mock_process& operator=(const kafka_mock_process&) = delete;
 
@@ -31,12 +33,7 @@ class kafka_mock_process {
                           std::chrono::seconds{20});
 
  private:
-  std::string read_line(std::chrono::milliseconds timeout);
-
-  int pid_ = -1;
-  int in_fd_ = -1;  ///< the child's stdin
-  int out_fd_ = -1; ///< the child's stdout
-  std::string buffer_;
+  subprocess proc_;
   std::string bootstrap_;
 };
 

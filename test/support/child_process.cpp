@@ -1,11 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "child_process.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -45,72 +40,24 @@ int run_child(int argc, char** argv) {
 
 child_process::child_process(const std::string& name,
                              const std::vector<std::string>& args) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe failed");
   std::vector<std::string> all{"/proc/self/exe", "--child", name};
   all.insert(all.end(), args.begin(), args.end());
-  pid_ = ::fork();
-  if (pid_ < 0)
-    throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    std::vector<char*> argv;
-    for (auto& a : all)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv("/proc/self/exe", argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  out_fd_ = fds[0];
+  proc_ = std::make_unique<subprocess>(all);
+  pid_ = proc_->pid();
 }
 
-child_process::~child_process() {
-  if (!reaped_)
-    kill();
-  if (out_fd_ >= 0)
-    ::close(out_fd_);
-}
+child_process::~child_process() = default;
 
 std::string child_process::read_line(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-      auto line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
-      return line;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0)
-      return {};
-    pollfd p{out_fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      return {};
-    char buf[4096];
-    auto n = ::read(out_fd_, buf, sizeof(buf));
-    if (n <= 0)
-      return {};
-    buffer_.append(buf, static_cast<std::size_t>(n));
-  }
+  return proc_->read_line(timeout);
 }
 
 void child_process::kill() {
-  if (reaped_)
-    return;
-  ::kill(pid_, SIGKILL);
-  wait();
+  proc_->kill();
 }
 
 int child_process::wait() {
-  if (reaped_)
-    return code_;
-  int st = 0;
-  ::waitpid(pid_, &st, 0);
-  reaped_ = true;
-  code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-  return code_;
+  return proc_->wait();
 }
 
 } // namespace perdure::test

@@ -5,8 +5,11 @@
 // with "--child NAME args..." and the child runs the entry registered under
 // NAME. The parent can wait for it or kill it with SIGKILL.
 
+#include "subprocess.hpp"
+
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,11 +49,8 @@ class child_process {
   }
 
  private:
+  std::unique_ptr<subprocess> proc_;
   int pid_ = -1;
-  int out_fd_ = -1;
-  std::string buffer_;
-  bool reaped_ = false;
-  int code_ = 0;
 };
 
 } // namespace perdure::test

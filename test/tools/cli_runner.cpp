@@ -2,14 +2,11 @@
 #include "cli_runner.hpp"
 
 #include <chrono>
-#include <csignal>
 #include <thread>
 #include <cstdlib>
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -61,42 +58,20 @@ cli_process::cli_process(std::string program,
     env_strings.push_back(k + "=" + v);
   std::vector<std::string> all{std::move(program)};
   all.insert(all.end(), args.begin(), args.end());
-  pid_ = ::fork();
-  if (pid_ < 0)
-    throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    int out = ::open(out_path_.c_str(), O_WRONLY | O_TRUNC);
-    int err = ::open(err_path_.c_str(), O_WRONLY | O_TRUNC);
-    int in = ::open("/dev/null", O_RDONLY);
-    if (out < 0 || err < 0 || in < 0)
-      ::_exit(126);
-    ::dup2(in, STDIN_FILENO);
-    ::dup2(out, STDOUT_FILENO);
-    ::dup2(err, STDERR_FILENO);
-    std::vector<char*> argv, envp;
-    for (auto& a : all)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_strings)
-      envp.push_back(e.data());
-    envp.push_back(nullptr);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
+  proc_ = std::make_unique<subprocess>(
+    all, subprocess_options{.stdout_file = out_path_,
+                            .stderr_file = err_path_,
+                            .env = std::move(env_strings)});
 }
 
 cli_process::~cli_process() {
-  if (!reaped_) {
-    ::kill(pid_, SIGKILL);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-  }
+  proc_.reset(); // SIGKILLs and reaps a process still running
   ::unlink(out_path_.c_str());
   ::unlink(err_path_.c_str());
 }
 
 void cli_process::signal(int sig) {
-  ::kill(pid_, sig);
+  proc_->signal(sig);
 }
 
 std::string cli_process::peek_out() const {
@@ -116,11 +91,7 @@ bool cli_process::wait_for_out(const std::string& text, double seconds) const {
 
 cli_result cli_process::wait() {
   cli_result r;
-  int st = 0;
-  while (::waitpid(pid_, &st, 0) < 0) {
-  }
-  reaped_ = true;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+  r.code = proc_->wait();
   r.out = slurp(out_path_);
   r.err = slurp(err_path_);
   return r;

@@ -4,7 +4,10 @@
 // Runs the built `perdure` binary as a real subprocess and captures its exit
 // code, stdout and stderr.
 
+#include "subprocess.hpp"
+
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,10 +49,9 @@ class cli_process {
   cli_result wait();
 
  private:
-  int pid_ = -1;
   std::string out_path_;
   std::string err_path_;
-  bool reaped_ = false;
+  std::unique_ptr<subprocess> proc_;
 };
 
 /// Runs `program args...` to completion (environment as cli_process).
