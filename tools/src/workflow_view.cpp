@@ -184,14 +184,21 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
 }
 
 json workflow_json(const workflow_view& v, bool utc) {
+  // A time, or null when unset; the time between two set ones, or null.
+  auto at = [utc](eventlog::time_ns t) {
+    return t ? json(iso_time(t, utc)) : json(nullptr);
+  };
+  auto span = [](eventlog::time_ns a, eventlog::time_ns b) {
+    return a && b ? json(b - a) : json(nullptr);
+  };
   json j;
   j["status"] = v.status;
   j["root"] = v.root;
   j["runs"] = v.runs;
   j["run"] = v.run_number;
-  j["start"] = v.start ? json(iso_time(v.start, utc)) : json(nullptr);
-  j["end"] = v.end ? json(iso_time(v.end, utc)) : json(nullptr);
-  j["duration_ns"] = v.start && v.end ? json(v.end - v.start) : json(nullptr);
+  j["start"] = at(v.start);
+  j["end"] = at(v.end);
+  j["duration_ns"] = span(v.start, v.end);
   j["metadata"] = v.metadata;
   j["error"] = v.error.empty() ? json(nullptr) : json(v.error);
   j["last_seq"] = v.last_seq;
@@ -206,10 +213,9 @@ json workflow_json(const workflow_view& v, bool utc) {
     st["status"] = s.status;
     st["attempts"] = s.attempts;
     st["max_attempts"] = s.max_attempts;
-    st["start"] = s.start ? json(iso_time(s.start, utc)) : json(nullptr);
-    st["end"] = s.end ? json(iso_time(s.end, utc)) : json(nullptr);
-    st["duration_ns"] = s.start && s.end ? json(s.end - s.start)
-                                         : json(nullptr);
+    st["start"] = at(s.start);
+    st["end"] = at(s.end);
+    st["duration_ns"] = span(s.start, s.end);
     st["inputs"] = s.inputs;
     st["owner"] = s.owner >= 0 ? json(s.owner) : json(nullptr);
     st["continued_to"] = s.continued_to >= 0 ? json(s.continued_to)
@@ -217,7 +223,7 @@ json workflow_json(const workflow_view& v, bool utc) {
     st["error"] = s.error.empty() ? json(nullptr) : json(s.error);
     st["error_attempt"] = s.error_attempt;
     st["metadata"] = s.metadata;
-    st["due"] = s.due ? json(iso_time(s.due, utc)) : json(nullptr);
+    st["due"] = at(s.due);
     steps.push_back(std::move(st));
   }
   j["steps"] = std::move(steps);
