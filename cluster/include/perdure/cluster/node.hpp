@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// One node of a perdure cluster: the Kafka log, one partition_owner with
+// its own LMDB store per partition of the log, and a Kafka consumer group
+// membership that decides which partitions this node should own. The
+// group only assigns: the node claims what it is assigned and releases
+// what is revoked, and the log's claim records decide who owns (fencing.hpp).
+// Partitions not assigned are tailed as standbys into their own stores.
+// One poll thread per node serves the group, the submissions and every
+// owner in turn, so acks, reads and applies of a partition stay on it.
+
+#include "perdure/cluster/kafka_log.hpp"
+#include "perdure/cluster/lmdb_replica_store.hpp"
+#include "perdure/cluster/partition_owner.hpp"
+#include "perdure/eventlog/log_sink.hpp"
+#include "perdure/eventlog/types.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace perdure::cluster {
+
+/// A partition store's options: durability::process, a 1 MiB map to
+/// start with (it grows); `dir` is the root of the node's stores.
+eventlog::options default_node_store();
+
+/// One partition as a node sees it.
+struct partition_status {
+  partition_id partition = 0;
+  /// The group assigned it to this node (the node wants to own it).
+  bool assigned = false;
+  /// This node's role (leader only once its own claim was read back).
+  owner_role role = owner_role::follower;
+  /// The epoch in force in this node's store and its owner, as the log
+  /// says (no_epoch and empty before any claim).
+  log_offset epoch = no_epoch;
+  node_identity owner;
+  /// The offset after the last record applied in this node's store.
+  log_offset next = 0;
+  /// Groups submitted here and not yet decided.
+  std::size_t pending = 0;
+};
+
+/// What a node did since it started (for metrics), summed over its
+/// partitions where that applies.
+struct node_counters {
+  std::uint64_t assigned = 0;      ///< partitions assigned by the group
+  std::uint64_t revoked = 0;       ///< partitions revoked by the group
+  std::uint64_t poll_errors = 0;   ///< failed polls of an owner (retried)
+  std::uint64_t submitted = 0;     ///< groups submit() accepted
+  owner_counters owners;           ///< the partition owners' counters
+};
+
+/// How a node runs.
+struct node_options {
+  /// The Kafka log: brokers, application (topic `perdure.<app>.log`,
+  /// consumer group `perdure.<app>`), librdkafka properties of the log,
+  /// log sink. Its log sink is the node's too.
+  kafka_log_options log;
+  /// This node's id (1 .. max_node_id_size bytes); it names the node in
+  /// claims and groups, and is its consumer group client.id.
+  std::string node_id;
+  /// Unique per process start; 0: made from the clock and the process id.
+  std::uint64_t incarnation = 0;
+  /// Each partition's store is `store.dir / "p-NNNN"` (NNNN = the
+  /// partition, 4 digits at least). Mode defaults to durability::process:
+  /// the log is the durability, a store can be rebuilt from it.
+  eventlog::options store = default_node_store();
+  /// librdkafka properties of the group consumer (session.timeout.ms,
+  /// heartbeat.interval.ms, security). group.id, enable.auto.commit and
+  /// partition.assignment.strategy are the node's: invalid_argument.
+  std::map<std::string, std::string> group_properties;
+  /// Records read per partition and poll.
+  std::size_t read_batch = 512;
+  /// How long the poll thread sleeps when a round found nothing to do
+  /// (a submit wakes it at once).
+  std::chrono::milliseconds idle_wait{1};
+  /// Called on the poll thread when a partition's role, epoch or
+  /// assignment changed (after the change). It must be quick; it may call
+  /// submit(), never stop().
+  std::function<void(const partition_status&)> on_change;
+};
+
+/// One running node. Thread-safe: submit(), partitions() and counters()
+/// may be called from any thread; stop() from any but the poll thread.
+class node {
+ public:
+  /// Told the fate of a group (partition_owner::group_done): its offset
+  /// once applied in this node's store; conflict when this node does not
+  /// own the partition (the message names the owner) or a newer claim
+  /// came first; io when the log lost it; closed when the node released
+  /// the partition or stopped first (the group may still take effect).
+  using group_done = partition_owner::group_done;
+
+  /// Opens the log (the topic must exist), every partition's store, joins
+  /// the consumer group and starts the poll thread. Errors: invalid_argument
+  /// (bad node id, options or properties), those of kafka_log::open and of
+  /// the stores.
+  static result<std::unique_ptr<node>> start(node_options options);
+
+  /// stop().
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// This process: node id and incarnation.
+  const node_identity& self() const noexcept;
+
+  /// The log's partition count.
+  std::int32_t partition_count() const noexcept;
+
+  /// Submits `bytes` (a group commit in the journal's encoding,
+  /// encode_group_bytes) as a group of partition `p`. `done` is called
+  /// once: on the poll thread with the offset once the group was read
+  /// back and applied here, or with its error; or before submit returns
+  /// with invalid_argument (no such partition, empty bytes) or closed
+  /// (the node stopped).
+  void submit(partition_id p, std::string bytes, group_done done);
+
+  /// Every partition, as of the last poll round.
+  std::vector<partition_status> partitions() const;
+
+  /// The counters as of the last poll round (submitted: now).
+  node_counters counters() const;
+
+  /// Leaves the consumer group (the group revokes, every owner releases:
+  /// others can claim at once instead of after session.timeout.ms), stops
+  /// the poll thread, fails submissions not yet handed to an owner with
+  /// closed, closes the log and the stores. Idempotent.
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit node(std::unique_ptr<impl> impl);
+  std::unique_ptr<impl> impl_;
+};
+
+/// The store directory of partition `p` under `root`: root / "p-0007".
+std::filesystem::path partition_dir(const std::filesystem::path& root,
+                                    partition_id p);
+
+} // namespace perdure::cluster

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+// node: start, the poll thread (group, submissions, every owner in turn),
+// submit, the published state, stop.
+
+#include "node_impl.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+namespace perdure::cluster {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::uint64_t make_incarnation() {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  auto v = static_cast<std::uint64_t>(ns)
+           ^ (static_cast<std::uint64_t>(::getpid()) << 44);
+  return v != 0 ? v : 1;
+}
+
+// Group properties the node sets itself.
+status check_group_properties(const node_options& o) {
+  for (auto& [k, v] : o.group_properties) {
+    if (k == "group.id" || k == "bootstrap.servers"
+        || k == "enable.auto.commit" || k == "partition.assignment.strategy")
+      return {errc::invalid_argument,
+              fmt::format("node group property '{}' is set by the node "
+                          "(group perdure.<app>, the log's brokers, no "
+                          "committed offsets, eager assignment)",
+                          k)};
+  }
+  return {};
+}
+
+bool same_view(const partition_status& a, const partition_status& b) {
+  return a.assigned == b.assigned && a.role == b.role && a.epoch == b.epoch
+         && a.owner == b.owner;
+}
+
+void add(owner_counters& to, const owner_counters& c) {
+  to.claims_appended += c.claims_appended;
+  to.led += c.led;
+  to.fenced += c.fenced;
+  to.barriers_appended += c.barriers_appended;
+  to.groups_effective += c.groups_effective;
+  to.groups_failed += c.groups_failed;
+}
+
+} // namespace
+
+eventlog::options default_node_store() {
+  eventlog::options o;
+  o.mode = eventlog::durability::process;
+  o.initial_map_size = std::size_t{1} << 20;
+  return o;
+}
+
+std::filesystem::path partition_dir(const std::filesystem::path& root,
+                                    partition_id p) {
+  return root / fmt::format("p-{:04}", p);
+}
+
+node::impl::~impl() {
+  // Only when start() failed: stop() closed and destroyed it otherwise.
+  if (consumer)
+    rd_kafka_destroy_flags(consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+void node::impl::log_line(eventlog::log_level level,
+                          const std::string& text) const {
+  eventlog::emit(options.log.log, level, text);
+}
+
+void node::impl::run() {
+  for (;;) {
+    {
+      std::lock_guard guard{mutex};
+      if (stopping)
+        break;
+    }
+    bool busy = round();
+    publish();
+    if (!busy) {
+      std::unique_lock guard{mutex};
+      wake.wait_for(guard, options.idle_wait,
+                    [&] { return stopping || !queue.empty(); });
+    }
+  }
+  leave_group();
+  publish();
+}
+
+bool node::impl::round() {
+  bool busy = serve_group();
+  std::vector<submission> now;
+  {
+    std::lock_guard guard{mutex};
+    now.swap(queue);
+  }
+  for (auto& s : now)
+    owners[s.partition]->submit(std::move(s.bytes), std::move(s.done));
+  busy = busy || !now.empty();
+  for (std::size_t p = 0; p < owners.size(); ++p) {
+    auto& o = *owners[p];
+    // Assigned but following: another node's claim fenced this one (a
+    // claim of a node the group revoked landed late, or a paused node
+    // came back). The group says this node should own it: claim again.
+    if (assigned[p] && o.role() == owner_role::follower)
+      o.claim();
+    // Catching up starts with the log's end offset: a network round trip,
+    // waited for only then.
+    auto wait = o.role() == owner_role::catching_up ? 50ms : 0ms;
+    auto r = o.poll(wait);
+    if (r) {
+      busy = busy || *r > 0;
+      last_error[p].clear();
+      continue;
+    }
+    ++group_counters.poll_errors;
+    if (r.error().message() != last_error[p]) {
+      last_error[p] = r.error().message();
+      log_line(eventlog::log_level::warning,
+               fmt::format("node {}: partition {}: {} (retrying)",
+                           to_string(self), p, r.error().to_string()));
+    }
+  }
+  return busy;
+}
+
+void node::impl::publish(bool notify) {
+  std::vector<partition_status> now(owners.size());
+  node_counters c = group_counters;
+  for (std::size_t p = 0; p < owners.size(); ++p) {
+    auto& o = *owners[p];
+    auto& s = now[p];
+    s.partition = static_cast<partition_id>(p);
+    s.assigned = assigned[p];
+    s.role = o.role();
+    s.epoch = o.state().epoch;
+    s.owner = o.state().owner;
+    s.next = o.state().next;
+    s.pending = o.pending();
+    add(c.owners, o.counters());
+  }
+  std::vector<partition_status> changed;
+  {
+    std::lock_guard guard{mutex};
+    for (std::size_t p = 0; p < now.size(); ++p)
+      if (snapshot.size() != now.size() || !same_view(snapshot[p], now[p]))
+        changed.push_back(now[p]);
+    snapshot = now;
+    counters = c;
+  }
+  if (notify && options.on_change)
+    for (auto& s : changed)
+      options.on_change(s);
+}
+
+result<std::unique_ptr<node>> node::start(node_options o) {
+  if (o.node_id.empty() || o.node_id.size() > max_node_id_size)
+    return unexpected{errc::invalid_argument,
+                      fmt::format("node id must be 1 to {} bytes (got {})",
+                                  max_node_id_size, o.node_id.size())};
+  if (o.store.dir.empty())
+    return unexpected{errc::invalid_argument,
+                      "node store dir is empty (the root of the "
+                      "partitions' stores)"};
+  if (auto st = check_group_properties(o); !st)
+    return st;
+  std::error_code ec;
+  std::filesystem::create_directories(o.store.dir, ec);
+  if (ec)
+    return unexpected{errc::io,
+                      fmt::format("node store dir {}: {}",
+                                  o.store.dir.string(), ec.message())};
+  auto n = std::make_unique<impl>();
+  n->options = std::move(o);
+  n->self = {n->options.node_id, n->options.incarnation != 0
+                                     ? n->options.incarnation
+                                     : make_incarnation()};
+  auto log = kafka_log::open(n->options.log);
+  if (!log)
+    return log.error();
+  n->log = std::move(*log);
+  auto count = n->log->partition_count();
+  for (std::int32_t p = 0; p < count; ++p) {
+    auto id = static_cast<partition_id>(p);
+    auto so = n->options.store;
+    so.dir = partition_dir(n->options.store.dir, id);
+    auto store = lmdb_replica_store::open(std::move(so));
+    if (!store)
+      return unexpected{store.error().code(),
+                        fmt::format("the store of partition {}: {}", p,
+                                    store.error().message())};
+    n->stores.push_back(std::move(*store));
+    n->owners.push_back(std::make_unique<partition_owner>(
+        n->log->partition(p), *n->stores.back(),
+        owner_options{.partition = id,
+                      .self = n->self,
+                      .read_batch = n->options.read_batch}));
+    if (auto st = n->owners.back()->open(); !st)
+      return unexpected{st.code(),
+                        fmt::format("partition {}: {}", p, st.message())};
+  }
+  n->assigned.assign(n->owners.size(), false);
+  n->last_error.assign(n->owners.size(), {});
+  if (auto st = n->join_group(); !st)
+    return st;
+  n->publish(false);
+  n->poller = std::thread{[raw = n.get()] { raw->run(); }};
+  return std::unique_ptr<node>{new node{std::move(n)}};
+}
+
+node::node(std::unique_ptr<impl> impl) : impl_(std::move(impl)) {
+}
+
+node::~node() {
+  stop();
+}
+
+const node_identity& node::self() const noexcept {
+  return impl_->self;
+}
+
+std::int32_t node::partition_count() const noexcept {
+  return impl_->partitions();
+}
+
+void node::submit(partition_id p, std::string bytes, group_done done) {
+  auto& n = *impl_;
+  if (p >= static_cast<partition_id>(n.partitions())) {
+    done(status{errc::invalid_argument,
+                fmt::format("no partition {} (the log has {})", p,
+                            n.partitions())});
+    return;
+  }
+  if (bytes.empty()) {
+    done(status{errc::invalid_argument,
+                "a group needs bytes (empty groups are barriers)"});
+    return;
+  }
+  {
+    std::lock_guard guard{n.mutex};
+    if (!n.stopped) {
+      ++n.submitted;
+      n.queue.push_back({p, std::move(bytes), std::move(done)});
+      n.wake.notify_all();
+      return;
+    }
+  }
+  done(status{errc::closed,
+              fmt::format("node {} is stopped", to_string(n.self))});
+}
+
+std::vector<partition_status> node::partitions() const {
+  std::lock_guard guard{impl_->mutex};
+  return impl_->snapshot;
+}
+
+node_counters node::counters() const {
+  std::lock_guard guard{impl_->mutex};
+  auto c = impl_->counters;
+  c.submitted = impl_->submitted;
+  return c;
+}
+
+void node::stop() {
+  auto& n = *impl_;
+  std::lock_guard once{n.stop_mutex};
+  {
+    std::lock_guard guard{n.mutex};
+    if (n.stopped)
+      return;
+    n.stopping = true;
+    n.wake.notify_all();
+  }
+  if (n.poller.joinable())
+    n.poller.join();
+  std::vector<impl::submission> left;
+  {
+    std::lock_guard guard{n.mutex};
+    n.stopped = true;
+    left.swap(n.queue);
+  }
+  for (auto& s : left)
+    s.done(status{errc::closed,
+                  fmt::format("node {} stopped before the group was "
+                              "submitted",
+                              to_string(n.self))});
+  // Pending groups fail with closed; acks still to come find no owner.
+  n.owners.clear();
+  if (n.log)
+    n.log->close();
+  if (n.consumer) {
+    rd_kafka_destroy(n.consumer);
+    n.consumer = nullptr;
+  }
+  n.stores.clear();
+}
+
+} // namespace perdure::cluster

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+// node: the consumer group that assigns partitions. The node never
+// consumes through it (its partitions are paused) and never commits
+// offsets: the stores hold where each partition's replica is. Membership
+// is only the input of claim() and release().
+
+#include "node_impl.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace perdure::cluster {
+
+namespace {
+
+// Defaults of the group consumer; group_properties override all but the
+// ones node::start refuses. Eager assignment: every rebalance revokes all
+// and assigns anew, so the callback sees whole assignments.
+const std::map<std::string, std::string> group_defaults{
+    {"enable.auto.commit", "false"},
+    {"enable.auto.offset.store", "false"},
+    {"auto.offset.reset", "latest"},
+    {"enable.partition.eof", "false"},
+    {"partition.assignment.strategy", "range"},
+    {"socket.nagle.disable", "true"},
+    {"reconnect.backoff.ms", "20"},
+    {"reconnect.backoff.max.ms", "1000"},
+};
+
+eventlog::log_level level_of(int syslog_level) {
+  return syslog_level <= 3   ? eventlog::log_level::error
+         : syslog_level == 4 ? eventlog::log_level::warning
+         : syslog_level <= 6 ? eventlog::log_level::info
+                             : eventlog::log_level::debug;
+}
+
+void group_log(const rd_kafka_t* rk, int level, const char* facility,
+               const char* line) {
+  auto* n = static_cast<const node::impl*>(rd_kafka_opaque(rk));
+  if (n)
+    n->log_line(level_of(level),
+                fmt::format("kafka group {} {}: {}", rd_kafka_name(rk),
+                            facility, line));
+}
+
+void group_error(rd_kafka_t* rk, int err, const char* reason, void*) {
+  auto* n = static_cast<const node::impl*>(rd_kafka_opaque(rk));
+  if (n)
+    n->log_line(eventlog::log_level::warning,
+                fmt::format("kafka group: {}: {}",
+                            rd_kafka_err2str(
+                                static_cast<rd_kafka_resp_err_t>(err)),
+                            reason));
+}
+
+void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                  rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  static_cast<node::impl*>(opaque)->rebalance(err, parts);
+}
+
+bool is_security(const std::string& key) {
+  return key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0
+         || key.rfind("ssl.", 0) == 0;
+}
+
+} // namespace
+
+status node::impl::join_group() {
+  auto props = group_defaults;
+  // The log's security settings reach the brokers for the group too.
+  for (auto& [k, v] : options.log.properties)
+    if (is_security(k))
+      props[k] = v;
+  for (auto& [k, v] : options.group_properties)
+    props[k] = v;
+  props["group.id"] = "perdure." + options.log.app;
+  props["bootstrap.servers"] = options.log.brokers;
+  props["client.id"] = options.node_id;
+  auto* conf = rd_kafka_conf_new();
+  char err[512];
+  for (auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err)
+        != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return {errc::invalid_argument,
+              fmt::format("node group property '{}' is refused by "
+                          "librdkafka {} (value not shown)",
+                          k, rd_kafka_version_str())};
+    }
+  }
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_log_cb(conf, group_log);
+  rd_kafka_conf_set_error_cb(conf, group_error);
+  rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+  consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!consumer) {
+    rd_kafka_conf_destroy(conf);
+    return {errc::invalid_argument,
+            fmt::format("node group consumer: {}", err)};
+  }
+  // Errors and rebalances are all served by rd_kafka_consumer_poll.
+  rd_kafka_poll_set_consumer(consumer);
+  auto* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, log->topic().c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  auto e = rd_kafka_subscribe(consumer, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (e)
+    return {errc::io, fmt::format("node joining group perdure.{}: {}",
+                                  options.log.app, rd_kafka_err2str(e))};
+  return {};
+}
+
+bool node::impl::serve_group() {
+  auto* m = rd_kafka_consumer_poll(consumer, 0);
+  if (!m)
+    return false;
+  if (m->err)
+    log_line(eventlog::log_level::debug,
+             fmt::format("kafka group: {}", rd_kafka_message_errstr(m)));
+  rd_kafka_message_destroy(m);
+  return true;
+}
+
+void node::impl::rebalance(rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts) {
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // Assigned, and paused: the node reads the log through kafka_log.
+    rd_kafka_assign(consumer, parts);
+    rd_kafka_pause_partitions(consumer, parts);
+    std::string list;
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto p = parts->elems[i].partition;
+      if (p < 0 || p >= partitions())
+        continue;
+      auto at = static_cast<std::size_t>(p);
+      assigned[at] = true;
+      ++group_counters.assigned;
+      owners[at]->claim();
+      list += fmt::format("{}{}", list.empty() ? "" : " ", p);
+    }
+    log_line(eventlog::log_level::info,
+             fmt::format("node {}: assigned partitions [{}]",
+                         to_string(self), list));
+    return;
+  }
+  // Revoked (or an error): release everything this node was assigned,
+  // before the callback returns, so that its new owner can lead.
+  for (std::size_t p = 0; p < assigned.size(); ++p) {
+    if (!assigned[p])
+      continue;
+    assigned[p] = false;
+    ++group_counters.revoked;
+    owners[p]->release();
+  }
+  log_line(eventlog::log_level::info,
+           fmt::format("node {}: partitions revoked ({})", to_string(self),
+                       rd_kafka_err2str(err)));
+  rd_kafka_assign(consumer, nullptr);
+}
+
+void node::impl::leave_group() {
+  if (!consumer)
+    return;
+  // Serves the revoke callback on this thread, then leaves the group.
+  rd_kafka_consumer_close(consumer);
+  for (std::size_t p = 0; p < assigned.size(); ++p)
+    if (assigned[p]) {
+      assigned[p] = false;
+      owners[p]->release();
+    }
+}
+
+} // namespace perdure::cluster

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// What node.cpp (start, poll thread, submit) and node_group.cpp (the
+// consumer group that assigns partitions) share.
+
+#include "perdure/cluster/node.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace perdure::cluster {
+
+struct node::impl {
+  struct submission {
+    partition_id partition = 0;
+    std::string bytes;
+    group_done done;
+  };
+
+  node_options options;
+  node_identity self;
+  // Declared in this order so that owners go before stores and the log.
+  std::unique_ptr<kafka_log> log;
+  std::vector<std::unique_ptr<lmdb_replica_store>> stores;
+  std::vector<std::unique_ptr<partition_owner>> owners;
+  rd_kafka_t* consumer = nullptr;
+  std::thread poller;
+
+  // Poll thread only.
+  std::vector<bool> assigned;
+  std::vector<std::string> last_error; // per partition, to log changes
+  node_counters group_counters;        // assigned, revoked, poll_errors
+
+  // Held through stop().
+  std::mutex stop_mutex;
+  // Guarded by mutex.
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::vector<submission> queue;
+  bool stopping = false;
+  bool stopped = false;
+  std::uint64_t submitted = 0;
+  std::vector<partition_status> snapshot;
+  node_counters counters;
+
+  impl() = default;
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+  ~impl();
+
+  void log_line(eventlog::log_level level, const std::string& text) const;
+  std::int32_t partitions() const noexcept {
+    return static_cast<std::int32_t>(owners.size());
+  }
+
+  // node_group.cpp: joins the group (subscribes to the log topic).
+  status join_group();
+  // Serves the group once: rebalances run here (on the poll thread).
+  bool serve_group();
+  // The rebalance callback's work: assign -> claim, revoke -> release.
+  void rebalance(rd_kafka_resp_err_t err,
+                 rd_kafka_topic_partition_list_t* parts);
+  // Leaves the group: revokes (releasing every owner) and closes.
+  void leave_group();
+
+  // node.cpp: the poll thread.
+  void run();
+  bool round();
+  // Publishes the partitions' state; calls on_change for changes when
+  // `notify` (not at start: the initial state is no change).
+  void publish(bool notify = true);
+};
+
+} // namespace perdure::cluster
