@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
            .app = app,
            .properties = {{"fetch.wait.max.ms", fetch_wait}},
            .log = [prefix](eventlog::log_level l, std::string_view text) {
-             if (l >= eventlog::log_level::info)
+             if (l >= eventlog::log_level::info || std::getenv(
+                                                       "PERDURE_NODE_DEBUG"))
                std::fprintf(stderr, "%s%.*s\n", prefix.c_str(),
                             static_cast<int>(text.size()), text.data());
            }};
@@ -102,6 +103,9 @@ int main(int argc, char** argv) {
   o.store.dir = dir;
   o.group_properties = {{"session.timeout.ms", session},
                         {"heartbeat.interval.ms", heartbeat}};
+  // PERDURE_NODE_DEBUG=cgrp,...: librdkafka debug contexts of the group.
+  if (auto* d = std::getenv("PERDURE_NODE_DEBUG"))
+    o.group_properties["debug"] = d;
   // Called on the poll thread only: `leading` needs no lock.
   std::vector<bool> leading;
   o.on_change = [&leading](const partition_status& s) {

@@ -58,7 +58,10 @@ struct config {
   int kills = 10;
   int pauses = 2;
   std::uint64_t seed = 1;
-  int session_ms = 2000;
+  // librdkafka 2.0.2's mock evicts a member whose first JoinGroup waits
+  // longer than its session timeout; its join wait is a few seconds, so
+  // 2 s loses the first node forever (never assigned). 6 s is safe.
+  int session_ms = 6000;
   int partitions = 4;
   int in_flight = 3; // per partition
 };
