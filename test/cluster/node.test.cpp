@@ -24,7 +24,8 @@ node_options options_for(const kafka_mock_process& mock,
   o.log = log_options(mock, "nodes");
   o.node_id = id;
   o.store.dir = dir;
-  o.group_properties = {{"session.timeout.ms", "2000"},
+  // The mock evicts a first join that waits past the session timeout.
+  o.group_properties = {{"session.timeout.ms", "6000"},
                         {"heartbeat.interval.ms", "250"}};
   return o;
 }
@@ -59,7 +60,8 @@ result<log_offset> submit_wait(node& n, partition_id p, std::string bytes) {
 
 TEST_CASE("a node refuses bad options before it connects") {
   node_options o;
-  o.log = {.brokers = "127.0.0.1:1", .app = "x"};
+  o.log.brokers = "127.0.0.1:1";
+  o.log.app = "x";
   o.store.dir = "/nonexistent-perdure-node-test";
   auto code = [](const node_options& opts) {
     auto n = node::start(opts);
