@@ -233,6 +233,20 @@ std::int32_t node::partition_count() const noexcept {
 
 void node::submit(partition_id p, std::string bytes, group_done done) {
   auto& n = *impl_;
+  auto closed = [&] {
+    done(status{errc::closed,
+                fmt::format("node {} is stopped", to_string(n.self))});
+  };
+  bool ended = false;
+  {
+    // A stopped node has closed its log: it knows no partitions any more.
+    std::lock_guard guard{n.mutex};
+    ended = n.stopped || n.stopping;
+  }
+  if (ended) {
+    closed();
+    return;
+  }
   if (p >= static_cast<partition_id>(n.partitions())) {
     done(status{errc::invalid_argument,
                 fmt::format("no partition {} (the log has {})", p,
@@ -246,15 +260,14 @@ void node::submit(partition_id p, std::string bytes, group_done done) {
   }
   {
     std::lock_guard guard{n.mutex};
-    if (!n.stopped) {
+    if (!n.stopped && !n.stopping) {
       ++n.submitted;
       n.queue.push_back({p, std::move(bytes), std::move(done)});
       n.wake.notify_all();
       return;
     }
   }
-  done(status{errc::closed,
-              fmt::format("node {} is stopped", to_string(n.self))});
+  closed();
 }
 
 std::vector<partition_status> node::partitions() const {

@@ -104,7 +104,9 @@ TEST_CASE("a node leads every partition alone and hands them over on stop") {
     return !pb.empty() && pb[1].next > *first;
   }, 60s));
   (*a)->stop();
-  CHECK(submit_wait(**a, 0, group("late")).error() == errc::closed);
+  auto late = submit_wait(**a, 0, group("late"));
+  REQUIRE_FALSE(late.has_value());
+  CHECK_MESSAGE(late.error() == errc::closed, late.error().message());
   REQUIRE(wait_until([&] { return leads_all(**b); }, 60s));
   auto second = submit_wait(**b, 1, group("two"));
   REQUIRE(second);
