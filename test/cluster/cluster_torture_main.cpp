@@ -17,7 +17,7 @@
 #include "cluster_torture.hpp"
 
 #include "kafka_mock_process.hpp"
-#include "piped_process.hpp"
+#include "subprocess.hpp"
 #include "temp_dir.hpp"
 
 #include "perdure/cluster/kafka_log.hpp"
@@ -69,7 +69,7 @@ struct config {
 struct node_slot {
   std::string id;
   std::filesystem::path dir;
-  std::unique_ptr<test::piped_process> proc;
+  std::unique_ptr<test::subprocess> proc;
   bool alive = false;
   bool paused = false;
   bool ready = false;
@@ -124,11 +124,13 @@ class driver {
   // -- processes and their lines ------------------------------------------
   void start_node(std::size_t i) {
     auto& n = nodes_[i];
-    n.proc = std::make_unique<test::piped_process>(std::vector<std::string>{
+    n.proc = std::make_unique<test::subprocess>(
+      std::vector<std::string>{
         PERDURE_CLUSTER_NODE, "--brokers", mock_->bootstrap(), "--app", app_,
         "--id", n.id, "--dir", n.dir.string(), "--session-timeout-ms",
         std::to_string(c_.session_ms), "--heartbeat-ms",
-        std::to_string(std::max(c_.session_ms / 8, 50))});
+        std::to_string(std::max(c_.session_ms / 8, 50))},
+      test::subprocess_options{.pipe_stdin = true});
     n.alive = true;
     n.paused = false;
     n.ready = false;
@@ -209,7 +211,7 @@ class driver {
     n.in_flight[payload] = p;
     if (zombie)
       book_.zombie.insert(payload);
-    n.proc->send("submit " + std::to_string(p) + " " + payload);
+    n.proc->send_line("submit " + std::to_string(p) + " " + payload);
   }
 
   void feed() {
@@ -330,7 +332,7 @@ class driver {
     // Every node catches up to the end seen now.
     for (auto& n : nodes_) {
       n.applied.clear();
-      n.proc->send("applied");
+      n.proc->send_line("applied");
     }
     until([&] {
       bool all = true;
@@ -341,14 +343,14 @@ class driver {
                              [](auto e, auto a) { return a >= e; })) {
           all = false;
           n.applied.clear();
-          n.proc->send("applied");
+          n.proc->send_line("applied");
         }
       }
       return all;
     }, "every node caught up");
     for (auto& n : nodes_) {
-      n.proc->send("quit");
-      auto code = n.proc->wait(120s);
+      n.proc->send_line("quit");
+      auto code = n.proc->wait_for(120s).value_or(-1000);
       n.alive = false;
       if (code != 0)
         throw std::runtime_error{"node " + n.id + " quit with "
