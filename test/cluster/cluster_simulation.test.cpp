@@ -14,6 +14,7 @@
 //    told; one told failure is never applied; none is applied twice;
 //  - once faults stop, a node leads and its groups are applied.
 
+#include "splitmix.hpp"
 #include "perdure/cluster/memory_log.hpp"
 #include "perdure/cluster/partition_owner.hpp"
 
@@ -34,22 +35,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// splitmix64, as memory_log: reproducible with any standard library.
-struct rng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::size_t below(std::size_t n) {
-    return static_cast<std::size_t>(next() % n);
-  }
-  double unit() {
-    return static_cast<double>(next() >> 11) * 0x1.0p-53;
-  }
-};
+using rng = perdure::test::splitmix64;
 
 struct fate {
   enum state_t { pending, succeeded, failed, unknown } state = pending;

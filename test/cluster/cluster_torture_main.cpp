@@ -14,6 +14,7 @@
 //   perdure-cluster-torture [--nodes N] [--kills K] [--pauses S]
 //                           [--seed X] [--session-timeout-ms MS]
 
+#include "splitmix.hpp"
 #include "cluster_torture.hpp"
 
 #include "kafka_mock_process.hpp"
@@ -40,18 +41,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-struct rng { // splitmix64: a seed replays the same schedule
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::size_t below(std::size_t n) {
-    return static_cast<std::size_t>(next() % n);
-  }
-};
+using rng = perdure::test::splitmix64;
 
 struct config {
   int nodes = 3;
