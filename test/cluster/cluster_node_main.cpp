@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -66,24 +67,16 @@ std::string group_of(const std::string& payload) {
 int main(int argc, char** argv) {
   std::string brokers, app, id, dir;
   std::string session = "2000", heartbeat = "250", fetch_wait = "5";
+  const std::map<std::string, std::string*> flags{
+    {"--brokers", &brokers},           {"--app", &app},
+    {"--id", &id},                     {"--dir", &dir},
+    {"--session-timeout-ms", &session}, {"--heartbeat-ms", &heartbeat},
+    {"--fetch-wait-ms", &fetch_wait}};
   for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--brokers")
-      brokers = v;
-    else if (k == "--app")
-      app = v;
-    else if (k == "--id")
-      id = v;
-    else if (k == "--dir")
-      dir = v;
-    else if (k == "--session-timeout-ms")
-      session = v;
-    else if (k == "--heartbeat-ms")
-      heartbeat = v;
-    else if (k == "--fetch-wait-ms")
-      fetch_wait = v;
-    else
+    auto f = flags.find(argv[i]);
+    if (f == flags.end())
       return usage();
+    *f->second = argv[i + 1];
   }
   if (argc % 2 != 1 || brokers.empty() || app.empty() || id.empty()
       || dir.empty())
