@@ -13,6 +13,7 @@
 #include "perdure/eventlog/log_sink.hpp"
 #include "perdure/eventlog/records/promise.hpp"
 #include "perdure/eventlog/records/workflow.hpp"
+#include "perdure/runtime/metrics.hpp"
 #include "perdure/runtime/promise.hpp"
 #include "perdure/runtime/values.hpp"
 
@@ -58,6 +59,26 @@ void signal_hub::committed(const eventlog::write_batch& b) {
     }
     src->notify(op.stream.substr(prefix.size()));
   }
+}
+
+void direct_event::add_to(eventlog::write_batch& b) const {
+  b.create(stream, eventlog::stream_kind::listener);
+  b.expect_last(stream, expect);
+  b.append(stream, rec::to_u16(rec::record_kind::signal_sent), payload);
+  b.put_offset(key, offset);
+}
+
+std::shared_ptr<std::mutex> signal_hub::sender_lock(
+  const std::string& workflow) {
+  std::lock_guard guard{mu};
+  std::erase_if(senders_, [](auto& e) { return e.second.expired(); });
+  auto& slot = senders_[workflow];
+  auto m = slot.lock();
+  if (!m) {
+    m = std::make_shared<std::mutex>();
+    slot = m;
+  }
+  return m;
 }
 
 namespace {
@@ -110,6 +131,50 @@ class log_signal_source final : public signal_source {
     std::lock_guard guard{mu_};
     if (!stopped_ && !keys_.empty())
       wake(workflow);
+  }
+
+  bool direct(const std::string& workflow, const std::string& name,
+              const std::string& value, std::string payload,
+              std::function<void(status)> done) override {
+    std::unique_lock guard{mu_};
+    auto it = keys_.find(key{workflow, name, false});
+    if (stopped_ || it == keys_.end())
+      return false;
+    auto& s = it->second;
+    if (s.handed || s.waits.empty() || s.waits.front()->dropped->load()
+        || !s.waits.front()->deliver_direct)
+      return false;
+    auto lg = log_.lock();
+    if (!lg)
+      return false;
+    // Only when the last scan found no signal of this name and the stream
+    // did not change since: nothing stored goes before this one.
+    auto info = lg->info(rec::signal_stream(workflow));
+    if (!info || info->created != s.scanned_created
+        || info->last_seq != s.scanned_last)
+      return false;
+    auto& w = s.waits.front();
+    std::vector<input> in(1);
+    in[0].bytes = value;
+    auto o = w->def->invoke(in);
+    if (o.what == outcome::kind::error)
+      return false; // stored, and the wait reports it as today
+    auto ev = std::make_shared<direct_event>();
+    ev->stream = rec::signal_stream(workflow);
+    ev->payload = std::move(payload);
+    ev->expect = info->last_seq;
+    ev->key = signal_offset_key(info->created, workflow, name);
+    ev->offset = static_cast<std::int64_t>(info->last_seq + 2);
+    ev->done = std::move(done);
+    s.handed = std::move(w);
+    s.waits.pop_front();
+    s.handed_seq = info->last_seq + 1;
+    s.handed_key = ev->key;
+    auto wait = s.handed;
+    publish();
+    guard.unlock();
+    wait->deliver_direct(std::move(o), std::move(ev));
+    return true;
   }
 
   void stop() override {
@@ -175,12 +240,32 @@ class log_signal_source final : public signal_source {
       std::vector<delivery> out;
       for (auto& k : todo)
         look(k, out);
+      publish();
       guard.unlock();
       for (auto& d : out)
         d.wait->deliver(std::move(d.out), std::move(d.offsets));
       out.clear();
       guard.lock();
     }
+  }
+
+  // Under mu_: counts the waits that can take a signal straight from
+  // engine::signal (direct()), for the gauge perdure_signal_waits_ready.
+  void publish() {
+    if (!metrics)
+      return;
+    if (!ready_)
+      ready_ = &metrics->get_gauge(
+        "perdure_signal_waits_ready",
+        "Signal waits of this engine that take the next signal of their "
+        "name straight from engine::signal, logged in one commit with its "
+        "consumption (armed, nothing stored unconsumed).",
+        {});
+    double n = 0;
+    for (auto& [k, s] : keys_)
+      n += !k.promise && !s.handed && !s.waits.empty()
+           && s.scanned_created != 0;
+    ready_->set(n);
   }
 
   // Under mu_: hands the head wait of `k` its signal when one is there.
@@ -360,6 +445,7 @@ class log_signal_source final : public signal_source {
   bool all_ = false;
   bool stopped_ = false;
   std::thread thread_;
+  perdure::metrics::gauge* ready_ = nullptr; ///< under mu_
 };
 
 } // namespace
