@@ -297,16 +297,17 @@ caf::behavior workflow_behavior(workflow_actor* self,
         plan p;
         {
           std::lock_guard guard{s.st->mu};
-          if (d->event)
+          if (d->event) {
             taken = s.st->run->on_event(node, attempt, std::move(d->out),
                                         d->offsets, p);
-          if (taken && d->direct) {
-            d->direct->add_to(p.batch);
-            p.directs.push_back(std::move(d->direct));
-          }
-          else
+            if (taken && d->direct) {
+              d->direct->add_to(p.batch);
+              p.directs.push_back(std::move(d->direct));
+            }
+          } else {
             s.st->run->on_result(node, attempt, std::move(d->out),
                                  std::move(d->blobs), p, d->started);
+          }
         }
         s.st->cv.notify_all();
         submit(self, std::move(p));
