@@ -63,6 +63,10 @@ perdure::status engine::settle_promise(std::string_view promise_id, bool ok,
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
     return true;
   };
+  // Ordered with this engine's signals to the workflow (engine_signal.cpp):
+  // commits follow calls.
+  auto lock = p.signals->sender_lock(s.workflow);
+  std::lock_guard sending{*lock};
   // The log's commit hook wakes the promise's waits (signal_hub).
   return rec::settle_promise(*p.log, s, starting).as_status();
 }

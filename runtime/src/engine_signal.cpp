@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // engine::signal: stores a signal in stream signals/ID (never in the
 // workflow's own stream, whose appends belong to its actor); the log's
-// commit hook wakes the engine's signal source (signal_hub).
+// commit hook wakes the engine's signal source (signal_hub). When the
+// workflow runs in this engine and waits for the signal, the signal is
+// handed to its wait instead, whose batch logs the signal and its
+// consumption in one commit (the direct path; runtime README, "Signals").
 
 #include "engine_impl.hpp"
 #include "signal_source.hpp"
@@ -12,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 namespace perdure {
@@ -80,9 +84,61 @@ perdure::status engine::add_signal(eventlog::write_batch& b,
   return {};
 }
 
+namespace {
+
+// The direct path: nothing when it does not apply or nobody took the
+// signal (the caller stores it as usual), else the result of the wait's
+// batch.
+std::optional<perdure::status> signal_direct(engine::impl& p,
+                                             std::string_view id,
+                                             std::string_view name,
+                                             const std::string& value,
+                                             std::string_view sender) {
+  if (!rec::check_signal_name(name).empty() || !codec::validate(value)
+      || !live(p, id))
+    return std::nullopt;
+  std::shared_ptr<detail::signal_source> src;
+  {
+    std::lock_guard guard{p.signals->mu};
+    src = p.signals->source.lock();
+  }
+  if (!src)
+    return std::nullopt;
+  auto done = std::make_shared<std::promise<perdure::status>>();
+  auto got = done->get_future();
+  auto payload = codec::encode(rec::signal_sent{.workflow = std::string{id},
+                                                .name = std::string{name},
+                                                .value = {value},
+                                                .sender = std::string{sender},
+                                                .direct = true});
+  if (!src->direct(std::string{id}, std::string{name}, value,
+                   std::move(payload),
+                   [done](perdure::status st) { done->set_value(st); }))
+    return std::nullopt;
+  auto st = got.get();
+  // Not taken (the wait was canceled, lost a race, or its workflow
+  // stopped), or a conflict (the workflow's log moved on): nothing was
+  // stored; the usual path decides.
+  if (st == errc::canceled || st == errc::conflict)
+    return std::nullopt;
+  if (!st)
+    return perdure::status{st.code(),
+                           fmt::format("signal '{}' to workflow '{}': {}",
+                                       name, id, st.message())};
+  return st;
+}
+
+} // namespace
+
 perdure::status engine::signal_bytes(std::string_view id,
                                      std::string_view name, std::string value,
                                      std::string_view sender) {
+  // Signals sent from this engine to one workflow are stored one at a
+  // time, so their commit order is their call order on either path.
+  auto lock = impl_->signals->sender_lock(std::string{id});
+  std::lock_guard sending{*lock};
+  if (auto st = signal_direct(*impl_, id, name, value, sender))
+    return *st;
   for (int round = 0;; ++round) {
     eventlog::write_batch b;
     auto st = add_signal(b, id, name, value, sender);

@@ -4,7 +4,10 @@
 // stored offset, with the offset past it (committed by the runtime in the
 // same batch as the wait's event_received). Until that offset is visible
 // (or the wait was dropped) the queue's next wait gets nothing, so two
-// waits of one name never receive the same signal. Durable promises
+// waits of one name never receive the same signal. A signal sent from
+// this engine to an armed wait with nothing of its name pending is handed
+// over directly (direct()): the wait's batch stores it marked `direct`,
+// consumed, and scans skip it. Durable promises
 // (wait_for_promise) use the same thread and stream: a promise wait gets
 // the one promise_settled record of its name, read, never consumed.
 
@@ -13,6 +16,7 @@
 #include "perdure/eventlog/log_sink.hpp"
 #include "perdure/eventlog/records/promise.hpp"
 #include "perdure/eventlog/records/workflow.hpp"
+#include "perdure/runtime/metrics.hpp"
 #include "perdure/runtime/promise.hpp"
 #include "perdure/runtime/values.hpp"
 
@@ -55,6 +59,24 @@ void signal_hub::committed(const eventlog::write_batch& b) {
     }
     src->notify(op.stream.substr(prefix.size()));
   }
+}
+
+void direct_event::add_to(eventlog::write_batch& b) const {
+  b.create(stream, eventlog::stream_kind::listener);
+  b.append(stream, rec::to_u16(rec::record_kind::signal_sent), payload);
+}
+
+std::shared_ptr<std::mutex> signal_hub::sender_lock(
+  const std::string& workflow) {
+  std::lock_guard guard{mu};
+  std::erase_if(senders_, [](auto& e) { return e.second.expired(); });
+  auto& slot = senders_[workflow];
+  auto m = slot.lock();
+  if (!m) {
+    m = std::make_shared<std::mutex>();
+    slot = m;
+  }
+  return m;
 }
 
 namespace {
@@ -109,6 +131,54 @@ class log_signal_source final : public signal_source {
       wake(workflow);
   }
 
+  bool direct(const std::string& workflow, const std::string& name,
+              const std::string& value, std::string payload,
+              std::function<void(status)> done) override {
+    std::unique_lock guard{mu_};
+    auto it = keys_.find(key{workflow, name, false});
+    if (stopped_ || it == keys_.end())
+      return false;
+    auto& [k, s] = *it;
+    if (s.handed || s.waits.empty() || s.waits.front()->dropped->load()
+        || !s.waits.front()->deliver_direct)
+      return false;
+    auto lg = log_.lock();
+    if (!lg)
+      return false;
+    // Only when no signal of this name is stored unconsumed: one sent
+    // earlier is never passed (this engine's earlier ones are committed,
+    // engine_signal.cpp's sender lock). The stream may not exist yet.
+    auto info = lg->info(rec::signal_stream(workflow));
+    if (!info && info.error() != errc::not_found)
+      return false;
+    if (info && (info->created != s.scanned_created
+                 || info->last_seq != s.scanned_last)) {
+      auto p = first_pending(k, s, *lg, *info);
+      if (!p || p->seq != 0) {
+        wake(workflow); // the usual path hands it out
+        return false;
+      }
+      s.scanned_created = info->created;
+      s.scanned_last = info->last_seq;
+    }
+    auto& w = s.waits.front();
+    std::vector<input> in(1);
+    in[0].bytes = value;
+    auto o = w->def->invoke(in);
+    if (o.what == outcome::kind::error)
+      return false; // stored, and the wait reports it as today
+    auto ev = std::make_shared<direct_event>();
+    ev->stream = rec::signal_stream(workflow);
+    ev->payload = std::move(payload);
+    ev->done = std::move(done);
+    auto wait = std::move(w);
+    s.waits.pop_front();
+    publish();
+    guard.unlock();
+    wait->deliver_direct(std::move(o), std::move(ev));
+    return true;
+  }
+
   void stop() override {
     {
       std::lock_guard guard{mu_};
@@ -139,6 +209,7 @@ class log_signal_source final : public signal_source {
     // read again until it changes.
     eventlog::time_ns scanned_created = 0;
     eventlog::seq_t scanned_last = 0;
+    bool idle = false; ///< the last look found nothing to hand out
   };
 
   // Under mu_.
@@ -172,12 +243,32 @@ class log_signal_source final : public signal_source {
       std::vector<delivery> out;
       for (auto& k : todo)
         look(k, out);
+      publish();
       guard.unlock();
       for (auto& d : out)
         d.wait->deliver(std::move(d.out), std::move(d.offsets));
       out.clear();
       guard.lock();
     }
+  }
+
+  // Under mu_: counts the waits that can take a signal straight from
+  // engine::signal (direct()), for the gauge perdure_signal_waits_ready.
+  void publish() {
+    if (!metrics)
+      return;
+    if (!ready_)
+      ready_ = &metrics->get_gauge(
+        "perdure_signal_waits_ready",
+        "Signal waits of this engine that take the next signal of their "
+        "name straight from engine::signal, logged in one commit with its "
+        "consumption (armed, nothing stored unconsumed).",
+        {});
+    double n = 0;
+    for (auto& [k, s] : keys_)
+      n += !k.promise && !s.handed && !s.waits.empty()
+           && s.idle;
+    ready_->set(n);
   }
 
   // Under mu_: hands the head wait of `k` its signal when one is there.
@@ -208,47 +299,27 @@ class log_signal_source final : public signal_source {
       keys_.erase(it);
       return;
     }
-    auto stream = rec::signal_stream(k.workflow);
     auto info = changed_since_scan(k, s, *lg);
-    if (!info)
-      return;
-    auto okey = signal_offset_key(info->created, k.workflow, k.name);
-    auto off = lg->offset(okey);
-    if (!off) {
-      report(k, off.error());
+    if (!info) {
+      s.idle = true; // unchanged since a scan found nothing, or absent
       return;
     }
-    auto from = std::max<eventlog::seq_t>(
-      off->value_or(1) > 0 ? static_cast<eventlog::seq_t>(off->value_or(1))
-                           : 1,
-      info->first_seq);
-    eventlog::seq_t found = 0;
-    std::string value;
-    status bad;
-    auto st = lg->scan(stream, from, [&](const eventlog::record_view& r) {
-      if (r.kind != rec::to_u16(rec::record_kind::signal_sent))
-        return true;
-      auto sig = codec::decode<rec::signal_sent>(r.payload);
-      if (!sig) {
-        bad = sig.error();
-        found = r.seq;
-        return false;
-      }
-      if (sig->name != k.name)
-        return true;
-      found = r.seq;
-      value = std::move(sig->value.data);
-      return false;
-    });
-    if (!st) {
-      report(k, st);
+    auto p = first_pending(k, s, *lg, *info);
+    if (!p) {
+      report(k, p.error());
       return;
     }
-    if (found == 0) {
+    s.idle = p->seq == 0;
+    if (p->seq == 0) {
       s.scanned_created = info->created;
       s.scanned_last = info->last_seq;
       return;
     }
+    auto stream = rec::signal_stream(k.workflow);
+    auto okey = signal_offset_key(info->created, k.workflow, k.name);
+    auto found = p->seq;
+    auto& bad = p->bad;
+    auto& value = p->value;
     auto w = std::move(s.waits.front());
     s.waits.pop_front();
     s.handed = w;
@@ -273,6 +344,47 @@ class log_signal_source final : public signal_source {
     }
     out.push_back({std::move(w), std::move(o),
                    {{okey, static_cast<std::int64_t>(found + 1)}}});
+  }
+
+  struct pending {
+    eventlog::seq_t seq = 0; ///< 0: none
+    std::string value;
+    status bad; ///< the record at `seq` does not decode
+  };
+
+  // Under mu_: the first signal of `k`'s name at or after its stored
+  // offset that is not consumed yet (direct ones are consumed as stored).
+  // What the last scan of this stream (`s`) read is not read again.
+  result<pending> first_pending(const key& k, const key_state& s,
+                                eventlog::event_log& lg,
+                                const eventlog::stream_info& info) {
+    auto off = lg.offset(signal_offset_key(info.created, k.workflow, k.name));
+    if (!off)
+      return std::move(off).error();
+    auto from = std::max<eventlog::seq_t>(
+      std::max<std::int64_t>(off->value_or(1), 1), info.first_seq);
+    if (info.created == s.scanned_created)
+      from = std::max(from, s.scanned_last + 1);
+    pending p;
+    auto st = lg.scan(rec::signal_stream(k.workflow), from,
+                      [&](const eventlog::record_view& r) {
+      if (r.kind != rec::to_u16(rec::record_kind::signal_sent))
+        return true;
+      auto sig = codec::decode<rec::signal_sent>(r.payload);
+      if (!sig) {
+        p.bad = sig.error();
+        p.seq = r.seq;
+        return false;
+      }
+      if (sig->name != k.name || sig->direct)
+        return true;
+      p.seq = r.seq;
+      p.value = std::move(sig->value.data);
+      return false;
+    });
+    if (!st)
+      return unexpected{std::move(st)};
+    return p;
   }
 
   // Under mu_: the directory entry of `k`'s signal stream if it changed
@@ -357,6 +469,7 @@ class log_signal_source final : public signal_source {
   bool all_ = false;
   bool stopped_ = false;
   std::thread thread_;
+  perdure::metrics::gauge* ready_ = nullptr; ///< under mu_
 };
 
 } // namespace

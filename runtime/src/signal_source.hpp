@@ -11,16 +11,54 @@
 #include "perdure/runtime/graph.hpp"
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 namespace perdure::detail {
+
+/// A signal handed by engine::signal straight to an armed wait: what the
+/// wait's batch adds (the signal_sent record, marked `direct`, appended to
+/// `stream` without expecting its last seq: it is consumed as stored, so
+/// another writer's signal in between changes nothing), and who hears how
+/// that batch ended. Dropped without `finish`: nobody took it (status
+/// `canceled`), and the sender stores the signal as usual.
+struct direct_event {
+  std::string stream;
+  std::string payload; ///< the encoded signal_sent, `direct` set
+  std::function<void(status)> done;
+
+  direct_event() = default;
+  direct_event(const direct_event&) = delete;
+  direct_event& operator=(const direct_event&) = delete;
+  ~direct_event() {
+    finish({errc::canceled, "no wait took the signal"});
+  }
+  /// Adds the signal, consumed, to `b`.
+  void add_to(eventlog::write_batch& b) const;
+  /// Calls `done` once with `st`.
+  void finish(status st) {
+    if (auto f = std::exchange(done, nullptr))
+      f(std::move(st));
+  }
+};
 
 class signal_source : public event_source {
  public:
   /// A signal for `workflow` was committed: look at its waits now.
   virtual void notify(const std::string& workflow) = 0;
+  /// Hands signal `name` (encoded `value`, `payload` its encoded
+  /// signal_sent) to the armed head wait of `workflow` when nothing of that
+  /// name is stored unconsumed (no signal sent earlier is passed) and
+  /// nothing was handed out: false (and
+  /// `done` is not called) when that does not apply. Else `done` hears the
+  /// result of the wait's batch that logs the signal and its consumption.
+  virtual bool direct(const std::string& workflow, const std::string& name,
+                      const std::string& value, std::string payload,
+                      std::function<void(status)> done) = 0;
 };
 
 /// Where the log's commit hook finds the engine's signal source. A signal
@@ -34,6 +72,12 @@ struct signal_hub {
   /// Wakes the source for each signal `b` appends. On the log's writer
   /// thread (eventlog::options::on_commit): quick, writes nothing.
   void committed(const eventlog::write_batch& b);
+  /// The lock every signal sent to `workflow` from this engine holds
+  /// while it is stored, so that their commits follow their calls.
+  std::shared_ptr<std::mutex> sender_lock(const std::string& workflow);
+
+ private:
+  std::map<std::string, std::weak_ptr<std::mutex>> senders_; ///< under mu
 };
 
 /// The source reading `log`. Signals written by another process (`perdure

@@ -32,6 +32,9 @@ struct step_done {
   std::vector<std::string> blobs;
   bool event = false; ///< from an event source, not the step pool
   std::vector<std::pair<std::string, std::int64_t>> offsets;
+  /// A signal handed straight from its sender (signal_source.hpp):
+  /// logged in the event's batch.
+  std::shared_ptr<direct_event> direct;
   time_ns started = 0; ///< when the body began (0: it did not run)
   /// The actor's run generation when the attempt started (a result of an
   /// earlier run, before a continue-as-new, is dropped).

@@ -55,14 +55,20 @@ void submit(workflow_actor* self, plan p) {
     batch.expect_last(s.st->id, run.last_seq());
     run.advance(own);
   }
+  auto directs = std::move(p.directs);
   s.pending.push_back(std::move(p));
   s.eng->log->submit(
     std::move(batch),
     [hdl = caf::actor{self}, no, t0 = std::chrono::steady_clock::now(),
-     latency = s.eng->m.commit_seconds](result<eventlog::commit_info> r) {
+     latency = s.eng->m.commit_seconds,
+     directs = std::move(directs)](result<eventlog::commit_info> r) {
       latency->observe(std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - t0)
                          .count());
+      // Their senders return now: the signals are durable (or not
+      // stored, with the log's error).
+      for (auto& ev : directs)
+        ev->finish(r ? status{} : r.error());
       // With its code: a full storage stays `full` for the caller.
       auto code = static_cast<std::uint8_t>(r ? errc::ok : r.error().code());
       caf::anon_send(hdl, commit_atom::value, no, code,
@@ -291,12 +297,17 @@ caf::behavior workflow_behavior(workflow_actor* self,
         plan p;
         {
           std::lock_guard guard{s.st->mu};
-          if (d->event)
+          if (d->event) {
             taken = s.st->run->on_event(node, attempt, std::move(d->out),
                                         d->offsets, p);
-          else
+            if (taken && d->direct) {
+              d->direct->add_to(p.batch);
+              p.directs.push_back(std::move(d->direct));
+            }
+          } else {
             s.st->run->on_result(node, attempt, std::move(d->out),
                                  std::move(d->blobs), p, d->started);
+          }
         }
         s.st->cv.notify_all();
         submit(self, std::move(p));

@@ -69,6 +69,19 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
     d->offsets = std::move(offsets);
     caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
   };
+  w->deliver_direct = [addr = self->address(), node, attempt, gen = s.gen,
+                       dropped = w->dropped](
+                        outcome out, std::shared_ptr<direct_event> ev) {
+    auto hdl = caf::actor_cast<caf::actor>(addr);
+    if (dropped->load() || !hdl)
+      return; // ev, dropped, tells its sender
+    auto d = std::make_shared<step_done>();
+    d->out = std::move(out);
+    d->event = true;
+    d->gen = gen;
+    d->direct = std::move(ev);
+    caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
+  };
   w->stored_offset = [log = std::weak_ptr<eventlog::event_log>{s.eng->log}](
                        const std::string& key)
     -> result<std::optional<std::int64_t>> {

@@ -83,6 +83,9 @@ struct plan {
   std::vector<std::uint32_t> checkpointed;
   /// Nodes canceled by a race: their armed event waits are dropped.
   std::vector<std::uint32_t> dropped;
+  /// Signals this batch stores and consumes (signal_source.hpp): told how
+  /// its commit ended.
+  std::vector<std::shared_ptr<direct_event>> directs;
   /// Set when node `continuing` returned continue_as_new: the workflow's
   /// next run. The batch is not complete: once every earlier batch is
   /// durable, the owner reads the run's records and calls continue_into.

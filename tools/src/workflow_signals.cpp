@@ -53,7 +53,7 @@ result<json> workflow_signals(const eventlog::event_log& log,
       j["name"] = s->name;
       j["sender"] = s->sender;
       j["value"] = value_json(s->value.data).value_or(json(nullptr));
-      j["consumed"] = static_cast<std::int64_t>(r.seq) < *upto;
+      j["consumed"] = s->direct || static_cast<std::int64_t>(r.seq) < *upto;
       out["signals"].push_back(std::move(j));
     } else if (r.kind == rec::to_u16(rec::record_kind::promise_settled)) {
       auto p = codec::decode<rec::promise_settled>(r.payload);

@@ -26,6 +26,7 @@ namespace detail {
 struct step_def;
 struct node;
 struct event_source;
+struct direct_event;
 
 /// One argument of a node as built: a literal, another node's output, a
 /// stored blob, or a list of arguments (a container of workflows).
@@ -121,6 +122,12 @@ struct event_wait {
   std::function<void(outcome, std::vector<std::pair<std::string,
                                                     std::int64_t>>)>
     deliver;
+  /// Like `deliver`, for an event handed over by its sender itself (a
+  /// signal from engine::signal): `ev`'s records commit in the event's
+  /// batch, and `ev` hears how that batch ended (or, dropped, that nobody
+  /// took the event). Set by the engine; empty elsewhere.
+  std::function<void(outcome, std::shared_ptr<direct_event> ev)>
+    deliver_direct;
   /// The offset stored under `key` in the engine's log (what `deliver`'s
   /// offsets wrote), so a source resumes where the log says it stopped.
   std::function<result<std::optional<std::int64_t>>(const std::string&)>

@@ -175,6 +175,10 @@ struct signal_sent {
   std::string name;
   codec::bytes value;     ///< the value's own self-describing FlexBuffer
   std::string sender = {}; ///< "engine" or "cli"
+  /// Handed by engine::signal straight to the armed wait and stored by that
+  /// wait's own batch (with its event_received): consumed as stored. No
+  /// offset covers it; readers looking for unconsumed signals skip it.
+  bool direct = false;
 };
 
 /// The stream holding the signals sent to workflow `workflow`.
@@ -234,7 +238,7 @@ PERDURE_FIELDS(step_failed, node, id, attempt, error_type, error_text, final,
                started)
 PERDURE_FIELDS(step_continued, node, id, root, nodes, started)
 PERDURE_FIELDS(timer_set, node, id, due)
-PERDURE_FIELDS(signal_sent, workflow, name, value, sender)
+PERDURE_FIELDS(signal_sent, workflow, name, value, sender, direct)
 PERDURE_FIELDS(workflow_ended, step, error_type, error_text, requested_by)
 
 using eventlog::record_kind;
