@@ -51,7 +51,17 @@ void write_waiting_workflow(const std::string& storage) {
            with_timeout(wait_for_signal<int>("b"), 1h)),
     "uw");
   REQUIRE(test::wait_until([&] { return eng.try_status("uw").has_value(); }));
+  // Once both waits are armed, "a" is handed straight to its wait and
+  // stored consumed, marked direct (no offset covers it).
+  auto& ready = eng.metrics().get_gauge("perdure_signal_waits_ready", "", {});
+  REQUIRE(test::wait_until([&] { return ready.value() >= 2; }));
   REQUIRE(eng.try_signal("uw", "a", 5).is_ok());
+  auto sigs = eng.event_log()->read("signals/uw");
+  REQUIRE(sigs);
+  REQUIRE(sigs->size() == 1);
+  CHECK(codec::decode<records::signal_sent>(sigs->front().payload)
+          .value()
+          .direct);
   REQUIRE(eng.try_signal("uw", "c", 9).is_ok());
   REQUIRE(test::wait_until([&] {
     return has_kind(eng, "uw", eventlog::record_kind::event_received)
@@ -59,8 +69,8 @@ void write_waiting_workflow(const std::string& storage) {
            && eng.try_status("uw/kid").value_or(workflow_status::running)
                 == workflow_status::successful;
   }));
-  // "a" consumed: its event_received is in the stream (the offset is
-  // committed with it).
+  // "a" consumed: its event_received is in the stream (committed with
+  // the signal).
 }
 
 const json* find_step(const json& steps, const std::string& part) {
