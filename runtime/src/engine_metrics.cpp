@@ -33,6 +33,10 @@ engine_metrics engine_metrics::create(metrics::registry& reg) {
     "perdure_workflows_canceled_externally_total",
     "Live workflows stopped because another process (perdure cancel) "
     "canceled them.");
+  m.runs_continued = &reg.get_counter(
+    "perdure_workflow_runs_continued_total",
+    "Workflow runs ended by continue-as-new: the batch that archives the "
+    "run and starts the next one under the same id was submitted.");
   return m;
 }
 

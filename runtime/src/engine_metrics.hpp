@@ -21,6 +21,7 @@ struct engine_metrics {
   metrics::histogram* commit_seconds = nullptr; ///< submit -> durable
   metrics::histogram* batch_records = nullptr;  ///< records per batch
   metrics::counter* external_cancels = nullptr; ///< canceled by another writer
+  metrics::counter* runs_continued = nullptr;   ///< continue-as-new
 
   /// Registers the engine's metrics in `reg`.
   static engine_metrics create(metrics::registry& reg);

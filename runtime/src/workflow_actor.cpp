@@ -135,6 +135,7 @@ void maybe_continue(workflow_actor* self) {
   }
   p.next.reset();
   s.st->cv.notify_all();
+  s.eng->m.runs_continued->inc();
   submit(self, std::move(p));
 }
 

@@ -109,6 +109,10 @@ TEST_CASE("10,000 continue-as-new runs keep the live stream under 100 "
   CHECK(live_records(eng, "loop") < 100);
   auto m = eng.metadata("loop");
   CHECK(m.run_number == 10'001);
+  CHECK(eng.metrics()
+          .get_counter("perdure_workflow_runs_continued_total", "")
+          .value()
+        == 10'000);
   CHECK(m.status == workflow_status::successful);
   auto kept = records::archived_runs(*eng.event_log(), "loop").value();
   REQUIRE(kept.size() == 10);
