@@ -3,6 +3,7 @@
 // up to a bound), lingering surplus workers, and one timer thread.
 
 #include "actor_pool.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <fmt/format.h>
 
@@ -42,7 +43,10 @@ struct actor_pool::state : std::enable_shared_from_this<state> {
 
   void spawn() {
     ++threads;
-    std::thread{[self = shared_from_this()] { self->worker(); }}.detach();
+    std::thread{[self = shared_from_this()] {
+      eventlog::set_thread_name("perdure-actor");
+      self->worker();
+    }}.detach();
   }
 
   void worker();
@@ -124,7 +128,10 @@ actor_pool::actor_pool(std::size_t threads, std::size_t max_blocked)
   st_->max_blocked = std::max<std::size_t>(1, max_blocked);
   for (std::size_t i = 0; i < st_->target; ++i)
     st_->spawn();
-  st_->timer = std::thread{[s = st_.get()] { s->timer_loop(); }};
+  st_->timer = std::thread{[s = st_.get()] {
+    eventlog::set_thread_name("perdure-atimer");
+    s->timer_loop();
+  }};
 }
 
 actor_pool::actor_pool(manual_t) : st_(std::make_shared<state>()) {

@@ -8,6 +8,7 @@
 #include "perdure/eventlog/change_feed.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/records/projection.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include "actor_runner.hpp"
 
@@ -431,7 +432,10 @@ result<projection> start_projection(engine& eng, std::string name,
     "perdure_projection_position",
     "The feed position a projection handled and stored last.",
     {{"projection", name}});
-  r->th = std::thread{[p = r.get()] { p->run(); }};
+  r->th = std::thread{[p = r.get()] {
+    eventlog::set_thread_name("perdure-project");
+    p->run();
+  }};
   svc->running.emplace(name, r);
   return projection{std::move(r)};
 }

@@ -15,6 +15,7 @@
 #include "durability.hpp"
 
 #include "log_impl.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <fcntl.h>
 
@@ -32,7 +33,10 @@ class journal_durability final : public group_durability {
  public:
   explicit journal_durability(event_log::impl& self)
     : self_(self), pace_(self.opts.writeback_interval) {
-    syncer_ = std::thread{[this] { run_syncer(); }};
+    syncer_ = std::thread{[this] {
+      set_thread_name("perdure-sync");
+      run_syncer();
+    }};
     self.durability_threads = {syncer_.get_id()};
   }
 

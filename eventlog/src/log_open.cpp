@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "perdure/eventlog/event_log.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 // Opening a storage (checks, recovery, LMDB's environment, the threads) and
 // closing it. The rest of event_log lives in event_log.cpp.
@@ -385,7 +386,10 @@ void start(event_log::impl& self) {
     return;
   self.dur = make_durability(self);
   self.callers_commit = self.dur->callers_commit();
-  self.writer = std::thread{[p = &self] { p->run_writer(); }};
+  self.writer = std::thread{[p = &self] {
+    set_thread_name("perdure-writer");
+    p->run_writer();
+  }};
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "listener_pool.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <condition_variable>
 #include <map>
@@ -82,7 +83,10 @@ void listener_pool::run(std::function<void()> job,
   c.jobs.emplace(not_before, std::move(job));
   if (c.idle < c.jobs.size() && c.workers.size() < c.max_threads) {
     auto& w = c.workers.emplace_back();
-    w.thread = std::thread{[self = core_, me = &w] { core::work(self, me); }};
+    w.thread = std::thread{[self = core_, me = &w] {
+      eventlog::set_thread_name("perdure-listen");
+      core::work(self, me);
+    }};
   } else {
     c.cv.notify_one();
   }

@@ -12,6 +12,7 @@
 
 #include "perdure/eventlog/records/child.hpp"
 #include "perdure/runtime/child.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <fmt/format.h>
 
@@ -48,7 +49,10 @@ class child_source_impl final
     waits_.push_back(std::move(w));
     kick_ = true;
     if (!thread_.joinable())
-      thread_ = std::thread{[this] { loop(); }};
+      thread_ = std::thread{[this] {
+        eventlog::set_thread_name("perdure-child");
+        loop();
+      }};
     cv_.notify_one();
   }
 

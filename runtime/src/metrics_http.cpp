@@ -4,6 +4,7 @@
 // Prometheus scraper needs, and keeps the server small enough to review.
 
 #include "metrics_http.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -274,7 +275,10 @@ result<std::unique_ptr<metrics_server>> metrics_server::start(
   if (::pipe2(p->wake, O_CLOEXEC) != 0)
     return unexpected{sys_error("pipe2")};
   auto* raw = p.get();
-  p->thread = std::thread{[raw] { raw->serve(); }};
+  p->thread = std::thread{[raw] {
+    eventlog::set_thread_name("perdure-http");
+    raw->serve();
+  }};
   return std::unique_ptr<metrics_server>{new metrics_server{std::move(p)}};
 }
 

@@ -9,6 +9,7 @@
 
 #include "perdure/eventlog/log_sink.hpp"
 #include "perdure/eventlog/records/schedule.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <fmt/format.h>
 
@@ -184,7 +185,10 @@ class schedule_service final : public engine_service {
       out.last_tick = time_of(*stored->last_tick_ns);
     entries_.emplace(std::move(name), std::move(e));
     if (!ticker_.joinable())
-      ticker_ = std::thread{[this] { run(); }};
+      ticker_ = std::thread{[this] {
+        eventlog::set_thread_name("perdure-sched");
+        run();
+      }};
     g.unlock();
     cv_.notify_all();
     return out;

@@ -19,6 +19,7 @@
 #include "perdure/runtime/metrics.hpp"
 #include "perdure/runtime/promise.hpp"
 #include "perdure/runtime/values.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -216,7 +217,10 @@ class log_signal_source final : public signal_source {
   void wake(const std::string& workflow) {
     dirty_.insert(workflow);
     if (!thread_.joinable())
-      thread_ = std::thread{[this] { loop(); }};
+      thread_ = std::thread{[this] {
+        eventlog::set_thread_name("perdure-signal");
+        loop();
+      }};
     cv_.notify_one();
   }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "step_pool.hpp"
+#include "perdure/eventlog/thread_name.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -81,7 +82,10 @@ struct step_pool::core {
         i = waiting.erase(i);
         if (admitted.size() > idle && workers.size() < max_threads) {
           auto& w = workers.emplace_back();
-          w.thread = std::thread{[self, me = &w] { work(self, me); }};
+          w.thread = std::thread{[self, me = &w] {
+            eventlog::set_thread_name("perdure-step");
+            work(self, me);
+          }};
         } else {
           cv.notify_one();
         }

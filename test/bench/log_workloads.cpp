@@ -287,8 +287,58 @@ figures run_log_append(const bench_options& o) {
   return f;
 }
 
+// -- handoff-floor ------------------------------------------------------------
+
+// Two threads passing a token back and forth through a mutex and a
+// condition variable, as perdure's queues hand work between threads: the
+// one-way latency of a hand-off to a sleeping thread on this machine.
+figures run_handoff_floor(const bench_options& o) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int turn = 0; // 0: the main thread's, 1: the peer's, 2: stop
+  std::thread peer{[&] {
+    std::unique_lock guard{mu};
+    for (;;) {
+      cv.wait(guard, [&] { return turn != 0; });
+      if (turn == 2)
+        return;
+      turn = 0;
+      cv.notify_all();
+    }
+  }};
+  latencies lat;
+  auto t0 = clock_type::now();
+  while (seconds_since(t0) < o.seconds || lat.size() < 1000) {
+    auto s = clock_type::now();
+    std::unique_lock guard{mu};
+    turn = 1;
+    cv.notify_all();
+    cv.wait(guard, [&] { return turn == 0; });
+    guard.unlock();
+    lat.add((clock_type::now() - s) / 2);
+  }
+  {
+    std::lock_guard guard{mu};
+    turn = 2;
+  }
+  cv.notify_all();
+  peer.join();
+  figures f;
+  f.add("handoffs", static_cast<double>(lat.size()) * 2);
+  f.add("handoff_p50_us", lat.quantile_us(0.5));
+  f.add("handoff_p99_us", lat.quantile_us(0.99));
+  fsync_floor(o, f);
+  f.add("handoff_p50_vs_fsync_floor",
+        f.get("handoff_p50_us") / f.get("fsync_floor_p50_us"));
+  return f;
+}
+
 } // namespace
 
+PERDURE_WORKLOAD("handoff-floor",
+                 "one-way latency of handing work to a sleeping thread "
+                 "(mutex + condition variable ping-pong) vs fsync-floor",
+                 run_handoff_floor);
 PERDURE_WORKLOAD("fsync-floor",
                  "latency of one fdatasync after appending 4 KiB to a file",
                  run_fsync_floor);
