@@ -16,6 +16,7 @@
 #include <random>
 
 #include "child_process.hpp"
+#include "journal_images.hpp"
 #include "journal_support.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
@@ -35,65 +36,6 @@ std::unique_ptr<event_log> open_or_exit(options o) {
     std::exit(3);
   }
   return std::move(*r);
-}
-
-// What the disk may hold after a power loss: each page of data.mdb either as
-// it was when the checkpoint synced it (`at_checkpoint`) or as the OS had it
-// at the end (`final`); pages past the checkpoint's end either written or
-// zero. The journal files are as synced (acknowledged entries are durable).
-std::string mix_pages(const std::string& at_checkpoint, const std::string& final,
-                      std::mt19937& rng, int mode) {
-  constexpr std::size_t page = 4096;
-  std::string out = final;
-  for (std::size_t at = 0; at < out.size(); at += page) {
-    bool old = mode == 0 ? true : mode == 1 ? false : (rng() & 1) != 0;
-    if (!old)
-      continue;
-    auto n = std::min(page, out.size() - at);
-    if (at + n <= at_checkpoint.size())
-      out.replace(at, n, at_checkpoint, at, n);
-    else
-      out.replace(at, n, std::string(n, '\0'));
-  }
-  return out;
-}
-
-// The journal files as they are now; taken together with data.mdb, since
-// a running log may write a checkpoint entry later.
-using journal_files = std::map<std::string, std::string>;
-journal_files slurp_journals(const fs::path& from) {
-  journal_files out;
-  for (auto name : {"journal-0", "journal-1", "journal-foreign"})
-    if (fs::exists(from / name))
-      out[name] = slurp(from / name);
-  return out;
-}
-
-void copy_storage(const journal_files& journals, const fs::path& to,
-                  const std::string& data) {
-  fs::create_directories(to);
-  spit(to / "data.mdb", data);
-  for (auto& [name, bytes] : journals)
-    spit(to / name, bytes);
-}
-
-void check_contents(event_log& log, const expected_map& want) {
-  for (auto& [stream, payloads] : want) {
-    auto r = log.read(stream);
-    REQUIRE_MESSAGE(r.has_value(), stream, ": ", r.as_status().to_string());
-    REQUIRE(r->size() == payloads.size());
-    for (std::size_t i = 0; i < payloads.size(); ++i)
-      CHECK((*r)[i].payload == payloads[i]);
-  }
-  auto damage = log.verify();
-  REQUIRE(damage);
-  CHECK(damage->empty());
-}
-
-std::string payload(int s, int i) {
-  return std::string(static_cast<std::size_t>(20 + (i * 53) % 900),
-                     static_cast<char>('a' + (s + i) % 26))
-         + "#" + std::to_string(i);
 }
 
 } // namespace
@@ -456,51 +398,4 @@ TEST_CASE("journal: queued batches are acknowledged in order, many per journal s
   REQUIRE(order.size() == n);
   for (int i = 0; i < n; ++i)
     CHECK(order[static_cast<std::size_t>(i)] == static_cast<seq_t>(i + 1));
-}
-
-TEST_CASE("journal: a periodic checkpoint (taken while the writer goes on) is a valid recovery base") {
-  // The scenario needs no third checkpoint between taking the copies below;
-  // on a machine slow enough to let the 3 s interval pass in between, it
-  // starts again on a fresh directory (the condition, not a time, decides).
-  std::optional<test::temp_dir> dir;
-  expected_map want;
-  std::string at_checkpoint, final_data;
-  journal_files journals;
-  for (int attempt = 1;; ++attempt) {
-    dir.emplace();
-    want.clear();
-    auto o = journal_opts(dir->path());
-    o.checkpoint_interval = std::chrono::milliseconds{3000};
-    auto log = open_ok(o);
-    for (int i = 0; i < 50; ++i) {
-      REQUIRE(log->append("p", 1, payload(2, i)));
-      want["p"].push_back(payload(2, i));
-    }
-    // Wait for the periodic checkpoint; it counts once its journal entry
-    // is synced.
-    REQUIRE(wait_until([&] { return log->stats().checkpoints >= 2; }));
-    REQUIRE(log->stats().checkpoints == 2);
-    at_checkpoint = slurp(*dir / "data.mdb");
-    for (int i = 50; i < 110; ++i) {
-      REQUIRE(log->append("p", 1, payload(2, i)));
-      want["p"].push_back(payload(2, i));
-    }
-    final_data = slurp(*dir / "data.mdb");
-    journals = slurp_journals(dir->path());
-    // No later checkpoint may have synced pages the mix below takes as lost.
-    if (log->stats().checkpoints == 2)
-      break;
-    MESSAGE("a third checkpoint ran during attempt " << attempt << "; again");
-    REQUIRE(attempt < 5);
-  }
-  for (int mode = 0; mode < 8; ++mode) {
-    CAPTURE(mode);
-    std::mt19937 rng(static_cast<unsigned>(mode * 31 + 5));
-    auto crash = *dir / ("crash" + std::to_string(mode));
-    copy_storage(journals, crash,
-                 mix_pages(at_checkpoint, final_data, rng, mode < 2 ? mode : 2));
-    other_boot reboot;
-    auto r = open_ok(journal_opts(crash));
-    check_contents(*r, want);
-  }
 }
