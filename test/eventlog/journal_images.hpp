@@ -17,7 +17,8 @@ namespace perdure::test {
 // it was when the checkpoint synced it (`at_checkpoint`) or as the OS had it
 // at the end (`final`); pages past the checkpoint's end either written or
 // zero. The journal files are as synced (acknowledged entries are durable).
-inline std::string mix_pages(const std::string& at_checkpoint, const std::string& final,
+inline std::string mix_pages(const std::string& at_checkpoint,
+                             const std::string& final,
                       std::mt19937& rng, int mode) {
   constexpr std::size_t page = 4096;
   std::string out = final;
@@ -45,7 +46,8 @@ inline journal_files slurp_journals(const std::filesystem::path& from) {
   return out;
 }
 
-inline void copy_storage(const journal_files& journals, const std::filesystem::path& to,
+inline void copy_storage(const journal_files& journals,
+                         const std::filesystem::path& to,
                   const std::string& data) {
   std::filesystem::create_directories(to);
   spit(to / "data.mdb", data);
