@@ -19,7 +19,7 @@ namespace perdure::test {
 // zero. The journal files are as synced (acknowledged entries are durable).
 inline std::string mix_pages(const std::string& at_checkpoint,
                              const std::string& final,
-                      std::mt19937& rng, int mode) {
+                             std::mt19937& rng, int mode) {
   constexpr std::size_t page = 4096;
   std::string out = final;
   for (std::size_t at = 0; at < out.size(); at += page) {
@@ -48,7 +48,7 @@ inline journal_files slurp_journals(const std::filesystem::path& from) {
 
 inline void copy_storage(const journal_files& journals,
                          const std::filesystem::path& to,
-                  const std::string& data) {
+                         const std::string& data) {
   std::filesystem::create_directories(to);
   spit(to / "data.mdb", data);
   for (auto& [name, bytes] : journals)
