@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <stdexcept>
@@ -207,18 +209,33 @@ std::optional<int> subprocess::wait_for(std::chrono::milliseconds limit) {
   if (reaped_)
     return code_;
   auto deadline = std::chrono::steady_clock::now() + limit;
+  // A pidfd turns readable when the child exits: no polling interval.
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   for (;;) {
     int st = 0;
     auto r = ::waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
       reaped_ = true;
       code_ = decode(st);
-      return code_;
+      break;
     }
-    if (std::chrono::steady_clock::now() >= deadline)
-      return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      break;
+    if (pfd >= 0) {
+      pollfd p{pfd, POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    } else { // no pidfd (an old kernel): look again shortly
+      std::this_thread::sleep_for(
+        std::min(left, std::chrono::milliseconds{5}));
+    }
   }
+  if (pfd >= 0)
+    ::close(pfd);
+  if (!reaped_)
+    return std::nullopt;
+  return code_;
 }
 
 } // namespace perdure::test
