@@ -170,12 +170,7 @@ TEST_CASE("signals streaming in across a SIGKILL are each consumed exactly "
     auto storage = (dir / "s").string();
     {
       test::child_process child{"sig_stream", {storage}};
-      for (;;) {
-        auto line = child.read_line();
-        REQUIRE(!line.empty());
-        if (line == "acked " + std::to_string(kill_after))
-          break;
-      }
+      REQUIRE(child.read_until("acked " + std::to_string(kill_after)));
       child.kill();
     }
     engine eng{{.storage = storage}};

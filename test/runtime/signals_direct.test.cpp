@@ -242,12 +242,7 @@ TEST_CASE("signals handed straight to the wait across a SIGKILL are each "
     auto storage = (dir / "s").string();
     {
       test::child_process child{"sig_direct_stream", {storage}};
-      for (;;) {
-        auto line = child.read_line();
-        REQUIRE(!line.empty());
-        if (line == "acked " + std::to_string(kill_after))
-          break;
-      }
+      REQUIRE(child.read_until("acked " + std::to_string(kill_after)));
       child.kill();
     }
     engine eng{{.storage = storage, .resume_on_open = false}};

@@ -52,6 +52,17 @@ std::string child_process::read_line(std::chrono::milliseconds timeout) {
   return proc_->read_line(timeout);
 }
 
+bool child_process::read_until(const std::string& line,
+                               std::chrono::milliseconds timeout) {
+  for (;;) {
+    auto got = read_line(timeout);
+    if (got.empty())
+      return false;
+    if (got == line)
+      return true;
+  }
+}
+
 void child_process::kill() {
   proc_->kill();
 }

@@ -37,6 +37,10 @@ class child_process {
   /// The next line the child printed, or an empty string at end of output or
   /// after `timeout`.
   std::string read_line(std::chrono::milliseconds timeout = std::chrono::seconds{20});
+  /// Reads lines until one equals `line`: true then, false at the end of
+  /// the output or when a read waited `timeout`.
+  bool read_until(const std::string& line,
+                  std::chrono::milliseconds timeout = std::chrono::seconds{20});
 
   /// Sends SIGKILL and reaps the child.
   void kill();
