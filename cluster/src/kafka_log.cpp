@@ -18,6 +18,10 @@ using namespace std::chrono_literals;
 // Defaults every kafka_log starts from; options.properties override them.
 // Why each: cluster/README.md.
 const std::map<std::string, std::string> producer_defaults{
+    // A metadata request must never create the log topic (a producer's
+    // librdkafka default is true; a broker with auto.create.topics.enable
+    // would make it with its defaults: one replica, limited retention).
+    {"allow.auto.create.topics", "false"},
     {"enable.idempotence", "true"},
     {"acks", "all"},
     {"linger.ms", "0"},

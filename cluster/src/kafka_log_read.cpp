@@ -176,6 +176,12 @@ kafka_partition::end_offset(std::chrono::milliseconds wait) {
 
 result<kafka_topic_description>
 kafka_log::describe(std::chrono::milliseconds wait) {
+  return describe(wait, wait);
+}
+
+result<kafka_topic_description>
+kafka_log::describe(std::chrono::milliseconds wait,
+                    std::chrono::milliseconds configs_wait) {
   auto& l = *impl_;
   if (l.closing)
     return closed_status(l.topic);
@@ -208,14 +214,15 @@ kafka_log::describe(std::chrono::milliseconds wait) {
   auto* opts = rd_kafka_AdminOptions_new(l.producer,
                                          RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
   char errstr[256];
-  rd_kafka_AdminOptions_set_request_timeout(opts, std::max(ms(wait), 1),
+  rd_kafka_AdminOptions_set_request_timeout(opts,
+                                            std::max(ms(configs_wait), 1),
                                             errstr, sizeof errstr);
   rd_kafka_DescribeConfigs(l.producer, &res, 1, opts, queue);
-  auto* ev = rd_kafka_queue_poll(queue, ms(wait) + 1000);
+  auto* ev = rd_kafka_queue_poll(queue, ms(configs_wait) + 1000);
   std::map<std::string, std::string> configs;
   if (!ev) {
     d.configs_error = fmt::format("DescribeConfigs: no answer within {} ms",
-                                  wait.count());
+                                  configs_wait.count());
   } else if (rd_kafka_event_error(ev)) {
     d.configs_error = fmt::format("DescribeConfigs: {}",
                                   rd_kafka_event_error_string(ev));

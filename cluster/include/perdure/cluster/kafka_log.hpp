@@ -79,6 +79,11 @@ class kafka_log {
   /// brokers answer it (librdkafka 2.0.2's mock does not: then configs is
   /// nullopt and configs_error says so). Errors: timeout, not_found.
   result<kafka_topic_description> describe(std::chrono::milliseconds wait);
+  /// As describe(wait), waiting `configs_wait` for DescribeConfigs (a
+  /// broker that never answers it, like the mock, costs that long).
+  result<kafka_topic_description>
+  describe(std::chrono::milliseconds wait,
+           std::chrono::milliseconds configs_wait);
 
   /// Stops taking appends (later ones fail with closed), waits up to
   /// close_timeout for those in flight, fails what is left with closed,
