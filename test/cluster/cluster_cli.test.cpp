@@ -10,6 +10,7 @@
 
 #include "cli_runner.hpp"
 #include "kafka_log_test_util.hpp"
+#include "perdure/cluster/log_entry.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -89,4 +90,46 @@ TEST_CASE("perdure cluster check: a topic the mock made up, a bad property "
                            "cchk2", "--property", "enable.idempotence=false"});
   CHECK(idem.code == 1);
   CHECK(has(idem.err, "idempotence"));
+}
+
+TEST_CASE("perdure cluster status reads each partition's last claim: "
+          "epoch, owner, records since") {
+  auto mock = start_mock("cst", 2);
+  {
+    auto log = cluster::kafka_log::open(log_options(*mock, "cst"));
+    REQUIRE(log);
+    auto& p0 = (*log)->partition(0);
+    auto put = [&](const cluster::log_entry& e) {
+      auto r = append_wait(p0, cluster::encode(e));
+      REQUIRE(r);
+      return *r;
+    };
+    cluster::node_identity a{"node-a", 1}, b{"node-b", 2};
+    auto first = put(cluster::claim_entry{a});
+    for (std::uint64_t i = 1; i <= 300; ++i) // past one backward chunk
+      put(cluster::group_entry{first, a, i, "g"});
+    auto second = put(cluster::claim_entry{b});
+    put(cluster::group_entry{second, b, 1, "h"});
+    put(cluster::group_entry{second, b, 2, "i"});
+    REQUIRE(append_wait(p0, "not an entry"));
+  }
+  auto text = run_perdure({"cluster", "status", mock->bootstrap(), "--app",
+                           "cst", "--timeout-ms", "60000"});
+  INFO(text.out, text.err);
+  CHECK(text.code == 0);
+  CHECK(has(text.out, "partition 0: end offset 305, epoch 301 claimed by "
+                      "node-b#2, 3 records since (1 do not decode)"));
+  CHECK(has(text.out, "partition 1: end offset 0, never claimed"));
+  auto json = run_perdure({"cluster", "status", mock->bootstrap(), "--app",
+                           "cst", "--timeout-ms", "60000", "--json"});
+  REQUIRE(json.code == 0);
+  auto j = nlohmann::json::parse(json.out);
+  REQUIRE(j["partitions"].size() == 2);
+  auto& p = j["partitions"][0];
+  CHECK(p["end_offset"] == 305);
+  CHECK(p["epoch"] == 301);
+  CHECK(p["owner"] == "node-b");
+  CHECK(p["incarnation"] == 2);
+  CHECK(p["records_since_claim"] == 3);
+  CHECK(j["partitions"][1]["epoch"].is_null());
 }

@@ -9,11 +9,12 @@
 namespace perdure::tools {
 
 /// Runs `perdure cluster` on `args` (args[0] is "cluster"): `check
-/// BROKERS --app APP [...]`. Returns the exit code (exit_code): ok when
-/// the log topic fits perdure's durability needs, refused when it falls
-/// short (each problem printed), not_found without the topic, failed when
-/// the brokers cannot be reached or described, usage for a bad command
-/// line.
+/// BROKERS --app APP [...]` or `status BROKERS --app APP [...]`. Returns
+/// the exit code (exit_code): ok when the log topic fits perdure's
+/// durability needs (check) or every partition was read (status), refused
+/// when the topic falls short (each problem printed), not_found without
+/// the topic, failed when the brokers cannot be reached or described or a
+/// partition cannot be read, usage for a bad command line.
 int run_cluster_cli(int argc, const char* const* argv, const cli_io& io);
 
 } // namespace perdure::tools

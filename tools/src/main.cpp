@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
 #ifdef PERDURE_CLI_CLUSTER
   if (argc == 2 && (std::string_view{argv[1]} == "--help"
                     || std::string_view{argv[1]} == "-h"))
-    std::cout << "\nOn a cluster: perdure cluster check BROKERS --app APP "
-                 "(see 'perdure cluster --help').\n";
+    std::cout << "\nOn a cluster: perdure cluster check|status BROKERS "
+                 "--app APP (see 'perdure cluster --help').\n";
 #endif
   std::cout.flush();
   return code;
