@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ui-list-1m: the list page of `perdure ui` over a storage of 1,000,000
 // streams (PERDURE_BENCH_STREAMS to change), each request timed over HTTP
-// on 127.0.0.1 against the real handler and server: the first page, status
+// on 127.0.0.1 against the `perdure ui` program: the first page, status
 // filtered pages, a prefix page, deep pages with `after`, a kind page, and
 // the worst case (a kind no stream has: the page's read budget). The same
 // run times one whole directory walk, what a page cost before paging used
@@ -9,11 +9,12 @@
 
 #include "bench.hpp"
 
-#include "ui.hpp"
+#include "subprocess.hpp"
 
 #include "perdure/eventlog/event_log.hpp"
 
 #include <arpa/inet.h>
+#include <csignal>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,7 +23,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <thread>
 
 namespace perdure::bench {
@@ -114,24 +114,18 @@ figures ui_list_1m(const bench_options& o) {
     }
     f.add("fill_s", seconds_since(t0));
   }
-  std::ostringstream out, err;
-  tools::cli_io io{out, err};
-  tools::context ctx;
-  ctx.storage = dir;
-  ctx.utc = true;
-  ctx.io = &io;
-  // Served as `perdure ui` serves (read-only: the storage opened once).
-  tools::ui_options uo;
-  auto how = tools::prepare_ui(ctx, uo);
-  tools::http_server server;
-  if (!how || !server.open({"127.0.0.1", 0}).is_ok()) {
+  // Served by the `perdure ui` program itself (read-only: the storage
+  // opened once), on a free port it prints.
+  test::subprocess ui{{PERDURE_CLI_PATH, "--storage", dir.string(), "--utc",
+                       "ui", "--listen", "127.0.0.1:0"}};
+  auto banner = ui.read_line(std::chrono::minutes{5});
+  auto at = banner.rfind(':');
+  int port = at == std::string::npos ? 0 : std::atoi(banner.c_str() + at + 1);
+  if (port <= 0) {
+    std::fprintf(stderr, "perdure ui printed '%s'\n", banner.c_str());
     f.add("correct", 0);
     return f;
   }
-  std::atomic<bool> stop{false};
-  std::thread serving{[&, h = tools::make_ui_handler(how->ctx, uo)] {
-    server.run(h, stop, how->workers);
-  }};
   auto mid = id_of(n / 2 + 1);
   auto late = id_of(n * 9 / 10 + 1);
   struct request {
@@ -160,7 +154,7 @@ figures ui_list_1m(const bench_options& o) {
     for (int k = 0; k < 21; ++k) {
       int code = 0;
       auto t0 = std::chrono::steady_clock::now();
-      auto body = get(server.port(), r.target, code);
+      auto body = get(port, r.target, code);
       l.add(std::chrono::steady_clock::now() - t0);
       auto got = static_cast<long>(items_in(body));
       if (code != 200 || (r.expect >= 0 && got != r.expect)) {
@@ -176,20 +170,27 @@ figures ui_list_1m(const bench_options& o) {
     if (r.expect < 0) {
       int code = 0;
       f.add(std::string{r.name} + "_items",
-            static_cast<double>(items_in(get(server.port(), r.target,
-                                             code))));
+            static_cast<double>(items_in(get(port, r.target, code))));
     }
   }
-  stop = true;
-  serving.join();
+  ui.signal(SIGTERM);
+  correct = correct && ui.wait() == 0;
   f.add("worst_p50_ms", worst);
-  // What a prefix or later page cost when it walked the whole directory
-  // (through the same open log: one environment per storage and process).
+  // What a prefix or later page cost when it walked the whole directory.
   {
-    auto t0 = std::chrono::steady_clock::now();
-    auto all = how->ctx.log->list();
-    f.add("full_walk_ms", seconds_since(t0) * 1000);
-    correct = correct && all && all->size() == static_cast<std::size_t>(n);
+    eventlog::options lo;
+    lo.dir = dir;
+    lo.mode = eventlog::durability::process;
+    auto log = eventlog::event_log::open(lo);
+    if (!log) {
+      std::fprintf(stderr, "open: %s\n", log.as_status().to_string().c_str());
+      correct = false;
+    } else {
+      auto t0 = std::chrono::steady_clock::now();
+      auto all = (*log)->list();
+      f.add("full_walk_ms", seconds_since(t0) * 1000);
+      correct = correct && all && all->size() == static_cast<std::size_t>(n);
+    }
   }
   f.add("correct", correct ? 1 : 0);
   return f;
