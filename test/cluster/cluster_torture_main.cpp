@@ -51,7 +51,7 @@ struct config {
   std::uint64_t seed = 1;
   // librdkafka 2.0.2's mock holds the first JoinGroup into an empty group
   // 3 s and evicts a member silent for its session timeout (checked each
-  // second): below 3 s the first node may be evicted before it is ever
+  // second): at 2 s or less the first node is evicted before it is ever
   // assigned (docs/cluster.md, "Failover on the mock").
   int session_ms = 3000;
   int heartbeat_ms = 0; // 0: session_ms / 3
