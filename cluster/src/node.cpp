@@ -207,6 +207,7 @@ result<std::unique_ptr<node>> node::start(node_options o) {
       return unexpected{st.code(),
                         fmt::format("partition {}: {}", p, st.message())};
   }
+  n->partition_total = count;
   n->assigned.assign(n->owners.size(), false);
   n->last_error.assign(n->owners.size(), {});
   if (auto st = n->join_group(); !st)

@@ -31,6 +31,9 @@ struct node::impl {
   std::vector<std::unique_ptr<partition_owner>> owners;
   rd_kafka_t* consumer = nullptr;
   std::thread poller;
+  // The log's partition count, set once by start(): stop() clears owners
+  // while submit() and partition_count() may run on other threads.
+  std::int32_t partition_total = 0;
 
   // Poll thread only.
   std::vector<bool> assigned;
@@ -56,7 +59,7 @@ struct node::impl {
 
   void log_line(eventlog::log_level level, const std::string& text) const;
   std::int32_t partitions() const noexcept {
-    return static_cast<std::int32_t>(owners.size());
+    return partition_total;
   }
 
   // node_group.cpp: joins the group (subscribes to the log topic).

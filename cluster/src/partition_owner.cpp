@@ -238,7 +238,13 @@ result<std::size_t> partition_owner::poll(std::chrono::milliseconds wait) {
       return end.error();
     catch_up_to_ = *end;
   }
-  auto judged = replica_.poll(wait, options_.read_batch);
+  // Caught up already (a standby tails the log): nothing to wait for, so
+  // a claim costs no read wait (node::round polls every partition in turn).
+  auto read_wait = role_ == owner_role::catching_up
+                           && replica_.state().next >= catch_up_to_
+                       ? std::chrono::milliseconds{0}
+                       : wait;
+  auto judged = replica_.poll(read_wait, options_.read_batch);
   if (!judged)
     return judged.error();
   // Groups are decided only now: the replica applied what it read.

@@ -5,7 +5,7 @@
 //
 //   perdure-cluster-node --brokers B --app A --id ID --dir D
 //                        [--session-timeout-ms N] [--heartbeat-ms N]
-//                        [--fetch-wait-ms N]
+//                        [--fetch-wait-ms N] [--max-poll-ms N]
 //
 // Prints "ready INCARNATION PARTITIONS" once started, "lead P EPOCH" when
 // it starts leading partition P and "nolead P" when it stops. Commands:
@@ -46,7 +46,7 @@ void say(const std::string& line) {
 int usage() {
   std::fputs("usage: perdure-cluster-node --brokers B --app A --id ID "
              "--dir D [--session-timeout-ms N] [--heartbeat-ms N] "
-             "[--fetch-wait-ms N]\n",
+             "[--fetch-wait-ms N] [--max-poll-ms N]\n",
              stderr);
   return 2;
 }
@@ -66,12 +66,13 @@ std::string group_of(const std::string& payload) {
 
 int main(int argc, char** argv) {
   std::string brokers, app, id, dir;
-  std::string session = "2000", heartbeat = "250", fetch_wait = "5";
+  std::string session = "3000", heartbeat = "1000", fetch_wait = "5";
+  std::string max_poll = "0"; // 0: librdkafka's max.poll.interval.ms
   const std::map<std::string, std::string*> flags{
     {"--brokers", &brokers},           {"--app", &app},
     {"--id", &id},                     {"--dir", &dir},
     {"--session-timeout-ms", &session}, {"--heartbeat-ms", &heartbeat},
-    {"--fetch-wait-ms", &fetch_wait}};
+    {"--fetch-wait-ms", &fetch_wait},  {"--max-poll-ms", &max_poll}};
   for (int i = 1; i + 1 < argc; i += 2) {
     auto f = flags.find(argv[i]);
     if (f == flags.end())
@@ -96,6 +97,8 @@ int main(int argc, char** argv) {
   o.store.dir = dir;
   o.group_properties = {{"session.timeout.ms", session},
                         {"heartbeat.interval.ms", heartbeat}};
+  if (max_poll != "0")
+    o.group_properties["max.poll.interval.ms"] = max_poll;
   // PERDURE_NODE_DEBUG=cgrp,...: librdkafka debug contexts of the group.
   if (auto* d = std::getenv("PERDURE_NODE_DEBUG"))
     o.group_properties["debug"] = d;

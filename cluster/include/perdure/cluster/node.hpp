@@ -88,8 +88,9 @@ struct node_options {
   std::function<void(const partition_status&)> on_change;
 };
 
-/// One running node. Thread-safe: submit(), partitions() and counters()
-/// may be called from any thread; stop() from any but the poll thread.
+/// One running node. Thread-safe: submit(), partition_count(),
+/// partitions() and counters() may be called from any thread; stop() from
+/// any but the poll thread.
 class node {
  public:
   /// Told the fate of a group (partition_owner::group_done): its offset
@@ -113,7 +114,7 @@ class node {
   /// This process: node id and incarnation.
   const node_identity& self() const noexcept;
 
-  /// The log's partition count.
+  /// The log's partition count (after stop() too).
   std::int32_t partition_count() const noexcept;
 
   /// Submits `bytes` (a group commit in the journal's encoding,
