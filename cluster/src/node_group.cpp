@@ -127,7 +127,12 @@ void node::impl::rebalance(rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts) {
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     // Assigned, and paused: the node reads the log through kafka_log.
-    rd_kafka_assign(consumer, parts);
+    // The claims follow the group's assignment, which stands whatever the
+    // consumer's local assign answers (it fails only while closing).
+    if (auto e = rd_kafka_assign(consumer, parts))
+      log_line(eventlog::log_level::warning,
+               fmt::format("node {}: assign: {}", to_string(self),
+                           rd_kafka_err2str(e)));
     rd_kafka_pause_partitions(consumer, parts);
     std::string list;
     for (int i = 0; i < parts->cnt; ++i) {
@@ -157,7 +162,10 @@ void node::impl::rebalance(rd_kafka_resp_err_t err,
   log_line(eventlog::log_level::info,
            fmt::format("node {}: partitions revoked ({})", to_string(self),
                        rd_kafka_err2str(err)));
-  rd_kafka_assign(consumer, nullptr);
+  if (auto e = rd_kafka_assign(consumer, nullptr))
+    log_line(eventlog::log_level::warning,
+             fmt::format("node {}: unassign: {}", to_string(self),
+                         rd_kafka_err2str(e)));
 }
 
 void node::impl::leave_group() {
