@@ -34,7 +34,7 @@ const auto sc_gate = step("sc_gate", [] {
   if (child_blocks_gate) {
     std::printf("gated\n");
     std::fflush(stdout);
-    std::this_thread::sleep_for(60s);
+    test::hold_until_killed();
   }
   return -1;
 });
@@ -47,7 +47,7 @@ flow<std::vector<int>> sc_collect_impl(int v, int n, std::vector<int> acc) {
   if (v >= 0 && v == child_blocks_on) {
     std::printf("holding %d\n", v);
     std::fflush(stdout);
-    std::this_thread::sleep_for(60s);
+    test::hold_until_killed();
   }
   if (v >= 0)
     acc.push_back(v);
@@ -93,8 +93,7 @@ int send_three(const std::string& storage) {
     eng.signal("sc", "v", i);
   std::printf("sent\n");
   std::fflush(stdout);
-  std::this_thread::sleep_for(60s);
-  return 0;
+  test::hold_until_killed();
 }
 
 } // namespace
@@ -118,8 +117,7 @@ PERDURE_CHILD_ENTRY("sig_stream") {
     std::printf("acked %d\n", i);
     std::fflush(stdout);
   }
-  std::this_thread::sleep_for(60s);
-  return 0;
+  test::hold_until_killed();
 }
 
 TEST_CASE("signals acknowledged before a SIGKILL and not yet consumed are "

@@ -230,8 +230,7 @@ PERDURE_CHILD_ENTRY("sig_direct_stream") {
     std::printf("acked %d\n", i);
     std::fflush(stdout);
   }
-  std::this_thread::sleep_for(60s);
-  return 0;
+  test::hold_until_killed();
 }
 
 TEST_CASE("signals handed straight to the wait across a SIGKILL are each "

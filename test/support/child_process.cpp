@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "child_process.hpp"
 
+#include <sys/prctl.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <stdexcept>
@@ -69,6 +72,14 @@ void child_process::kill() {
 
 int child_process::wait() {
   return proc_->wait();
+}
+
+void hold_until_killed() {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) // the test is already gone
+    ::_exit(1);
+  for (;;)
+    ::pause();
 }
 
 } // namespace perdure::test

@@ -57,6 +57,12 @@ class child_process {
   int pid_ = -1;
 };
 
+/// In a child entry (or a step body it runs): blocks until the test kills
+/// this process, which it does on observed progress. The process also
+/// dies with the test (PR_SET_PDEATHSIG), so a failing test leaves no
+/// child behind. No time limit: nothing waits for a time.
+[[noreturn]] void hold_until_killed();
+
 } // namespace perdure::test
 
 #define PERDURE_CHILD_CAT2(a, b) a##b
