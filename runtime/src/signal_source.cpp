@@ -322,22 +322,20 @@ class log_signal_source final : public signal_source {
     auto stream = rec::signal_stream(k.workflow);
     auto okey = signal_offset_key(info->created, k.workflow, k.name);
     auto found = p->seq;
-    auto& bad = p->bad;
-    auto& value = p->value;
     auto w = std::move(s.waits.front());
     s.waits.pop_front();
     s.handed = w;
     s.handed_seq = found;
     s.handed_key = okey;
     outcome o;
-    if (!bad) {
+    if (!p->bad) {
       o = outcome::failure(
         "perdure::corruption",
         fmt::format("signal record {} of stream '{}': {}", found, stream,
-                    bad.message()));
+                    p->bad.message()));
     } else {
       std::vector<input> in(1);
-      in[0].bytes = std::move(value);
+      in[0].bytes = std::move(p->value);
       o = w->def->invoke(in);
       if (o.what == outcome::kind::error)
         o.error_text = fmt::format(

@@ -55,32 +55,30 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
   }
   w->inputs = std::move(inputs);
   // Weak: a source may keep a wait past the actor system (abandoned poll).
-  w->deliver = [addr = self->address(), node, attempt, gen = s.gen,
-                dropped = w->dropped](
-                 outcome out,
-                 std::vector<std::pair<std::string, std::int64_t>> offsets) {
+  // A dropped wait's result goes nowhere (a direct event, dropped, tells
+  // its sender).
+  auto send = [addr = self->address(), node, attempt, gen = s.gen,
+               dropped = w->dropped](std::shared_ptr<step_done> d) {
     auto hdl = caf::actor_cast<caf::actor>(addr);
     if (dropped->load() || !hdl)
       return;
-    auto d = std::make_shared<step_done>();
-    d->out = std::move(out);
     d->event = true;
     d->gen = gen;
-    d->offsets = std::move(offsets);
     caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
   };
-  w->deliver_direct = [addr = self->address(), node, attempt, gen = s.gen,
-                       dropped = w->dropped](
-                        outcome out, std::shared_ptr<direct_event> ev) {
-    auto hdl = caf::actor_cast<caf::actor>(addr);
-    if (dropped->load() || !hdl)
-      return; // ev, dropped, tells its sender
+  w->deliver = [send](outcome out,
+                      std::vector<std::pair<std::string, std::int64_t>>
+                        offsets) {
     auto d = std::make_shared<step_done>();
     d->out = std::move(out);
-    d->event = true;
-    d->gen = gen;
+    d->offsets = std::move(offsets);
+    send(std::move(d));
+  };
+  w->deliver_direct = [send](outcome out, std::shared_ptr<direct_event> ev) {
+    auto d = std::make_shared<step_done>();
+    d->out = std::move(out);
     d->direct = std::move(ev);
-    caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
+    send(std::move(d));
   };
   w->stored_offset = [log = std::weak_ptr<eventlog::event_log>{s.eng->log}](
                        const std::string& key)
