@@ -172,6 +172,9 @@ result<std::unique_ptr<node>> node::start(node_options o) {
                       "partitions' stores)"};
   if (auto st = check_group_properties(o); !st)
     return st;
+  if (o.store.replicator)
+    return unexpected{errc::invalid_argument,
+                      "node store options: the replicator is the node's"};
   std::error_code ec;
   std::filesystem::create_directories(o.store.dir, ec);
   if (ec)
@@ -192,11 +195,22 @@ result<std::unique_ptr<node>> node::start(node_options o) {
     auto id = static_cast<partition_id>(p);
     auto so = n->options.store;
     so.dir = partition_dir(n->options.store.dir, id);
+    auto rep = std::make_shared<partition_replicator>(
+      [raw = n.get(), id](std::string bytes, group_done done) {
+        raw->submit(id, std::move(bytes), std::move(done));
+      });
+    so.replicator = rep;
     auto store = lmdb_replica_store::open(std::move(so));
     if (!store)
       return unexpected{store.error().code(),
                         fmt::format("the store of partition {}: {}", p,
                                     store.error().message())};
+    (*store)->on_applied(
+      [rep](log_offset at,
+            std::span<const result<eventlog::commit_info>> results) {
+        rep->applied(at, results);
+      });
+    n->replicators.push_back(std::move(rep));
     n->stores.push_back(std::move(*store));
     n->owners.push_back(std::make_unique<partition_owner>(
         n->log->partition(p), *n->stores.back(),
@@ -233,7 +247,15 @@ std::int32_t node::partition_count() const noexcept {
 }
 
 void node::submit(partition_id p, std::string bytes, group_done done) {
-  auto& n = *impl_;
+  impl_->submit(p, std::move(bytes), std::move(done));
+}
+
+eventlog::event_log& node::store(partition_id p) {
+  return impl_->stores.at(p)->log();
+}
+
+void node::impl::submit(partition_id p, std::string bytes, group_done done) {
+  auto& n = *this;
   auto closed = [&] {
     done(status{errc::closed,
                 fmt::format("node {} is stopped", to_string(n.self))});

@@ -6,6 +6,8 @@
 
 #include "perdure/cluster/node.hpp"
 
+#include "node_replicator.hpp"
+
 #include <librdkafka/rdkafka.h>
 
 #include <condition_variable>
@@ -28,6 +30,8 @@ struct node::impl {
   // Declared in this order so that owners go before stores and the log.
   std::unique_ptr<kafka_log> log;
   std::vector<std::unique_ptr<lmdb_replica_store>> stores;
+  // Each store's replicator (also held by the store's options).
+  std::vector<std::shared_ptr<partition_replicator>> replicators;
   std::vector<std::unique_ptr<partition_owner>> owners;
   rd_kafka_t* consumer = nullptr;
   std::thread poller;
@@ -72,6 +76,8 @@ struct node::impl {
   // Leaves the group: revokes (releasing every owner) and closes.
   void leave_group();
 
+  // node.cpp: node::submit (any thread).
+  void submit(partition_id p, std::string bytes, group_done done);
   // node.cpp: the poll thread.
   void run();
   bool round();

@@ -84,13 +84,24 @@ class pipelined final : public group_durability {
 
 } // namespace
 
-std::unique_ptr<group_durability> make_durability(event_log::impl& self) {
+namespace {
+
+std::unique_ptr<group_durability> make_local(event_log::impl& self) {
   if (self.journaled)
     return make_journal_durability(self);
   if (self.opts.mode == eventlog::durability::sync
       && self.opts.sync == sync_policy::pipelined)
     return std::make_unique<pipelined>(self);
   return std::make_unique<at_once>(self);
+}
+
+} // namespace
+
+std::unique_ptr<group_durability> make_durability(event_log::impl& self) {
+  auto local = make_local(self);
+  if (self.opts.replicator)
+    return make_replicated_durability(self, std::move(local));
+  return local;
 }
 
 } // namespace perdure::eventlog::detail

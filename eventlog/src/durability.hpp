@@ -7,10 +7,12 @@
 // redo journal (a syncer thread's fdatasync per group, checkpoints behind
 // it, their data sync on the writer thread). The committer drives it under the log's commit lock: the writer
 // thread, or a submitting thread where callers_commit() (log_loops.cpp);
-// a replicated log would be one more implementation. Completions run in
-// commit order on the thread that made their group durable.
+// the replicated log (durability_replicated.cpp) takes the groups instead
+// of a local commit. Completions run in commit order on the thread that
+// made their group durable.
 
 #include "perdure/eventlog/event_log.hpp"
+#include "commit_queue.hpp"
 
 #include <chrono>
 #include <memory>
@@ -57,6 +59,14 @@ class group_durability {
   /// Never called where callers_commit() (nothing is held there).
   virtual void idle() {
   }
+  /// The committer, under the commit lock, with a group taken from the
+  /// queue: true when this durability took it instead of a local commit
+  /// (a replicated log: the group is committed here later, through
+  /// apply_group, and its completions run then).
+  virtual bool commit_elsewhere(std::vector<pending>& group) {
+    static_cast<void>(group);
+    return false;
+  }
   /// Writer thread: `g`'s transaction committed (`committed`), or failed or
   /// reached no LMDB commit. Completes `g` once durable, in commit order.
   virtual void after_commit(done_group g, bool committed) = 0;
@@ -79,5 +89,11 @@ std::unique_ptr<group_durability> make_durability(event_log::impl& self);
 /// back during its sync) and periodic checkpoints.
 std::unique_ptr<group_durability>
 make_journal_durability(event_log::impl& self);
+
+/// Hands submitted groups to options::replicator and completes them when
+/// it reports them applied; `local` makes apply_group's commits durable.
+std::unique_ptr<group_durability>
+make_replicated_durability(event_log::impl& self,
+                           std::unique_ptr<group_durability> local);
 
 } // namespace perdure::eventlog::detail

@@ -247,6 +247,13 @@ status validate(const options& opts) {
   if (opts.writeback_interval.count() < 0)
     return {errc::invalid_argument,
             "options.writeback_interval must not be negative"};
+  if (opts.replicator
+      && (opts.read_only || !opts.exclusive
+          || (opts.mode == durability::sync
+              && opts.sync != sync_policy::journal)))
+    return {errc::invalid_argument,
+            "options.replicator needs an exclusive writer with "
+            "durability::process or sync_policy::journal"};
   return {};
 }
 

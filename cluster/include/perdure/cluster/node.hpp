@@ -71,7 +71,8 @@ struct node_options {
   std::uint64_t incarnation = 0;
   /// Each partition's store is `store.dir / "p-NNNN"` (NNNN = the
   /// partition, 4 digits at least). Mode defaults to durability::process:
-  /// the log is the durability, a store can be rebuilt from it.
+  /// the log is the durability, a store can be rebuilt from it. The
+  /// replicator is the node's (set: invalid_argument).
   eventlog::options store = default_node_store();
   /// librdkafka properties of the group consumer (session.timeout.ms,
   /// heartbeat.interval.ms, security). group.id, enable.auto.commit and
@@ -124,6 +125,16 @@ class node {
   /// with invalid_argument (no such partition, empty bytes) or closed
   /// (the node stopped).
   void submit(partition_id p, std::string bytes, group_done done);
+  /// Partition `p`'s store on this node: the event_log an engine of the
+  /// partition reads and writes. Reads see what this node applied (as
+  /// owner or standby). Its writes are replicated (eventlog::options::
+  /// replicator): each group is submitted as by submit() and completes
+  /// once read back from the log and applied here, with the per-batch
+  /// results of that apply; conflict while another node owns the
+  /// partition (or this one is still claiming), io when the log lost it,
+  /// closed when the node stopped first (the group may still take
+  /// effect). @pre p < partition_count(); valid until stop().
+  eventlog::event_log& store(partition_id p);
 
   /// Every partition, as of the last poll round.
   std::vector<partition_status> partitions() const;

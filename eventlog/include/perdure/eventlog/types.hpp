@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -131,6 +132,7 @@ struct timer_entry {
 };
 
 class write_batch;
+class group_replicator;
 
 /// A change feed: every record of one of `kinds` appended to any stream
 /// (other than a feed) is noted in stream `stream`, in the same
@@ -214,6 +216,15 @@ struct options {
   /// checkpoint could roll it back), as a warning. Empty: stderr
   /// (stderr_log_sink). Must be quick and must not write to the log.
   log_sink log = {};
+  /// Set: the log is one replica of a replicated log (perdure's cluster,
+  /// replicator.hpp). submit()'s groups are not committed here but handed
+  /// to the replicator, and complete once it applied them here with
+  /// apply_group; their durability is the replicated log's. Needs an
+  /// exclusive writer with durability::process (the usual choice: the
+  /// replicated log is the durability) or the journal; invalid_argument
+  /// otherwise. Groups handed over and not decided when the log closes
+  /// complete with closed (their fate is unknown).
+  std::shared_ptr<group_replicator> replicator = nullptr;
 };
 
 } // namespace perdure::eventlog
