@@ -66,7 +66,7 @@ lmdb_replica_store::open(eventlog::options opts) {
   if (!log)
     return log.error();
   auto store = std::make_unique<lmdb_replica_store>(**log);
-  store->owned_ = std::move(*log);
+  store->owned_ = std::shared_ptr<eventlog::event_log>{std::move(*log)};
   return store;
 }
 

@@ -250,8 +250,11 @@ void node::submit(partition_id p, std::string bytes, group_done done) {
   impl_->submit(p, std::move(bytes), std::move(done));
 }
 
-eventlog::event_log& node::store(partition_id p) {
-  return impl_->stores.at(p)->log();
+std::shared_ptr<eventlog::event_log> node::store(partition_id p) {
+  std::lock_guard guard{impl_->mutex};
+  if (impl_->stopped || p >= impl_->stores.size())
+    return nullptr;
+  return impl_->stores[p]->shared_log();
 }
 
 void node::impl::submit(partition_id p, std::string bytes, group_done done) {
@@ -336,6 +339,11 @@ void node::stop() {
     rd_kafka_destroy(n.consumer);
     n.consumer = nullptr;
   }
+  // An engine may still hold a store: closed here all the same (its
+  // writes fail closed from now on).
+  for (auto& s : n.stores)
+    static_cast<void>(s->log().close());
+  std::lock_guard guard{n.mutex};
   n.stores.clear();
 }
 

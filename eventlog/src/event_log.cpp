@@ -170,6 +170,22 @@ void event_log::submit(write_batch batch, completion done) {
                                   : "the event log is closed"});
 }
 
+bool event_log::observe_commits(
+  std::function<void(const write_batch&)> fn) {
+  using observer = impl::commit_observer;
+  if (!fn) {
+    impl_->observer.store(nullptr);
+    // A commit that loaded the old one may still be calling it: wait for
+    // the committer (the lock orders commits), unless that is this thread.
+    if (impl_->committer.load() != std::this_thread::get_id())
+      std::lock_guard<std::mutex> wait_out{impl_->commit_mu};
+    return true;
+  }
+  std::shared_ptr<const observer> none;
+  return impl_->observer.compare_exchange_strong(
+    none, std::make_shared<const observer>(std::move(fn)));
+}
+
 std::future<result<commit_info>> event_log::submit(write_batch batch) {
   auto prom = std::make_shared<std::promise<result<commit_info>>>();
   auto fut = prom->get_future();

@@ -121,6 +121,9 @@ struct event_log::impl {
   std::atomic<std::uint64_t> map_grows{0};
   std::atomic<std::uint64_t> commit_ns{0};
   std::atomic<std::size_t> map_size{0};
+  // event_log::observe_commits: called after opts.on_commit (committer).
+  using commit_observer = std::function<void(const write_batch&)>;
+  std::atomic<std::shared_ptr<const commit_observer>> observer{};
   status grow_failure; // why the map last failed to grow (committer)
   status close_status; // the final checkpoint's or sync's, set by close()
 

@@ -94,6 +94,7 @@ event_log::impl::done_group event_log::impl::commit_group(
   done_group group;
   group.done.reserve(batch.size());
   group.results.reserve(batch.size());
+  auto watcher = observer.load();
   for (std::size_t i = 0; i < batch.size(); ++i) {
     group.done.push_back(std::move(batch[i].done));
     if (!out.failure.is_ok()) {
@@ -107,6 +108,8 @@ event_log::impl::done_group event_log::impl::commit_group(
       records += batch[i].batch.record_count();
       if (opts.on_commit)
         opts.on_commit(batch[i].batch);
+      if (watcher)
+        (*watcher)(batch[i].batch);
     }
     group.results.push_back(std::move(r));
   }

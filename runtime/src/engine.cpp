@@ -141,47 +141,16 @@ result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
   if (auto st = detail::registry_check(); !st)
     return st;
   auto p = std::make_unique<impl>();
-  if (opts.storage.empty())
+  if (opts.storage.empty() && !opts.event_log)
     opts.storage = eventlog::default_storage_dir();
   if (opts.engine_id.empty())
     opts.engine_id = fmt::format("perdure-{}", ::getpid());
   if (auto st = detail::check_served(opts); !st)
     return st; // before anything is opened
-  // The event log creates the directory (0700) and checks it is safe.
-  eventlog::options lo;
-  lo.dir = opts.storage;
-  lo.file_mode = opts.file_mode;
-  lo.map_guard = opts.map_guard;
-  lo.log = opts.log;
-  lo.mode = opts.durability;
-  lo.sync = opts.sync;
-  lo.checkpoint_interval = opts.checkpoint_interval;
-  lo.writeback_interval = opts.writeback_interval;
-  lo.max_map_size = opts.max_storage_size;
-  lo.initial_map_size = std::min(lo.initial_map_size, lo.max_map_size);
-  lo.writer_id = opts.engine_id;
-  lo.change_feeds = std::vector<eventlog::change_feed>{};
-  if (opts.workflow_feed)
-    lo.change_feeds->push_back({std::string{records::workflow_feed_stream},
-                                records::workflow_feed_kinds()});
-  lo.on_commit = [user = opts.on_write, sizes = p->m.batch_records,
-                  signals = p->signals](const eventlog::write_batch& b) {
-    sizes->observe(static_cast<double>(b.record_count()));
-    signals->committed(b);
-    if (user)
-      user(b);
-  };
-  auto log = eventlog::event_log::open(std::move(lo));
-  if (!log) {
-    if (log.error() == errc::busy)
-      return unexpected{errc::busy,
-                        fmt::format("storage '{}' is used by another engine "
-                                    "(in this or another process); one "
-                                    "engine per storage directory",
-                                    opts.storage.string())};
+  auto log = detail::open_engine_log(*p, opts);
+  if (!log)
     return std::move(log).error();
-  }
-  p->log = std::shared_ptr<eventlog::event_log>(std::move(*log));
+  p->log = std::move(*log);
   p->blobs = std::make_shared<detail::log_blobs>(p->log);
   p->capacity = opts.capacity;
   if (!p->capacity.cpus)
@@ -208,8 +177,11 @@ result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
       p->opts.metrics_address, [reg = p->registry.get()] {
         return reg->expose();
       });
-    if (!srv)
+    if (!srv) {
+      if (p->opts.event_log) // borrowed: free for another engine
+        p->log->observe_commits({});
       return std::move(srv).error();
+    }
     p->metrics_http = std::move(*srv);
   }
   return p;

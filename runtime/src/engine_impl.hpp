@@ -107,6 +107,16 @@ std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
 /// metrics address, and a ui_address only with a ui_server (engine_ui.cpp).
 perdure::status check_served(const engine_options& o);
 
+/// The engine's log: opened from `opts` (storage, durability, feeds, the
+/// commit hook), or opts.event_log, borrowed (its commit hook set through
+/// observe_commits; `opts.storage` becomes its directory). engine_storage.cpp.
+result<std::shared_ptr<eventlog::event_log>>
+open_engine_log(engine::impl& p, engine_options& opts);
+
+/// close()'s last step: closes an own log; a borrowed one is only let go
+/// once the engine's writes are decided.
+perdure::status close_engine_log(engine::impl& p);
+
 } // namespace perdure::detail
 
 namespace perdure {

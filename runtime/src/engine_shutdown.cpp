@@ -48,7 +48,8 @@ engine::~engine() {
   // Code that outlived the engine (an abandoned actor method) may still
   // hold the log: the storage is given up all the same, so that it can be
   // opened again at once; that code's reads and writes fail `closed`.
-  if (!impl_->log->release(impl_->opts.stop_timeout))
+  if (!impl_->opts.event_log
+      && !impl_->log->release(impl_->opts.stop_timeout))
     eventlog::emit(impl_->opts.log, eventlog::log_level::warning,
                    fmt::format("the storage '{}' stays open in this process "
                                "until a read that did not end returns",
@@ -129,7 +130,7 @@ perdure::status engine::close() {
                        left.size() == 1 ? "y" : "ies", names));
   }
   p.pool.reset();
-  p.close_status = p.log->close();
+  p.close_status = detail::close_engine_log(p);
   return p.close_status;
 }
 

@@ -62,7 +62,9 @@ TEST_CASE("a node's partition store commits through the log, refuses "
   auto a = node::start(store_node(*mock, dir / "a", "a"));
   REQUIRE(a);
   REQUIRE(wait_until([&] { return leads(**a, 0) && leads(**a, 1); }, 60s));
-  auto& sa = (*a)->store(1);
+  auto sa_ptr = (*a)->store(1);
+  REQUIRE(sa_ptr);
+  auto& sa = *sa_ptr;
 
   // Sequential appends with their optimistic checks, answered after apply.
   for (eventlog::seq_t i = 1; i <= 20; ++i) {
@@ -85,16 +87,16 @@ TEST_CASE("a node's partition store commits through the log, refuses "
   std::vector<std::thread> writers;
   for (int t = 0; t < 4; ++t)
     writers.emplace_back([&, t] {
-      auto& s = (*a)->store(static_cast<partition_id>(t % 2));
+      auto s = (*a)->store(static_cast<partition_id>(t % 2));
       for (int i = 0; i < 25; ++i)
-        if (!s.append(fmt::format("w-{}", t), 1, std::to_string(i)))
+        if (!s->append(fmt::format("w-{}", t), 1, std::to_string(i)))
           ++failures;
     });
   for (auto& w : writers)
     w.join();
   CHECK(failures == 0);
-  CHECK(records((*a)->store(0), "w-2").size() == 25);
-  CHECK(records((*a)->store(1), "w-3").size() == 25);
+  CHECK(records(*(*a)->store(0), "w-2").size() == 25);
+  CHECK(records(*(*a)->store(1), "w-3").size() == 25);
 
   // A standby holds the same records, seqs and stamps, and refuses writes.
   auto b = node::start(store_node(*mock, dir / "b", "b"));
@@ -102,7 +104,7 @@ TEST_CASE("a node's partition store commits through the log, refuses "
   // Not leading (the group has not even assigned it anything yet, a
   // claim takes a round trip more): refused, nothing stored.
   bool led_before = leads(**b, 1);
-  auto refused = (*b)->store(1).append("order-7", 1, "not mine");
+  auto refused = (*b)->store(1)->append("order-7", 1, "not mine");
   if (!led_before && !leads(**b, 1)) {
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.as_status().code() == errc::conflict);
@@ -110,17 +112,21 @@ TEST_CASE("a node's partition store commits through the log, refuses "
   auto a_next = (*a)->partitions()[1].next;
   REQUIRE(wait_until([&] { return (*b)->partitions()[1].next >= a_next; },
                      60s));
-  CHECK(records((*b)->store(1), "order-7") == mine);
-  CHECK(records((*b)->store(1), "w-3") == records(sa, "w-3"));
+  CHECK(records(*(*b)->store(1), "order-7") == mine);
+  CHECK(records(*(*b)->store(1), "w-3") == records(sa, "w-3"));
 
   // a leaves; b leads both and goes on from a's records.
   (*a)->stop();
+  CHECK((*a)->store(1) == nullptr);
+  // The store held beyond stop() is closed: writes fail, reads work.
+  CHECK(sa.append("order-7", 1, "late").as_status().code() == errc::closed);
+  CHECK(records(sa, "order-7") == mine);
   REQUIRE(wait_until([&] { return leads(**b, 0) && leads(**b, 1); }, 60s));
-  auto next = (*b)->store(1).append("order-7", 1, "after failover",
+  auto next = (*b)->store(1)->append("order-7", 1, "after failover",
                                     eventlog::seq_t{20});
   REQUIRE_MESSAGE(next.has_value(), next.as_status().to_string());
   CHECK(*next == 21);
-  auto theirs = records((*b)->store(1), "order-7");
+  auto theirs = records(*(*b)->store(1), "order-7");
   REQUIRE(theirs.size() == 21);
   CHECK(std::get<2>(theirs.back()) == "b");
   (*b)->stop();

@@ -74,13 +74,18 @@ class lmdb_replica_store final : public replica_store {
   eventlog::event_log& log() noexcept {
     return log_;
   }
+  /// The log as shared by open() (empty for a store over a borrowed log):
+  /// it may outlive the store, closed or not.
+  std::shared_ptr<eventlog::event_log> shared_log() const noexcept {
+    return owned_;
+  }
 
  private:
   status commit(std::vector<eventlog::write_batch> batches,
                 eventlog::time_ns now, std::string_view writer,
                 const fence_state& state, log_offset offset);
 
-  std::unique_ptr<eventlog::event_log> owned_;
+  std::shared_ptr<eventlog::event_log> owned_;
   eventlog::event_log& log_;
   observer observer_;
   bool loaded_ = false;

@@ -133,8 +133,10 @@ class node {
   /// results of that apply; conflict while another node owns the
   /// partition (or this one is still claiming), io when the log lost it,
   /// closed when the node stopped first (the group may still take
-  /// effect). @pre p < partition_count(); valid until stop().
-  eventlog::event_log& store(partition_id p);
+  /// effect). stop() closes it (later writes fail closed, reads keep
+  /// working while it is held). Null for no such partition or after
+  /// stop().
+  std::shared_ptr<eventlog::event_log> store(partition_id p);
 
   /// Every partition, as of the last poll round.
   std::vector<partition_status> partitions() const;

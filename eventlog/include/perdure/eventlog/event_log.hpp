@@ -118,6 +118,14 @@ class event_log {
   apply_group(std::vector<write_batch> batches, time_ns now,
               std::string_view writer_id);
 
+  /// Makes `fn` see every batch that commits from now on, as
+  /// options::on_commit does (after it, same contract): for an engine
+  /// running on a log it did not open (a cluster node's partition store).
+  /// One observer at a time: false (nothing changed) when one is set
+  /// already; an empty `fn` removes it (always true). Once this returns,
+  /// a removed observer is not called by commits that start later.
+  bool observe_commits(std::function<void(const write_batch&)> fn);
+
   // -- reading -----------------------------------------------------------------
 
   /// Records of `stream` with seq >= `from`, at most `max` of them. An unknown

@@ -14,10 +14,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+
+namespace perdure::eventlog {
+class event_log;
+} // namespace perdure::eventlog
 
 namespace perdure {
 
@@ -178,6 +183,18 @@ struct engine_options {
   /// `perdure history ID --run N`); older ones are deleted in the
   /// transaction that keeps a new one. 0: none is kept.
   std::size_t keep_runs = 10;
+  /// Run on this open event log instead of opening `storage`: a cluster
+  /// node's partition store (cluster::node::store), whose writes the
+  /// node replicates through its Kafka log. The log's options then hold
+  /// for `storage` (its directory), durability, sync, checkpoints,
+  /// file_mode and the storage size; `workflow_feed` needs the log opened
+  /// with that change feed (else invalid_argument). One engine per log:
+  /// another engine on it fails `busy`; a read-only log,
+  /// `invalid_argument`. The engine does not close the log: close() waits
+  /// until the engine's own writes are decided (a barrier commit), and
+  /// the log's owner closes it. Its records are stamped by the log's
+  /// writer (a node stamps its id), not `engine_id`.
+  std::shared_ptr<eventlog::event_log> event_log = nullptr;
 };
 
 /// The status of a workflow.
