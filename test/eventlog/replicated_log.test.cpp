@@ -293,7 +293,7 @@ TEST_CASE("a replicator that reports the wrong number of results fails the "
 }
 
 TEST_CASE("closing with groups handed over and undecided completes them "
-          "with closed; a late report touches nothing") {
+          "with closed, and a late report touches nothing") {
   replicated_fixture f;
   f.rep->pause();
   std::vector<std::future<result<commit_info>>> futs;
