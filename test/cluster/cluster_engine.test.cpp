@@ -10,7 +10,7 @@
 
 #include "perdure/cluster/node.hpp"
 
-#include "kafka_log_test_util.hpp"
+#include "node_test_util.hpp"
 #include "temp_dir.hpp"
 
 #include <array>
@@ -53,18 +53,6 @@ void hold_step3(bool on) {
   ce_cv.notify_all();
 }
 
-node_options engine_node(const kafka_mock_process& mock,
-                         const std::filesystem::path& dir,
-                         const std::string& id) {
-  node_options o;
-  o.log = log_options(mock, "engines");
-  o.node_id = id;
-  o.store.dir = dir;
-  // Above 2 s: see docs/cluster.md, "Failover on the mock".
-  o.group_properties = {{"session.timeout.ms", "3000"},
-                        {"heartbeat.interval.ms", "1000"}};
-  return o;
-}
 
 bool leads(const node& n) {
   auto parts = n.partitions();
@@ -87,9 +75,9 @@ TEST_CASE("a workflow on a node's partition store resumes on the next "
     r = 0;
   auto mock = start_mock("engines", 1);
   temp_dir dir;
-  auto a = node::start(engine_node(*mock, dir / "a", "a"));
+  auto a = node::start(node_options_for(*mock, "engines", dir / "a", "a"));
   REQUIRE(a);
-  auto b = node::start(engine_node(*mock, dir / "b", "b"));
+  auto b = node::start(node_options_for(*mock, "engines", dir / "b", "b"));
   REQUIRE(b);
   REQUIRE(wait_until([&] { return leads(**a) || leads(**b); }, 60s));
   node& first = leads(**a) ? **a : **b;
@@ -139,10 +127,10 @@ TEST_CASE("an engine on a store whose node does not lead writes nothing") {
     r = 0;
   auto mock = start_mock("engines", 1);
   temp_dir dir;
-  auto a = node::start(engine_node(*mock, dir / "a", "a"));
+  auto a = node::start(node_options_for(*mock, "engines", dir / "a", "a"));
   REQUIRE(a);
   REQUIRE(wait_until([&] { return leads(**a); }, 60s));
-  auto b = node::start(engine_node(*mock, dir / "b", "b"));
+  auto b = node::start(node_options_for(*mock, "engines", dir / "b", "b"));
   REQUIRE(b);
   // b follows (a leads the only partition and keeps it: range assignment
   // gives the single partition to one member).

@@ -6,7 +6,7 @@
 
 #include "perdure/cluster/node.hpp"
 
-#include "kafka_log_test_util.hpp"
+#include "node_test_util.hpp"
 #include "temp_dir.hpp"
 
 #include <future>
@@ -17,19 +17,6 @@ using namespace perdure::test;
 
 namespace {
 
-node_options options_for(const kafka_mock_process& mock,
-                         const std::filesystem::path& dir,
-                         const std::string& id) {
-  node_options o;
-  o.log = log_options(mock, "nodes");
-  o.node_id = id;
-  o.store.dir = dir;
-  // Above 2 s: the mock holds a first join 3 s, checks sessions each
-  // second (docs/cluster.md, "Failover on the mock").
-  o.group_properties = {{"session.timeout.ms", "3000"},
-                        {"heartbeat.interval.ms", "1000"}};
-  return o;
-}
 
 bool leads_all(const node& n) {
   auto parts = n.partitions();
@@ -83,7 +70,7 @@ TEST_CASE("a node refuses bad options before it connects") {
 TEST_CASE("a node leads every partition alone and hands them over on stop") {
   auto mock = start_mock("nodes", 2);
   temp_dir dir;
-  auto a = node::start(options_for(*mock, dir / "a", "a"));
+  auto a = node::start(node_options_for(*mock, "nodes", dir / "a", "a"));
   REQUIRE(a);
   REQUIRE(wait_until([&] { return leads_all(**a); }, 60s));
   auto first = submit_wait(**a, 1, group("one"));
@@ -98,7 +85,7 @@ TEST_CASE("a node leads every partition alone and hands them over on stop") {
   CHECK(submit_wait(**a, 2, group("x")).error() == errc::invalid_argument);
   CHECK(submit_wait(**a, 0, "").error() == errc::invalid_argument);
   // A second node follows as a standby, then takes over when a leaves.
-  auto b = node::start(options_for(*mock, dir / "b", "b"));
+  auto b = node::start(node_options_for(*mock, "nodes", dir / "b", "b"));
   REQUIRE(b);
   REQUIRE(wait_until([&] {
     auto pb = (*b)->partitions();

@@ -10,7 +10,7 @@
 #include "perdure/cluster/node.hpp"
 #include "perdure/eventlog/replicator.hpp"
 
-#include "kafka_log_test_util.hpp"
+#include "node_test_util.hpp"
 #include "temp_dir.hpp"
 
 #include <fmt/format.h>
@@ -24,18 +24,6 @@ using namespace perdure::test;
 
 namespace {
 
-node_options store_node(const kafka_mock_process& mock,
-                        const std::filesystem::path& dir,
-                        const std::string& id) {
-  node_options o;
-  o.log = log_options(mock, "stores");
-  o.node_id = id;
-  o.store.dir = dir;
-  // Above 2 s: see docs/cluster.md, "Failover on the mock".
-  o.group_properties = {{"session.timeout.ms", "3000"},
-                        {"heartbeat.interval.ms", "1000"}};
-  return o;
-}
 
 bool leads(const node& n, partition_id p) {
   auto parts = n.partitions();
@@ -59,7 +47,7 @@ TEST_CASE("a node's partition store commits through the log, refuses "
           "where it does not lead, and the next owner goes on") {
   auto mock = start_mock("stores", 2);
   temp_dir dir;
-  auto a = node::start(store_node(*mock, dir / "a", "a"));
+  auto a = node::start(node_options_for(*mock, "stores", dir / "a", "a"));
   REQUIRE(a);
   REQUIRE(wait_until([&] { return leads(**a, 0) && leads(**a, 1); }, 60s));
   auto sa_ptr = (*a)->store(1);
@@ -99,7 +87,7 @@ TEST_CASE("a node's partition store commits through the log, refuses "
   CHECK(records(*(*a)->store(1), "w-3").size() == 25);
 
   // A standby holds the same records, seqs and stamps, and refuses writes.
-  auto b = node::start(store_node(*mock, dir / "b", "b"));
+  auto b = node::start(node_options_for(*mock, "stores", dir / "b", "b"));
   REQUIRE(b);
   // Not leading (the group has not even assigned it anything yet, a
   // claim takes a round trip more): refused, nothing stored.
