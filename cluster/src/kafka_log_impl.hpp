@@ -79,6 +79,7 @@ class kafka_partition final : public partition_log {
                                        std::chrono::milliseconds wait)
       override;
   result<log_offset> end_offset(std::chrono::milliseconds wait) override;
+  void on_readable(std::function<void()> fn) override;
   /// Stops fetching (destruction).
   void stop();
 
@@ -88,12 +89,22 @@ class kafka_partition final : public partition_log {
   // Adds `m` to `out` or handles its error.
   status take(rd_kafka_message_t* m, log_offset from,
               std::vector<log_record>& out);
+  // Stops fetching and drops the fetch queue (read_mutex_ held).
+  void stop_fetching();
+  // librdkafka's callback: the fetch queue got an element while empty.
+  static void queue_event(rd_kafka_t* rk, void* opaque);
 
   kafka_log::impl& log_;
   std::int32_t p_;
   std::mutex read_mutex_;
   bool started_ = false; ///< fetching, guarded by read_mutex_
   log_offset next_ = -1; ///< the offset fetching will deliver next
+  /// Where fetched records go while started_: a queue of its own (new at
+  /// each restart, so nothing fetched before it is read after it) whose
+  /// event callback tells on_readable's function.
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::mutex notify_mutex_;
+  std::function<void()> notify_; ///< guarded by notify_mutex_
 };
 
 /// "timeout" for librdkafka's timeouts, "io" otherwise, with `what`.

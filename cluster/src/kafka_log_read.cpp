@@ -30,11 +30,34 @@ status closed_status(const std::string& topic) {
 
 } // namespace
 
-status kafka_partition::restart(log_offset from) {
+void kafka_partition::queue_event(rd_kafka_t*, void* opaque) {
+  auto& self = *static_cast<kafka_partition*>(opaque);
+  std::lock_guard guard{self.notify_mutex_};
+  if (self.notify_)
+    self.notify_();
+}
+
+void kafka_partition::on_readable(std::function<void()> fn) {
+  std::lock_guard guard{notify_mutex_};
+  notify_ = std::move(fn);
+}
+
+void kafka_partition::stop_fetching() {
   if (started_)
     rd_kafka_consume_stop(log_.reader_topic, p_);
   started_ = false;
-  if (rd_kafka_consume_start(log_.reader_topic, p_, from) != 0)
+  if (queue_)
+    rd_kafka_queue_destroy(queue_);
+  queue_ = nullptr;
+}
+
+status kafka_partition::restart(log_offset from) {
+  stop_fetching();
+  queue_ = rd_kafka_queue_new(log_.reader);
+  rd_kafka_queue_cb_event_enable(queue_, &kafka_partition::queue_event,
+                                 this);
+  if (rd_kafka_consume_start_queue(log_.reader_topic, p_, from, queue_)
+      != 0)
     return kafka_status(rd_kafka_last_error(),
                         fmt::format("reading log topic '{}' [{}] from {}",
                                     log_.topic, p_, from));
@@ -45,9 +68,7 @@ status kafka_partition::restart(log_offset from) {
 
 void kafka_partition::stop() {
   std::lock_guard guard{read_mutex_};
-  if (started_)
-    rd_kafka_consume_stop(log_.reader_topic, p_);
-  started_ = false;
+  stop_fetching();
 }
 
 status kafka_partition::take(rd_kafka_message_t* m, log_offset from,
@@ -74,8 +95,7 @@ status kafka_partition::take(rd_kafka_message_t* m, log_offset from,
   }
   // The fetch position is outside the log: fetching stopped. Below the
   // first record kept is not_found; beyond the end, nothing to read yet.
-  started_ = false;
-  rd_kafka_consume_stop(log_.reader_topic, p_);
+  stop_fetching();
   std::int64_t low = 0, high = 0;
   auto err = rd_kafka_query_watermark_offsets(
       log_.reader, log_.topic.c_str(), p_, &low, &high, 5000);
@@ -110,9 +130,8 @@ kafka_partition::read(log_offset from, std::size_t max,
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         end - clock::now());
-    auto* m = rd_kafka_consume(log_.reader_topic, p_,
-                               ms(std::min<std::chrono::milliseconds>(
-                                   left, slice)));
+    auto* m = rd_kafka_consume_queue(
+        queue_, ms(std::min<std::chrono::milliseconds>(left, slice)));
     if (m) {
       if (auto st = take(m, from, out); !st)
         return st;
@@ -127,8 +146,8 @@ kafka_partition::read(log_offset from, std::size_t max,
   if (!started_)
     return out;
   std::vector<rd_kafka_message_t*> batch(max - out.size());
-  auto n = rd_kafka_consume_batch(log_.reader_topic, p_, 0, batch.data(),
-                                  batch.size());
+  auto n = rd_kafka_consume_batch_queue(queue_, 0, batch.data(),
+                                        batch.size());
   for (ssize_t i = 0; i < n; ++i) {
     auto st = take(batch[static_cast<std::size_t>(i)], from, out);
     if (!st) {

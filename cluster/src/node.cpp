@@ -87,8 +87,9 @@ void node::impl::run() {
     publish();
     if (!busy) {
       std::unique_lock guard{mutex};
-      wake.wait_for(guard, options.idle_wait,
-                    [&] { return stopping || !queue.empty(); });
+      wake.wait_for(guard, options.idle_wait, [&] {
+        return stopping || !queue.empty() || readable;
+      });
     }
   }
   leave_group();
@@ -101,6 +102,7 @@ bool node::impl::round() {
   {
     std::lock_guard guard{mutex};
     now.swap(queue);
+    readable = false; // a record coming from now on wakes the next round
   }
   for (auto& s : now)
     owners[s.partition]->submit(std::move(s.bytes), std::move(s.done));
@@ -227,6 +229,14 @@ result<std::unique_ptr<node>> node::start(node_options o) {
   if (auto st = n->join_group(); !st)
     return st;
   n->publish(false);
+  // A record read back wakes the poll thread at once: a sequential step
+  // does not wait out idle_wait for its own group.
+  for (std::int32_t p = 0; p < count; ++p)
+    n->log->partition(p).on_readable([raw = n.get()] {
+      std::lock_guard guard{raw->mutex};
+      raw->readable = true;
+      raw->wake.notify_all();
+    });
   n->poller = std::thread{[raw = n.get()] { raw->run(); }};
   return std::unique_ptr<node>{new node{std::move(n)}};
 }
@@ -331,6 +341,8 @@ void node::stop() {
                   fmt::format("node {} stopped before the group was "
                               "submitted",
                               to_string(n.self))});
+  for (std::int32_t p = 0; n.log && p < n.partition_total; ++p)
+    n.log->partition(p).on_readable({});
   // Pending groups fail with closed; acks still to come find no owner.
   n.owners.clear();
   if (n.log)

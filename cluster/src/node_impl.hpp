@@ -52,6 +52,9 @@ struct node::impl {
   std::vector<submission> queue;
   bool stopping = false;
   bool stopped = false;
+  // Set by the log (partition_log::on_readable) when records may have
+  // come; cleared by a round before it reads.
+  bool readable = false;
   std::uint64_t submitted = 0;
   std::vector<partition_status> snapshot;
   node_counters counters;

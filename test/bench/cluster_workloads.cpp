@@ -4,6 +4,11 @@
 // cluster-append: sequential append -> read-back latency (what one
 // sequential step of a workflow costs in cluster mode) and pipelined
 // append throughput. Same-run baseline: fsync-floor.
+// cluster-seq: wf-seq (1000 sequential trivial steps) on an engine whose
+// event log is a cluster node's partition store (engine_options::
+// event_log = node::store(p)): every step's group goes through the Kafka
+// log and is answered once read back and applied. Same-run baselines:
+// fsync-floor and cluster-append's sequential append -> read-back.
 //
 // PERDURE_BENCH_LINGER_MS and PERDURE_BENCH_FETCH_WAIT_MS override the
 // log's linger.ms and fetch.wait.max.ms (tuning); PERDURE_BENCH_RECORD
@@ -12,13 +17,17 @@
 #include "bench.hpp"
 
 #include "perdure/cluster/kafka_log.hpp"
+#include "perdure/cluster/node.hpp"
 #include "perdure/listeners/kafka.hpp"
+
+#include <perdure/perdure.hpp>
 
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <sys/resource.h>
+#include <thread>
 
 namespace perdure::bench {
 
@@ -162,6 +171,78 @@ figures cluster_append(const bench_options& o) {
   fsync_floor(o, f); // the same-run baseline
   return f;
 }
+
+const auto cs_inc = step("cluster_seq_inc", [](int x) { return x + 1; });
+
+bool leads_first(const cluster::node& n) {
+  auto parts = n.partitions();
+  return !parts.empty() && parts[0].role == cluster::owner_role::leader;
+}
+
+figures cluster_seq(const bench_options& o) {
+  constexpr int steps = 1000;
+  kafka_mock_cluster mock{3};
+  ok_or_throw(mock.create_topic(cluster::kafka_log_topic("bench-seq"), 1, 3));
+  cluster::node_options no;
+  no.log = {.brokers = mock.bootstrap(),
+            .app = "bench-seq",
+            .properties = {{"linger.ms", env_or("PERDURE_BENCH_LINGER_MS",
+                                                "0")},
+                           {"fetch.wait.max.ms",
+                            env_or("PERDURE_BENCH_FETCH_WAIT_MS", "1")}},
+            .log = [](eventlog::log_level, std::string_view) {}};
+  no.node_id = "bench";
+  no.idle_wait = std::chrono::milliseconds{
+    std::stoi(env_or("PERDURE_BENCH_IDLE_WAIT_MS", "1"))};
+  no.store.dir = o.dir / "node";
+  no.group_properties = {{"session.timeout.ms", "3000"},
+                         {"heartbeat.interval.ms", "1000"}};
+  auto started = cluster::node::start(std::move(no));
+  ok_or_throw(started ? status{} : started.error());
+  auto& n = **started;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!leads_first(n)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error{"the node did not lead partition 0 in 60 s"};
+    std::this_thread::sleep_for(5ms);
+  }
+
+  figures f;
+  {
+    engine_options eo;
+    eo.event_log = n.store(0);
+    engine eng{std::move(eo)};
+    auto wf = cs_inc(0);
+    for (int i = 1; i < steps; ++i)
+      wf = cs_inc(wf);
+    // One step first: the first group also makes the engine's setup
+    // durable, it is not what a step costs.
+    ok_or_throw(eng.run(cs_inc(0), "warm") == 1
+                  ? status{}
+                  : status{errc::io, "warm-up workflow: wrong output"});
+    auto cpu0 = process_cpu_s();
+    auto t0 = std::chrono::steady_clock::now();
+    int out = eng.run(wf, "seq");
+    double s = seconds_since(t0);
+    double cpu = process_cpu_s() - cpu0;
+    auto st = eng.event_log()->stats();
+    f.add("steps", steps);
+    f.add("seconds", s);
+    f.add("us_per_step", s * 1e6 / steps);
+    f.add("cpu_us_per_step", cpu * 1e6 / steps);
+    f.add("commits", static_cast<double>(st.commits));
+    f.add("correct", out == steps ? 1 : 0);
+  }
+  n.stop();
+  fsync_floor(o, f); // the same-run baseline
+  return f;
+}
+
+PERDURE_WORKLOAD("cluster-seq",
+                 "wf-seq (1000 sequential steps) on a cluster node's "
+                 "partition store: each step through the Kafka log (3-broker "
+                 "mock) and applied",
+                 cluster_seq);
 
 PERDURE_WORKLOAD("cluster-append",
                  "Kafka log on the 3-broker mock: sequential append -> "

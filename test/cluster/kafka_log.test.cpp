@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // kafka_log against perdure-mock-kafka (3 brokers): appends, reads,
-// end offsets, two nodes on one partition, record size limit, describe.
+// end offsets, the readable hint, two nodes on one partition, record size
+// limit, describe.
 
 #include <doctest/doctest.h>
 
 #include "kafka_log_test_util.hpp"
 
+#include <atomic>
 #include <set>
 
 using namespace perdure;
@@ -124,6 +126,34 @@ TEST_CASE("appends read back in order with their offsets") {
   REQUIRE(e1);
   CHECK(*e1 == 0);
   CHECK(p0.read(-1, 1, 0ms).error() == errc::invalid_argument);
+}
+
+TEST_CASE("a reader at the log's end is told when a record comes") {
+  auto mock = start_mock("tell", 1);
+  auto log = kafka_log::open(log_options(*mock, "tell"));
+  REQUIRE(log);
+  auto& p0 = (*log)->partition(0);
+  std::atomic<int> told{0};
+  p0.on_readable([&told] { ++told; });
+  auto none = p0.read(0, 1, 0ms); // starts fetching at the end
+  REQUIRE(none);
+  CHECK(none->empty());
+  auto at = append_wait(p0, "first");
+  REQUIRE(at);
+  REQUIRE(wait_until([&] { return told > 0; }));
+  auto got = p0.read(*at, 1, 30s);
+  REQUIRE(got);
+  REQUIRE(got->size() == 1);
+  CHECK(got->front().bytes == "first");
+  // Removed: not called again, also while records come.
+  p0.on_readable({});
+  int before = told;
+  auto next = append_wait(p0, "second");
+  REQUIRE(next);
+  got = p0.read(*next, 1, 30s);
+  REQUIRE(got);
+  REQUIRE(got->size() == 1);
+  CHECK(told == before);
 }
 
 TEST_CASE("readers on one partition and on several, from many threads") {

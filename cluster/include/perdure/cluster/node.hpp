@@ -80,8 +80,8 @@ struct node_options {
   std::map<std::string, std::string> group_properties;
   /// Records read per partition and poll.
   std::size_t read_batch = 512;
-  /// How long the poll thread sleeps when a round found nothing to do
-  /// (a submit wakes it at once).
+  /// How long the poll thread sleeps when a round found nothing to do (a
+  /// submit, and a record fetched from the log, wake it at once).
   std::chrono::milliseconds idle_wait{1};
   /// Called on the poll thread when a partition's role, epoch or
   /// assignment changed (after the change). It must be quick; it may call

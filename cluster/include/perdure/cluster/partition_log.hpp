@@ -55,6 +55,17 @@ class partition_log {
   /// The offset after the last record now readable (Kafka's high
   /// watermark): a reader that read everything below it is caught up.
   virtual result<log_offset> end_offset(std::chrono::milliseconds wait) = 0;
+
+  /// Sets what the log calls when records may have become readable (on a
+  /// thread of the log; `fn` must be quick and must not call the log), so
+  /// that a reader polling with a zero wait can sleep elsewhere until then
+  /// (the node's poll thread does). Calls may be spurious, and a log may
+  /// never call it (the default): such readers poll. An empty `fn`
+  /// removes it; once this returns, the previous one is not running and
+  /// is not called again.
+  virtual void on_readable(std::function<void()> fn) {
+    static_cast<void>(fn);
+  }
 };
 
 } // namespace perdure::cluster
