@@ -3,11 +3,13 @@
 // = node::store(p)): its workflow's steps are committed through the Kafka
 // log; when the node hands the partition over, an engine on the next
 // owner's store resumes the workflow from the steps the log holds, and
-// the steps that succeeded do not run again. On the 3-broker mock.
+// the steps that succeeded do not run again; engine_host does the same on
+// every claim and loss by itself. On the 3-broker mock.
 
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
 
+#include "perdure/cluster/engine_host.hpp"
 #include "perdure/cluster/node.hpp"
 
 #include "node_test_util.hpp"
@@ -148,4 +150,97 @@ TEST_CASE("an engine on a store whose node does not lead writes nothing") {
   CHECK_FALSE(eng->get());
   (*b)->stop();
   (*a)->stop();
+}
+
+namespace {
+
+// The first id "order-N" that lives in partition `p`.
+std::string id_in(const partition_map& map, partition_id p) {
+  for (int k = 0;; ++k) {
+    auto id = "order-" + std::to_string(k);
+    if (map.partition_of(id) == p)
+      return id;
+  }
+}
+
+engine_host_options host_options(const kafka_mock_process& mock,
+                                 const std::filesystem::path& dir,
+                                 const std::string& id) {
+  engine_host_options o;
+  o.node = node_options_for(mock, "hosts", dir, id);
+  o.engine.actor_threads = 1;
+  o.engine.stop_timeout = std::chrono::milliseconds{200};
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("engine hosts run each partition's engine where it is led and "
+          "resume it on the next owner") {
+  for (auto& r : ce_runs)
+    r = 0;
+  auto mock = start_mock("hosts", 2);
+  temp_dir dir;
+  auto bad = host_options(*mock, dir / "x", "x");
+  eventlog::options plain;
+  plain.dir = dir / "plain";
+  auto plain_log = eventlog::event_log::open(plain);
+  REQUIRE(plain_log);
+  bad.engine.event_log = std::move(*plain_log);
+  CHECK(engine_host::start(std::move(bad)).error().code()
+        == errc::invalid_argument);
+  auto a = engine_host::start(host_options(*mock, dir / "a", "a"));
+  REQUIRE(a);
+  auto b = engine_host::start(host_options(*mock, dir / "b", "b"));
+  REQUIRE(b);
+  engine_host* hosts[] = {a->get(), b->get()};
+  // Every partition gets exactly one engine.
+  REQUIRE(wait_until([&] {
+    auto ra = (*a)->running(), rb = (*b)->running();
+    return ra.size() + rb.size() == 2 && (ra.empty() || rb.empty()
+                                          || ra[0] != rb[0]);
+  }, 60s));
+  const auto& map = (*a)->routing();
+  REQUIRE(map.partitions() == 2);
+  auto id0 = id_in(map, 0), id1 = id_in(map, 1);
+  auto owner_of = [&](partition_id p) {
+    return (*a)->engine_of(p) ? hosts[0] : hosts[1];
+  };
+  engine_host& first = *owner_of(0);
+  engine_host& other = &first == hosts[0] ? *hosts[1] : *hosts[0];
+  // The other node names the owner (once it read the claim).
+  REQUIRE(wait_until([&] {
+    auto r = other.engine_for(id0);
+    return !r.has_value() && r.error().code() == errc::conflict;
+  }, 60s));
+  CHECK(other.engine_for(id0).error().message().find(
+          first.cluster_node().self().node) != std::string::npos);
+  // id1's partition runs a workflow where it is led.
+  auto e1 = owner_of(1)->engine_for(id1);
+  REQUIRE_MESSAGE(e1, e1.error().to_string());
+  CHECK((*e1)->run(ce_chain(), id1) == 15);
+
+  // id0 stops at step 3 on its owner; the owner stops cleanly.
+  hold_step3(true);
+  auto e0 = first.engine_for(id0);
+  REQUIRE_MESSAGE(e0, e0.error().to_string());
+  auto h = (*e0)->run_async(ce_chain(), id0);
+  REQUIRE(wait_until([] { return ce_runs[3] == 1; }, 60s));
+  first.stop();
+  hold_step3(false);
+  CHECK(first.engine_for(id0).error().code() == errc::closed);
+  CHECK(first.running().empty());
+  CHECK(first.counters().closed >= 1);
+
+  // The other host takes both partitions and resumes id0 there.
+  REQUIRE(wait_until([&] { return other.running().size() == 2; }, 60s));
+  auto next = other.engine_for(id0);
+  REQUIRE_MESSAGE(next, next.error().to_string());
+  CHECK((*next)->output<int>(id0) == 15);
+  CHECK(ce_runs[3] == 2); // abandoned by the first owner, run again
+  for (int k : {1, 2, 4, 5})
+    CHECK(ce_runs[static_cast<std::size_t>(k)] == 2); // id1, then id0
+  CHECK((*other.engine_for(id1))->output<int>(id1) == 15);
+  CHECK(other.counters().opened >= 2);
+  other.stop();
 }

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// A cluster node that runs an engine on every partition it leads: when the
+// node's claim of partition p is read back (it leads p), the host opens an
+// engine on the node's store of p (engine_options::event_log), which
+// resumes p's workflows, timers and signal waits from the store; when the
+// node loses p (another claim, a revocation, a stop) the host closes that
+// engine. Ids map to partitions with a partition_map over the log's
+// partition count, so every node and the CLI agree where an id lives.
+//
+// Library perdure_cluster_engine (links the cluster module and the
+// runtime).
+
+#include "perdure/cluster/node.hpp"
+#include "perdure/cluster/partition_map.hpp"
+
+#include <perdure/runtime/engine.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace perdure::cluster {
+
+/// What an engine_host runs.
+struct engine_host_options {
+  /// The node. Its on_change, if set, is called as before (the host
+  /// watches the same changes).
+  node_options node;
+  /// Every partition's engine is opened with a copy of these, event_log
+  /// set to the partition's store; event_log must be unset
+  /// (invalid_argument). resume_on_open applies on every claim.
+  engine_options engine;
+  /// The routing keys' separator (partition_map): with '/', `order-7/pay`
+  /// lives where `order-7` does.
+  std::optional<char> separator;
+  /// How long the host waits before it tries again to open an engine that
+  /// failed to open (its store busy or the log away), while it still
+  /// leads the partition.
+  std::chrono::milliseconds retry_wait{100};
+};
+
+/// What a host did since it started.
+struct engine_host_counters {
+  std::uint64_t opened = 0;       ///< engines opened (claims served)
+  std::uint64_t closed = 0;       ///< engines closed (losses, stop)
+  std::uint64_t open_failures = 0; ///< failed opens (retried)
+};
+
+/// One node with its engines. Thread-safe: every member may be called
+/// from any thread, stop() from any but the node's threads.
+class engine_host {
+ public:
+  /// Starts the node (node::start) and the host's thread, which opens and
+  /// closes engines as the node's roles change. Errors: invalid_argument
+  /// (engine.event_log set), those of node::start.
+  static result<std::unique_ptr<engine_host>>
+  start(engine_host_options options);
+
+  /// stop().
+  ~engine_host();
+  engine_host(const engine_host&) = delete;
+  engine_host& operator=(const engine_host&) = delete;
+
+  /// Closes every engine (their workflows stop and stay resumable on the
+  /// next owner), then stops the node, which hands its partitions over.
+  /// Idempotent.
+  void stop();
+
+  /// The node (its identity, partitions, counters).
+  cluster::node& cluster_node() noexcept;
+
+  /// Where ids live: P = the log's partition count.
+  const partition_map& routing() const noexcept;
+
+  /// The engine of partition `p`: null unless this node leads `p` and the
+  /// host opened its engine. A holder may keep it past a loss: it is
+  /// closed then (new workflows fail closed, reads keep working).
+  std::shared_ptr<engine> engine_of(partition_id p) const;
+
+  /// The engine where `id` runs, when it runs on this node. Errors:
+  /// conflict when another node leads the id's partition (the message
+  /// names the partition and that node: send the request there), busy
+  /// while no node leads it yet or its engine is opening here (retry),
+  /// closed after stop().
+  result<std::shared_ptr<engine>> engine_for(std::string_view id) const;
+
+  /// The partitions with an open engine here, ascending.
+  std::vector<partition_id> running() const;
+
+  engine_host_counters counters() const;
+
+  struct impl;
+
+ private:
+  explicit engine_host(std::unique_ptr<impl> impl);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace perdure::cluster

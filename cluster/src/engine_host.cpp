@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+// engine_host: a node, and an engine per partition it leads, opened and
+// closed by the host's thread as the node reports role changes (never on
+// the node's poll thread: an engine commits through it).
+
+#include "perdure/cluster/engine_host.hpp"
+
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace perdure::cluster {
+
+namespace {
+
+// An engine the host opened, and the epoch of the claim it serves.
+struct hosted {
+  std::shared_ptr<engine> eng;
+  log_offset epoch = no_epoch;
+};
+
+} // namespace
+
+struct engine_host::impl {
+  engine_host_options options;
+  std::optional<partition_map> map;
+  std::unique_ptr<node> n;
+  std::thread worker;
+
+  std::mutex stop_mutex; // held through stop()
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  // Guarded by mutex.
+  bool dirty = true; // a role changed since the last reconcile
+  bool stopping = false;
+  bool stopped = false;
+  std::vector<hosted> engines; // per partition; eng null: none
+  engine_host_counters counts;
+
+  void log_line(eventlog::log_level level, const std::string& text) const {
+    eventlog::emit(options.node.log.log, level, text);
+  }
+  void changed() {
+    {
+      std::lock_guard guard{mutex};
+      dirty = true;
+    }
+    wake.notify_all();
+  }
+  void run();
+  // Opens and closes engines to match the node's roles; true when an
+  // open failed and is worth retrying.
+  bool reconcile();
+  void close_engine(partition_id p, hosted h, std::string_view why);
+};
+
+void engine_host::impl::run() {
+  std::unique_lock guard{mutex};
+  bool retry = false;
+  for (;;) {
+    auto due = [&] { return stopping || dirty; };
+    if (retry)
+      wake.wait_for(guard, options.retry_wait, due);
+    else
+      wake.wait(guard, due);
+    if (stopping)
+      return;
+    dirty = false;
+    guard.unlock();
+    retry = reconcile();
+    guard.lock();
+  }
+}
+
+bool engine_host::impl::reconcile() {
+  bool retry = false;
+  for (const auto& s : n->partitions()) {
+    auto p = s.partition;
+    bool lead = s.role == owner_role::leader;
+    hosted have;
+    {
+      std::lock_guard guard{mutex};
+      if (stopping)
+        return false;
+      // A new epoch while leading: the node lost and claimed it again;
+      // the engine's state in memory is older than the store's.
+      if (engines[p].eng && (!lead || engines[p].epoch != s.epoch))
+        have = std::exchange(engines[p], {});
+      else if (engines[p].eng || !lead)
+        continue;
+    }
+    if (have.eng) {
+      close_engine(p, std::move(have),
+                   lead ? "claimed again (a new epoch)" : "lost");
+      if (!lead)
+        continue;
+    }
+    auto store = n->store(p);
+    if (!store)
+      continue; // the node is stopping
+    auto eo = options.engine;
+    eo.event_log = std::move(store);
+    auto opened = engine::open(std::move(eo));
+    std::lock_guard guard{mutex};
+    if (!opened) {
+      ++counts.open_failures;
+      retry = true;
+      log_line(eventlog::log_level::warning,
+               fmt::format("node {}: partition {}: the engine did not open "
+                           "(retrying): {}",
+                           to_string(n->self()), p,
+                           opened.error().to_string()));
+      continue;
+    }
+    // Lost meanwhile: the node's change set `dirty`, the next round
+    // closes it.
+    engines[p] = {std::shared_ptr<engine>{std::move(*opened)}, s.epoch};
+    ++counts.opened;
+    log_line(eventlog::log_level::info,
+             fmt::format("node {}: partition {}: engine open (epoch {})",
+                         to_string(n->self()), p, s.epoch));
+  }
+  return retry;
+}
+
+void engine_host::impl::close_engine(partition_id p, hosted h,
+                                     std::string_view why) {
+  auto st = h.eng->close();
+  {
+    std::lock_guard guard{mutex};
+    ++counts.closed;
+  }
+  log_line(st ? eventlog::log_level::info : eventlog::log_level::warning,
+           fmt::format("node {}: partition {} {}: engine closed{}",
+                       to_string(n->self()), p, why,
+                       st ? std::string{} : ": " + st.to_string()));
+}
+
+result<std::unique_ptr<engine_host>>
+engine_host::start(engine_host_options options) {
+  if (options.engine.event_log)
+    return unexpected{errc::invalid_argument,
+                      "engine_host_options::engine.event_log must be unset: "
+                      "the host opens each engine on its partition's store"};
+  auto h = std::make_unique<impl>();
+  h->options = std::move(options);
+  auto node_opts = h->options.node;
+  node_opts.on_change = [raw = h.get(),
+                         user = std::move(node_opts.on_change)](
+                          const partition_status& s) {
+    if (user)
+      user(s);
+    raw->changed();
+  };
+  auto n = node::start(std::move(node_opts));
+  if (!n)
+    return n.error();
+  h->n = std::move(*n);
+  auto map = partition_map::create(
+      static_cast<std::uint32_t>(h->n->partition_count()),
+      h->options.separator);
+  if (!map)
+    return map.error();
+  h->map = *map;
+  h->engines.resize(static_cast<std::size_t>(h->n->partition_count()));
+  h->worker = std::thread{[raw = h.get()] { raw->run(); }};
+  return std::unique_ptr<engine_host>{new engine_host{std::move(h)}};
+}
+
+engine_host::engine_host(std::unique_ptr<impl> impl)
+    : impl_(std::move(impl)) {
+}
+
+engine_host::~engine_host() {
+  stop();
+}
+
+void engine_host::stop() {
+  auto& h = *impl_;
+  std::lock_guard once{h.stop_mutex};
+  std::vector<hosted> left;
+  {
+    std::lock_guard guard{h.mutex};
+    if (h.stopped)
+      return;
+    h.stopping = true;
+  }
+  h.wake.notify_all();
+  if (h.worker.joinable())
+    h.worker.join();
+  {
+    std::lock_guard guard{h.mutex};
+    left.swap(h.engines);
+  }
+  // Engines first: their last commits go through the running node.
+  for (std::size_t p = 0; p < left.size(); ++p)
+    if (left[p].eng)
+      h.close_engine(static_cast<partition_id>(p), std::move(left[p]),
+                     "stopping");
+  h.n->stop();
+  std::lock_guard guard{h.mutex};
+  h.stopped = true;
+}
+
+node& engine_host::cluster_node() noexcept {
+  return *impl_->n;
+}
+
+const partition_map& engine_host::routing() const noexcept {
+  return *impl_->map;
+}
+
+std::shared_ptr<engine> engine_host::engine_of(partition_id p) const {
+  std::lock_guard guard{impl_->mutex};
+  if (p >= impl_->engines.size())
+    return nullptr;
+  return impl_->engines[p].eng;
+}
+
+result<std::shared_ptr<engine>>
+engine_host::engine_for(std::string_view id) const {
+  auto& h = *impl_;
+  auto p = h.map->partition_of(id);
+  {
+    std::lock_guard guard{h.mutex};
+    if (h.stopping)
+      return unexpected{errc::closed,
+                        fmt::format("node {} stopped",
+                                    to_string(h.n->self()))};
+    if (h.engines[p].eng)
+      return h.engines[p].eng;
+  }
+  auto parts = h.n->partitions();
+  const auto& s = parts.at(p);
+  if (s.role != owner_role::leader && !s.owner.node.empty()
+      && s.owner != h.n->self())
+    return unexpected{errc::conflict,
+                      fmt::format("'{}' lives in partition {}, led by node "
+                                  "{} (epoch {})",
+                                  id, p, to_string(s.owner), s.epoch)};
+  return unexpected{errc::busy,
+                    fmt::format("'{}' lives in partition {}: {} (retry)",
+                                id, p,
+                                s.role == owner_role::leader
+                                    ? "its engine is opening on this node"
+                                    : "no node leads it yet")};
+}
+
+std::vector<partition_id> engine_host::running() const {
+  std::lock_guard guard{impl_->mutex};
+  std::vector<partition_id> out;
+  for (std::size_t p = 0; p < impl_->engines.size(); ++p)
+    if (impl_->engines[p].eng)
+      out.push_back(static_cast<partition_id>(p));
+  return out;
+}
+
+engine_host_counters engine_host::counters() const {
+  std::lock_guard guard{impl_->mutex};
+  return impl_->counts;
+}
+
+} // namespace perdure::cluster
