@@ -439,6 +439,10 @@ std::int32_t kafka_log::partition_count() const noexcept {
   return impl_->partitions;
 }
 
+std::size_t kafka_log::max_record_bytes() const noexcept {
+  return impl_->max_record_bytes;
+}
+
 partition_log& kafka_log::partition(std::int32_t p) {
   return *impl_->parts.at(static_cast<std::size_t>(p));
 }

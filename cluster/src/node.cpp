@@ -60,6 +60,21 @@ eventlog::options default_node_store() {
   return o;
 }
 
+// The largest group a record of `max_record` bytes carries: the group
+// entry's own fields, and room for Kafka's record framing.
+std::size_t max_group_bytes(std::size_t max_record,
+                            const node_identity& self) {
+  constexpr std::size_t kafka_framing = 512;
+  auto entry = encode(group_entry{.epoch = no_epoch,
+                                  .writer = self,
+                                  .sequence = ~std::uint64_t{0},
+                                  .bytes = {}})
+                 .size();
+  return max_record > entry + kafka_framing + 1024
+           ? max_record - entry - kafka_framing
+           : 1024;
+}
+
 std::filesystem::path partition_dir(const std::filesystem::path& root,
                                     partition_id p) {
   return root / fmt::format("p-{:04}", p);
@@ -193,6 +208,7 @@ result<std::unique_ptr<node>> node::start(node_options o) {
     return log.error();
   n->log = std::move(*log);
   auto count = n->log->partition_count();
+  auto max_group = max_group_bytes(n->log->max_record_bytes(), n->self);
   for (std::int32_t p = 0; p < count; ++p) {
     auto id = static_cast<partition_id>(p);
     auto so = n->options.store;
@@ -200,7 +216,8 @@ result<std::unique_ptr<node>> node::start(node_options o) {
     auto rep = std::make_shared<partition_replicator>(
       [raw = n.get(), id](std::string bytes, group_done done) {
         raw->submit(id, std::move(bytes), std::move(done));
-      });
+      },
+      max_group);
     so.replicator = rep;
     auto store = lmdb_replica_store::open(std::move(so));
     if (!store)

@@ -22,11 +22,15 @@ class partition_replicator final : public eventlog::group_replicator {
   /// Hands a group to the node (node::impl::submit).
   using submit_fn = std::function<void(std::string, node::group_done)>;
 
-  explicit partition_replicator(submit_fn submit)
-    : submit_(std::move(submit)) {
+  /// `max_group_bytes`: the largest group the log takes (0: no limit).
+  partition_replicator(submit_fn submit, std::size_t max_group_bytes)
+    : submit_(std::move(submit)), max_group_bytes_(max_group_bytes) {
   }
 
   void replicate(std::string group, group_done done) override;
+  std::size_t max_group_bytes() const override {
+    return max_group_bytes_;
+  }
 
   /// The store's observer: the group at `offset` was applied with these
   /// results (any writer's; kept only while groups of ours are pending).
@@ -37,6 +41,7 @@ class partition_replicator final : public eventlog::group_replicator {
   void decided(const result<log_offset>& where, const group_done& done);
 
   submit_fn submit_;
+  std::size_t max_group_bytes_;
   std::mutex mu_;
   std::size_t pending_ = 0;
   std::map<log_offset, std::vector<result<eventlog::commit_info>>> results_;

@@ -123,25 +123,36 @@ class replicated final : public group_durability {
     local_->quiesce();
   }
 
+  // Hands the group over, as consecutive groups under the replicator's
+  // size limit when it has one.
   bool commit_elsewhere(std::vector<pending>& group) override {
-    done_group g;
-    g.started = clock::now();
+    auto limit = self_.opts.replicator->max_group_bytes();
+    auto now = now_ns();
+    auto fixed = encoded_group_size({});
     std::vector<write_batch> batches;
-    batches.reserve(group.size());
-    g.done.reserve(group.size());
-    g.results.reserve(group.size());
+    done_group g;
+    std::size_t size = fixed;
+    auto hand_over = [&] {
+      if (!batches.empty())
+        replicate(now, batches, std::move(g));
+      batches.clear();
+      g = {};
+      size = fixed;
+    };
     for (auto& p : group) {
+      auto bytes = encoded_size(p.batch);
+      if (limit != 0 && size + bytes > limit)
+        hand_over();
+      if (limit != 0 && fixed + bytes > limit) {
+        refuse(std::move(p.done), fixed + bytes, limit);
+        continue;
+      }
       batches.push_back(std::move(p.batch));
       g.done.push_back(std::move(p.done));
+      size += bytes;
     }
     group.clear();
-    auto bytes = encode_group(now_ns(), batches);
-    auto id = handed_->add(std::move(g));
-    self_.opts.replicator->replicate(
-      std::move(bytes),
-      [h = handed_, id](result<std::vector<result<commit_info>>> r) {
-        h->report(id, std::move(r));
-      });
+    hand_over();
     return true;
   }
 
@@ -160,6 +171,34 @@ class replicated final : public group_durability {
   }
 
  private:
+  void replicate(time_ns now, const std::vector<write_batch>& batches,
+                 done_group g) {
+    g.started = clock::now();
+    g.results.reserve(g.done.size());
+    auto bytes = encode_group(now, batches);
+    auto id = handed_->add(std::move(g));
+    self_.opts.replicator->replicate(
+      std::move(bytes),
+      [h = handed_, id](result<std::vector<result<commit_info>>> r) {
+        h->report(id, std::move(r));
+      });
+  }
+
+  // A batch larger than the replicated log's groups: refused alone.
+  void refuse(event_log::completion done, std::size_t bytes,
+              std::size_t limit) {
+    done_group g;
+    g.started = clock::now();
+    g.done.push_back(std::move(done));
+    handed_->report(
+      handed_->add(std::move(g)),
+      unexpected{errc::invalid_argument,
+                 fmt::format("a commit of {} bytes is larger than the "
+                             "replicated log's groups ({} bytes at most); "
+                             "nothing of it was written",
+                             bytes, limit)});
+  }
+
   event_log::impl& self_;
   std::unique_ptr<group_durability> local_;
   std::shared_ptr<handed_over> handed_;

@@ -22,6 +22,18 @@ std::string encode_group(time_ns now, std::span<const write_batch> batches) {
   return out;
 }
 
+std::size_t encoded_size(const write_batch& b) noexcept {
+  return detail::entry_batch_size(b);
+}
+
+std::size_t
+encoded_group_size(std::span<const write_batch> batches) noexcept {
+  auto n = detail::entry_fixed_size();
+  for (auto& b : batches)
+    n += encoded_size(b);
+  return n;
+}
+
 result<decoded_group> decode_group(std::string_view bytes) {
   constexpr auto head = detail::journal_entry_head;
   if (bytes.size() < head)

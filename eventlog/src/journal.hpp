@@ -93,6 +93,10 @@ void encode_entry(std::string& out, std::uint64_t generation,
                   std::uint64_t txnid, time_ns now,
                   const std::vector<const write_batch*>& batches,
                   std::uint64_t synced_end);
+/// The bytes encode_entry writes for a group, whatever its batches.
+std::size_t entry_fixed_size() noexcept;
+/// The bytes encode_entry writes for batch `b`.
+std::size_t entry_batch_size(const write_batch& b) noexcept;
 /// The encoding of a void mark for `txnid`.
 std::string encode_void(std::uint64_t generation, std::uint64_t txnid,
                         std::uint64_t synced_end);

@@ -241,6 +241,18 @@ void encode_entry(std::string& out, std::uint64_t generation,
   finish_entry(out, start);
 }
 
+std::size_t entry_fixed_size() noexcept {
+  // head; generation, type, txnid, now, batch count, synced_end
+  return entry_head + 8 + 1 + 8 + 8 + 4 + 8;
+}
+
+std::size_t entry_batch_size(const write_batch& b) noexcept {
+  std::size_t n = 4; // op count
+  for (auto& op : b.ops())
+    n += 1 + 8 + 4 + op.stream.size() + 4 + op.data.size();
+  return n;
+}
+
 namespace {
 
 // An entry without batches (a void mark or a checkpoint), `tail` after it.

@@ -3,7 +3,8 @@
 // Kafka log (the replicated durability): committed only once read back
 // and applied, with the apply's per-batch results; refused on a node that
 // does not lead; the same records, seqs and stamps on the standby; and
-// the next owner goes on from them. On the 3-broker mock.
+// the next owner goes on from them; commits larger together than one
+// Kafka record split into several groups. On the 3-broker mock.
 
 #include <doctest/doctest.h>
 
@@ -16,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 using namespace perdure;
@@ -135,4 +137,38 @@ TEST_CASE("a node refuses store options with a replicator of their own") {
   auto n = node::start(o);
   REQUIRE_FALSE(n);
   CHECK(n.error().code() == errc::invalid_argument);
+}
+
+TEST_CASE("commits larger together than a Kafka record go through the log "
+          "as several groups, and one larger alone is refused") {
+  auto mock = start_mock("large", 1);
+  temp_dir dir;
+  auto o = node_options_for(*mock, "large", dir / "a", "a");
+  o.log.properties["message.max.bytes"] = "20000";
+  auto a = node::start(o);
+  REQUIRE(a);
+  REQUIRE(wait_until([&] { return leads(**a, 0); }, 60s));
+  auto store = (*a)->store(0);
+  REQUIRE(store);
+  // 12 commits of 6,000 bytes submitted at once: together they are many
+  // times one record, each fits one.
+  std::vector<std::future<result<eventlog::commit_info>>> futs;
+  for (int i = 0; i < 12; ++i) {
+    eventlog::write_batch b;
+    b.append(fmt::format("doc-{}", i), 1, std::string(6000, 'd'));
+    futs.push_back(store->submit(std::move(b)));
+  }
+  for (auto& f : futs) {
+    auto r = f.get();
+    CHECK_MESSAGE(r.has_value(), r.as_status().to_string());
+  }
+  for (int i = 0; i < 12; ++i)
+    CHECK(records(*store, fmt::format("doc-{}", i)).size() == 1);
+  auto big = store->append("huge", 1, std::string(30000, 'h'));
+  REQUIRE_FALSE(big.has_value());
+  CHECK(big.as_status().code() == errc::invalid_argument);
+  CHECK(records(*store, "huge").empty());
+  // The log goes on.
+  CHECK(store->append("after", 1, "small").has_value());
+  (*a)->stop();
 }

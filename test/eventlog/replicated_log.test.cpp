@@ -15,9 +15,11 @@
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -72,6 +74,7 @@ class fake_replicator final : public group_replicator {
     auto decoded = decode_group(group);
     std::unique_lock<std::mutex> lock{mu_};
     ++handed_;
+    largest_ = std::max(largest_, group.size());
     if (decoded)
       handed_batches_ += decoded->batches.size();
     if (mode_ == mode::refuse) {
@@ -86,6 +89,17 @@ class fake_replicator final : public group_replicator {
   std::size_t handed() {
     std::lock_guard<std::mutex> lock{mu_};
     return handed_;
+  }
+  std::size_t largest_group() {
+    std::lock_guard<std::mutex> lock{mu_};
+    return largest_;
+  }
+  std::size_t max_group_bytes() const override {
+    return limit_;
+  }
+  // Before the log opens.
+  void set_max_group_bytes(std::size_t limit) {
+    limit_ = limit;
   }
   std::size_t handed_batches() {
     std::lock_guard<std::mutex> lock{mu_};
@@ -165,6 +179,8 @@ class fake_replicator final : public group_replicator {
   bool paused_ = false;
   bool stop_ = false;
   std::size_t handed_ = 0;
+  std::size_t largest_ = 0;
+  std::size_t limit_ = 0;
   std::size_t handed_batches_ = 0;
   std::size_t batches_ = 0;
   status late_;
@@ -176,7 +192,9 @@ struct replicated_fixture {
   std::shared_ptr<fake_replicator> rep = std::make_shared<fake_replicator>();
   std::unique_ptr<event_log> log;
 
-  explicit replicated_fixture(durability mode = durability::process) {
+  explicit replicated_fixture(durability mode = durability::process,
+                              std::size_t limit = 0) {
+    rep->set_max_group_bytes(limit);
     options o;
     o.dir = dir.path();
     o.mode = mode;
@@ -242,6 +260,48 @@ TEST_CASE("batches are judged when applied: a stale expect_last fails "
   CHECK(rb.as_status().code() == errc::conflict);
   CHECK(f.log->read("s")->size() == 1);
   CHECK(f.log->read("b")->front().payload == "y");
+}
+
+TEST_CASE("groups over the replicator's size limit are handed over in "
+          "parts, and a batch larger than the limit alone is refused") {
+  std::vector<write_batch> sample;
+  sample.push_back(one("a", std::string(1000, 'x')));
+  sample.push_back(one("bb", "y"));
+  sample.back().append("c", 2, std::string(77, 'z'));
+  CHECK(encoded_group_size(sample) == encode_group(7, sample).size());
+  CHECK(encoded_group_size({}) == encode_group(7, {}).size());
+  // Room for three 1000-byte batches per group.
+  auto limit = encoded_group_size({}) + 3 * encoded_size(sample[0]);
+  replicated_fixture f{durability::process, limit};
+  f.rep->pause(); // what is submitted meanwhile is one group or more
+  std::vector<std::future<result<commit_info>>> futs;
+  for (int i = 0; i < 10; ++i)
+    futs.push_back(f.log->submit(
+      one("s" + std::to_string(i), std::string(1000, 'x'))));
+  REQUIRE(test::wait_until([&] { return f.rep->handed_batches() == 10; }));
+  CHECK(f.rep->handed() >= 4);
+  CHECK(f.rep->largest_group() <= limit);
+  f.rep->resume();
+  for (auto& fut : futs) {
+    auto r = fut.get();
+    CHECK_MESSAGE(r.has_value(), r.as_status().to_string());
+  }
+  for (int i = 0; i < 10; ++i)
+    CHECK(f.log->read("s" + std::to_string(i))->size() == 1);
+  // One batch alone over the limit: refused, named, nothing stored; the
+  // batches around it commit.
+  auto before = f.log->submit(one("u", "1"));
+  auto big = f.log->submit(one("big", std::string(4 * 1000, 'x')));
+  auto after = f.log->submit(one("v", "2"));
+  auto rb = big.get();
+  REQUIRE_FALSE(rb.has_value());
+  CHECK(rb.as_status().code() == errc::invalid_argument);
+  CHECK(rb.as_status().message().find("larger than the replicated log")
+        != std::string::npos);
+  CHECK(before.get().has_value());
+  CHECK(after.get().has_value());
+  CHECK(f.log->read("big").as_status().code() == errc::not_found);
+  CHECK(f.rep->largest_group() <= limit);
 }
 
 TEST_CASE("a replicator's refusal reaches the caller with its errc and "

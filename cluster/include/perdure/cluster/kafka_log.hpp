@@ -64,6 +64,10 @@ class kafka_log {
   /// The topic's partition count when it was opened.
   std::int32_t partition_count() const noexcept;
 
+  /// The producer's message.max.bytes: an append of more bytes fails with
+  /// invalid_argument (the brokers' max.message.bytes may be lower).
+  std::size_t max_record_bytes() const noexcept;
+
   /// Partition `p` of the log; valid as long as this kafka_log.
   /// @pre 0 <= p < partition_count()
   /// Its append's `done` gets the record's offset from the delivery

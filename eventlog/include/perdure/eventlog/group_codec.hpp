@@ -27,6 +27,12 @@ struct decoded_group {
 /// body of a journal group entry (generation 0, txnid 0).
 std::string encode_group(time_ns now, std::span<const write_batch> batches);
 
+/// The size of encode_group's bytes for `batches`, without encoding them:
+/// encoded_group_size({}) plus encoded_size(b) for each batch b.
+std::size_t encoded_group_size(std::span<const write_batch> batches) noexcept;
+/// What batch `b` adds to encode_group's bytes.
+std::size_t encoded_size(const write_batch& b) noexcept;
+
 /// Decodes bytes made by encode_group. Errors: corruption when they are
 /// short, fail their checksum, or are not a well-formed group entry. Never
 /// crashes on any input.

@@ -15,6 +15,7 @@
 #include "perdure/eventlog/status.hpp"
 #include "perdure/eventlog/types.hpp"
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -43,6 +44,15 @@ class group_replicator {
   /// it may call it before returning (an error known at once). Groups are
   /// applied and reported in the order they were handed over.
   virtual void replicate(std::string group, group_done done) = 0;
+
+  /// The largest group the replicated log takes, in encode_group's bytes
+  /// (0, the default: no limit). The event_log hands a larger group over
+  /// as consecutive groups under the limit (a batch is never split); a
+  /// batch that alone is larger fails with invalid_argument, naming both
+  /// sizes, and is not replicated. Must not change while the log is open.
+  virtual std::size_t max_group_bytes() const {
+    return 0;
+  }
 };
 
 } // namespace perdure::eventlog
