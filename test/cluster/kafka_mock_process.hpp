@@ -22,6 +22,10 @@ class kafka_mock_process {
   kafka_mock_process(const kafka_mock_process&) = delete;
   kafka_mock_process& operator=(const kafka_mock_process&) = delete;
 
+  /// The process id (for its CPU time in /proc).
+  int pid() const noexcept {
+    return proc_.pid();
+  }
   /// "127.0.0.1:PORT,...".
   const std::string& bootstrap() const noexcept {
     return bootstrap_;

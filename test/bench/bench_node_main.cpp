@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+// perdure-bench-node: one cluster node with its engines (engine_host) as a
+// process, for perdure-bench cluster-throughput. It runs load on the
+// partitions it leads: callers start one-step workflows whose ids live in
+// those partitions (what a router sending each id to its owner gives).
+//
+//   perdure-bench-node --brokers B --app A --id ID --dir D [--callers N]
+//                      [--fetch-wait-ms N]
+//
+// Commands on stdin, one answer line each on stdout:
+//   running  -> "running K" (partitions with an open engine here)
+//   go MS    -> runs the load for MS milliseconds, then "done WORKFLOWS
+//               ERRORS P50_US P99_US CPU_US" (CPU: this process's user +
+//               system time during the load)
+//   quit     -> stops the host (engines, then the node), "bye", exit 0
+// End of input quits too. Errors go to stderr.
+
+#include "perdure/cluster/engine_host.hpp"
+
+#include <perdure/perdure.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <sys/resource.h>
+#include <thread>
+#include <vector>
+
+using namespace perdure;
+using namespace perdure::cluster;
+using namespace std::chrono_literals;
+
+namespace {
+
+const auto bn_inc = step("bench_node_inc", [](int x) { return x + 1; });
+
+void say(const std::string& line) {
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+double cpu_us() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto us = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
+  return us(u.ru_utime) + us(u.ru_stime);
+}
+
+struct caller_figures {
+  long done = 0;
+  long errors = 0;
+  std::vector<std::int64_t> ns;
+};
+
+// One caller: workflows with ids of this node's partitions until `stop`.
+void caller(const engine_host& host, const std::string& prefix,
+            const std::atomic<bool>& stop, caller_figures& f) {
+  long k = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    auto id = prefix + std::to_string(k++);
+    auto eng = host.engine_of(host.routing().partition_of(id));
+    if (!eng)
+      continue; // lives elsewhere
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = eng->try_run(bn_inc(static_cast<int>(k)), id);
+    f.ns.push_back((std::chrono::steady_clock::now() - t0).count());
+    if (r && *r == static_cast<int>(k) + 1)
+      ++f.done;
+    else
+      ++f.errors;
+  }
+}
+
+std::string load(const engine_host& host, const std::string& node,
+                 int callers, long ms) {
+  std::atomic<bool> stop{false};
+  std::vector<caller_figures> figs(static_cast<std::size_t>(callers));
+  std::vector<std::thread> threads;
+  auto cpu0 = cpu_us();
+  for (int c = 0; c < callers; ++c)
+    threads.emplace_back([&, c] {
+      caller(host, node + "-" + std::to_string(c) + "-", stop,
+             figs[static_cast<std::size_t>(c)]);
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  auto cpu = cpu_us() - cpu0;
+  caller_figures all;
+  for (auto& f : figs) {
+    all.done += f.done;
+    all.errors += f.errors;
+    all.ns.insert(all.ns.end(), f.ns.begin(), f.ns.end());
+  }
+  std::sort(all.ns.begin(), all.ns.end());
+  auto q = [&](double x) {
+    if (all.ns.empty())
+      return 0.0;
+    auto i = static_cast<std::size_t>(x * static_cast<double>(all.ns.size()
+                                                              - 1));
+    return static_cast<double>(all.ns[i]) / 1000.0;
+  };
+  return "done " + std::to_string(all.done) + " "
+         + std::to_string(all.errors) + " " + std::to_string(q(0.5)) + " "
+         + std::to_string(q(0.99)) + " " + std::to_string(cpu);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> args;
+  for (int i = 1; i + 1 < argc; i += 2)
+    args[argv[i]] = argv[i + 1];
+  for (auto* need : {"--brokers", "--app", "--id", "--dir"})
+    if (!args.count(need)) {
+      std::fputs("usage: perdure-bench-node --brokers B --app A --id ID "
+                 "--dir D [--callers N] [--fetch-wait-ms N]\n",
+                 stderr);
+      return 2;
+    }
+  int callers = args.count("--callers") ? std::stoi(args["--callers"]) : 16;
+  engine_host_options o;
+  o.node.log = {.brokers = args["--brokers"],
+                .app = args["--app"],
+                .properties = {{"fetch.wait.max.ms",
+                                args.count("--fetch-wait-ms")
+                                  ? args["--fetch-wait-ms"]
+                                  : "1"}},
+                .log = [](eventlog::log_level l, std::string_view text) {
+                  if (l >= eventlog::log_level::warning)
+                    std::cerr << text << '\n';
+                }};
+  o.node.node_id = args["--id"];
+  o.node.store.dir = args["--dir"];
+  o.node.group_properties = {{"session.timeout.ms", "3000"},
+                             {"heartbeat.interval.ms", "1000"}};
+  auto host = engine_host::start(std::move(o));
+  if (!host) {
+    std::cerr << "perdure-bench-node: " << host.error().to_string() << '\n';
+    return 1;
+  }
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line == "running") {
+      say("running " + std::to_string((*host)->running().size()));
+    } else if (line.rfind("go ", 0) == 0) {
+      say(load(**host, args["--id"], callers, std::stol(line.substr(3))));
+    } else if (line == "quit") {
+      break;
+    } else {
+      say("error: unknown command");
+    }
+  }
+  (*host)->stop();
+  say("bye");
+  return 0;
+}
