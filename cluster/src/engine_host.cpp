@@ -5,6 +5,10 @@
 
 #include "perdure/cluster/engine_host.hpp"
 
+#include "engine_host_metrics.hpp"
+
+#include <perdure/runtime/metrics_server.hpp>
+
 #include <fmt/format.h>
 
 #include <condition_variable>
@@ -38,6 +42,10 @@ struct engine_host::impl {
   bool stopped = false;
   std::vector<hosted> engines; // per partition; eng null: none
   engine_host_counters counts;
+  // The node's own metrics; /metrics when metrics_address is set (it goes
+  // first at stop: it reads the host).
+  metrics::registry registry;
+  std::unique_ptr<metrics::server> http;
 
   void log_line(eventlog::log_level level, const std::string& text) const {
     eventlog::emit(options.node.log.log, level, text);
@@ -144,6 +152,13 @@ engine_host::start(engine_host_options options) {
     return unexpected{errc::invalid_argument,
                       "engine_host_options::engine.event_log must be unset: "
                       "the host opens each engine on its partition's store"};
+  if (!options.engine.metrics_address.empty()
+      || !options.engine.ui_address.empty())
+    return unexpected{errc::invalid_argument,
+                      "engine_host_options::engine: metrics_address and "
+                      "ui_address must be unset (each partition's engine "
+                      "would listen); set engine_host_options::"
+                      "metrics_address: one /metrics for every engine"};
   auto h = std::make_unique<impl>();
   h->options = std::move(options);
   auto node_opts = h->options.node;
@@ -165,8 +180,19 @@ engine_host::start(engine_host_options options) {
     return map.error();
   h->map = *map;
   h->engines.resize(static_cast<std::size_t>(h->n->partition_count()));
-  h->worker = std::thread{[raw = h.get()] { raw->run(); }};
-  return std::unique_ptr<engine_host>{new engine_host{std::move(h)}};
+  auto* raw = h.get();
+  std::unique_ptr<engine_host> host{new engine_host{std::move(h)}};
+  add_host_metrics(raw->registry, *host);
+  if (!raw->options.metrics_address.empty()) {
+    auto srv = metrics::server::start(
+      raw->options.metrics_address,
+      [self = host.get()] { return self->metrics_text(); });
+    if (!srv)
+      return srv.error(); // ~engine_host stops the node
+    raw->http = std::move(*srv);
+  }
+  raw->worker = std::thread{[raw] { raw->run(); }};
+  return host;
 }
 
 engine_host::engine_host(std::unique_ptr<impl> impl)
@@ -187,6 +213,7 @@ void engine_host::stop() {
       return;
     h.stopping = true;
   }
+  h.http.reset();
   h.wake.notify_all();
   if (h.worker.joinable())
     h.worker.join();
@@ -205,6 +232,10 @@ void engine_host::stop() {
 }
 
 node& engine_host::cluster_node() noexcept {
+  return *impl_->n;
+}
+
+const node& engine_host::cluster_node() const noexcept {
   return *impl_->n;
 }
 
@@ -255,6 +286,27 @@ std::vector<partition_id> engine_host::running() const {
     if (impl_->engines[p].eng)
       out.push_back(static_cast<partition_id>(p));
   return out;
+}
+
+std::string engine_host::metrics_text() const {
+  std::vector<std::pair<partition_id, std::shared_ptr<engine>>> open;
+  {
+    std::lock_guard guard{impl_->mutex};
+    for (std::size_t p = 0; p < impl_->engines.size(); ++p)
+      if (impl_->engines[p].eng)
+        open.emplace_back(static_cast<partition_id>(p),
+                          impl_->engines[p].eng);
+  }
+  std::vector<metrics::exposition_part> parts{{&impl_->registry, {}}};
+  for (auto& [p, eng] : open)
+    parts.push_back({&eng->metrics(), {{"partition", std::to_string(p)}}});
+  return metrics::expose(parts);
+}
+
+std::optional<std::uint16_t> engine_host::metrics_port() const noexcept {
+  if (!impl_->http)
+    return std::nullopt;
+  return impl_->http->port();
 }
 
 engine_host_counters engine_host::counters() const {

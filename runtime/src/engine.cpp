@@ -173,7 +173,7 @@ result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
     return ids;
   });
   if (!p->opts.metrics_address.empty()) {
-    auto srv = detail::metrics_server::start(
+    auto srv = metrics::server::start(
       p->opts.metrics_address, [reg = p->registry.get()] {
         return reg->expose();
       });

@@ -12,6 +12,7 @@
 #include "engine_metrics.hpp"
 #include "signal_source.hpp"
 #include "metrics_http.hpp"
+#include "perdure/runtime/metrics_server.hpp"
 #include "step_pool.hpp"
 #include "workflow_run.hpp"
 
@@ -126,7 +127,7 @@ struct engine::impl {
   std::unique_ptr<metrics::registry> registry =
     std::make_unique<metrics::registry>();
   detail::engine_metrics m = detail::engine_metrics::create(*registry);
-  std::unique_ptr<detail::metrics_server> metrics_http; ///< null when off
+  std::unique_ptr<metrics::server> metrics_http; ///< null when off
   std::optional<std::uint16_t> ui_port; ///< the UI's (engine_ui.cpp)
   resources capacity;
   std::shared_ptr<eventlog::event_log> log;

@@ -214,15 +214,21 @@ void registry::remove_callback(std::uint64_t id) {
     std::erase_if(f->callbacks, [&](auto& c) { return c.first == id; });
 }
 
-std::string registry::expose() const {
+struct registry::rendered {
+  std::string help;
+  kind what = kind::counter;
+  std::string body;
+};
+
+void registry::render(std::map<std::string, rendered>& into,
+                      const labels& extra) const {
+  auto with = [&](const labels& ls) {
+    auto all = ls;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return all;
+  };
   std::lock_guard guard{mu_};
-  std::vector<const family*> sorted;
-  for (auto& f : families_)
-    sorted.push_back(f.get());
-  std::sort(sorted.begin(), sorted.end(),
-            [](auto* a, auto* b) { return a->name < b->name; });
-  std::string out;
-  for (auto* f : sorted) {
+  for (auto& f : families_) {
     std::vector<sample> reported;
     for (auto& [id, fn] : f->callbacks) {
       auto more = fn();
@@ -233,15 +239,19 @@ std::string registry::expose() const {
                  && f->histograms.empty() && reported.empty();
     if (empty && f->callbacks.empty())
       continue; // a family whose callbacks all went away
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name,
-                       escape_help(f->help), f->name, type_name(f->what));
+    auto [at, fresh] = into.try_emplace(f->name, rendered{f->help, f->what,
+                                                          {}});
+    if (!fresh && at->second.what != f->what)
+      continue;
+    auto& out = at->second.body;
     for (auto& [ls, c] : f->counters)
-      out += fmt::format("{}{} {}\n", f->name, label_text(ls), c->value());
+      out += fmt::format("{}{} {}\n", f->name, label_text(with(ls)),
+                         c->value());
     for (auto& [ls, g] : f->gauges)
-      out += fmt::format("{}{} {}\n", f->name, label_text(ls),
+      out += fmt::format("{}{} {}\n", f->name, label_text(with(ls)),
                          format_value(g->value()));
     for (auto& s : reported)
-      out += fmt::format("{}{} {}\n", f->name, label_text(s.labels),
+      out += fmt::format("{}{} {}\n", f->name, label_text(with(s.labels)),
                          format_value(s.value));
     for (auto& [ls, h] : f->histograms) {
       auto counts = h->bucket_counts();
@@ -252,15 +262,33 @@ std::string registry::expose() const {
                     ? format_value(h->upper_bounds()[i])
                     : std::string{"+Inf"};
         out += fmt::format("{}_bucket{} {}\n", f->name,
-                           label_text(ls, "le", le), cumulative);
+                           label_text(with(ls), "le", le), cumulative);
       }
-      out += fmt::format("{}_sum{} {}\n", f->name, label_text(ls),
+      out += fmt::format("{}_sum{} {}\n", f->name, label_text(with(ls)),
                          format_value(h->sum()));
-      out += fmt::format("{}_count{} {}\n", f->name, label_text(ls),
+      out += fmt::format("{}_count{} {}\n", f->name, label_text(with(ls)),
                          cumulative);
     }
   }
+}
+
+std::string expose(std::span<const exposition_part> parts) {
+  std::map<std::string, registry::rendered> families;
+  for (auto& p : parts)
+    if (p.source)
+      p.source->render(families, p.extra);
+  std::string out;
+  for (auto& [name, f] : families) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name,
+                       escape_help(f.help), name, type_name(f.what));
+    out += f.body;
+  }
   return out;
+}
+
+std::string registry::expose() const {
+  exposition_part self{this, {}};
+  return metrics::expose({&self, 1});
 }
 
 } // namespace perdure::metrics

@@ -4,6 +4,7 @@
 // Prometheus scraper needs, and keeps the server small enough to review.
 
 #include "metrics_http.hpp"
+#include "perdure/runtime/metrics_server.hpp"
 #include "perdure/eventlog/thread_name.hpp"
 
 #include <arpa/inet.h>
@@ -110,7 +111,13 @@ result<loopback_address> parse_metrics_address(std::string_view text) {
   return a;
 }
 
-struct metrics_server::impl {
+} // namespace perdure::detail
+
+namespace perdure::metrics {
+
+using namespace perdure::detail;
+
+struct server::impl {
   int listen_fd = -1;
   int wake[2] = {-1, -1}; ///< written once by the destructor
   std::uint16_t port = 0;
@@ -228,7 +235,7 @@ struct metrics_server::impl {
   }
 };
 
-result<std::unique_ptr<metrics_server>> metrics_server::start(
+result<std::unique_ptr<server>> server::start(
   std::string_view address, std::function<std::string()> body) {
   auto addr = parse_metrics_address(address);
   if (!addr)
@@ -279,13 +286,13 @@ result<std::unique_ptr<metrics_server>> metrics_server::start(
     eventlog::set_thread_name("perdure-http");
     raw->serve();
   }};
-  return std::unique_ptr<metrics_server>{new metrics_server{std::move(p)}};
+  return std::unique_ptr<server>{new server{std::move(p)}};
 }
 
-metrics_server::metrics_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+server::server(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
 
-metrics_server::~metrics_server() {
+server::~server() {
   char c = 1;
   if (::write(impl_->wake[1], &c, 1) < 0) {
     // nop: the pipe cannot be full (one byte, written once)
@@ -293,8 +300,8 @@ metrics_server::~metrics_server() {
   impl_->thread.join();
 }
 
-std::uint16_t metrics_server::port() const noexcept {
+std::uint16_t server::port() const noexcept {
   return impl_->port;
 }
 
-} // namespace perdure::detail
+} // namespace perdure::metrics

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The engine's /metrics endpoint: a minimal HTTP/1.1 server on one thread
-// that answers GET /metrics on a loopback address and nothing else.
+// The /metrics endpoint's address parsing; the server is public
+// (perdure/runtime/metrics_server.hpp, implemented in metrics_http.cpp).
 
 #include "perdure/eventlog/status.hpp"
 
@@ -25,30 +25,5 @@ struct loopback_address {
 /// `invalid_argument` for malformed text and for any address that is not
 /// loopback (metrics are not served beyond this machine).
 result<loopback_address> parse_metrics_address(std::string_view text);
-
-/// Serves GET /metrics with the text `body()` returns, 404 for other paths,
-/// 405 for other methods; one request per connection (`Connection: close`).
-class metrics_server {
- public:
-  /// Binds and listens on `address` (port 0: an ephemeral port) and starts
-  /// the serving thread. Fails `invalid_argument` (see parse_metrics_address)
-  /// or `io` when the socket cannot be bound.
-  static result<std::unique_ptr<metrics_server>> start(
-    std::string_view address, std::function<std::string()> body);
-
-  /// Stops the thread and closes every socket.
-  ~metrics_server();
-  metrics_server(const metrics_server&) = delete;
-  metrics_server& operator=(const metrics_server&) = delete;
-
-  /// The bound port.
-  std::uint16_t port() const noexcept;
-
-  struct impl;
-
- private:
-  explicit metrics_server(std::unique_ptr<impl> p);
-  std::unique_ptr<impl> impl_;
-};
 
 } // namespace perdure::detail

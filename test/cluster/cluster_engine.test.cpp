@@ -12,6 +12,7 @@
 #include "perdure/cluster/engine_host.hpp"
 #include "perdure/cluster/node.hpp"
 
+#include "http_client.hpp"
 #include "node_test_util.hpp"
 #include "temp_dir.hpp"
 
@@ -243,4 +244,41 @@ TEST_CASE("engine hosts run each partition's engine where it is led and "
   CHECK((*other.engine_for(id1))->output<int>(id1) == 15);
   CHECK(other.counters().opened >= 2);
   other.stop();
+}
+
+TEST_CASE("an engine host serves one /metrics: the node's partitions and "
+          "every open engine's, labelled by partition") {
+  auto mock = start_mock("hosts", 2);
+  temp_dir dir;
+  auto bad = host_options(*mock, dir / "x", "x");
+  bad.engine.metrics_address = "127.0.0.1:0";
+  CHECK(engine_host::start(std::move(bad)).error().code()
+        == errc::invalid_argument);
+  auto o = host_options(*mock, dir / "a", "a");
+  o.metrics_address = "127.0.0.1:0";
+  auto a = engine_host::start(std::move(o));
+  REQUIRE_MESSAGE(a, a.error().to_string());
+  REQUIRE((*a)->metrics_port());
+  REQUIRE(wait_until([&] { return (*a)->running().size() == 2; }, 60s));
+  auto id0 = id_in((*a)->routing(), 0);
+  CHECK((*(*a)->engine_for(id0))->run(ce_chain(), id0) == 15);
+  auto r = scrape(*(*a)->metrics_port());
+  REQUIRE(r.code == 200);
+  for (const char* line :
+       {"perdure_cluster_partition_leader{partition=\"0\"} 1",
+        "perdure_cluster_partition_leader{partition=\"1\"} 1",
+        "perdure_cluster_engines_opened_total 2",
+        "perdure_cluster_assignments_total 2"})
+    CHECK_MESSAGE(r.body.find(line) != std::string::npos, line);
+  // The engines' families once each, their series per partition.
+  auto family = std::string{"# TYPE perdure_steps_started_total"};
+  auto first = r.body.find(family);
+  REQUIRE(first != std::string::npos);
+  CHECK(r.body.find(family, first + 1) == std::string::npos);
+  CHECK(r.body.find("perdure_steps_started_total{partition=\"0\"} 5")
+        != std::string::npos);
+  CHECK(r.body.find("perdure_steps_started_total{partition=\"1\"} 0")
+        != std::string::npos);
+  (*a)->stop();
+  CHECK(scrape(*(*a)->metrics_port()).code == 0); // no longer served
 }

@@ -5,21 +5,21 @@
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
 
+#include "http_client.hpp"
 #include "temp_dir.hpp"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <fstream>
 #include <map>
-#include <netinet/in.h>
 #include <set>
 #include <sstream>
 #include <stdexcept>
-#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
 using namespace perdure;
+using perdure::test::http_get;
+using perdure::test::scrape;
 
 struct meter {
   int total = 0;
@@ -41,51 +41,6 @@ const auto m_sum = step("m_sum", [](int a, int b) { return a + b; });
 const auto m_broken = step("m_broken", [](int) -> int {
   throw std::runtime_error("always fails");
 });
-
-struct http_reply {
-  int code = 0;
-  std::string headers;
-  std::string body;
-};
-
-// A plain HTTP/1.1 client: one request, reads until the server closes.
-// code 0 when the connection is refused.
-http_reply http_get(std::uint16_t port, const std::string& request) {
-  http_reply r;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return r;
-  }
-  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL)
-          == static_cast<ssize_t>(request.size()));
-  std::string all;
-  char buf[4096];
-  for (;;) {
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0)
-      break;
-    all.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  auto split = all.find("\r\n\r\n");
-  REQUIRE(split != std::string::npos);
-  r.headers = all.substr(0, split);
-  r.body = all.substr(split + 4);
-  r.code = std::stoi(r.headers.substr(9, 3));
-  return r;
-}
-
-http_reply scrape(std::uint16_t port, const std::string& path = "/metrics") {
-  return http_get(port, "GET " + path
-                          + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                            "Accept: text/plain\r\n\r\n");
-}
 
 // The exposition parsed: series text ("name{labels}") -> value, and the
 // TYPE of each family.

@@ -31,9 +31,16 @@ struct engine_host_options {
   /// watches the same changes).
   node_options node;
   /// Every partition's engine is opened with a copy of these, event_log
-  /// set to the partition's store; event_log must be unset
-  /// (invalid_argument). resume_on_open applies on every claim.
+  /// set to the partition's store; event_log, metrics_address and
+  /// ui_address must be unset (invalid_argument: the host serves one
+  /// /metrics for all). resume_on_open applies on every claim.
   engine_options engine;
+  /// Serve Prometheus metrics (GET /metrics) on this loopback address
+  /// (port 0: ephemeral, see metrics_port()): the node's (per partition:
+  /// leader, epoch, applied offset, pending groups; assignments,
+  /// revocations, poll errors, engines opened and closed) and every open
+  /// engine's, labelled partition="P". Empty: none.
+  std::string metrics_address = {};
   /// The routing keys' separator (partition_map): with '/', `order-7/pay`
   /// lives where `order-7` does.
   std::optional<char> separator;
@@ -72,6 +79,7 @@ class engine_host {
 
   /// The node (its identity, partitions, counters).
   cluster::node& cluster_node() noexcept;
+  const cluster::node& cluster_node() const noexcept;
 
   /// Where ids live: P = the log's partition count.
   const partition_map& routing() const noexcept;
@@ -92,6 +100,11 @@ class engine_host {
   std::vector<partition_id> running() const;
 
   engine_host_counters counters() const;
+
+  /// What /metrics serves now (also without metrics_address).
+  std::string metrics_text() const;
+  /// The port /metrics is served on; none when metrics_address is empty.
+  std::optional<std::uint16_t> metrics_port() const noexcept;
 
   struct impl;
 

@@ -9,8 +9,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -90,6 +92,24 @@ struct sample {
   double value = 0;
 };
 
+class registry;
+
+/// One registry's part of a merged exposition (metrics::expose).
+struct exposition_part {
+  const registry* source = nullptr;
+  /// Labels added after each series' own (e.g. partition="3").
+  labels extra = {};
+};
+
+/// The series of every part in one exposition (text format 0.0.4),
+/// families sorted by name: a family found in several parts is written
+/// once, with the HELP and TYPE of the first part that has it, and every
+/// part's series, each with its part's extra labels. A later part's
+/// family of another kind under the same name is left out. For a process
+/// that serves several engines on one /metrics (a cluster node: one
+/// engine per partition, labelled by partition).
+std::string expose(std::span<const exposition_part> parts);
+
 /// The metrics of one engine. Metric names follow Prometheus rules
 /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`); counters should end in `_total`. Getting a
 /// metric that exists (same name and labels) returns it, so modules may
@@ -128,7 +148,13 @@ class registry {
 
  private:
   struct family;
+  struct rendered; // a family's text as metrics::expose merges it
   family& family_of(std::string_view name, std::string_view help, kind k);
+  // Adds this registry's families to `into`, `extra` after each series'
+  // labels.
+  void render(std::map<std::string, rendered>& into,
+              const labels& extra) const;
+  friend std::string expose(std::span<const exposition_part> parts);
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<family>> families_;

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// engine_host's own metrics: per partition the node's role, epoch, applied
+// offset and pending groups; the node's and the host's counters.
+
+#include "engine_host_metrics.hpp"
+
+#include <string>
+
+namespace perdure::cluster {
+
+namespace {
+
+using metrics::kind;
+using metrics::sample;
+
+// One gauge family with a series per partition, `value` of its status.
+template <class Value>
+void per_partition(metrics::registry& r, const engine_host& host,
+                   std::string_view name, std::string_view help,
+                   Value value) {
+  r.add_callback(name, help, kind::gauge, [&host, value] {
+    std::vector<sample> out;
+    for (const auto& s : host.cluster_node().partitions())
+      out.push_back(sample{
+        .labels = {{"partition", std::to_string(s.partition)}},
+        .value = static_cast<double>(value(s))});
+    return out;
+  });
+}
+
+template <class Value>
+void total(metrics::registry& r, const engine_host& host,
+           std::string_view name, std::string_view help, Value value) {
+  r.add_callback(name, help, kind::counter, [&host, value] {
+    return std::vector<sample>{
+      sample{.labels = {}, .value = static_cast<double>(value(host))}};
+  });
+}
+
+} // namespace
+
+void add_host_metrics(metrics::registry& r, const engine_host& host) {
+  per_partition(r, host, "perdure_cluster_partition_leader",
+                "1 when this node leads the partition (its claim is read "
+                "back), else 0",
+                [](const partition_status& s) {
+                  return s.role == owner_role::leader ? 1 : 0;
+                });
+  per_partition(r, host, "perdure_cluster_partition_assigned",
+                "1 when the consumer group assigned the partition to this "
+                "node",
+                [](const partition_status& s) { return s.assigned ? 1 : 0; });
+  per_partition(r, host, "perdure_cluster_partition_epoch",
+                "The epoch in force in this node's store (the offset of "
+                "the last claim; -1: none)",
+                [](const partition_status& s) { return s.epoch; });
+  per_partition(r, host, "perdure_cluster_partition_applied_offset",
+                "The log offset after the last record applied in this "
+                "node's store",
+                [](const partition_status& s) { return s.next; });
+  per_partition(r, host, "perdure_cluster_partition_pending_groups",
+                "Groups submitted on this node and not decided yet",
+                [](const partition_status& s) { return s.pending; });
+  total(r, host, "perdure_cluster_assignments_total",
+        "Partitions the consumer group assigned to this node",
+        [](const engine_host& h) {
+          return h.cluster_node().counters().assigned;
+        });
+  total(r, host, "perdure_cluster_revocations_total",
+        "Partitions the consumer group took from this node",
+        [](const engine_host& h) {
+          return h.cluster_node().counters().revoked;
+        });
+  total(r, host, "perdure_cluster_poll_errors_total",
+        "Failed reads of a partition (retried)",
+        [](const engine_host& h) {
+          return h.cluster_node().counters().poll_errors;
+        });
+  total(r, host, "perdure_cluster_engines_opened_total",
+        "Engines opened on a partition this node came to lead",
+        [](const engine_host& h) { return h.counters().opened; });
+  total(r, host, "perdure_cluster_engines_closed_total",
+        "Engines closed (partition lost, claimed again, or stop)",
+        [](const engine_host& h) { return h.counters().closed; });
+  total(r, host, "perdure_cluster_engine_open_failures_total",
+        "Engine opens that failed and were retried",
+        [](const engine_host& h) { return h.counters().open_failures; });
+}
+
+} // namespace perdure::cluster
