@@ -140,16 +140,18 @@ class replicated final : public group_durability {
       size = fixed;
     };
     for (auto& p : group) {
-      auto bytes = encoded_size(p.batch);
-      if (limit != 0 && size + bytes > limit)
-        hand_over();
-      if (limit != 0 && fixed + bytes > limit) {
-        refuse(std::move(p.done), fixed + bytes, limit);
-        continue;
+      if (limit != 0) { // sizes matter only under a limit
+        auto bytes = encoded_size(p.batch);
+        if (size + bytes > limit)
+          hand_over();
+        if (fixed + bytes > limit) {
+          refuse(std::move(p.done), fixed + bytes, limit);
+          continue;
+        }
+        size += bytes;
       }
       batches.push_back(std::move(p.batch));
       g.done.push_back(std::move(p.done));
-      size += bytes;
     }
     group.clear();
     hand_over();

@@ -169,8 +169,7 @@ engine_host_options host_options(const kafka_mock_process& mock,
                                  const std::string& id) {
   engine_host_options o;
   o.node = node_options_for(mock, "hosts", dir, id);
-  o.engine.actor_threads = 1;
-  o.engine.stop_timeout = std::chrono::milliseconds{200};
+  o.engine = on_store(nullptr); // the host sets each engine's store
   return o;
 }
 
