@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -61,6 +62,8 @@ struct engine_host::impl {
   // Opens and closes engines to match the node's roles; true when an
   // open failed and is worth retrying.
   bool reconcile();
+  // Opens partition s's engine; false when it failed (retry later).
+  bool open_engine(const partition_status& s);
   void close_engine(partition_id p, hosted h, std::string_view why);
 };
 
@@ -82,55 +85,83 @@ void engine_host::impl::run() {
   }
 }
 
+namespace {
+
+// Runs fn(0) .. fn(n - 1) at once, each on a thread of its own (the
+// caller's for the last), and returns when all returned: a close waits
+// for the log (its final commit), an open for its partition's resume, and
+// one slow partition must not hold the others up.
+template <class Fn>
+void for_each_at_once(std::size_t n, Fn&& fn) {
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i + 1 < n; ++i)
+    threads.emplace_back([&fn, i] { fn(i); });
+  if (n > 0)
+    fn(n - 1);
+  for (auto& t : threads)
+    t.join();
+}
+
+} // namespace
+
 bool engine_host::impl::reconcile() {
-  bool retry = false;
+  // What to close (lost, or a new epoch) and what to open (led, no
+  // engine), decided together; the engines' closes and opens then run
+  // at once.
+  std::vector<std::pair<partition_id, hosted>> closing;
+  std::vector<std::string_view> why;
+  std::vector<partition_status> opening;
   for (const auto& s : n->partitions()) {
     auto p = s.partition;
     bool lead = s.role == owner_role::leader;
-    hosted have;
-    {
-      std::lock_guard guard{mutex};
-      if (stopping)
-        return false;
-      // A new epoch while leading: the node lost and claimed it again;
-      // the engine's state in memory is older than the store's.
-      if (engines[p].eng && (!lead || engines[p].epoch != s.epoch))
-        have = std::exchange(engines[p], {});
-      else if (engines[p].eng || !lead)
-        continue;
-    }
-    if (have.eng) {
-      close_engine(p, std::move(have),
-                   lead ? "claimed again (a new epoch)" : "lost");
-      if (!lead)
-        continue;
-    }
-    auto store = n->store(p);
-    if (!store)
-      continue; // the node is stopping
-    auto eo = options.engine;
-    eo.event_log = std::move(store);
-    auto opened = engine::open(std::move(eo));
     std::lock_guard guard{mutex};
-    if (!opened) {
-      ++counts.open_failures;
-      retry = true;
-      log_line(eventlog::log_level::warning,
-               fmt::format("node {}: partition {}: the engine did not open "
-                           "(retrying): {}",
-                           to_string(n->self()), p,
-                           opened.error().to_string()));
-      continue;
+    if (stopping)
+      return false;
+    // A new epoch while leading: the node lost and claimed it again;
+    // the engine's state in memory is older than the store's.
+    if (engines[p].eng && (!lead || engines[p].epoch != s.epoch)) {
+      closing.emplace_back(p, std::exchange(engines[p], {}));
+      why.push_back(lead ? "claimed again (a new epoch)" : "lost");
     }
-    // Lost meanwhile: the node's change set `dirty`, the next round
-    // closes it.
-    engines[p] = {std::shared_ptr<engine>{std::move(*opened)}, s.epoch};
-    ++counts.opened;
-    log_line(eventlog::log_level::info,
-             fmt::format("node {}: partition {}: engine open (epoch {})",
-                         to_string(n->self()), p, s.epoch));
+    if (lead && !engines[p].eng)
+      opening.push_back(s);
   }
-  return retry;
+  for_each_at_once(closing.size(), [&](std::size_t i) {
+    close_engine(closing[i].first, std::move(closing[i].second), why[i]);
+  });
+  std::vector<char> failed(opening.size(), 0);
+  for_each_at_once(opening.size(), [&](std::size_t i) {
+    failed[i] = open_engine(opening[i]) ? 0 : 1;
+  });
+  return std::find(failed.begin(), failed.end(), 1) != failed.end();
+}
+
+bool engine_host::impl::open_engine(const partition_status& s) {
+  auto p = s.partition;
+  auto store = n->store(p);
+  if (!store)
+    return true; // the node is stopping
+  auto eo = options.engine;
+  eo.event_log = std::move(store);
+  auto opened = engine::open(std::move(eo));
+  std::lock_guard guard{mutex};
+  if (!opened) {
+    ++counts.open_failures;
+    log_line(eventlog::log_level::warning,
+             fmt::format("node {}: partition {}: the engine did not open "
+                         "(retrying): {}",
+                         to_string(n->self()), p,
+                         opened.error().to_string()));
+    return false;
+  }
+  // Lost meanwhile: the node's change set `dirty`, the next round closes
+  // it.
+  engines[p] = {std::shared_ptr<engine>{std::move(*opened)}, s.epoch};
+  ++counts.opened;
+  log_line(eventlog::log_level::info,
+           fmt::format("node {}: partition {}: engine open (epoch {})",
+                       to_string(n->self()), p, s.epoch));
+  return true;
 }
 
 void engine_host::impl::close_engine(partition_id p, hosted h,
@@ -221,11 +252,15 @@ void engine_host::stop() {
     std::lock_guard guard{h.mutex};
     left.swap(h.engines);
   }
-  // Engines first: their last commits go through the running node.
+  // Engines first, all at once: their last commits go through the
+  // running node.
+  std::vector<partition_id> open;
   for (std::size_t p = 0; p < left.size(); ++p)
     if (left[p].eng)
-      h.close_engine(static_cast<partition_id>(p), std::move(left[p]),
-                     "stopping");
+      open.push_back(static_cast<partition_id>(p));
+  for_each_at_once(open.size(), [&](std::size_t i) {
+    h.close_engine(open[i], std::move(left[open[i]]), "stopping");
+  });
   h.n->stop();
   std::lock_guard guard{h.mutex};
   h.stopped = true;
