@@ -58,6 +58,21 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
                 "The log offset after the last record applied in this "
                 "node's store",
                 [](const partition_status& s) { return s.next; });
+  r.add_callback(
+    "perdure_cluster_partition_apply_lag",
+    "Records in the log not yet applied in this node's store (the log's "
+    "end offset as last fetched, less the applied offset); partitions "
+    "whose end is not known yet have no series",
+    kind::gauge, [&host] {
+      std::vector<sample> out;
+      for (const auto& s : host.cluster_node().partitions())
+        if (s.log_end)
+          out.push_back(sample{
+            .labels = {{"partition", std::to_string(s.partition)}},
+            .value = static_cast<double>(
+              *s.log_end > s.next ? *s.log_end - s.next : 0)});
+      return out;
+    });
   per_partition(r, host, "perdure_cluster_partition_pending_groups",
                 "Groups submitted on this node and not decided yet",
                 [](const partition_status& s) { return s.pending; });

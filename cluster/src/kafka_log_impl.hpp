@@ -79,6 +79,7 @@ class kafka_partition final : public partition_log {
                                        std::chrono::milliseconds wait)
       override;
   result<log_offset> end_offset(std::chrono::milliseconds wait) override;
+  std::optional<log_offset> known_end() const override;
   void on_readable(std::function<void()> fn) override;
   /// Stops fetching (destruction).
   void stop();

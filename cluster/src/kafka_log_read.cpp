@@ -159,6 +159,19 @@ kafka_partition::read(log_offset from, std::size_t max,
   return out;
 }
 
+std::optional<log_offset> kafka_partition::known_end() const {
+  if (log_.closing)
+    return std::nullopt;
+  std::int64_t low = 0, high = 0;
+  // The cached watermarks of the fetcher (no request); invalid (negative)
+  // until a fetch answer for this partition came.
+  auto err = rd_kafka_get_watermark_offsets(log_.reader, log_.topic.c_str(),
+                                            p_, &low, &high);
+  if (err || high < 0)
+    return std::nullopt;
+  return log_offset{high};
+}
+
 result<log_offset>
 kafka_partition::end_offset(std::chrono::milliseconds wait) {
   auto end = clock::now() + wait;

@@ -54,6 +54,13 @@ result<log_offset> memory_log::end_offset(std::chrono::milliseconds) {
   return end_;
 }
 
+std::optional<log_offset> memory_log::known_end() const {
+  std::lock_guard guard{mutex_};
+  if (closed_)
+    return std::nullopt;
+  return end_;
+}
+
 bool memory_log::step() {
   append_done done;
   result<log_offset> ack = log_offset{0};

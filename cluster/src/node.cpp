@@ -161,6 +161,7 @@ void node::impl::publish(bool notify) {
     s.epoch = o.state().epoch;
     s.owner = o.state().owner;
     s.next = o.state().next;
+    s.log_end = log->partition(static_cast<std::int32_t>(p)).known_end();
     s.pending = o.pending();
     add(c.owners, o.counters());
   }

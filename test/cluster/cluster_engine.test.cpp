@@ -261,12 +261,18 @@ TEST_CASE("an engine host serves one /metrics: the node's partitions and "
   REQUIRE(wait_until([&] { return (*a)->running().size() == 2; }, 60s));
   auto id0 = id_in((*a)->routing(), 0);
   CHECK((*(*a)->engine_for(id0))->run(ce_chain(), id0) == 15);
+  // The apply lag: known once a fetch answer came, 0 once applied.
+  REQUIRE(wait_until([&] {
+    auto s = (*a)->cluster_node().partitions().at(0);
+    return s.log_end.has_value() && *s.log_end == s.next && s.next > 0;
+  }, 60s));
   auto r = scrape(*(*a)->metrics_port());
   REQUIRE(r.code == 200);
   for (const char* line :
        {"perdure_cluster_partition_leader{partition=\"0\"} 1",
         "perdure_cluster_partition_leader{partition=\"1\"} 1",
         "perdure_cluster_engines_opened_total 2",
+        "perdure_cluster_partition_apply_lag{partition=\"0\"} 0",
         "perdure_cluster_assignments_total 2"})
     CHECK_MESSAGE(r.body.find(line) != std::string::npos, line);
   // The engines' families once each, their series per partition.

@@ -156,6 +156,28 @@ TEST_CASE("a reader at the log's end is told when a record comes") {
   CHECK(told == before);
 }
 
+TEST_CASE("a reader knows the end it last fetched without asking") {
+  auto mock = start_mock("known", 2);
+  auto log = kafka_log::open(log_options(*mock, "known"));
+  REQUIRE(log);
+  auto& p0 = (*log)->partition(0);
+  CHECK_FALSE(p0.known_end().has_value()); // nothing fetched yet
+  for (const char* b : {"a", "b", "c"})
+    REQUIRE(append_wait(p0, b));
+  auto got = p0.read(0, 3, 30s);
+  REQUIRE(got);
+  REQUIRE_FALSE(got->empty());
+  // The fetch answer that brought records carried the high watermark.
+  REQUIRE(wait_until([&] {
+    auto e = p0.known_end();
+    return e.has_value() && *e == 3;
+  }));
+  // A partition nobody reads here is not known.
+  CHECK_FALSE((*log)->partition(1).known_end().has_value());
+  (*log)->close();
+  CHECK_FALSE(p0.known_end().has_value());
+}
+
 TEST_CASE("readers on one partition and on several, from many threads") {
   auto mock = start_mock("many", 2);
   auto log = kafka_log::open(log_options(*mock, "many"));

@@ -53,6 +53,8 @@ class memory_log final : public partition_log {
 
   /// The offset after the last landed record. Errors: closed.
   result<log_offset> end_offset(std::chrono::milliseconds wait) override;
+  /// The offset after the last landed record; none after close().
+  std::optional<log_offset> known_end() const override;
 
   /// Lands or fails one queued append, drawing the faults, and calls its
   /// ack. Returns false when nothing was queued.

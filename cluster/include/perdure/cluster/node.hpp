@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct partition_status {
   node_identity owner;
   /// The offset after the last record applied in this node's store.
   log_offset next = 0;
+  /// The log's end offset as last learnt from fetching (none until a
+  /// fetch answer came): log_end - next is how far this store's apply is
+  /// behind the log (the apply lag).
+  std::optional<log_offset> log_end;
   /// Groups submitted here and not yet decided.
   std::size_t pending = 0;
 };

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,14 @@ class partition_log {
   /// The offset after the last record now readable (Kafka's high
   /// watermark): a reader that read everything below it is caught up.
   virtual result<log_offset> end_offset(std::chrono::milliseconds wait) = 0;
+
+  /// The end offset as this process last learnt it without asking (Kafka:
+  /// the high watermark of the partition's last fetch answer); none when
+  /// not known (the default, and a Kafka partition not being read). Cheap:
+  /// for gauges such as a reader's lag, never for a decision.
+  virtual std::optional<log_offset> known_end() const {
+    return std::nullopt;
+  }
 
   /// Sets what the log calls when records may have become readable (on a
   /// thread of the log; `fn` must be quick and must not call the log), so
