@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// perdure-cluster-engine-node: one engine_host as a process, for
+// perdure-cluster-engine-torture. Its workflows are chains of `steps`
+// steps; each step body appends "X WF K EXEC" to the shared effects file
+// (O_APPEND: one order of lines across the processes), EXEC naming this
+// execution uniquely, and returns its input + "|" + EXEC. So a workflow's output
+// names the execution of each step its log kept.
+//
+//   perdure-cluster-engine-node --brokers B --app A --id ID --dir D
+//       --effects FILE [--session-timeout-ms N] [--heartbeat-ms N]
+//
+// Commands on stdin, answers on stdout:
+//   start FROM TO  -> starts workflows w-FROM .. w-(TO-1) that live in a
+//                     partition with an engine here (others skipped; an id
+//                     already stored is left as it is): "started N"
+//   check FROM TO  -> for each such id here: "out ID OUTPUT" once it
+//                     succeeded, "open ID STATUS" otherwise; then "checked"
+//   running        -> "running P..." (partitions with an engine here)
+//   quit           -> stops the host, "bye"
+// It prints "ready" once started. Errors go to stderr.
+
+#include "perdure/cluster/engine_host.hpp"
+
+#include <perdure/perdure.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+
+using namespace perdure;
+using namespace perdure::cluster;
+
+namespace {
+
+constexpr int steps = 4;
+int effects_fd = -1;
+std::string exec_prefix; // "NODE.PID."
+std::atomic<long> exec_seq{0};
+
+void effect(char what, const std::string& wf, int k, const std::string& e) {
+  auto line = std::string{what} + " " + wf + " " + std::to_string(k) + " "
+              + e + "\n";
+  // One write of a short line to an O_APPEND file: whole, in one order.
+  if (::write(effects_fd, line.data(), line.size())
+      != static_cast<ssize_t>(line.size())) {
+    std::perror("perdure-cluster-engine-node: effects");
+    std::_Exit(3);
+  }
+}
+
+const auto cet_step =
+  step("cet_step", [](std::string in, std::string wf, int k) {
+    auto e = exec_prefix + std::to_string(++exec_seq);
+    effect('X', wf, k, e);
+    return in + "|" + e;
+  });
+
+workflow<std::string> chain(const std::string& wf) {
+  auto w = cet_step(std::string{}, wf, 1);
+  for (int k = 2; k <= steps; ++k)
+    w = cet_step(w, wf, k);
+  return w;
+}
+
+void say(const std::string& line) {
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::string wf_id(long i) {
+  return "w-" + std::to_string(i);
+}
+
+// The engine here that runs `id`, or null.
+std::shared_ptr<engine> here(const engine_host& host, const std::string& id) {
+  return host.engine_of(host.routing().partition_of(id));
+}
+
+void start(const engine_host& host, long from, long to) {
+  long n = 0;
+  for (long i = from; i < to; ++i) {
+    auto id = wf_id(i);
+    auto eng = here(host, id);
+    if (!eng || eng->try_status(id))
+      continue; // elsewhere, or stored (running, resumed or done)
+    if (eng->try_run_async(chain(id), id))
+      ++n;
+  }
+  say("started " + std::to_string(n));
+}
+
+void check(const engine_host& host, long from, long to) {
+  for (long i = from; i < to; ++i) {
+    auto id = wf_id(i);
+    auto eng = here(host, id);
+    if (!eng)
+      continue;
+    auto st = eng->try_status(id);
+    if (!st)
+      continue; // not started here yet
+    if (*st == workflow_status::successful) {
+      auto out = eng->try_output<std::string>(id);
+      if (out)
+        say("out " + id + " " + *out);
+    } else {
+      say("open " + id + " " + std::string{to_string(*st)});
+    }
+  }
+  say("checked");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> args;
+  for (int i = 1; i + 1 < argc; i += 2)
+    args[argv[i]] = argv[i + 1];
+  for (auto* need : {"--brokers", "--app", "--id", "--dir", "--effects"})
+    if (!args.count(need)) {
+      std::fprintf(stderr, "perdure-cluster-engine-node: %s missing\n",
+                   need);
+      return 2;
+    }
+  effects_fd = ::open(args["--effects"].c_str(),
+                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (effects_fd < 0) {
+    std::perror("perdure-cluster-engine-node: open effects");
+    return 1;
+  }
+  exec_prefix = args["--id"] + "." + std::to_string(::getpid()) + ".";
+  auto session = args.count("--session-timeout-ms")
+                   ? args["--session-timeout-ms"]
+                   : std::string{"3000"};
+  auto heartbeat = args.count("--heartbeat-ms") ? args["--heartbeat-ms"]
+                                                : std::string{"1000"};
+  engine_host_options o;
+  o.node.log = {.brokers = args["--brokers"],
+                .app = args["--app"],
+                .properties = {{"fetch.wait.max.ms", "1"}},
+                .log = [](eventlog::log_level l, std::string_view text) {
+                  if (l >= eventlog::log_level::warning)
+                    std::cerr << text << '\n';
+                }};
+  o.node.node_id = args["--id"];
+  o.node.store.dir = args["--dir"];
+  o.node.group_properties = {{"session.timeout.ms", session},
+                             {"heartbeat.interval.ms", heartbeat}};
+  o.engine.actor_threads = 1;
+  o.engine.stop_timeout = std::chrono::milliseconds{500};
+  auto host = engine_host::start(std::move(o));
+  if (!host) {
+    std::cerr << "perdure-cluster-engine-node: "
+              << host.error().to_string() << '\n';
+    return 1;
+  }
+  say("ready");
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in{line};
+    std::string word;
+    long from = 0, to = 0;
+    in >> word;
+    if (word == "start" && in >> from >> to) {
+      start(**host, from, to);
+    } else if (word == "check" && in >> from >> to) {
+      check(**host, from, to);
+    } else if (word == "running") {
+      std::string out = "running";
+      for (auto p : (*host)->running())
+        out += " " + std::to_string(p);
+      say(out);
+    } else if (word == "quit") {
+      break;
+    } else {
+      std::cerr << "perdure-cluster-engine-node: unknown command '" << line
+                << "'\n";
+    }
+  }
+  (*host)->stop();
+  say("bye");
+  ::close(effects_fd);
+  return 0;
+}
