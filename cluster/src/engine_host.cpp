@@ -42,6 +42,9 @@ struct engine_host::impl {
   bool stopping = false;
   bool stopped = false;
   std::vector<hosted> engines; // per partition; eng null: none
+  // Per partition: the store and epoch of an engine being opened (its
+  // resumed workflows run before open returns); store null: none.
+  std::vector<std::pair<const eventlog::event_log*, log_offset>> opening;
   engine_host_counters counts;
   // The node's own metrics; /metrics when metrics_address is set (it goes
   // first at stop: it reads the host).
@@ -141,10 +144,15 @@ bool engine_host::impl::open_engine(const partition_status& s) {
   auto store = n->store(p);
   if (!store)
     return true; // the node is stopping
+  {
+    std::lock_guard guard{mutex};
+    opening[p] = {store.get(), s.epoch};
+  }
   auto eo = options.engine;
   eo.event_log = std::move(store);
   auto opened = engine::open(std::move(eo));
   std::lock_guard guard{mutex};
+  opening[p] = {nullptr, no_epoch};
   if (!opened) {
     ++counts.open_failures;
     log_line(eventlog::log_level::warning,
@@ -211,6 +219,7 @@ engine_host::start(engine_host_options options) {
     return map.error();
   h->map = *map;
   h->engines.resize(static_cast<std::size_t>(h->n->partition_count()));
+  h->opening.assign(h->engines.size(), {nullptr, no_epoch});
   auto* raw = h.get();
   std::unique_ptr<engine_host> host{new engine_host{std::move(h)}};
   add_host_metrics(raw->registry, *host);
@@ -312,6 +321,20 @@ engine_host::engine_for(std::string_view id) const {
                                 s.role == owner_role::leader
                                     ? "its engine is opening on this node"
                                     : "no node leads it yet")};
+}
+
+std::optional<log_offset> engine_host::epoch_of(const engine& eng) const {
+  std::lock_guard guard{impl_->mutex};
+  for (const auto& h : impl_->engines)
+    if (h.eng.get() == &eng)
+      return h.epoch;
+  // Being opened (a workflow it resumes runs before open returns): the
+  // engines of a partition close before its next opens, so an engine on
+  // that store and not held is the one opening.
+  for (const auto& [store, epoch] : impl_->opening)
+    if (store && store == eng.event_log().get())
+      return epoch;
+  return std::nullopt;
 }
 
 std::vector<partition_id> engine_host::running() const {

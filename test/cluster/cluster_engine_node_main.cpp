@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-cluster-engine-node: one engine_host as a process, for
 // perdure-cluster-engine-torture. Its workflows are chains of `steps`
-// steps; each step body appends "X WF K EXEC" to the shared effects file
-// (O_APPEND: one order of lines across the processes), EXEC naming this
-// execution uniquely, and returns its input + "|" + EXEC. So a workflow's output
+// steps; each step body appends "X WF K EXEC EPOCH" to the shared effects
+// file when it starts (O_APPEND: one order of lines across the
+// processes), EXEC naming this execution uniquely and EPOCH the epoch its
+// engine serves (engine_host::epoch_of; -1 when the host already let the
+// engine go), and returns its input + "|" + EXEC. So a workflow's output
 // names the execution of each step its log kept.
 //
 //   perdure-cluster-engine-node --brokers B --app A --id ID --dir D
@@ -31,6 +33,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <string>
 
 using namespace perdure;
@@ -40,12 +43,16 @@ namespace {
 
 constexpr int steps = 4;
 int effects_fd = -1;
+// Set once the host started (a body resumed on a claim may start first:
+// it waits for it).
+std::atomic<const engine_host*> the_host{nullptr};
 std::string exec_prefix; // "NODE.PID."
 std::atomic<long> exec_seq{0};
 
-void effect(char what, const std::string& wf, int k, const std::string& e) {
-  auto line = std::string{what} + " " + wf + " " + std::to_string(k) + " "
-              + e + "\n";
+void effect(const std::string& wf, int k, const std::string& e,
+            log_offset epoch) {
+  auto line = "X " + wf + " " + std::to_string(k) + " " + e + " "
+              + std::to_string(epoch) + "\n";
   // One write of a short line to an O_APPEND file: whole, in one order.
   if (::write(effects_fd, line.data(), line.size())
       != static_cast<ssize_t>(line.size())) {
@@ -57,7 +64,11 @@ void effect(char what, const std::string& wf, int k, const std::string& e) {
 const auto cet_step =
   step("cet_step", [](std::string in, std::string wf, int k) {
     auto e = exec_prefix + std::to_string(++exec_seq);
-    effect('X', wf, k, e);
+    const engine_host* host = nullptr;
+    while (!(host = the_host.load()))
+      std::this_thread::yield();
+    auto epoch = host->epoch_of(this_step::engine());
+    effect(wf, k, e, epoch ? *epoch : -1);
     return in + "|" + e;
   });
 
@@ -160,6 +171,7 @@ int main(int argc, char** argv) {
               << host.error().to_string() << '\n';
     return 1;
   }
+  the_host = host->get();
   say("ready");
   std::string line;
   while (std::getline(std::cin, line)) {

@@ -3,17 +3,23 @@
 // the nodes killed. perdure-mock-kafka (3 brokers, alive for the whole
 // run) and N perdure-cluster-engine-node processes (engine_host). The
 // driver releases workflows (chains of steps whose bodies write each
-// execution to a shared effects file) slice by slice and, each time the
-// effects file grew by a random amount since the last fault, SIGKILLs a
-// random node, waits until every partition runs on the others (their
-// engines resume the partition's workflows), and restarts it. At the end
-// every workflow must have succeeded once with one output, and for each
-// step the execution its log kept (named in the output) must have run,
-// with no execution of that step after it: a step whose success was
-// logged never runs again, across failovers. Waits are for observed
-// conditions; the limits only bound a failing run.
+// execution and the epoch its engine serves to a shared effects file)
+// slice by slice and, each time the effects file grew by a random amount
+// since the last fault, SIGKILLs a random node running engines (waits
+// until every partition runs on the others, whose engines resume the
+// partition's workflows, and restarts it) or SIGSTOPs one until the
+// others took its partitions over, then SIGCONTs it: a zombie whose
+// engines still run bodies until it reads the new claims. At the end
+// every workflow must have succeeded with one output, and for each step
+// the execution its log kept (named in the output) must have run under
+// an epoch no lower than any execution before it (else a stale owner's
+// result won), with no execution after it under that epoch or a newer
+// one: a step whose success was logged never runs again, across
+// failovers; only a zombie's bodies (an older epoch, or none: its host
+// had let the engine go) may run after it, and their results are fenced.
+// Waits are for observed conditions; the limits only bound a failing run.
 //
-//   perdure-cluster-engine-torture [--nodes N] [--kills K]
+//   perdure-cluster-engine-torture [--nodes N] [--kills K] [--pauses S]
 //       [--workflows W] [--seed X] [--session-timeout-ms MS]
 
 #include "splitmix.hpp"
@@ -26,6 +32,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -49,6 +56,7 @@ constexpr int steps = 4; // as perdure-cluster-engine-node's chains
 struct config {
   int nodes = 3;
   int kills = 6;
+  int pauses = 2;
   int workflows = 600;
   std::uint64_t seed = 1;
   int session_ms = 3000;
@@ -60,12 +68,14 @@ struct node_slot {
   std::filesystem::path dir;
   std::unique_ptr<test::subprocess> proc;
   bool alive = false;
+  bool paused = false; // SIGSTOPped: not asked anything
 };
 
 // One execution line of the effects file: "X WF K EXEC".
 struct execution {
   std::size_t line = 0;
   std::string exec;
+  long long epoch = -1; // the epoch its engine served; -1: a let-go one
 };
 
 class driver {
@@ -90,13 +100,22 @@ class driver {
     for (std::size_t i = 0; i < nodes_.size(); ++i)
       start_node(i);
     until([&] { return all_running(); }, "every partition running");
-    auto slice = (c_.workflows + c_.kills) / (c_.kills + 1);
-    for (int f = 0; f < c_.kills; ++f) {
+    std::vector<char> faults;
+    faults.insert(faults.end(), static_cast<std::size_t>(c_.kills), 'k');
+    faults.insert(faults.end(), static_cast<std::size_t>(c_.pauses), 'p');
+    for (std::size_t i = faults.size(); i > 1; --i)
+      std::swap(faults[i - 1], faults[rng_.below(i)]);
+    auto n = static_cast<int>(faults.size());
+    auto slice = (c_.workflows + n) / (n + 1);
+    for (auto f : faults) {
       released_ = std::min(c_.workflows, released_ + slice);
       start_all();
       auto need = effect_lines() + 20 + rng_.below(100);
       until([&] { return effect_lines() >= need; }, "steps run");
-      kill(victim());
+      if (f == 'k')
+        kill(victim());
+      else
+        pause(victim());
     }
     released_ = c_.workflows;
     until([&] {
@@ -150,7 +169,7 @@ class driver {
   std::vector<std::set<int>> running() {
     std::vector<std::set<int>> out(nodes_.size());
     for (std::size_t i = 0; i < nodes_.size(); ++i)
-      if (nodes_[i].alive) {
+      if (nodes_[i].alive && !nodes_[i].paused) {
         std::istringstream in{ask(nodes_[i], "running", "running").back()};
         std::string word;
         int p = 0;
@@ -183,7 +202,7 @@ class driver {
 
   void start_all() {
     for (auto& n : nodes_)
-      if (n.alive)
+      if (n.alive && !n.paused)
         ask(n, "start 0 " + std::to_string(released_), "started");
   }
 
@@ -192,7 +211,7 @@ class driver {
   bool check_all() {
     outputs_.clear();
     for (auto& n : nodes_)
-      if (!n.alive)
+      if (!n.alive || n.paused)
         continue;
       else
         for (auto& line :
@@ -219,6 +238,29 @@ class driver {
                 kills_, n.id.c_str(), took.count());
     std::fflush(stdout);
     start_node(i);
+  }
+
+  // SIGSTOP until every partition runs on the others, then SIGCONT: it
+  // comes back as a zombie (its engines run on until it reads the new
+  // claims) and stays a member.
+  void pause(std::size_t i) {
+    auto& n = nodes_[i];
+    auto t0 = clock_type::now();
+    n.proc->signal(SIGSTOP);
+    until([&] { return n.proc->stopped(); }, "node " + n.id + " stopped",
+          30s);
+    n.paused = true;
+    until([&] { return all_running(); },
+          "others take over from paused node " + n.id);
+    auto took = std::chrono::duration<double>(clock_type::now() - t0);
+    n.proc->signal(SIGCONT);
+    n.paused = false;
+    ++pauses_;
+    ask(n, "running", "running"); // it runs again
+    std::printf("pause %d: node %s, partitions running elsewhere after "
+                "%.2f s\n",
+                pauses_, n.id.c_str(), took.count());
+    std::fflush(stdout);
   }
 
   void until(const std::function<bool()>& done, const std::string& what,
@@ -250,12 +292,13 @@ class driver {
       std::istringstream words{line};
       std::string x, wf, exec;
       int k = 0;
-      if (!(words >> x >> wf >> k >> exec) || x != "X") {
+      long long epoch = -1;
+      if (!(words >> x >> wf >> k >> exec >> epoch) || x != "X") {
         violations_.push_back("malformed effects line " + std::to_string(no)
                               + ": '" + line + "'");
         continue;
       }
-      all[wf + " " + std::to_string(k)].push_back({no, exec});
+      all[wf + " " + std::to_string(k)].push_back({no, exec, epoch});
       ++executions_;
     }
     return all;
@@ -300,10 +343,27 @@ class driver {
       return;
     }
     rerun_ += static_cast<std::size_t>(at - runs.begin());
-    if (at + 1 != runs.end())
-      violations_.push_back(key + ": ran again (" + (at + 1)->exec
-                            + ") after the execution its log kept ("
-                            + kept + ")");
+    if (at->epoch < 0) {
+      violations_.push_back(key + ": its logged execution " + kept
+                            + " ran on an engine its host had let go");
+      return;
+    }
+    for (auto e = runs.begin(); e != at; ++e)
+      if (e->epoch > at->epoch)
+        violations_.push_back(key + ": the log kept " + kept + " (epoch "
+                              + std::to_string(at->epoch) + ") over "
+                              + e->exec + " run by a newer owner (epoch "
+                              + std::to_string(e->epoch) + ")");
+    for (auto e = at + 1; e != runs.end(); ++e) {
+      if (e->epoch >= at->epoch)
+        violations_.push_back(key + ": ran again (" + e->exec + ", epoch "
+                              + std::to_string(e->epoch)
+                              + ") after the execution its log kept ("
+                              + kept + ", epoch "
+                              + std::to_string(at->epoch) + ")");
+      else
+        ++zombie_runs_;
+    }
   }
 
   int report(clock_type::time_point t0) {
@@ -314,13 +374,14 @@ class driver {
     std::printf("perdure-cluster-engine-torture: seed %llu\n"
                 "  nodes          %d, %d partitions\n"
                 "  kills          %d (SIGKILL, restarted)\n"
+                "  pauses         %d (SIGSTOP past the takeover, SIGCONT)\n"
                 "  workflows      %d, %d steps each\n"
                 "  executions     %zu (%zu re-runs of steps killed before"
-                " their success was logged)\n"
+                " their success was logged, %zu zombie runs after it)\n"
                 "  duration       %.1f s\n",
                 static_cast<unsigned long long>(c_.seed), c_.nodes,
-                c_.partitions, kills_, c_.workflows, steps, executions_,
-                rerun_, secs.count());
+                c_.partitions, kills_, pauses_, c_.workflows, steps,
+                executions_, rerun_, zombie_runs_, secs.count());
     for (auto& v : violations_)
       std::printf("VIOLATION: %s\n", v.c_str());
     std::printf("result: %s\n", violations_.empty() ? "OK" : "FAILED");
@@ -336,9 +397,11 @@ class driver {
   std::vector<node_slot> nodes_;
   int released_ = 0;
   int kills_ = 0;
+  int pauses_ = 0;
   std::map<std::string, std::set<std::string>> outputs_;
   std::size_t executions_ = 0;
   std::size_t rerun_ = 0;
+  std::size_t zombie_runs_ = 0;
   std::vector<std::string> violations_;
 };
 
@@ -351,6 +414,8 @@ config parse(int argc, char** argv) {
       c.nodes = static_cast<int>(v);
     else if (k == "--kills")
       c.kills = static_cast<int>(v);
+    else if (k == "--pauses")
+      c.pauses = static_cast<int>(v);
     else if (k == "--workflows")
       c.workflows = static_cast<int>(v);
     else if (k == "--seed")
@@ -360,9 +425,9 @@ config parse(int argc, char** argv) {
     else
       throw std::invalid_argument{"unknown option " + k};
   }
-  if (c.nodes < 2 || c.kills < 0 || c.workflows < 1)
+  if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1)
     throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
-                                "--workflows >= 1"};
+                                "--pauses >= 0, --workflows >= 1"};
   return c;
 }
 

@@ -96,6 +96,15 @@ class engine_host {
   /// closed after stop().
   result<std::shared_ptr<engine>> engine_for(std::string_view id) const;
 
+  /// The epoch (its claim's log offset) under which this host opened
+  /// `eng`, while the host holds it; none once the host let it go (the
+  /// partition lost or claimed again) and for an engine not of this host.
+  /// A fencing token: a step body (this_step::engine()) may hand it to an
+  /// external system that refuses a token lower than the highest it saw,
+  /// so a body still running on a node that lost the partition cannot
+  /// overwrite the new owner's effects there.
+  std::optional<log_offset> epoch_of(const engine& eng) const;
+
   /// The partitions with an open engine here, ascending.
   std::vector<partition_id> running() const;
 
