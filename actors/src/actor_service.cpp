@@ -267,6 +267,9 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
   if (auto bad = eventlog::check_stream_id(stream); !bad.empty())
     return unexpected{errc::invalid_argument,
                       fmt::format("bad actor id '{}': {}", id, bad)};
+  if (const auto& accept = eng.options().accept_id; accept)
+    if (auto ok = accept(id); !ok)
+      return ok;
   std::shared_ptr<actor_cell> cell;
   {
     std::lock_guard guard{svc->mu};

@@ -150,6 +150,19 @@ bool engine_host::impl::open_engine(const partition_status& s) {
   }
   auto eo = options.engine;
   eo.event_log = std::move(store);
+  eo.accept_id = [map = *this->map, p, user = options.engine.accept_id](
+                   std::string_view id) -> status {
+    if (auto q = map.partition_of(id); q != p)
+      return status{errc::conflict,
+                    fmt::format("'{}' lives in partition {}, not in {} "
+                                "(this engine's): start it through its "
+                                "partition's owner; a child workflow or "
+                                "an actor of another partition is not "
+                                "supported yet, give it the parent's "
+                                "routing key (e.g. 'order-7/pay')",
+                                id, q, p)};
+    return user ? user(id) : status{};
+  };
   auto opened = engine::open(std::move(eo));
   std::lock_guard guard{mutex};
   opening[p] = {nullptr, no_epoch};

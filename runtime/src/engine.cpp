@@ -95,6 +95,28 @@ std::string random_id() {
                        .count());
 }
 
+// An id `accept_id` takes: the given one checked, or one drawn until
+// taken (engine_host: an id of the engine's partition, P draws on
+// average).
+status accepted_id(const engine_options& o, std::string& id) {
+  if (!o.accept_id)
+    return {};
+  if (!id.empty())
+    return o.accept_id(id);
+  status last;
+  for (int tries = 0; tries < 100000; ++tries) {
+    auto candidate = random_id();
+    last = o.accept_id(candidate);
+    if (last.is_ok()) {
+      id = std::move(candidate);
+      return {};
+    }
+  }
+  return status{errc::invalid_argument,
+                "no generated workflow id was accepted (engine_options::"
+                "accept_id): " + last.message()};
+}
+
 std::shared_ptr<run_state> finished(std::string id, status st,
                                     std::shared_ptr<const std::string> out) {
   auto s = std::make_shared<run_state>();
@@ -317,11 +339,14 @@ engine::submit(std::shared_ptr<detail::node> root, std::string id,
   if (auto st = detail::registry_check(); !st)
     return st;
   bool generated = id.empty();
-  if (generated)
+  if (!generated)
+    if (auto bad = eventlog::check_stream_id(id); !bad.empty())
+      return unexpected{errc::invalid_argument,
+                        fmt::format("bad workflow id: {}", bad)};
+  if (auto ok = accepted_id(p.opts, id); !ok)
+    return ok;
+  if (id.empty())
     id = random_id();
-  else if (auto bad = eventlog::check_stream_id(id); !bad.empty())
-    return unexpected{errc::invalid_argument,
-                      fmt::format("bad workflow id: {}", bad)};
   auto st = std::make_shared<run_state>();
   st->id = id;
   if (auto r = reserve(p, id, st); !r) {
@@ -360,6 +385,9 @@ result<std::vector<bool>> engine::submit_batch(
   auto& p = *impl_;
   if (auto st = detail::registry_check(); !st)
     return st;
+  for (auto& r : runs)
+    if (auto ok = accepted_id(p.opts, r.id); !ok)
+      return ok; // nothing reserved or written yet
   std::vector<bool> started(runs.size(), false);
   std::vector<std::shared_ptr<run_state>> states(runs.size());
   std::vector<std::vector<detail::dispatch>> dispatches(runs.size());

@@ -157,3 +157,25 @@ TEST_CASE("a step calling an actor is idempotent across its retries") {
   CHECK(eng.get_actor<counter>("stepped").call(&counter::value) == 5);
   steps_engine = nullptr;
 }
+
+TEST_CASE("an actor id the engine does not accept is refused with the "
+          "check's error and not created") {
+  test::temp_dir dir;
+  engine_options o;
+  o.storage = dir.path();
+  o.accept_id = [](std::string_view id) -> status {
+    if (id.rfind("mine-", 0) == 0)
+      return {};
+    return status{errc::conflict, "'" + std::string{id} + "' lives elsewhere"};
+  };
+  engine eng{o};
+  auto r = eng.try_actor<counter>("theirs-1");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == errc::conflict);
+  CHECK(r.error().message() == "'theirs-1' lives elsewhere");
+  CHECK(eng.try_get_actor<counter>("theirs-1").error().code()
+        == errc::conflict);
+  CHECK(eng.event_log()->info("actor/theirs-1").error().code()
+        == errc::not_found);
+  CHECK(eng.actor<counter>("mine-1").call(&counter::incr, 2) == 2);
+}

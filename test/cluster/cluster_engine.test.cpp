@@ -261,6 +261,18 @@ TEST_CASE("an engine host serves one /metrics: the node's partitions and "
   REQUIRE(wait_until([&] { return (*a)->running().size() == 2; }, 60s));
   auto id0 = id_in((*a)->routing(), 0);
   CHECK((*(*a)->engine_for(id0))->run(ce_chain(), id0) == 15);
+  // A partition's engine stores only its partition's ids.
+  auto id1 = id_in((*a)->routing(), 1);
+  auto wrong = (*a)->engine_of(0)->try_run(ce_chain(), id1);
+  REQUIRE_FALSE(wrong.has_value());
+  CHECK(wrong.error().code() == errc::conflict);
+  CHECK(wrong.error().message().find("lives in partition 1, not in 0")
+        != std::string::npos);
+  CHECK((*a)->engine_of(0)->try_status(id1).error().code()
+        == errc::not_found);
+  auto drawn = (*a)->engine_of(0)->run_async(ce_chain());
+  CHECK((*a)->routing().partition_of(drawn.id()) == 0);
+  CHECK(drawn.get() == 15);
   // The apply lag: known once a fetch answer came, 0 once applied.
   REQUIRE(wait_until([&] {
     auto s = (*a)->cluster_node().partitions().at(0);
@@ -280,7 +292,7 @@ TEST_CASE("an engine host serves one /metrics: the node's partitions and "
   auto first = r.body.find(family);
   REQUIRE(first != std::string::npos);
   CHECK(r.body.find(family, first + 1) == std::string::npos);
-  CHECK(r.body.find("perdure_steps_started_total{partition=\"0\"} 5")
+  CHECK(r.body.find("perdure_steps_started_total{partition=\"0\"} 10")
         != std::string::npos);
   CHECK(r.body.find("perdure_steps_started_total{partition=\"1\"} 0")
         != std::string::npos);

@@ -111,7 +111,16 @@ class driver {
       released_ = std::min(c_.workflows, released_ + slice);
       start_all();
       auto need = effect_lines() + 20 + rng_.below(100);
-      until([&] { return effect_lines() >= need; }, "steps run");
+      auto started = clock_type::now();
+      until([&] {
+        // Ids whose partition had no engine (a rebalance moving it) were
+        // skipped: start them again now and then.
+        if (clock_type::now() - started > 1s) {
+          start_all();
+          started = clock_type::now();
+        }
+        return effect_lines() >= need;
+      }, "steps run");
       if (f == 'k')
         kill(victim());
       else

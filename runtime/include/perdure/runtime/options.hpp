@@ -195,6 +195,15 @@ struct engine_options {
   /// the log's owner closes it. Its records are stamped by the log's
   /// writer (a node stamps its id), not `engine_id`.
   std::shared_ptr<eventlog::event_log> event_log = nullptr;
+  /// Whether this engine may store workflow or actor `id` (empty: every
+  /// id). Asked before a new workflow is stored (run, run_async,
+  /// submit_batch, a child node, a Kafka subscription's start) and before
+  /// an actor is resolved; an error is returned to that caller as it is
+  /// (a child node fails with it) and nothing is stored. A generated
+  /// workflow id is drawn again until accepted. cluster::engine_host sets
+  /// it so that a partition's engine only stores ids of its partition.
+  /// Called on any thread; must be quick and thread-safe.
+  std::function<perdure::status(std::string_view id)> accept_id = nullptr;
 };
 
 /// The status of a workflow.
