@@ -239,6 +239,10 @@ kafka_log::describe(std::chrono::milliseconds wait,
     d.fewest_in_sync = std::min(d.fewest_in_sync, t.partitions[i].isr_cnt);
   }
 
+  if (configs_wait.count() <= 0) {
+    d.configs_error = "configs not asked (no wait for DescribeConfigs)";
+    return d;
+  }
   // DescribeConfigs, through the producer's admin API.
   auto* queue = rd_kafka_queue_new(l.producer);
   auto* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,

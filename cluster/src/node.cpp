@@ -208,6 +208,24 @@ result<std::unique_ptr<node>> node::start(node_options o) {
   if (!log)
     return log.error();
   n->log = std::move(*log);
+  if (const auto& needs = n->options.topic_needs) {
+    auto d = n->log->describe(n->options.log.open_timeout,
+                              n->options.topic_configs_wait);
+    if (!d)
+      return d.error();
+    if (auto fit = check_kafka_topic(*d, *needs); !fit)
+      return unexpected{errc::invalid_argument,
+                        fmt::format("the log topic {} does not fit "
+                                    "perdure's durability needs (node_"
+                                    "options::topic_needs): {}",
+                                    d->topic, fit.message())};
+    if (!d->configs)
+      n->log_line(eventlog::log_level::warning,
+                  fmt::format("node {}: the log topic's configs were not "
+                              "verified ({}); `perdure cluster check` "
+                              "verifies them",
+                              to_string(n->self), d->configs_error));
+  }
   auto count = n->log->partition_count();
   auto max_group = max_group_bytes(n->log->max_record_bytes(), n->self);
   for (std::int32_t p = 0; p < count; ++p) {

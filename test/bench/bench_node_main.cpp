@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
                     std::cerr << text << '\n';
                 }};
   o.node.node_id = args["--id"];
+  o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
   o.node.group_properties = {{"session.timeout.ms", "3000"},
                              {"heartbeat.interval.ms", "1000"}};

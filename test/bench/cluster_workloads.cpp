@@ -192,6 +192,7 @@ figures cluster_seq(const bench_options& o) {
                             env_or("PERDURE_BENCH_FETCH_WAIT_MS", "1")}},
             .log = [](eventlog::log_level, std::string_view) {}};
   no.node_id = "bench";
+  no.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   no.idle_wait = std::chrono::milliseconds{
     std::stoi(env_or("PERDURE_BENCH_IDLE_WAIT_MS", "1"))};
   no.store.dir = o.dir / "node";

@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
                     std::cerr << text << '\n';
                 }};
   o.node.node_id = args["--id"];
+  o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
   o.node.group_properties = {{"session.timeout.ms", session},
                              {"heartbeat.interval.ms", heartbeat}};

@@ -105,12 +105,17 @@ class driver {
     faults.insert(faults.end(), static_cast<std::size_t>(c_.pauses), 'p');
     for (std::size_t i = faults.size(); i > 1; --i)
       std::swap(faults[i - 1], faults[rng_.below(i)]);
+    // Each fault releases a slice of new work and the last slice is left
+    // for the end, so every fault has steps to wait for.
     auto n = static_cast<int>(faults.size());
-    auto slice = (c_.workflows + n) / (n + 1);
+    auto slice = std::max(1, c_.workflows / (n + 1));
     for (auto f : faults) {
       released_ = std::min(c_.workflows, released_ + slice);
       start_all();
-      auto need = effect_lines() + 20 + rng_.below(100);
+      auto need = effect_lines()
+                  + std::min<std::size_t>(20 + rng_.below(100),
+                                          static_cast<std::size_t>(slice)
+                                            * steps / 2 + 1);
       auto started = clock_type::now();
       until([&] {
         // Ids whose partition had no engine (a rebalance moving it) were

@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
                             static_cast<int>(text.size()), text.data());
            }};
   o.node_id = id;
+  o.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.store.dir = dir;
   o.group_properties = {{"session.timeout.ms", session},
                         {"heartbeat.interval.ms", heartbeat}};

@@ -67,6 +67,32 @@ TEST_CASE("a node refuses bad options before it connects") {
   CHECK(code(bad) == errc::invalid_argument);
 }
 
+TEST_CASE("a node refuses a log topic that falls short of its needs") {
+  auto mock = start_mock("needs", 2); // 3 replicas per partition
+  temp_dir dir;
+  auto o = node_options_for(*mock, "needs", dir / "a", "a");
+  o.topic_needs->min_replication_factor = 4;
+  o.topic_needs->partitions = 5;
+  auto n = node::start(o);
+  REQUIRE_FALSE(n.has_value());
+  CHECK(n.error().code() == errc::invalid_argument);
+  const auto& m = n.error().message();
+  CHECK(m.find("replication") != std::string::npos);
+  CHECK(m.find("5") != std::string::npos); // the partition count needed
+  CHECK_FALSE(std::filesystem::exists(dir / "a" / "p-0000"));
+  // The production default fits the mock's topic (configs unverified).
+  o.topic_needs = kafka_durability_needs{.require_configs = false};
+  auto ok = node::start(o);
+  REQUIRE_MESSAGE(ok, ok.error().to_string());
+  (*ok)->stop();
+  // Configs required but not described (the mock answers no
+  // DescribeConfigs): refused, naming why.
+  o.topic_needs->require_configs = true;
+  auto strict = node::start(o);
+  REQUIRE_FALSE(strict.has_value());
+  CHECK(strict.error().code() == errc::invalid_argument);
+}
+
 TEST_CASE("a node leads every partition alone and hands them over on stop") {
   auto mock = start_mock("nodes", 2);
   temp_dir dir;

@@ -20,6 +20,7 @@ inline cluster::node_options node_options_for(const kafka_mock_process& mock,
   o.log = log_options(mock, app);
   o.node_id = id;
   o.store.dir = dir;
+  o.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   // Above 2 s: the mock holds a first join 3 s, checks sessions each
   // second (docs/cluster.md, "Failover on the mock").
   o.group_properties = {{"session.timeout.ms", "3000"},

@@ -84,7 +84,8 @@ class kafka_log {
   /// nullopt and configs_error says so). Errors: timeout, not_found.
   result<kafka_topic_description> describe(std::chrono::milliseconds wait);
   /// As describe(wait), waiting `configs_wait` for DescribeConfigs (a
-  /// broker that never answers it, like the mock, costs that long).
+  /// broker that never answers it, like the mock, costs that long; 0:
+  /// not asked, configs nullopt).
   result<kafka_topic_description>
   describe(std::chrono::milliseconds wait,
            std::chrono::milliseconds configs_wait);

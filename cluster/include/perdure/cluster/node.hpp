@@ -83,6 +83,19 @@ struct node_options {
   /// heartbeat.interval.ms, security). group.id, enable.auto.commit and
   /// partition.assignment.strategy are the node's: invalid_argument.
   std::map<std::string, std::string> group_properties;
+  /// What the log topic must fit (kafka_topic_problems), checked by
+  /// start() before anything else uses the log: a topic that falls short
+  /// fails start with invalid_argument naming every problem. The default
+  /// is a production cluster's (3 replicas, min.insync.replicas 2,
+  /// unlimited retention, unclean leader election off) with configs
+  /// verified when the brokers describe them. nullopt: not checked.
+  std::optional<kafka_durability_needs> topic_needs =
+    kafka_durability_needs{.require_configs = false};
+  /// How long start() waits for the topic's configs (DescribeConfigs; a
+  /// broker that does not answer it, like librdkafka's mock, costs all
+  /// of it); 0: not asked, only the partitions and replication (metadata)
+  /// are checked.
+  std::chrono::milliseconds topic_configs_wait{5000};
   /// Records read per partition and poll.
   std::size_t read_batch = 512;
   /// How long the poll thread sleeps when a round found nothing to do (a
