@@ -219,7 +219,7 @@ result<std::unique_ptr<node>> node::start(node_options o) {
                                     "perdure's durability needs (node_"
                                     "options::topic_needs): {}",
                                     d->topic, fit.message())};
-    if (!d->configs)
+    if (!d->configs && n->options.topic_configs_wait.count() > 0)
       n->log_line(eventlog::log_level::warning,
                   fmt::format("node {}: the log topic's configs were not "
                               "verified ({}); `perdure cluster check` "
