@@ -4,6 +4,7 @@
 
 #include "engine_host_metrics.hpp"
 
+#include <optional>
 #include <string>
 
 namespace perdure::cluster {
@@ -13,17 +14,27 @@ namespace {
 using metrics::kind;
 using metrics::sample;
 
-// One gauge family with a series per partition, `value` of its status.
+// One gauge family with a series per partition, `value` of its status;
+// a value that is an empty optional leaves the partition out.
 template <class Value>
 void per_partition(metrics::registry& r, const engine_host& host,
                    std::string_view name, std::string_view help,
                    Value value) {
   r.add_callback(name, help, kind::gauge, [&host, value] {
     std::vector<sample> out;
-    for (const auto& s : host.cluster_node().partitions())
-      out.push_back(sample{
-        .labels = {{"partition", std::to_string(s.partition)}},
-        .value = static_cast<double>(value(s))});
+    for (const auto& s : host.cluster_node().partitions()) {
+      std::optional<double> v;
+      if constexpr (requires { value(s).has_value(); }) {
+        if (auto o = value(s))
+          v = static_cast<double>(*o);
+      } else {
+        v = static_cast<double>(value(s));
+      }
+      if (v)
+        out.push_back(sample{
+          .labels = {{"partition", std::to_string(s.partition)}},
+          .value = *v});
+    }
     return out;
   });
 }
@@ -58,20 +69,15 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
                 "The log offset after the last record applied in this "
                 "node's store",
                 [](const partition_status& s) { return s.next; });
-  r.add_callback(
-    "perdure_cluster_partition_apply_lag",
+  per_partition(
+    r, host, "perdure_cluster_partition_apply_lag",
     "Records in the log not yet applied in this node's store (the log's "
     "end offset as last fetched, less the applied offset); partitions "
     "whose end is not known yet have no series",
-    kind::gauge, [&host] {
-      std::vector<sample> out;
-      for (const auto& s : host.cluster_node().partitions())
-        if (s.log_end)
-          out.push_back(sample{
-            .labels = {{"partition", std::to_string(s.partition)}},
-            .value = static_cast<double>(
-              *s.log_end > s.next ? *s.log_end - s.next : 0)});
-      return out;
+    [](const partition_status& s) -> std::optional<log_offset> {
+      if (!s.log_end)
+        return std::nullopt;
+      return *s.log_end > s.next ? *s.log_end - s.next : 0;
     });
   per_partition(r, host, "perdure_cluster_partition_pending_groups",
                 "Groups submitted on this node and not decided yet",

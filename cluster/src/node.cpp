@@ -161,7 +161,6 @@ void node::impl::publish(bool notify) {
     s.epoch = o.state().epoch;
     s.owner = o.state().owner;
     s.next = o.state().next;
-    s.log_end = log->partition(static_cast<std::int32_t>(p)).known_end();
     s.pending = o.pending();
     add(c.owners, o.counters());
   }
@@ -343,8 +342,16 @@ void node::impl::submit(partition_id p, std::string bytes, group_done done) {
 }
 
 std::vector<partition_status> node::partitions() const {
-  std::lock_guard guard{impl_->mutex};
-  return impl_->snapshot;
+  std::vector<partition_status> out;
+  {
+    std::lock_guard guard{impl_->mutex};
+    out = impl_->snapshot;
+  }
+  // Asked here, not in every poll round: a gauge's value, read rarely.
+  for (auto& s : out)
+    s.log_end = impl_->log->partition(static_cast<std::int32_t>(s.partition))
+                  .known_end();
+  return out;
 }
 
 node_counters node::counters() const {
