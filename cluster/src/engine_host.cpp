@@ -68,6 +68,8 @@ struct engine_host::impl {
   // Opens partition s's engine; false when it failed (retry later).
   bool open_engine(const partition_status& s);
   void close_engine(partition_id p, hosted h, std::string_view why);
+  // stop()'s handover (engine_host_options::handover_wait).
+  void hand_over();
 };
 
 void engine_host::impl::run() {
@@ -256,6 +258,37 @@ engine_host::~engine_host() {
   stop();
 }
 
+void engine_host::impl::hand_over() {
+  auto wait = options.handover_wait;
+  auto parts = n->partitions();
+  auto led = [](const std::vector<partition_status>& ps) {
+    return std::any_of(ps.begin(), ps.end(), [](const auto& s) {
+      return s.role == owner_role::leader;
+    });
+  };
+  bool alone = std::all_of(parts.begin(), parts.end(),
+                           [](const auto& s) { return s.assigned; });
+  if (wait.count() <= 0 || alone || !led(parts))
+    return;
+  log_line(eventlog::log_level::info,
+           fmt::format("node {}: handing its partitions over (up to {} ms)",
+                       to_string(n->self()), wait.count()));
+  n->leave();
+  // The worker closes each engine as its partition's new claim is read.
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  std::unique_lock guard{mutex};
+  for (;;) {
+    bool open = std::any_of(engines.begin(), engines.end(),
+                            [](const hosted& e) { return e.eng != nullptr; });
+    guard.unlock();
+    bool leads = led(n->partitions());
+    guard.lock();
+    if ((!open && !leads) || std::chrono::steady_clock::now() >= deadline)
+      break;
+    wake.wait_for(guard, std::chrono::milliseconds{5});
+  }
+}
+
 void engine_host::stop() {
   auto& h = *impl_;
   std::lock_guard once{h.stop_mutex};
@@ -264,6 +297,10 @@ void engine_host::stop() {
     std::lock_guard guard{h.mutex};
     if (h.stopped)
       return;
+  }
+  h.hand_over();
+  {
+    std::lock_guard guard{h.mutex};
     h.stopping = true;
   }
   h.http.reset();

@@ -93,11 +93,15 @@ void node::impl::log_line(eventlog::log_level level,
 
 void node::impl::run() {
   for (;;) {
+    bool leave_now = false;
     {
       std::lock_guard guard{mutex};
       if (stopping)
         break;
+      leave_now = leaving && !left;
     }
+    if (leave_now)
+      leave_group(false); // `left` is the poll thread's
     bool busy = round();
     publish();
     if (!busy) {
@@ -107,7 +111,7 @@ void node::impl::run() {
       });
     }
   }
-  leave_group();
+  leave_group(true);
   publish();
 }
 
@@ -359,6 +363,13 @@ node_counters node::counters() const {
   auto c = impl_->counters;
   c.submitted = impl_->submitted;
   return c;
+}
+
+void node::leave() {
+  auto& n = *impl_;
+  std::lock_guard guard{n.mutex};
+  n.leaving = true;
+  n.wake.notify_all();
 }
 
 void node::stop() {

@@ -2,7 +2,10 @@
 // node: the consumer group that assigns partitions. The node never
 // consumes through it (its partitions are paused) and never commits
 // offsets: the stores hold where each partition's replica is. Membership
-// is only the input of claim() and release().
+// is only the input of claim(): a revoked partition stays led until
+// another node's claim is read (the log, not the group, fences writers),
+// so a rebalance stops no partition that keeps or changes its owner
+// before the new owner has claimed it.
 
 #include "node_impl.hpp"
 
@@ -113,6 +116,8 @@ status node::impl::join_group() {
 }
 
 bool node::impl::serve_group() {
+  if (left)
+    return false;
   auto* m = rd_kafka_consumer_poll(consumer, 0);
   if (!m)
     return false;
@@ -150,34 +155,41 @@ void node::impl::rebalance(rd_kafka_resp_err_t err,
                          to_string(self), list));
     return;
   }
-  // Revoked (or an error): release everything this node was assigned,
-  // before the callback returns, so that its new owner can lead.
+  // Revoked (or an error): no longer assigned, but still led: the owner
+  // goes on serving until it reads its next owner's claim (which fences
+  // it), or is assigned the partition again, which most partitions of an
+  // eager rebalance are.
+  // One still catching up or claiming stops: it served nothing yet, and
+  // its claim would only fence the next owner's.
   for (std::size_t p = 0; p < assigned.size(); ++p) {
     if (!assigned[p])
       continue;
     assigned[p] = false;
     ++group_counters.revoked;
-    owners[p]->release();
+    if (owners[p]->role() != owner_role::leader)
+      owners[p]->release();
   }
   log_line(eventlog::log_level::info,
-           fmt::format("node {}: partitions revoked ({})", to_string(self),
-                       rd_kafka_err2str(err)));
+           fmt::format("node {}: partitions revoked ({}); led ones are "
+                       "served until claimed elsewhere",
+                       to_string(self), rd_kafka_err2str(err)));
   if (auto e = rd_kafka_assign(consumer, nullptr))
     log_line(eventlog::log_level::warning,
              fmt::format("node {}: unassign: {}", to_string(self),
                          rd_kafka_err2str(e)));
 }
 
-void node::impl::leave_group() {
-  if (!consumer)
-    return;
-  // Serves the revoke callback on this thread, then leaves the group.
-  rd_kafka_consumer_close(consumer);
-  for (std::size_t p = 0; p < assigned.size(); ++p)
-    if (assigned[p]) {
-      assigned[p] = false;
-      owners[p]->release();
-    }
+void node::impl::leave_group(bool release) {
+  if (consumer && !left) {
+    // Serves the revoke callback on this thread, then leaves the group.
+    rd_kafka_consumer_close(consumer);
+    left = true;
+    log_line(eventlog::log_level::info,
+             fmt::format("node {}: left the group", to_string(self)));
+  }
+  if (release)
+    for (auto& o : owners)
+      o->release();
 }
 
 } // namespace perdure::cluster

@@ -41,6 +41,7 @@ struct node::impl {
 
   // Poll thread only.
   std::vector<bool> assigned;
+  bool left = false; // the consumer closed (leave_group)
   std::vector<std::string> last_error; // per partition, to log changes
   node_counters group_counters;        // assigned, revoked, poll_errors
 
@@ -51,6 +52,7 @@ struct node::impl {
   std::condition_variable wake;
   std::vector<submission> queue;
   bool stopping = false;
+  bool leaving = false; // node::leave asked
   bool stopped = false;
   // Set by the log (partition_log::on_readable) when records may have
   // come; cleared by a round before it reads.
@@ -73,11 +75,13 @@ struct node::impl {
   status join_group();
   // Serves the group once: rebalances run here (on the poll thread).
   bool serve_group();
-  // The rebalance callback's work: assign -> claim, revoke -> release.
+  // The rebalance callback's work: assign -> claim, revoke -> no longer
+  // assigned (still led until another node's claim is read).
   void rebalance(rd_kafka_resp_err_t err,
                  rd_kafka_topic_partition_list_t* parts);
-  // Leaves the group: revokes (releasing every owner) and closes.
-  void leave_group();
+  // Leaves the group (once: revokes and closes the consumer); with
+  // `release`, every owner stops leading too.
+  void leave_group(bool release);
 
   // node.cpp: node::submit (any thread).
   void submit(partition_id p, std::string bytes, group_done done);

@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-bench-node: one cluster node with its engines (engine_host) as a
-// process, for perdure-bench cluster-throughput. It runs load on the
-// partitions it leads: callers start one-step workflows whose ids live in
-// those partitions (what a router sending each id to its owner gives).
+// process, for perdure-bench cluster-throughput and cluster-failover. It
+// runs load on the partitions it leads: callers start one-step workflows
+// whose ids live in those partitions (what a router sending each id to its
+// owner gives).
 //
 //   perdure-bench-node --brokers B --app A --id ID --dir D [--callers N]
-//                      [--fetch-wait-ms N]
+//                      [--fetch-wait-ms N] [--session-ms N]
+//                      [--heartbeat-ms N] [--probe-log FILE]
+//
+// --probe-log: a thread per partition runs a one-step workflow in that
+// partition every 20 ms while this node has its engine, and appends
+// "PARTITION MONOTONIC_NS" to FILE for each that succeeded (the
+// failover benchmark reads when each partition was served, from every
+// node; CLOCK_MONOTONIC is the same clock in every process).
 //
 // Commands on stdin, one answer line each on stdout:
 //   running  -> "running K" (partitions with an open engine here)
+//   list     -> "list P1 P2 ..." (those partitions)
 //   go MS    -> runs the load for MS milliseconds, then "done WORKFLOWS
 //               ERRORS P50_US P99_US CPU_US" (CPU: this process's user +
 //               system time during the load)
@@ -23,8 +32,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <sys/resource.h>
 #include <thread>
@@ -111,6 +123,65 @@ std::string load(const engine_host& host, const std::string& node,
          + std::to_string(q(0.99)) + " " + std::to_string(cpu);
 }
 
+// Probes every partition while --probe-log is set (see the header).
+class prober {
+ public:
+  prober(const engine_host& host, const std::string& node,
+         const std::string& file)
+    : out_{file, std::ios::app} {
+    auto parts = host.routing().partitions();
+    for (partition_id p = 0; p < parts; ++p)
+      threads_.emplace_back([this, &host, node, p] { probe(host, node, p); });
+  }
+  ~prober() {
+    stop_ = true;
+    for (auto& t : threads_)
+      t.join();
+  }
+  prober(const prober&) = delete;
+  prober& operator=(const prober&) = delete;
+
+ private:
+  void probe(const engine_host& host, const std::string& node,
+             partition_id p) {
+    long k = 0;
+    auto next_id = [&] {
+      for (;;) {
+        auto id = "probe-" + node + "-" + std::to_string(k++);
+        if (host.routing().partition_of(id) == p)
+          return id;
+      }
+    };
+    while (!stop_.load(std::memory_order_relaxed)) {
+      if (auto eng = host.engine_of(p)) {
+        auto id = next_id();
+        auto r = eng->try_run(bn_inc(7), id);
+        if (r && *r == 8) {
+          auto ns = std::chrono::steady_clock::now().time_since_epoch();
+          std::lock_guard guard{mutex_};
+          out_ << p << ' '
+               << std::chrono::duration_cast<std::chrono::nanoseconds>(ns)
+                    .count()
+               << '\n'
+               << std::flush;
+        }
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  std::mutex mutex_;
+  std::ofstream out_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+std::string arg_or(std::map<std::string, std::string>& args,
+                   const std::string& key, const std::string& fallback) {
+  auto it = args.find(key);
+  return it == args.end() ? fallback : it->second;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -120,7 +191,8 @@ int main(int argc, char** argv) {
   for (auto* need : {"--brokers", "--app", "--id", "--dir"})
     if (!args.count(need)) {
       std::fputs("usage: perdure-bench-node --brokers B --app A --id ID "
-                 "--dir D [--callers N] [--fetch-wait-ms N]\n",
+                 "--dir D [--callers N] [--fetch-wait-ms N] "
+                 "[--session-ms N] [--heartbeat-ms N] [--probe-log FILE]\n",
                  stderr);
       return 2;
     }
@@ -129,9 +201,7 @@ int main(int argc, char** argv) {
   o.node.log = {.brokers = args["--brokers"],
                 .app = args["--app"],
                 .properties = {{"fetch.wait.max.ms",
-                                args.count("--fetch-wait-ms")
-                                  ? args["--fetch-wait-ms"]
-                                  : "1"}},
+                                arg_or(args, "--fetch-wait-ms", "1")}},
                 .log = [](eventlog::log_level l, std::string_view text) {
                   if (l >= eventlog::log_level::warning)
                     std::cerr << text << '\n';
@@ -139,17 +209,26 @@ int main(int argc, char** argv) {
   o.node.node_id = args["--id"];
   o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
-  o.node.group_properties = {{"session.timeout.ms", "3000"},
-                             {"heartbeat.interval.ms", "1000"}};
+  o.node.group_properties = {
+    {"session.timeout.ms", arg_or(args, "--session-ms", "3000")},
+    {"heartbeat.interval.ms", arg_or(args, "--heartbeat-ms", "1000")}};
   auto host = engine_host::start(std::move(o));
   if (!host) {
     std::cerr << "perdure-bench-node: " << host.error().to_string() << '\n';
     return 1;
   }
+  std::optional<prober> probes;
+  if (args.count("--probe-log"))
+    probes.emplace(**host, args["--id"], args["--probe-log"]);
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line == "running") {
       say("running " + std::to_string((*host)->running().size()));
+    } else if (line == "list") {
+      std::string list = "list";
+      for (auto p : (*host)->running())
+        list += " " + std::to_string(p);
+      say(list);
     } else if (line.rfind("go ", 0) == 0) {
       say(load(**host, args["--id"], callers, std::stol(line.substr(3))));
     } else if (line == "quit") {
@@ -158,7 +237,10 @@ int main(int argc, char** argv) {
       say("error: unknown command");
     }
   }
+  // The probes go on through the stop: the failover benchmark sees when
+  // this node's partitions stop being served here.
   (*host)->stop();
+  probes.reset();
   say("bye");
   return 0;
 }

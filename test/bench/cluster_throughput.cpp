@@ -12,12 +12,11 @@
 
 #include "bench.hpp"
 
+#include "cluster_bench_nodes.hpp"
 #include "kafka_mock_process.hpp"
-#include "subprocess.hpp"
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -31,11 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr int partitions = 8;
-
-std::string env_or(const char* name, std::string fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string{v} : fallback;
-}
 
 // User + system CPU of process `pid`, in microseconds.
 double process_cpu_us(int pid) {
@@ -55,16 +49,6 @@ double process_cpu_us(int pid) {
       stime = std::stod(field);
   }
   return (utime + stime) * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-std::string ask(test::subprocess& node, const std::string& line,
-                std::chrono::milliseconds wait) {
-  if (!node.send_line(line))
-    throw std::runtime_error{"a bench node closed its input"};
-  auto answer = node.read_line(wait);
-  if (answer.empty())
-    throw std::runtime_error{"a bench node did not answer '" + line + "'"};
-  return answer;
 }
 
 // Adds the figures of `count` nodes; false when a workflow failed.

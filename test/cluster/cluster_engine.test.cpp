@@ -225,8 +225,9 @@ TEST_CASE("engine hosts run each partition's engine where it is led and "
   auto e0 = first.engine_for(id0);
   REQUIRE_MESSAGE(e0, e0.error().to_string());
   auto h = (*e0)->run_async(ce_chain(), id0);
-  REQUIRE(wait_until([] { return ce_runs[3] == 1; }, 60s));
-  first.stop();
+  // Step 3 ran for id1 already: wait for id0's own (held) attempt.
+  REQUIRE(wait_until([] { return ce_runs[3] == 2; }, 60s));
+  first.stop(); // hands the partitions over, then closes what is left
   hold_step3(false);
   CHECK(first.engine_for(id0).error().code() == errc::closed);
   CHECK(first.running().empty());
@@ -237,7 +238,7 @@ TEST_CASE("engine hosts run each partition's engine where it is led and "
   auto next = other.engine_for(id0);
   REQUIRE_MESSAGE(next, next.error().to_string());
   CHECK((*next)->output<int>(id0) == 15);
-  CHECK(ce_runs[3] == 2); // abandoned by the first owner, run again
+  CHECK(ce_runs[3] == 3); // id1; id0 abandoned by the first owner, again
   for (int k : {1, 2, 4, 5})
     CHECK(ce_runs[static_cast<std::size_t>(k)] == 2); // id1, then id0
   CHECK((*other.engine_for(id1))->output<int>(id1) == 15);

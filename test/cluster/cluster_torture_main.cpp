@@ -254,9 +254,18 @@ class driver {
   }
 
   // -- faults -------------------------------------------------------------
+  // The epochs node n's partitions must pass (a new claim); -1 for the
+  // others: their owners keep leading through the rebalance.
+  std::vector<log_offset> epochs_to_pass(const node_slot& n) const {
+    std::vector<log_offset> out(max_epoch_.size(), -1);
+    for (auto& [p, epoch] : n.leads)
+      out[static_cast<std::size_t>(p)] = max_epoch_[static_cast<std::size_t>(p)];
+    return out;
+  }
+
   void kill(std::size_t i) {
     auto& n = nodes_[i];
-    auto before = max_epoch_;
+    auto before = epochs_to_pass(n);
     auto t0 = clock_type::now();
     if (!n.in_flight.empty())
       ++mid_work_;
@@ -280,7 +289,7 @@ class driver {
 
   void pause(std::size_t i) {
     auto& n = nodes_[i];
-    auto before = max_epoch_;
+    auto before = epochs_to_pass(n);
     n.proc->signal(SIGSTOP);
     until([&] { return n.proc->stopped(); }, "node " + n.id + " stopped",
           30s);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // cluster::node on the 3-broker mock: bad options, one node leading every
-// partition, groups applied, a clean stop handing the partitions over.
+// partition, groups applied, a clean stop handing the partitions over, a
+// node that leaves serving its partitions until they are claimed.
 
 #include <doctest/doctest.h>
 
@@ -10,6 +11,8 @@
 #include "temp_dir.hpp"
 
 #include <future>
+#include <mutex>
+#include <vector>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -132,4 +135,59 @@ TEST_CASE("a node leads every partition alone and hands them over on stop") {
   CHECK(c.owners.led >= 2);
   CHECK(c.assigned >= 2);
   CHECK(c.submitted == 1);
+}
+
+TEST_CASE("a node that leaves serves its partitions until the next owner "
+          "claims them") {
+  auto mock = start_mock("leave", 2);
+  temp_dir dir;
+  std::mutex mu;
+  std::vector<partition_status> seen; // a's changes
+  auto oa = node_options_for(*mock, "leave", dir / "a", "a");
+  oa.on_change = [&](const partition_status& s) {
+    std::lock_guard guard{mu};
+    seen.push_back(s);
+  };
+  auto a = node::start(std::move(oa));
+  REQUIRE(a);
+  REQUIRE(wait_until([&] { return leads_all(**a); }, 60s));
+  REQUIRE(submit_wait(**a, 0, group("before")));
+  auto b = node::start(node_options_for(*mock, "leave", dir / "b", "b"));
+  REQUIRE(b);
+  (*a)->leave();
+  (*a)->leave(); // idempotent
+  REQUIRE(wait_until([&] { return leads_all(**b); }, 60s));
+  REQUIRE(wait_until([&] {
+    auto pa = (*a)->partitions();
+    return pa[0].owner.node == "b" && pa[1].owner.node == "b";
+  }, 60s));
+  // a led each partition until it read b's claim: the change that ended
+  // its lead already names b (a release would show a follower of a).
+  {
+    std::lock_guard guard{mu};
+    for (partition_id p : {0u, 1u}) {
+      bool led = false, ended = false;
+      for (auto& s : seen) {
+        if (s.partition != p)
+          continue;
+        if (s.role == owner_role::leader && s.owner.node == "a")
+          led = true;
+        else if (led && !ended && s.role != owner_role::leader) {
+          ended = true;
+          CHECK_MESSAGE(s.owner.node == "b",
+                        "partition ", p, " stopped being led by a under "
+                        "owner ", to_string(s.owner));
+        }
+      }
+      CHECK(led);
+      CHECK(ended);
+    }
+  }
+  // Fenced: a's writes now fail with conflict, b's succeed.
+  auto late = submit_wait(**a, 1, group("late"));
+  REQUIRE_FALSE(late.has_value());
+  CHECK_MESSAGE(late.error() == errc::conflict, late.error().message());
+  CHECK(submit_wait(**b, 1, group("after")));
+  (*a)->stop();
+  (*b)->stop();
 }

@@ -48,6 +48,14 @@ struct engine_host_options {
   /// failed to open (its store busy or the log away), while it still
   /// leads the partition.
   std::chrono::milliseconds retry_wait{100};
+  /// How long stop() keeps serving the partitions it leads while the
+  /// other nodes take them over (node::leave: each is served here until
+  /// its next owner's claim is read, so callers see a gap of one claim
+  /// and an engine open, not a rebalance). Past it, the partitions still
+  /// led here are closed and released as without a wait. Not waited for
+  /// when this node leads nothing or is assigned every partition (no
+  /// other member to take them). 0: no handover, close at once.
+  std::chrono::milliseconds handover_wait{10000};
 };
 
 /// What a host did since it started.
@@ -72,9 +80,10 @@ class engine_host {
   engine_host(const engine_host&) = delete;
   engine_host& operator=(const engine_host&) = delete;
 
-  /// Closes every engine (their workflows stop and stay resumable on the
-  /// next owner), then stops the node, which hands its partitions over.
-  /// Idempotent.
+  /// Hands the partitions over (handover_wait: leaves the group and
+  /// serves each until its next owner claims it), closes every engine
+  /// still open (their workflows stop and stay resumable on the next
+  /// owner), then stops the node. Idempotent.
   void stop();
 
   /// The node (its identity, partitions, counters).

@@ -162,8 +162,17 @@ class node {
   /// The counters as of the last poll round (submitted: now).
   node_counters counters() const;
 
-  /// Leaves the consumer group (the group revokes, every owner releases:
-  /// others can claim at once instead of after session.timeout.ms), stops
+  /// Leaves the consumer group and goes on leading the partitions this
+  /// node leads until another node's claim of each is read: the group
+  /// assigns them to the others at once (not after session.timeout.ms),
+  /// and each stays served here until its new owner has caught up and
+  /// claimed it (a handover without a gap but that claim). Submissions
+  /// keep working meanwhile. stop() ends it. Idempotent; no-op after stop.
+  void leave();
+
+  /// Leaves the consumer group (every owner releases: others can claim at
+  /// once instead of after session.timeout.ms; after leave(), partitions
+  /// not yet claimed elsewhere stop being served here), stops
   /// the poll thread, fails submissions not yet handed to an owner with
   /// closed, closes the log and the stores. Idempotent.
   void stop();
