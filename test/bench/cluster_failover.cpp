@@ -59,6 +59,13 @@ double seconds(ns_t ns) {
   return static_cast<double>(ns) / 1e9;
 }
 
+std::set<int> all_partitions() {
+  std::set<int> every;
+  for (int p = 0; p < partitions; ++p)
+    every.insert(p);
+  return every;
+}
+
 double median(std::vector<double> v) {
   if (v.empty())
     return 0;
@@ -174,30 +181,31 @@ class failover_cluster {
         throw std::runtime_error{"the cluster did not settle within 120 s"};
       std::this_thread::sleep_for(50ms);
     }
-    std::set<int> every;
-    for (int p = 0; p < partitions; ++p)
-      every.insert(p);
-    wait_served(every, now_ns() + 1'000'000'000);
+    wait_served(all_partitions(), now_ns() + 1'000'000'000);
   }
 
-  // The longest time partition p went without a successful probe on any
-  // node within [from, to].
-  static ns_t longest_gap(const probe_times& probes, int p, ns_t from,
-                          ns_t to) {
-    std::vector<ns_t> times;
-    for (auto& [n, t] : probes[static_cast<std::size_t>(p)])
-      times.insert(times.end(), t.begin(), t.end());
-    std::sort(times.begin(), times.end());
-    ns_t prev = from, gap = 0;
-    for (auto t : times) {
-      if (t <= from)
-        continue;
-      if (t > to)
-        break;
-      gap = std::max(gap, t - prev);
-      prev = t;
+  // The longest time any partition of `which` went without a successful
+  // probe on any node within [from, to], in seconds.
+  static double longest_gap(const probe_times& probes,
+                            const std::set<int>& which, ns_t from, ns_t to) {
+    ns_t gap = 0;
+    for (int p : which) {
+      std::vector<ns_t> times;
+      for (auto& [n, t] : probes[static_cast<std::size_t>(p)])
+        times.insert(times.end(), t.begin(), t.end());
+      std::sort(times.begin(), times.end());
+      ns_t prev = from;
+      for (auto t : times) {
+        if (t <= from)
+          continue;
+        if (t > to)
+          break;
+        gap = std::max(gap, t - prev);
+        prev = t;
+      }
+      gap = std::max(gap, to - prev);
     }
-    return std::max(gap, to - prev);
+    return seconds(gap);
   }
 
  private:
@@ -218,11 +226,8 @@ double rejoin(failover_cluster& c, int i) {
   c.start(i);
   c.settle();
   auto t1 = now_ns();
-  auto probes = c.read_probes();
-  ns_t gap = 0;
-  for (int p = 0; p < partitions; ++p)
-    gap = std::max(gap, failover_cluster::longest_gap(probes, p, t0, t1));
-  return seconds(gap);
+  return failover_cluster::longest_gap(c.read_probes(), all_partitions(), t0,
+                                      t1);
 }
 
 void kill_round(failover_cluster& c, int i, round_figures& f) {
@@ -237,12 +242,9 @@ void kill_round(failover_cluster& c, int i, round_figures& f) {
   // The others' gaps: observed until each was served after the dead
   // node's partitions were (a rebalance that stopped them ends before).
   auto end = c.wait_served(others, served);
-  auto probes = c.read_probes();
-  ns_t gap = 0;
-  for (int p : others)
-    gap = std::max(gap, failover_cluster::longest_gap(probes, p, t0, end));
   f.kill_served.push_back(seconds(served - t0));
-  f.kill_others_gap.push_back(seconds(gap));
+  f.kill_others_gap.push_back(
+    failover_cluster::longest_gap(c.read_probes(), others, t0, end));
   f.join_gap.push_back(rejoin(c, i));
 }
 
@@ -255,12 +257,9 @@ void stop_round(failover_cluster& c, int i, round_figures& f) {
     throw std::runtime_error{"a stopping node answered '" + bye + "'"};
   c.node(i).wait();
   auto served = c.wait_served(mine, t0, c.id(i));
-  auto probes = c.read_probes();
-  ns_t gap = 0;
-  for (int p : mine)
-    gap = std::max(gap, failover_cluster::longest_gap(probes, p, t0, served));
   f.stop_served.push_back(seconds(served - t0));
-  f.stop_gap.push_back(seconds(gap));
+  f.stop_gap.push_back(
+    failover_cluster::longest_gap(c.read_probes(), mine, t0, served));
   f.stop_return.push_back(seconds(returned - t0));
   f.join_gap.push_back(rejoin(c, i));
 }
