@@ -169,6 +169,22 @@ TEST_CASE("a node that does not lead an id forwards run, status, output, "
   REQUIRE(wait_until([&] {
     return status_is(other, cid, workflow_status::canceled);
   }, 60s));
+
+  // A host without a door forwards nothing: the owner's name, conflict.
+  auto co = fw_options(*mock, dir / "c", "c");
+  co.serve_address.clear();
+  auto c = engine_host::start(std::move(co));
+  REQUIRE_MESSAGE(c, c.error().to_string());
+  CHECK_FALSE((*c)->door_port());
+  REQUIRE(wait_until([&] {
+    auto r = (*c)->engine_for(id);
+    return !r && r.error().code() == errc::conflict;
+  }, 60s));
+  auto refused = (*c)->try_status(id);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == errc::conflict);
+  CHECK(refused.error().message().find("no door") != std::string::npos);
+  (*c)->stop();
   other.stop();
   owner.stop();
 }
