@@ -5,6 +5,7 @@
 
 #include "perdure/cluster/engine_host.hpp"
 
+#include "engine_door.hpp"
 #include "engine_host_metrics.hpp"
 
 #include <perdure/runtime/metrics_server.hpp>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -50,6 +52,9 @@ struct engine_host::impl {
   // first at stop: it reads the host).
   metrics::registry registry;
   std::unique_ptr<metrics::server> http;
+  // The door (serve_address), and the host it serves once made.
+  std::unique_ptr<engine_door> door;
+  std::atomic<const engine_host*> self{nullptr};
 
   void log_line(eventlog::log_level level, const std::string& text) const {
     eventlog::emit(options.node.log.log, level, text);
@@ -215,6 +220,24 @@ engine_host::start(engine_host_options options) {
                       "metrics_address: one /metrics for every engine"};
   auto h = std::make_unique<impl>();
   h->options = std::move(options);
+  if (!h->options.serve_address.empty()) {
+    auto door = engine_door::start(
+      h->options.serve_address,
+      [raw = h.get()](std::uint8_t kind, const std::string& id,
+                      const std::string& name,
+                      const std::string& bytes) -> result<std::string> {
+        auto* host = raw->self.load();
+        if (!host)
+          return unexpected{errc::busy, "the node is starting (retry)"};
+        ++raw->door->served;
+        return serve_request(*host, static_cast<request_kind>(kind), id,
+                             name, bytes);
+      });
+    if (!door)
+      return std::move(door).error();
+    h->door = std::move(*door);
+    h->options.node.endpoint = h->door->endpoint();
+  }
   auto node_opts = h->options.node;
   node_opts.on_change = [raw = h.get(),
                          user = std::move(node_opts.on_change)](
@@ -237,6 +260,7 @@ engine_host::start(engine_host_options options) {
   h->opening.assign(h->engines.size(), {nullptr, no_epoch});
   auto* raw = h.get();
   std::unique_ptr<engine_host> host{new engine_host{std::move(h)}};
+  raw->self = host.get();
   add_host_metrics(raw->registry, *host);
   if (!raw->options.metrics_address.empty()) {
     auto srv = metrics::server::start(
@@ -304,6 +328,10 @@ void engine_host::stop() {
     h.stopping = true;
   }
   h.http.reset();
+  // The door takes no more requests; those it serves end as the engines
+  // close.
+  if (h.door)
+    h.door->close();
   h.wake.notify_all();
   if (h.worker.joinable())
     h.worker.join();
@@ -321,6 +349,8 @@ void engine_host::stop() {
     h.close_engine(open[i], std::move(left[open[i]]), "stopping");
   });
   h.n->stop();
+  if (h.door)
+    h.door->wait();
   std::lock_guard guard{h.mutex};
   h.stopped = true;
 }
@@ -419,7 +449,41 @@ std::optional<std::uint16_t> engine_host::metrics_port() const noexcept {
 
 engine_host_counters engine_host::counters() const {
   std::lock_guard guard{impl_->mutex};
-  return impl_->counts;
+  auto c = impl_->counts;
+  if (auto* d = impl_->door.get()) {
+    c.forwarded = d->forwarded;
+    c.forward_retries = d->forward_retries;
+    c.served = d->served;
+  }
+  return c;
+}
+
+result<std::string> engine_host::request(request_kind kind,
+                                         std::string_view id,
+                                         std::string_view name,
+                                         std::string bytes) {
+  return forward_request(*this, impl_->door.get(), impl_->options, kind, id,
+                         name, std::move(bytes));
+}
+
+result<workflow_status> engine_host::try_status(std::string_view id) {
+  auto r = request(request_kind::status, id, {}, {});
+  if (!r)
+    return std::move(r).error();
+  if (r->size() != 1)
+    return unexpected{errc::corruption, "a status answer is not one byte"};
+  return static_cast<workflow_status>(static_cast<unsigned char>((*r)[0]));
+}
+
+status engine_host::try_cancel(std::string_view id) {
+  auto r = request(request_kind::cancel, id, {}, {});
+  return r ? status{} : std::move(r).error();
+}
+
+std::optional<std::uint16_t> engine_host::door_port() const noexcept {
+  if (!impl_->door)
+    return std::nullopt;
+  return impl_->door->port();
 }
 
 } // namespace perdure::cluster

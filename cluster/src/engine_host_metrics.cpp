@@ -106,6 +106,16 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
   total(r, host, "perdure_cluster_engine_open_failures_total",
         "Engine opens that failed and were retried",
         [](const engine_host& h) { return h.counters().open_failures; });
+  total(r, host, "perdure_cluster_forwarded_total",
+        "Requests sent to the door of the node that leads their id",
+        [](const engine_host& h) { return h.counters().forwarded; });
+  total(r, host, "perdure_cluster_forward_retries_total",
+        "Requests tried again while their id's owner was unknown, busy or "
+        "changing",
+        [](const engine_host& h) { return h.counters().forward_retries; });
+  total(r, host, "perdure_cluster_door_served_total",
+        "Requests other nodes forwarded that this node's door served",
+        [](const engine_host& h) { return h.counters().served; });
 }
 
 } // namespace perdure::cluster

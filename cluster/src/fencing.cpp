@@ -29,6 +29,7 @@ verdict judge(fence_state& state, log_offset offset, const log_entry& entry) {
     // claim: its groups of the earlier epoch that land later are inert.
     state.epoch = offset;
     state.owner = c->claimant;
+    state.owner_endpoint = c->endpoint;
     state.last_sequence = 0;
     return verdict::claim;
   }

@@ -9,7 +9,10 @@ namespace perdure::cluster {
 
 namespace {
 
-constexpr std::uint8_t fence_format = 1;
+// Format 1: the fixed part, then the owner's node id (the rest). Format 2
+// (written since claims carry endpoints): the fixed part, the node id's
+// length (u8), the node id, then the owner's endpoint (the rest).
+constexpr std::uint8_t fence_format = 2;
 constexpr std::size_t fence_fixed = 1 + 8 * 4;
 
 template <class T>
@@ -40,23 +43,41 @@ std::string encode_fence_state(const fence_state& s) {
   put(out, s.epoch);
   put(out, s.last_sequence);
   put(out, s.owner.incarnation);
+  put(out, static_cast<std::uint8_t>(s.owner.node.size()));
   out += s.owner.node;
+  out += s.owner_endpoint;
   return out;
 }
 
 result<fence_state> decode_fence_state(std::string_view b) {
-  if (b.size() < fence_fixed || b[0] != static_cast<char>(fence_format)
-      || b.size() - fence_fixed > max_node_id_size)
+  auto bad = [&] {
     return unexpected{errc::corruption,
                       fmt::format("stored fence state of {} bytes is not "
-                                  "of format {}",
+                                  "of format 1 or {}",
                                   b.size(), fence_format)};
+  };
+  if (b.size() < fence_fixed || (b[0] != 1 && b[0] != 2))
+    return bad();
+  auto rest = b.substr(fence_fixed);
+  std::string_view node = rest, endpoint;
+  if (b[0] == 2) {
+    if (rest.empty())
+      return bad();
+    auto n = static_cast<std::uint8_t>(rest[0]);
+    if (rest.size() - 1 < n || rest.size() - 1 - n > max_endpoint_size)
+      return bad();
+    node = rest.substr(1, n);
+    endpoint = rest.substr(1 + n);
+  }
+  if (node.size() > max_node_id_size)
+    return bad();
   fence_state s;
   s.next = get<log_offset>(b.data() + 1);
   s.epoch = get<log_offset>(b.data() + 9);
   s.last_sequence = get<std::uint64_t>(b.data() + 17);
   s.owner.incarnation = get<std::uint64_t>(b.data() + 25);
-  s.owner.node.assign(b.substr(fence_fixed));
+  s.owner.node.assign(node);
+  s.owner_endpoint.assign(endpoint);
   return s;
 }
 

@@ -16,7 +16,8 @@ namespace {
 //            garbage is told from a newer version
 //   [8]      u8  format version
 //   [9]      u8  kind
-//   [10..]   the kind's body
+//   [10..]   the kind's body; a claim's body in version 2 ends with the
+//            endpoint (u8 length, bytes), in version 1 it has none
 constexpr std::size_t header_size = 10;
 
 void put_u8(std::string& out, std::uint8_t v) {
@@ -103,6 +104,9 @@ std::string encode(const log_entry& entry) {
   put_u8(out, static_cast<std::uint8_t>(kind_of(entry)));
   if (auto* c = std::get_if<claim_entry>(&entry)) {
     put_identity(out, c->claimant);
+    assert(c->endpoint.size() <= max_endpoint_size);
+    put_u8(out, static_cast<std::uint8_t>(c->endpoint.size()));
+    out += c->endpoint;
   } else {
     auto& g = std::get<group_entry>(entry);
     assert(g.bytes.size() <= 0xffffffffu);
@@ -143,6 +147,9 @@ result<log_entry> decode(std::string_view bytes) {
   if (kind == static_cast<std::uint8_t>(entry_kind::claim)) {
     claim_entry c;
     ok = in.identity(c.claimant);
+    std::uint8_t n = 0;
+    if (ok && version >= 2)
+      ok = in.u8(n) && in.str(c.endpoint, n);
     entry = std::move(c);
   } else if (kind == static_cast<std::uint8_t>(entry_kind::group)) {
     group_entry g;

@@ -39,7 +39,7 @@ status check_group_properties(const node_options& o) {
 
 bool same_view(const partition_status& a, const partition_status& b) {
   return a.assigned == b.assigned && a.role == b.role && a.epoch == b.epoch
-         && a.owner == b.owner;
+         && a.owner == b.owner && a.owner_endpoint == b.owner_endpoint;
 }
 
 void add(owner_counters& to, const owner_counters& c) {
@@ -164,6 +164,7 @@ void node::impl::publish(bool notify) {
     s.role = o.role();
     s.epoch = o.state().epoch;
     s.owner = o.state().owner;
+    s.owner_endpoint = o.state().owner_endpoint;
     s.next = o.state().next;
     s.pending = o.pending();
     add(c.owners, o.counters());
@@ -187,6 +188,11 @@ result<std::unique_ptr<node>> node::start(node_options o) {
     return unexpected{errc::invalid_argument,
                       fmt::format("node id must be 1 to {} bytes (got {})",
                                   max_node_id_size, o.node_id.size())};
+  if (o.endpoint.size() > max_endpoint_size)
+    return unexpected{errc::invalid_argument,
+                      fmt::format("node endpoint must be at most {} bytes "
+                                  "(got {})",
+                                  max_endpoint_size, o.endpoint.size())};
   if (o.store.dir.empty())
     return unexpected{errc::invalid_argument,
                       "node store dir is empty (the root of the "
@@ -257,6 +263,7 @@ result<std::unique_ptr<node>> node::start(node_options o) {
         n->log->partition(p), *n->stores.back(),
         owner_options{.partition = id,
                       .self = n->self,
+                      .endpoint = n->options.endpoint,
                       .read_batch = n->options.read_batch}));
     if (auto st = n->owners.back()->open(); !st)
       return unexpected{st.code(),

@@ -125,7 +125,7 @@ void partition_owner::run_completions() {
 void partition_owner::append_claim() {
   ++counters_.claims_appended;
   std::weak_ptr<inbox> box = inbox_;
-  log_.append(encode(claim_entry{options_.self}), [box](result<log_offset> r) {
+  log_.append(encode(claim_entry{options_.self, options_.endpoint}), [box](result<log_offset> r) {
     if (auto b = box.lock())
       b->post({true, 0, r.has_value()});
   });

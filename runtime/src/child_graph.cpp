@@ -9,6 +9,7 @@
 
 #include "perdure/eventlog/records/child.hpp"
 #include "perdure/runtime/errors.hpp"
+#include "perdure/runtime/graph_bytes.hpp"
 
 #include <fmt/format.h>
 
@@ -159,3 +160,12 @@ result<std::shared_ptr<node>> decode_child_graph(std::string_view bytes) {
 }
 
 } // namespace perdure::detail
+
+namespace perdure {
+
+result<std::shared_ptr<detail::node>>
+decode_workflow_graph(std::string_view bytes) {
+  return detail::decode_child_graph(bytes);
+}
+
+} // namespace perdure

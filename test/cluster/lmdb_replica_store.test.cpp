@@ -100,6 +100,21 @@ TEST_CASE("group bytes and fence states round-trip, damaged ones are corruption"
   REQUIRE(f);
   CHECK(*f == s);
   CHECK(decode_fence_state("x").error().code() == errc::corruption);
+  s.owner_endpoint = "127.0.0.1:4711";
+  f = decode_fence_state(encode_fence_state(s));
+  REQUIRE(f);
+  CHECK(*f == s);
+  // format 1 (before claims carried endpoints): the node id is the rest
+  auto v1 = encode_fence_state(fence_state{17, 4, node_identity{"node-x", 33},
+                                           9});
+  v1[0] = 1;
+  v1.erase(1 + 8 * 4, 1); // format 2's node id length
+  f = decode_fence_state(v1);
+  REQUIRE(f);
+  CHECK(*f == fence_state{17, 4, node_identity{"node-x", 33}, 9});
+  auto v2 = encode_fence_state(s);
+  v2[1 + 8 * 4] = 100; // a node id length past the end
+  CHECK(decode_fence_state(v2).error().code() == errc::corruption);
 }
 
 TEST_CASE("an LMDB replica applies groups with their stamp and resumes after reopen") {

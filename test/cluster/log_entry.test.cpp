@@ -54,6 +54,49 @@ TEST_CASE("a claim round-trips") {
   CHECK(kind_of(*out) == entry_kind::claim);
 }
 
+TEST_CASE("a claim's endpoint round-trips") {
+  log_entry in = claim_entry{{"node-a", 7}, "127.0.0.1:40123"};
+  auto out = decode(encode(in));
+  REQUIRE(out);
+  CHECK(*out == in);
+  log_entry longest = claim_entry{{"n", 1}, std::string(max_endpoint_size, 'e')};
+  out = decode(encode(longest));
+  REQUIRE(out);
+  CHECK(*out == longest);
+}
+
+TEST_CASE("a version 1 claim still decodes, with an empty endpoint") {
+  // checksum (8), version 1, kind 1, node length, node, incarnation (8)
+  std::string v1(8, '\0');
+  v1 += '\1';
+  v1 += '\1';
+  v1 += '\2';
+  v1 += "ab";
+  v1 += std::string("\5\0\0\0\0\0\0\0", 8);
+  v1 = with_checksum(v1, 8, 1);
+  auto out = decode(v1);
+  REQUIRE(out);
+  CHECK(*out == log_entry{claim_entry{{"ab", 5}, ""}});
+  // a version 1 group is laid out as in version 2
+  auto g = with_checksum(encode(sample_group()), 8, 1);
+  out = decode(g);
+  REQUIRE(out);
+  CHECK(*out == log_entry{sample_group()});
+  // a version 2 claim's endpoint in a version 1 record: trailing bytes
+  auto c = with_checksum(encode(claim_entry{{"ab", 5}, "h:1"}), 8, 1);
+  CHECK(decode(c).error() == errc::corruption);
+}
+
+TEST_CASE("a claim whose endpoint length runs past the end is corruption") {
+  auto bytes = encode(claim_entry{{"ab", 1}, "h:1"});
+  // the endpoint length byte follows the identity
+  auto at = std::size_t{8 + 1 + 1 + 1 + 2 + 8};
+  CHECK(decode(with_checksum(bytes, at, 4)).error() == errc::corruption);
+  CHECK(decode(with_checksum(bytes, at, 2)).error() == errc::corruption);
+  auto cut = bytes.substr(0, at);
+  CHECK(decode(with_checksum(cut, 8, 2)).error() == errc::corruption);
+}
+
 TEST_CASE("a group round-trips, binary bytes and all") {
   log_entry in = sample_group();
   auto out = decode(encode(in));
@@ -67,24 +110,27 @@ TEST_CASE("a group round-trips, binary bytes and all") {
 }
 
 TEST_CASE("a claim's bytes are pinned") {
-  auto bytes = encode(claim_entry{{"ab", 1}});
-  // checksum (8), version, kind, node length, node, incarnation (8)
-  REQUIRE(bytes.size() == 8 + 1 + 1 + 1 + 2 + 8);
+  auto bytes = encode(claim_entry{{"ab", 1}, "h:9"});
+  // checksum (8), version, kind, node length, node, incarnation (8),
+  // endpoint length, endpoint
+  REQUIRE(bytes.size() == 8 + 1 + 1 + 1 + 2 + 8 + 1 + 3);
   CHECK(xxh64_of_rest(bytes) == load_le64(bytes));
-  CHECK(bytes[8] == 1);
+  CHECK(bytes[8] == 2);
   CHECK(bytes[9] == 1);
   CHECK(bytes[10] == 2);
   CHECK(bytes.substr(11, 2) == "ab");
   CHECK(bytes[13] == 1);
-  CHECK(bytes.substr(14) == std::string(7, '\0'));
+  CHECK(bytes.substr(14, 7) == std::string(7, '\0'));
+  CHECK(bytes[21] == 3);
+  CHECK(bytes.substr(22) == "h:9");
 }
 
 TEST_CASE("a newer format version is unsupported") {
-  auto bytes = with_checksum(encode(sample_group()), 8, 2);
+  auto bytes = with_checksum(encode(sample_group()), 8, 3);
   auto out = decode(bytes);
   REQUIRE_FALSE(out);
   CHECK(out.error() == errc::unsupported);
-  CHECK(out.error().message().find("version 2") != std::string::npos);
+  CHECK(out.error().message().find("version 3") != std::string::npos);
 }
 
 TEST_CASE("an unknown kind is unsupported, a flipped byte corruption") {

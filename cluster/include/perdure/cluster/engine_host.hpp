@@ -16,6 +16,7 @@
 #include "perdure/cluster/partition_map.hpp"
 
 #include <perdure/runtime/engine.hpp>
+#include <perdure/runtime/graph_bytes.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -56,6 +57,28 @@ struct engine_host_options {
   /// when this node leads nothing or is assigned every partition (no
   /// other member to take them). 0: no handover, close at once.
   std::chrono::milliseconds handover_wait{10000};
+  /// Where the host's door listens for requests other nodes forward
+  /// ("127.0.0.1:0": loopback, an ephemeral port). Its actual
+  /// "host:port" becomes node.endpoint, so this node's claims carry it.
+  /// The door is unauthenticated: a loopback or private network only.
+  /// Empty: no door, and this host forwards nothing (engine_host::try_*
+  /// then fail conflict for an id another node leads).
+  std::string serve_address = {};
+  /// How long one forwarded request waits for the owner's answer (a run
+  /// waits for the workflow's output: longer runs need more).
+  std::chrono::milliseconds request_timeout{5000};
+  /// How long engine_host::try_* keep trying while the id's partition has
+  /// no owner yet, its owner is changing or cannot be reached.
+  std::chrono::milliseconds forward_deadline{30000};
+};
+
+/// A request engine_host forwards to an id's owner (values are sent).
+enum class request_kind : std::uint8_t {
+  run = 1,    ///< bytes: encode_workflow_graph; answer: the output's bytes
+  status = 2, ///< answer: one byte, the workflow_status
+  output = 3, ///< name: the step (empty: the workflow); answer: its bytes
+  cancel = 4, ///< answer: empty
+  signal = 5, ///< name: the signal, bytes: its encoded value
 };
 
 /// What a host did since it started.
@@ -63,6 +86,9 @@ struct engine_host_counters {
   std::uint64_t opened = 0;       ///< engines opened (claims served)
   std::uint64_t closed = 0;       ///< engines closed (losses, stop)
   std::uint64_t open_failures = 0; ///< failed opens (retried)
+  std::uint64_t forwarded = 0;     ///< requests sent to another node's door
+  std::uint64_t forward_retries = 0; ///< tries again (owner busy/changing)
+  std::uint64_t served = 0;        ///< requests this host's door answered
 };
 
 /// One node with its engines. Thread-safe: every member may be called
@@ -113,6 +139,57 @@ class engine_host {
   /// so a body still running on a node that lost the partition cannot
   /// overwrite the new owner's effects there.
   std::optional<log_offset> epoch_of(const engine& eng) const;
+
+  // -- any node serves any id -------------------------------------------------
+  // Each runs on this node's engine when it leads the id's partition, else
+  // is forwarded to the owner's door (its claim's endpoint) and returns
+  // the owner's answer. While the partition has no owner, its owner
+  // changes or cannot be reached, the request is tried again by the same
+  // id until forward_deadline: a run is idempotent by its id (a finished
+  // id returns its stored output, a live one is waited for), so a run
+  // retried across a failover runs once. Errors: the engine's; conflict
+  // when another node leads the id and has no door (or this host has
+  // none); busy/timeout/closed when forward_deadline passed.
+
+  /// Runs `wf` as workflow `id` (not empty) and returns its output.
+  template <class T>
+  result<T> try_run(const workflow<T>& wf, std::string_view id) {
+    std::string graph;
+    try {
+      graph = encode_workflow_graph(wf);
+    } catch (const error& e) {
+      return unexpected{e.as_status()};
+    }
+    auto bytes = request(request_kind::run, id, {}, std::move(graph));
+    if (!bytes)
+      return std::move(bytes).error();
+    return detail::decode_value<T>(*bytes);
+  }
+  result<workflow_status> try_status(std::string_view id);
+  template <class T>
+  result<T> try_output(std::string_view id, std::string_view step = {}) {
+    auto bytes = request(request_kind::output, id, step, {});
+    if (!bytes)
+      return std::move(bytes).error();
+    return detail::decode_value<T>(*bytes);
+  }
+  perdure::status try_cancel(std::string_view id);
+  template <class T>
+  perdure::status try_signal(std::string_view id, std::string_view name,
+                             const T& value) {
+    std::string bytes;
+    if constexpr (std::is_array_v<T> || std::is_pointer_v<T>)
+      bytes = detail::encode_value(std::string{value});
+    else
+      bytes = detail::encode_value(value);
+    auto r = request(request_kind::signal, id, name, std::move(bytes));
+    return r ? perdure::status{} : std::move(r).error();
+  }
+  /// The type-erased request behind the above (local or forwarded).
+  result<std::string> request(request_kind kind, std::string_view id,
+                              std::string_view name, std::string bytes);
+  /// The port the door listens on; none without serve_address.
+  std::optional<std::uint16_t> door_port() const noexcept;
 
   /// The partitions with an open engine here, ascending.
   std::vector<partition_id> running() const;

@@ -15,6 +15,7 @@
 #include "perdure/cluster/partition_log.hpp"
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace perdure::cluster {
@@ -33,6 +34,8 @@ struct fence_state {
   node_identity owner;
   /// The highest sequence that took effect in `epoch`, 0 for none.
   std::uint64_t last_sequence = 0;
+  /// Where the owner's door listens, from its claim (empty: none).
+  std::string owner_endpoint = {};
 
   friend bool operator==(const fence_state&, const fence_state&) = default;
 };

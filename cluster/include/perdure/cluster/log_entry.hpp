@@ -17,11 +17,16 @@
 
 namespace perdure::cluster {
 
-/// The format version this build writes and the newest it reads.
-inline constexpr std::uint8_t log_entry_version = 1;
+/// The format version this build writes and the newest it reads (2: a
+/// claim carries its claimant's endpoint; version 1 records still decode,
+/// with an empty endpoint).
+inline constexpr std::uint8_t log_entry_version = 2;
 
 /// The longest node id a log entry can carry, in bytes.
 inline constexpr std::size_t max_node_id_size = 255;
+
+/// The longest endpoint a claim can carry, in bytes.
+inline constexpr std::size_t max_endpoint_size = 255;
 
 /// Which kind of record an entry is. Values are stored; they are only
 /// appended. Reserved for later: 3 outbox entry, 4 input offsets.
@@ -43,9 +48,12 @@ struct node_identity {
 std::string to_string(const node_identity& who);
 
 /// A claim: `claimant` takes the partition over. Every reader makes the
-/// claim's offset the partition's epoch.
+/// claim's offset the partition's epoch. `endpoint` is where the
+/// claimant's door listens ("host:port"; empty: it serves no forwarded
+/// requests; always empty in a version 1 record).
 struct claim_entry {
   node_identity claimant;
+  std::string endpoint = {};
 
   friend bool operator==(const claim_entry&, const claim_entry&) = default;
 };
@@ -71,7 +79,8 @@ using log_entry = std::variant<claim_entry, group_entry>;
 entry_kind kind_of(const log_entry& entry) noexcept;
 
 /// The record bytes of `entry` in the current format version.
-/// @pre the node id is 1 .. max_node_id_size bytes; a group's bytes are
+/// @pre the node id is 1 .. max_node_id_size bytes; a claim's endpoint at
+///      most max_endpoint_size bytes; a group's bytes are
 ///      under 4 GiB.
 std::string encode(const log_entry& entry);
 

@@ -43,6 +43,9 @@ struct partition_status {
   /// says (no_epoch and empty before any claim).
   log_offset epoch = no_epoch;
   node_identity owner;
+  /// Where the owner's door listens, from its claim (empty: none, or a
+  /// claim written before claims carried endpoints).
+  std::string owner_endpoint = {};
   /// The offset after the last record applied in this node's store.
   log_offset next = 0;
   /// The log's end offset as last learnt from fetching (none until a
@@ -74,6 +77,11 @@ struct node_options {
   std::string node_id;
   /// Unique per process start; 0: made from the clock and the process id.
   std::uint64_t incarnation = 0;
+  /// Where this node's door listens ("host:port", at most
+  /// max_endpoint_size bytes), written in its claims so other nodes can
+  /// forward requests to it; empty: none (engine_host sets it from its
+  /// serve_address).
+  std::string endpoint = {};
   /// Each partition's store is `store.dir / "p-NNNN"` (NNNN = the
   /// partition, 4 digits at least). Mode defaults to durability::process:
   /// the log is the durability, a store can be rebuilt from it. The

@@ -39,6 +39,8 @@ struct owner_options {
   partition_id partition = 0;
   /// This process: node id (1 .. max_node_id_size bytes) and incarnation.
   node_identity self;
+  /// Where this node's door listens, put in its claims (empty: none).
+  std::string endpoint = {};
   /// Records read per poll at most.
   std::size_t read_batch = 512;
 };

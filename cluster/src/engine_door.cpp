@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "engine_door.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace perdure::cluster {
+
+namespace {
+
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+
+result<std::pair<std::string, std::uint16_t>>
+split_endpoint(std::string_view address) {
+  auto colon = address.rfind(':');
+  unsigned long port = 0;
+  if (colon == std::string_view::npos || colon == 0
+      || colon + 1 == address.size())
+    return unexpected{errc::invalid_argument,
+                      fmt::format("'{}' is not host:port", address)};
+  try {
+    std::size_t used = 0;
+    auto digits = std::string{address.substr(colon + 1)};
+    port = std::stoul(digits, &used);
+    if (used != digits.size() || port > 65535)
+      throw std::out_of_range{"port"};
+  } catch (const std::exception&) {
+    return unexpected{errc::invalid_argument,
+                      fmt::format("'{}' is not host:port", address)};
+  }
+  return std::pair{std::string{address.substr(0, colon)},
+                   static_cast<std::uint16_t>(port)};
+}
+
+} // namespace
+
+struct engine_door::impl {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor door;
+  std::string endpoint;
+  std::uint16_t port = 0;
+  handler serve;
+
+  std::mutex mutex;
+  std::condition_variable idle;
+  // Guarded by mutex.
+  bool closed = false;
+  std::size_t serving = 0;
+  std::map<std::string, caf::actor> remotes;
+
+  // Runs one request on a thread of its own; the answer goes back through
+  // the door actor (which delivers the caller's promise).
+  bool begin(std::uint64_t key, std::uint8_t kind, std::string id,
+             std::string name, std::string bytes) {
+    {
+      std::lock_guard guard{mutex};
+      if (closed)
+        return false;
+      ++serving;
+    }
+    std::thread{[this, key, kind, id = std::move(id), name = std::move(name),
+                 bytes = std::move(bytes)] {
+      auto r = serve(kind, id, name, bytes);
+      std::int32_t code = r ? 0 : static_cast<std::int32_t>(r.error().code());
+      std::string payload = r ? std::move(*r) : r.error().message();
+      caf::anon_send(door, answer_atom::value, key, code, std::move(payload));
+      std::lock_guard guard{mutex};
+      --serving;
+      idle.notify_all();
+    }}.detach();
+    return true;
+  }
+};
+
+result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address,
+                                                        handler serve) {
+  auto where = split_endpoint(address);
+  if (!where)
+    return std::move(where).error();
+  auto d = std::make_unique<impl>();
+  d->serve = std::move(serve);
+  d->cfg.load<caf::io::middleman>();
+  d->sys = std::make_unique<caf::actor_system>(d->cfg);
+  auto* raw = d.get();
+  d->door = d->sys->spawn([raw](caf::event_based_actor* self) -> caf::behavior {
+    auto promises =
+      std::make_shared<std::map<std::uint64_t, caf::response_promise>>();
+    auto next = std::make_shared<std::uint64_t>(0);
+    return {
+      [=](forward_atom, std::int32_t kind, std::string& id, std::string& name,
+          std::string& bytes) -> caf::result<std::int32_t, std::string> {
+        auto key = ++*next;
+        auto rp = self->make_response_promise();
+        if (!raw->begin(key, static_cast<std::uint8_t>(kind), std::move(id),
+                        std::move(name), std::move(bytes)))
+          return {static_cast<std::int32_t>(errc::closed),
+                  std::string{"the door is closed (the node is stopping)"}};
+        promises->emplace(key, rp);
+        return rp;
+      },
+      [=](answer_atom, std::uint64_t key, std::int32_t code,
+          std::string& payload) {
+        auto it = promises->find(key);
+        if (it == promises->end())
+          return;
+        it->second.deliver(code, std::move(payload));
+        promises->erase(it);
+      },
+    };
+  });
+  auto port = d->sys->middleman().publish(d->door, where->second,
+                                          where->first.c_str());
+  if (!port) {
+    auto text = d->sys->render(port.error());
+    caf::anon_send_exit(d->door, caf::exit_reason::user_shutdown);
+    return unexpected{errc::io, fmt::format("the door on {}: {}", address,
+                                            text)};
+  }
+  d->port = *port;
+  d->endpoint = fmt::format("{}:{}", where->first, *port);
+  return std::unique_ptr<engine_door>{new engine_door{std::move(d)}};
+}
+
+engine_door::engine_door(std::unique_ptr<impl> impl)
+    : impl_(std::move(impl)) {}
+
+engine_door::~engine_door() {
+  close();
+  wait();
+  caf::anon_send_exit(impl_->door, caf::exit_reason::user_shutdown);
+  {
+    std::lock_guard guard{impl_->mutex};
+    impl_->remotes.clear();
+  }
+  impl_->door = nullptr;
+  impl_->sys.reset();
+}
+
+const std::string& engine_door::endpoint() const noexcept {
+  return impl_->endpoint;
+}
+
+std::uint16_t engine_door::port() const noexcept {
+  return impl_->port;
+}
+
+void engine_door::close() {
+  {
+    std::lock_guard guard{impl_->mutex};
+    if (impl_->closed)
+      return;
+    impl_->closed = true;
+  }
+  (void)impl_->sys->middleman().unpublish(impl_->door, impl_->port);
+}
+
+void engine_door::wait() {
+  std::unique_lock guard{impl_->mutex};
+  impl_->idle.wait(guard, [&] { return impl_->serving == 0; });
+}
+
+result<std::string> engine_door::call(const std::string& endpoint,
+                                      std::uint8_t kind, std::string_view id,
+                                      std::string_view name, std::string bytes,
+                                      std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  caf::actor remote;
+  {
+    std::lock_guard guard{d.mutex};
+    if (auto it = d.remotes.find(endpoint); it != d.remotes.end())
+      remote = it->second;
+  }
+  if (!remote) {
+    auto where = split_endpoint(endpoint);
+    if (!where)
+      return std::move(where).error();
+    auto got = d.sys->middleman().remote_actor(where->first, where->second);
+    if (!got)
+      return unexpected{errc::io,
+                        fmt::format("the door at {}: {}", endpoint,
+                                    d.sys->render(got.error()))};
+    remote = *got;
+    std::lock_guard guard{d.mutex};
+    d.remotes[endpoint] = remote;
+  }
+  result<std::string> out =
+    unexpected{errc::timeout,
+               fmt::format("the door at {} did not answer", endpoint)};
+  bool drop = false;
+  caf::scoped_actor self{*d.sys};
+  self
+    ->request(remote, timeout, forward_atom::value,
+              static_cast<std::int32_t>(kind), std::string{id},
+              std::string{name}, std::move(bytes))
+    .receive(
+      [&](std::int32_t code, std::string& payload) {
+        if (code == 0)
+          out = std::move(payload);
+        else
+          out = unexpected{static_cast<errc>(code), std::move(payload)};
+      },
+      [&](caf::error& e) {
+        drop = e != caf::sec::request_timeout;
+        out = unexpected{drop ? errc::io : errc::timeout,
+                         fmt::format("the door at {}: {}", endpoint,
+                                     d.sys->render(e))};
+      });
+  if (drop) {
+    std::lock_guard guard{d.mutex};
+    if (auto it = d.remotes.find(endpoint);
+        it != d.remotes.end() && it->second == remote)
+      d.remotes.erase(it);
+  }
+  return out;
+}
+
+} // namespace perdure::cluster

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// An engine_host's door: a small CAF actor system of its own (the io
+// middleman loaded) that publishes one actor on a loopback or private
+// address, answering requests other nodes forward, and that sends this
+// node's forwarded requests to other nodes' doors. Each request is served
+// on a thread of its own (a run blocks until its workflow's output), never
+// on CAF's scheduler threads.
+
+#include "perdure/eventlog/status.hpp"
+
+#include "perdure/cluster/engine_host.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace perdure::cluster {
+
+class engine_door {
+ public:
+  /// Serves one request: kind, id, name, bytes -> the answer's bytes.
+  using handler = std::function<result<std::string>(
+    std::uint8_t kind, const std::string& id, const std::string& name,
+    const std::string& bytes)>;
+
+  /// Publishes the door on `address` ("host:port", port 0: ephemeral).
+  /// Errors: invalid_argument (no "host:port"), io (publish failed).
+  static result<std::unique_ptr<engine_door>> start(std::string_view address,
+                                                    handler serve);
+  /// close(), then waits for requests being served.
+  ~engine_door();
+  engine_door(const engine_door&) = delete;
+  engine_door& operator=(const engine_door&) = delete;
+
+  /// "host:port", the port the door actually listens on.
+  const std::string& endpoint() const noexcept;
+  std::uint16_t port() const noexcept;
+
+  /// Stops taking requests (unpublishes; requests arriving later fail
+  /// closed). Requests being served finish; wait() waits for them.
+  void close();
+  void wait();
+
+  /// Sends a request to the door at `endpoint` and waits for its answer
+  /// at most `timeout`. Errors: the remote's; io when the door cannot be
+  /// reached (its connection is dropped: the next call connects again);
+  /// timeout.
+  result<std::string> call(const std::string& endpoint, std::uint8_t kind,
+                           std::string_view id, std::string_view name,
+                           std::string bytes,
+                           std::chrono::milliseconds timeout);
+
+  /// Counters: requests sent to other doors, tries again, served here.
+  std::atomic<std::uint64_t> forwarded{0};
+  std::atomic<std::uint64_t> forward_retries{0};
+  std::atomic<std::uint64_t> served{0};
+
+  struct impl;
+
+ private:
+  explicit engine_door(std::unique_ptr<impl> impl);
+  std::unique_ptr<impl> impl_;
+};
+
+/// Runs a request on this host's engine for `id` (engine_host::
+/// engine_for): what a door serves. When another node leads the id, or
+/// none does yet, fails busy (the sender tries again).
+result<std::string> serve_request(const engine_host& host, request_kind kind,
+                                  const std::string& id,
+                                  const std::string& name,
+                                  const std::string& bytes);
+
+/// engine_host::request: served here when this host leads the id, else
+/// sent to the owner's door; tried again while the owner is unknown,
+/// busy, changing or away, until options.forward_deadline.
+result<std::string> forward_request(const engine_host& host,
+                                    engine_door* door,
+                                    const engine_host_options& options,
+                                    request_kind kind, std::string_view id,
+                                    std::string_view name, std::string bytes);
+
+} // namespace perdure::cluster

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// Any node serves any id: a request runs on this host's engine when it
+// leads the id's partition, else goes to the owner's door (the endpoint in
+// its claim), tried again by the same id while ownership changes.
+
+#include "engine_door.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace perdure::cluster {
+
+namespace {
+
+result<std::string> run_on(engine& eng, request_kind kind,
+                           const std::string& id, const std::string& name,
+                           const std::string& bytes) {
+  switch (kind) {
+    case request_kind::run: {
+      auto root = decode_workflow_graph(bytes);
+      if (!root)
+        return std::move(root).error();
+      // A live id (a retried run) is waited for; a finished one answers
+      // its stored output; a stored unfinished one resumes.
+      auto st = eng.submit(*root, id, {});
+      if (!st && st.error().code() != errc::busy)
+        return std::move(st).error();
+      return eng.output_bytes(id, {});
+    }
+    case request_kind::status: {
+      auto s = eng.try_status(id);
+      if (!s)
+        return std::move(s).error();
+      return std::string(1, static_cast<char>(*s));
+    }
+    case request_kind::output:
+      return eng.output_bytes(id, name);
+    case request_kind::cancel: {
+      auto st = eng.try_cancel(id);
+      if (!st)
+        return unexpected{std::move(st)};
+      return std::string{};
+    }
+    case request_kind::signal: {
+      auto st = eng.signal_bytes(id, name, bytes, "forwarded");
+      if (!st)
+        return unexpected{std::move(st)};
+      return std::string{};
+    }
+  }
+  return unexpected{errc::invalid_argument,
+                    fmt::format("request kind {} is unknown",
+                                static_cast<int>(kind))};
+}
+
+bool worth_again(errc c) {
+  return c == errc::busy || c == errc::closed || c == errc::io
+         || c == errc::timeout;
+}
+
+} // namespace
+
+result<std::string> serve_request(const engine_host& host, request_kind kind,
+                                  const std::string& id,
+                                  const std::string& name,
+                                  const std::string& bytes) {
+  auto eng = host.engine_for(id);
+  if (!eng) {
+    if (eng.error().code() == errc::conflict)
+      return unexpected{errc::busy, eng.error().message() + " (retry)"};
+    return std::move(eng).error();
+  }
+  return run_on(**eng, kind, id, name, bytes);
+}
+
+result<std::string> forward_request(const engine_host& host,
+                                    engine_door* door,
+                                    const engine_host_options& options,
+                                    request_kind kind, std::string_view id,
+                                    std::string_view name, std::string bytes) {
+  if (id.empty())
+    return unexpected{errc::invalid_argument,
+                      "a request through engine_host needs a workflow id "
+                      "(it routes by it)"};
+  auto deadline = std::chrono::steady_clock::now() + options.forward_deadline;
+  std::string sid{id}, sname{name};
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 0) {
+      if (door)
+        ++door->forward_retries;
+      std::this_thread::sleep_for(
+        std::chrono::milliseconds{std::min(20 * attempt, 200)});
+    }
+    auto eng = host.engine_for(id);
+    result<std::string> r = std::string{};
+    if (eng) {
+      r = run_on(**eng, kind, sid, sname, bytes);
+    } else if (eng.error().code() == errc::conflict) {
+      auto p = host.routing().partition_of(id);
+      auto parts = host.cluster_node().partitions();
+      auto endpoint = p < parts.size() ? parts[p].owner_endpoint : "";
+      if (!door || endpoint.empty())
+        return unexpected{errc::conflict,
+                          eng.error().message()
+                            + (door ? ", which has no door to forward to"
+                                    : "; this host has no door "
+                                      "(serve_address) to forward with")};
+      ++door->forwarded;
+      r = door->call(endpoint, static_cast<std::uint8_t>(kind), sid, sname,
+                     bytes, options.request_timeout);
+    } else if (eng.error().code() == errc::busy) {
+      r = std::move(eng).error();
+    } else {
+      return std::move(eng).error(); // closed: this host stopped
+    }
+    if (r || !worth_again(r.error().code())
+        || std::chrono::steady_clock::now() >= deadline)
+      return r;
+  }
+}
+
+} // namespace perdure::cluster

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+// Any node serves any id: engine_host::try_* through a node that does not
+// lead the id's partition reach the owner's door (CAF's network layer, on
+// loopback) and return its answer; a run in flight while the owner stops
+// is tried again on the next owner and runs once. On the 3-broker mock.
+
+#include <doctest/doctest.h>
+#include <perdure/perdure.hpp>
+
+#include "perdure/cluster/engine_host.hpp"
+
+#include "node_test_util.hpp"
+#include "temp_dir.hpp"
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+using namespace perdure;
+using namespace perdure::cluster;
+using namespace perdure::test;
+
+namespace {
+
+std::array<std::atomic<int>, 4> fw_runs{};
+std::mutex fw_mu;
+std::condition_variable fw_cv;
+bool fw_hold = false; // step 2 waits while set
+
+const auto fw_add = step("fw_add", [](int x, int k) {
+  ++fw_runs[static_cast<std::size_t>(k)];
+  if (k == 2) {
+    std::unique_lock lock{fw_mu};
+    fw_cv.wait(lock, [] { return !fw_hold; });
+  }
+  return x + k;
+});
+
+const auto fw_plus = step("fw_plus", [](int x, int y) { return x + y; });
+
+workflow<int> fw_chain() {
+  return fw_add(fw_add(fw_add(0, 1), 2), 3);
+}
+
+workflow<int> fw_waits() {
+  return fw_plus(wait_for_signal<int>("n"), 100);
+}
+
+void hold_step2(bool on) {
+  {
+    std::lock_guard lock{fw_mu};
+    fw_hold = on;
+  }
+  fw_cv.notify_all();
+}
+
+engine_host_options fw_options(const kafka_mock_process& mock,
+                               const std::filesystem::path& dir,
+                               const std::string& id) {
+  engine_host_options o;
+  o.node = node_options_for(mock, "fwd", dir, id);
+  o.engine.actor_threads = 1;
+  o.engine.stop_timeout = std::chrono::milliseconds{200};
+  o.serve_address = "127.0.0.1:0";
+  return o;
+}
+
+template <class R>
+auto got(R r) {
+  REQUIRE_MESSAGE(r, r.error().to_string());
+  return std::move(r).value();
+}
+
+bool status_is(engine_host& h, const std::string& id, workflow_status s) {
+  auto r = h.try_status(id);
+  return r && *r == s;
+}
+
+std::string fw_id_in(const partition_map& map, partition_id p) {
+  for (int i = 0;; ++i) {
+    auto id = "fwd-" + std::to_string(i);
+    if (map.partition_of(id) == p)
+      return id;
+  }
+}
+
+// The owner knows it leads and the other host knows the owner's door.
+bool settled(engine_host& owner, engine_host& other, const std::string& id) {
+  auto p = owner.routing().partition_of(id);
+  if (!owner.engine_of(p))
+    return false;
+  auto parts = other.cluster_node().partitions();
+  return parts.at(p).owner_endpoint
+         == "127.0.0.1:" + std::to_string(*owner.door_port());
+}
+
+} // namespace
+
+TEST_CASE("a node that does not lead an id forwards run, status, output, "
+          "signal and cancel to its owner") {
+  for (auto& r : fw_runs)
+    r = 0;
+  auto mock = start_mock("fwd", 1);
+  temp_dir dir;
+  auto a = engine_host::start(fw_options(*mock, dir / "a", "a"));
+  REQUIRE_MESSAGE(a, a.error().to_string());
+  REQUIRE((*a)->door_port());
+  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
+  auto b = engine_host::start(fw_options(*mock, dir / "b", "b"));
+  REQUIRE_MESSAGE(b, b.error().to_string());
+  engine_host& owner = **a;
+  engine_host& other = **b;
+  auto id = fw_id_in(owner.routing(), 0);
+  REQUIRE(wait_until([&] { return settled(owner, other, id); }, 60s));
+  CHECK(other.engine_for(id).error().code() == errc::conflict);
+
+  auto out = other.try_run(fw_chain(), id);
+  REQUIRE_MESSAGE(out, out.error().to_string());
+  CHECK(*out == 6);
+  CHECK(fw_runs[1] == 1);
+  CHECK(fw_runs[2] == 1);
+  CHECK(fw_runs[3] == 1);
+  // Ran on the owner, once; a second run by the same id answers the
+  // stored output.
+  CHECK(got(owner.engine_for(id))->output<int>(id) == 6);
+  CHECK(got(other.try_run(fw_chain(), id)) == 6);
+  CHECK(fw_runs[1] == 1);
+  CHECK(got(other.try_status(id)) == workflow_status::successful);
+  CHECK(got(other.try_output<int>(id)) == 6);
+  CHECK(other.counters().forwarded >= 4);
+  CHECK(owner.counters().served >= 4);
+  auto text = other.metrics_text();
+  CHECK(text.find("perdure_cluster_forwarded_total") != std::string::npos);
+
+  // Unknown ids: the owner's not_found, through the forward.
+  auto none = fw_id_in(owner.routing(), 0) + "x";
+  while (owner.routing().partition_of(none) != 0)
+    none += "x";
+  auto st = other.try_status(none);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code() == errc::not_found);
+  CHECK(other.try_output<int>(none).error().code() == errc::not_found);
+
+  // A signal through the non-owner reaches the waiting workflow.
+  auto sid = id + "-sig";
+  while (owner.routing().partition_of(sid) != 0)
+    sid += "x";
+  auto eng = owner.engine_for(sid);
+  REQUIRE(eng);
+  auto h = (*eng)->run_async(fw_waits(), sid);
+  REQUIRE(wait_until([&] {
+    return status_is(other, sid, workflow_status::running);
+  }, 60s));
+  REQUIRE(other.try_signal(sid, "n", 5));
+  CHECK(got(other.try_output<int>(sid)) == 105);
+
+  // A cancel through the non-owner.
+  auto cid = id + "-cancel";
+  while (owner.routing().partition_of(cid) != 0)
+    cid += "x";
+  auto hc = (*eng)->run_async(fw_waits(), cid);
+  REQUIRE(wait_until([&] {
+    return status_is(other, cid, workflow_status::running);
+  }, 60s));
+  REQUIRE(other.try_cancel(cid));
+  REQUIRE(wait_until([&] {
+    return status_is(other, cid, workflow_status::canceled);
+  }, 60s));
+
+  // A host without a door forwards nothing: the owner's name, conflict.
+  auto co = fw_options(*mock, dir / "c", "c");
+  co.serve_address.clear();
+  auto c = engine_host::start(std::move(co));
+  REQUIRE_MESSAGE(c, c.error().to_string());
+  CHECK_FALSE((*c)->door_port());
+  REQUIRE(wait_until([&] {
+    auto r = (*c)->engine_for(id);
+    return !r && r.error().code() == errc::conflict;
+  }, 60s));
+  auto refused = (*c)->try_status(id);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == errc::conflict);
+  CHECK(refused.error().message().find("no door") != std::string::npos);
+  (*c)->stop();
+  other.stop();
+  owner.stop();
+}
+
+TEST_CASE("a run forwarded while its owner stops completes on the next "
+          "owner, its logged steps once") {
+  for (auto& r : fw_runs)
+    r = 0;
+  auto mock = start_mock("fwd", 1);
+  temp_dir dir;
+  auto a = engine_host::start(fw_options(*mock, dir / "a", "a"));
+  REQUIRE_MESSAGE(a, a.error().to_string());
+  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
+  auto bo = fw_options(*mock, dir / "b", "b");
+  auto b = engine_host::start(std::move(bo));
+  REQUIRE_MESSAGE(b, b.error().to_string());
+  engine_host& owner = **a;
+  engine_host& other = **b;
+  auto id = fw_id_in(owner.routing(), 0);
+  REQUIRE(wait_until([&] { return settled(owner, other, id); }, 60s));
+
+  hold_step2(true);
+  result<int> out = unexpected{errc::timeout, "not done"};
+  std::thread caller{[&] { out = other.try_run(fw_chain(), id); }};
+  REQUIRE(wait_until([] { return fw_runs[2] == 1; }, 60s));
+  owner.stop(); // a clean handover while the forwarded run waits
+  hold_step2(false);
+  caller.join();
+  REQUIRE_MESSAGE(out, out.error().to_string());
+  CHECK(*out == 6);
+  CHECK(fw_runs[1] == 1); // logged before the handover: not again
+  CHECK(fw_runs[2] == 2); // abandoned by the first owner, run again
+  CHECK(fw_runs[3] == 1);
+  CHECK(other.counters().forward_retries >= 1);
+  other.stop();
+}
