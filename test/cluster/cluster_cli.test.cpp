@@ -108,7 +108,7 @@ TEST_CASE("perdure cluster status reads each partition's last claim: "
     auto first = put(cluster::claim_entry{a});
     for (std::uint64_t i = 1; i <= 300; ++i) // past one backward chunk
       put(cluster::group_entry{first, a, i, "g"});
-    auto second = put(cluster::claim_entry{b});
+    auto second = put(cluster::claim_entry{b, "127.0.0.1:4711"});
     put(cluster::group_entry{second, b, 1, "h"});
     put(cluster::group_entry{second, b, 2, "i"});
     REQUIRE(append_wait(p0, "not an entry"));
@@ -118,7 +118,8 @@ TEST_CASE("perdure cluster status reads each partition's last claim: "
   INFO(text.out, text.err);
   CHECK(text.code == 0);
   CHECK(has(text.out, "partition 0: end offset 305, epoch 301 claimed by "
-                      "node-b#2, 3 records since (1 do not decode)"));
+                      "node-b#2, 3 records since (1 do not decode), door "
+                      "127.0.0.1:4711"));
   CHECK(has(text.out, "partition 1: end offset 0, never claimed"));
   auto json = run_perdure({"cluster", "status", mock->bootstrap(), "--app",
                            "cst", "--timeout-ms", "60000", "--json"});
@@ -130,6 +131,7 @@ TEST_CASE("perdure cluster status reads each partition's last claim: "
   CHECK(p["epoch"] == 301);
   CHECK(p["owner"] == "node-b");
   CHECK(p["incarnation"] == 2);
+  CHECK(p["door"] == "127.0.0.1:4711");
   CHECK(p["records_since_claim"] == 3);
   CHECK(j["partitions"][1]["epoch"].is_null());
 }

@@ -138,6 +138,7 @@ struct partition_status {
   cluster::log_offset end = 0;
   std::optional<cluster::log_offset> epoch;
   cluster::node_identity owner;
+  std::string door;            ///< the claim's endpoint (may be empty)
   std::uint64_t since = 0;     ///< records after the claim
   std::uint64_t undecoded = 0; ///< records after it that do not decode
   std::string error;           ///< the log could not be read
@@ -182,6 +183,7 @@ partition_status read_status(cluster::partition_log& pl, std::int32_t p,
       if (e && std::holds_alternative<cluster::claim_entry>(*e)) {
         st.epoch = it->offset;
         st.owner = std::get<cluster::claim_entry>(*e).claimant;
+        st.door = std::get<cluster::claim_entry>(*e).endpoint;
         return st;
       }
       ++st.since;
@@ -216,6 +218,8 @@ int run_status(const reach_args& r, const cli_io& io) {
                             : nlohmann::json(nullptr)},
          {"incarnation", st.epoch ? nlohmann::json(st.owner.incarnation)
                                   : nlohmann::json(nullptr)},
+         {"door", st.door.empty() ? nlohmann::json(nullptr)
+                                  : nlohmann::json(st.door)},
          {"records_since_claim", st.since},
          {"undecoded_since_claim", st.undecoded},
          {"error", st.error.empty() ? nlohmann::json(nullptr)
@@ -241,6 +245,8 @@ int run_status(const reach_args& r, const cli_io& io) {
         line += ", never claimed";
       if (st.undecoded > 0)
         line += fmt::format(" ({} do not decode)", st.undecoded);
+      if (!st.door.empty())
+        line += ", door " + st.door;
       io.out << line << "\n";
     }
   }
