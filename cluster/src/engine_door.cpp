@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine_door.hpp"
 
+#include "perdure/cluster/takeover.hpp"
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -9,6 +11,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace perdure::cluster {
@@ -17,6 +20,7 @@ namespace {
 
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
 
 result<std::pair<std::string, std::uint16_t>>
 split_endpoint(std::string_view address) {
@@ -56,6 +60,22 @@ struct engine_door::impl {
   bool closed = false;
   std::size_t serving = 0;
   std::map<std::string, caf::actor> remotes;
+  // The watcher (watch()): endpoints watched, and what to call when one
+  // is gone.
+  caf::actor watcher;
+  std::set<std::string> watched;
+  std::function<void(const std::string&)> gone;
+
+  void lost(const std::string& endpoint) {
+    std::function<void(const std::string&)> call;
+    {
+      std::lock_guard guard{mutex};
+      watched.erase(endpoint);
+      call = gone;
+    }
+    if (call)
+      call(endpoint);
+  }
 
   // Runs one request on a thread of its own; the answer goes back through
   // the door actor (which delivers the caller's promise).
@@ -117,6 +137,38 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
       },
     };
   });
+  d->watcher = d->sys->spawn([raw](caf::event_based_actor* self)
+                               -> caf::behavior {
+    auto by_addr = std::make_shared<std::map<caf::actor_addr, std::string>>();
+    self->set_down_handler([=](caf::down_msg& m) {
+      auto it = by_addr->find(m.source);
+      if (it == by_addr->end())
+        return;
+      auto endpoint = it->second;
+      by_addr->erase(it);
+      raw->lost(endpoint);
+    });
+    return {
+      [=](watch_atom, const std::string& host, std::uint16_t port,
+          const std::string& endpoint) {
+        auto mm = self->system().middleman().actor_handle();
+        self->request(mm, std::chrono::seconds{10}, caf::connect_atom::value,
+                      host, port)
+          .then(
+            [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                const std::set<std::string>&) {
+              auto remote = caf::actor_cast<caf::actor>(ptr);
+              if (!remote) {
+                raw->lost(endpoint);
+                return;
+              }
+              (*by_addr)[remote.address()] = endpoint;
+              self->monitor(remote);
+            },
+            [=](caf::error&) { raw->lost(endpoint); });
+      },
+    };
+  });
   auto port = d->sys->middleman().publish(d->door, where->second,
                                           where->first.c_str());
   if (!port) {
@@ -140,7 +192,10 @@ engine_door::~engine_door() {
   {
     std::lock_guard guard{impl_->mutex};
     impl_->remotes.clear();
+    impl_->gone = nullptr; // the host it calls is going away
   }
+  caf::anon_send_exit(impl_->watcher, caf::exit_reason::user_shutdown);
+  impl_->watcher = nullptr;
   impl_->door = nullptr;
   impl_->sys.reset();
 }
@@ -166,6 +221,22 @@ void engine_door::close() {
 void engine_door::wait() {
   std::unique_lock guard{impl_->mutex};
   impl_->idle.wait(guard, [&] { return impl_->serving == 0; });
+}
+
+void engine_door::watch(const std::string& endpoint,
+                        std::function<void(const std::string&)> gone) {
+  auto where = split_endpoint(endpoint);
+  if (!where || endpoint == impl_->endpoint)
+    return;
+  {
+    std::lock_guard guard{impl_->mutex};
+    if (impl_->closed || !impl_->watched.insert(endpoint).second)
+      return;
+    if (!impl_->gone)
+      impl_->gone = std::move(gone);
+  }
+  caf::anon_send(impl_->watcher, watch_atom::value, where->first,
+                 where->second, endpoint);
 }
 
 result<std::string> engine_door::call(const std::string& endpoint,
@@ -221,6 +292,21 @@ result<std::string> engine_door::call(const std::string& endpoint,
       d.remotes.erase(it);
   }
   return out;
+}
+
+void watch_owners(engine_door& door, node& n,
+                  const std::vector<partition_status>& parts) {
+  for (const auto& s : parts) {
+    if (s.owner_endpoint.empty() || s.role == owner_role::leader)
+      continue;
+    door.watch(s.owner_endpoint, [&door, &n](const std::string& endpoint) {
+      for (auto p : partitions_to_take_over(n.partitions(), n.self().node,
+                                            endpoint)) {
+        ++door.taken_over;
+        n.take_over(p);
+      }
+    });
+  }
 }
 
 } // namespace perdure::cluster

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace perdure::cluster {
 
@@ -56,10 +57,22 @@ class engine_door {
                            std::string bytes,
                            std::chrono::milliseconds timeout);
 
+  /// Watches another node's door at `endpoint`: connects to it (without
+  /// blocking the caller) and calls `gone` once its connection closes or
+  /// a connection is refused (its process is gone: a killed process's
+  /// sockets close at once; a paused one's stay open). An endpoint is
+  /// watched once at a time; after `gone`, watch() connects again.
+  /// `gone` runs on a CAF thread and must be quick; it is set once, by
+  /// the first call.
+  void watch(const std::string& endpoint,
+             std::function<void(const std::string&)> gone);
+
   /// Counters: requests sent to other doors, tries again, served here.
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> forward_retries{0};
   std::atomic<std::uint64_t> served{0};
+  /// Partitions this node claimed because their owner's process was gone.
+  std::atomic<std::uint64_t> taken_over{0};
 
   struct impl;
 
@@ -67,6 +80,14 @@ class engine_door {
   explicit engine_door(std::unique_ptr<impl> impl);
   std::unique_ptr<impl> impl_;
 };
+
+/// Watches the door of every other process that owns a partition in
+/// `parts` (engine_door::watch); when one is gone, `n` takes over the
+/// partitions partitions_to_take_over gives it (node::take_over), before
+/// the consumer group notices. `door` and `n` outlive the watches (the
+/// door is destroyed first).
+void watch_owners(engine_door& door, node& n,
+                  const std::vector<partition_status>& parts);
 
 /// Runs a request on this host's engine for `id` (engine_host::
 /// engine_for): what a door serves. When another node leads the id, or

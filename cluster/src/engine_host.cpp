@@ -121,7 +121,10 @@ bool engine_host::impl::reconcile() {
   std::vector<std::pair<partition_id, hosted>> closing;
   std::vector<std::string_view> why;
   std::vector<partition_status> opening;
-  for (const auto& s : n->partitions()) {
+  auto parts = n->partitions();
+  if (door && options.take_over_gone_owners)
+    watch_owners(*door, *n, parts);
+  for (const auto& s : parts) {
     auto p = s.partition;
     bool lead = s.role == owner_role::leader;
     std::lock_guard guard{mutex};
@@ -454,6 +457,7 @@ engine_host_counters engine_host::counters() const {
     c.forwarded = d->forwarded;
     c.forward_retries = d->forward_retries;
     c.served = d->served;
+    c.taken_over = d->taken_over;
   }
   return c;
 }

@@ -116,6 +116,10 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
   total(r, host, "perdure_cluster_door_served_total",
         "Requests other nodes forwarded that this node's door served",
         [](const engine_host& h) { return h.counters().served; });
+  total(r, host, "perdure_cluster_taken_over_total",
+        "Partitions claimed at once because their owner's process was "
+        "gone (its door's connection closed)",
+        [](const engine_host& h) { return h.counters().taken_over; });
 }
 
 } // namespace perdure::cluster

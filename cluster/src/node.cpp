@@ -118,11 +118,22 @@ void node::impl::run() {
 bool node::impl::round() {
   bool busy = serve_group();
   std::vector<submission> now;
+  std::vector<partition_id> take;
   {
     std::lock_guard guard{mutex};
     now.swap(queue);
+    take.swap(take_overs);
     readable = false; // a record coming from now on wakes the next round
   }
+  for (auto p : take)
+    if (p < owners.size() && !left
+        && owners[p]->role() == owner_role::follower) {
+      log_line(eventlog::log_level::info,
+               fmt::format("node {}: taking partition {} over (its owner's "
+                           "process is gone)",
+                           to_string(self), p));
+      owners[p]->claim();
+    }
   for (auto& s : now)
     owners[s.partition]->submit(std::move(s.bytes), std::move(s.done));
   busy = busy || !now.empty();
@@ -370,6 +381,15 @@ node_counters node::counters() const {
   auto c = impl_->counters;
   c.submitted = impl_->submitted;
   return c;
+}
+
+void node::take_over(partition_id p) {
+  auto& n = *impl_;
+  std::lock_guard guard{n.mutex};
+  if (n.stopping || n.stopped || n.leaving)
+    return;
+  n.take_overs.push_back(p);
+  n.wake.notify_all();
 }
 
 void node::leave() {

@@ -53,6 +53,7 @@ struct node::impl {
   std::vector<submission> queue;
   bool stopping = false;
   bool leaving = false; // node::leave asked
+  std::vector<partition_id> take_overs; // node::take_over, for the poll thread
   bool stopped = false;
   // Set by the log (partition_log::on_readable) when records may have
   // come; cleared by a round before it reads.

@@ -8,6 +8,10 @@
 //   perdure-bench-node --brokers B --app A --id ID --dir D [--callers N]
 //                      [--fetch-wait-ms N] [--session-ms N]
 //                      [--heartbeat-ms N] [--probe-log FILE]
+//                      [--serve ADDRESS]  (the door, e.g. 127.0.0.1:0;
+//                      default none: no forwarding, no fast takeover)
+//                      [--take-over 1]  (engine_host_options::
+//                      take_over_gone_owners, experimental)
 //
 // --probe-log: a thread per partition runs a one-step workflow in that
 // partition every 20 ms while this node has its engine, and appends
@@ -18,6 +22,7 @@
 // Commands on stdin, one answer line each on stdout:
 //   running  -> "running K" (partitions with an open engine here)
 //   list     -> "list P1 P2 ..." (those partitions)
+//   assigned -> "assigned P1 P2 ..." (the group assigned them here)
 //   go MS    -> runs the load for MS milliseconds, then "done WORKFLOWS
 //               ERRORS P50_US P99_US CPU_US" (CPU: this process's user +
 //               system time during the load)
@@ -192,7 +197,8 @@ int main(int argc, char** argv) {
     if (!args.count(need)) {
       std::fputs("usage: perdure-bench-node --brokers B --app A --id ID "
                  "--dir D [--callers N] [--fetch-wait-ms N] "
-                 "[--session-ms N] [--heartbeat-ms N] [--probe-log FILE]\n",
+                 "[--session-ms N] [--heartbeat-ms N] [--probe-log FILE] "
+                 "[--serve ADDRESS] [--take-over 1]\n",
                  stderr);
       return 2;
     }
@@ -207,6 +213,8 @@ int main(int argc, char** argv) {
                     std::cerr << text << '\n';
                 }};
   o.node.node_id = args["--id"];
+  o.serve_address = arg_or(args, "--serve", "");
+  o.take_over_gone_owners = arg_or(args, "--take-over", "0") == "1";
   o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
   o.node.group_properties = {
@@ -228,6 +236,12 @@ int main(int argc, char** argv) {
       std::string list = "list";
       for (auto p : (*host)->running())
         list += " " + std::to_string(p);
+      say(list);
+    } else if (line == "assigned") {
+      std::string list = "assigned";
+      for (auto& s : (*host)->cluster_node().partitions())
+        if (s.assigned)
+          list += " " + std::to_string(s.partition);
       say(list);
     } else if (line.rfind("go ", 0) == 0) {
       say(load(**host, args["--id"], callers, std::stol(line.substr(3))));

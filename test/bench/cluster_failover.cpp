@@ -9,6 +9,10 @@
 //     the last of its partitions had a successful probe on another node;
 //     `kill_others_gap_s` = the longest gap of the other partitions'
 //     probes after t0 (a rebalance that stops them too shows here);
+//     `kill_settled_s` = when the group had evicted it and every live
+//     node served exactly what it was assigned (a node that took a
+//     partition over handed it on), `kill_any_gap_s` = the longest gap
+//     of any partition until then;
 //   restart: the node comes back with its store; `join_gap_s` = the
 //     longest gap of any partition while it joins;
 //   stop: a node is told to quit (engine_host::stop, t0 = the command);
@@ -22,7 +26,12 @@
 // 120 s; a missed deadline fails the run (`correct` 0).
 //
 // PERDURE_BENCH_ROUNDS: rounds of each kind (default 5);
-// PERDURE_BENCH_HEARTBEAT_MS: the nodes' heartbeat.interval.ms.
+// PERDURE_BENCH_HEARTBEAT_MS: the nodes' heartbeat.interval.ms;
+// PERDURE_BENCH_DOOR=1: nodes with a door (forwarding; none by
+// default); with it, PERDURE_BENCH_TAKEOVER=1:
+// nodes that claim a gone process's partitions at once (engine_host_
+// options::take_over_gone_owners, experimental) instead of waiting for
+// the group's rebalance.
 
 #include "bench.hpp"
 
@@ -104,13 +113,16 @@ class failover_cluster {
       std::vector<std::string>{
         PERDURE_BENCH_NODE, "--brokers", mock_.bootstrap(), "--app", app_,
         "--id", n, "--dir", (dir_ / n).string(), "--heartbeat-ms",
-        env_or("PERDURE_BENCH_HEARTBEAT_MS", "1000"), "--probe-log",
+        env_or("PERDURE_BENCH_HEARTBEAT_MS", "1000"), "--serve",
+        env_or("PERDURE_BENCH_DOOR", "0") == "1" ? "127.0.0.1:0" : "",
+        "--take-over", env_or("PERDURE_BENCH_TAKEOVER", "0"),
+        "--probe-log",
         (dir_ / (n + ".probes")).string()},
       test::subprocess_options{.pipe_stdin = true});
   }
 
-  std::set<int> partitions_of(int i) {
-    std::istringstream in{ask(node(i), "list", 30s)};
+  std::set<int> partitions_of(int i, const std::string& what = "list") {
+    std::istringstream in{ask(node(i), what, 30s)};
     std::string word;
     in >> word;
     std::set<int> out;
@@ -163,16 +175,20 @@ class failover_cluster {
     }
   }
 
-  // Every node runs an engine, every partition has one, and every
-  // partition was served since the call plus a second (the group settled).
-  void settle() {
+  // Every live node runs an engine on exactly the partitions the group
+  // assigned it (a taker handed them on), every partition has one, and
+  // every partition was served since the call plus a second.
+  // Returns when the assignments matched.
+  ns_t settle(int dead = -1) {
     auto deadline = std::chrono::steady_clock::now() + round_deadline;
     for (;;) {
       std::set<int> all;
       bool each = true;
       for (int i = 0; i < node_count; ++i) {
+        if (i == dead)
+          continue;
         auto mine = partitions_of(i);
-        each = each && !mine.empty();
+        each = each && !mine.empty() && mine == partitions_of(i, "assigned");
         all.insert(mine.begin(), mine.end());
       }
       if (each && static_cast<int>(all.size()) == partitions)
@@ -181,7 +197,9 @@ class failover_cluster {
         throw std::runtime_error{"the cluster did not settle within 120 s"};
       std::this_thread::sleep_for(50ms);
     }
-    wait_served(all_partitions(), now_ns() + 1'000'000'000);
+    auto matched = now_ns();
+    wait_served(all_partitions(), matched + 1'000'000'000);
+    return matched;
   }
 
   // The longest time any partition of `which` went without a successful
@@ -216,7 +234,8 @@ class failover_cluster {
 };
 
 struct round_figures {
-  std::vector<double> kill_served, kill_others_gap, join_gap;
+  std::vector<double> kill_served, kill_others_gap, kill_settled,
+    kill_total_gap, join_gap;
   std::vector<double> stop_served, stop_gap, stop_return;
 };
 
@@ -245,6 +264,12 @@ void kill_round(failover_cluster& c, int i, round_figures& f) {
   f.kill_served.push_back(seconds(served - t0));
   f.kill_others_gap.push_back(
     failover_cluster::longest_gap(c.read_probes(), others, t0, end));
+  // Then the group evicts the dead node and assigns its partitions: a
+  // taker hands them on (the gap of that second move counts here).
+  auto settled = c.settle(i);
+  f.kill_settled.push_back(seconds(settled - t0));
+  f.kill_total_gap.push_back(failover_cluster::longest_gap(
+    c.read_probes(), all_partitions(), t0, now_ns()));
   f.join_gap.push_back(rejoin(c, i));
 }
 
@@ -281,6 +306,8 @@ figures cluster_failover(const bench_options& o) {
   };
   both("kill_served_s", r.kill_served);
   both("kill_others_gap_s", r.kill_others_gap);
+  both("kill_settled_s", r.kill_settled);
+  both("kill_any_gap_s", r.kill_total_gap);
   both("stop_served_s", r.stop_served);
   both("stop_gap_s", r.stop_gap);
   both("stop_return_s", r.stop_return);

@@ -70,6 +70,14 @@ struct engine_host_options {
   /// How long engine_host::try_* keep trying while the id's partition has
   /// no owner yet, its owner is changing or cannot be reached.
   std::chrono::milliseconds forward_deadline{30000};
+  /// Experimental, off by default: with a door, watch the other owners'
+  /// doors and claim a gone process's partitions at once (takeover.hpp)
+  /// instead of waiting for the group. Known problem (issue 16 note,
+  /// session 17): a node whose store is behind (just restarted, or back
+  /// from a pause) judges from a stale view and claims partitions that
+  /// have a live owner, and the engine torture with kills and pauses
+  /// then stalls.
+  bool take_over_gone_owners = false;
 };
 
 /// A request engine_host forwards to an id's owner (values are sent).
@@ -89,6 +97,9 @@ struct engine_host_counters {
   std::uint64_t forwarded = 0;     ///< requests sent to another node's door
   std::uint64_t forward_retries = 0; ///< tries again (owner busy/changing)
   std::uint64_t served = 0;        ///< requests this host's door answered
+  /// Partitions claimed at once because their owner's process was gone
+  /// (its door's connection closed), before the group's rebalance.
+  std::uint64_t taken_over = 0;
 };
 
 /// One node with its engines. Thread-safe: every member may be called
