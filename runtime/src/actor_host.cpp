@@ -41,15 +41,18 @@ class caf_host final : public actor_host {
       raw->actor = std::make_shared<caf::actor>(std::move(hdl));
   }
 
-  // spawn() leaves a thread-local reference to CAF's logger on the calling
-  // thread. A step-pool thread (a step body calling run_async) outlives the
-  // actor system, and that reference would keep ~actor_system() waiting
-  // forever; drop it when the thread had none before.
+  // spawn() points the calling thread's reference to a CAF logger at this
+  // system's, and ~actor_system() waits until no thread holds it. Only this
+  // system's own workers may keep it: a step-pool thread (a step body
+  // calling run_async), a user's thread, or a worker of another actor
+  // system (the user's own, the cluster's door) outlives this engine, so
+  // drop it there. CAF is built without logging (CAF_LOG_LEVEL_QUIET): a
+  // thread without a logger reference loses nothing.
   caf::actor spawn_actor(std::shared_ptr<run_state> st,
                          std::vector<dispatch>* begun) {
-    bool had_logger = caf::logger::current_logger() != nullptr;
+    bool own_thread = caf::logger::current_logger() == &system_->logger();
     auto hdl = spawn_workflow(*system_, std::move(st), eng_, begun);
-    if (!had_logger)
+    if (!own_thread)
       caf::logger::set_current_actor_system(nullptr);
     return hdl;
   }
