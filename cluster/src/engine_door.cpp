@@ -44,6 +44,26 @@ split_endpoint(std::string_view address) {
                    static_cast<std::uint16_t>(port)};
 }
 
+// CAF points a thread's logger reference at the system a scoped actor or
+// remote_actor() runs in, and ~actor_system() waits until no thread holds
+// it. A caller's thread is not the door's: it must not keep the door's
+// system (or an engine's, see runtime/src/actor_host.cpp) from stopping.
+// CAF is built without logging: a thread without a reference loses nothing.
+class caller_thread_guard {
+ public:
+  explicit caller_thread_guard(caf::actor_system& sys)
+      : own_(caf::logger::current_logger() == &sys.logger()) {}
+  caller_thread_guard(const caller_thread_guard&) = delete;
+  caller_thread_guard& operator=(const caller_thread_guard&) = delete;
+  ~caller_thread_guard() {
+    if (!own_)
+      caf::logger::set_current_actor_system(nullptr);
+  }
+
+ private:
+  bool own_;
+};
+
 } // namespace
 
 struct engine_door::impl {
@@ -110,6 +130,7 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
   d->serve = std::move(serve);
   d->cfg.load<caf::io::middleman>();
   d->sys = std::make_unique<caf::actor_system>(d->cfg);
+  caller_thread_guard guard_thread{*d->sys};
   auto* raw = d.get();
   d->door = d->sys->spawn([raw](caf::event_based_actor* self) -> caf::behavior {
     auto promises =
@@ -215,6 +236,7 @@ void engine_door::close() {
       return;
     impl_->closed = true;
   }
+  caller_thread_guard guard_thread{*impl_->sys};
   (void)impl_->sys->middleman().unpublish(impl_->door, impl_->port);
 }
 
@@ -244,6 +266,7 @@ result<std::string> engine_door::call(const std::string& endpoint,
                                       std::string_view name, std::string bytes,
                                       std::chrono::milliseconds timeout) {
   auto& d = *impl_;
+  caller_thread_guard guard_thread{*d.sys};
   caf::actor remote;
   {
     std::lock_guard guard{d.mutex};
@@ -300,10 +323,10 @@ void watch_owners(engine_door& door, node& n,
     if (s.owner_endpoint.empty() || s.role == owner_role::leader)
       continue;
     door.watch(s.owner_endpoint, [&door, &n](const std::string& endpoint) {
-      for (auto p : partitions_to_take_over(n.partitions(), n.self().node,
-                                            endpoint)) {
+      auto now = n.partitions();
+      for (auto p : partitions_to_take_over(now, n.self().node, endpoint)) {
         ++door.taken_over;
-        n.take_over(p);
+        n.take_over(p, now[p].epoch);
       }
     });
   }

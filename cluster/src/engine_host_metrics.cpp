@@ -117,9 +117,15 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
         "Requests other nodes forwarded that this node's door served",
         [](const engine_host& h) { return h.counters().served; });
   total(r, host, "perdure_cluster_taken_over_total",
-        "Partitions claimed at once because their owner's process was "
+        "Take-overs started because a partition's owner's process was "
         "gone (its door's connection closed)",
         [](const engine_host& h) { return h.counters().taken_over; });
+  total(r, host, "perdure_cluster_take_overs_dropped_total",
+        "Take-overs given up once caught up: the partition had been "
+        "claimed anew meanwhile",
+        [](const engine_host& h) {
+          return h.cluster_node().counters().owners.claims_dropped;
+        });
 }
 
 } // namespace perdure::cluster

@@ -49,6 +49,7 @@ void add(owner_counters& to, const owner_counters& c) {
   to.barriers_appended += c.barriers_appended;
   to.groups_effective += c.groups_effective;
   to.groups_failed += c.groups_failed;
+  to.claims_dropped += c.claims_dropped;
 }
 
 } // namespace
@@ -118,21 +119,21 @@ void node::impl::run() {
 bool node::impl::round() {
   bool busy = serve_group();
   std::vector<submission> now;
-  std::vector<partition_id> take;
+  std::vector<std::pair<partition_id, log_offset>> take;
   {
     std::lock_guard guard{mutex};
     now.swap(queue);
     take.swap(take_overs);
     readable = false; // a record coming from now on wakes the next round
   }
-  for (auto p : take)
+  for (auto [p, over] : take)
     if (p < owners.size() && !left
         && owners[p]->role() == owner_role::follower) {
       log_line(eventlog::log_level::info,
-               fmt::format("node {}: taking partition {} over (its owner's "
-                           "process is gone)",
-                           to_string(self), p));
-      owners[p]->claim();
+               fmt::format("node {}: taking partition {} over from epoch {} "
+                           "(its owner's process is gone)",
+                           to_string(self), p, over));
+      owners[p]->claim(over);
     }
   for (auto& s : now)
     owners[s.partition]->submit(std::move(s.bytes), std::move(s.done));
@@ -383,12 +384,12 @@ node_counters node::counters() const {
   return c;
 }
 
-void node::take_over(partition_id p) {
+void node::take_over(partition_id p, log_offset over) {
   auto& n = *impl_;
   std::lock_guard guard{n.mutex};
   if (n.stopping || n.stopped || n.leaving)
     return;
-  n.take_overs.push_back(p);
+  n.take_overs.emplace_back(p, over);
   n.wake.notify_all();
 }
 

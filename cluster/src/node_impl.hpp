@@ -53,7 +53,8 @@ struct node::impl {
   std::vector<submission> queue;
   bool stopping = false;
   bool leaving = false; // node::leave asked
-  std::vector<partition_id> take_overs; // node::take_over, for the poll thread
+  // node::take_over, for the poll thread: partition, epoch to replace.
+  std::vector<std::pair<partition_id, log_offset>> take_overs;
   bool stopped = false;
   // Set by the log (partition_log::on_readable) when records may have
   // come; cleared by a round before it reads.

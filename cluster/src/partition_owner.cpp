@@ -83,6 +83,7 @@ status partition_owner::not_owner_error(log_offset written_under) const {
 }
 
 void partition_owner::claim() {
+  only_over_.reset();
   wanted_ = true;
   if (role_ == owner_role::follower) {
     role_ = owner_role::catching_up;
@@ -90,7 +91,15 @@ void partition_owner::claim() {
   }
 }
 
+void partition_owner::claim(log_offset over) {
+  if (role_ != owner_role::follower)
+    return; // already claiming (perhaps unconditionally) or leading
+  claim();
+  only_over_ = over;
+}
+
 void partition_owner::release() {
+  only_over_.reset();
   wanted_ = false;
   role_ = owner_role::follower;
   for (auto& [seq, p] : pending_)
@@ -263,8 +272,17 @@ result<std::size_t> partition_owner::poll(std::chrono::milliseconds wait) {
   // slower: the claimant applies everything before its claim anyway.
   if (role_ == owner_role::catching_up && catch_up_to_ >= 0 &&
       (replica_.state().next >= catch_up_to_ || judged->empty())) {
-    role_ = owner_role::claiming;
-    append_claim();
+    if (only_over_ && *only_over_ != replica_.state().epoch) {
+      // The claim to replace was replaced already: nothing to take over.
+      ++counters_.claims_dropped;
+      only_over_.reset();
+      wanted_ = false;
+      role_ = owner_role::follower;
+    } else {
+      only_over_.reset();
+      role_ = owner_role::claiming;
+      append_claim();
+    }
   }
   run_completions();
   return judged->size();

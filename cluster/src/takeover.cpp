@@ -15,11 +15,14 @@ partitions_to_take_over(const std::vector<partition_status>& parts,
   if (gone_endpoint.empty())
     return out;
   // The gone process's node id: a node restarted under the same id (a new
-  // endpoint) is not a candidate until it owns something again.
-  std::set<std::string> gone_ids, live{self};
+  // endpoint) is not a candidate until it owns something again, not even
+  // for itself (its view is its dead incarnation's; the group assigns it).
+  std::set<std::string> gone_ids, live;
   for (const auto& s : parts)
     if (s.owner_endpoint == gone_endpoint)
       gone_ids.insert(s.owner.node);
+  if (!gone_ids.count(self))
+    live.insert(self);
   for (const auto& s : parts)
     if (!s.owner.node.empty() && s.owner_endpoint != gone_endpoint
         && !gone_ids.count(s.owner.node))

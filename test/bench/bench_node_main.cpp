@@ -9,9 +9,9 @@
 //                      [--fetch-wait-ms N] [--session-ms N]
 //                      [--heartbeat-ms N] [--probe-log FILE]
 //                      [--serve ADDRESS]  (the door, e.g. 127.0.0.1:0;
-//                      default none: no forwarding, no fast takeover)
-//                      [--take-over 1]  (engine_host_options::
-//                      take_over_gone_owners, experimental)
+//                      default none: no forwarding, no take-over)
+//                      [--take-over 0|1]  (engine_host_options::
+//                      take_over_gone_owners, default 1)
 //
 // --probe-log: a thread per partition runs a one-step workflow in that
 // partition every 20 ms while this node has its engine, and appends
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
       std::fputs("usage: perdure-bench-node --brokers B --app A --id ID "
                  "--dir D [--callers N] [--fetch-wait-ms N] "
                  "[--session-ms N] [--heartbeat-ms N] [--probe-log FILE] "
-                 "[--serve ADDRESS] [--take-over 1]\n",
+                 "[--serve ADDRESS] [--take-over 0|1]\n",
                  stderr);
       return 2;
     }
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
                 }};
   o.node.node_id = args["--id"];
   o.serve_address = arg_or(args, "--serve", "");
-  o.take_over_gone_owners = arg_or(args, "--take-over", "0") == "1";
+  o.take_over_gone_owners = arg_or(args, "--take-over", "1") == "1";
   o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
   o.node.group_properties = {

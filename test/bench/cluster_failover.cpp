@@ -27,11 +27,11 @@
 //
 // PERDURE_BENCH_ROUNDS: rounds of each kind (default 5);
 // PERDURE_BENCH_HEARTBEAT_MS: the nodes' heartbeat.interval.ms;
-// PERDURE_BENCH_DOOR=1: nodes with a door (forwarding; none by
-// default); with it, PERDURE_BENCH_TAKEOVER=1:
-// nodes that claim a gone process's partitions at once (engine_host_
-// options::take_over_gone_owners, experimental) instead of waiting for
-// the group's rebalance.
+// The nodes run as a deployment does: each with a door (forwarding), and
+// claiming a gone process's partitions at once (engine_host_options::
+// take_over_gone_owners, the default) instead of waiting for the group's
+// rebalance. PERDURE_BENCH_TAKEOVER=0: the group alone moves partitions
+// (doors kept); PERDURE_BENCH_DOOR=0: no doors (and so no take-over).
 
 #include "bench.hpp"
 
@@ -114,8 +114,8 @@ class failover_cluster {
         PERDURE_BENCH_NODE, "--brokers", mock_.bootstrap(), "--app", app_,
         "--id", n, "--dir", (dir_ / n).string(), "--heartbeat-ms",
         env_or("PERDURE_BENCH_HEARTBEAT_MS", "1000"), "--serve",
-        env_or("PERDURE_BENCH_DOOR", "0") == "1" ? "127.0.0.1:0" : "",
-        "--take-over", env_or("PERDURE_BENCH_TAKEOVER", "0"),
+        env_or("PERDURE_BENCH_DOOR", "1") == "1" ? "127.0.0.1:0" : "",
+        "--take-over", env_or("PERDURE_BENCH_TAKEOVER", "1"),
         "--probe-log",
         (dir_ / (n + ".probes")).string()},
       test::subprocess_options{.pipe_stdin = true});

@@ -10,7 +10,9 @@
 //
 //   perdure-cluster-engine-node --brokers B --app A --id ID --dir D
 //       --effects FILE [--session-timeout-ms N] [--heartbeat-ms N]
-//       [--serve ADDRESS]   (a door, e.g. 127.0.0.1:0; default none)
+//       [--serve ADDRESS]   (its door; default 127.0.0.1:0, "none": no
+//                            door, so no take-over: only the group moves
+//                            partitions)
 //
 // Commands on stdin, answers on stdout:
 //   start FROM TO  -> starts workflows w-FROM .. w-(TO-1) that live in a
@@ -166,9 +168,11 @@ int main(int argc, char** argv) {
                     std::cerr << text << '\n';
                 }};
   o.node.node_id = args["--id"];
-  // No door unless asked: with one, the short torture stalled after a
-  // kill (session 17, not understood yet; issue 16 note).
-  o.serve_address = args.count("--serve") ? args["--serve"] : "";
+  // A door, as a deployment has one: a killed node's partitions are taken
+  // over as soon as its door's connection closes.
+  o.serve_address = args.count("--serve") ? args["--serve"] : "127.0.0.1:0";
+  if (o.serve_address == "none")
+    o.serve_address.clear();
   o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
   o.node.group_properties = {{"session.timeout.ms", session},

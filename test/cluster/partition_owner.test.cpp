@@ -361,3 +361,39 @@ TEST_CASE("an owner polled on one thread while the log lands on another") {
   CHECK(store.applied().size() == 50);
   CHECK(a.pending() == 0);
 }
+
+TEST_CASE("a take-over claims only over the epoch it was asked to replace") {
+  memory_log log{1};
+  node a{log, "a"}, b{log, "b"}, c{log, "c"};
+  a.owner.claim();
+  drive(log, a.owner, b.owner, c.owner);
+  auto a_epoch = a.owner.epoch();
+  // c's view is stale: a's partition was claimed anew by b meanwhile.
+  b.owner.claim();
+  drive(log, a.owner, b.owner);
+  auto b_epoch = b.owner.epoch();
+  REQUIRE(b_epoch != a_epoch);
+  CHECK(b.owner.role() == owner_role::leader);
+  CHECK(c.owner.state().epoch == a_epoch); // c has not read b's claim yet
+  c.owner.claim(a_epoch);
+  CHECK(c.owner.role() == owner_role::catching_up);
+  drive(log, a.owner, b.owner, c.owner);
+  // Caught up, c saw that a's claim is no longer in force: nothing taken.
+  CHECK(c.owner.role() == owner_role::follower);
+  CHECK(c.owner.counters().claims_dropped == 1);
+  CHECK(c.owner.counters().claims_appended == 0);
+  CHECK(b.owner.role() == owner_role::leader);
+  CHECK(b.owner.epoch() == b_epoch);
+  // Over the epoch in force, the take-over claims and leads.
+  c.owner.claim(b_epoch);
+  drive(log, a.owner, b.owner, c.owner);
+  CHECK(c.owner.role() == owner_role::leader);
+  CHECK(b.owner.role() == owner_role::follower);
+  CHECK(c.owner.counters().claims_dropped == 1);
+  // An unconditional claim made while a conditional one catches up wins.
+  a.owner.claim(b_epoch); // stale: c leads now
+  a.owner.claim();
+  drive(log, a.owner, b.owner, c.owner);
+  CHECK(a.owner.role() == owner_role::leader);
+  CHECK(a.owner.counters().claims_dropped == 0);
+}

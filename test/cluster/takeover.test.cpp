@@ -73,3 +73,15 @@ TEST_CASE("what is not taken over") {
     s.role = owner_role::leader;
   CHECK(partitions_to_take_over(parts, "b", "127.0.0.1:a").empty());
 }
+
+TEST_CASE("a restarted node does not take over from its dead incarnation") {
+  // a's old process (endpoint 127.0.0.1:a) is gone and a runs again under a
+  // new endpoint: its stale view names its dead incarnation as owner.
+  auto parts = view();
+  auto taken_by_a = partitions_to_take_over(parts, "a", "127.0.0.1:a");
+  CHECK(taken_by_a.empty());
+  // The live nodes split a's partitions between them, as before.
+  auto to_b = partitions_to_take_over(parts, "b", "127.0.0.1:a");
+  auto to_c = partitions_to_take_over(parts, "c", "127.0.0.1:a");
+  CHECK(to_b.size() + to_c.size() == 4);
+}

@@ -70,14 +70,15 @@ struct engine_host_options {
   /// How long engine_host::try_* keep trying while the id's partition has
   /// no owner yet, its owner is changing or cannot be reached.
   std::chrono::milliseconds forward_deadline{30000};
-  /// Experimental, off by default: with a door, watch the other owners'
-  /// doors and claim a gone process's partitions at once (takeover.hpp)
-  /// instead of waiting for the group. Known problem (issue 16 note,
-  /// session 17): a node whose store is behind (just restarted, or back
-  /// from a pause) judges from a stale view and claims partitions that
-  /// have a live owner, and the engine torture with kills and pauses
-  /// then stalls.
-  bool take_over_gone_owners = false;
+  /// With a door: watch the other owners' doors (a CAF monitor over one
+  /// TCP connection each) and, when one's process is gone (the connection
+  /// closed: it died; a paused process is not noticed), claim its
+  /// partitions at once (takeover.hpp: one successor each) instead of
+  /// waiting for the group's session timeout and rebalance. A claim is
+  /// appended only if, read to the log's end, the gone process's claim is
+  /// still in force (node::take_over). Off: only the group moves
+  /// partitions. Without a door, nothing is watched.
+  bool take_over_gone_owners = true;
 };
 
 /// A request engine_host forwards to an id's owner (values are sent).
@@ -97,8 +98,10 @@ struct engine_host_counters {
   std::uint64_t forwarded = 0;     ///< requests sent to another node's door
   std::uint64_t forward_retries = 0; ///< tries again (owner busy/changing)
   std::uint64_t served = 0;        ///< requests this host's door answered
-  /// Partitions claimed at once because their owner's process was gone
-  /// (its door's connection closed), before the group's rebalance.
+  /// Take-overs started because a partition's owner's process was gone
+  /// (its door's connection closed), before the group's rebalance; those
+  /// given up (claimed anew meanwhile) count in the node's
+  /// owner_counters::claims_dropped.
   std::uint64_t taken_over = 0;
 };
 

@@ -170,14 +170,17 @@ class node {
   /// The counters as of the last poll round (submitted: now).
   node_counters counters() const;
 
-  /// Claims partition `p` now, although the group did not assign it here
-  /// (a failure detector learnt that its owner's process is gone:
-  /// partitions_to_take_over): catch up, claim, lead once the claim is
-  /// read back, as for an assignment. The group's next assignment still
-  /// decides: a node assigned `p` claims after this one, and this node
-  /// serves `p` until that claim is read. A no-op while leading or
-  /// claiming, for no such partition, and after leave() or stop().
-  void take_over(partition_id p);
+  /// Claims partition `p` from the claim at epoch `over` now, although the
+  /// group did not assign it here (a failure detector learnt that the
+  /// process of `over`'s claimant is gone: partitions_to_take_over):
+  /// catch up to the log's end, then claim only if `over` is still the
+  /// epoch in force (partition_owner::claim(over): a stale view takes
+  /// nothing from a newer owner), lead once the claim is read back. The
+  /// group's next assignment still decides: a node assigned `p` claims
+  /// after this one, and this node serves `p` until that claim is read. A
+  /// no-op while leading or claiming, for no such partition, and after
+  /// leave() or stop().
+  void take_over(partition_id p, log_offset over);
 
   /// Leaves the consumer group and goes on leading the partitions this
   /// node leads until another node's claim of each is read: the group

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,9 @@ struct owner_counters {
   std::uint64_t barriers_appended = 0; ///< after a failed ack
   std::uint64_t groups_effective = 0;  ///< callers told the offset
   std::uint64_t groups_failed = 0;     ///< told conflict or io
+  /// Conditional claims dropped: once caught up, another claim than the
+  /// one they were to replace was in force (claim(over)).
+  std::uint64_t claims_dropped = 0;
 };
 
 /// One node's ownership of one partition. Not thread-safe: one thread
@@ -87,6 +91,15 @@ class partition_owner {
   /// while leading makes it a follower again; it claims again only when
   /// asked again.
   void claim();
+
+  /// Claims only what `over` still holds: as claim(), but once caught up
+  /// to the log's end offset (asked after this call), the claim is
+  /// appended only if the epoch in force is still `over`; otherwise the
+  /// node stays a follower (counted in claims_dropped). For a failure
+  /// detector that learnt `over`'s claimant is gone: a view older than the
+  /// log (a node that was paused or restarted) takes nothing from a newer
+  /// owner. An unconditional claim() made meanwhile wins.
+  void claim(log_offset over);
 
   /// Stops leading or claiming. Pending groups fail with closed (their
   /// fate is unknown). A claim still in flight that lands is not led.
@@ -157,6 +170,8 @@ class partition_owner {
   owner_role role_ = owner_role::follower;
   bool wanted_ = false;
   log_offset catch_up_to_ = -1;
+  // claim(over): the epoch the claim replaces (none: unconditional).
+  std::optional<log_offset> only_over_;
   std::uint64_t next_sequence_ = 1;
   std::map<std::uint64_t, pending_group> pending_;
   owner_counters counters_;

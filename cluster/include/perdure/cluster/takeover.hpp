@@ -21,10 +21,14 @@ namespace perdure::cluster {
 /// process's (owner_endpoint == gone_endpoint) and that `self` does not
 /// lead, each given to one successor picked by rendezvous hashing
 /// (highest xxh64(node id, seed = partition)) among `self` and the nodes
-/// that own another partition under another endpoint in `parts`. Every
-/// node with the same view picks the same successor; different views at
-/// worst make two claims, and the later one leads. Empty when
-/// `gone_endpoint` is empty.
+/// that own another partition under another endpoint in `parts`; neither
+/// `self` nor any node is a candidate under a node id the gone process
+/// had (a restarted node does not take over from its dead incarnation).
+/// Every node with the same view picks the same successor; different
+/// views at worst make two claims, and the later one leads. A view older
+/// than the log is harmless when the claims are made with
+/// node::take_over(p, epoch): a partition claimed anew meanwhile is left
+/// alone. Empty when `gone_endpoint` is empty.
 std::vector<partition_id>
 partitions_to_take_over(const std::vector<partition_status>& parts,
                         const std::string& self, std::string_view gone_endpoint);
