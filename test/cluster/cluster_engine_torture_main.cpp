@@ -21,7 +21,17 @@
 //
 //   perdure-cluster-engine-torture [--nodes N] [--kills K] [--pauses S]
 //       [--workflows W] [--seed X] [--session-timeout-ms MS]
+//       [--broker-stops B] [--leader-moves L] [--grow 0|1]
+//
+// --broker-stops: a broker stops, every partition's leadership leaves it
+// (as a real cluster's controller would; the mock does not), steps must
+// go on running, then it comes back. --leader-moves: a partition's leader
+// moves to a random broker. --grow 1: a node is added half-way through
+// the faults (the group gives it partitions; it is a victim from then
+// on). Every node has a door: a killed node's partitions are taken over
+// as soon as its door's connection closes.
 
+#include "cluster_engine_torture.hpp"
 #include "splitmix.hpp"
 
 #include "kafka_mock_process.hpp"
@@ -51,7 +61,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int steps = 4; // as perdure-cluster-engine-node's chains
+constexpr int steps = test::engine_torture_steps;
 
 struct config {
   int nodes = 3;
@@ -61,6 +71,9 @@ struct config {
   std::uint64_t seed = 1;
   int session_ms = 3000;
   int partitions = 4;
+  int broker_stops = 0; // a broker down while steps run, then up again
+  int leader_moves = 0; // a partition's leader moved to another broker
+  bool grow = false;    // a node added half-way through the faults
 };
 
 struct node_slot {
@@ -69,13 +82,6 @@ struct node_slot {
   std::unique_ptr<test::subprocess> proc;
   bool alive = false;
   bool paused = false; // SIGSTOPped: not asked anything
-};
-
-// One execution line of the effects file: "X WF K EXEC".
-struct execution {
-  std::size_t line = 0;
-  std::string exec;
-  long long epoch = -1; // the epoch its engine served; -1: a let-go one
 };
 
 class driver {
@@ -103,12 +109,21 @@ class driver {
     std::vector<char> faults;
     faults.insert(faults.end(), static_cast<std::size_t>(c_.kills), 'k');
     faults.insert(faults.end(), static_cast<std::size_t>(c_.pauses), 'p');
+    faults.insert(faults.end(), static_cast<std::size_t>(c_.broker_stops),
+                  'b');
+    faults.insert(faults.end(), static_cast<std::size_t>(c_.leader_moves),
+                  'l');
     for (std::size_t i = faults.size(); i > 1; --i)
       std::swap(faults[i - 1], faults[rng_.below(i)]);
+    if (c_.grow)
+      faults.insert(faults.begin() + static_cast<long>(faults.size() / 2),
+                    'g');
     // Each fault releases a slice of new work and the last slice is left
     // for the end, so every fault has steps to wait for.
     auto n = static_cast<int>(faults.size());
-    auto slice = std::max(1, c_.workflows / (n + 1));
+    auto slice = std::max(1, (c_.workflows - extra_ * (c_.broker_stops
+                                                       + c_.leader_moves))
+                               / (n + 1));
     for (auto f : faults) {
       released_ = std::min(c_.workflows, released_ + slice);
       start_all();
@@ -128,8 +143,14 @@ class driver {
       }, "steps run");
       if (f == 'k')
         kill(victim());
-      else
+      else if (f == 'p')
         pause(victim());
+      else if (f == 'b')
+        stop_broker();
+      else if (f == 'l')
+        move_leader();
+      else
+        add_node();
     }
     released_ = c_.workflows;
     until([&] {
@@ -277,6 +298,85 @@ class driver {
     std::fflush(stdout);
   }
 
+  // -- the brokers and the group ----------------------------------------
+  void mock(const std::string& command) {
+    auto answer = mock_->command(command);
+    if (answer != "ok")
+      throw std::runtime_error{"mock: '" + command + "': " + answer};
+  }
+
+  // Releases `extra_` more workflows (steps run fast: what was released
+  // before may all have run) and waits until `lines` more step executions
+  // were recorded.
+  void progress(std::size_t lines, const std::string& what) {
+    released_ = std::min(c_.workflows, released_ + extra_);
+    auto need = effect_lines() + lines;
+    start_all();
+    auto started = clock_type::now();
+    until([&] {
+      if (clock_type::now() - started > 1s) {
+        start_all();
+        started = clock_type::now();
+      }
+      return effect_lines() >= need;
+    }, what);
+  }
+
+  // A broker stops; as a real cluster's controller would, every
+  // partition's leadership leaves it. Steps must go on running; then the
+  // broker comes back (its partitions' leaders stay where they are).
+  void stop_broker() {
+    auto t0 = clock_type::now();
+    auto b = 1 + static_cast<int>(rng_.below(3));
+    mock("broker down " + std::to_string(b));
+    for (int p = 0; p < c_.partitions; ++p) {
+      auto to = 1 + static_cast<int>((b + rng_.below(2)) % 3);
+      mock("leader " + cluster::kafka_log_topic(app_) + " "
+           + std::to_string(p) + " " + std::to_string(to));
+    }
+    ++broker_stops_;
+    progress(10, "steps run while broker " + std::to_string(b) + " is down");
+    auto took = std::chrono::duration<double>(clock_type::now() - t0);
+    mock("broker up " + std::to_string(b));
+    std::printf("broker %d: broker %d down, steps ran on after %.2f s\n",
+                broker_stops_, b, took.count());
+    std::fflush(stdout);
+  }
+
+  // A partition's leader moves to a random broker; steps go on.
+  void move_leader() {
+    auto t0 = clock_type::now();
+    auto p = static_cast<int>(rng_.below(static_cast<std::uint64_t>(
+      c_.partitions)));
+    auto to = 1 + static_cast<int>(rng_.below(3));
+    mock("leader " + cluster::kafka_log_topic(app_) + " " + std::to_string(p)
+         + " " + std::to_string(to));
+    ++leader_moves_;
+    progress(10, "steps run after partition " + std::to_string(p)
+                   + "'s leader moved");
+    auto took = std::chrono::duration<double>(clock_type::now() - t0);
+    std::printf("leader %d: partition %d to broker %d, steps ran on after "
+                "%.2f s\n",
+                leader_moves_, p, to, took.count());
+    std::fflush(stdout);
+  }
+
+  // A node joins: the group gives it partitions, which it claims.
+  void add_node() {
+    auto t0 = clock_type::now();
+    auto i = nodes_.size();
+    nodes_.emplace_back();
+    nodes_.back().id = "e" + std::to_string(i);
+    nodes_.back().dir = dir_ / nodes_.back().id;
+    start_node(i);
+    until([&] { return !running()[i].empty() && all_running(); },
+          "node " + nodes_[i].id + " joined and runs a partition");
+    auto took = std::chrono::duration<double>(clock_type::now() - t0);
+    std::printf("grow: node %s added, runs partitions after %.2f s\n",
+                nodes_[i].id.c_str(), took.count());
+    std::fflush(stdout);
+  }
+
   void until(const std::function<bool()>& done, const std::string& what,
              std::chrono::seconds limit = 180s) {
     auto end = clock_type::now() + limit;
@@ -297,87 +397,13 @@ class driver {
     return n;
   }
 
-  // Every execution of every step, by "WF K", in the file's order.
-  std::map<std::string, std::vector<execution>> executions() {
-    std::map<std::string, std::vector<execution>> all;
-    std::ifstream in{effects_};
-    std::string line;
-    for (std::size_t no = 0; std::getline(in, line); ++no) {
-      std::istringstream words{line};
-      std::string x, wf, exec;
-      int k = 0;
-      long long epoch = -1;
-      if (!(words >> x >> wf >> k >> exec >> epoch) || x != "X") {
-        violations_.push_back("malformed effects line " + std::to_string(no)
-                              + ": '" + line + "'");
-        continue;
-      }
-      all[wf + " " + std::to_string(k)].push_back({no, exec, epoch});
-      ++executions_;
-    }
-    return all;
-  }
-
   void verify() {
-    auto all = executions();
-    for (int i = 0; i < c_.workflows; ++i) {
-      auto id = "w-" + std::to_string(i);
-      auto it = outputs_.find(id);
-      if (it == outputs_.end() || it->second.size() != 1) {
-        violations_.push_back(id + ": not one output");
-        continue;
-      }
-      // "|EXEC1|EXEC2|...": the execution of each step its log kept.
-      std::vector<std::string> kept;
-      std::istringstream in{*it->second.begin()};
-      std::string part;
-      std::getline(in, part, '|'); // empty before the first '|'
-      while (std::getline(in, part, '|'))
-        kept.push_back(part);
-      if (kept.size() != steps) {
-        violations_.push_back(id + ": output '" + *it->second.begin()
-                              + "' does not name " + std::to_string(steps)
-                              + " executions");
-        continue;
-      }
-      for (int k = 1; k <= steps; ++k)
-        check_step(id, k, kept[static_cast<std::size_t>(k - 1)],
-                   all[id + " " + std::to_string(k)]);
-    }
-  }
-
-  void check_step(const std::string& id, int k, const std::string& kept,
-                  const std::vector<execution>& runs) {
-    auto key = id + " step " + std::to_string(k);
-    auto at = std::find_if(runs.begin(), runs.end(),
-                           [&](const execution& e) { return e.exec == kept; });
-    if (at == runs.end()) {
-      violations_.push_back(key + ": its logged execution " + kept
-                            + " never ran");
-      return;
-    }
-    rerun_ += static_cast<std::size_t>(at - runs.begin());
-    if (at->epoch < 0) {
-      violations_.push_back(key + ": its logged execution " + kept
-                            + " ran on an engine its host had let go");
-      return;
-    }
-    for (auto e = runs.begin(); e != at; ++e)
-      if (e->epoch > at->epoch)
-        violations_.push_back(key + ": the log kept " + kept + " (epoch "
-                              + std::to_string(at->epoch) + ") over "
-                              + e->exec + " run by a newer owner (epoch "
-                              + std::to_string(e->epoch) + ")");
-    for (auto e = at + 1; e != runs.end(); ++e) {
-      if (e->epoch >= at->epoch)
-        violations_.push_back(key + ": ran again (" + e->exec + ", epoch "
-                              + std::to_string(e->epoch)
-                              + ") after the execution its log kept ("
-                              + kept + ", epoch "
-                              + std::to_string(at->epoch) + ")");
-      else
-        ++zombie_runs_;
-    }
+    auto v = test::verify_effects(effects_, c_.workflows, outputs_);
+    executions_ = v.executions;
+    rerun_ = v.reruns;
+    zombie_runs_ = v.zombie_runs;
+    violations_.insert(violations_.end(), v.violations.begin(),
+                       v.violations.end());
   }
 
   int report(clock_type::time_point t0) {
@@ -386,16 +412,18 @@ class driver {
         ask(n, "quit", "bye");
     auto secs = std::chrono::duration<double>(clock_type::now() - t0);
     std::printf("perdure-cluster-engine-torture: seed %llu\n"
-                "  nodes          %d, %d partitions\n"
+                "  nodes          %zu (%d at the start), %d partitions\n"
                 "  kills          %d (SIGKILL, restarted)\n"
                 "  pauses         %d (SIGSTOP past the takeover, SIGCONT)\n"
+                "  broker stops   %d, leader moves %d\n"
                 "  workflows      %d, %d steps each\n"
                 "  executions     %zu (%zu re-runs of steps killed before"
                 " their success was logged, %zu zombie runs after it)\n"
                 "  duration       %.1f s\n",
-                static_cast<unsigned long long>(c_.seed), c_.nodes,
-                c_.partitions, kills_, pauses_, c_.workflows, steps,
-                executions_, rerun_, zombie_runs_, secs.count());
+                static_cast<unsigned long long>(c_.seed), nodes_.size(),
+                c_.nodes, c_.partitions, kills_, pauses_, broker_stops_,
+                leader_moves_, c_.workflows, steps, executions_, rerun_,
+                zombie_runs_, secs.count());
     for (auto& v : violations_)
       std::printf("VIOLATION: %s\n", v.c_str());
     std::printf("result: %s\n", violations_.empty() ? "OK" : "FAILED");
@@ -410,8 +438,13 @@ class driver {
   std::unique_ptr<test::kafka_mock_process> mock_;
   std::vector<node_slot> nodes_;
   int released_ = 0;
+  // Workflows progress() releases after a broker or leader fault (run()
+  // keeps them out of the slices).
+  static constexpr int extra_ = 5;
   int kills_ = 0;
   int pauses_ = 0;
+  int broker_stops_ = 0;
+  int leader_moves_ = 0;
   std::map<std::string, std::set<std::string>> outputs_;
   std::size_t executions_ = 0;
   std::size_t rerun_ = 0;
@@ -436,12 +469,20 @@ config parse(int argc, char** argv) {
       c.seed = static_cast<std::uint64_t>(v);
     else if (k == "--session-timeout-ms")
       c.session_ms = static_cast<int>(v);
+    else if (k == "--broker-stops")
+      c.broker_stops = static_cast<int>(v);
+    else if (k == "--leader-moves")
+      c.leader_moves = static_cast<int>(v);
+    else if (k == "--grow")
+      c.grow = v != 0;
     else
       throw std::invalid_argument{"unknown option " + k};
   }
-  if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1)
+  if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1
+      || c.broker_stops < 0 || c.leader_moves < 0)
     throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
-                                "--pauses >= 0, --workflows >= 1"};
+                                "--pauses >= 0, --workflows >= 1, "
+                                "--broker-stops >= 0, --leader-moves >= 0"};
   return c;
 }
 

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// perdure-cluster-engine-torture's verdict on a run (the driver is
+// cluster_engine_torture_main.cpp): every workflow's output against every
+// step execution its effects file recorded.
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace perdure::test {
+
+/// As perdure-cluster-engine-node's chains.
+inline constexpr int engine_torture_steps = 4;
+
+/// What verify_effects found.
+struct effects_verdict {
+  std::size_t executions = 0;  ///< step executions in the effects file
+  std::size_t reruns = 0;      ///< before the one each step's log kept
+  std::size_t zombie_runs = 0; ///< after it, under an older epoch (fenced)
+  std::vector<std::string> violations;
+};
+
+/// Checks workflows w-0 .. w-(workflows - 1): each has one output (in
+/// `outputs`, by id) naming the execution of each step its log kept
+/// ("|EXEC1|EXEC2|..."); that execution ran (a line "X WF K EXEC EPOCH" of
+/// `effects`) under an epoch (not on an engine its host had let go), no
+/// lower than any execution of the step before it, and none ran after it
+/// under that epoch or a newer one.
+effects_verdict
+verify_effects(const std::filesystem::path& effects, int workflows,
+               const std::map<std::string, std::set<std::string>>& outputs);
+
+} // namespace perdure::test

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cluster_engine_torture.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace perdure::test {
+
+namespace {
+
+// One execution line of the effects file: "X WF K EXEC EPOCH".
+struct execution {
+  std::size_t line = 0;
+  std::string exec;
+  long long epoch = -1; // the epoch its engine served; -1: a let-go one
+};
+
+// Every execution of every step, by "WF K", in the file's order.
+std::map<std::string, std::vector<execution>>
+executions(const std::filesystem::path& effects, effects_verdict& v) {
+  std::map<std::string, std::vector<execution>> all;
+  std::ifstream in{effects};
+  std::string line;
+  for (std::size_t no = 0; std::getline(in, line); ++no) {
+    std::istringstream words{line};
+    std::string x, wf, exec;
+    int k = 0;
+    long long epoch = -1;
+    if (!(words >> x >> wf >> k >> exec >> epoch) || x != "X") {
+      v.violations.push_back("malformed effects line " + std::to_string(no)
+                             + ": '" + line + "'");
+      continue;
+    }
+    all[wf + " " + std::to_string(k)].push_back({no, exec, epoch});
+    ++v.executions;
+  }
+  return all;
+}
+
+void check_step(const std::string& id, int k, const std::string& kept,
+                const std::vector<execution>& runs, effects_verdict& v) {
+  auto key = id + " step " + std::to_string(k);
+  auto at = std::find_if(runs.begin(), runs.end(),
+                         [&](const execution& e) { return e.exec == kept; });
+  if (at == runs.end()) {
+    v.violations.push_back(key + ": its logged execution " + kept
+                           + " never ran");
+    return;
+  }
+  v.reruns += static_cast<std::size_t>(at - runs.begin());
+  if (at->epoch < 0) {
+    v.violations.push_back(key + ": its logged execution " + kept
+                           + " ran on an engine its host had let go");
+    return;
+  }
+  for (auto e = runs.begin(); e != at; ++e)
+    if (e->epoch > at->epoch)
+      v.violations.push_back(key + ": the log kept " + kept + " (epoch "
+                             + std::to_string(at->epoch) + ") over "
+                             + e->exec + " run by a newer owner (epoch "
+                             + std::to_string(e->epoch) + ")");
+  for (auto e = at + 1; e != runs.end(); ++e) {
+    if (e->epoch >= at->epoch)
+      v.violations.push_back(key + ": ran again (" + e->exec + ", epoch "
+                             + std::to_string(e->epoch)
+                             + ") after the execution its log kept ("
+                             + kept + ", epoch "
+                             + std::to_string(at->epoch) + ")");
+    else
+      ++v.zombie_runs;
+  }
+}
+
+} // namespace
+
+effects_verdict
+verify_effects(const std::filesystem::path& effects, int workflows,
+               const std::map<std::string, std::set<std::string>>& outputs) {
+  effects_verdict v;
+  auto all = executions(effects, v);
+  for (int i = 0; i < workflows; ++i) {
+    auto id = "w-" + std::to_string(i);
+    auto it = outputs.find(id);
+    if (it == outputs.end() || it->second.size() != 1) {
+      v.violations.push_back(id + ": not one output");
+      continue;
+    }
+    // "|EXEC1|EXEC2|...": the execution of each step its log kept.
+    std::vector<std::string> kept;
+    std::istringstream in{*it->second.begin()};
+    std::string part;
+    std::getline(in, part, '|'); // empty before the first '|'
+    while (std::getline(in, part, '|'))
+      kept.push_back(part);
+    if (kept.size() != engine_torture_steps) {
+      v.violations.push_back(id + ": output '" + *it->second.begin()
+                             + "' does not name "
+                             + std::to_string(engine_torture_steps)
+                             + " executions");
+      continue;
+    }
+    for (int k = 1; k <= engine_torture_steps; ++k)
+      check_step(id, k, kept[static_cast<std::size_t>(k - 1)],
+                 all[id + " " + std::to_string(k)], v);
+  }
+  return v;
+}
+
+} // namespace perdure::test
