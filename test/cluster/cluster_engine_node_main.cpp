@@ -20,6 +20,9 @@
 //                     already stored is left as it is): "started N"
 //   check FROM TO  -> for each such id here: "out ID OUTPUT" once it
 //                     succeeded, "open ID STATUS" otherwise; then "checked"
+//   fcheck FROM TO -> for every id, wherever it lives (forwarded to its
+//                     owner's door): "out ID OUTPUT" or "err ID CODE";
+//                     then "fchecked"
 //   running        -> "running P..." (partitions with an engine here)
 //   quit           -> stops the host, "bye"
 // It prints "ready" once started. Errors go to stderr (and the node's
@@ -132,6 +135,20 @@ void check(const engine_host& host, long from, long to) {
   say("checked");
 }
 
+// Asks for every id through the host (forwarded to the owner's door
+// where this node does not lead it).
+void fcheck(engine_host& host, long from, long to) {
+  for (long i = from; i < to; ++i) {
+    auto id = wf_id(i);
+    auto out = host.try_output<std::string>(id);
+    if (out)
+      say("out " + id + " " + *out);
+    else
+      say("err " + id + " " + std::string{to_string(out.error().code())});
+  }
+  say("fchecked");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -197,6 +214,8 @@ int main(int argc, char** argv) {
       start(**host, from, to);
     } else if (word == "check" && in >> from >> to) {
       check(**host, from, to);
+    } else if (word == "fcheck" && in >> from >> to) {
+      fcheck(**host, from, to);
     } else if (word == "running") {
       std::string out = "running";
       for (auto p : (*host)->running())

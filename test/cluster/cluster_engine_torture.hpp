@@ -6,6 +6,7 @@
 // step execution its effects file recorded.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -16,6 +17,24 @@ namespace perdure::test {
 
 /// As perdure-cluster-engine-node's chains.
 inline constexpr int engine_torture_steps = 4;
+
+/// A run's options (perdure-cluster-engine-torture's command line).
+struct engine_torture_config {
+  int nodes = 3;
+  int kills = 6;
+  int pauses = 2;
+  int workflows = 600;
+  std::uint64_t seed = 1;
+  int session_ms = 3000;
+  int partitions = 4;
+  int broker_stops = 0; ///< a broker down while steps run, then up again
+  int leader_moves = 0; ///< a partition's leader moved to another broker
+  bool grow = false;    ///< a node added half-way through the faults
+};
+
+/// Reads "--nodes N --kills K ..." (every option takes a number); throws
+/// std::invalid_argument for an unknown option or a value out of range.
+engine_torture_config parse_engine_torture(int argc, char** argv);
 
 /// What verify_effects found.
 struct effects_verdict {
@@ -30,9 +49,12 @@ struct effects_verdict {
 /// ("|EXEC1|EXEC2|..."); that execution ran (a line "X WF K EXEC EPOCH" of
 /// `effects`) under an epoch (not on an engine its host had let go), no
 /// lower than any execution of the step before it, and none ran after it
-/// under that epoch or a newer one.
+/// under that epoch or a newer one. Each id also has an output read
+/// through a random node (`forwarded`, by id), and every such output is
+/// its owner's.
 effects_verdict
 verify_effects(const std::filesystem::path& effects, int workflows,
-               const std::map<std::string, std::set<std::string>>& outputs);
+               const std::map<std::string, std::set<std::string>>& outputs,
+               const std::map<std::string, std::set<std::string>>& forwarded);
 
 } // namespace perdure::test

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace perdure::test {
 
@@ -74,14 +75,55 @@ void check_step(const std::string& id, int k, const std::string& kept,
 
 } // namespace
 
+engine_torture_config parse_engine_torture(int argc, char** argv) {
+  engine_torture_config c;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    auto v = std::stoll(argv[i + 1]);
+    if (k == "--nodes")
+      c.nodes = static_cast<int>(v);
+    else if (k == "--kills")
+      c.kills = static_cast<int>(v);
+    else if (k == "--pauses")
+      c.pauses = static_cast<int>(v);
+    else if (k == "--workflows")
+      c.workflows = static_cast<int>(v);
+    else if (k == "--seed")
+      c.seed = static_cast<std::uint64_t>(v);
+    else if (k == "--session-timeout-ms")
+      c.session_ms = static_cast<int>(v);
+    else if (k == "--broker-stops")
+      c.broker_stops = static_cast<int>(v);
+    else if (k == "--leader-moves")
+      c.leader_moves = static_cast<int>(v);
+    else if (k == "--grow")
+      c.grow = v != 0;
+    else
+      throw std::invalid_argument{"unknown option " + k};
+  }
+  if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1
+      || c.broker_stops < 0 || c.leader_moves < 0)
+    throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
+                                "--pauses >= 0, --workflows >= 1, "
+                                "--broker-stops >= 0, --leader-moves >= 0"};
+  return c;
+}
+
 effects_verdict
 verify_effects(const std::filesystem::path& effects, int workflows,
-               const std::map<std::string, std::set<std::string>>& outputs) {
+               const std::map<std::string, std::set<std::string>>& outputs,
+               const std::map<std::string, std::set<std::string>>& forwarded) {
   effects_verdict v;
   auto all = executions(effects, v);
   for (int i = 0; i < workflows; ++i) {
     auto id = "w-" + std::to_string(i);
     auto it = outputs.find(id);
+    auto f = forwarded.find(id);
+    if (f == forwarded.end())
+      v.violations.push_back(id + ": no output through a random node");
+    else if (it != outputs.end() && f->second != it->second)
+      v.violations.push_back(id + ": an output through a random node ("
+                             + *f->second.begin() + ") is not its owner's");
     if (it == outputs.end() || it->second.size() != 1) {
       v.violations.push_back(id + ": not one output");
       continue;

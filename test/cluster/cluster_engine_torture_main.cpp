@@ -63,19 +63,6 @@ namespace {
 
 constexpr int steps = test::engine_torture_steps;
 
-struct config {
-  int nodes = 3;
-  int kills = 6;
-  int pauses = 2;
-  int workflows = 600;
-  std::uint64_t seed = 1;
-  int session_ms = 3000;
-  int partitions = 4;
-  int broker_stops = 0; // a broker down while steps run, then up again
-  int leader_moves = 0; // a partition's leader moved to another broker
-  bool grow = false;    // a node added half-way through the faults
-};
-
 struct node_slot {
   std::string id;
   std::filesystem::path dir;
@@ -86,7 +73,7 @@ struct node_slot {
 
 class driver {
  public:
-  explicit driver(config c) : c_(c), rng_{c.seed} {
+  explicit driver(test::engine_torture_config c) : c_(c), rng_{c.seed} {
     mock_ = std::make_unique<test::kafka_mock_process>(
         std::vector<std::string>{"--brokers", "3"});
     auto answer = mock_->command("topic " + cluster::kafka_log_topic(app_)
@@ -157,6 +144,8 @@ class driver {
       start_all();
       return check_all();
     }, "every workflow succeeded", 300s);
+    // Every id again through one node: most are forwarded to their owners.
+    ask_forwarded(0, released_);
     verify();
     return report(t0);
   }
@@ -272,6 +261,9 @@ class driver {
     std::printf("kill %d: node %s, partitions running again after %.2f s\n",
                 kills_, n.id.c_str(), took.count());
     std::fflush(stdout);
+    // The latest ids through a survivor, while the group has not settled
+    // yet (its rebalance may move partitions again meanwhile).
+    ask_forwarded(std::max(0, released_ - 20), released_);
     start_node(i);
   }
 
@@ -397,8 +389,30 @@ class driver {
     return n;
   }
 
+  // A random running node answers ids FROM .. TO-1 through its host (its
+  // own, or forwarded to the owner's door); the outputs are kept for
+  // verify(), an id not finished yet answers an error (counted).
+  void ask_forwarded(int from, int to) {
+    std::vector<std::size_t> up;
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].alive && !nodes_[i].paused)
+        up.push_back(i);
+    auto& n = nodes_[up[rng_.below(up.size())]];
+    for (auto& line : ask(n, "fcheck " + std::to_string(from) + " "
+                               + std::to_string(to), "fchecked")) {
+      std::istringstream in{line};
+      std::string word, id, out;
+      in >> word >> id >> out;
+      if (word == "out")
+        forwarded_[id].insert(out);
+      else if (word == "err")
+        ++forward_errors_;
+    }
+  }
+
   void verify() {
-    auto v = test::verify_effects(effects_, c_.workflows, outputs_);
+    auto v = test::verify_effects(effects_, c_.workflows, outputs_,
+                                  forwarded_);
     executions_ = v.executions;
     rerun_ = v.reruns;
     zombie_runs_ = v.zombie_runs;
@@ -416,13 +430,16 @@ class driver {
                 "  kills          %d (SIGKILL, restarted)\n"
                 "  pauses         %d (SIGSTOP past the takeover, SIGCONT)\n"
                 "  broker stops   %d, leader moves %d\n"
+                "  through random nodes %zu ids answered (%zu not finished"
+                " yet)\n"
                 "  workflows      %d, %d steps each\n"
                 "  executions     %zu (%zu re-runs of steps killed before"
                 " their success was logged, %zu zombie runs after it)\n"
                 "  duration       %.1f s\n",
                 static_cast<unsigned long long>(c_.seed), nodes_.size(),
                 c_.nodes, c_.partitions, kills_, pauses_, broker_stops_,
-                leader_moves_, c_.workflows, steps, executions_, rerun_,
+                leader_moves_, forwarded_.size(), forward_errors_,
+                c_.workflows, steps, executions_, rerun_,
                 zombie_runs_, secs.count());
     for (auto& v : violations_)
       std::printf("VIOLATION: %s\n", v.c_str());
@@ -430,7 +447,7 @@ class driver {
     return violations_.empty() ? 0 : 1;
   }
 
-  config c_;
+  test::engine_torture_config c_;
   test::splitmix64 rng_;
   test::temp_dir dir_;
   std::string app_ = "etorture";
@@ -446,51 +463,20 @@ class driver {
   int broker_stops_ = 0;
   int leader_moves_ = 0;
   std::map<std::string, std::set<std::string>> outputs_;
+  // Outputs read through random nodes (ask_forwarded), and the errors.
+  std::map<std::string, std::set<std::string>> forwarded_;
+  std::size_t forward_errors_ = 0;
   std::size_t executions_ = 0;
   std::size_t rerun_ = 0;
   std::size_t zombie_runs_ = 0;
   std::vector<std::string> violations_;
 };
 
-config parse(int argc, char** argv) {
-  config c;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    auto v = std::stoll(argv[i + 1]);
-    if (k == "--nodes")
-      c.nodes = static_cast<int>(v);
-    else if (k == "--kills")
-      c.kills = static_cast<int>(v);
-    else if (k == "--pauses")
-      c.pauses = static_cast<int>(v);
-    else if (k == "--workflows")
-      c.workflows = static_cast<int>(v);
-    else if (k == "--seed")
-      c.seed = static_cast<std::uint64_t>(v);
-    else if (k == "--session-timeout-ms")
-      c.session_ms = static_cast<int>(v);
-    else if (k == "--broker-stops")
-      c.broker_stops = static_cast<int>(v);
-    else if (k == "--leader-moves")
-      c.leader_moves = static_cast<int>(v);
-    else if (k == "--grow")
-      c.grow = v != 0;
-    else
-      throw std::invalid_argument{"unknown option " + k};
-  }
-  if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1
-      || c.broker_stops < 0 || c.leader_moves < 0)
-    throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
-                                "--pauses >= 0, --workflows >= 1, "
-                                "--broker-stops >= 0, --leader-moves >= 0"};
-  return c;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
   try {
-    driver d{parse(argc, argv)};
+    driver d{test::parse_engine_torture(argc, argv)};
     return d.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "perdure-cluster-engine-torture: %s\n", e.what());
