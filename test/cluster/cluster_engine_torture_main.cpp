@@ -112,22 +112,11 @@ class driver {
                                                        + c_.leader_moves))
                                / (n + 1));
     for (auto f : faults) {
-      released_ = std::min(c_.workflows, released_ + slice);
-      start_all();
-      auto need = effect_lines()
-                  + std::min<std::size_t>(20 + rng_.below(100),
-                                          static_cast<std::size_t>(slice)
-                                            * steps / 2 + 1);
-      auto started = clock_type::now();
-      until([&] {
-        // Ids whose partition had no engine (a rebalance moving it) were
-        // skipped: start them again now and then.
-        if (clock_type::now() - started > 1s) {
-          start_all();
-          started = clock_type::now();
-        }
-        return effect_lines() >= need;
-      }, "steps run");
+      progress(slice,
+               std::min<std::size_t>(20 + rng_.below(100),
+                                     static_cast<std::size_t>(slice) * steps
+                                         / 2 + 1),
+               "steps run");
       if (f == 'k')
         kill(victim());
       else if (f == 'p')
@@ -297,15 +286,16 @@ class driver {
       throw std::runtime_error{"mock: '" + command + "': " + answer};
   }
 
-  // Releases `extra_` more workflows (steps run fast: what was released
-  // before may all have run) and waits until `lines` more step executions
-  // were recorded.
-  void progress(std::size_t lines, const std::string& what) {
-    released_ = std::min(c_.workflows, released_ + extra_);
+  // Releases `more` workflows and waits until `lines` more step
+  // executions were recorded.
+  void progress(int more, std::size_t lines, const std::string& what) {
+    released_ = std::min(c_.workflows, released_ + more);
     auto need = effect_lines() + lines;
     start_all();
     auto started = clock_type::now();
     until([&] {
+      // Ids whose partition had no engine (a rebalance moving it) were
+      // skipped: start them again now and then.
       if (clock_type::now() - started > 1s) {
         start_all();
         started = clock_type::now();
@@ -327,7 +317,9 @@ class driver {
            + std::to_string(p) + " " + std::to_string(to));
     }
     ++broker_stops_;
-    progress(10, "steps run while broker " + std::to_string(b) + " is down");
+    // Steps run fast: what was released before may all have run.
+    progress(extra_, 10,
+             "steps run while broker " + std::to_string(b) + " is down");
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     mock("broker up " + std::to_string(b));
     std::printf("broker %d: broker %d down, steps ran on after %.2f s\n",
@@ -344,8 +336,9 @@ class driver {
     mock("leader " + cluster::kafka_log_topic(app_) + " " + std::to_string(p)
          + " " + std::to_string(to));
     ++leader_moves_;
-    progress(10, "steps run after partition " + std::to_string(p)
-                   + "'s leader moved");
+    progress(extra_, 10,
+             "steps run after partition " + std::to_string(p)
+               + "'s leader moved");
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     std::printf("leader %d: partition %d to broker %d, steps ran on after "
                 "%.2f s\n",
