@@ -18,8 +18,6 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -28,16 +26,12 @@ using namespace perdure::test;
 namespace {
 
 std::array<std::atomic<int>, 6> ce_runs{};
-std::mutex ce_mu;
-std::condition_variable ce_cv;
-bool ce_hold = false; // step 3 waits while set
+step_gate ce_gate; // step 3 waits while it is closed
 
 const auto ce_add = step("ce_add", [](int x, int k) {
   ++ce_runs[static_cast<std::size_t>(k)];
-  if (k == 3) {
-    std::unique_lock lock{ce_mu};
-    ce_cv.wait(lock, [] { return !ce_hold; });
-  }
+  if (k == 3)
+    ce_gate.pass();
   return x + k;
 });
 
@@ -46,14 +40,6 @@ workflow<int> ce_chain() {
   for (int k = 2; k <= 5; ++k)
     w = ce_add(w, k);
   return w;
-}
-
-void hold_step3(bool on) {
-  {
-    std::lock_guard lock{ce_mu};
-    ce_hold = on;
-  }
-  ce_cv.notify_all();
 }
 
 
@@ -86,7 +72,7 @@ TEST_CASE("a workflow on a node's partition store resumes on the next "
   node& first = leads(**a) ? **a : **b;
   node& second = leads(**a) ? **b : **a;
 
-  hold_step3(true);
+  ce_gate.set(true);
   {
     auto eng = engine::open(on_store(first.store(0)));
     REQUIRE_MESSAGE(eng, eng.error().to_string());
@@ -100,7 +86,7 @@ TEST_CASE("a workflow on a node's partition store resumes on the next "
     CHECK(ce_runs[2] == 1);
     // The engine goes while step 3 runs: the workflow stays resumable.
   }
-  hold_step3(false);
+  ce_gate.set(false);
   first.stop();
 
   REQUIRE(wait_until([&] { return leads(second); }, 60s));
@@ -221,14 +207,14 @@ TEST_CASE("engine hosts run each partition's engine where it is led and "
   CHECK((*e1)->run(ce_chain(), id1) == 15);
 
   // id0 stops at step 3 on its owner; the owner stops cleanly.
-  hold_step3(true);
+  ce_gate.set(true);
   auto e0 = first.engine_for(id0);
   REQUIRE_MESSAGE(e0, e0.error().to_string());
   auto h = (*e0)->run_async(ce_chain(), id0);
   // Step 3 ran for id1 already: wait for id0's own (held) attempt.
   REQUIRE(wait_until([] { return ce_runs[3] == 2; }, 60s));
   first.stop(); // hands the partitions over, then closes what is left
-  hold_step3(false);
+  ce_gate.set(false);
   CHECK(first.engine_for(id0).error().code() == errc::closed);
   CHECK(first.running().empty());
   CHECK(first.counters().closed >= 1);

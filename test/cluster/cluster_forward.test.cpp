@@ -14,8 +14,6 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
 
@@ -26,16 +24,12 @@ using namespace perdure::test;
 namespace {
 
 std::array<std::atomic<int>, 4> fw_runs{};
-std::mutex fw_mu;
-std::condition_variable fw_cv;
-bool fw_hold = false; // step 2 waits while set
+step_gate fw_gate; // step 2 waits while it is closed
 
 const auto fw_add = step("fw_add", [](int x, int k) {
   ++fw_runs[static_cast<std::size_t>(k)];
-  if (k == 2) {
-    std::unique_lock lock{fw_mu};
-    fw_cv.wait(lock, [] { return !fw_hold; });
-  }
+  if (k == 2)
+    fw_gate.pass();
   return x + k;
 });
 
@@ -47,14 +41,6 @@ workflow<int> fw_chain() {
 
 workflow<int> fw_waits() {
   return fw_plus(wait_for_signal<int>("n"), 100);
-}
-
-void hold_step2(bool on) {
-  {
-    std::lock_guard lock{fw_mu};
-    fw_hold = on;
-  }
-  fw_cv.notify_all();
 }
 
 engine_host_options fw_options(const kafka_mock_process& mock,
@@ -206,12 +192,12 @@ TEST_CASE("a run forwarded while its owner stops completes on the next "
   auto id = fw_id_in(owner.routing(), 0);
   REQUIRE(wait_until([&] { return settled(owner, other, id); }, 60s));
 
-  hold_step2(true);
+  fw_gate.set(true);
   result<int> out = unexpected{errc::timeout, "not done"};
   std::thread caller{[&] { out = other.try_run(fw_chain(), id); }};
   REQUIRE(wait_until([] { return fw_runs[2] == 1; }, 60s));
   owner.stop(); // a clean handover while the forwarded run waits
-  hold_step2(false);
+  fw_gate.set(false);
   caller.join();
   REQUIRE_MESSAGE(out, out.error().to_string());
   CHECK(*out == 6);

@@ -6,7 +6,9 @@
 
 #include "kafka_log_test_util.hpp"
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <string>
 
 namespace perdure::test {
@@ -27,5 +29,29 @@ inline cluster::node_options node_options_for(const kafka_mock_process& mock,
                         {"heartbeat.interval.ms", "1000"}};
   return o;
 }
+
+/// Where a test holds a step body mid-way: pass() returns at once while
+/// the gate is open and waits while it is closed (set(true)) until it is
+/// opened again.
+class step_gate {
+ public:
+  void set(bool closed) {
+    {
+      std::lock_guard lock{mu_};
+      closed_ = closed;
+    }
+    cv_.notify_all();
+  }
+
+  void pass() {
+    std::unique_lock lock{mu_};
+    cv_.wait(lock, [this] { return !closed_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;
+};
 
 } // namespace perdure::test
