@@ -92,15 +92,16 @@ void watch_owners(engine_door& door, node& n,
 /// Runs a request on this host's engine for `id` (engine_host::
 /// engine_for): what a door serves. When another node leads the id, or
 /// none does yet, fails busy (the sender tries again).
-result<std::string> serve_request(const engine_host& host, request_kind kind,
-                                  const std::string& id,
+result<std::string> serve_request(engine_host& host,
+                                  const engine_host_options& options,
+                                  request_kind kind, const std::string& id,
                                   const std::string& name,
                                   const std::string& bytes);
 
 /// engine_host::request: served here when this host leads the id, else
 /// sent to the owner's door; tried again while the owner is unknown,
 /// busy, changing or away, until options.forward_deadline.
-result<std::string> forward_request(const engine_host& host,
+result<std::string> forward_request(engine_host& host,
                                     engine_door* door,
                                     const engine_host_options& options,
                                     request_kind kind, std::string_view id,

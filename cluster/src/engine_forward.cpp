@@ -14,9 +14,35 @@ namespace perdure::cluster {
 
 namespace {
 
-result<std::string> run_on(engine& eng, request_kind kind,
-                           const std::string& id, const std::string& name,
-                           const std::string& bytes) {
+// Waits until the partition's store holds workflow `id`: the store
+// applies only what the log holds, so the start is durable then.
+result<std::string> stored(engine_host& host, const std::string& id,
+                           std::chrono::milliseconds limit) {
+  auto store = host.cluster_node().store(host.routing().partition_of(id));
+  if (!store)
+    return unexpected{errc::closed, "the node is stopping (retry)"};
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (int round = 0;; ++round) {
+    auto info = store->info(id);
+    if (info)
+      return std::string{};
+    if (info.error() != errc::not_found)
+      return std::move(info).error();
+    if (std::chrono::steady_clock::now() >= deadline)
+      return unexpected{errc::timeout,
+                        fmt::format("workflow '{}' was not stored within "
+                                    "{} ms (retry)",
+                                    id, limit.count())};
+    // A group commit through the log: milliseconds.
+    std::this_thread::sleep_for(std::chrono::milliseconds{
+      std::min(1 << std::min(round, 5), 20)});
+  }
+}
+
+result<std::string> run_on(engine_host& host, engine& eng,
+                           request_kind kind, const std::string& id,
+                           const std::string& name, const std::string& bytes,
+                           std::chrono::milliseconds store_wait) {
   switch (kind) {
     case request_kind::run: {
       auto root = decode_workflow_graph(bytes);
@@ -28,6 +54,15 @@ result<std::string> run_on(engine& eng, request_kind kind,
       if (!st && st.error().code() != errc::busy)
         return std::move(st).error();
       return eng.output_bytes(id, {});
+    }
+    case request_kind::start: {
+      auto root = decode_workflow_graph(bytes);
+      if (!root)
+        return std::move(root).error();
+      auto st = eng.submit(*root, id, {});
+      if (!st && st.error().code() != errc::busy)
+        return std::move(st).error();
+      return stored(host, id, store_wait);
     }
     case request_kind::status: {
       auto s = eng.try_status(id);
@@ -62,8 +97,9 @@ bool worth_again(errc c) {
 
 } // namespace
 
-result<std::string> serve_request(const engine_host& host, request_kind kind,
-                                  const std::string& id,
+result<std::string> serve_request(engine_host& host,
+                                  const engine_host_options& options,
+                                  request_kind kind, const std::string& id,
                                   const std::string& name,
                                   const std::string& bytes) {
   auto eng = host.engine_for(id);
@@ -72,10 +108,13 @@ result<std::string> serve_request(const engine_host& host, request_kind kind,
       return unexpected{errc::busy, eng.error().message() + " (retry)"};
     return std::move(eng).error();
   }
-  return run_on(**eng, kind, id, name, bytes);
+  // Answer within the sender's request_timeout (the nodes of a cluster
+  // share it), or the sender gives up first and tries again.
+  return run_on(host, **eng, kind, id, name, bytes,
+                options.request_timeout * 4 / 5);
 }
 
-result<std::string> forward_request(const engine_host& host,
+result<std::string> forward_request(engine_host& host,
                                     engine_door* door,
                                     const engine_host_options& options,
                                     request_kind kind, std::string_view id,
@@ -96,7 +135,8 @@ result<std::string> forward_request(const engine_host& host,
     auto eng = host.engine_for(id);
     result<std::string> r = std::string{};
     if (eng) {
-      r = run_on(**eng, kind, sid, sname, bytes);
+      r = run_on(host, **eng, kind, sid, sname, bytes,
+                 options.request_timeout);
     } else if (eng.error().code() == errc::conflict) {
       auto p = host.routing().partition_of(id);
       auto parts = host.cluster_node().partitions();

@@ -54,7 +54,7 @@ struct engine_host::impl {
   std::unique_ptr<metrics::server> http;
   // The door (serve_address), and the host it serves once made.
   std::unique_ptr<engine_door> door;
-  std::atomic<const engine_host*> self{nullptr};
+  std::atomic<engine_host*> self{nullptr};
 
   void log_line(eventlog::log_level level, const std::string& text) const {
     eventlog::emit(options.node.log.log, level, text);
@@ -233,8 +233,9 @@ engine_host::start(engine_host_options options) {
         if (!host)
           return unexpected{errc::busy, "the node is starting (retry)"};
         ++raw->door->served;
-        return serve_request(*host, static_cast<request_kind>(kind), id,
-                             name, bytes);
+        return serve_request(*host, raw->options,
+                             static_cast<request_kind>(kind), id, name,
+                             bytes);
       });
     if (!door)
       return std::move(door).error();

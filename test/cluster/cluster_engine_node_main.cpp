@@ -20,6 +20,10 @@
 //                     already stored is left as it is): "started N"
 //   check FROM TO  -> for each such id here: "out ID OUTPUT" once it
 //                     succeeded, "open ID STATUS" otherwise; then "checked"
+//   fstart FROM TO -> starts w-FROM .. w-(TO-1) wherever they live
+//                     (engine_host::try_start, forwarded to the owner's
+//                     door): "err ID CODE" for each that failed, then
+//                     "fstarted N"
 //   fcheck FROM TO -> for every id, wherever it lives (forwarded to its
 //                     owner's door): "out ID OUTPUT" or "err ID CODE";
 //                     then "fchecked"
@@ -135,6 +139,21 @@ void check(const engine_host& host, long from, long to) {
   say("checked");
 }
 
+// Starts every id through the host (forwarded to the owner's door where
+// this node does not lead it; an id stored already is left as it is).
+void fstart(engine_host& host, long from, long to) {
+  long n = 0;
+  for (long i = from; i < to; ++i) {
+    auto id = wf_id(i);
+    auto st = host.try_start(chain(id), id);
+    if (st)
+      ++n;
+    else
+      say("err " + id + " " + std::string{to_string(st.code())});
+  }
+  say("fstarted " + std::to_string(n));
+}
+
 // Asks for every id through the host (forwarded to the owner's door
 // where this node does not lead it).
 void fcheck(engine_host& host, long from, long to) {
@@ -214,6 +233,8 @@ int main(int argc, char** argv) {
       start(**host, from, to);
     } else if (word == "check" && in >> from >> to) {
       check(**host, from, to);
+    } else if (word == "fstart" && in >> from >> to) {
+      fstart(**host, from, to);
     } else if (word == "fcheck" && in >> from >> to) {
       fcheck(**host, from, to);
     } else if (word == "running") {

@@ -1,35 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-cluster-engine-torture: workflows on a cluster's engines, with
-// the nodes killed. perdure-mock-kafka (3 brokers, alive for the whole
-// run) and N perdure-cluster-engine-node processes (engine_host). The
-// driver releases workflows (chains of steps whose bodies write each
-// execution and the epoch its engine serves to a shared effects file)
-// slice by slice and, each time the effects file grew by a random amount
-// since the last fault, SIGKILLs a random node running engines (waits
-// until every partition runs on the others, whose engines resume the
-// partition's workflows, and restarts it) or SIGSTOPs one until the
-// others took its partitions over, then SIGCONTs it: a zombie whose
-// engines still run bodies until it reads the new claims. At the end
-// every workflow must have succeeded with one output, and for each step
-// the execution its log kept (named in the output) must have run under
-// an epoch no lower than any execution before it (else a stale owner's
-// result won), with no execution after it under that epoch or a newer
-// one: a step whose success was logged never runs again, across
-// failovers; only a zombie's bodies (an older epoch, or none: its host
-// had let the engine go) may run after it, and their results are fenced.
-// Waits are for observed conditions; the limits only bound a failing run.
+// the nodes killed (docs/cluster.md, "The engine torture"). The mock (3
+// brokers) and N perdure-cluster-engine-node processes (engine_host, a
+// door each). The driver releases workflows (chains of steps whose bodies
+// write each execution and its engine's epoch to a shared effects file)
+// slice by slice, each slice started through one random node, and each
+// time the effects file grew by a random amount: SIGKILLs a random node
+// running engines (until every partition runs on the others; restarts
+// it), SIGSTOPs one until the others took its partitions over (then
+// SIGCONT: a zombie), stops a broker (leadership moved off it, steps must
+// run on, then back), moves a partition's leader, or (half-way) adds a
+// node. Ids are read through random nodes after kills and at the end.
+// The verdict (cluster_engine_torture_check.cpp): one output per
+// workflow, the same through any node, and a step whose success was
+// logged never ran again under its epoch or a newer one. Waits are for
+// observed conditions; the limits only bound a failing run.
 //
 //   perdure-cluster-engine-torture [--nodes N] [--kills K] [--pauses S]
 //       [--workflows W] [--seed X] [--session-timeout-ms MS]
 //       [--broker-stops B] [--leader-moves L] [--grow 0|1]
-//
-// --broker-stops: a broker stops, every partition's leadership leaves it
-// (as a real cluster's controller would; the mock does not), steps must
-// go on running, then it comes back. --leader-moves: a partition's leader
-// moves to a random broker. --grow 1: a node is added half-way through
-// the faults (the group gives it partitions; it is a victim from then
-// on). Every node has a door: a killed node's partitions are taken over
-// as soon as its door's connection closes.
 
 #include "cluster_engine_torture.hpp"
 #include "splitmix.hpp"
@@ -289,8 +278,13 @@ class driver {
   // Releases `more` workflows and waits until `lines` more step
   // executions were recorded.
   void progress(int more, std::size_t lines, const std::string& what) {
+    auto before = released_;
     released_ = std::min(c_.workflows, released_ + more);
     auto need = effect_lines() + lines;
+    // The new ids through one random node (most are forwarded to their
+    // owners); then every node starts what it leads and was missed.
+    if (released_ > before)
+      start_through_one(before, released_);
     start_all();
     auto started = clock_type::now();
     until([&] {
@@ -382,15 +376,35 @@ class driver {
     return n;
   }
 
-  // A random running node answers ids FROM .. TO-1 through its host (its
-  // own, or forwarded to the owner's door); the outputs are kept for
-  // verify(), an id not finished yet answers an error (counted).
-  void ask_forwarded(int from, int to) {
+  // A random running node starts ids FROM .. TO-1 through its host.
+  void start_through_one(int from, int to) {
+    auto& n = random_up();
+    for (auto& line : ask(n, "fstart " + std::to_string(from) + " "
+                               + std::to_string(to), "fstarted")) {
+      std::istringstream in{line};
+      std::string word;
+      long started = 0;
+      in >> word;
+      if (word == "fstarted" && in >> started)
+        forward_started_ += static_cast<std::size_t>(started);
+      else if (word == "err")
+        ++forward_start_errors_;
+    }
+  }
+
+  node_slot& random_up() {
     std::vector<std::size_t> up;
     for (std::size_t i = 0; i < nodes_.size(); ++i)
       if (nodes_[i].alive && !nodes_[i].paused)
         up.push_back(i);
-    auto& n = nodes_[up[rng_.below(up.size())]];
+    return nodes_[up[rng_.below(up.size())]];
+  }
+
+  // A random running node answers ids FROM .. TO-1 through its host (its
+  // own, or forwarded to the owner's door); the outputs are kept for
+  // verify(), an id not finished yet answers an error (counted).
+  void ask_forwarded(int from, int to) {
+    auto& n = random_up();
     for (auto& line : ask(n, "fcheck " + std::to_string(from) + " "
                                + std::to_string(to), "fchecked")) {
       std::istringstream in{line};
@@ -423,15 +437,16 @@ class driver {
                 "  kills          %d (SIGKILL, restarted)\n"
                 "  pauses         %d (SIGSTOP past the takeover, SIGCONT)\n"
                 "  broker stops   %d, leader moves %d\n"
-                "  through random nodes %zu ids answered (%zu not finished"
-                " yet)\n"
+                "  through random nodes %zu started (%zu failed), %zu"
+                " answered (%zu not finished yet)\n"
                 "  workflows      %d, %d steps each\n"
                 "  executions     %zu (%zu re-runs of steps killed before"
                 " their success was logged, %zu zombie runs after it)\n"
                 "  duration       %.1f s\n",
                 static_cast<unsigned long long>(c_.seed), nodes_.size(),
                 c_.nodes, c_.partitions, kills_, pauses_, broker_stops_,
-                leader_moves_, forwarded_.size(), forward_errors_,
+                leader_moves_, forward_started_, forward_start_errors_,
+                forwarded_.size(), forward_errors_,
                 c_.workflows, steps, executions_, rerun_,
                 zombie_runs_, secs.count());
     for (auto& v : violations_)
@@ -459,6 +474,9 @@ class driver {
   // Outputs read through random nodes (ask_forwarded), and the errors.
   std::map<std::string, std::set<std::string>> forwarded_;
   std::size_t forward_errors_ = 0;
+  // Workflows started through random nodes, and the starts that failed.
+  std::size_t forward_started_ = 0;
+  std::size_t forward_start_errors_ = 0;
   std::size_t executions_ = 0;
   std::size_t rerun_ = 0;
   std::size_t zombie_runs_ = 0;

@@ -85,8 +85,8 @@ bool settled(engine_host& owner, engine_host& other, const std::string& id) {
 
 } // namespace
 
-TEST_CASE("a node that does not lead an id forwards run, status, output, "
-          "signal and cancel to its owner") {
+TEST_CASE("a node that does not lead an id forwards run, start, status, "
+          "output, signal and cancel to its owner") {
   for (auto& r : fw_runs)
     r = 0;
   auto mock = start_mock("fwd", 1);
@@ -142,6 +142,24 @@ TEST_CASE("a node that does not lead an id forwards run, status, output, "
   }, 60s));
   REQUIRE(other.try_signal(sid, "n", 5));
   CHECK(got(other.try_output<int>(sid)) == 105);
+
+  // A start through the non-owner answers once the owner's store holds
+  // the workflow (through the log), without waiting for its output.
+  auto aid = id + "-start";
+  while (owner.routing().partition_of(aid) != 0)
+    aid += "x";
+  REQUIRE(other.try_start(fw_waits(), aid));
+  auto store = owner.cluster_node().store(0);
+  REQUIRE(store);
+  CHECK(store->info(aid));
+  CHECK(got(other.try_status(aid)) == workflow_status::running);
+  CHECK(other.try_start(fw_waits(), aid)); // live: left as it is
+  REQUIRE(other.try_signal(aid, "n", 7));
+  CHECK(got(other.try_output<int>(aid)) == 107);
+  CHECK(other.try_start(fw_waits(), aid)); // finished: nothing runs again
+  CHECK(got(other.try_output<int>(aid)) == 107);
+  CHECK(other.try_start(fw_waits(), "").code()
+        == errc::invalid_argument);
 
   // A cancel through the non-owner.
   auto cid = id + "-cancel";

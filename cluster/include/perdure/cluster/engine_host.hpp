@@ -88,6 +88,7 @@ enum class request_kind : std::uint8_t {
   output = 3, ///< name: the step (empty: the workflow); answer: its bytes
   cancel = 4, ///< answer: empty
   signal = 5, ///< name: the signal, bytes: its encoded value
+  start = 6,  ///< bytes: encode_workflow_graph; answer: empty, once stored
 };
 
 /// What a host did since it started.
@@ -178,6 +179,24 @@ class engine_host {
     if (!bytes)
       return std::move(bytes).error();
     return detail::decode_value<T>(*bytes);
+  }
+  /// Starts `wf` as workflow `id` (not empty) and returns without
+  /// waiting for its output, once the owner's store holds the workflow
+  /// (so through the log: a start acknowledged here runs even if its owner
+  /// dies next): engine::run_async across the cluster; follow it by id
+  /// with try_status, try_output. An id already stored or live is left
+  /// as it is (a finished one is not run again, a stored unfinished one
+  /// resumes); retried by the same id, a start runs once.
+  template <class T>
+  perdure::status try_start(const workflow<T>& wf, std::string_view id) {
+    std::string graph;
+    try {
+      graph = encode_workflow_graph(wf);
+    } catch (const error& e) {
+      return e.as_status();
+    }
+    auto r = request(request_kind::start, id, {}, std::move(graph));
+    return r ? perdure::status{} : std::move(r).error();
   }
   result<workflow_status> try_status(std::string_view id);
   template <class T>
