@@ -156,7 +156,7 @@ status lmdb_replica_store::apply(std::span<const applied_group> groups,
     fence_state state = after;
     if (i + 1 < groups.size())
       state = {g.offset + 1, g.group.epoch, g.group.writer,
-               g.group.sequence};
+               g.group.sequence, g.endpoint};
     // Records are stamped with the group's time; 0 would mean "now".
     auto now = decoded->now != 0 ? decoded->now : 1;
     if (auto st = commit(std::move(decoded->batches), now,

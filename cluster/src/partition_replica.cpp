@@ -81,7 +81,7 @@ partition_replica::poll(std::chrono::milliseconds wait, std::size_t max) {
       j.epoch = g.epoch;
       j.sequence = g.sequence;
       if (j.decision == verdict::effective && !g.bytes.empty())
-        groups.push_back({rec.offset, std::move(g)});
+        groups.push_back({rec.offset, std::move(g), next.owner_endpoint});
     }
     j.epoch_after = next.epoch;
     j.owner_after = next.owner;

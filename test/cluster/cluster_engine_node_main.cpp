@@ -22,7 +22,7 @@
 //                     succeeded, "open ID STATUS" otherwise; then "checked"
 //   fstart FROM TO -> starts w-FROM .. w-(TO-1) wherever they live
 //                     (engine_host::try_start, forwarded to the owner's
-//                     door): "err ID CODE" for each that failed, then
+//                     door): "err ID ERROR" for each that failed, then
 //                     "fstarted N"
 //   fcheck FROM TO -> for every id, wherever it lives (forwarded to its
 //                     owner's door): "out ID OUTPUT" or "err ID CODE";
@@ -159,7 +159,7 @@ void fstart(engine_host& host, long from, long to) {
           ++n;
         } else {
           std::lock_guard guard{mu};
-          failed.push_back(id + " " + std::string{to_string(st.code())});
+          failed.push_back(id + " " + st.to_string());
         }
       }
     });

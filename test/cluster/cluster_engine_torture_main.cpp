@@ -387,8 +387,9 @@ class driver {
       in >> word;
       if (word == "fstarted" && in >> started)
         forward_started_ += static_cast<std::size_t>(started);
-      else if (word == "err")
-        ++forward_start_errors_;
+      else if (word == "err" && ++forward_start_errors_ <= 5)
+        std::printf("a start through node %s failed: %s\n", n.id.c_str(),
+                    line.c_str());
     }
   }
 

@@ -158,6 +158,35 @@ TEST_CASE("an LMDB replica applies groups with their stamp and resumes after reo
   CHECK((*store)->load()->next == 4);
 }
 
+TEST_CASE("an LMDB replica stopped between two groups of a batch keeps "
+          "the owner's door") {
+  // The store commits a batch group by group: the state stored after an
+  // intermediate group must be whole (a node restarted there used to read
+  // the owner without its door and could not forward to it).
+  test::temp_dir dir;
+  memory_log log{1};
+  put(log, claim_entry{a, "127.0.0.1:7001"});                     // 0
+  put(log, group_entry{0, a, 1, group_bytes("wf", "one", 111)});  // 1
+  put(log, group_entry{0, a, 2, "not a group's bytes"});          // 2
+  {
+    auto store = lmdb_replica_store::open(store_options(dir.path()));
+    REQUIRE(store);
+    partition_replica r{log, **store};
+    REQUIRE(r.open());
+    auto j = r.poll(0ms);
+    REQUIRE_FALSE(j);
+    CHECK(j.error().code() == errc::corruption);
+  }
+  auto store = lmdb_replica_store::open(store_options(dir.path()));
+  REQUIRE(store);
+  auto loaded = (*store)->load();
+  REQUIRE(loaded);
+  CHECK(loaded->next == 2);
+  CHECK(loaded->owner == a);
+  CHECK(loaded->owner_endpoint == "127.0.0.1:7001");
+  CHECK(payloads((*store)->log(), "wf") == strings{"one"});
+}
+
 TEST_CASE("an LMDB replica never applies a fenced, foreign or duplicate group") {
   test::temp_dir dir;
   memory_log log{2};

@@ -23,6 +23,9 @@ namespace perdure::cluster {
 struct applied_group {
   log_offset offset = 0; ///< where it is in the log
   group_entry group;     ///< the record (epoch, writer, sequence, bytes)
+  /// The door of the claim in force (its writer's), so that a store
+  /// committing group by group stores the whole fence state after each.
+  std::string endpoint = {};
 };
 
 /// Where a replica's applied state lives. The real store is the
