@@ -39,31 +39,33 @@ result<std::string> stored(engine_host& host, const std::string& id,
   }
 }
 
+// Submits the workflow whose graph is `bytes` as `id`. A live id (a
+// retried request) is waited for by the caller; a finished one answers its
+// stored output; a stored unfinished one resumes.
+perdure::status submit_graph(engine& eng, const std::string& id,
+                             const std::string& bytes) {
+  auto root = decode_workflow_graph(bytes);
+  if (!root)
+    return std::move(root).error();
+  auto st = eng.submit(*root, id, {});
+  if (!st && st.error().code() != errc::busy)
+    return std::move(st).error();
+  return {};
+}
+
 result<std::string> run_on(engine_host& host, engine& eng,
                            request_kind kind, const std::string& id,
                            const std::string& name, const std::string& bytes,
                            std::chrono::milliseconds store_wait) {
   switch (kind) {
-    case request_kind::run: {
-      auto root = decode_workflow_graph(bytes);
-      if (!root)
-        return std::move(root).error();
-      // A live id (a retried run) is waited for; a finished one answers
-      // its stored output; a stored unfinished one resumes.
-      auto st = eng.submit(*root, id, {});
-      if (!st && st.error().code() != errc::busy)
-        return std::move(st).error();
+    case request_kind::run:
+      if (auto st = submit_graph(eng, id, bytes); !st)
+        return unexpected{std::move(st)};
       return eng.output_bytes(id, {});
-    }
-    case request_kind::start: {
-      auto root = decode_workflow_graph(bytes);
-      if (!root)
-        return std::move(root).error();
-      auto st = eng.submit(*root, id, {});
-      if (!st && st.error().code() != errc::busy)
-        return std::move(st).error();
+    case request_kind::start:
+      if (auto st = submit_graph(eng, id, bytes); !st)
+        return unexpected{std::move(st)};
       return stored(host, id, store_wait);
-    }
     case request_kind::status: {
       auto s = eng.try_status(id);
       if (!s)
