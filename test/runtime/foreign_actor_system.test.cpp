@@ -60,12 +60,16 @@ PERDURE_CHILD_ENTRY("foreign_worker_then_close") {
     engine eng{{.storage = args.at(0)}};
     std::promise<std::string> started;
     auto got = started.get_future();
-    auto starter = other.spawn([&](caf::event_based_actor*) -> caf::behavior {
-      return {[&](int x) {
-        auto h = eng.try_run_async(s_inc(x), "worker");
-        started.set_value(h ? h->id() : h.error().to_string());
-      }};
-    });
+    // An argument for the spawn: CAF 0.17 binds a reference to a null
+    // pointer when a function-based actor takes none (UBSan stops there).
+    auto starter = other.spawn(
+      [&](caf::event_based_actor*, std::string id) -> caf::behavior {
+        return {[&, id](int x) {
+          auto h = eng.try_run_async(s_inc(x), id);
+          started.set_value(h ? h->id() : h.error().to_string());
+        }};
+      },
+      std::string{"worker"});
     caf::anon_send(starter, 41);
     std::printf("started %s\n", got.get().c_str());
     std::printf("output %d\n", eng.output<int>("worker"));
