@@ -132,7 +132,11 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
   d->sys = std::make_unique<caf::actor_system>(d->cfg);
   caller_thread_guard guard_thread{*d->sys};
   auto* raw = d.get();
-  d->door = d->sys->spawn([raw](caf::event_based_actor* self) -> caf::behavior {
+  // The impl is passed as the spawn's argument, not captured: CAF 0.17
+  // binds a reference to a null pointer for a function-based actor that
+  // takes no argument (UBSan stops there).
+  d->door = d->sys->spawn([](caf::event_based_actor* self,
+                             impl* raw) -> caf::behavior {
     auto promises =
       std::make_shared<std::map<std::uint64_t, caf::response_promise>>();
     auto next = std::make_shared<std::uint64_t>(0);
@@ -157,9 +161,9 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
         promises->erase(it);
       },
     };
-  });
-  d->watcher = d->sys->spawn([raw](caf::event_based_actor* self)
-                               -> caf::behavior {
+  }, raw);
+  d->watcher = d->sys->spawn([](caf::event_based_actor* self,
+                                impl* raw) -> caf::behavior {
     auto by_addr = std::make_shared<std::map<caf::actor_addr, std::string>>();
     self->set_down_handler([=](caf::down_msg& m) {
       auto it = by_addr->find(m.source);
@@ -189,7 +193,7 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
             [=](caf::error&) { raw->lost(endpoint); });
       },
     };
-  });
+  }, raw);
   auto port = d->sys->middleman().publish(d->door, where->second,
                                           where->first.c_str());
   if (!port) {
