@@ -53,10 +53,11 @@ perdure::status submit_graph(engine& eng, const std::string& id,
   return {};
 }
 
-result<std::string> run_on(engine_host& host, engine& eng,
+result<std::string> run_on(engine_host& host,
+                           const engine_host_options& options, engine& eng,
                            request_kind kind, const std::string& id,
                            const std::string& name, const std::string& bytes,
-                           std::chrono::milliseconds store_wait) {
+                           std::chrono::milliseconds wait) {
   switch (kind) {
     case request_kind::run:
       if (auto st = submit_graph(eng, id, bytes); !st)
@@ -65,7 +66,7 @@ result<std::string> run_on(engine_host& host, engine& eng,
     case request_kind::start:
       if (auto st = submit_graph(eng, id, bytes); !st)
         return unexpected{std::move(st)};
-      return stored(host, id, store_wait);
+      return stored(host, id, wait);
     case request_kind::status: {
       auto s = eng.try_status(id);
       if (!s)
@@ -86,6 +87,14 @@ result<std::string> run_on(engine_host& host, engine& eng,
         return unexpected{std::move(st)};
       return std::string{};
     }
+    case request_kind::actor_call:
+      if (!options.actor_calls)
+        return unexpected{errc::invalid_argument,
+                          fmt::format("actor '{}': this node serves no "
+                                      "actors (engine_host_options::"
+                                      "actor_calls)",
+                                      id)};
+      return options.actor_calls(eng, id, name, bytes, wait);
   }
   return unexpected{errc::invalid_argument,
                     fmt::format("request kind {} is unknown",
@@ -112,7 +121,7 @@ result<std::string> serve_request(engine_host& host,
   }
   // Answer within the sender's request_timeout (the nodes of a cluster
   // share it), or the sender gives up first and tries again.
-  return run_on(host, **eng, kind, id, name, bytes,
+  return run_on(host, options, **eng, kind, id, name, bytes,
                 options.request_timeout * 4 / 5);
 }
 
@@ -137,7 +146,7 @@ result<std::string> forward_request(engine_host& host,
     auto eng = host.engine_for(id);
     result<std::string> r = std::string{};
     if (eng) {
-      r = run_on(host, **eng, kind, sid, sname, bytes,
+      r = run_on(host, options, **eng, kind, sid, sname, bytes,
                  options.request_timeout);
     } else if (eng.error().code() == errc::conflict) {
       auto p = host.routing().partition_of(id);

@@ -18,13 +18,23 @@
 #include <perdure/runtime/engine.hpp>
 #include <perdure/runtime/graph_bytes.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 namespace perdure::cluster {
+
+/// Serves a forwarded actor call on the engine of the actor's partition:
+/// (engine, actor id, method name, the call's encoded request, how long
+/// it may wait) -> the method's encoded result. Made by
+/// served_actors<T...>() (perdure/cluster/actor_calls.hpp).
+using actor_call_handler = std::function<result<std::string>(
+  engine& eng, const std::string& id, const std::string& method,
+  const std::string& bytes, std::chrono::milliseconds wait)>;
 
 /// What an engine_host runs.
 struct engine_host_options {
@@ -79,6 +89,12 @@ struct engine_host_options {
   /// still in force (node::take_over). Off: only the group moves
   /// partitions. Without a door, nothing is watched.
   bool take_over_gone_owners = true;
+  /// The virtual actors this host's engines serve to calls from any node
+  /// (host_actor in perdure/cluster/actor_calls.hpp):
+  /// `served_actors<counter, account>()`. Every node of a cluster sets the
+  /// same classes. Unset: actor calls through engine_host fail
+  /// invalid_argument on this node's partitions.
+  actor_call_handler actor_calls = {};
 };
 
 /// A request engine_host forwards to an id's owner (values are sent).
@@ -89,6 +105,9 @@ enum class request_kind : std::uint8_t {
   cancel = 4, ///< answer: empty
   signal = 5, ///< name: the signal, bytes: its encoded value
   start = 6,  ///< bytes: encode_workflow_graph; answer: empty, once stored
+  /// id: the actor; name: the method; bytes: actor_calls.hpp's request
+  /// (class, idempotency key, arguments); answer: the encoded result
+  actor_call = 7,
 };
 
 /// What a host did since it started.

@@ -98,6 +98,11 @@ struct method_entry {
   std::function<applied(const void* state, void* args)> apply_tuple;
   /// Encodes such a tuple (for the call's record).
   std::function<std::string(const void* args)> encode_tuple;
+  /// Readonly methods: runs the method with encoded `args` on `*state`
+  /// and returns its encoded result; failed when it threw (a call that did
+  /// not come through an actor_ref: a forwarded one).
+  std::function<result<std::string>(const void* state, std::string_view args)>
+    read;
 };
 
 /// The type-erased description of an actor class.
@@ -160,6 +165,28 @@ method_entry make_method(const char* name, M m) {
     static_assert(!unwrap_result<raw>::sub_workflow,
                   "a readonly (const) actor method cannot return a "
                   "sub-workflow; make it non-const");
+    e.read = [m](const void* state,
+                 std::string_view args) -> result<std::string> {
+      auto decoded = codec::decode<typename tr::args>(args);
+      if (!decoded)
+        return unexpected{errc::type_mismatch, decoded.error().message()};
+      const T& self = *static_cast<const T*>(state);
+      try {
+        auto call = [&](auto&&... a) -> decltype(auto) {
+          return (self.*m)(std::move(a)...);
+        };
+        if constexpr (std::is_void_v<raw>) {
+          std::apply(call, std::move(*decoded));
+          return codec::encode(std::monostate{});
+        } else {
+          return encode_result(std::apply(call, std::move(*decoded)));
+        }
+      } catch (...) {
+        auto [type, text] = describe_current_exception();
+        return unexpected{errc::failed,
+                          "readonly method threw " + type + ": " + text};
+      }
+    };
   } else {
     auto run = [m](const void* state, typename tr::args& args) {
       applied out;

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+// Virtual actors called from any node (perdure/cluster/actor_calls.hpp):
+// a call made on a node that does not lead the actor's partition runs on
+// the owner, once per idempotency key, also after the partition moved to
+// another node. On the 3-broker mock.
+
+#include <doctest/doctest.h>
+#include <perdure/perdure.hpp>
+
+#include "perdure/cluster/actor_calls.hpp"
+
+#include "node_test_util.hpp"
+#include "temp_dir.hpp"
+
+#include <stdexcept>
+#include <string>
+
+using namespace perdure;
+using namespace perdure::cluster;
+using namespace perdure::test;
+
+namespace {
+
+struct ac_counter {
+  int count = 0;
+  int incr(int n) {
+    count += n;
+    return count;
+  }
+  int value() const {
+    return count;
+  }
+  void fail() {
+    throw std::runtime_error("refused by the test");
+  }
+  std::string label(std::string prefix) const {
+    return prefix + std::to_string(count);
+  }
+};
+
+struct ac_unserved {
+  int n = 0;
+  int get() const {
+    return n;
+  }
+};
+
+PERDURE_ACTOR(ac_counter, (count), (incr, value, fail, label))
+PERDURE_ACTOR(ac_unserved, (n), (get))
+
+engine_host_options ac_options(const kafka_mock_process& mock,
+                               const std::filesystem::path& dir,
+                               const std::string& id) {
+  engine_host_options o;
+  o.node = node_options_for(mock, "actors", dir, id);
+  o.engine.actor_threads = 1;
+  o.engine.stop_timeout = std::chrono::milliseconds{200};
+  o.serve_address = "127.0.0.1:0";
+  o.actor_calls = served_actors<ac_counter>();
+  return o;
+}
+
+template <class R>
+auto got(R r) {
+  REQUIRE_MESSAGE(r, r.error().to_string());
+  return std::move(r).value();
+}
+
+// The owner (one partition) runs it and the other host knows its door.
+bool settled(engine_host& owner, engine_host& other) {
+  if (!owner.engine_of(0))
+    return false;
+  auto parts = other.cluster_node().partitions();
+  return parts.at(0).owner_endpoint
+         == "127.0.0.1:" + std::to_string(*owner.door_port());
+}
+
+} // namespace
+
+TEST_CASE("an actor is called from a node that does not lead it: on its "
+          "owner, once per key, with the owner's errors") {
+  auto mock = start_mock("actors", 1);
+  temp_dir dir;
+  auto a = engine_host::start(ac_options(*mock, dir / "a", "a"));
+  REQUIRE_MESSAGE(a, a.error().to_string());
+  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
+  auto b = engine_host::start(ac_options(*mock, dir / "b", "b"));
+  REQUIRE_MESSAGE(b, b.error().to_string());
+  engine_host& owner = **a;
+  engine_host& other = **b;
+  REQUIRE(wait_until([&] { return settled(owner, other); }, 60s));
+
+  host_actor<ac_counter> far{other, "counter-1"};
+  CHECK(got(far.try_call(&ac_counter::incr, 5)) == 5); // created: T{}
+  CHECK(far.call(&ac_counter::incr, 2) == 7);
+  CHECK(got(far.try_call(&ac_counter::value)) == 7);
+  CHECK(far.call(&ac_counter::label, std::string{"n="}) == "n=7");
+  CHECK(other.counters().forwarded >= 4);
+  // The same actor on the owner's engine, through its own API and
+  // through host_actor on the owner (served locally).
+  auto eng = got(owner.engine_for("counter-1"));
+  CHECK(eng->actor<ac_counter>("counter-1").call(&ac_counter::value) == 7);
+  host_actor<ac_counter> near{owner, "counter-1"};
+  CHECK(near.call(&ac_counter::incr, 1) == 8);
+
+  // A key seen before answers the logged result and runs nothing.
+  auto keyed = far.with({"order-7"});
+  CHECK(keyed.call(&ac_counter::incr, 10) == 18);
+  CHECK(keyed.call(&ac_counter::incr, 10) == 18);
+  CHECK(far.with({"order-7"}).call(&ac_counter::incr, 99) == 18);
+  CHECK(far.call(&ac_counter::value) == 18);
+
+  // The owner's errors arrive as they are.
+  auto failed = far.try_call(&ac_counter::fail);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.code() == errc::failed);
+  CHECK(failed.message().find("refused by the test") != std::string::npos);
+  CHECK_THROWS_AS(far.call(&ac_counter::fail), method_failed);
+  auto unserved = host_actor<ac_unserved>{other, "unserved-1"}.try_call(
+    &ac_unserved::get);
+  REQUIRE_FALSE(unserved);
+  CHECK(unserved.error().code() == errc::invalid_argument);
+  CHECK(unserved.error().message().find("'ac_unserved' is not served")
+        != std::string::npos);
+  // An actor id that is a workflow's, or of another class: the owner's
+  // answer, not a new actor.
+  REQUIRE(eng->try_actor<ac_unserved>("plain-1"));
+  auto other_class = host_actor<ac_counter>{other, "plain-1"}.try_call(
+    &ac_counter::value);
+  REQUIRE_FALSE(other_class);
+  CHECK(other_class.error().code() == errc::type_mismatch);
+  CHECK(far.call(&ac_counter::value) == 18); // nothing ran twice
+  other.stop();
+  owner.stop();
+}
+
+TEST_CASE("a call tried again by its key after its actor's partition moved "
+          "answers the logged result on the next owner") {
+  auto mock = start_mock("actors", 1);
+  temp_dir dir;
+  auto a = engine_host::start(ac_options(*mock, dir / "a", "a"));
+  REQUIRE_MESSAGE(a, a.error().to_string());
+  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
+  auto b = engine_host::start(ac_options(*mock, dir / "b", "b"));
+  REQUIRE_MESSAGE(b, b.error().to_string());
+  engine_host& owner = **a;
+  engine_host& other = **b;
+  REQUIRE(wait_until([&] { return settled(owner, other); }, 60s));
+
+  host_actor<ac_counter> far{other, "counter-2"};
+  CHECK(far.with({"k1"}).call(&ac_counter::incr, 3) == 3);
+  CHECK(far.with({"k2"}).call(&ac_counter::incr, 4) == 7);
+  owner.stop(); // its partition moves to `other`
+  REQUIRE(wait_until([&] { return other.engine_of(0) != nullptr; }, 60s));
+  // Tried again on the new owner (its replica of the log): logged, once.
+  CHECK(far.with({"k1"}).call(&ac_counter::incr, 3) == 3);
+  CHECK(far.with({"k2"}).call(&ac_counter::incr, 4) == 7);
+  CHECK(far.call(&ac_counter::value) == 7);
+  CHECK(far.with({"k3"}).call(&ac_counter::incr, 1) == 8);
+  other.stop();
+}
