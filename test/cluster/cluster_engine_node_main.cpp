@@ -27,11 +27,20 @@
 //   fcheck FROM TO -> for every id, wherever it lives (forwarded to its
 //                     owner's door): "out ID OUTPUT" or "err ID CODE";
 //                     then "fchecked"
+//   acall R ID...  -> calls add(R) on every tally actor ID, wherever it
+//                     lives (host_actor, key "ID.rR"), 4 at a time, on a
+//                     thread of its own (other commands are answered
+//                     meanwhile): "aok ID N" (N: its rounds applied, this
+//                     one included) or "aerr ID ERROR" each; then
+//                     "acalled"
+//   aget ID...     -> each actor's rounds: "aval ID R1,R2,..." ("-" for
+//                     none) or "aerr ID ERROR"; then "agot"
 //   running        -> "running P..." (partitions with an engine here)
 //   quit           -> stops the host, "bye"
 // It prints "ready" once started. Errors go to stderr (and the node's
 // info lines too when PERDURE_NODE_LOG_INFO is set).
 
+#include "perdure/cluster/actor_calls.hpp"
 #include "perdure/cluster/engine_host.hpp"
 
 #include <perdure/perdure.hpp>
@@ -93,7 +102,23 @@ workflow<std::string> chain(const std::string& wf) {
   return w;
 }
 
+// The torture's actor: the rounds applied to it, in order.
+struct tally {
+  std::vector<int> rounds;
+  int add(int round) {
+    rounds.push_back(round);
+    return static_cast<int>(rounds.size());
+  }
+  std::vector<int> get() const {
+    return rounds;
+  }
+};
+PERDURE_ACTOR(tally, (rounds), (add, get))
+
+// One whole line at a time: acall answers from its own thread.
+std::mutex say_mutex;
 void say(const std::string& line) {
+  std::lock_guard guard{say_mutex};
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
@@ -184,6 +209,56 @@ void fcheck(engine_host& host, long from, long to) {
   say("fchecked");
 }
 
+// Calls round `round` on every actor of `ids` through the host (forwarded
+// to each one's owner), 4 at a time; the key makes a call tried again
+// (here by the forward, or by the driver through another node) run once.
+void acall(engine_host& host, int round, const std::vector<std::string>& ids) {
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::vector<std::string> lines;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      for (std::size_t i; (i = next++) < ids.size();) {
+        auto key = ids[i] + ".r" + std::to_string(round);
+        auto n = host_actor<tally>{host, ids[i]}
+                   .with({key})
+                   .try_call(&tally::add, round);
+        std::lock_guard guard{mu};
+        lines.push_back(n ? "aok " + ids[i] + " " + std::to_string(*n)
+                          : "aerr " + ids[i] + " "
+                              + std::string{to_string(n.error().code())});
+      }
+    });
+  for (auto& t : workers)
+    t.join();
+  for (auto& l : lines)
+    say(l);
+  say("acalled");
+}
+
+void aget(engine_host& host, const std::vector<std::string>& ids) {
+  for (auto& id : ids) {
+    auto r = host_actor<tally>{host, id}.try_call(&tally::get);
+    if (!r) {
+      say("aerr " + id + " " + std::string{to_string(r.error().code())});
+      continue;
+    }
+    std::string list;
+    for (auto x : *r)
+      list += (list.empty() ? "" : ",") + std::to_string(x);
+    say("aval " + id + " " + (list.empty() ? "-" : list));
+  }
+  say("agot");
+}
+
+std::vector<std::string> rest(std::istringstream& in) {
+  std::vector<std::string> out;
+  for (std::string w; in >> w;)
+    out.push_back(w);
+  return out;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -230,6 +305,7 @@ int main(int argc, char** argv) {
   o.node.group_properties = {{"session.timeout.ms", session},
                              {"heartbeat.interval.ms", heartbeat}};
   o.engine.actor_threads = 1;
+  o.actor_calls = served_actors<tally>();
   o.engine.stop_timeout = std::chrono::milliseconds{500};
   auto host = engine_host::start(std::move(o));
   if (!host) {
@@ -239,6 +315,7 @@ int main(int argc, char** argv) {
   }
   the_host = host->get();
   say("ready");
+  std::vector<std::thread> calls; // acall threads, joined at quit
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in{line};
@@ -253,6 +330,11 @@ int main(int argc, char** argv) {
       fstart(**host, from, to);
     } else if (word == "fcheck" && in >> from >> to) {
       fcheck(**host, from, to);
+    } else if (word == "acall" && in >> from) {
+      calls.emplace_back([h = host->get(), round = static_cast<int>(from),
+                          ids = rest(in)] { acall(*h, round, ids); });
+    } else if (word == "aget") {
+      aget(**host, rest(in));
     } else if (word == "running") {
       std::string out = "running";
       for (auto p : (*host)->running())
@@ -265,6 +347,8 @@ int main(int argc, char** argv) {
                 << "'\n";
     }
   }
+  for (auto& t : calls)
+    t.join();
   (*host)->stop();
   say("bye");
   ::close(effects_fd);

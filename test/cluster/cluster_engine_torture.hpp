@@ -30,7 +30,37 @@ struct engine_torture_config {
   int broker_stops = 0; ///< a broker down while steps run, then up again
   int leader_moves = 0; ///< a partition's leader moved to another broker
   bool grow = false;    ///< a node added half-way through the faults
+  int actors = 16;      ///< tally actors called each round (0: none)
 };
+
+/// What a run did and found (printed by report_engine_torture).
+struct engine_torture_summary {
+  std::size_t nodes = 0; ///< at the end
+  int kills = 0;
+  int pauses = 0;
+  int broker_stops = 0;
+  int leader_moves = 0;
+  // Workflows started through random nodes, and the starts that failed.
+  std::size_t forward_started = 0;
+  std::size_t forward_start_errors = 0;
+  // Ids answered through random nodes, and those not finished yet then.
+  std::size_t forward_answered = 0;
+  std::size_t forward_errors = 0;
+  // Actor calls: rounds, calls sent, tried again, error answers.
+  int actor_rounds = 0;
+  std::size_t actor_calls = 0;
+  std::size_t actor_retries = 0;
+  std::size_t actor_errors = 0;
+  std::size_t executions = 0;
+  std::size_t reruns = 0;
+  std::size_t zombie_runs = 0;
+  double seconds = 0;
+  std::vector<std::string> violations;
+};
+
+/// Prints the summary and "result: OK" or "result: FAILED"; 0 when OK.
+int report_engine_torture(const engine_torture_config& c,
+                          const engine_torture_summary& s);
 
 /// Reads "--nodes N --kills K ..." (every option takes a number); throws
 /// std::invalid_argument for an unknown option or a value out of range.

@@ -2,6 +2,7 @@
 #include "cluster_engine_torture.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -98,14 +99,17 @@ engine_torture_config parse_engine_torture(int argc, char** argv) {
       c.leader_moves = static_cast<int>(v);
     else if (k == "--grow")
       c.grow = v != 0;
+    else if (k == "--actors")
+      c.actors = static_cast<int>(v);
     else
       throw std::invalid_argument{"unknown option " + k};
   }
   if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1
-      || c.broker_stops < 0 || c.leader_moves < 0)
+      || c.broker_stops < 0 || c.leader_moves < 0 || c.actors < 0)
     throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
                                 "--pauses >= 0, --workflows >= 1, "
-                                "--broker-stops >= 0, --leader-moves >= 0"};
+                                "--broker-stops >= 0, --leader-moves >= 0, "
+                                "--actors >= 0"};
   return c;
 }
 
@@ -147,6 +151,35 @@ verify_effects(const std::filesystem::path& effects, int workflows,
                  all[id + " " + std::to_string(k)], v);
   }
   return v;
+}
+
+int report_engine_torture(const engine_torture_config& c,
+                          const engine_torture_summary& s) {
+  std::printf("perdure-cluster-engine-torture: seed %llu\n"
+              "  nodes          %zu (%d at the start), %d partitions\n"
+              "  kills          %d (SIGKILL, restarted)\n"
+              "  pauses         %d (SIGSTOP past the takeover, SIGCONT)\n"
+              "  broker stops   %d, leader moves %d\n"
+              "  through random nodes %zu started (%zu failed), %zu"
+              " answered (%zu not finished yet)\n"
+              "  actors         %d, %d rounds: %zu calls through random"
+              " nodes (%zu tried again, %zu error answers)\n"
+              "  workflows      %d, %d steps each\n"
+              "  executions     %zu (%zu re-runs of steps killed before"
+              " their success was logged, %zu zombie runs after it)\n"
+              "  duration       %.1f s\n",
+              static_cast<unsigned long long>(c.seed), s.nodes, c.nodes,
+              c.partitions, s.kills, s.pauses, s.broker_stops,
+              s.leader_moves, s.forward_started, s.forward_start_errors,
+              s.forward_answered, s.forward_errors, c.actors,
+              s.actor_rounds, s.actor_calls, s.actor_retries,
+              s.actor_errors, c.workflows, engine_torture_steps,
+              s.executions, s.reruns, s.zombie_runs, s.seconds);
+  for (auto& v : s.violations)
+    std::printf("VIOLATION: %s\n", v.c_str());
+  std::printf("result: %s\n", s.violations.empty() ? "OK" : "FAILED");
+  std::fflush(stdout);
+  return s.violations.empty() ? 0 : 1;
 }
 
 } // namespace perdure::test

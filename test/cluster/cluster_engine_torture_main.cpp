@@ -11,6 +11,10 @@
 // SIGCONT: a zombie), stops a broker (leadership moved off it, steps must
 // run on, then back), moves a partition's leader, or (half-way) adds a
 // node. Ids are read through random nodes after kills and at the end.
+// Before each fault a round of calls to the tally actors starts through a
+// random node (in flight while the fault strikes; tried again by the same
+// keys through other nodes until every actor acknowledged it), and every
+// actor's state is read at the end (cluster_engine_torture_actors.hpp).
 // The verdict (cluster_engine_torture_check.cpp): one output per
 // workflow, the same through any node, and a step whose success was
 // logged never ran again under its epoch or a newer one. Waits are for
@@ -18,13 +22,14 @@
 //
 //   perdure-cluster-engine-torture [--nodes N] [--kills K] [--pauses S]
 //       [--workflows W] [--seed X] [--session-timeout-ms MS]
-//       [--broker-stops B] [--leader-moves L] [--grow 0|1]
+//       [--broker-stops B] [--leader-moves L] [--grow 0|1] [--actors A]
 
 #include "cluster_engine_torture.hpp"
+#include "cluster_engine_torture_actors.hpp"
+#include "cluster_engine_torture_nodes.hpp"
 #include "splitmix.hpp"
 
 #include "kafka_mock_process.hpp"
-#include "subprocess.hpp"
 #include "temp_dir.hpp"
 
 #include "perdure/cluster/kafka_log.hpp"
@@ -52,17 +57,10 @@ namespace {
 
 constexpr int steps = test::engine_torture_steps;
 
-struct node_slot {
-  std::string id;
-  std::filesystem::path dir;
-  std::unique_ptr<test::subprocess> proc;
-  bool alive = false;
-  bool paused = false; // SIGSTOPped: not asked anything
-};
-
 class driver {
  public:
-  explicit driver(test::engine_torture_config c) : c_(c), rng_{c.seed} {
+  explicit driver(test::engine_torture_config c)
+    : c_(c), rng_{c.seed}, book_{c.actors} {
     mock_ = std::make_unique<test::kafka_mock_process>(
         std::vector<std::string>{"--brokers", "3"});
     auto answer = mock_->command("topic " + cluster::kafka_log_topic(app_)
@@ -70,17 +68,17 @@ class driver {
                                  + " 3");
     if (answer != "ok")
       throw std::runtime_error{"mock topic: " + answer};
-    for (int i = 0; i < c_.nodes; ++i) {
-      nodes_.emplace_back();
-      nodes_.back().id = "e" + std::to_string(i);
-      nodes_.back().dir = dir_ / nodes_.back().id;
-    }
+    nodes_ = std::make_unique<test::engine_nodes>(test::node_launch{
+      PERDURE_CLUSTER_ENGINE_NODE, mock_->bootstrap(), app_, dir_.path(),
+      effects_, c_.session_ms});
+    for (int i = 0; i < c_.nodes; ++i)
+      nodes_->add();
   }
 
   int run() {
     auto t0 = clock_type::now();
-    for (std::size_t i = 0; i < nodes_.size(); ++i)
-      start_node(i);
+    for (std::size_t i = 0; i < nodes_->size(); ++i)
+      nodes_->start(i);
     until([&] { return all_running(); }, "every partition running");
     std::vector<char> faults;
     faults.insert(faults.end(), static_cast<std::size_t>(c_.kills), 'k');
@@ -106,6 +104,7 @@ class driver {
                                      static_cast<std::size_t>(slice) * steps
                                          / 2 + 1),
                "steps run");
+      auto caller = begin_calls();
       if (f == 'k')
         kill(victim());
       else if (f == 'p')
@@ -116,6 +115,7 @@ class driver {
         move_leader();
       else
         add_node();
+      finish_calls(caller);
     }
     released_ = c_.workflows;
     until([&] {
@@ -125,61 +125,18 @@ class driver {
     // Every id again through one node: most are forwarded to their owners.
     ask_forwarded(0, released_);
     verify();
-    return report(t0);
+    s_.seconds = std::chrono::duration<double>(clock_type::now() - t0)
+                   .count();
+    return report();
   }
 
  private:
-  // -- processes ----------------------------------------------------------
-  void start_node(std::size_t i) {
-    auto& n = nodes_[i];
-    n.proc = std::make_unique<test::subprocess>(
-      std::vector<std::string>{
-        PERDURE_CLUSTER_ENGINE_NODE, "--brokers", mock_->bootstrap(),
-        "--app", app_, "--id", n.id, "--dir", n.dir.string(), "--effects",
-        effects_.string(), "--session-timeout-ms",
-        std::to_string(c_.session_ms), "--heartbeat-ms",
-        std::to_string(std::max(c_.session_ms / 3, 50))},
-      test::subprocess_options{.pipe_stdin = true});
-    n.alive = true;
-    auto line = n.proc->read_line(120s);
-    if (line != "ready")
-      throw std::runtime_error{"node " + n.id + " did not start: '" + line
-                               + "'"};
-  }
-
-  // Sends `command` and returns the answer's lines up to the one starting
-  // with `last` (included).
-  std::vector<std::string> ask(node_slot& n, const std::string& command,
+  std::vector<std::string> ask(test::node_slot& n, const std::string& command,
                                const std::string& last) {
-    if (!n.proc->send_line(command))
-      throw std::runtime_error{"node " + n.id + " gone"};
-    std::vector<std::string> lines;
-    auto end = clock_type::now() + 120s;
-    while (clock_type::now() < end) {
-      auto line = n.proc->read_line(1s);
-      if (line.empty())
-        continue;
-      lines.push_back(line);
-      if (line.rfind(last, 0) == 0)
-        return lines;
-    }
-    throw std::runtime_error{"node " + n.id + " did not answer '" + command
-                             + "'"};
+    return nodes_->ask(n, command, last);
   }
-
-  // The partitions each live node runs an engine for.
   std::vector<std::set<int>> running() {
-    std::vector<std::set<int>> out(nodes_.size());
-    for (std::size_t i = 0; i < nodes_.size(); ++i)
-      if (nodes_[i].alive && !nodes_[i].paused) {
-        std::istringstream in{ask(nodes_[i], "running", "running").back()};
-        std::string word;
-        int p = 0;
-        in >> word;
-        while (in >> p)
-          out[i].insert(p);
-      }
-    return out;
+    return nodes_->running();
   }
 
   bool all_running() {
@@ -198,26 +155,23 @@ class driver {
       if (!now[i].empty())
         busy.push_back(i);
     if (busy.empty())
-      return rng_.below(nodes_.size());
+      return rng_.below(nodes_->size());
     return busy[rng_.below(busy.size())];
   }
 
   void start_all() {
-    for (auto& n : nodes_)
-      if (n.alive && !n.paused)
-        ask(n, "start 0 " + std::to_string(released_), "started");
+    for (auto i : nodes_->up())
+      ask((*nodes_)[i], "start 0 " + std::to_string(released_), "started");
   }
 
   // Asks every node for the workflows it runs; true once every released
   // one reported an output.
   bool check_all() {
     outputs_.clear();
-    for (auto& n : nodes_)
-      if (!n.alive || n.paused)
-        continue;
-      else
-        for (auto& line :
-             ask(n, "check 0 " + std::to_string(released_), "checked")) {
+    for (auto i : nodes_->up())
+        for (auto& line : ask((*nodes_)[i],
+                              "check 0 " + std::to_string(released_),
+                              "checked")) {
           std::istringstream in{line};
           std::string word, id, out;
           in >> word >> id >> out;
@@ -228,28 +182,28 @@ class driver {
   }
 
   void kill(std::size_t i) {
-    auto& n = nodes_[i];
+    auto& n = (*nodes_)[i];
     auto t0 = clock_type::now();
     n.proc->kill();
     n.alive = false;
-    ++kills_;
+    ++s_.kills;
     until([&] { return all_running(); },
           "failover after killing node " + n.id);
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     std::printf("kill %d: node %s, partitions running again after %.2f s\n",
-                kills_, n.id.c_str(), took.count());
+                s_.kills, n.id.c_str(), took.count());
     std::fflush(stdout);
     // The latest ids through a survivor, while the group has not settled
     // yet (its rebalance may move partitions again meanwhile).
     ask_forwarded(std::max(0, released_ - 20), released_);
-    start_node(i);
+    nodes_->start(i);
   }
 
   // SIGSTOP until every partition runs on the others, then SIGCONT: it
   // comes back as a zombie (its engines run on until it reads the new
   // claims) and stays a member.
   void pause(std::size_t i) {
-    auto& n = nodes_[i];
+    auto& n = (*nodes_)[i];
     auto t0 = clock_type::now();
     n.proc->signal(SIGSTOP);
     until([&] { return n.proc->stopped(); }, "node " + n.id + " stopped",
@@ -260,11 +214,11 @@ class driver {
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     n.proc->signal(SIGCONT);
     n.paused = false;
-    ++pauses_;
+    ++s_.pauses;
     ask(n, "running", "running"); // it runs again
     std::printf("pause %d: node %s, partitions running elsewhere after "
                 "%.2f s\n",
-                pauses_, n.id.c_str(), took.count());
+                s_.pauses, n.id.c_str(), took.count());
     std::fflush(stdout);
   }
 
@@ -310,14 +264,14 @@ class driver {
       mock("leader " + cluster::kafka_log_topic(app_) + " "
            + std::to_string(p) + " " + std::to_string(to));
     }
-    ++broker_stops_;
+    ++s_.broker_stops;
     // Steps run fast: what was released before may all have run.
     progress(extra_, 10,
              "steps run while broker " + std::to_string(b) + " is down");
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     mock("broker up " + std::to_string(b));
     std::printf("broker %d: broker %d down, steps ran on after %.2f s\n",
-                broker_stops_, b, took.count());
+                s_.broker_stops, b, took.count());
     std::fflush(stdout);
   }
 
@@ -329,30 +283,27 @@ class driver {
     auto to = 1 + static_cast<int>(rng_.below(3));
     mock("leader " + cluster::kafka_log_topic(app_) + " " + std::to_string(p)
          + " " + std::to_string(to));
-    ++leader_moves_;
+    ++s_.leader_moves;
     progress(extra_, 10,
              "steps run after partition " + std::to_string(p)
                + "'s leader moved");
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     std::printf("leader %d: partition %d to broker %d, steps ran on after "
                 "%.2f s\n",
-                leader_moves_, p, to, took.count());
+                s_.leader_moves, p, to, took.count());
     std::fflush(stdout);
   }
 
   // A node joins: the group gives it partitions, which it claims.
   void add_node() {
     auto t0 = clock_type::now();
-    auto i = nodes_.size();
-    nodes_.emplace_back();
-    nodes_.back().id = "e" + std::to_string(i);
-    nodes_.back().dir = dir_ / nodes_.back().id;
-    start_node(i);
+    auto i = nodes_->add();
+    nodes_->start(i);
     until([&] { return !running()[i].empty() && all_running(); },
-          "node " + nodes_[i].id + " joined and runs a partition");
+          "node " + (*nodes_)[i].id + " joined and runs a partition");
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     std::printf("grow: node %s added, runs partitions after %.2f s\n",
-                nodes_[i].id.c_str(), took.count());
+                (*nodes_)[i].id.c_str(), took.count());
     std::fflush(stdout);
   }
 
@@ -386,19 +337,16 @@ class driver {
       long started = 0;
       in >> word;
       if (word == "fstarted" && in >> started)
-        forward_started_ += static_cast<std::size_t>(started);
-      else if (word == "err" && ++forward_start_errors_ <= 5)
+        s_.forward_started += static_cast<std::size_t>(started);
+      else if (word == "err" && ++s_.forward_start_errors <= 5)
         std::printf("a start through node %s failed: %s\n", n.id.c_str(),
                     line.c_str());
     }
   }
 
-  node_slot& random_up() {
-    std::vector<std::size_t> up;
-    for (std::size_t i = 0; i < nodes_.size(); ++i)
-      if (nodes_[i].alive && !nodes_[i].paused)
-        up.push_back(i);
-    return nodes_[up[rng_.below(up.size())]];
+  test::node_slot& random_up() {
+    auto up = nodes_->up();
+    return (*nodes_)[up[rng_.below(up.size())]];
   }
 
   // A random running node answers ids FROM .. TO-1 through its host (its
@@ -414,46 +362,72 @@ class driver {
       if (word == "out")
         forwarded_[id].insert(out);
       else if (word == "err")
-        ++forward_errors_;
+        ++s_.forward_errors;
     }
+  }
+
+  // -- the actors ---------------------------------------------------------
+  // Sends the next round of actor calls to a random node, without waiting
+  // for its answer: the calls are in flight while the fault strikes. The
+  // node's slot and process generation, or -1 without actors.
+  std::pair<int, int> begin_calls() {
+    if (c_.actors == 0)
+      return {-1, 0};
+    auto& n = random_up();
+    if (!n.proc->send_line(book_.next_round()))
+      throw std::runtime_error{"node " + n.id + " gone"};
+    return {static_cast<int>(&n - nodes_->slots().data()), n.generation};
+  }
+
+  // Reads the round's answers from the node it was sent to, unless that
+  // node was killed meanwhile (restarted: its answers are lost), then
+  // calls the actors that did not acknowledge it again, by the same keys,
+  // through random nodes.
+  void finish_calls(std::pair<int, int> caller) {
+    if (caller.first < 0)
+      return;
+    auto& n = (*nodes_)[static_cast<std::size_t>(caller.first)];
+    if (n.alive && n.generation == caller.second) {
+      auto lines = std::move(n.actor_lines);
+      n.actor_lines.clear();
+      if (std::find(lines.begin(), lines.end(), "acalled") == lines.end())
+        for (auto& l : nodes_->answer(n, "acall", "acalled"))
+          lines.push_back(l);
+      book_.take(lines);
+    }
+    until([&] {
+      if (book_.round_done())
+        return true;
+      book_.take(ask(random_up(), book_.retry_command(), "acalled"));
+      return book_.round_done();
+    }, "actor round " + std::to_string(book_.round()) + " acknowledged");
   }
 
   void verify() {
     auto v = test::verify_effects(effects_, c_.workflows, outputs_,
                                   forwarded_);
-    executions_ = v.executions;
-    rerun_ = v.reruns;
-    zombie_runs_ = v.zombie_runs;
-    violations_.insert(violations_.end(), v.violations.begin(),
-                       v.violations.end());
+    s_.executions = v.executions;
+    s_.reruns = v.reruns;
+    s_.zombie_runs = v.zombie_runs;
+    s_.violations.insert(s_.violations.end(), v.violations.begin(),
+                         v.violations.end());
+    if (c_.actors > 0)
+      book_.verify(ask(random_up(), book_.get_command(), "agot"));
+    s_.violations.insert(s_.violations.end(), book_.violations.begin(),
+                         book_.violations.end());
   }
 
-  int report(clock_type::time_point t0) {
-    for (auto& n : nodes_)
+  int report() {
+    for (auto& n : nodes_->slots())
       if (n.alive)
         ask(n, "quit", "bye");
-    auto secs = std::chrono::duration<double>(clock_type::now() - t0);
-    std::printf("perdure-cluster-engine-torture: seed %llu\n"
-                "  nodes          %zu (%d at the start), %d partitions\n"
-                "  kills          %d (SIGKILL, restarted)\n"
-                "  pauses         %d (SIGSTOP past the takeover, SIGCONT)\n"
-                "  broker stops   %d, leader moves %d\n"
-                "  through random nodes %zu started (%zu failed), %zu"
-                " answered (%zu not finished yet)\n"
-                "  workflows      %d, %d steps each\n"
-                "  executions     %zu (%zu re-runs of steps killed before"
-                " their success was logged, %zu zombie runs after it)\n"
-                "  duration       %.1f s\n",
-                static_cast<unsigned long long>(c_.seed), nodes_.size(),
-                c_.nodes, c_.partitions, kills_, pauses_, broker_stops_,
-                leader_moves_, forward_started_, forward_start_errors_,
-                forwarded_.size(), forward_errors_,
-                c_.workflows, steps, executions_, rerun_,
-                zombie_runs_, secs.count());
-    for (auto& v : violations_)
-      std::printf("VIOLATION: %s\n", v.c_str());
-    std::printf("result: %s\n", violations_.empty() ? "OK" : "FAILED");
-    return violations_.empty() ? 0 : 1;
+    s_.nodes = nodes_->size();
+    s_.forward_answered = forwarded_.size();
+    s_.actor_rounds = book_.round();
+    s_.actor_calls = book_.calls;
+    s_.actor_retries = book_.retries;
+    s_.actor_errors = book_.errors;
+    return test::report_engine_torture(c_, s_);
   }
 
   test::engine_torture_config c_;
@@ -462,26 +436,16 @@ class driver {
   std::string app_ = "etorture";
   std::filesystem::path effects_ = dir_ / "effects";
   std::unique_ptr<test::kafka_mock_process> mock_;
-  std::vector<node_slot> nodes_;
+  std::unique_ptr<test::engine_nodes> nodes_;
   int released_ = 0;
   // Workflows progress() releases after a broker or leader fault (run()
   // keeps them out of the slices).
   static constexpr int extra_ = 5;
-  int kills_ = 0;
-  int pauses_ = 0;
-  int broker_stops_ = 0;
-  int leader_moves_ = 0;
   std::map<std::string, std::set<std::string>> outputs_;
   // Outputs read through random nodes (ask_forwarded), and the errors.
   std::map<std::string, std::set<std::string>> forwarded_;
-  std::size_t forward_errors_ = 0;
-  // Workflows started through random nodes, and the starts that failed.
-  std::size_t forward_started_ = 0;
-  std::size_t forward_start_errors_ = 0;
-  std::size_t executions_ = 0;
-  std::size_t rerun_ = 0;
-  std::size_t zombie_runs_ = 0;
-  std::vector<std::string> violations_;
+  test::actor_round_book book_;
+  test::engine_torture_summary s_;
 };
 
 } // namespace

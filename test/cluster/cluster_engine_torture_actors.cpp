@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cluster_engine_torture_actors.hpp"
+
+#include <sstream>
+
+namespace perdure::test {
+
+namespace {
+
+// "a-17" -> 17; -1 for anything else.
+int actor_index(const std::string& id) {
+  if (id.rfind("a-", 0) != 0)
+    return -1;
+  try {
+    return std::stoi(id.substr(2));
+  } catch (...) {
+    return -1;
+  }
+}
+
+} // namespace
+
+actor_round_book::actor_round_book(int actors) : actors_(actors) {
+}
+
+std::string actor_round_book::command(const std::set<int>& which) const {
+  std::string out = "acall " + std::to_string(round_);
+  for (auto i : which)
+    out += " a-" + std::to_string(i);
+  return out;
+}
+
+std::string actor_round_book::next_round() {
+  ++round_;
+  pending_.clear();
+  for (int i = 0; i < actors_; ++i)
+    pending_.insert(i);
+  calls += pending_.size();
+  return command(pending_);
+}
+
+std::string actor_round_book::retry_command() {
+  if (pending_.empty())
+    return {};
+  retries += pending_.size();
+  calls += pending_.size();
+  return command(pending_);
+}
+
+void actor_round_book::take(const std::vector<std::string>& lines) {
+  for (auto& line : lines) {
+    std::istringstream in{line};
+    std::string word, id;
+    int n = 0;
+    in >> word >> id;
+    if (word == "aerr") {
+      ++errors;
+      continue;
+    }
+    if (word != "aok")
+      continue;
+    auto i = actor_index(id);
+    if (i < 0 || i >= actors_ || !(in >> n)) {
+      violations.push_back("malformed actor answer '" + line + "'");
+      continue;
+    }
+    // The n-th round applied to the actor is this one: n == round.
+    if (n != round_)
+      violations.push_back("actor " + id + ": round " + std::to_string(round_)
+                           + " acknowledged as its " + std::to_string(n)
+                           + "th applied round");
+    pending_.erase(i);
+  }
+}
+
+std::string actor_round_book::get_command() const {
+  std::string out = "aget";
+  for (int i = 0; i < actors_; ++i)
+    out += " a-" + std::to_string(i);
+  return out;
+}
+
+void actor_round_book::verify(const std::vector<std::string>& lines) {
+  std::string expected;
+  for (int r = 1; r <= round_; ++r)
+    expected += (r > 1 ? "," : "") + std::to_string(r);
+  if (expected.empty())
+    expected = "-"; // as the node writes an empty list
+  std::set<int> seen;
+  for (auto& line : lines) {
+    std::istringstream in{line};
+    std::string word, id, rounds;
+    in >> word >> id >> rounds;
+    if (word != "aval" && word != "aerr")
+      continue;
+    auto i = actor_index(id);
+    if (i < 0 || i >= actors_) {
+      violations.push_back("malformed actor answer '" + line + "'");
+      continue;
+    }
+    seen.insert(i);
+    if (word == "aerr")
+      violations.push_back("actor " + id + " could not be read: " + rounds);
+    else if (rounds != expected)
+      violations.push_back("actor " + id + " holds rounds " + rounds
+                           + ", expected " + expected);
+  }
+  if (static_cast<int>(seen.size()) != actors_)
+    violations.push_back(std::to_string(actors_ - static_cast<int>(
+                                                    seen.size()))
+                         + " actors not answered at the end");
+}
+
+} // namespace perdure::test
