@@ -5,6 +5,8 @@
 
 #include "engine_door.hpp"
 
+#include "perdure/eventlog/codec.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -53,6 +55,36 @@ perdure::status submit_graph(engine& eng, const std::string& id,
   return {};
 }
 
+using listed = std::vector<std::tuple<std::string, std::uint8_t>>;
+
+// The engine's `busy` for an operation on a live workflow means "it is
+// live", not "try again": answered as conflict, or the sender would retry
+// it (as it retries an owner that is changing) until forward_deadline.
+perdure::status live_is_conflict(perdure::status st) {
+  if (st.code() == errc::busy)
+    return {errc::conflict, st.message()};
+  return st;
+}
+
+result<std::string> list_on(engine& eng, const std::string& bytes) {
+  auto codes = codec::decode<std::vector<std::uint8_t>>(bytes);
+  if (!codes)
+    return unexpected{errc::invalid_argument,
+                      "a list request does not decode: "
+                        + codes.error().message()};
+  std::vector<workflow_status> filter;
+  for (auto c : *codes)
+    filter.push_back(static_cast<workflow_status>(c));
+  auto entries = eng.try_list(std::move(filter));
+  if (!entries)
+    return std::move(entries).error();
+  listed out;
+  out.reserve(entries->size());
+  for (auto& e : *entries)
+    out.emplace_back(std::move(e.id), static_cast<std::uint8_t>(e.status));
+  return codec::encode(out);
+}
+
 result<std::string> run_on(engine_host& host,
                            const engine_host_options& options, engine& eng,
                            request_kind kind, const std::string& id,
@@ -85,6 +117,20 @@ result<std::string> run_on(engine_host& host,
       auto st = eng.signal_bytes(id, name, bytes, "forwarded");
       if (!st)
         return unexpected{std::move(st)};
+      return std::string{};
+    }
+    case request_kind::list:
+      return list_on(eng, bytes);
+    case request_kind::remove: {
+      auto st = eng.try_remove(id);
+      if (!st)
+        return unexpected{live_is_conflict(std::move(st))};
+      return std::string{};
+    }
+    case request_kind::resume: {
+      auto h = eng.try_resume(id);
+      if (!h)
+        return unexpected{live_is_conflict(std::move(h).error())};
       return std::string{};
     }
     case request_kind::actor_call:
@@ -170,6 +216,70 @@ result<std::string> forward_request(engine_host& host,
         || std::chrono::steady_clock::now() >= deadline)
       return r;
   }
+}
+
+result<workflow_status> engine_host::try_status(std::string_view id) {
+  auto r = request(request_kind::status, id, {}, {});
+  if (!r)
+    return std::move(r).error();
+  if (r->size() != 1)
+    return unexpected{errc::corruption, "a status answer is not one byte"};
+  return static_cast<workflow_status>(static_cast<unsigned char>((*r)[0]));
+}
+
+perdure::status engine_host::try_cancel(std::string_view id) {
+  auto r = request(request_kind::cancel, id, {}, {});
+  return r ? perdure::status{} : std::move(r).error();
+}
+
+perdure::status engine_host::try_remove(std::string_view id) {
+  auto r = request(request_kind::remove, id, {}, {});
+  return r ? perdure::status{} : std::move(r).error();
+}
+
+perdure::status engine_host::try_resume(std::string_view id) {
+  auto r = request(request_kind::resume, id, {}, {});
+  return r ? perdure::status{} : std::move(r).error();
+}
+
+result<std::vector<workflow_entry>>
+engine_host::try_list(std::vector<workflow_status> filter) {
+  std::vector<std::uint8_t> codes;
+  for (auto s : filter)
+    codes.push_back(static_cast<std::uint8_t>(s));
+  auto bytes = codec::encode(codes);
+  // One request per partition, to its owner: an id that maps there routes
+  // it (the owner's engine lists only its partition's workflows).
+  auto& map = routing();
+  std::vector<std::string> route(map.partitions());
+  std::size_t found = 0;
+  for (std::uint64_t k = 0; found < route.size(); ++k) {
+    auto id = "perdure-list-" + std::to_string(k);
+    auto& slot = route[map.partition_of(id)];
+    if (slot.empty()) {
+      slot = std::move(id);
+      ++found;
+    }
+  }
+  std::vector<workflow_entry> out;
+  for (std::size_t p = 0; p < route.size(); ++p) {
+    auto r = request(request_kind::list, route[p], {}, bytes);
+    if (!r)
+      return unexpected{r.error().code(),
+                        fmt::format("listing partition {}: {}", p,
+                                    r.error().message())};
+    auto entries = codec::decode<listed>(*r);
+    if (!entries)
+      return unexpected{errc::corruption,
+                        fmt::format("partition {}'s list does not decode: "
+                                    "{}",
+                                    p, entries.error().message())};
+    for (auto& [id, st] : *entries)
+      out.push_back({std::move(id), static_cast<workflow_status>(st)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
 }
 
 } // namespace perdure::cluster

@@ -471,20 +471,6 @@ result<std::string> engine_host::request(request_kind kind,
                          name, std::move(bytes));
 }
 
-result<workflow_status> engine_host::try_status(std::string_view id) {
-  auto r = request(request_kind::status, id, {}, {});
-  if (!r)
-    return std::move(r).error();
-  if (r->size() != 1)
-    return unexpected{errc::corruption, "a status answer is not one byte"};
-  return static_cast<workflow_status>(static_cast<unsigned char>((*r)[0]));
-}
-
-status engine_host::try_cancel(std::string_view id) {
-  auto r = request(request_kind::cancel, id, {}, {});
-  return r ? status{} : std::move(r).error();
-}
-
 std::optional<std::uint16_t> engine_host::door_port() const noexcept {
   if (!impl_->door)
     return std::nullopt;

@@ -54,7 +54,8 @@ void actor_round_book::take(const std::vector<std::string>& lines) {
     int n = 0;
     in >> word >> id;
     if (word == "aerr") {
-      ++errors;
+      if (++errors <= 5)
+        first_errors.push_back(line);
       continue;
     }
     if (word != "aok")
@@ -67,8 +68,8 @@ void actor_round_book::take(const std::vector<std::string>& lines) {
     // The n-th round applied to the actor is this one: n == round.
     if (n != round_)
       violations.push_back("actor " + id + ": round " + std::to_string(round_)
-                           + " acknowledged as its " + std::to_string(n)
-                           + "th applied round");
+                           + " acknowledged with " + std::to_string(n)
+                           + " rounds applied");
     pending_.erase(i);
   }
 }

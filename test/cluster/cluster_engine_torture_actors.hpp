@@ -47,6 +47,7 @@ class actor_round_book {
   std::size_t calls = 0;   ///< calls sent (each actor once per try)
   std::size_t retries = 0; ///< calls tried again (their first answer lost)
   std::size_t errors = 0;  ///< answers that were errors (tried again)
+  std::vector<std::string> first_errors; ///< the first 5 of them
   std::vector<std::string> violations;
 
  private:

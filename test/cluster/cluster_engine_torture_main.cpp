@@ -427,6 +427,8 @@ class driver {
     s_.actor_calls = book_.calls;
     s_.actor_retries = book_.retries;
     s_.actor_errors = book_.errors;
+    for (auto& e : book_.first_errors)
+      std::printf("an actor call failed (tried again): %s\n", e.c_str());
     return test::report_engine_torture(c_, s_);
   }
 

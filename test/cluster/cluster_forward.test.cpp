@@ -2,7 +2,8 @@
 // Any node serves any id: engine_host::try_* through a node that does not
 // lead the id's partition reach the owner's door (CAF's network layer, on
 // loopback) and return its answer; a run in flight while the owner stops
-// is tried again on the next owner and runs once. On the 3-broker mock.
+// is tried again on the next owner and runs once; list, remove and resume
+// reach every partition's owner. On the 3-broker mock.
 
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
@@ -12,10 +13,12 @@
 #include "node_test_util.hpp"
 #include "temp_dir.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -224,4 +227,80 @@ TEST_CASE("a run forwarded while its owner stops completes on the next "
   CHECK(fw_runs[3] == 1);
   CHECK(other.counters().forward_retries >= 1);
   other.stop();
+}
+
+TEST_CASE("list, remove and resume through any node reach every "
+          "partition's owner") {
+  auto mock = start_mock("fwd", 2);
+  temp_dir dir;
+  auto a = engine_host::start(fw_options(*mock, dir / "a", "a"));
+  REQUIRE_MESSAGE(a, a.error().to_string());
+  auto b = engine_host::start(fw_options(*mock, dir / "b", "b"));
+  REQUIRE_MESSAGE(b, b.error().to_string());
+  engine_host* hosts[] = {a->get(), b->get()};
+  // One partition each, and each knows the other's door.
+  auto doors_known = [&] {
+    for (auto* h : hosts)
+      for (auto& part : h->cluster_node().partitions())
+        if (part.owner_endpoint.empty())
+          return false;
+    return true;
+  };
+  REQUIRE(wait_until([&] {
+    return (*a)->running().size() == 1 && (*b)->running().size() == 1
+           && doors_known();
+  }, 60s));
+  const auto& map = (*a)->routing();
+  // Two finished and one waiting workflow in each partition, started
+  // through host a (so half of them forwarded).
+  std::vector<std::string> done, waiting;
+  for (partition_id p = 0; p < 2; ++p)
+    for (int k = 0; k < 3; ++k) {
+      auto id = fw_id_in(map, p) + "-l" + std::to_string(k);
+      while (map.partition_of(id) != p)
+        id += "x";
+      REQUIRE((*a)->try_start(fw_waits(), id));
+      if (k < 2) {
+        REQUIRE((*a)->try_signal(id, "n", k));
+        CHECK(got((*a)->try_output<int>(id)) == 100 + k);
+        done.push_back(id);
+      } else {
+        waiting.push_back(id);
+      }
+    }
+  for (auto* h : hosts) {
+    auto all = got(h->try_list());
+    REQUIRE(all.size() == 6);
+    CHECK(std::is_sorted(all.begin(), all.end(),
+                         [](auto& x, auto& y) { return x.id < y.id; }));
+    auto running = got(h->try_list({workflow_status::running}));
+    REQUIRE(running.size() == 2);
+    for (auto& e : running)
+      CHECK(std::find(waiting.begin(), waiting.end(), e.id)
+            != waiting.end());
+    CHECK(got(h->try_list({workflow_status::successful})).size() == 4);
+  }
+  // Remove: a finished workflow goes, wherever it lives; a live one is
+  // conflict (not retried as busy), unknown is not_found.
+  for (auto& id : done) {
+    auto* other = (*a)->engine_of(map.partition_of(id)) ? hosts[1] : hosts[0];
+    REQUIRE(other->try_remove(id));
+    CHECK(other->try_status(id).error().code() == errc::not_found);
+  }
+  CHECK(got((*b)->try_list()).size() == 2);
+  for (auto& id : waiting) {
+    auto st = (*b)->try_remove(id);
+    CHECK(st.code() == errc::conflict);
+    CHECK((*a)->try_resume(id).code() == errc::conflict);
+  }
+  CHECK((*a)->try_remove(done[0]).code() == errc::not_found);
+  // Resume of a canceled workflow: the owner's answer.
+  REQUIRE((*b)->try_cancel(waiting[0]));
+  REQUIRE(wait_until([&] {
+    return status_is(**a, waiting[0], workflow_status::canceled);
+  }, 60s));
+  CHECK((*a)->try_resume(waiting[0]).code() == errc::canceled);
+  CHECK(got((*a)->try_list({workflow_status::canceled})).size() == 1);
+  (*b)->stop();
+  (*a)->stop();
 }

@@ -108,6 +108,11 @@ enum class request_kind : std::uint8_t {
   /// id: the actor; name: the method; bytes: actor_calls.hpp's request
   /// (class, idempotency key, arguments); answer: the encoded result
   actor_call = 7,
+  /// id: routes to a partition; bytes: the statuses (one byte each);
+  /// answer: that partition's (id, status) pairs
+  list = 8,
+  remove = 9, ///< answer: empty
+  resume = 10, ///< answer: empty, once resumed
 };
 
 /// What a host did since it started.
@@ -226,6 +231,18 @@ class engine_host {
     return detail::decode_value<T>(*bytes);
   }
   perdure::status try_cancel(std::string_view id);
+  /// engine::try_remove on the owner; a live workflow is conflict (not
+  /// busy: busy is what the sender retries).
+  perdure::status try_remove(std::string_view id);
+  /// engine::try_resume on the owner, answered once it resumed (follow it
+  /// by id); a live workflow is conflict, as for try_remove.
+  perdure::status try_resume(std::string_view id);
+  /// The workflows of every partition whose status is one of `filter`
+  /// (all when empty), by id: one request to each partition's owner (its
+  /// own engine here), each retried as above. Errors: the first
+  /// partition's that failed, naming it.
+  result<std::vector<workflow_entry>> try_list(
+    std::vector<workflow_status> filter = {});
   template <class T>
   perdure::status try_signal(std::string_view id, std::string_view name,
                              const T& value) {
