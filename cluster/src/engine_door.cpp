@@ -21,6 +21,8 @@ namespace {
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 result<std::pair<std::string, std::uint16_t>>
 split_endpoint(std::string_view address) {
@@ -73,6 +75,7 @@ struct engine_door::impl {
   std::string endpoint;
   std::uint16_t port = 0;
   handler serve;
+  std::chrono::milliseconds suspect_after{0};
 
   std::mutex mutex;
   std::condition_variable idle;
@@ -121,13 +124,15 @@ struct engine_door::impl {
   }
 };
 
-result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address,
-                                                        handler serve) {
+result<std::unique_ptr<engine_door>>
+engine_door::start(std::string_view address, handler serve,
+                   std::chrono::milliseconds suspect_after) {
   auto where = split_endpoint(address);
   if (!where)
     return std::move(where).error();
   auto d = std::make_unique<impl>();
   d->serve = std::move(serve);
+  d->suspect_after = suspect_after;
   d->cfg.load<caf::io::middleman>();
   d->sys = std::make_unique<caf::actor_system>(d->cfg);
   caller_thread_guard guard_thread{*d->sys};
@@ -152,6 +157,9 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
         promises->emplace(key, rp);
         return rp;
       },
+      // A watcher's ping: answered here, on the door's own scheduler, so
+      // a process that answers none is paused or hung, not only busy.
+      [](ping_atom) { return ping_atom::value; },
       [=](answer_atom, std::uint64_t key, std::int32_t code,
           std::string& payload) {
         auto it = promises->find(key);
@@ -173,7 +181,36 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
       by_addr->erase(it);
       raw->lost(endpoint);
     });
+    // Pings a watched door every suspect_after / 4; one unanswered for
+    // suspect_after makes its process gone (a paused process keeps its
+    // connections open). Only a timeout counts: a door that answers with
+    // an error (an older one) is alive.
+    auto ping = [=](const caf::actor& remote) {
+      if (by_addr->count(remote.address()) == 0)
+        return; // gone already, or watched anew under another address
+      self->request(remote, raw->suspect_after, ping_atom::value)
+        .then(
+          [=](ping_atom) {
+            self->delayed_send(self, raw->suspect_after / 4, tick_atom::value,
+                               remote);
+          },
+          [=](caf::error& e) {
+            auto it = by_addr->find(remote.address());
+            if (it == by_addr->end())
+              return;
+            if (e != caf::sec::request_timeout) {
+              self->delayed_send(self, raw->suspect_after / 4,
+                                 tick_atom::value, remote);
+              return;
+            }
+            auto endpoint = it->second;
+            by_addr->erase(it);
+            self->demonitor(remote);
+            raw->lost(endpoint);
+          });
+    };
     return {
+      [=](tick_atom, const caf::actor& remote) { ping(remote); },
       [=](watch_atom, const std::string& host, std::uint16_t port,
           const std::string& endpoint) {
         auto mm = self->system().middleman().actor_handle();
@@ -189,6 +226,8 @@ result<std::unique_ptr<engine_door>> engine_door::start(std::string_view address
               }
               (*by_addr)[remote.address()] = endpoint;
               self->monitor(remote);
+              if (raw->suspect_after.count() > 0)
+                ping(remote);
             },
             [=](caf::error&) { raw->lost(endpoint); });
       },

@@ -31,9 +31,12 @@ class engine_door {
     const std::string& bytes)>;
 
   /// Publishes the door on `address` ("host:port", port 0: ephemeral).
+  /// Watched doors (watch()) are pinged; one that answers no ping for
+  /// `suspect_after` counts as gone (0: only a closed connection does).
   /// Errors: invalid_argument (no "host:port"), io (publish failed).
-  static result<std::unique_ptr<engine_door>> start(std::string_view address,
-                                                    handler serve);
+  static result<std::unique_ptr<engine_door>>
+  start(std::string_view address, handler serve,
+        std::chrono::milliseconds suspect_after = {});
   /// close(), then waits for requests being served.
   ~engine_door();
   engine_door(const engine_door&) = delete;
@@ -58,9 +61,10 @@ class engine_door {
                            std::chrono::milliseconds timeout);
 
   /// Watches another node's door at `endpoint`: connects to it (without
-  /// blocking the caller) and calls `gone` once its connection closes or
-  /// a connection is refused (its process is gone: a killed process's
-  /// sockets close at once; a paused one's stay open). An endpoint is
+  /// blocking the caller) and calls `gone` once its connection closes, a
+  /// connection is refused (its process is gone: a killed process's
+  /// sockets close at once) or, with suspect_after, a ping went
+  /// unanswered that long (a paused or hung process keeps its sockets). An endpoint is
   /// watched once at a time; after `gone`, watch() connects again.
   /// `gone` runs on a CAF thread and must be quick; it is set once, by
   /// the first call.

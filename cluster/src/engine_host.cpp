@@ -236,7 +236,9 @@ engine_host::start(engine_host_options options) {
         return serve_request(*host, raw->options,
                              static_cast<request_kind>(kind), id, name,
                              bytes);
-      });
+      },
+      h->options.take_over_gone_owners ? h->options.suspect_after
+                                       : std::chrono::milliseconds{0});
     if (!door)
       return std::move(door).error();
     h->door = std::move(*door);

@@ -20,7 +20,14 @@
 //     another node, `stop_gap_s` = the longest gap of those partitions'
 //     probes after t0 (below stop_served_s when the stopping node serves
 //     them while the others take over), `stop_return_s` = when stop()
-//     returned; then it is restarted as above.
+//     returned; then it is restarted as above;
+//   pause: a node is SIGSTOPped (t0 = once it is stopped);
+//     `pause_served_s` = when the last of its partitions was served by
+//     another node (take-over once its door answers no ping for
+//     engine_host_options::suspect_after, 2 s, else the group's session
+//     timeout); then SIGCONT, and the cluster settles (a zombie that
+//     reads the newer claims and, if the group still assigns it a
+//     partition, claims it back).
 // Figures: medians and maxima over the rounds. A round waits for a
 // condition (every partition served after the event) with a deadline of
 // 120 s; a missed deadline fails the run (`correct` 0).
@@ -39,6 +46,8 @@
 #include "kafka_mock_process.hpp"
 
 #include <fmt/format.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <fstream>
@@ -237,6 +246,7 @@ struct round_figures {
   std::vector<double> kill_served, kill_others_gap, kill_settled,
     kill_total_gap, join_gap;
   std::vector<double> stop_served, stop_gap, stop_return;
+  std::vector<double> pause_served;
 };
 
 // Restarts node i and returns the longest gap of any partition meanwhile.
@@ -289,6 +299,23 @@ void stop_round(failover_cluster& c, int i, round_figures& f) {
   f.join_gap.push_back(rejoin(c, i));
 }
 
+void pause_round(failover_cluster& c, int i, round_figures& f) {
+  auto mine = c.partitions_of(i);
+  auto& n = c.node(i);
+  n.signal(SIGSTOP);
+  auto stop_deadline = std::chrono::steady_clock::now() + round_deadline;
+  while (!n.stopped()) {
+    if (std::chrono::steady_clock::now() > stop_deadline)
+      throw std::runtime_error{"a node did not stop on SIGSTOP"};
+    std::this_thread::sleep_for(1ms);
+  }
+  auto t0 = now_ns();
+  auto served = c.wait_served(mine, t0, c.id(i));
+  f.pause_served.push_back(seconds(served - t0));
+  n.signal(SIGCONT);
+  c.settle();
+}
+
 figures cluster_failover(const bench_options& o) {
   auto rounds = std::stoi(env_or("PERDURE_BENCH_ROUNDS", "5"));
   failover_cluster c{o};
@@ -296,6 +323,7 @@ figures cluster_failover(const bench_options& o) {
   for (int k = 0; k < rounds; ++k) {
     kill_round(c, k % node_count, r);
     stop_round(c, (k + 1) % node_count, r);
+    pause_round(c, (k + 2) % node_count, r);
   }
   for (int i = 0; i < node_count; ++i)
     static_cast<void>(ask(c.node(i), "quit", round_deadline));
@@ -311,6 +339,7 @@ figures cluster_failover(const bench_options& o) {
   both("stop_served_s", r.stop_served);
   both("stop_gap_s", r.stop_gap);
   both("stop_return_s", r.stop_return);
+  both("pause_served_s", r.pause_served);
   both("join_gap_s", r.join_gap);
   f.add("rounds", rounds);
   f.add("correct", 1); // every round met its deadline (else it threw)
@@ -318,8 +347,8 @@ figures cluster_failover(const bench_options& o) {
 }
 
 PERDURE_WORKLOAD("cluster-failover",
-                 "partitions unserved after a SIGKILL, a clean stop and a "
-                 "rejoin: 3 engine_host node processes on the 3-broker mock, "
+                 "partitions unserved after a SIGKILL, a clean stop, a "
+                 "SIGSTOP and a rejoin: 3 engine_host node processes on the 3-broker mock, "
                  "session.timeout.ms 3000",
                  cluster_failover);
 

@@ -75,6 +75,10 @@ class driver {
       nodes_->add();
   }
 
+  bool mock_aborted() {
+    return mock_->aborted();
+  }
+
   int run() {
     auto t0 = clock_type::now();
     for (std::size_t i = 0; i < nodes_->size(); ++i)
@@ -453,11 +457,36 @@ class driver {
 } // namespace
 
 int main(int argc, char** argv) {
+  test::engine_torture_config c;
   try {
-    driver d{test::parse_engine_torture(argc, argv)};
-    return d.run();
+    c = test::parse_engine_torture(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "perdure-cluster-engine-torture: %s\n", e.what());
-    return 1;
+    return 2;
+  }
+  // A run the mock cluster itself ends (one of librdkafka's rdkafka_mock
+  // assertions: a defect of the mock, after which no broker answers) is
+  // run again with another seed, at most twice; every other failure, and
+  // every violation, is final.
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<driver> d;
+    try {
+      d = std::make_unique<driver>(c);
+      return d->run();
+    } catch (const std::exception& e) {
+      if (d && d->mock_aborted() && attempt < 2) {
+        std::printf("the mock cluster aborted (an rdkafka_mock assertion, "
+                    "on stderr) during seed %llu: %s; running again with "
+                    "seed %llu\n",
+                    static_cast<unsigned long long>(c.seed), e.what(),
+                    static_cast<unsigned long long>(c.seed + 1000));
+        std::fflush(stdout);
+        c.seed += 1000;
+        continue;
+      }
+      std::fprintf(stderr, "perdure-cluster-engine-torture: %s\n",
+                   e.what());
+      return 1;
+    }
   }
 }

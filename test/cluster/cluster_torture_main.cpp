@@ -92,6 +92,10 @@ class driver {
     }
   }
 
+  bool mock_aborted() {
+    return mock_->aborted();
+  }
+
   int run() {
     for (std::size_t i = 0; i < nodes_.size(); ++i)
       start_node(i);
@@ -461,12 +465,27 @@ int main(int argc, char** argv) {
   }
   if (argc % 2 != 1)
     return usage();
-  try {
-    driver t{c};
-    return t.run();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cluster torture (seed %llu) failed: %s\n",
-                 static_cast<unsigned long long>(c.seed), e.what());
-    return 1;
+  // A run the mock itself ends (an rdkafka_mock assertion: a defect of
+  // librdkafka's mock) is run again with another seed, at most twice.
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<driver> t;
+    try {
+      t = std::make_unique<driver>(c);
+      return t->run();
+    } catch (const std::exception& e) {
+      if (t && t->mock_aborted() && attempt < 2) {
+        std::printf("the mock cluster aborted (an rdkafka_mock assertion, "
+                    "on stderr) during seed %llu: %s; running again with "
+                    "seed %llu\n",
+                    static_cast<unsigned long long>(c.seed), e.what(),
+                    static_cast<unsigned long long>(c.seed + 1000));
+        std::fflush(stdout);
+        c.seed += 1000;
+        continue;
+      }
+      std::fprintf(stderr, "cluster torture (seed %llu) failed: %s\n",
+                   static_cast<unsigned long long>(c.seed), e.what());
+      return 1;
+    }
   }
 }

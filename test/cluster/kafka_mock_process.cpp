@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kafka_mock_process.hpp"
 
+#include <csignal>
 #include <stdexcept>
 
 namespace perdure::test {
@@ -28,6 +29,11 @@ std::string kafka_mock_process::command(const std::string& line,
   if (!proc_.send_line(line))
     return "";
   return proc_.read_line(timeout);
+}
+
+bool kafka_mock_process::aborted() {
+  auto code = proc_.wait_for(std::chrono::milliseconds{0});
+  return code && *code == -SIGABRT;
 }
 
 } // namespace perdure::test

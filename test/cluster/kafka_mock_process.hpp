@@ -36,6 +36,12 @@ class kafka_mock_process {
                       std::chrono::milliseconds timeout =
                           std::chrono::seconds{20});
 
+  /// True when the mock process ended by SIGABRT: one of librdkafka's
+  /// rdkafka_mock assertions failed (it printed which on stderr), a
+  /// defect of the mock (docs/cluster.md, "What the mock cannot show"),
+  /// after which no broker answers.
+  bool aborted();
+
  private:
   subprocess proc_;
   std::string bootstrap_;

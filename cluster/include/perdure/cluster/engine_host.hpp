@@ -89,6 +89,14 @@ struct engine_host_options {
   /// still in force (node::take_over). Off: only the group moves
   /// partitions. Without a door, nothing is watched.
   bool take_over_gone_owners = true;
+  /// With take_over_gone_owners: a watched door is pinged every
+  /// suspect_after / 4, and one that answers no ping for suspect_after
+  /// counts as gone too (a paused or hung process: its connections stay
+  /// open, so only the group's session timeout would notice it). A wrong
+  /// suspicion (a process only slow) costs a take-over claim and the
+  /// owner's claim back when the group still assigns it the partition,
+  /// never a write under two epochs. 0: only a closed connection counts.
+  std::chrono::milliseconds suspect_after{2000};
   /// The virtual actors this host's engines serve to calls from any node
   /// (host_actor in perdure/cluster/actor_calls.hpp):
   /// `served_actors<counter, account>()`. Every node of a cluster sets the
