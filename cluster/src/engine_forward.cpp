@@ -85,6 +85,13 @@ result<std::string> list_on(engine& eng, const std::string& bytes) {
   return codec::encode(out);
 }
 
+// Whether this host's node leads the partition of `id` now.
+bool leads(engine_host& host, const std::string& id) {
+  auto parts = host.cluster_node().partitions();
+  auto p = host.routing().partition_of(id);
+  return p < parts.size() && parts[p].role == owner_role::leader;
+}
+
 result<std::string> run_on(engine_host& host,
                            const engine_host_options& options, engine& eng,
                            request_kind kind, const std::string& id,
@@ -133,14 +140,23 @@ result<std::string> run_on(engine_host& host,
         return unexpected{live_is_conflict(std::move(h).error())};
       return std::string{};
     }
-    case request_kind::actor_call:
+    case request_kind::actor_call: {
       if (!options.actor_calls)
         return unexpected{errc::invalid_argument,
                           fmt::format("actor '{}': this node serves no "
                                       "actors (engine_host_options::"
                                       "actor_calls)",
                                       id)};
-      return options.actor_calls(eng, id, name, bytes, wait);
+      auto r = options.actor_calls(eng, id, name, bytes, wait);
+      // A call whose commit the log refused because the partition moved
+      // meanwhile (another owner's claim came first) was not applied:
+      // the sender tries it again, by its key, on the next owner.
+      if (!r && r.error().code() == errc::conflict && !leads(host, id))
+        return unexpected{errc::busy,
+                          r.error().message()
+                            + " (the partition moved: retry)"};
+      return r;
+    }
   }
   return unexpected{errc::invalid_argument,
                     fmt::format("request kind {} is unknown",

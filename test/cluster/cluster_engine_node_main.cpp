@@ -31,7 +31,7 @@
 //                     lives (host_actor, key "ID.rR"), 4 at a time, on a
 //                     thread of its own (other commands are answered
 //                     meanwhile): "aok ID N" (N: its rounds applied, this
-//                     one included) or "aerr ID ERROR" each; then
+//                     one included) or "aerr ID CODE: MESSAGE" each; then
 //                     "acalled"
 //   aget ID...     -> each actor's rounds: "aval ID R1,R2,..." ("-" for
 //                     none) or "aerr ID ERROR"; then "agot"
@@ -226,8 +226,7 @@ void acall(engine_host& host, int round, const std::vector<std::string>& ids) {
                    .try_call(&tally::add, round);
         std::lock_guard guard{mu};
         lines.push_back(n ? "aok " + ids[i] + " " + std::to_string(*n)
-                          : "aerr " + ids[i] + " "
-                              + std::string{to_string(n.error().code())});
+                          : "aerr " + ids[i] + " " + n.error().to_string());
       }
     });
   for (auto& t : workers)
