@@ -12,6 +12,8 @@
 //                      default none: no forwarding, no take-over)
 //                      [--take-over 0|1]  (engine_host_options::
 //                      take_over_gone_owners, default 1)
+//                      [--suspect-ms N]  (engine_host_options::
+//                      suspect_after, default 2000; 0: no pings)
 //
 // --probe-log: a thread per partition runs a one-step workflow in that
 // partition every 20 ms while this node has its engine, and appends
@@ -215,6 +217,8 @@ int main(int argc, char** argv) {
   o.node.node_id = args["--id"];
   o.serve_address = arg_or(args, "--serve", "");
   o.take_over_gone_owners = arg_or(args, "--take-over", "1") == "1";
+  o.suspect_after =
+    std::chrono::milliseconds{std::stoll(arg_or(args, "--suspect-ms", "2000"))};
   o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
   o.node.group_properties = {

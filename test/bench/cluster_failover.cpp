@@ -38,7 +38,9 @@
 // claiming a gone process's partitions at once (engine_host_options::
 // take_over_gone_owners, the default) instead of waiting for the group's
 // rebalance. PERDURE_BENCH_TAKEOVER=0: the group alone moves partitions
-// (doors kept); PERDURE_BENCH_DOOR=0: no doors (and so no take-over).
+// (doors kept); PERDURE_BENCH_DOOR=0: no doors (and so no take-over);
+// PERDURE_BENCH_SUSPECT_MS: engine_host_options::suspect_after (2000; 0:
+// a paused node is noticed by the group only).
 
 #include "bench.hpp"
 
@@ -125,6 +127,7 @@ class failover_cluster {
         env_or("PERDURE_BENCH_HEARTBEAT_MS", "1000"), "--serve",
         env_or("PERDURE_BENCH_DOOR", "1") == "1" ? "127.0.0.1:0" : "",
         "--take-over", env_or("PERDURE_BENCH_TAKEOVER", "1"),
+        "--suspect-ms", env_or("PERDURE_BENCH_SUSPECT_MS", "2000"),
         "--probe-log",
         (dir_ / (n + ".probes")).string()},
       test::subprocess_options{.pipe_stdin = true});
