@@ -75,20 +75,31 @@ bool settled(engine_host& owner, engine_host& other) {
          == "127.0.0.1:" + std::to_string(*owner.door_port());
 }
 
+// Host a leads the log's one partition, host b knows a's door.
+struct two_hosts {
+  std::unique_ptr<kafka_mock_process> mock = start_mock("actors", 1);
+  temp_dir dir;
+  std::unique_ptr<engine_host> a, b;
+
+  two_hosts() {
+    auto ra = engine_host::start(ac_options(*mock, dir / "a", "a"));
+    REQUIRE_MESSAGE(ra, ra.error().to_string());
+    a = std::move(*ra);
+    REQUIRE(wait_until([&] { return a->running().size() == 1; }, 60s));
+    auto rb = engine_host::start(ac_options(*mock, dir / "b", "b"));
+    REQUIRE_MESSAGE(rb, rb.error().to_string());
+    b = std::move(*rb);
+    REQUIRE(wait_until([&] { return settled(*a, *b); }, 60s));
+  }
+};
+
 } // namespace
 
 TEST_CASE("an actor is called from a node that does not lead it: on its "
           "owner, once per key, with the owner's errors") {
-  auto mock = start_mock("actors", 1);
-  temp_dir dir;
-  auto a = engine_host::start(ac_options(*mock, dir / "a", "a"));
-  REQUIRE_MESSAGE(a, a.error().to_string());
-  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
-  auto b = engine_host::start(ac_options(*mock, dir / "b", "b"));
-  REQUIRE_MESSAGE(b, b.error().to_string());
-  engine_host& owner = **a;
-  engine_host& other = **b;
-  REQUIRE(wait_until([&] { return settled(owner, other); }, 60s));
+  two_hosts hosts;
+  engine_host& owner = *hosts.a;
+  engine_host& other = *hosts.b;
 
   host_actor<ac_counter> far{other, "counter-1"};
   CHECK(got(far.try_call(&ac_counter::incr, 5)) == 5); // created: T{}
@@ -136,16 +147,9 @@ TEST_CASE("an actor is called from a node that does not lead it: on its "
 
 TEST_CASE("a call tried again by its key after its actor's partition moved "
           "answers the logged result on the next owner") {
-  auto mock = start_mock("actors", 1);
-  temp_dir dir;
-  auto a = engine_host::start(ac_options(*mock, dir / "a", "a"));
-  REQUIRE_MESSAGE(a, a.error().to_string());
-  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
-  auto b = engine_host::start(ac_options(*mock, dir / "b", "b"));
-  REQUIRE_MESSAGE(b, b.error().to_string());
-  engine_host& owner = **a;
-  engine_host& other = **b;
-  REQUIRE(wait_until([&] { return settled(owner, other); }, 60s));
+  two_hosts hosts;
+  engine_host& owner = *hosts.a;
+  engine_host& other = *hosts.b;
 
   host_actor<ac_counter> far{other, "counter-2"};
   CHECK(far.with({"k1"}).call(&ac_counter::incr, 3) == 3);

@@ -30,6 +30,7 @@
 #include "splitmix.hpp"
 
 #include "kafka_mock_process.hpp"
+#include "torture_rerun.hpp"
 #include "temp_dir.hpp"
 
 #include "perdure/cluster/kafka_log.hpp"
@@ -464,29 +465,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "perdure-cluster-engine-torture: %s\n", e.what());
     return 2;
   }
-  // A run the mock cluster itself ends (one of librdkafka's rdkafka_mock
-  // assertions: a defect of the mock, after which no broker answers) is
-  // run again with another seed, at most twice; every other failure, and
-  // every violation, is final.
-  for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<driver> d;
-    try {
-      d = std::make_unique<driver>(c);
-      return d->run();
-    } catch (const std::exception& e) {
-      if (d && d->mock_aborted() && attempt < 2) {
-        std::printf("the mock cluster aborted (an rdkafka_mock assertion, "
-                    "on stderr) during seed %llu: %s; running again with "
-                    "seed %llu\n",
-                    static_cast<unsigned long long>(c.seed), e.what(),
-                    static_cast<unsigned long long>(c.seed + 1000));
-        std::fflush(stdout);
-        c.seed += 1000;
-        continue;
-      }
-      std::fprintf(stderr, "perdure-cluster-engine-torture: %s\n",
-                   e.what());
-      return 1;
-    }
-  }
+  return test::run_again_if_mock_aborts<driver>(
+    "perdure-cluster-engine-torture", c);
 }

@@ -19,6 +19,7 @@
 #include "cluster_torture.hpp"
 
 #include "kafka_mock_process.hpp"
+#include "torture_rerun.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
 
@@ -465,27 +466,5 @@ int main(int argc, char** argv) {
   }
   if (argc % 2 != 1)
     return usage();
-  // A run the mock itself ends (an rdkafka_mock assertion: a defect of
-  // librdkafka's mock) is run again with another seed, at most twice.
-  for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<driver> t;
-    try {
-      t = std::make_unique<driver>(c);
-      return t->run();
-    } catch (const std::exception& e) {
-      if (t && t->mock_aborted() && attempt < 2) {
-        std::printf("the mock cluster aborted (an rdkafka_mock assertion, "
-                    "on stderr) during seed %llu: %s; running again with "
-                    "seed %llu\n",
-                    static_cast<unsigned long long>(c.seed), e.what(),
-                    static_cast<unsigned long long>(c.seed + 1000));
-        std::fflush(stdout);
-        c.seed += 1000;
-        continue;
-      }
-      std::fprintf(stderr, "cluster torture (seed %llu) failed: %s\n",
-                   static_cast<unsigned long long>(c.seed), e.what());
-      return 1;
-    }
-  }
+  return test::run_again_if_mock_aborts<driver>("cluster torture", c);
 }
