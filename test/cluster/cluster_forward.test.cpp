@@ -279,6 +279,17 @@ TEST_CASE("list, remove and resume through any node reach every "
       CHECK(std::find(waiting.begin(), waiting.end(), e.id)
             != waiting.end());
     CHECK(got(h->try_list({workflow_status::successful})).size() == 4);
+    // Metadata of a finished and a waiting workflow, wherever they live.
+    auto md = got(h->try_metadata(done[1]));
+    CHECK(md.id == done[1]);
+    CHECK(md.status == workflow_status::successful);
+    CHECK(md.steps_succeeded == md.steps);
+    CHECK(md.steps >= 2);
+    CHECK(md.end.has_value());
+    auto mw = got(h->try_metadata(waiting[1]));
+    CHECK(mw.status == workflow_status::running);
+    CHECK_FALSE(mw.end.has_value());
+    CHECK(h->try_metadata("nobody-here").error().code() == errc::not_found);
   }
   // Remove: a finished workflow goes, wherever it lives; a live one is
   // conflict (not retried as busy), unknown is not_found.

@@ -121,6 +121,7 @@ enum class request_kind : std::uint8_t {
   list = 8,
   remove = 9, ///< answer: empty
   resume = 10, ///< answer: empty, once resumed
+  metadata = 11, ///< answer: the workflow's metadata (engine_forward.cpp)
 };
 
 /// What a host did since it started.
@@ -239,6 +240,9 @@ class engine_host {
     return detail::decode_value<T>(*bytes);
   }
   perdure::status try_cancel(std::string_view id);
+  /// engine::try_metadata(id) on the owner (the workflow's; a step's is
+  /// not forwarded yet).
+  result<workflow_metadata> try_metadata(std::string_view id);
   /// engine::try_remove on the owner; a live workflow is conflict (not
   /// busy: busy is what the sender retries).
   perdure::status try_remove(std::string_view id);
