@@ -145,10 +145,7 @@ class actor_ref {
       mu.method = cls.find(m);
       mu.done = st;
       if (!mu.method) {
-        st->complete({errc::invalid_argument,
-                      "actor '" + id_ + "': the method is not registered "
-                        "in PERDURE_ACTOR(" + cls.name + ", ...)"},
-                     {});
+        st->complete(detail::unregistered_method(id_, cls), {});
         return call_handle<detail::method_result_t<M>>{st};
       }
       mu.args = codec::encode(typename tr::args{std::forward<A>(args)...});
@@ -182,10 +179,7 @@ class actor_ref {
       auto st = std::make_shared<detail::call_state>();
       out.emplace_back(st);
       if (!method) {
-        st->complete({errc::invalid_argument,
-                      "actor '" + id_ + "': the method is not registered "
-                        "in PERDURE_ACTOR(" + cls.name + ", ...)"},
-                     {});
+        st->complete(detail::unregistered_method(id_, cls), {});
         continue;
       }
       detail::mutation mu;

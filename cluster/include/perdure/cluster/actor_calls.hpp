@@ -121,9 +121,7 @@ class host_actor {
     auto& cls = detail::class_of<T>();
     auto* method = cls.find(m);
     if (!method)
-      return status{errc::invalid_argument,
-                    "actor '" + id_ + "': the method is not registered "
-                      "in PERDURE_ACTOR(" + cls.name + ", ...)"};
+      return detail::unregistered_method(id_, cls);
     std::string key;
     if constexpr (!tr::readonly)
       key = opts_.key.empty() ? detail::new_call_key() : opts_.key;

@@ -140,6 +140,15 @@ struct actor_class {
   }
 };
 
+/// The error of a call of a method `cls` did not register (by actor `id`).
+inline status unregistered_method(const std::string& id,
+                                  const actor_class& cls) {
+  return {errc::invalid_argument, "actor '" + id
+                                    + "': the method is not registered in "
+                                      "PERDURE_ACTOR("
+                                    + cls.name + ", ...)"};
+}
+
 template <class R>
 std::string encode_result(const R& r) {
   return codec::encode(r);
