@@ -158,6 +158,10 @@ bool engine_host::impl::open_engine(const partition_status& s) {
     std::lock_guard guard{mutex};
     opening[p] = {store.get(), s.epoch};
   }
+  log_line(eventlog::log_level::info,
+           fmt::format("node {}: partition {}: opening its engine (epoch "
+                       "{})",
+                       to_string(n->self()), p, s.epoch));
   auto eo = options.engine;
   eo.event_log = std::move(store);
   eo.accept_id = [map = *this->map, p, user = options.engine.accept_id](

@@ -181,18 +181,57 @@ void node::impl::publish(bool notify) {
     s.pending = o.pending();
     add(c.owners, o.counters());
   }
-  std::vector<partition_status> changed;
+  std::vector<partition_status> changed, before;
   {
     std::lock_guard guard{mutex};
     for (std::size_t p = 0; p < now.size(); ++p)
       if (snapshot.size() != now.size() || !same_view(snapshot[p], now[p]))
         changed.push_back(now[p]);
-    snapshot = now;
+    before = std::exchange(snapshot, now);
     counters = c;
   }
+  watch_claims(before, now);
   if (notify && options.on_change)
     for (auto& s : changed)
       options.on_change(s);
+}
+
+void node::impl::watch_claims(const std::vector<partition_status>& before,
+                              const std::vector<partition_status>& now) {
+  auto t = std::chrono::steady_clock::now();
+  for (std::size_t p = 0; p < now.size(); ++p) {
+    const auto& s = now[p];
+    bool claiming = s.role == owner_role::catching_up
+                    || s.role == owner_role::claiming;
+    auto was = p < before.size() ? before[p].role : owner_role::follower;
+    if (s.role != was) {
+      log_line(eventlog::log_level::info,
+               fmt::format("node {}: partition {}: {} -> {} (epoch {} of "
+                           "{}, next {})",
+                           to_string(self), p, to_string(was),
+                           to_string(s.role), s.epoch, to_string(s.owner),
+                           s.next));
+      if (claiming && was != owner_role::catching_up
+          && was != owner_role::claiming) {
+        claiming_since[p] = t;
+        claim_reported[p] = false;
+      }
+    }
+    auto warn = options.claim_warn;
+    if (!claiming || claim_reported[p] || warn.count() <= 0
+        || t - claiming_since[p] < warn)
+      continue;
+    claim_reported[p] = true;
+    auto end = log->partition(static_cast<std::int32_t>(p)).known_end();
+    log_line(eventlog::log_level::warning,
+             fmt::format("node {}: partition {}: {} for over {} ms (its "
+                         "replica at {}, the log's end {}): the claim is "
+                         "not read back yet",
+                         to_string(self), p, to_string(s.role), warn.count(),
+                         s.next,
+                         end ? std::to_string(*end)
+                             : std::string{"not known"}));
+  }
 }
 
 result<std::unique_ptr<node>> node::start(node_options o) {
@@ -284,6 +323,8 @@ result<std::unique_ptr<node>> node::start(node_options o) {
   n->partition_total = count;
   n->assigned.assign(n->owners.size(), false);
   n->last_error.assign(n->owners.size(), {});
+  n->claiming_since.assign(n->owners.size(), {});
+  n->claim_reported.assign(n->owners.size(), false);
   if (auto st = n->join_group(); !st)
     return st;
   n->publish(false);

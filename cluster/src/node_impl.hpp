@@ -43,6 +43,10 @@ struct node::impl {
   std::vector<bool> assigned;
   bool left = false; // the consumer closed (leave_group)
   std::vector<std::string> last_error; // per partition, to log changes
+  // Per partition: since when it has been catching up or claiming, and
+  // whether that was reported as slow (watch_claims).
+  std::vector<std::chrono::steady_clock::time_point> claiming_since;
+  std::vector<bool> claim_reported;
   node_counters group_counters;        // assigned, revoked, poll_errors
 
   // Held through stop().
@@ -72,6 +76,12 @@ struct node::impl {
   std::int32_t partitions() const noexcept {
     return partition_total;
   }
+
+  // Logs each partition whose role changed since `before` (info), and a
+  // claim still not read back after node_options::claim_warn (warning,
+  // once per claim): a stalled handover shows in the node's log.
+  void watch_claims(const std::vector<partition_status>& before,
+                    const std::vector<partition_status>& now);
 
   // node_group.cpp: joins the group (subscribes to the log topic).
   status join_group();

@@ -8,6 +8,9 @@
 //   perdure-bench-node --brokers B --app A --id ID --dir D [--callers N]
 //                      [--fetch-wait-ms N] [--session-ms N]
 //                      [--heartbeat-ms N] [--probe-log FILE]
+//                      [--log FILE]  (the node's log, info and above)
+//                      [--group-debug 0|1]  (librdkafka's debug=cgrp on
+//                      the group consumer, its lines in --log too)
 //                      [--serve ADDRESS]  (the door, e.g. 127.0.0.1:0;
 //                      default none: no forwarding, no take-over)
 //                      [--take-over 0|1]  (engine_host_options::
@@ -42,6 +45,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -183,6 +187,30 @@ class prober {
   std::vector<std::thread> threads_;
 };
 
+// --log FILE: the node's info lines and above, each "MONOTONIC_NS LEVEL
+// TEXT" (the failover benchmark prints their tails when a round misses its
+// deadline).
+class log_file {
+ public:
+  explicit log_file(const std::string& path) : out_{path, std::ios::app} {}
+  void line(eventlog::log_level l, std::string_view text) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+    std::lock_guard guard{mutex_};
+    out_ << ns << ' ' << eventlog::to_string(l) << ' ' << text << '\n'
+         << std::flush;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::ofstream out_;
+};
+
+std::shared_ptr<log_file> node_log(const std::string& path) {
+  return path.empty() ? nullptr : std::make_shared<log_file>(path);
+}
+
 std::string arg_or(std::map<std::string, std::string>& args,
                    const std::string& key, const std::string& fallback) {
   auto it = args.find(key);
@@ -200,19 +228,25 @@ int main(int argc, char** argv) {
       std::fputs("usage: perdure-bench-node --brokers B --app A --id ID "
                  "--dir D [--callers N] [--fetch-wait-ms N] "
                  "[--session-ms N] [--heartbeat-ms N] [--probe-log FILE] "
-                 "[--serve ADDRESS] [--take-over 0|1]\n",
+                 "[--serve ADDRESS] [--take-over 0|1] "
+                 "[--suspect-ms N] [--log FILE] [--group-debug 0|1]\n",
                  stderr);
       return 2;
     }
   int callers = args.count("--callers") ? std::stoi(args["--callers"]) : 16;
+  bool group_debug = arg_or(args, "--group-debug", "0") == "1";
   engine_host_options o;
   o.node.log = {.brokers = args["--brokers"],
                 .app = args["--app"],
                 .properties = {{"fetch.wait.max.ms",
                                 arg_or(args, "--fetch-wait-ms", "1")}},
-                .log = [](eventlog::log_level l, std::string_view text) {
+                .log = [file = node_log(arg_or(args, "--log", "")),
+                        group_debug](eventlog::log_level l,
+                                     std::string_view text) {
                   if (l >= eventlog::log_level::warning)
                     std::cerr << text << '\n';
+                  if (file && (l >= eventlog::log_level::info || group_debug))
+                    file->line(l, text);
                 }};
   o.node.node_id = args["--id"];
   o.serve_address = arg_or(args, "--serve", "");
@@ -224,6 +258,8 @@ int main(int argc, char** argv) {
   o.node.group_properties = {
     {"session.timeout.ms", arg_or(args, "--session-ms", "3000")},
     {"heartbeat.interval.ms", arg_or(args, "--heartbeat-ms", "1000")}};
+  if (group_debug)
+    o.node.group_properties["debug"] = "cgrp";
   auto host = engine_host::start(std::move(o));
   if (!host) {
     std::cerr << "perdure-bench-node: " << host.error().to_string() << '\n';

@@ -41,6 +41,9 @@
 // (doors kept); PERDURE_BENCH_DOOR=0: no doors (and so no take-over);
 // PERDURE_BENCH_SUSPECT_MS: engine_host_options::suspect_after (2000; 0:
 // a paused node is noticed by the group only).
+// Each node logs to NODE.log in the run's directory; a round that misses
+// its deadline prints the last PERDURE_BENCH_LOG_TAIL lines (25) of each;
+// PERDURE_BENCH_GROUP_DEBUG=1 adds librdkafka's group debugging to them.
 
 #include "bench.hpp"
 
@@ -48,6 +51,7 @@
 #include "kafka_mock_process.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <csignal>
 
@@ -128,8 +132,9 @@ class failover_cluster {
         env_or("PERDURE_BENCH_DOOR", "1") == "1" ? "127.0.0.1:0" : "",
         "--take-over", env_or("PERDURE_BENCH_TAKEOVER", "1"),
         "--suspect-ms", env_or("PERDURE_BENCH_SUSPECT_MS", "2000"),
-        "--probe-log",
-        (dir_ / (n + ".probes")).string()},
+        "--probe-log", (dir_ / (n + ".probes")).string(), "--log",
+        (dir_ / (n + ".log")).string(), "--group-debug",
+        env_or("PERDURE_BENCH_GROUP_DEBUG", "0")},
       test::subprocess_options{.pipe_stdin = true});
   }
 
@@ -181,8 +186,10 @@ class failover_cluster {
       }
       if (all)
         return last;
-      if (std::chrono::steady_clock::now() > deadline)
+      if (std::chrono::steady_clock::now() > deadline) {
+        print_log_tails();
         throw std::runtime_error{"partitions not served again within 120 s"};
+      }
       std::this_thread::sleep_for(50ms);
     }
   }
@@ -196,22 +203,48 @@ class failover_cluster {
     for (;;) {
       std::set<int> all;
       bool each = true;
+      std::string seen; // what each node ran and was assigned, for the error
       for (int i = 0; i < node_count; ++i) {
         if (i == dead)
           continue;
         auto mine = partitions_of(i);
-        each = each && !mine.empty() && mine == partitions_of(i, "assigned");
+        auto assigned = partitions_of(i, "assigned");
+        each = each && !mine.empty() && mine == assigned;
         all.insert(mine.begin(), mine.end());
+        seen += fmt::format(" {} runs [{}] assigned [{}];", id(i),
+                            fmt::join(mine, " "), fmt::join(assigned, " "));
       }
       if (each && static_cast<int>(all.size()) == partitions)
         break;
-      if (std::chrono::steady_clock::now() > deadline)
-        throw std::runtime_error{"the cluster did not settle within 120 s"};
+      if (std::chrono::steady_clock::now() > deadline) {
+        print_log_tails();
+        throw std::runtime_error{fmt::format(
+          "the cluster did not settle within 120 s:{}{}", seen,
+          mock_.aborted() ? " (the mock cluster aborted: an rdkafka_mock "
+                            "assertion, on stderr)"
+                          : "")};
+      }
       std::this_thread::sleep_for(50ms);
     }
     auto matched = now_ns();
     wait_served(all_partitions(), matched + 1'000'000'000);
     return matched;
+  }
+
+  // The last lines of each node's log, on stderr (a missed deadline).
+  void print_log_tails() const {
+    auto tail = std::stoul(env_or("PERDURE_BENCH_LOG_TAIL", "25"));
+    for (int i = 0; i < node_count; ++i) {
+      std::ifstream in{dir_ / (id(i) + ".log")};
+      std::vector<std::string> lines;
+      for (std::string line; std::getline(in, line);)
+        lines.push_back(std::move(line));
+      auto from = lines.size() > tail ? lines.size() - tail : 0;
+      fmt::print(stderr, "-- the last {} lines of {}'s log (of {}):\n",
+                 lines.size() - from, id(i), lines.size());
+      for (auto k = from; k < lines.size(); ++k)
+        fmt::print(stderr, "{}\n", lines[k]);
+    }
   }
 
   // The longest time any partition of `which` went without a successful

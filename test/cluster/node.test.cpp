@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // cluster::node on the 3-broker mock: bad options, one node leading every
 // partition, groups applied, a clean stop handing the partitions over, a
-// node that leaves serving its partitions until they are claimed.
+// node that leaves serving its partitions until they are claimed, a slow
+// claim reported.
 
 #include <doctest/doctest.h>
 
@@ -190,4 +191,39 @@ TEST_CASE("a node that leaves serves its partitions until the next owner "
   CHECK(submit_wait(**b, 1, group("after")));
   (*a)->stop();
   (*b)->stop();
+}
+
+TEST_CASE("a node reports a claim not read back within claim_warn, once") {
+  // Partition 1's leader answers every request after 1 s: its claim is
+  // read back late, which is reported once, as a warning naming it
+  // (node_options::claim_warn).
+  auto mock = start_mock("slow", 2);
+  auto topic = kafka_log_topic("slow");
+  REQUIRE(mock->command("leader " + topic + " 0 1") == "ok");
+  REQUIRE(mock->command("leader " + topic + " 1 2") == "ok");
+  REQUIRE(mock->command("rtt 2 1000") == "ok");
+  temp_dir dir;
+  std::mutex mu;
+  std::vector<std::string> warnings;
+  auto o = node_options_for(*mock, "slow", dir / "a", "a");
+  o.claim_warn = 500ms;
+  o.log.log = [&](eventlog::log_level l, std::string_view text) {
+    if (l < eventlog::log_level::warning)
+      return;
+    std::lock_guard guard{mu};
+    warnings.emplace_back(text);
+  };
+  auto a = node::start(std::move(o));
+  REQUIRE(a);
+  CHECK(wait_until([&] { return leads_all(**a); }, 60s));
+  CHECK(submit_wait(**a, 1, group("slow but led")));
+  std::lock_guard guard{mu};
+  int slow_claims = 0;
+  for (auto& w : warnings) {
+    MESSAGE(w);
+    if (w.find("partition 1: ") != std::string::npos
+        && w.find("for over 500 ms") != std::string::npos)
+      ++slow_claims;
+  }
+  CHECK(slow_claims == 1);
 }

@@ -109,6 +109,10 @@ struct node_options {
   /// How long the poll thread sleeps when a round found nothing to do (a
   /// submit, and a record fetched from the log, wake it at once).
   std::chrono::milliseconds idle_wait{1};
+  /// A partition catching up or claiming for longer than this is reported
+  /// once on the log sink (warning, with its replica's position and the
+  /// log's end): a claim not read back is a stalled handover. 0: never.
+  std::chrono::milliseconds claim_warn{10'000};
   /// Called on the poll thread when a partition's role, epoch or
   /// assignment changed (after the change). It must be quick; it may call
   /// submit(), never stop().
