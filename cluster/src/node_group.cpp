@@ -11,7 +11,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <stdexcept>
 
 namespace perdure::cluster {
 
@@ -62,6 +64,27 @@ void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
   static_cast<node::impl*>(opaque)->rebalance(err, parts);
 }
 
+// max.poll.interval.ms, unless set: also the group's rebalance timeout,
+// and what librdkafka waits for a JoinGroup answer (plus 3 s). Its
+// default, 300 s, let one join the coordinator never answered (librdkafka
+// 2.0.2's mock drops one now and then) keep a node out of the group for
+// five minutes. The poll thread polls the group every round, so it never
+// comes near this; at least the session timeout, as librdkafka requires.
+std::int64_t rebalance_timeout_ms(
+  const std::map<std::string, std::string>& props) {
+  constexpr std::int64_t floor_ms = 15'000;
+  constexpr std::int64_t librdkafka_session_ms = 45'000;
+  auto session = librdkafka_session_ms;
+  if (auto it = props.find("session.timeout.ms"); it != props.end()) {
+    try {
+      session = std::stoll(it->second);
+    } catch (const std::exception&) {
+      // librdkafka refuses the value itself, naming it.
+    }
+  }
+  return std::max(session, floor_ms);
+}
+
 bool is_security(const std::string& key) {
   return key.rfind("security.", 0) == 0 || key.rfind("sasl.", 0) == 0
          || key.rfind("ssl.", 0) == 0;
@@ -77,6 +100,8 @@ status node::impl::join_group() {
       props[k] = v;
   for (auto& [k, v] : options.group_properties)
     props[k] = v;
+  if (!props.count("max.poll.interval.ms"))
+    props["max.poll.interval.ms"] = std::to_string(rebalance_timeout_ms(props));
   props["group.id"] = "perdure." + options.log.app;
   props["bootstrap.servers"] = options.log.brokers;
   props["client.id"] = options.node_id;

@@ -109,6 +109,8 @@ class failover_cluster {
                                           partitions));
     if (made != "ok")
       throw std::runtime_error{"mock topic: " + made};
+    // Before the nodes open their logs in it.
+    std::filesystem::create_directories(dir_);
     for (int i = 0; i < node_count; ++i)
       start(i);
     settle();

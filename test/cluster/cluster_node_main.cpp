@@ -67,7 +67,7 @@ std::string group_of(const std::string& payload) {
 int main(int argc, char** argv) {
   std::string brokers, app, id, dir;
   std::string session = "3000", heartbeat = "1000", fetch_wait = "5";
-  std::string max_poll = "0"; // 0: librdkafka's max.poll.interval.ms
+  std::string max_poll = "0"; // 0: the node's max.poll.interval.ms
   const std::map<std::string, std::string*> flags{
     {"--brokers", &brokers},           {"--app", &app},
     {"--id", &id},                     {"--dir", &dir},

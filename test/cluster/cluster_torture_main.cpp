@@ -56,7 +56,7 @@ struct config {
   // assigned (docs/cluster.md, "Failover on the mock").
   int session_ms = 3000;
   int heartbeat_ms = 0; // 0: session_ms / 3
-  int max_poll_ms = 0;  // 0: librdkafka's default
+  int max_poll_ms = 0;  // 0: the node's default
   int partitions = 4;
   int in_flight = 3; // per partition
 };
