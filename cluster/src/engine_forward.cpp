@@ -4,6 +4,7 @@
 // its claim), tried again by the same id while ownership changes.
 
 #include "engine_door.hpp"
+#include "engine_keyed.hpp"
 
 #include "perdure/eventlog/codec.hpp"
 
@@ -153,12 +154,10 @@ result<std::string> run_on(engine_host& host,
         return unexpected{std::move(st)};
       return std::string{};
     }
-    case request_kind::signal: {
-      auto st = eng.signal_bytes(id, name, bytes, "forwarded");
-      if (!st)
-        return unexpected{std::move(st)};
-      return std::string{};
-    }
+    case request_kind::signal:
+      return keyed_signal(host, eng, id, name, bytes);
+    case request_kind::promise:
+      return keyed_settle(eng, id, name, bytes);
     case request_kind::list:
       return list_on(eng, bytes);
     case request_kind::metadata: {

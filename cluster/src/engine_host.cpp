@@ -5,7 +5,9 @@
 
 #include "perdure/cluster/engine_host.hpp"
 
+#include "at_once.hpp"
 #include "engine_door.hpp"
+#include "engine_keyed.hpp"
 #include "engine_host_metrics.hpp"
 
 #include <perdure/runtime/metrics_server.hpp>
@@ -13,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -55,6 +58,9 @@ struct engine_host::impl {
   // The door (serve_address), and the host it serves once made.
   std::unique_ptr<engine_door> door;
   std::atomic<engine_host*> self{nullptr};
+  // Keyed requests (engine_keyed.hpp): the keys made here, the locks.
+  std::atomic<std::uint64_t> keys{0};
+  std::array<std::mutex, 64> keyed;
 
   void log_line(eventlog::log_level level, const std::string& text) const {
     eventlog::emit(options.node.log.log, level, text);
@@ -94,25 +100,6 @@ void engine_host::impl::run() {
     guard.lock();
   }
 }
-
-namespace {
-
-// Runs fn(0) .. fn(n - 1) at once, each on a thread of its own (the
-// caller's for the last), and returns when all returned: a close waits
-// for the log (its final commit), an open for its partition's resume, and
-// one slow partition must not hold the others up.
-template <class Fn>
-void for_each_at_once(std::size_t n, Fn&& fn) {
-  std::vector<std::thread> threads;
-  for (std::size_t i = 0; i + 1 < n; ++i)
-    threads.emplace_back([&fn, i] { fn(i); });
-  if (n > 0)
-    fn(n - 1);
-  for (auto& t : threads)
-    t.join();
-}
-
-} // namespace
 
 bool engine_host::impl::reconcile() {
   // What to close (lost, or a new epoch) and what to open (led, no
@@ -363,6 +350,16 @@ void engine_host::stop() {
     h.door->wait();
   std::lock_guard guard{h.mutex};
   h.stopped = true;
+}
+
+std::string new_request_key(engine_host& host) {
+  return fmt::format("{}:{}", to_string(host.cluster_node().self()),
+                     ++host.impl_->keys);
+}
+
+std::mutex& keyed_lock(engine_host& host, const std::string& id) {
+  auto& locks = host.impl_->keyed;
+  return locks[std::hash<std::string>{}(id) % locks.size()];
 }
 
 node& engine_host::cluster_node() noexcept {

@@ -2,8 +2,9 @@
 // Any node serves any id: engine_host::try_* through a node that does not
 // lead the id's partition reach the owner's door (CAF's network layer, on
 // loopback) and return its answer; a run in flight while the owner stops
-// is tried again on the next owner and runs once; list, remove and resume
-// reach every partition's owner. On the 3-broker mock.
+// is tried again on the next owner and runs once; signals and promise
+// settlements are keyed (sent again, they apply once); list, remove and
+// resume reach every partition's owner. On the 3-broker mock.
 
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
@@ -44,6 +45,14 @@ workflow<int> fw_chain() {
 
 workflow<int> fw_waits() {
   return fw_plus(wait_for_signal<int>("n"), 100);
+}
+
+workflow<int> fw_two_signals() {
+  return fw_plus(wait_for_signal<int>("n"), wait_for_signal<int>("n"));
+}
+
+workflow<int> fw_promised() {
+  return fw_plus(wait_for_promise<int>("ok"), 100);
 }
 
 engine_host_options fw_options(const kafka_mock_process& mock,
@@ -192,6 +201,64 @@ TEST_CASE("a node that does not lead an id forwards run, start, status, "
   CHECK(refused.error().code() == errc::conflict);
   CHECK(refused.error().message().find("no door") != std::string::npos);
   (*c)->stop();
+  other.stop();
+  owner.stop();
+}
+
+TEST_CASE("signals and promise settlements through any node are keyed: "
+          "sent again with one key, they take effect once") {
+  auto mock = start_mock("fwd", 1);
+  temp_dir dir;
+  auto a = engine_host::start(fw_options(*mock, dir / "a", "a"));
+  REQUIRE_MESSAGE(a, a.error().to_string());
+  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
+  auto b = engine_host::start(fw_options(*mock, dir / "b", "b"));
+  REQUIRE_MESSAGE(b, b.error().to_string());
+  engine_host& owner = **a;
+  engine_host& other = **b;
+  auto id = fw_id_in(owner.routing(), 0);
+  REQUIRE(wait_until([&] { return settled(owner, other, id); }, 60s));
+  auto eng = got(owner.engine_for(id));
+
+  // Two waits of one name take two signals in send order: a duplicate of
+  // the first would make the output 1 + 1.
+  auto sid = id + "-two";
+  auto hs = eng->run_async(fw_two_signals(), sid);
+  REQUIRE(wait_until([&] {
+    return status_is(other, sid, workflow_status::running);
+  }, 60s));
+  REQUIRE(other.try_signal(sid, "n", 1, "order-7:first"));
+  REQUIRE(other.try_signal(sid, "n", 1, "order-7:first")); // forwarded
+  REQUIRE(owner.try_signal(sid, "n", 1, "order-7:first")); // local
+  CHECK(got(other.try_status(sid)) == workflow_status::running);
+  REQUIRE(other.try_signal(sid, "n", 2)); // a key of its own
+  CHECK(got(other.try_output<int>(sid)) == 3);
+  CHECK(other.try_signal(sid, "n", 1, std::string(201, 'k')).code()
+        == errc::invalid_argument);
+
+  // A promise completed through the non-owner; again by the same key: ok,
+  // by another: conflict (settled once).
+  auto pid = id + "-promise";
+  auto hp = eng->run_async(fw_promised(), pid);
+  auto token = promise_id(pid, "ok");
+  REQUIRE(other.try_complete(token, 5, "cb-1"));
+  REQUIRE(other.try_complete(token, 5, "cb-1"));
+  auto twice = other.try_complete(token, 6, "cb-2");
+  CHECK(twice.code() == errc::conflict);
+  CHECK(got(other.try_output<int>(pid)) == 105);
+  CHECK(other.try_complete(token, 5, "cb-1")); // also once it ended
+
+  // A rejection fails the wait; bad ids fail with the owner's errors.
+  auto rid = id + "-reject";
+  auto hr = eng->run_async(fw_promised(), rid);
+  REQUIRE(other.try_reject(promise_id(rid, "ok"), "card declined"));
+  REQUIRE(wait_until([&] {
+    return status_is(other, rid, workflow_status::failed);
+  }, 60s));
+  CHECK(other.try_complete("no-at-sign", 1).code()
+        == errc::invalid_argument);
+  CHECK(other.try_complete(promise_id(id + "-none", "ok"), 1).code()
+        == errc::not_found);
   other.stop();
   owner.stop();
 }

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -122,7 +123,18 @@ enum class request_kind : std::uint8_t {
   remove = 9, ///< answer: empty
   resume = 10, ///< answer: empty, once resumed
   metadata = 11, ///< answer: the workflow's metadata (engine_forward.cpp)
+  /// id: the workflow; name: the promise; bytes: keyed_bytes(key,
+  /// promise_bytes(ok, value or reason)); answer: empty
+  promise = 12,
 };
+
+/// The bytes of a keyed request (request_kind::signal, promise): its
+/// idempotency key (1..200 bytes) and its payload. Tried again with the
+/// same key, the request takes effect once.
+std::string keyed_bytes(std::string_view key, std::string payload);
+/// A promise settlement's payload: `ok` with an encoded value, or a
+/// rejection with its reason.
+std::string promise_bytes(bool ok, std::string value_or_reason);
 
 /// What a host did since it started.
 struct engine_host_counters {
@@ -255,17 +267,51 @@ class engine_host {
   /// partition's that failed, naming it.
   result<std::vector<workflow_entry>> try_list(
     std::vector<workflow_status> filter = {});
+  /// engine::try_signal on the owner, exactly once: the signal carries an
+  /// idempotency key (`key`, 1..200 bytes; empty: one made for this
+  /// call), stored as its sender ("key:KEY"); the owner applies a key it
+  /// finds in the workflow's signals no second time and answers ok. So a
+  /// try again after a lost answer or a failover does not signal twice,
+  /// and a caller that retries on its own (a redelivered Kafka record, an
+  /// HTTP client) passes its own key: one per signal it means to send.
+  /// Finding the key reads the workflow's signals (one scan per call).
   template <class T>
   perdure::status try_signal(std::string_view id, std::string_view name,
-                             const T& value) {
-    std::string bytes;
+                             const T& value, std::string_view key = {}) {
     if constexpr (std::is_array_v<T> || std::is_pointer_v<T>)
-      bytes = detail::encode_value(std::string{value});
+      return signal_bytes(id, name, detail::encode_value(std::string{value}),
+                          key);
     else
-      bytes = detail::encode_value(value);
-    auto r = request(request_kind::signal, id, name, std::move(bytes));
-    return r ? perdure::status{} : std::move(r).error();
+      return signal_bytes(id, name, detail::encode_value(value), key);
   }
+  /// try_signal with an encoded value.
+  perdure::status signal_bytes(std::string_view id, std::string_view name,
+                               std::string value, std::string_view key = {});
+  /// engine::try_complete on the owner of the promise's workflow
+  /// (`promise_id` is "NAME@WORKFLOW"). Keyed as try_signal: tried again,
+  /// a settlement by the same key answers ok; one by another sender fails
+  /// conflict (a promise is settled once). invalid_argument: a malformed
+  /// promise id or key.
+  template <class T>
+  perdure::status try_complete(std::string_view promise_id, const T& value,
+                               std::string_view key = {}) {
+    if constexpr (std::is_array_v<T> || std::is_pointer_v<T>)
+      return settle_promise(promise_id, true,
+                            detail::encode_value(std::string{value}), key);
+    else
+      return settle_promise(promise_id, true, detail::encode_value(value),
+                            key);
+  }
+  /// engine::try_reject on the owner, keyed as try_complete.
+  perdure::status try_reject(std::string_view promise_id,
+                             std::string_view reason,
+                             std::string_view key = {}) {
+    return settle_promise(promise_id, false, std::string{reason}, key);
+  }
+  /// Behind try_complete (`ok`: an encoded value) and try_reject.
+  perdure::status settle_promise(std::string_view promise_id, bool ok,
+                                 std::string value_or_reason,
+                                 std::string_view key = {});
   /// The type-erased request behind the above (local or forwarded).
   result<std::string> request(request_kind kind, std::string_view id,
                               std::string_view name, std::string bytes);
@@ -285,6 +331,8 @@ class engine_host {
   struct impl;
 
  private:
+  friend std::string new_request_key(engine_host&);
+  friend std::mutex& keyed_lock(engine_host&, const std::string&);
   explicit engine_host(std::unique_ptr<impl> impl);
   std::unique_ptr<impl> impl_;
 };
