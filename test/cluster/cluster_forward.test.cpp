@@ -95,24 +95,34 @@ bool settled(engine_host& owner, engine_host& other, const std::string& id) {
          == "127.0.0.1:" + std::to_string(*owner.door_port());
 }
 
+// Host a leads the log's one partition and host b knows a's door; `id`
+// lives there. Members go in reverse: the hosts before the dir and mock.
+struct one_owner {
+  std::unique_ptr<kafka_mock_process> mock = start_mock("fwd", 1);
+  temp_dir dir;
+  std::unique_ptr<engine_host> a, b;
+  std::string id;
+
+  one_owner() {
+    a = got(engine_host::start(fw_options(*mock, dir / "a", "a")));
+    REQUIRE(a->door_port());
+    REQUIRE(wait_until([&] { return a->running().size() == 1; }, 60s));
+    b = got(engine_host::start(fw_options(*mock, dir / "b", "b")));
+    id = fw_id_in(a->routing(), 0);
+    REQUIRE(wait_until([&] { return settled(*a, *b, id); }, 60s));
+  }
+};
+
 } // namespace
 
 TEST_CASE("a node that does not lead an id forwards run, start, status, "
           "output, signal and cancel to its owner") {
   for (auto& r : fw_runs)
     r = 0;
-  auto mock = start_mock("fwd", 1);
-  temp_dir dir;
-  auto a = engine_host::start(fw_options(*mock, dir / "a", "a"));
-  REQUIRE_MESSAGE(a, a.error().to_string());
-  REQUIRE((*a)->door_port());
-  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
-  auto b = engine_host::start(fw_options(*mock, dir / "b", "b"));
-  REQUIRE_MESSAGE(b, b.error().to_string());
-  engine_host& owner = **a;
-  engine_host& other = **b;
-  auto id = fw_id_in(owner.routing(), 0);
-  REQUIRE(wait_until([&] { return settled(owner, other, id); }, 60s));
+  one_owner f;
+  engine_host& owner = *f.a;
+  engine_host& other = *f.b;
+  const auto& id = f.id;
   CHECK(other.engine_for(id).error().code() == errc::conflict);
 
   auto out = other.try_run(fw_chain(), id);
@@ -187,7 +197,7 @@ TEST_CASE("a node that does not lead an id forwards run, start, status, "
   }, 60s));
 
   // A host without a door forwards nothing: the owner's name, conflict.
-  auto co = fw_options(*mock, dir / "c", "c");
+  auto co = fw_options(*f.mock, f.dir / "c", "c");
   co.serve_address.clear();
   auto c = engine_host::start(std::move(co));
   REQUIRE_MESSAGE(c, c.error().to_string());
@@ -207,17 +217,10 @@ TEST_CASE("a node that does not lead an id forwards run, start, status, "
 
 TEST_CASE("signals and promise settlements through any node are keyed: "
           "sent again with one key, they take effect once") {
-  auto mock = start_mock("fwd", 1);
-  temp_dir dir;
-  auto a = engine_host::start(fw_options(*mock, dir / "a", "a"));
-  REQUIRE_MESSAGE(a, a.error().to_string());
-  REQUIRE(wait_until([&] { return (*a)->running().size() == 1; }, 60s));
-  auto b = engine_host::start(fw_options(*mock, dir / "b", "b"));
-  REQUIRE_MESSAGE(b, b.error().to_string());
-  engine_host& owner = **a;
-  engine_host& other = **b;
-  auto id = fw_id_in(owner.routing(), 0);
-  REQUIRE(wait_until([&] { return settled(owner, other, id); }, 60s));
+  one_owner f;
+  engine_host& owner = *f.a;
+  engine_host& other = *f.b;
+  const auto& id = f.id;
   auto eng = got(owner.engine_for(id));
 
   // Two waits of one name take two signals in send order: a duplicate of
