@@ -5,6 +5,7 @@
 
 #include "engine_door.hpp"
 #include "engine_keyed.hpp"
+#include "metadata_wire.hpp"
 
 #include "perdure/eventlog/codec.hpp"
 
@@ -59,37 +60,6 @@ perdure::status submit_graph(engine& eng, const std::string& id,
 }
 
 using listed = std::vector<std::tuple<std::string, std::uint8_t>>;
-
-// A workflow's metadata on the wire between nodes of one version (a
-// tuple: positional).
-using metadata_wire =
-  std::tuple<std::string, std::uint8_t, metadata_map, std::optional<time_ns>,
-             std::optional<time_ns>, int, int, int, std::uint64_t,
-             std::uint64_t, std::string>;
-
-std::string encode_metadata(const workflow_metadata& m) {
-  return codec::encode(metadata_wire{
-    m.id, static_cast<std::uint8_t>(m.status), m.user_metadata, m.start,
-    m.end, m.runs, m.run_number, m.attempts, m.steps, m.steps_succeeded,
-    m.error_text});
-}
-
-result<workflow_metadata> decode_metadata(std::string_view bytes) {
-  auto w = codec::decode<metadata_wire>(bytes);
-  if (!w)
-    return unexpected{errc::corruption,
-                      "a metadata answer does not decode: "
-                        + w.error().message()};
-  workflow_metadata m;
-  std::uint8_t status = 0;
-  std::uint64_t steps = 0, succeeded = 0;
-  std::tie(m.id, status, m.user_metadata, m.start, m.end, m.runs,
-           m.run_number, m.attempts, steps, succeeded, m.error_text) = *w;
-  m.status = static_cast<workflow_status>(status);
-  m.steps = static_cast<std::size_t>(steps);
-  m.steps_succeeded = static_cast<std::size_t>(succeeded);
-  return m;
-}
 
 // The engine's `busy` for an operation on a live workflow means "it is
 // live", not "try again": answered as conflict, or the sender would retry
@@ -165,6 +135,12 @@ result<std::string> run_on(engine_host& host,
       if (!m)
         return std::move(m).error();
       return encode_metadata(*m);
+    }
+    case request_kind::step_metadata: {
+      auto m = eng.try_metadata(id, name);
+      if (!m)
+        return std::move(m).error();
+      return encode_step_metadata(*m);
     }
     case request_kind::remove: {
       auto st = eng.try_remove(id);
@@ -291,6 +267,14 @@ result<workflow_metadata> engine_host::try_metadata(std::string_view id) {
   if (!r)
     return std::move(r).error();
   return decode_metadata(*r);
+}
+
+result<step_metadata> engine_host::try_metadata(std::string_view id,
+                                                std::string_view step) {
+  auto r = request(request_kind::step_metadata, id, step, {});
+  if (!r)
+    return std::move(r).error();
+  return decode_step_metadata(*r);
 }
 
 perdure::status engine_host::try_remove(std::string_view id) {

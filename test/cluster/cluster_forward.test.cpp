@@ -138,6 +138,24 @@ TEST_CASE("a node that does not lead an id forwards run, start, status, "
   CHECK(fw_runs[1] == 1);
   CHECK(got(other.try_status(id)) == workflow_status::successful);
   CHECK(got(other.try_output<int>(id)) == 6);
+  // A step's metadata through the non-owner is the owner's.
+  auto here = got(got(owner.engine_for(id))->try_metadata(id, "fw_add"));
+  auto there = got(other.try_metadata(id, "fw_add"));
+  CHECK(there.id == "fw_add");
+  CHECK(there.state == step_state::succeeded);
+  CHECK(there.options.step_name == "fw_add");
+  CHECK(there.options.max_attempts == here.options.max_attempts);
+  CHECK(there.options.retry_backoff == here.options.retry_backoff);
+  CHECK(there.options.custom == here.options.custom);
+  CHECK(there.user_metadata == here.user_metadata);
+  CHECK(there.start == here.start);
+  CHECK(there.end == here.end);
+  REQUIRE(there.attempts.size() == 1);
+  CHECK(there.attempts[0].start == here.attempts[0].start);
+  CHECK(there.attempts[0].end == here.attempts[0].end);
+  CHECK(other.try_metadata(id, "no-such-step").error().code()
+        == got(owner.engine_for(id))->try_metadata(id, "no-such-step")
+             .error().code());
   CHECK(other.counters().forwarded >= 4);
   CHECK(owner.counters().served >= 4);
   auto text = other.metrics_text();

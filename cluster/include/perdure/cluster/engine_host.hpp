@@ -126,6 +126,8 @@ enum class request_kind : std::uint8_t {
   /// id: the workflow; name: the promise; bytes: keyed_bytes(key,
   /// promise_bytes(ok, value or reason)); answer: empty
   promise = 12,
+  /// name: the step id; answer: its metadata (metadata_wire.cpp)
+  step_metadata = 13,
 };
 
 /// The bytes of a keyed request (request_kind::signal, promise): its
@@ -252,9 +254,12 @@ class engine_host {
     return detail::decode_value<T>(*bytes);
   }
   perdure::status try_cancel(std::string_view id);
-  /// engine::try_metadata(id) on the owner (the workflow's; a step's is
-  /// not forwarded yet).
+  /// engine::try_metadata(id) on the owner: the workflow's.
   result<workflow_metadata> try_metadata(std::string_view id);
+  /// engine::try_metadata(id, step) on the owner: step `step` (its step
+  /// id) of workflow `id`.
+  result<step_metadata> try_metadata(std::string_view id,
+                                     std::string_view step);
   /// engine::try_remove on the owner; a live workflow is conflict (not
   /// busy: busy is what the sender retries).
   perdure::status try_remove(std::string_view id);
