@@ -112,7 +112,8 @@ enum class request_kind : std::uint8_t {
   status = 2, ///< answer: one byte, the workflow_status
   output = 3, ///< name: the step (empty: the workflow); answer: its bytes
   cancel = 4, ///< answer: empty
-  signal = 5, ///< name: the signal, bytes: its encoded value
+  /// name: the signal; bytes: keyed_bytes(key, its encoded value)
+  signal = 5,
   start = 6,  ///< bytes: encode_workflow_graph; answer: empty, once stored
   /// id: the actor; name: the method; bytes: actor_calls.hpp's request
   /// (class, idempotency key, arguments); answer: the encoded result
@@ -122,7 +123,7 @@ enum class request_kind : std::uint8_t {
   list = 8,
   remove = 9, ///< answer: empty
   resume = 10, ///< answer: empty, once resumed
-  metadata = 11, ///< answer: the workflow's metadata (engine_forward.cpp)
+  metadata = 11, ///< answer: the workflow's metadata (metadata_wire.cpp)
   /// id: the workflow; name: the promise; bytes: keyed_bytes(key,
   /// promise_bytes(ok, value or reason)); answer: empty
   promise = 12,
