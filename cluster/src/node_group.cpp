@@ -69,7 +69,10 @@ void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
 // default, 300 s, let one join the coordinator never answered (librdkafka
 // 2.0.2's mock drops one now and then) keep a node out of the group for
 // five minutes. The poll thread polls the group every round, so it never
-// comes near this; at least the session timeout, as librdkafka requires.
+// comes near this. Twice the session timeout, at least 15 s: a
+// coordinator may hold a join about a session timeout (the mock holds
+// every rebalance S - 1 s), and an answer must not come after the client
+// gave up on it.
 std::int64_t rebalance_timeout_ms(
   const std::map<std::string, std::string>& props) {
   constexpr std::int64_t floor_ms = 15'000;
@@ -82,7 +85,7 @@ std::int64_t rebalance_timeout_ms(
       // librdkafka refuses the value itself, naming it.
     }
   }
-  return std::max(session, floor_ms);
+  return std::max(2 * session, floor_ms);
 }
 
 bool is_security(const std::string& key) {

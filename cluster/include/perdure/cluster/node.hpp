@@ -91,8 +91,8 @@ struct node_options {
   /// heartbeat.interval.ms, security). group.id, enable.auto.commit and
   /// partition.assignment.strategy are the node's: invalid_argument.
   /// max.poll.interval.ms (the rebalance timeout, and how long a join
-  /// waits for the coordinator's answer) defaults to the session timeout,
-  /// at least 15 s, instead of librdkafka's 300 s.
+  /// waits for the coordinator's answer) defaults to twice the session
+  /// timeout, at least 15 s, instead of librdkafka's 300 s.
   std::map<std::string, std::string> group_properties;
   /// What the log topic must fit (kafka_topic_problems), checked by
   /// start() before anything else uses the log: a topic that falls short
