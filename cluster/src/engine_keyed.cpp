@@ -38,6 +38,14 @@ perdure::status check_key(std::string_view key) {
   return {};
 }
 
+// The caller's key, checked, or a new one of this host's.
+result<std::string> key_or_new(engine_host& host, std::string_view key) {
+  auto k = key.empty() ? new_request_key(host) : std::string{key};
+  if (auto st = check_key(k); !st)
+    return unexpected{std::move(st)};
+  return k;
+}
+
 result<keyed_wire> decode_keyed(const std::string& bytes) {
   auto w = codec::decode<keyed_wire>(bytes);
   if (!w)
@@ -97,11 +105,11 @@ perdure::status engine_host::signal_bytes(std::string_view id,
                                           std::string_view name,
                                           std::string value,
                                           std::string_view key) {
-  auto k = key.empty() ? new_request_key(*this) : std::string{key};
-  if (auto st = check_key(k); !st)
-    return st;
+  auto k = key_or_new(*this, key);
+  if (!k)
+    return std::move(k).error();
   auto r = request(request_kind::signal, id, name,
-                   keyed_bytes(k, std::move(value)));
+                   keyed_bytes(*k, std::move(value)));
   return r ? perdure::status{} : std::move(r).error();
 }
 
@@ -112,12 +120,12 @@ perdure::status engine_host::settle_promise(std::string_view promise_id,
   auto at = rec::parse_promise_id(promise_id);
   if (!at.error.empty())
     return {errc::invalid_argument, at.error};
-  auto k = key.empty() ? new_request_key(*this) : std::string{key};
-  if (auto st = check_key(k); !st)
-    return st;
+  auto k = key_or_new(*this, key);
+  if (!k)
+    return std::move(k).error();
   auto r = request(request_kind::promise, at.workflow, at.name,
-                   keyed_bytes(k, promise_bytes(ok,
-                                                std::move(value_or_reason))));
+                   keyed_bytes(*k, promise_bytes(ok,
+                                                 std::move(value_or_reason))));
   return r ? perdure::status{} : std::move(r).error();
 }
 
