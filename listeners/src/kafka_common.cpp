@@ -144,6 +144,37 @@ rd_kafka_t* new_kafka_consumer(const kafka_source& src,
   return rk;
 }
 
+rd_kafka_t* new_kafka_producer(
+  const std::string& brokers, const std::map<std::string, std::string>& props,
+  const eventlog::log_sink& log,
+  void (*delivered)(rd_kafka_t*, const rd_kafka_message_t*, void*)) {
+  auto conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_opaque(conf, const_cast<eventlog::log_sink*>(&log));
+  rd_kafka_conf_set_log_cb(conf, forward_kafka_log);
+  if (delivered)
+    rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+  std::map<std::string, std::string> all{
+    {"bootstrap.servers", brokers},
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"message.timeout.ms", "0"},
+  };
+  for (auto& [k, v] : props)
+    all[k] = v;
+  if (auto st = set_kafka_properties(conf, all); !st) {
+    rd_kafka_conf_destroy(conf);
+    ok_or_throw(st);
+  }
+  char err[512];
+  auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    ok_or_throw(
+      status{errc::invalid_argument, fmt::format("kafka producer: {}", err)});
+  }
+  return rk;
+}
+
 kafka_record to_kafka_record(const rd_kafka_message_t* m) {
   kafka_record r;
   r.topic = rd_kafka_topic_name(m->rkt);

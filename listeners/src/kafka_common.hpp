@@ -36,6 +36,19 @@ status set_kafka_properties(rd_kafka_conf_t* conf,
 rd_kafka_t* new_kafka_consumer(const kafka_source& src,
                                const eventlog::log_sink& log);
 
+/// A producer on `brokers` for records perdure writes itself (a cluster
+/// feed's dead letters): idempotent, acks=all, retried until delivered
+/// (message.timeout.ms 0), then `props` (a source's: security and client
+/// settings; consumer-only ones are ignored by librdkafka with a line in
+/// `log`). `delivered`, when set, is librdkafka's dr_msg_cb (called from
+/// rd_kafka_poll/flush). librdkafka's log lines go to `log`, which must
+/// outlive the producer. Throws `perdure::error` (invalid_argument) for a
+/// bad property.
+rd_kafka_t* new_kafka_producer(
+  const std::string& brokers, const std::map<std::string, std::string>& props,
+  const eventlog::log_sink& log,
+  void (*delivered)(rd_kafka_t*, const rd_kafka_message_t*, void*) = nullptr);
+
 /// The record of consumed message `m` (not an error message).
 kafka_record to_kafka_record(const rd_kafka_message_t* m);
 
