@@ -71,6 +71,18 @@ bool feed::impl::send(item& it) {
   for (;;) {
     if (stopping)
       return false;
+    // Evicted from the group (this process was paused or cut off past the
+    // session timeout): the partition has another consumer, which sends
+    // this batch again from the group's offsets. Sending on would race it
+    // with keys it may have left behind; the batch is dropped, and the
+    // next assignment starts from the group's offsets.
+    if (rd_kafka_assignment_lost(consumer)) {
+      report(log_level::info,
+             fmt::format("assignment lost: the batch of record {} is left "
+                         "to the partition's next consumer",
+                         source_of(it.record)));
+      return false;
+    }
     perdure::status st;
     try {
       st = it.action.send(*host, feed_key(src, it.record, attempt));
@@ -187,9 +199,16 @@ void feed::impl::commit(const std::map<std::int32_t, std::int64_t>& next,
 // ----------------------------------------------------------
 
 // Up to max_batch records: waits for the first (in short polls, to see a
-// stop), then takes what comes within poll_timeout of each other.
+// stop), then takes what comes within poll_timeout of each other. A batch
+// ends early at hot_key_limit records of one Kafka key (one actor for
+// actor_target): a batch sent again after a crash must find every key of
+// its calls among the actor's last key_window (1024) calls, and each
+// record may use `attempts` keys.
 std::vector<feed::impl::item> feed::impl::take_batch() {
   std::vector<item> out;
+  std::unordered_map<std::string, std::size_t> per_key;
+  auto hot_key_limit = std::max<std::size_t>(
+    1, 1024 / (2 * static_cast<std::size_t>(target.attempts)));
   while (!stopping && out.size() < src.max_batch) {
     auto wait = out.empty() ? 100 : static_cast<int>(src.poll_timeout.count());
     auto* m = rd_kafka_consumer_poll(consumer, wait);
@@ -204,6 +223,10 @@ std::vector<feed::impl::item> feed::impl::take_batch() {
                fmt::format("consumer: {}", rd_kafka_message_errstr(m)));
     } else {
       out.push_back({detail::to_kafka_record(m), {}, {}});
+      if (++per_key[out.back().record.key] >= hot_key_limit) {
+        rd_kafka_message_destroy(m);
+        break;
+      }
     }
     rd_kafka_message_destroy(m);
   }

@@ -13,6 +13,9 @@
 //       [--serve ADDRESS]   (its door; default 127.0.0.1:0, "none": no
 //                            door, so no take-over: only the group moves
 //                            partitions)
+//       [--feed TOPIC]      (a cluster feed of TOPIC, consumer group
+//                            APP-feed: record (key K, value N) calls
+//                            add(N) on tally actor K, kafka_feed.hpp)
 //
 // Commands on stdin, answers on stdout:
 //   start FROM TO  -> starts workflows w-FROM .. w-(TO-1) that live in a
@@ -42,6 +45,7 @@
 
 #include "perdure/cluster/actor_calls.hpp"
 #include "perdure/cluster/engine_host.hpp"
+#include "perdure/cluster/kafka_actors.hpp"
 
 #include <perdure/perdure.hpp>
 
@@ -313,6 +317,32 @@ int main(int argc, char** argv) {
     return 1;
   }
   the_host = host->get();
+  std::unique_ptr<feed> records;
+  if (args.count("--feed")) {
+    kafka_source src{.brokers = args["--brokers"],
+                     .topic = args["--feed"],
+                     .group = args["--app"] + "-feed",
+                     .properties = {{"session.timeout.ms", session},
+                                    {"heartbeat.interval.ms", heartbeat}},
+                     .max_batch = 50};
+    feed_options fo;
+    fo.log = [](eventlog::log_level l, std::string_view text) {
+      if (l >= eventlog::log_level::error)
+        std::cerr << text << '\n';
+    };
+    auto f = subscribe(**host, src,
+                       actor_target(&tally::add,
+                                    [](const kafka_record& r) {
+                                      return std::stoi(r.value);
+                                    }),
+                       std::move(fo));
+    if (!f) {
+      std::cerr << "perdure-cluster-engine-node: feed: "
+                << f.error().to_string() << '\n';
+      return 1;
+    }
+    records = std::move(*f);
+  }
   say("ready");
   std::vector<std::thread> calls; // acall threads, joined at quit
   std::string line;
@@ -348,6 +378,8 @@ int main(int argc, char** argv) {
   }
   for (auto& t : calls)
     t.join();
+  if (records)
+    records->stop(); // before its host
   (*host)->stop();
   say("bye");
   ::close(effects_fd);

@@ -31,6 +31,9 @@ struct engine_torture_config {
   int leader_moves = 0; ///< a partition's leader moved to another broker
   bool grow = false;    ///< a node added half-way through the faults
   int actors = 16;      ///< tally actors called each round (0: none)
+  /// Kafka records produced to the input topic, which every node feeds
+  /// into 8 tally actors (cluster_engine_torture_feed.hpp; 0: no feed).
+  int records = 0;
 };
 
 /// What a run did and found (printed by report_engine_torture).
@@ -51,6 +54,8 @@ struct engine_torture_summary {
   std::size_t actor_calls = 0;
   std::size_t actor_retries = 0;
   std::size_t actor_errors = 0;
+  // Kafka records produced (each applied once, checked at the end).
+  std::size_t feed_records = 0;
   std::size_t executions = 0;
   std::size_t reruns = 0;
   std::size_t zombie_runs = 0;

@@ -101,15 +101,18 @@ engine_torture_config parse_engine_torture(int argc, char** argv) {
       c.grow = v != 0;
     else if (k == "--actors")
       c.actors = static_cast<int>(v);
+    else if (k == "--records")
+      c.records = static_cast<int>(v);
     else
       throw std::invalid_argument{"unknown option " + k};
   }
   if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1
-      || c.broker_stops < 0 || c.leader_moves < 0 || c.actors < 0)
+      || c.broker_stops < 0 || c.leader_moves < 0 || c.actors < 0
+      || c.records < 0)
     throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
                                 "--pauses >= 0, --workflows >= 1, "
                                 "--broker-stops >= 0, --leader-moves >= 0, "
-                                "--actors >= 0"};
+                                "--actors >= 0, --records >= 0"};
   return c;
 }
 
@@ -164,6 +167,7 @@ int report_engine_torture(const engine_torture_config& c,
               " answered (%zu not finished yet)\n"
               "  actors         %d, %d rounds: %zu calls through random"
               " nodes (%zu tried again, %zu error answers)\n"
+              "  kafka records  %zu through a feed on every node\n"
               "  workflows      %d, %d steps each\n"
               "  executions     %zu (%zu re-runs of steps killed before"
               " their success was logged, %zu zombie runs after it)\n"
@@ -173,7 +177,7 @@ int report_engine_torture(const engine_torture_config& c,
               s.leader_moves, s.forward_started, s.forward_start_errors,
               s.forward_answered, s.forward_errors, c.actors,
               s.actor_rounds, s.actor_calls, s.actor_retries,
-              s.actor_errors, c.workflows, engine_torture_steps,
+              s.actor_errors, s.feed_records, c.workflows, engine_torture_steps,
               s.executions, s.reruns, s.zombie_runs, s.seconds);
   for (auto& v : s.violations)
     std::printf("VIOLATION: %s\n", v.c_str());

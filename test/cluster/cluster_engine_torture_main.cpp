@@ -23,9 +23,12 @@
 //   perdure-cluster-engine-torture [--nodes N] [--kills K] [--pauses S]
 //       [--workflows W] [--seed X] [--session-timeout-ms MS]
 //       [--broker-stops B] [--leader-moves L] [--grow 0|1] [--actors A]
+//       [--records R]  (Kafka records fed into actors by every node,
+//                      cluster_engine_torture_feed.hpp)
 
 #include "cluster_engine_torture.hpp"
 #include "cluster_engine_torture_actors.hpp"
+#include "cluster_engine_torture_feed.hpp"
 #include "cluster_engine_torture_nodes.hpp"
 #include "splitmix.hpp"
 
@@ -69,9 +72,16 @@ class driver {
                                  + " 3");
     if (answer != "ok")
       throw std::runtime_error{"mock topic: " + answer};
+    if (c_.records > 0) { // the input topic and its dead letters
+      mock("topic " + feed_topic_ + " " + std::to_string(c_.partitions)
+           + " 3");
+      mock("topic " + feed_topic_ + ".dead-letter 1");
+      feed_ = std::make_unique<test::feed_book>(8, mock_->bootstrap(),
+                                                feed_topic_);
+    }
     nodes_ = std::make_unique<test::engine_nodes>(test::node_launch{
       PERDURE_CLUSTER_ENGINE_NODE, mock_->bootstrap(), app_, dir_.path(),
-      effects_, c_.session_ms});
+      effects_, c_.session_ms, feed_ ? feed_topic_ : std::string{}});
     for (int i = 0; i < c_.nodes; ++i)
       nodes_->add();
   }
@@ -109,6 +119,8 @@ class driver {
                                      static_cast<std::size_t>(slice) * steps
                                          / 2 + 1),
                "steps run");
+      if (feed_) // in flight while the fault strikes
+        feed_->produce(c_.records / (n + 1));
       auto caller = begin_calls();
       if (f == 'k')
         kill(victim());
@@ -127,6 +139,13 @@ class driver {
       start_all();
       return check_all();
     }, "every workflow succeeded", 300s);
+    if (feed_) {
+      feed_->produce(c_.records - static_cast<int>(feed_->produced()));
+      until([&] {
+        return feed_->caught_up(ask(random_up(), feed_->get_command(),
+                                    "agot"));
+      }, "every kafka record applied", 300s);
+    }
     // Every id again through one node: most are forwarded to their owners.
     ask_forwarded(0, released_);
     verify();
@@ -420,6 +439,12 @@ class driver {
       book_.verify(ask(random_up(), book_.get_command(), "agot"));
     s_.violations.insert(s_.violations.end(), book_.violations.begin(),
                          book_.violations.end());
+    if (feed_) {
+      feed_->verify(ask(random_up(), feed_->get_command(), "agot"));
+      s_.violations.insert(s_.violations.end(), feed_->violations.begin(),
+                           feed_->violations.end());
+      s_.feed_records = feed_->produced();
+    }
   }
 
   int report() {
@@ -452,6 +477,9 @@ class driver {
   // Outputs read through random nodes (ask_forwarded), and the errors.
   std::map<std::string, std::set<std::string>> forwarded_;
   test::actor_round_book book_;
+  // Kafka records fed into actors b-0..b-7 (with --records).
+  std::string feed_topic_ = app_ + ".in";
+  std::unique_ptr<test::feed_book> feed_;
   test::engine_torture_summary s_;
 };
 

@@ -32,14 +32,18 @@ std::size_t engine_nodes::add() {
 
 void engine_nodes::start(std::size_t i) {
   auto& n = slots_[i];
+  std::vector<std::string> argv{
+    launch_.program, "--brokers", launch_.brokers, "--app", launch_.app,
+    "--id", n.id, "--dir", n.dir.string(), "--effects",
+    launch_.effects.string(), "--session-timeout-ms",
+    std::to_string(launch_.session_ms), "--heartbeat-ms",
+    std::to_string(std::max(launch_.session_ms / 3, 50))};
+  if (!launch_.feed_topic.empty()) {
+    argv.push_back("--feed");
+    argv.push_back(launch_.feed_topic);
+  }
   n.proc = std::make_unique<subprocess>(
-    std::vector<std::string>{
-      launch_.program, "--brokers", launch_.brokers, "--app", launch_.app,
-      "--id", n.id, "--dir", n.dir.string(), "--effects",
-      launch_.effects.string(), "--session-timeout-ms",
-      std::to_string(launch_.session_ms), "--heartbeat-ms",
-      std::to_string(std::max(launch_.session_ms / 3, 50))},
-    subprocess_options{.pipe_stdin = true});
+    argv, subprocess_options{.pipe_stdin = true});
   n.alive = true;
   ++n.generation;
   n.actor_lines.clear();

@@ -35,6 +35,7 @@ struct node_launch {
   std::filesystem::path dir;     ///< each node's store: dir / its id
   std::filesystem::path effects; ///< the shared effects file
   int session_ms = 3000;
+  std::string feed_topic = {}; ///< each node's --feed (empty: none)
 };
 
 class engine_nodes {
