@@ -258,6 +258,7 @@ void feed::impl::stop() {
       thread.join();
     if (consumer) {
       rd_kafka_consumer_close(consumer); // leaves the group
+      std::lock_guard guard{mu}; // assigned() reads it
       rd_kafka_destroy(consumer);
       consumer = nullptr;
     }
@@ -300,6 +301,7 @@ std::string feed::last_error() const {
 
 std::vector<std::int32_t> feed::assigned() const {
   std::vector<std::int32_t> out;
+  std::lock_guard guard{impl_->mu};
   if (!impl_->consumer)
     return out;
   rd_kafka_topic_partition_list_t* list = nullptr;

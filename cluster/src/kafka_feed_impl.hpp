@@ -41,7 +41,7 @@ struct feed::impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> records{0}, started{0}, dead{0}, commits{0};
   mutable std::mutex mu;
-  std::string error; ///< guarded by mu
+  std::string error; ///< guarded by mu (as is destroying `consumer`)
   /// Dead letters of the current round whose produce failed (the
   /// producer's delivery reports count here, also during stop()).
   std::atomic<int> dl_failed{0};

@@ -322,8 +322,12 @@ int main(int argc, char** argv) {
     kafka_source src{.brokers = args["--brokers"],
                      .topic = args["--feed"],
                      .group = args["--app"] + "-feed",
+                     // As the node's group (node_group.cpp): a join
+                     // the mock never answers is given up after
+                     // max.poll.interval.ms + 3 s.
                      .properties = {{"session.timeout.ms", session},
-                                    {"heartbeat.interval.ms", heartbeat}},
+                                    {"heartbeat.interval.ms", heartbeat},
+                                    {"max.poll.interval.ms", "15000"}},
                      .max_batch = 50};
     feed_options fo;
     fo.log = [](eventlog::log_level l, std::string_view text) {

@@ -124,9 +124,12 @@ struct two_hosts {
     return {.brokers = mock->bootstrap(),
             .topic = topic,
             .group = group,
-            // The mock holds a first join 3 s: sessions above it.
+            // The mock holds a first join 3 s: sessions above it. A
+            // JoinGroup the mock never answers (under load) is given up
+            // after max.poll.interval.ms + 3 s: 18 s, not 303 s.
             .properties = {{"session.timeout.ms", "6000"},
-                           {"heartbeat.interval.ms", "500"}},
+                           {"heartbeat.interval.ms", "500"},
+                           {"max.poll.interval.ms", "15000"}},
             .max_batch = 50};
   }
 
@@ -278,6 +281,12 @@ TEST_CASE("a feed on two nodes starts one workflow per record on its "
   INFO("consumed " << consumed(feeds) << ", errors " << errors_of(feeds));
   REQUIRE(all);
   CHECK(feeds[0]->stats().dead_letters + feeds[1]->stats().dead_letters == 1);
+  // The group shares the topic's 4 partitions out between the two nodes.
+  CHECK(wait_until(
+    [&] {
+      return feeds[0]->assigned().size() + feeds[1]->assigned().size() == 4;
+    },
+    60s));
 
   // Every record's workflow, on its owner, read from either node.
   std::map<partition_id, int> per_partition;
