@@ -7,6 +7,8 @@
 
 #include "perdure/eventlog/types.hpp"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -76,6 +78,16 @@ class latencies {
 /// and fdatasync-ing it, for `o.seconds / 2` (at least 50 samples). Run it
 /// after the measured phase.
 void fsync_floor(const bench_options& o, figures& f);
+
+/// CPU seconds of this process (all threads, user + system): on a machine
+/// shared with other work, CPU per record is steadier than wall time, and
+/// with 2 cores the wall-clock ceiling is about 2 / (CPU per record).
+inline double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto tv = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
+  return tv(u.ru_utime) + tv(u.ru_stime);
+}
 
 /// Seconds since `t0`.
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {

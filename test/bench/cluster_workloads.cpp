@@ -36,13 +36,6 @@ namespace {
 using namespace std::chrono_literals;
 using cluster::log_offset;
 
-double process_cpu_s() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto tv = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
-  return tv(u.ru_utime) + tv(u.ru_stime);
-}
-
 std::string env_or(const char* name, std::string fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string{v} : fallback;

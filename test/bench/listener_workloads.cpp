@@ -27,16 +27,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// CPU seconds of this process (all threads, user + system): on a machine
-// shared with other work, CPU per record is steadier than wall time, and
-// with 2 cores the wall-clock ceiling is about 2 / (CPU per record).
-double process_cpu_s() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto tv = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
-  return tv(u.ru_utime) + tv(u.ru_stime);
-}
-
 figures timers(const bench_options& o) {
   constexpr int count = 10'000;
   engine eng{{.storage = o.dir, .durability = o.mode}};
