@@ -48,6 +48,15 @@ std::string source_of(const kafka_record& r) {
 
 // -- one batch ----------------------------------------------------------------
 
+// A conflict because this host cannot forward (no door) to the node that
+// leads the target: the record waits for the partition to come here, it
+// is not poison.
+bool feed::impl::unreachable(const std::string& target,
+                             const perdure::status& st) const {
+  return st == errc::conflict && !host->door_port() &&
+         !host->engine_of(host->routing().partition_of(target));
+}
+
 void feed::impl::report(log_level level, const std::string& what) {
   if (level >= log_level::warning) {
     std::lock_guard guard{mu};
@@ -88,6 +97,8 @@ bool feed::impl::send(item& it) {
       st = it.action.send(*host, feed_key(src, it.record, attempt));
     } catch (const std::exception& e) {
       st = {errc::failed, fmt::format("the feed's action threw: {}", e.what())};
+    } catch (...) {
+      st = {errc::failed, "the feed's action threw an unknown exception"};
     }
     if (st) {
       ++started;
@@ -97,7 +108,7 @@ bool feed::impl::send(item& it) {
       ++attempt;
       continue;
     }
-    if (permanent(st)) {
+    if (permanent(st) && !unreachable(it.action.target, st)) {
       it.poison = st.to_string();
       return true;
     }
@@ -208,7 +219,7 @@ std::vector<feed::impl::item> feed::impl::take_batch() {
   std::vector<item> out;
   std::unordered_map<std::string, std::size_t> per_key;
   auto hot_key_limit = std::max<std::size_t>(
-    1, 1024 / (2 * static_cast<std::size_t>(target.attempts)));
+      1, 1024 / (2 * static_cast<std::size_t>(target.attempts)));
   while (!stopping && out.size() < src.max_batch) {
     auto wait = out.empty() ? 100 : static_cast<int>(src.poll_timeout.count());
     auto* m = rd_kafka_consumer_poll(consumer, wait);
@@ -258,7 +269,7 @@ void feed::impl::stop() {
       thread.join();
     if (consumer) {
       rd_kafka_consumer_close(consumer); // leaves the group
-      std::lock_guard guard{mu}; // assigned() reads it
+      std::lock_guard guard{mu};         // assigned() reads it
       rd_kafka_destroy(consumer);
       consumer = nullptr;
     }

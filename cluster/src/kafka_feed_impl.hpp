@@ -73,6 +73,9 @@ struct feed::impl {
   /// librdkafka's delivery report: counts a failed produce in the
   /// message's opaque (a std::atomic<int>).
   static void delivered(rd_kafka_t*, const rd_kafka_message_t* m, void*);
+  /// Whether `st` (a conflict) means this door-less host cannot reach the
+  /// node leading `target`, rather than a refusal of the record.
+  bool unreachable(const std::string& target, const perdure::status& st) const;
   /// Logs `what` (a warning or worse is also last_error()).
   void report(eventlog::log_level level, const std::string& what);
   /// Waits `wait` unless the feed stops first (then false).

@@ -283,10 +283,10 @@ TEST_CASE("a feed on two nodes starts one workflow per record on its "
   CHECK(feeds[0]->stats().dead_letters + feeds[1]->stats().dead_letters == 1);
   // The group shares the topic's 4 partitions out between the two nodes.
   CHECK(wait_until(
-    [&] {
-      return feeds[0]->assigned().size() + feeds[1]->assigned().size() == 4;
-    },
-    60s));
+      [&] {
+        return feeds[0]->assigned().size() + feeds[1]->assigned().size() == 4;
+      },
+      60s));
 
   // Every record's workflow, on its owner, read from either node.
   std::map<partition_id, int> per_partition;
@@ -400,7 +400,7 @@ TEST_CASE("a feed signals workflows on their owners once per record, in "
   hosts.a->stop();
 }
 
-TEST_CASE("a feed calls actors on their owners once per record; a method "
+TEST_CASE("a feed calls actors on their owners once per record, and a method "
           "that keeps throwing makes a dead letter after its attempts") {
   two_hosts hosts{"payments"};
   std::vector<std::pair<std::string, std::string>> kv;

@@ -39,7 +39,9 @@
 // While an owner cannot be reached (no owner yet, a failover longer than
 // engine_host_options::forward_deadline, a full disk there) the feed
 // tries the record again every retry_wait and commits nothing, so it
-// neither loses nor skips a record.
+// neither loses nor skips a record. A host without a door
+// (engine_host_options::serve_address) cannot forward: its feed waits so
+// for records of partitions other nodes lead; give every node a door.
 //
 // Library perdure_cluster_kafka (links perdure_cluster_engine and
 // perdure_listeners).
