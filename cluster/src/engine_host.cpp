@@ -448,6 +448,10 @@ std::string engine_host::metrics_text() const {
   return metrics::expose(parts);
 }
 
+metrics::registry& engine_host::metrics() const noexcept {
+  return impl_->registry;
+}
+
 std::optional<std::uint16_t> engine_host::metrics_port() const noexcept {
   if (!impl_->http)
     return std::nullopt;

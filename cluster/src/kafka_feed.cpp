@@ -256,6 +256,7 @@ void feed::impl::run() {
     return;
   }
   while (!stopping) {
+    refresh_parts();
     auto batch = take_batch();
     if (!batch.empty())
       process(batch);
@@ -267,6 +268,8 @@ void feed::impl::stop() {
     stopping = true;
     if (thread.joinable())
       thread.join();
+    for (auto id : metric_ids) // they read the consumer: gone before it is
+      host->metrics().remove_callback(id);
     if (consumer) {
       rd_kafka_consumer_close(consumer); // leaves the group
       std::lock_guard guard{mu};         // assigned() reads it
@@ -355,6 +358,7 @@ result<std::unique_ptr<feed>> subscribe(engine_host& host, kafka_source src,
     p->stop();
     return unexpected{e.as_status()};
   }
+  p->add_metrics();
   auto* raw = p.get();
   p->thread = std::thread{[raw] {
     eventlog::set_thread_name("perdure-feed");

@@ -46,6 +46,10 @@ struct feed::impl {
   /// producer's delivery reports count here, also during stop()).
   std::atomic<int> dl_failed{0};
   std::once_flag stopped;
+  /// The topic's partitions assigned here, as the consumer thread last
+  /// saw them (guarded by mu): what the lag metric reports on.
+  std::vector<std::int32_t> parts;
+  std::vector<std::uint64_t> metric_ids; ///< the host's callbacks
 
   /// One consumed record: its action, or why it is poison.
   struct item {
@@ -59,6 +63,10 @@ struct feed::impl {
   }
 
   void run();
+  /// Adds the feed's families to the host's /metrics (records, dead
+  /// letters, lag per assigned partition); removed by stop().
+  void add_metrics();
+  void refresh_parts();
   void stop();
   std::vector<item> take_batch();
   void process(std::vector<item>& items);

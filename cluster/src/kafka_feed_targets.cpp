@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// A cluster feed's targets (workflow starts, signals), its keys and its
-// dead letters (kafka_feed.hpp).
+// A cluster feed's targets (workflow starts, signals), its keys, its dead
+// letters and its families on the host's /metrics (kafka_feed.hpp).
 
 #include "kafka_feed_impl.hpp"
 #include "perdure/cluster/kafka_feed.hpp"
 #include "perdure/runtime/child.hpp"
 #include "perdure/runtime/errors.hpp"
 
+#include <algorithm>
 #include <array>
 #include <fmt/format.h>
 
@@ -180,6 +181,82 @@ bool feed::impl::produce_dead_letters(const std::vector<const item*>& letters) {
       return false;
   }
   return false;
+}
+
+// -- /metrics
+// ---------------------------------------------------------------------
+
+void feed::impl::refresh_parts() {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(consumer, &list) || !list)
+    return;
+  std::vector<std::int32_t> now;
+  for (int i = 0; i < list->cnt; ++i)
+    now.push_back(list->elems[i].partition);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::sort(now.begin(), now.end());
+  std::lock_guard guard{mu};
+  parts = std::move(now);
+}
+
+void feed::impl::add_metrics() {
+  metrics::labels ls{{"group", src.group}, {"topic", src.topic}};
+  auto& r = host->metrics();
+  auto count = [&](const char* name, const char* help,
+                   std::atomic<std::uint64_t>& n) {
+    metric_ids.push_back(
+        r.add_callback(name, help, metrics::kind::counter, [ls, &n] {
+          return std::vector<metrics::sample>{
+              {ls, static_cast<double>(n.load())}};
+        }));
+  };
+  count("perdure_kafka_feed_records_total",
+        "Records a cluster feed on this node committed to its consumer "
+        "group (each answered by its owner or dead-lettered).",
+        records);
+  count("perdure_kafka_feed_dead_letters_total",
+        "Records a cluster feed on this node produced to its dead-letter "
+        "topic.",
+        dead);
+  // Per partition assigned here: the high watermark librdkafka last
+  // fetched minus the consumer's position (local state, no broker round
+  // trip); a batch in flight counts as consumed.
+  metric_ids.push_back(r.add_callback(
+      "perdure_kafka_feed_lag",
+      "Records of a partition a cluster feed on this node consumes, not "
+      "taken yet: the high watermark minus the consumer's position.",
+      metrics::kind::gauge, [this, ls] {
+        std::vector<std::int32_t> now;
+        {
+          std::lock_guard guard{mu};
+          now = parts;
+        }
+        std::vector<metrics::sample> out;
+        if (now.empty())
+          return out;
+        auto list =
+            rd_kafka_topic_partition_list_new(static_cast<int>(now.size()));
+        for (auto p : now)
+          rd_kafka_topic_partition_list_add(list, src.topic.c_str(), p);
+        rd_kafka_position(consumer, list);
+        for (int i = 0; i < list->cnt; ++i) {
+          auto& e = list->elems[i];
+          std::int64_t low = 0, high = 0;
+          if (rd_kafka_get_watermark_offsets(consumer, src.topic.c_str(),
+                                             e.partition, &low, &high) !=
+                  RD_KAFKA_RESP_ERR_NO_ERROR ||
+              high < 0)
+            continue; // nothing fetched yet
+          auto at = e.offset >= 0 ? e.offset : low;
+          auto l = ls;
+          l.emplace_back("partition", std::to_string(e.partition));
+          out.push_back(
+              {std::move(l),
+               static_cast<double>(std::max<std::int64_t>(0, high - at))});
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+        return out;
+      }));
 }
 
 } // namespace perdure::cluster

@@ -111,35 +111,54 @@ void forward_kafka_log(const rd_kafka_t* rk, int level, const char* facility,
   eventlog::emit(sink ? *sink : eventlog::log_sink{}, lvl, text);
 }
 
-} // namespace
-
-rd_kafka_t* new_kafka_consumer(const kafka_source& src,
-                               const eventlog::log_sink& log) {
-  auto conf = rd_kafka_conf_new();
+// A client of `type` with `defaults` overridden by `props`; `conf` (its
+// log forwarding set here) is taken, also on failure. Throws
+// invalid_argument for a bad property.
+rd_kafka_t* new_kafka_client(rd_kafka_type_t type, rd_kafka_conf_t* conf,
+                             std::map<std::string, std::string> defaults,
+                             const std::map<std::string, std::string>& props,
+                             const eventlog::log_sink& log) {
   rd_kafka_conf_set_opaque(conf, const_cast<eventlog::log_sink*>(&log));
   rd_kafka_conf_set_log_cb(conf, forward_kafka_log);
-  std::map<std::string, std::string> props{
-      {"bootstrap.servers", src.brokers}, {"group.id", src.group},
-      {"enable.auto.commit", "false"},    {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},  {"enable.partition.eof", "false"},
-      // librdkafka's default: a partition queue holding fewer records makes
-    // a fast consumer idle between fetches (20000 capped a no-op
-    // subscription at 32,000 records/s on the mock cluster).
-    {"queued.min.messages", "100000"},   {"fetch.wait.max.ms", "10"},
-  };
-  for (auto& [k, v] : src.properties)
-    props[k] = v;
-  if (auto st = set_kafka_properties(conf, props); !st) {
+  for (auto& [k, v] : props)
+    defaults[k] = v;
+  if (auto st = set_kafka_properties(conf, defaults); !st) {
     rd_kafka_conf_destroy(conf);
     ok_or_throw(st);
   }
   char err[512];
-  auto rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  auto rk = rd_kafka_new(type, conf, err, sizeof err);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
-    ok_or_throw(
-        status{errc::invalid_argument, fmt::format("kafka consumer: {}", err)});
+    ok_or_throw(status{errc::invalid_argument,
+                       fmt::format("kafka {}: {}",
+                                   type == RD_KAFKA_CONSUMER ? "consumer"
+                                                             : "producer",
+                                   err)});
   }
+  return rk;
+}
+
+} // namespace
+
+rd_kafka_t* new_kafka_consumer(const kafka_source& src,
+                               const eventlog::log_sink& log) {
+  auto rk = new_kafka_client(
+    RD_KAFKA_CONSUMER, rd_kafka_conf_new(),
+    {
+      {"bootstrap.servers", src.brokers},
+      {"group.id", src.group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      // librdkafka's default: a partition queue holding fewer records
+      // makes a fast consumer idle between fetches (20000 capped a no-op
+      // subscription at 32,000 records/s on the mock cluster).
+      {"queued.min.messages", "100000"},
+      {"fetch.wait.max.ms", "10"},
+    },
+    src.properties, log);
   rd_kafka_poll_set_consumer(rk);
   return rk;
 }
@@ -149,30 +168,16 @@ rd_kafka_t* new_kafka_producer(
   const eventlog::log_sink& log,
   void (*delivered)(rd_kafka_t*, const rd_kafka_message_t*, void*)) {
   auto conf = rd_kafka_conf_new();
-  rd_kafka_conf_set_opaque(conf, const_cast<eventlog::log_sink*>(&log));
-  rd_kafka_conf_set_log_cb(conf, forward_kafka_log);
   if (delivered)
     rd_kafka_conf_set_dr_msg_cb(conf, delivered);
-  std::map<std::string, std::string> all{
-    {"bootstrap.servers", brokers},
-    {"enable.idempotence", "true"},
-    {"acks", "all"},
-    {"message.timeout.ms", "0"},
-  };
-  for (auto& [k, v] : props)
-    all[k] = v;
-  if (auto st = set_kafka_properties(conf, all); !st) {
-    rd_kafka_conf_destroy(conf);
-    ok_or_throw(st);
-  }
-  char err[512];
-  auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    ok_or_throw(
-      status{errc::invalid_argument, fmt::format("kafka producer: {}", err)});
-  }
-  return rk;
+  return new_kafka_client(RD_KAFKA_PRODUCER, conf,
+                          {
+                            {"bootstrap.servers", brokers},
+                            {"enable.idempotence", "true"},
+                            {"acks", "all"},
+                            {"message.timeout.ms", "0"},
+                          },
+                          props, log);
 }
 
 kafka_record to_kafka_record(const rd_kafka_message_t* m) {

@@ -7,18 +7,21 @@ namespace perdure::test {
 
 namespace {
 
-// "a-17" -> 17; -1 for anything else.
 int actor_index(const std::string& id) {
-  if (id.rfind("a-", 0) != 0)
+  return numbered_id(id, "a-");
+}
+
+} // namespace
+
+int numbered_id(const std::string& id, const std::string& prefix) {
+  if (id.rfind(prefix, 0) != 0)
     return -1;
   try {
-    return std::stoi(id.substr(2));
+    return std::stoi(id.substr(prefix.size()));
   } catch (...) {
     return -1;
   }
 }
-
-} // namespace
 
 actor_round_book::actor_round_book(int actors) : actors_(actors) {
 }

@@ -18,6 +18,10 @@
 
 namespace perdure::test {
 
+/// The number of id `prefix` + N ("a-17" with prefix "a-": 17); -1 for
+/// anything else.
+int numbered_id(const std::string& id, const std::string& prefix);
+
 class actor_round_book {
  public:
   explicit actor_round_book(int actors);

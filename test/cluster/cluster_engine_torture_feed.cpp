@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cluster_engine_torture_feed.hpp"
 
+#include "cluster_engine_torture_actors.hpp"
+
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
@@ -9,15 +11,8 @@ namespace perdure::test {
 
 namespace {
 
-// "b-17" -> 17; -1 for anything else.
 int feed_actor(const std::string& id) {
-  if (id.rfind("b-", 0) != 0)
-    return -1;
-  try {
-    return std::stoi(id.substr(2));
-  } catch (...) {
-    return -1;
-  }
+  return numbered_id(id, "b-");
 }
 
 std::string one_to(int n) {

@@ -331,6 +331,10 @@ class engine_host {
 
   /// What /metrics serves now (also without metrics_address).
   std::string metrics_text() const;
+  /// The host's own registry, served on /metrics beside the engines'
+  /// (unlabelled by partition): modules running on the host add their
+  /// families there, as a cluster feed does (kafka_feed.hpp).
+  metrics::registry& metrics() const noexcept;
   /// The port /metrics is served on; none when metrics_address is empty.
   std::optional<std::uint16_t> metrics_port() const noexcept;
 

@@ -43,6 +43,11 @@
 // (engine_host_options::serve_address) cannot forward: its feed waits so
 // for records of partitions other nodes lead; give every node a door.
 //
+// The host's /metrics (engine_host::metrics()) gains, labelled by group
+// and topic: perdure_kafka_feed_records_total,
+// perdure_kafka_feed_dead_letters_total and, per partition assigned to
+// this node, perdure_kafka_feed_lag (high watermark minus position).
+//
 // Library perdure_cluster_kafka (links perdure_cluster_engine and
 // perdure_listeners).
 
@@ -85,8 +90,9 @@ struct feed_options {
   /// `perdure.reason`, `perdure.source` ("TOPIC/PARTITION/OFFSET"),
   /// `perdure.group` and `perdure.target` (the workflow or actor id, when
   /// the record got that far). Produced idempotently with acks=all through
-  /// the source's brokers and properties; after a crash between the
-  /// produce and the offsets' commit a dead letter may be there twice.
+  /// the source's brokers and properties; at least once: after a crash
+  /// between the produce and the offsets' commit, or a rebalance that
+  /// failed the commit, a dead letter may be there twice.
   /// Empty: "<topic>.dead-letter".
   std::string dead_letter_topic = {};
   /// How many actions are sent at once (each waits for its owner's
