@@ -85,11 +85,15 @@ std::string actor_round_book::get_command() const {
 }
 
 void actor_round_book::verify(const std::vector<std::string>& lines) {
-  std::string expected;
-  for (int r = 1; r <= round_; ++r)
-    expected += (r > 1 ? "," : "") + std::to_string(r);
-  if (expected.empty())
-    expected = "-"; // as the node writes an empty list
+  verify_rounds(lines, "a-", std::vector<int>(static_cast<std::size_t>(actors_),
+                                              round_),
+                "actor", violations);
+}
+
+void verify_rounds(const std::vector<std::string>& lines,
+                   const std::string& prefix, const std::vector<int>& expected,
+                   const std::string& what,
+                   std::vector<std::string>& violations) {
   std::set<int> seen;
   for (auto& line : lines) {
     std::istringstream in{line};
@@ -97,22 +101,26 @@ void actor_round_book::verify(const std::vector<std::string>& lines) {
     in >> word >> id >> rounds;
     if (word != "aval" && word != "aerr")
       continue;
-    auto i = actor_index(id);
-    if (i < 0 || i >= actors_) {
-      violations.push_back("malformed actor answer '" + line + "'");
+    auto i = numbered_id(id, prefix);
+    if (i < 0 || i >= static_cast<int>(expected.size())) {
+      violations.push_back("malformed " + what + " answer '" + line + "'");
       continue;
     }
     seen.insert(i);
+    std::string want;
+    for (int r = 1; r <= expected[static_cast<std::size_t>(i)]; ++r)
+      want += (r > 1 ? "," : "") + std::to_string(r);
+    if (want.empty())
+      want = "-"; // as the node writes an empty list
     if (word == "aerr")
-      violations.push_back("actor " + id + " could not be read: " + rounds);
-    else if (rounds != expected)
-      violations.push_back("actor " + id + " holds rounds " + rounds
-                           + ", expected " + expected);
+      violations.push_back(what + " " + id + " could not be read: " + rounds);
+    else if (rounds != want)
+      violations.push_back(what + " " + id + " holds rounds " + rounds
+                           + ", expected " + want);
   }
-  if (static_cast<int>(seen.size()) != actors_)
-    violations.push_back(std::to_string(actors_ - static_cast<int>(
-                                                    seen.size()))
-                         + " actors not answered at the end");
+  if (seen.size() != expected.size())
+    violations.push_back(std::to_string(expected.size() - seen.size()) + " "
+                         + what + "s not answered at the end");
 }
 
 } // namespace perdure::test

@@ -22,6 +22,15 @@ namespace perdure::test {
 /// anything else.
 int numbered_id(const std::string& id, const std::string& prefix);
 
+/// Checks a node's answers to "aget ID..." ("aval ID R1,R2,..." or "aerr
+/// ID ERROR"): actor `prefix` + I holds exactly 1..expected[I], in order,
+/// for every I; what is not so goes to `violations`, naming actors as
+/// `what`.
+void verify_rounds(const std::vector<std::string>& lines,
+                   const std::string& prefix, const std::vector<int>& expected,
+                   const std::string& what,
+                   std::vector<std::string>& violations);
+
 class actor_round_book {
  public:
   explicit actor_round_book(int actors);

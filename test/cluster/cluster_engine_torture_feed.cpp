@@ -15,13 +15,6 @@ int feed_actor(const std::string& id) {
   return numbered_id(id, "b-");
 }
 
-std::string one_to(int n) {
-  std::string out;
-  for (int r = 1; r <= n; ++r)
-    out += (r > 1 ? "," : "") + std::to_string(r);
-  return out.empty() ? "-" : out; // as the node writes an empty list
-}
-
 } // namespace
 
 feed_book::feed_book(int actors, const std::string& brokers, std::string topic)
@@ -71,31 +64,7 @@ bool feed_book::caught_up(const std::vector<std::string>& lines) const {
 }
 
 void feed_book::verify(const std::vector<std::string>& lines) {
-  std::vector<bool> seen(counts_.size());
-  for (auto& line : lines) {
-    std::istringstream in{line};
-    std::string word, id, rounds;
-    in >> word >> id >> rounds;
-    if (word != "aval" && word != "aerr")
-      continue;
-    auto i = feed_actor(id);
-    if (i < 0 || i >= static_cast<int>(counts_.size())) {
-      violations.push_back("malformed feed actor answer '" + line + "'");
-      continue;
-    }
-    seen[static_cast<std::size_t>(i)] = true;
-    auto expected = one_to(counts_[static_cast<std::size_t>(i)]);
-    if (word == "aerr")
-      violations.push_back("feed actor " + id +
-                           " could not be read: " + rounds);
-    else if (rounds != expected)
-      violations.push_back("feed actor " + id + " holds records " + rounds +
-                           ", expected " + expected);
-  }
-  for (std::size_t i = 0; i < seen.size(); ++i)
-    if (!seen[i])
-      violations.push_back("feed actor b-" + std::to_string(i) +
-                           " not answered at the end");
+  verify_rounds(lines, "b-", counts_, "feed actor", violations);
 }
 
 } // namespace perdure::test
