@@ -228,18 +228,17 @@ std::vector<feed::impl::item> feed::impl::take_batch() {
         continue;
       break;
     }
-    if (m->err) {
-      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        report(log_level::warning,
-               fmt::format("consumer: {}", rd_kafka_message_errstr(m)));
-    } else {
+    bool hot = false;
+    if (!m->err) {
       out.push_back({detail::to_kafka_record(m), {}, {}});
-      if (++per_key[out.back().record.key] >= hot_key_limit) {
-        rd_kafka_message_destroy(m);
-        break;
-      }
+      hot = ++per_key[out.back().record.key] >= hot_key_limit;
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      report(log_level::warning,
+             fmt::format("consumer: {}", rd_kafka_message_errstr(m)));
     }
     rd_kafka_message_destroy(m);
+    if (hot)
+      break;
   }
   return out;
 }
@@ -316,15 +315,8 @@ std::string feed::last_error() const {
 std::vector<std::int32_t> feed::assigned() const {
   std::vector<std::int32_t> out;
   std::lock_guard guard{impl_->mu};
-  if (!impl_->consumer)
-    return out;
-  rd_kafka_topic_partition_list_t* list = nullptr;
-  if (rd_kafka_assignment(impl_->consumer, &list) || !list)
-    return out;
-  for (int i = 0; i < list->cnt; ++i)
-    out.push_back(list->elems[i].partition);
-  rd_kafka_topic_partition_list_destroy(list);
-  std::sort(out.begin(), out.end());
+  if (impl_->consumer)
+    out = impl_->assignment();
   return out;
 }
 

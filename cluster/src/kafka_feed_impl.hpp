@@ -67,6 +67,9 @@ struct feed::impl {
   /// letters, lag per assigned partition); removed by stop().
   void add_metrics();
   void refresh_parts();
+  /// The topic's partitions the group assigned the consumer, ascending
+  /// (empty when librdkafka cannot say).
+  std::vector<std::int32_t> assignment() const;
   void stop();
   std::vector<item> take_batch();
   void process(std::vector<item>& items);

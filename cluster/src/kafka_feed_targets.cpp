@@ -186,15 +186,20 @@ bool feed::impl::produce_dead_letters(const std::vector<const item*>& letters) {
 // -- /metrics
 // ---------------------------------------------------------------------
 
-void feed::impl::refresh_parts() {
+std::vector<std::int32_t> feed::impl::assignment() const {
+  std::vector<std::int32_t> out;
   rd_kafka_topic_partition_list_t* list = nullptr;
   if (rd_kafka_assignment(consumer, &list) || !list)
-    return;
-  std::vector<std::int32_t> now;
+    return out;
   for (int i = 0; i < list->cnt; ++i)
-    now.push_back(list->elems[i].partition);
+    out.push_back(list->elems[i].partition);
   rd_kafka_topic_partition_list_destroy(list);
-  std::sort(now.begin(), now.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void feed::impl::refresh_parts() {
+  auto now = assignment();
   std::lock_guard guard{mu};
   parts = std::move(now);
 }
