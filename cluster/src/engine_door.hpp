@@ -104,11 +104,13 @@ result<std::string> serve_request(engine_host& host,
 
 /// engine_host::request: served here when this host leads the id, else
 /// sent to the owner's door; tried again while the owner is unknown,
-/// busy, changing or away, until options.forward_deadline.
+/// busy, changing or away, until `deadline` (engine_host::request:
+/// options.forward_deadline; 0: one try).
 result<std::string> forward_request(engine_host& host,
                                     engine_door* door,
                                     const engine_host_options& options,
                                     request_kind kind, std::string_view id,
-                                    std::string_view name, std::string bytes);
+                                    std::string_view name, std::string bytes,
+                                    std::chrono::milliseconds deadline);
 
 } // namespace perdure::cluster

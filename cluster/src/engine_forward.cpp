@@ -3,6 +3,7 @@
 // leads the id's partition, else goes to the owner's door (the endpoint in
 // its claim), tried again by the same id while ownership changes.
 
+#include "engine_children.hpp"
 #include "engine_door.hpp"
 #include "engine_keyed.hpp"
 #include "metadata_wire.hpp"
@@ -96,6 +97,16 @@ bool leads(engine_host& host, const std::string& id) {
   return p < parts.size() && parts[p].role == owner_role::leader;
 }
 
+// A commit the log refused because the partition moved meanwhile
+// (another owner's claim came first) was not applied: busy, so the sender
+// tries it again, by its key or id, on the next owner.
+perdure::status moved_is_busy(engine_host& host, const std::string& id,
+                              perdure::status st) {
+  if (st.code() == errc::conflict && !leads(host, id))
+    return {errc::busy, st.message() + " (the partition moved: retry)"};
+  return st;
+}
+
 result<std::string> run_on(engine_host& host,
                            const engine_host_options& options, engine& eng,
                            request_kind kind, const std::string& id,
@@ -154,6 +165,12 @@ result<std::string> run_on(engine_host& host,
         return unexpected{live_is_conflict(std::move(h).error())};
       return std::string{};
     }
+    case request_kind::child_start: {
+      auto st = start_child_here(eng, id, bytes);
+      if (!st)
+        return unexpected{moved_is_busy(host, id, std::move(st))};
+      return stored(host, id, wait);
+    }
     case request_kind::actor_call: {
       if (!options.actor_calls)
         return unexpected{errc::invalid_argument,
@@ -162,13 +179,8 @@ result<std::string> run_on(engine_host& host,
                                       "actor_calls)",
                                       id)};
       auto r = options.actor_calls(eng, id, name, bytes, wait);
-      // A call whose commit the log refused because the partition moved
-      // meanwhile (another owner's claim came first) was not applied:
-      // the sender tries it again, by its key, on the next owner.
-      if (!r && r.error().code() == errc::conflict && !leads(host, id))
-        return unexpected{errc::busy,
-                          r.error().message()
-                            + " (the partition moved: retry)"};
+      if (!r)
+        return unexpected{moved_is_busy(host, id, std::move(r).error())};
       return r;
     }
   }
@@ -205,12 +217,13 @@ result<std::string> forward_request(engine_host& host,
                                     engine_door* door,
                                     const engine_host_options& options,
                                     request_kind kind, std::string_view id,
-                                    std::string_view name, std::string bytes) {
+                                    std::string_view name, std::string bytes,
+                                    std::chrono::milliseconds limit) {
   if (id.empty())
     return unexpected{errc::invalid_argument,
                       "a request through engine_host needs a workflow id "
                       "(it routes by it)"};
-  auto deadline = std::chrono::steady_clock::now() + options.forward_deadline;
+  auto deadline = std::chrono::steady_clock::now() + limit;
   std::string sid{id}, sname{name};
   for (int attempt = 0;; ++attempt) {
     if (attempt > 0) {

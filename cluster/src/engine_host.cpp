@@ -6,6 +6,7 @@
 #include "perdure/cluster/engine_host.hpp"
 
 #include "at_once.hpp"
+#include "engine_children.hpp"
 #include "engine_door.hpp"
 #include "engine_keyed.hpp"
 #include "engine_host_metrics.hpp"
@@ -58,6 +59,9 @@ struct engine_host::impl {
   // The door (serve_address), and the host it serves once made.
   std::unique_ptr<engine_door> door;
   std::atomic<engine_host*> self{nullptr};
+  // What the engines reach the host through (child workflows of another
+  // partition); its host is cleared at the end of stop().
+  std::shared_ptr<host_link> link = std::make_shared<host_link>();
   // Keyed requests (engine_keyed.hpp): the keys made here, the locks.
   std::atomic<std::uint64_t> keys{0};
   std::array<std::mutex, 64> keyed;
@@ -156,14 +160,13 @@ bool engine_host::impl::open_engine(const partition_status& s) {
     if (auto q = map.partition_of(id); q != p)
       return status{errc::conflict,
                     fmt::format("'{}' lives in partition {}, not in {} "
-                                "(this engine's): start it through its "
-                                "partition's owner; a child workflow or "
-                                "an actor of another partition is not "
-                                "supported yet, give it the parent's "
-                                "routing key (e.g. 'order-7/pay')",
+                                "(this engine's): reach it through its "
+                                "partition's owner (engine_host)",
                                 id, q, p)};
     return user ? user(id) : status{};
   };
+  // Children of another partition are started and followed there.
+  eo.remote = make_remote_children(link, *this->map, p);
   auto opened = engine::open(std::move(eo));
   std::lock_guard guard{mutex};
   opening[p] = {nullptr, no_epoch};
@@ -258,6 +261,9 @@ engine_host::start(engine_host_options options) {
   auto* raw = h.get();
   std::unique_ptr<engine_host> host{new engine_host{std::move(h)}};
   raw->self = host.get();
+  raw->link->host = host.get();
+  raw->link->door = raw->door.get();
+  raw->link->options = &raw->options;
   add_host_metrics(raw->registry, *host);
   if (!raw->options.metrics_address.empty()) {
     auto srv = metrics::server::start(
@@ -348,6 +354,10 @@ void engine_host::stop() {
   h.n->stop();
   if (h.door)
     h.door->wait();
+  {
+    std::unique_lock unlinked{h.link->mutex};
+    h.link->host = nullptr;
+  }
   std::lock_guard guard{h.mutex};
   h.stopped = true;
 }
@@ -475,7 +485,8 @@ result<std::string> engine_host::request(request_kind kind,
                                          std::string_view name,
                                          std::string bytes) {
   return forward_request(*this, impl_->door.get(), impl_->options, kind, id,
-                         name, std::move(bytes));
+                         name, std::move(bytes),
+                         impl_->options.forward_deadline);
 }
 
 std::optional<std::uint16_t> engine_host::door_port() const noexcept {

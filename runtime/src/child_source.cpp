@@ -4,9 +4,13 @@
 // every `poll`: it starts a child that is not stored yet (its first
 // records, the parent's `child_started` and the parent link in the child's
 // metadata in one batch, engine::submit_batch), resumes a stored child
-// that no engine runs, and hands the wait the output of an ended one.
+// that no engine runs, and hands the wait the output of an ended one. A
+// child that lives in another engine (engine_options::remote) is looked
+// at by child_remote.cpp, at the pace it asks for.
 
 #include "child_source.hpp"
+
+#include "child_remote.hpp"
 
 #include "engine_impl.hpp"
 
@@ -20,6 +24,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -85,17 +90,35 @@ class child_source_impl final
       auto ws = waits_;
       guard.unlock();
       std::vector<event_wait*> over;
-      for (auto& w : ws)
-        if (w->dropped->load() || look(*w))
+      auto now = std::chrono::steady_clock::now();
+      auto wake = now + poll_;
+      for (auto& w : ws) {
+        if (w->dropped->load()) {
           over.push_back(w.get());
+          continue;
+        }
+        // A remote child is looked at when its pause is over, not on
+        // every kick (a local child's end).
+        auto r = remote_.find(w.get());
+        if (r != remote_.end() && r->second.next_look > now) {
+          wake = std::min(wake, r->second.next_look);
+          continue;
+        }
+        if (look(*w))
+          over.push_back(w.get());
+        else if (r = remote_.find(w.get()); r != remote_.end())
+          wake = std::min(wake, r->second.next_look);
+      }
       guard.lock();
       std::erase_if(waits_, [&](auto& w) {
         return std::find(over.begin(), over.end(), w.get()) != over.end();
       });
-      for (auto* w : over)
+      for (auto* w : over) {
         linked_.erase(w);
+        remote_.erase(w);
+      }
       if (!stopped_ && !kick_)
-        cv_.wait_for(guard, poll_, [&] { return stopped_ || kick_; });
+        cv_.wait_until(guard, wake, [&] { return stopped_ || kick_; });
     }
   }
 
@@ -108,6 +131,8 @@ class child_source_impl final
     auto id = decode_value<std::string>(w.inputs[0].bytes);
     if (!id)
       return fail(w, "perdure::corruption", id.error().message());
+    if (auto& remote = eng->options().remote; remote && remote->elsewhere(*id))
+      return look_remote(*eng, *remote, w, *id, remote_[&w]);
     auto st = eng->try_status(*id);
     if (!st && st.error() == errc::not_found)
       return start(*eng, w, *id);
@@ -220,6 +245,8 @@ class child_source_impl final
   std::thread thread_;
   /// Waits whose child is known to be theirs (the source thread's only).
   std::unordered_set<const event_wait*> linked_;
+  /// Waits whose child lives elsewhere (the source thread's only).
+  std::unordered_map<const event_wait*, remote_child_wait> remote_;
 };
 
 } // namespace
@@ -234,7 +261,16 @@ status cancel_children(engine& eng, std::string_view parent) {
   if (!kids)
     return kids.error();
   status first;
+  auto& remote = eng.options().remote;
   for (auto& c : *kids) {
+    if (remote && remote->elsewhere(c.child)) {
+      // Asked where it lives; one that is not stored there yet sees its
+      // parent canceled once started (child_remote.cpp).
+      auto st = remote->cancel(c.child);
+      if (!st && st.code() != errc::not_found && first)
+        first = st;
+      continue;
+    }
     auto st = eng.try_status(c.child);
     if (!st || (*st != workflow_status::running
                 && *st != workflow_status::resumable))

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-cluster-engine-node: one engine_host as a process, for
 // perdure-cluster-engine-torture. Its workflows are chains of `steps`
-// steps; each step body appends "X WF K EXEC EPOCH" to the shared effects
+// steps, the last two in a child workflow (of another partition for most
+// ids); each step body appends "X WF K EXEC EPOCH" to the shared effects
 // file when it starts (O_APPEND: one order of lines across the
 // processes), EXEC naming this execution uniquely and EPOCH the epoch its
 // engine serves (engine_host::epoch_of; -1 when the host already let the
@@ -22,7 +23,9 @@
 //                     partition with an engine here (others skipped; an id
 //                     already stored is left as it is): "started N"
 //   check FROM TO  -> for each such id here: "out ID OUTPUT" once it
-//                     succeeded, "open ID STATUS" otherwise; then "checked"
+//                     succeeded, "open ID STATUS" otherwise, and "copen
+//                     CID STATUS" for a child here that did not succeed
+//                     (yet); then "checked"
 //   fstart FROM TO -> starts w-FROM .. w-(TO-1) wherever they live
 //                     (engine_host::try_start, forwarded to the owner's
 //                     door): "err ID ERROR" for each that failed, then
@@ -99,11 +102,23 @@ const auto cet_step =
     return in + "|" + e;
   });
 
+const auto cet_join = step("cet_join", [](std::string a, std::string b) {
+  return a + b;
+});
+
+// Steps 1 and 2 run in workflow `wf`; steps 3.. in its child workflow
+// "c" + wf, which for most ids lives in another partition (a child of
+// another partition: engine_options::remote, started and followed through
+// the hosts). The output names every step's execution in order.
 workflow<std::string> chain(const std::string& wf) {
+  constexpr int here = 2;
   auto w = cet_step(std::string{}, wf, 1);
-  for (int k = 2; k <= steps; ++k)
+  for (int k = 2; k <= here; ++k)
     w = cet_step(w, wf, k);
-  return w;
+  auto c = cet_step(std::string{}, wf, here + 1);
+  for (int k = here + 2; k <= steps; ++k)
+    c = cet_step(c, wf, k);
+  return cet_join(w, child(c, "c" + wf));
 }
 
 // The torture's actor: the rounds applied to it, in order.
@@ -153,6 +168,12 @@ void start(const engine_host& host, long from, long to) {
 void check(const engine_host& host, long from, long to) {
   for (long i = from; i < to; ++i) {
     auto id = wf_id(i);
+    // A child here that did not succeed (yet): for the driver's report.
+    if (auto ce = here(host, "c" + id)) {
+      auto cs = ce->try_status("c" + id);
+      if (cs && *cs != workflow_status::successful)
+        say("copen c" + id + " " + std::string{to_string(*cs)});
+    }
     auto eng = here(host, id);
     if (!eng)
       continue;
@@ -164,7 +185,9 @@ void check(const engine_host& host, long from, long to) {
       if (out)
         say("out " + id + " " + *out);
     } else {
-      say("open " + id + " " + std::string{to_string(*st)});
+      auto m = eng->try_metadata(id);
+      say("open " + id + " " + std::string{to_string(*st)}
+          + (m && !m->error_text.empty() ? " " + m->error_text : ""));
     }
   }
   say("checked");

@@ -2,23 +2,23 @@
 // perdure-cluster-engine-torture: workflows on a cluster's engines, with
 // the nodes killed (docs/cluster.md, "The engine torture"). The mock (3
 // brokers) and N perdure-cluster-engine-node processes (engine_host, a
-// door each). The driver releases workflows (chains of steps whose bodies
-// write each execution and its engine's epoch to a shared effects file)
-// slice by slice, each slice started through one random node, and each
-// time the effects file grew by a random amount: SIGKILLs a random node
-// running engines (until every partition runs on the others; restarts
-// it), SIGSTOPs one until the others took its partitions over (then
-// SIGCONT: a zombie), stops a broker (leadership moved off it, steps must
-// run on, then back), moves a partition's leader, or (half-way) adds a
-// node. Ids are read through random nodes after kills and at the end.
-// Before each fault a round of calls to the tally actors starts through a
-// random node (in flight while the fault strikes; tried again by the same
-// keys through other nodes until every actor acknowledged it), and every
-// actor's state is read at the end (cluster_engine_torture_actors.hpp).
-// The verdict (cluster_engine_torture_check.cpp): one output per
-// workflow, the same through any node, and a step whose success was
-// logged never ran again under its epoch or a newer one. Waits are for
-// observed conditions; the limits only bound a failing run.
+// door each). The driver releases workflows (chains of steps, the last two
+// in a child of another partition for most ids, whose bodies write each
+// execution and its engine's epoch to a shared effects file) slice by
+// slice, each started through one random node, and each time the effects
+// file grew by a random amount: SIGKILLs a random node running engines
+// (until every partition runs on the others; restarts it), SIGSTOPs one
+// until the others took its partitions over (then SIGCONT: a zombie),
+// stops a broker (leadership moved off it, steps run on, then back),
+// moves a partition's leader, or (half-way) adds a node. Ids are read
+// through random nodes after kills and at the end. Before each fault a
+// round of calls to the tally actors starts through a random node (tried
+// again by the same keys through other nodes until every actor
+// acknowledged it; every actor's state is read at the end,
+// cluster_engine_torture_actors.hpp). The verdict (..._check.cpp): one
+// output per workflow, the same through any node, and a step whose
+// success was logged never ran again under its epoch or a newer one.
+// Waits are for observed conditions; limits only bound a failing run.
 //
 //   perdure-cluster-engine-torture [--nodes N] [--kills K] [--pauses S]
 //       [--workflows W] [--seed X] [--session-timeout-ms MS]
@@ -159,13 +159,9 @@ class driver {
                                const std::string& last) {
     return nodes_->ask(n, command, last);
   }
-  std::vector<std::set<int>> running() {
-    return nodes_->running();
-  }
-
   bool all_running() {
     std::set<int> all;
-    for (auto& ps : running())
+    for (auto& ps : nodes_->running())
       all.insert(ps.begin(), ps.end());
     return static_cast<int>(all.size()) == c_.partitions;
   }
@@ -173,7 +169,7 @@ class driver {
   // A random node among those running engines (one that just restarted
   // may run none yet: killing it would fail nothing over).
   std::size_t victim() {
-    auto now = running();
+    auto now = nodes_->running();
     std::vector<std::size_t> busy;
     for (std::size_t i = 0; i < now.size(); ++i)
       if (!now[i].empty())
@@ -192,16 +188,18 @@ class driver {
   // one reported an output.
   bool check_all() {
     outputs_.clear();
+    open_.clear();
+    auto command = "check 0 " + std::to_string(released_);
     for (auto i : nodes_->up())
-        for (auto& line : ask((*nodes_)[i],
-                              "check 0 " + std::to_string(released_),
-                              "checked")) {
-          std::istringstream in{line};
-          std::string word, id, out;
-          in >> word >> id >> out;
-          if (word == "out")
-            outputs_[id].insert(out);
-        }
+      for (auto& line : ask((*nodes_)[i], command, "checked")) {
+        std::istringstream in{line};
+        std::string word, id, out;
+        in >> word >> id >> out;
+        if (word == "out")
+          outputs_[id].insert(out);
+        else
+          open_.push_back(line);
+      }
     return static_cast<int>(outputs_.size()) == released_;
   }
 
@@ -323,7 +321,7 @@ class driver {
     auto t0 = clock_type::now();
     auto i = nodes_->add();
     nodes_->start(i);
-    until([&] { return !running()[i].empty() && all_running(); },
+    until([&] { return !nodes_->running()[i].empty() && all_running(); },
           "node " + (*nodes_)[i].id + " joined and runs a partition");
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
     std::printf("grow: node %s added, runs partitions after %.2f s\n",
@@ -335,8 +333,11 @@ class driver {
              std::chrono::seconds limit = 180s) {
     auto end = clock_type::now() + limit;
     while (!done()) {
-      if (clock_type::now() > end)
+      if (clock_type::now() > end) {
+        for (std::size_t k = 0; k < open_.size() && k < 40; ++k)
+          std::printf("not succeeded: %s\n", open_[k].c_str());
         throw std::runtime_error{"no progress: " + what};
+      }
       std::this_thread::sleep_for(50ms); // a poll interval, not a wait
     }
   }
@@ -433,16 +434,16 @@ class driver {
     s_.executions = v.executions;
     s_.reruns = v.reruns;
     s_.zombie_runs = v.zombie_runs;
-    s_.violations.insert(s_.violations.end(), v.violations.begin(),
-                         v.violations.end());
+    auto add = [&](const std::vector<std::string>& found) {
+      s_.violations.insert(s_.violations.end(), found.begin(), found.end());
+    };
+    add(v.violations);
     if (c_.actors > 0)
       book_.verify(ask(random_up(), book_.get_command(), "agot"));
-    s_.violations.insert(s_.violations.end(), book_.violations.begin(),
-                         book_.violations.end());
+    add(book_.violations);
     if (feed_) {
       feed_->verify(ask(random_up(), feed_->get_command(), "agot"));
-      s_.violations.insert(s_.violations.end(), feed_->violations.begin(),
-                           feed_->violations.end());
+      add(feed_->violations);
       s_.feed_records = feed_->produced();
     }
   }
@@ -474,6 +475,7 @@ class driver {
   // keeps them out of the slices).
   static constexpr int extra_ = 5;
   std::map<std::string, std::set<std::string>> outputs_;
+  std::vector<std::string> open_; // check_all's other lines (a report)
   // Outputs read through random nodes (ask_forwarded), and the errors.
   std::map<std::string, std::set<std::string>> forwarded_;
   test::actor_round_book book_;

@@ -129,6 +129,10 @@ enum class request_kind : std::uint8_t {
   promise = 12,
   /// name: the step id; answer: its metadata (metadata_wire.cpp)
   step_metadata = 13,
+  /// id: a child workflow of a parent in another partition; bytes: its
+  /// graph, the parent and its child node (engine_children.cpp); answer:
+  /// empty, once stored (ok for the same parent's child stored already)
+  child_start = 14,
 };
 
 /// The bytes of a keyed request (request_kind::signal, promise): its

@@ -27,6 +27,7 @@ class event_log;
 namespace perdure {
 
 class engine; // perdure/runtime/engine.hpp
+class remote_workflows; // perdure/runtime/remote_workflows.hpp
 
 /// User metadata: free key/value text, stored with the workflow or step.
 using metadata_map = std::map<std::string, std::string>;
@@ -204,6 +205,15 @@ struct engine_options {
   /// it so that a partition's engine only stores ids of its partition.
   /// Called on any thread; must be quick and thread-safe.
   std::function<perdure::status(std::string_view id)> accept_id = nullptr;
+  /// Where workflows live that this engine does not store (a cluster's
+  /// other partitions; cluster::engine_host sets it on every partition's
+  /// engine). A child node whose id is `elsewhere()` is started and
+  /// followed there instead of being refused by accept_id: the parent's
+  /// log records the child's id first (its children stream, the outbox
+  /// entry), then the child is started where it lives, by its id, which
+  /// that side stores once (runtime README, "Child workflows of another
+  /// engine"). Null: every child is started in this engine.
+  std::shared_ptr<remote_workflows> remote = nullptr;
 };
 
 /// The status of a workflow.

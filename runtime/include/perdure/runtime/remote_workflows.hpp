@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Workflows that live in another engine: on a cluster, every partition has
+// an engine of its own (cluster::engine_host), and a child workflow whose
+// id maps to another partition is started and followed on that
+// partition's owner. The engine reaches them through this interface
+// (engine_options::remote); the runtime knows nothing of clusters.
+
+#include "perdure/eventlog/status.hpp"
+#include "perdure/runtime/options.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace perdure {
+
+/// Where workflows this engine does not store are started and followed.
+/// Every member is called on the engine's own threads (the child source's,
+/// an engine::cancel's caller) and may block for one request; none is
+/// retried inside: an error in `transient()` is tried again later by the
+/// caller. Implementations are thread-safe.
+class remote_workflows {
+ public:
+  virtual ~remote_workflows() = default;
+
+  /// Whether workflow `id` lives elsewhere (the engine's accept_id would
+  /// refuse it for that reason). Quick, no request.
+  virtual bool elsewhere(std::string_view id) const = 0;
+
+  /// Starts child workflow `id` where it lives, its graph `graph`
+  /// (encode_workflow_graph's bytes), its metadata naming `parent` and
+  /// `parent_step` (records::parent_key, parent_step_key), and answers
+  /// once it is durable there. Idempotent: when `id` is stored or live
+  /// already as that parent step's child, ok and nothing else happens, so
+  /// a start sent again (a lost answer, the parent's owner changed) starts
+  /// one child. Errors: conflict only when the other side shows `id` is
+  /// another workflow (not this parent step's child; it fails the parent's
+  /// node for good), invalid_argument / not_found for a graph the other
+  /// side cannot run, transient ones (busy, closed, io, timeout) for
+  /// everything on the way (an owner not known yet or changing).
+  virtual perdure::status start_child(const std::string& id,
+                                      const std::string& graph,
+                                      const std::string& parent,
+                                      const std::string& parent_step) = 0;
+
+  /// The reads below: a conflict is taken as transient (the way to the
+  /// child, not the child).
+  /// engine::try_status of `id` where it lives.
+  virtual result<workflow_status> status(const std::string& id) = 0;
+  /// The stored output of finished workflow `id` (engine::output_bytes).
+  virtual result<std::string> output_bytes(const std::string& id) = 0;
+  /// Why failed workflow `id` failed (its metadata's error text).
+  virtual result<std::string> failure(const std::string& id) = 0;
+  /// engine::try_cancel of `id` where it lives.
+  virtual perdure::status cancel(const std::string& id) = 0;
+  /// engine::try_resume of `id` where it lives (a child stored resumable
+  /// that its engine did not resume).
+  virtual perdure::status resume(const std::string& id) = 0;
+
+  /// Whether an error of the members above is worth trying again (the
+  /// other side unreachable, busy, changing owner).
+  static bool transient(errc c) noexcept {
+    return c == errc::busy || c == errc::closed || c == errc::io ||
+           c == errc::timeout;
+  }
+};
+
+} // namespace perdure
