@@ -10,10 +10,13 @@
 #include "perdure/eventlog/codec.hpp"
 #include "perdure/eventlog/records/child.hpp"
 
+#include <condition_variable>
+#include <deque>
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
 #include <perdure/runtime/graph_bytes.hpp>
+#include <thread>
 #include <tuple>
 
 namespace perdure::cluster {
@@ -24,6 +27,16 @@ namespace rec = perdure::records;
 
 using start_fields = std::tuple<std::string, std::string, std::string>;
 
+// Whether a workflow's metadata names it the child of `parent`'s node
+// `parent_step`.
+bool child_of(const metadata_map& meta, const std::string& parent,
+              const std::string& parent_step) {
+  auto p = meta.find(rec::parent_key);
+  auto s = meta.find(rec::parent_step_key);
+  return p != meta.end() && p->second == parent && s != meta.end() &&
+         s->second == parent_step;
+}
+
 class remote_children final : public remote_workflows {
  public:
   remote_children(std::shared_ptr<host_link> link, partition_map map,
@@ -31,6 +44,44 @@ class remote_children final : public remote_workflows {
       : link_(std::move(link))
       , map_(std::move(map))
       , p_(p) {}
+  ~remote_children() override {
+    {
+      std::lock_guard guard{hint_mutex_};
+      hint_stop_ = true;
+    }
+    hint_cv_.notify_one();
+    if (hint_thread_.joinable())
+      hint_thread_.join();
+  }
+
+  void set_wake(std::function<void(const std::string&)> wake) override {
+    std::lock_guard guard{hint_mutex_};
+    wake_ = std::move(wake);
+  }
+
+  // The other side told this engine that its child `child` ended.
+  void ended(const std::string& child) {
+    std::function<void(const std::string&)> wake;
+    {
+      std::lock_guard guard{hint_mutex_};
+      wake = wake_;
+    }
+    if (wake)
+      wake(child);
+  }
+
+  // Child `child`, started here for `parent` (another partition's),
+  // ended: tell the parent's owner, on the sender thread (one try: the
+  // parent's next look sees the end anyway).
+  void hint(std::string parent, std::string child) {
+    std::lock_guard guard{hint_mutex_};
+    if (hint_stop_)
+      return;
+    hints_.emplace_back(std::move(parent), std::move(child));
+    if (!hint_thread_.joinable())
+      hint_thread_ = std::thread{[this] { send_hints(); }};
+    hint_cv_.notify_one();
+  }
 
   bool elsewhere(std::string_view id) const override {
     return map_.partition_of(id) != p_;
@@ -50,21 +101,13 @@ class remote_children final : public remote_workflows {
     auto meta = m ? decode_metadata(*m) : unexpected{m.error()};
     if (!meta)
       return {errc::busy, r.error().message() + " (not confirmed: retry)"};
-    auto& u = meta->user_metadata;
-    auto p = u.find(rec::parent_key), s = u.find(rec::parent_step_key);
-    if (p != u.end() && p->second == parent && s != u.end() &&
-        s->second == parent_step)
+    if (child_of(meta->user_metadata, parent, parent_step))
       return {};
     return std::move(r).error();
   }
 
   result<workflow_status> status(const std::string& id) override {
-    auto r = once(request_kind::status, id, {}, {});
-    if (!r)
-      return std::move(r).error();
-    if (r->size() != 1)
-      return unexpected{errc::corruption, "a status answer is not one byte"};
-    return static_cast<workflow_status>(static_cast<unsigned char>((*r)[0]));
+    return status_answer(once(request_kind::status, id, {}, {}));
   }
 
   result<std::string> output_bytes(const std::string& id) override {
@@ -133,6 +176,20 @@ class remote_children final : public remote_workflows {
     return r;
   }
 
+  void send_hints() {
+    std::unique_lock guard{hint_mutex_};
+    for (;;) {
+      hint_cv_.wait(guard, [&] { return hint_stop_ || !hints_.empty(); });
+      if (hint_stop_)
+        return;
+      auto [parent, child] = std::move(hints_.front());
+      hints_.pop_front();
+      guard.unlock();
+      (void)once(request_kind::child_ended, parent, child, {});
+      guard.lock();
+    }
+  }
+
   std::string owner_of(partition_id q) const {
     auto parts = link_->host->cluster_node().partitions();
     return q < parts.size() ? parts[q].owner_endpoint : std::string{};
@@ -149,6 +206,13 @@ class remote_children final : public remote_workflows {
   partition_id p_;
   std::mutex quiet_mutex_;
   std::map<partition_id, silence> silent_; ///< guarded by quiet_mutex_
+  // Hints both ways (set_wake, hint), guarded by hint_mutex_.
+  std::mutex hint_mutex_;
+  std::condition_variable hint_cv_;
+  std::function<void(const std::string&)> wake_;
+  std::deque<std::pair<std::string, std::string>> hints_;
+  bool hint_stop_ = false;
+  std::thread hint_thread_;
 };
 
 } // namespace
@@ -157,6 +221,11 @@ std::shared_ptr<remote_workflows>
 make_remote_children(std::shared_ptr<host_link> link, partition_map map,
                      partition_id p) {
   return std::make_shared<remote_children>(std::move(link), std::move(map), p);
+}
+
+void child_ended_here(engine& eng, const std::string& child) {
+  if (auto* rc = dynamic_cast<remote_children*>(eng.options().remote.get()))
+    rc->ended(child);
 }
 
 std::string child_start_bytes(const std::string& graph,
@@ -178,6 +247,14 @@ perdure::status start_child_here(engine& eng, const std::string& id,
   new_run r;
   r.root = std::move(*root);
   r.id = id;
+  // Its end is told to the parent's owner (a hint: a child resumed
+  // elsewhere after a failover has none, and is seen by the parent's
+  // next look).
+  if (auto rc =
+          std::dynamic_pointer_cast<remote_children>(eng.options().remote))
+    r.on_end = [rc, parent, id](const perdure::status&) {
+      rc->hint(parent, id);
+    };
   r.opts.metadata = {{rec::parent_key, parent},
                      {rec::parent_step_key, parent_step}};
   std::vector<new_run> runs;
@@ -202,11 +279,7 @@ perdure::status start_child_here(engine& eng, const std::string& id,
                                              "started (retry)",
                                              id)}
                : m.error();
-  auto& meta = m->user_metadata;
-  auto p = meta.find(rec::parent_key);
-  auto s = meta.find(rec::parent_step_key);
-  if (p == meta.end() || p->second != parent || s == meta.end() ||
-      s->second != parent_step)
+  if (!child_of(m->user_metadata, parent, parent_step))
     return {errc::conflict,
             fmt::format("workflow '{}' exists and is not a child of '{}' "
                         "(node '{}'); use another id",

@@ -35,6 +35,10 @@ std::shared_ptr<remote_workflows>
 make_remote_children(std::shared_ptr<host_link> link, partition_map map,
                      partition_id p);
 
+/// request_kind::child_ended on the parent's engine: the parent's look at
+/// child `child` happens at once (remote_workflows::set_wake).
+void child_ended_here(engine& eng, const std::string& child);
+
 /// request_kind::child_start's bytes: the graph, the parent, its step.
 std::string child_start_bytes(const std::string& graph,
                               const std::string& parent,
@@ -42,7 +46,9 @@ std::string child_start_bytes(const std::string& graph,
 
 /// Serves request_kind::child_start on the engine of the child's
 /// partition: stores child `id` linked to its parent, or finds it stored
-/// or live as that parent step's child (ok: nothing else happens).
+/// or live as that parent step's child (ok: nothing else happens). A child
+/// stored here tells its parent's owner when it ends
+/// (request_kind::child_ended, one try).
 /// Errors: conflict when `id` is another workflow; busy while another
 /// request is starting it or when the log refused the commit (another
 /// node claimed the partition); the engine's (invalid_argument, not_found for

@@ -102,6 +102,10 @@ result<std::string> serve_request(engine_host& host,
                                   const std::string& name,
                                   const std::string& bytes);
 
+/// A request_kind::status answer (one byte) as the status it names.
+/// Errors: r's; corruption for another size.
+result<workflow_status> status_answer(result<std::string> r);
+
 /// engine_host::request: served here when this host leads the id, else
 /// sent to the owner's door; tried again while the owner is unknown,
 /// busy, changing or away, until `deadline` (engine_host::request:

@@ -171,6 +171,9 @@ result<std::string> run_on(engine_host& host,
         return unexpected{moved_is_busy(host, id, std::move(st))};
       return stored(host, id, wait);
     }
+    case request_kind::child_ended:
+      child_ended_here(eng, name);
+      return std::string{};
     case request_kind::actor_call: {
       if (!options.actor_calls)
         return unexpected{errc::invalid_argument,
@@ -261,13 +264,16 @@ result<std::string> forward_request(engine_host& host,
   }
 }
 
-result<workflow_status> engine_host::try_status(std::string_view id) {
-  auto r = request(request_kind::status, id, {}, {});
+result<workflow_status> status_answer(result<std::string> r) {
   if (!r)
     return std::move(r).error();
   if (r->size() != 1)
     return unexpected{errc::corruption, "a status answer is not one byte"};
   return static_cast<workflow_status>(static_cast<unsigned char>((*r)[0]));
+}
+
+result<workflow_status> engine_host::try_status(std::string_view id) {
+  return status_answer(request(request_kind::status, id, {}, {}));
 }
 
 perdure::status engine_host::try_cancel(std::string_view id) {

@@ -19,6 +19,7 @@ namespace perdure::detail {
 
 /// What the child source remembers of one remote child's wait.
 struct remote_child_wait {
+  std::string child;     ///< its id (set by the child source)
   bool recorded = false; ///< the parent's children stream names it
   bool started = false;  ///< started where it lives (answered ok)
   std::chrono::steady_clock::time_point next_look{};

@@ -26,6 +26,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace perdure::detail {
@@ -53,6 +54,12 @@ class child_source_impl final
       return;
     waits_.push_back(std::move(w));
     kick_ = true;
+    if (!thread_.joinable() && eng_.opts.remote)
+      eng_.opts.remote->set_wake(
+        [self = weak_from_this()](const std::string& child) {
+          if (auto s = self.lock())
+            s->ended_elsewhere(child);
+        });
     if (!thread_.joinable())
       thread_ = std::thread{[this] {
         eventlog::set_thread_name("perdure-child");
@@ -82,13 +89,25 @@ class child_source_impl final
     cv_.notify_one();
   }
 
+  // A remote child ended (a hint from where it lives): look at it now.
+  void ended_elsewhere(const std::string& child) {
+    std::lock_guard guard{mu_};
+    woken_.push_back(child);
+    kick_ = true;
+    cv_.notify_one();
+  }
+
  private:
   void loop() {
     std::unique_lock guard{mu_};
     while (!stopped_) {
       kick_ = false;
       auto ws = waits_;
+      auto woken = std::exchange(woken_, {});
       guard.unlock();
+      for (auto& [w, r] : remote_)
+        if (std::find(woken.begin(), woken.end(), r.child) != woken.end())
+          r.next_look = {};
       std::vector<event_wait*> over;
       auto now = std::chrono::steady_clock::now();
       auto wake = now + poll_;
@@ -131,8 +150,12 @@ class child_source_impl final
     auto id = decode_value<std::string>(w.inputs[0].bytes);
     if (!id)
       return fail(w, "perdure::corruption", id.error().message());
-    if (auto& remote = eng->options().remote; remote && remote->elsewhere(*id))
-      return look_remote(*eng, *remote, w, *id, remote_[&w]);
+    if (auto& remote = eng->options().remote;
+        remote && remote->elsewhere(*id)) {
+      auto& s = remote_[&w];
+      s.child = *id;
+      return look_remote(*eng, *remote, w, *id, s);
+    }
     auto st = eng->try_status(*id);
     if (!st && st.error() == errc::not_found)
       return start(*eng, w, *id);
@@ -241,6 +264,7 @@ class child_source_impl final
   std::condition_variable cv_;
   std::vector<std::shared_ptr<event_wait>> waits_; ///< guarded by mu_
   bool kick_ = false;                              ///< guarded by mu_
+  std::vector<std::string> woken_; ///< remote children ended; by mu_
   bool stopped_ = false;                           ///< guarded by mu_
   std::thread thread_;
   /// Waits whose child is known to be theirs (the source thread's only).

@@ -10,6 +10,7 @@
 // PERDURE_BENCH_FEED_CONCURRENCY: the feed's concurrency (default 16).
 
 #include "bench.hpp"
+#include "cluster_bench_host.hpp"
 
 #include "perdure/cluster/kafka_actors.hpp"
 #include "perdure/cluster/kafka_feed.hpp"
@@ -42,28 +43,9 @@ PERDURE_ACTOR(feed_account, (balance), (deposit, get))
 constexpr int count = 20'000;
 constexpr int keys = 1000;
 
-template <class Done>
-void wait_for(Done done, const char* what) {
-  auto deadline = std::chrono::steady_clock::now() + 300s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error{fmt::format("cluster-feed: {} in 300 s", what)};
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
 cluster::engine_host_options host_options(const kafka_mock_cluster& mock,
                                           const bench_options& o) {
-  cluster::engine_host_options ho;
-  ho.node.log = {.brokers = mock.bootstrap(),
-                 .app = "bench-feed",
-                 .properties = {{"fetch.wait.max.ms", "1"}},
-                 .log = [](eventlog::log_level, std::string_view) {}};
-  ho.node.node_id = "bench";
-  ho.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
-  ho.node.store.dir = o.dir / "node";
-  ho.node.group_properties = {{"session.timeout.ms", "3000"},
-                              {"heartbeat.interval.ms", "1000"}};
+  auto ho = in_process_host(mock.bootstrap(), o.dir / "node", "bench-feed");
   ho.actor_calls = cluster::served_actors<feed_account>();
   return ho;
 }
@@ -96,7 +78,8 @@ figures cluster_feed(const bench_options& o) {
                                           .topic = "bench-in",
                                           .group = "single"},
                              deliver_to(&feed_account::deposit));
-    wait_for([&] { return sub.stats().records >= count; }, "deliver_to");
+    wait_for([&] { return sub.stats().records >= count; },
+             "cluster-feed: deliver_to");
     f.add("engine_records_per_s", count / seconds_since(t0));
     f.add("engine_cpu_us_per_record",
           (process_cpu_s() - c0) * 1e6 / count);
@@ -105,7 +88,7 @@ figures cluster_feed(const bench_options& o) {
   auto host = cluster::engine_host::start(host_options(mock, o));
   ok_or_throw(host ? status{} : host.error());
   wait_for([&] { return (*host)->running().size() == 4; },
-           "the node led no 4 partitions");
+           "cluster-feed: the node led no 4 partitions");
   cluster::feed_options fo;
   fo.log = [](eventlog::log_level, std::string_view) {};
   if (const char* c = std::getenv("PERDURE_BENCH_FEED_CONCURRENCY"))
@@ -123,10 +106,11 @@ figures cluster_feed(const bench_options& o) {
   // The clock starts once the group assigned the topic (the mock holds a
   // first join 3 s); the records wait in the topic meanwhile.
   wait_for([&] { return (*sub)->assigned().size() == 4; },
-           "the feed was not assigned the topic");
+           "cluster-feed: the feed was not assigned the topic");
   auto t0 = std::chrono::steady_clock::now();
   auto c0 = process_cpu_s();
-  wait_for([&] { return (*sub)->stats().records >= count; }, "the feed");
+  wait_for([&] { return (*sub)->stats().records >= count; },
+           "cluster-feed: the feed");
   double s = seconds_since(t0);
   double cpu = process_cpu_s() - c0;
   f.add("records_per_s", count / s);

@@ -133,6 +133,9 @@ enum class request_kind : std::uint8_t {
   /// graph, the parent and its child node (engine_children.cpp); answer:
   /// empty, once stored (ok for the same parent's child stored already)
   child_start = 14,
+  /// id: the parent; name: its child, which ended (a hint: the parent
+  /// looks at it now); answer: empty
+  child_ended = 15,
 };
 
 /// The bytes of a keyed request (request_kind::signal, promise): its

@@ -10,6 +10,7 @@
 #include "perdure/eventlog/status.hpp"
 #include "perdure/runtime/options.hpp"
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,16 @@ class remote_workflows {
   /// engine::try_resume of `id` where it lives (a child stored resumable
   /// that its engine did not resume).
   virtual perdure::status resume(const std::string& id) = 0;
+
+  /// Takes what wakes the engine's follow-up of child `id` (its next look
+  /// happens at once instead of after its pause): the implementation
+  /// calls it when the other side tells it that `id` ended. A hint only:
+  /// without it a child's end is seen at the next look (at most a second
+  /// later). Called once by the engine, before its first remote child;
+  /// `wake` is thread-safe and quick. Default: no hints.
+  virtual void set_wake(std::function<void(const std::string& id)> wake) {
+    (void) wake;
+  }
 
   /// Whether an error of the members above is worth trying again (the
   /// other side unreachable, busy, changing owner).
