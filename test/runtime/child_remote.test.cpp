@@ -180,7 +180,9 @@ TEST_CASE("a remote child's failure, a conflict and a cancel reach the "
       },
       30s));
   f.here->cancel("p-wait");
-  CHECK(f.remote->cancels == 1);
+  // At least once: when the child's start is answered after the parent's
+  // cancel read the children, the waiting node asks again (both idempotent).
+  CHECK(f.remote->cancels >= 1);
   CHECK(f.there.status("r-wait") == workflow_status::canceled);
   CHECK(f.here->status("p-wait") == workflow_status::canceled);
 }
