@@ -10,6 +10,7 @@
 #include "perdure/eventlog/event_log.hpp"
 #include "perdure/eventlog/record_kinds.hpp"
 #include "perdure/eventlog/records/actor.hpp"
+#include "perdure/runtime/remote_workflows.hpp"
 
 #include <fmt/format.h>
 
@@ -169,8 +170,27 @@ struct actor_cell : std::enable_shared_from_this<actor_cell> {
   std::atomic<std::shared_ptr<const void>> snapshot; ///< committed state
   std::atomic<std::int64_t> last_used{0}; ///< steady clock, ns
 
+  /// Set: the actor lives elsewhere (another partition's engine) and its
+  /// calls go through this; the cell is never active (actor_remote.cpp).
+  std::shared_ptr<remote_workflows> remote;
+  std::deque<mutation> outgoing; ///< remote: calls not sent yet; guarded by mu
+  bool sending = false;          ///< remote: a task sends them; guarded by mu
+
   ~actor_cell();
 };
+
+/// A cell for actor `id` of class `cls` that lives elsewhere, reached
+/// through `remote` (a new one per resolve: it holds nothing but the
+/// order of the calls made through it).
+std::shared_ptr<actor_cell> remote_cell(std::shared_ptr<actor_service> svc,
+                                        std::string_view id,
+                                        const actor_class& cls,
+                                        std::shared_ptr<remote_workflows> remote);
+
+/// Sends mutating calls `ms` to remote cell `c`'s actor, after the calls
+/// sent through it before, one at a time on the actors' pool; each `done`
+/// completes with the answer.
+void send_remote(actor_cell& c, std::vector<mutation> ms);
 
 /// The mutating method running on this thread, if any: the chain of
 /// mutating calls that waits on it (for cycle detection) and the source of

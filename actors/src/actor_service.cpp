@@ -55,15 +55,17 @@ void actor_service::stop() {
       ++n;
       names += fmt::format("\n  actor '{}' method '{}'", r->s.cell->id, m);
     }
-    eventlog::emit(
-      eng->options().log, eventlog::log_level::warning,
-      fmt::format("the engine on '{}' stopped without waiting for {} actor "
-                  "method{} that did not return (their callers got "
-                  "'closed'; nothing of them is logged, so repeating the "
-                  "calls runs them; until they return they keep the storage "
-                  "open in this process, and opening it again here fails "
-                  "busy):{}",
-                  eng->storage().string(), n, n == 1 ? "" : "s", names));
+    // None listed: they returned since the wait ended (nothing abandoned).
+    if (n > 0)
+      eventlog::emit(
+        eng->options().log, eventlog::log_level::warning,
+        fmt::format("the engine on '{}' stopped without waiting for {} "
+                    "actor method{} that did not return (their callers got "
+                    "'closed'; nothing of them is logged, so repeating the "
+                    "calls runs them; until they return they keep the "
+                    "storage open in this process, and opening it again "
+                    "here fails busy):{}",
+                    eng->storage().string(), n, n == 1 ? "" : "s", names));
   }
   runners.clear();
   join_waiters(false);
@@ -259,7 +261,8 @@ bool reentrant_call(const actor_cell& c) {
 
 result<std::shared_ptr<actor_cell>> resolve_actor(
   engine& eng, std::string_view id, const actor_class& cls,
-  const std::function<std::shared_ptr<const void>()>* make_initial) {
+  const std::function<std::shared_ptr<const void>()>* make_initial,
+  bool with_args) {
   auto svc = service_of(eng);
   if (id.empty())
     return unexpected{errc::invalid_argument, "an actor id must not be empty"};
@@ -267,6 +270,19 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
   if (auto bad = eventlog::check_stream_id(stream); !bad.empty())
     return unexpected{errc::invalid_argument,
                       fmt::format("bad actor id '{}': {}", id, bad)};
+  if (const auto& remote = eng.options().remote;
+      remote && remote->elsewhere(id)) {
+    // Reached by its calls where it lives (created there when missing, as
+    // that side serves its class); an initial state is not shipped.
+    if (make_initial && with_args)
+      return unexpected{errc::invalid_argument,
+                        fmt::format("actor '{}' lives in another partition: "
+                                    "create it with constructor arguments "
+                                    "on its owner (calls from here create a "
+                                    "missing actor with {}{{}})",
+                                    id, cls.name)};
+    return remote_cell(std::move(svc), id, cls, remote);
+  }
   if (const auto& accept = eng.options().accept_id; accept)
     if (auto ok = accept(id); !ok)
       return ok;
@@ -328,6 +344,12 @@ void post_readonly(actor_cell& c, std::function<void()> f) {
 }
 
 void submit_mutation(actor_cell& c, mutation m) {
+  if (c.remote) {
+    std::vector<mutation> one;
+    one.push_back(std::move(m));
+    send_remote(c, std::move(one));
+    return;
+  }
   c.last_used.store(mono_ns(), std::memory_order_relaxed);
   if (auto st = check_cycle(c, m, m.chain); !st) {
     m.done->complete(std::move(st), {});
@@ -349,6 +371,10 @@ void submit_mutation(actor_cell& c, mutation m) {
 void submit_mutations(actor_cell& c, std::vector<mutation> ms) {
   if (ms.empty())
     return;
+  if (c.remote) {
+    send_remote(c, std::move(ms));
+    return;
+  }
   c.last_used.store(mono_ns(), std::memory_order_relaxed);
   std::shared_ptr<const call_chain> chain;
   if (auto st = check_cycle(c, ms.front(), chain); !st) {

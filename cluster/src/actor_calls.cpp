@@ -99,10 +99,4 @@ actor_call_handler serve_actor_classes(std::vector<served_class> classes) {
   };
 }
 
-std::string encode_actor_call(std::string_view cls, std::string_view key,
-                              std::string args) {
-  return codec::encode(
-    call_request{std::string{cls}, std::string{key}, std::move(args)});
-}
-
 } // namespace perdure::cluster

@@ -127,13 +127,20 @@ class remote_children final : public remote_workflows {
   // A cancel comes from engine::try_cancel's caller, which hears how it
   // went: tried until the host's forward_deadline, as any request.
   perdure::status cancel(const std::string& id) override {
-    std::shared_lock guard{link_->mutex};
-    if (!link_->host)
-      return {errc::closed, "the node stopped"};
-    auto r = forward_request(*link_->host, link_->door, *link_->options,
-                             request_kind::cancel, id, {}, {},
-                             link_->options->forward_deadline);
+    auto r = tried(request_kind::cancel, id, {}, {});
     return r ? perdure::status{} : std::move(r).error();
+  }
+
+  // An actor call: its caller waits for the answer, as for a local call;
+  // tried again by its key until forward_deadline (the owner applies a key
+  // once).
+  result<std::string> call_actor(const std::string& id,
+                                 const std::string& cls,
+                                 const std::string& method,
+                                 const std::string& key,
+                                 std::string args) override {
+    return tried(request_kind::actor_call, id, method,
+                 encode_actor_call(cls, key, std::move(args)));
   }
 
   perdure::status resume(const std::string& id) override {
@@ -174,6 +181,17 @@ class remote_children final : public remote_workflows {
       silent_[q] = {std::chrono::steady_clock::now() + quiet, owner};
     }
     return r;
+  }
+
+  // Tried until the host's forward_deadline, as any request.
+  result<std::string> tried(request_kind kind, const std::string& id,
+                            std::string_view name, std::string bytes) {
+    std::shared_lock guard{link_->mutex};
+    if (!link_->host)
+      return unexpected{errc::closed, "the node stopped"};
+    return forward_request(*link_->host, link_->door, *link_->options, kind,
+                           id, name, std::move(bytes),
+                           link_->options->forward_deadline);
   }
 
   void send_hints() {

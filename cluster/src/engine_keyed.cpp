@@ -101,6 +101,12 @@ std::string promise_bytes(bool ok, std::string value_or_reason) {
   return codec::encode(promise_wire{ok, std::move(value_or_reason)});
 }
 
+std::string encode_actor_call(std::string_view cls, std::string_view key,
+                              std::string args) {
+  return codec::encode(std::tuple<std::string, std::string, std::string>{
+    std::string{cls}, std::string{key}, std::move(args)});
+}
+
 perdure::status engine_host::signal_bytes(std::string_view id,
                                           std::string_view name,
                                           std::string value,

@@ -6,6 +6,7 @@
 // 3-broker mock, two partitions, one led by each.
 
 #include "node_test_util.hpp"
+#include "two_partitions.hpp"
 #include "perdure/cluster/engine_host.hpp"
 #include "perdure/eventlog/records/child.hpp"
 #include "temp_dir.hpp"
@@ -61,46 +62,9 @@ template <class R> auto got(R r) {
   return std::move(r).value();
 }
 
-// The n-th id with `prefix` that lives in partition p.
-std::string id_in(const partition_map& map, partition_id p,
-                  const std::string& prefix, int n = 0) {
-  for (int i = 0;; ++i) {
-    auto id = prefix + std::to_string(i);
-    if (map.partition_of(id) == p && n-- == 0)
-      return id;
-  }
-}
-
-// Whether `from` knows `owner` leads partition p (its door in the claim).
-bool knows(engine_host& from, engine_host& owner, partition_id p) {
-  auto parts = from.cluster_node().partitions();
-  return owner.engine_of(p) &&
-         parts.at(p).owner_endpoint ==
-             "127.0.0.1:" + std::to_string(*owner.door_port());
-}
-
-// Hosts a and b lead one partition each (pa, pb) and know each other's
-// door. Members go in reverse: the hosts before the dir and the mock.
-struct two_partitions {
-  std::unique_ptr<kafka_mock_process> mock = start_mock("kids", 2);
-  temp_dir dir;
-  std::unique_ptr<engine_host> a, b;
-  partition_id pa = 0, pb = 1;
-
-  two_partitions() {
-    a = got(engine_host::start(kc_options(*mock, dir / "a", "a")));
-    b = got(engine_host::start(kc_options(*mock, dir / "b", "b")));
-    REQUIRE(wait_until(
-        [&] {
-          auto ra = a->running(), rb = b->running();
-          return ra.size() == 1 && rb.size() == 1 && ra[0] != rb[0];
-        },
-        90s));
-    pa = a->running().at(0);
-    pb = b->running().at(0);
-    REQUIRE(wait_until([&] { return knows(*a, *b, pb) && knows(*b, *a, pa); },
-                       60s));
-  }
+// Hosts a and b lead one partition each.
+struct kc_hosts : two_partitions {
+  kc_hosts() : two_partitions("kids", kc_options) {}
 };
 
 std::vector<records::child_started> children_of(engine_host& h,
@@ -115,7 +79,7 @@ TEST_CASE("a child workflow of another partition runs once on its owner "
           "and its output reaches the parent") {
   for (auto& r : kc_runs)
     r = 0;
-  two_partitions f;
+  kc_hosts f;
   const auto& map = f.a->routing();
   auto parent = id_in(map, f.pa, "order-");
   auto far = id_in(map, f.pb, "pay-");
@@ -158,7 +122,7 @@ TEST_CASE("a remote child's failure and cancel reach its parent, and an id "
           "that is another workflow is a conflict") {
   for (auto& r : kc_runs)
     r = 0;
-  two_partitions f;
+  kc_hosts f;
   const auto& map = f.a->routing();
 
   // The child failed: the parent's node fails with the child's reason.
@@ -202,7 +166,7 @@ TEST_CASE("a parent whose owner stops follows its remote child from the "
           "next owner, and the child runs once") {
   for (auto& r : kc_runs)
     r = 0;
-  two_partitions f;
+  kc_hosts f;
   const auto& map = f.a->routing();
   auto parent = id_in(map, f.pa, "moved-");
   auto far = id_in(map, f.pb, "held-");

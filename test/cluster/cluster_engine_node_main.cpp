@@ -33,8 +33,9 @@
 //   fcheck FROM TO -> for every id, wherever it lives (forwarded to its
 //                     owner's door): "out ID OUTPUT" or "err ID CODE";
 //                     then "fchecked"
-//   acall R ID...  -> calls add(R) on every tally actor ID, wherever it
-//                     lives (host_actor, key "ID.rR"), 4 at a time, on a
+//   acall R ID...  -> calls relay(R) on every tally actor ID ("a-I"),
+//                     which calls add(R) on tally "m-I" first, wherever
+//                     each lives (host_actor, key "ID.rR"), 4 at a time, on a
 //                     thread of its own (other commands are answered
 //                     meanwhile): "aok ID N" (N: its rounds applied, this
 //                     one included) or "aerr ID CODE: MESSAGE" each; then
@@ -128,11 +129,17 @@ struct tally {
     rounds.push_back(round);
     return static_cast<int>(rounds.size());
   }
+  /// add(round), after calling add(round) on tally `mirror` (wherever it
+  /// lives: mostly another partition's owner), with this call's key.
+  int relay(int round, std::string mirror) {
+    this_step::engine().actor<tally>(mirror).call(&tally::add, round);
+    return add(round);
+  }
   std::vector<int> get() const {
     return rounds;
   }
 };
-PERDURE_ACTOR(tally, (rounds), (add, get))
+PERDURE_ACTOR(tally, (rounds), (add, relay, get))
 
 // One whole line at a time: acall answers from its own thread.
 std::mutex say_mutex;
@@ -236,9 +243,15 @@ void fcheck(engine_host& host, long from, long to) {
   say("fchecked");
 }
 
+// "m-I" for tally "a-I": the one its relay calls.
+std::string mirror_of(const std::string& id) {
+  return "m-" + id.substr(id.find('-') + 1);
+}
+
 // Calls round `round` on every actor of `ids` through the host (forwarded
 // to each one's owner), 4 at a time; the key makes a call tried again
-// (here by the forward, or by the driver through another node) run once.
+// (here by the forward, or by the driver through another node) run once,
+// and its mirror's call made from it too (derived from that key).
 void acall(engine_host& host, int round, const std::vector<std::string>& ids) {
   std::atomic<std::size_t> next{0};
   std::mutex mu;
@@ -250,7 +263,7 @@ void acall(engine_host& host, int round, const std::vector<std::string>& ids) {
         auto key = ids[i] + ".r" + std::to_string(round);
         auto n = host_actor<tally>{host, ids[i]}
                    .with({key})
-                   .try_call(&tally::add, round);
+                   .try_call(&tally::relay, round, mirror_of(ids[i]));
         std::lock_guard guard{mu};
         lines.push_back(n ? "aok " + ids[i] + " " + std::to_string(*n)
                           : "aerr " + ids[i] + " " + n.error().to_string());

@@ -80,14 +80,17 @@ void actor_round_book::take(const std::vector<std::string>& lines) {
 std::string actor_round_book::get_command() const {
   std::string out = "aget";
   for (int i = 0; i < actors_; ++i)
-    out += " a-" + std::to_string(i);
+    out += " a-" + std::to_string(i) + " m-" + std::to_string(i);
   return out;
 }
 
 void actor_round_book::verify(const std::vector<std::string>& lines) {
-  verify_rounds(lines, "a-", std::vector<int>(static_cast<std::size_t>(actors_),
-                                              round_),
-                "actor", violations);
+  std::vector<std::string> own, mirrors;
+  for (auto& line : lines)
+    (line.find(" m-") != std::string::npos ? mirrors : own).push_back(line);
+  std::vector<int> expected(static_cast<std::size_t>(actors_), round_);
+  verify_rounds(own, "a-", expected, "actor", violations);
+  verify_rounds(mirrors, "m-", expected, "mirror actor", violations);
 }
 
 void verify_rounds(const std::vector<std::string>& lines,

@@ -9,7 +9,11 @@
 // keys through other nodes until every actor acknowledged it. So each
 // acknowledgement of round R must say R (the rounds before it applied once
 // each, this one once), and at the end every actor's list must be exactly
-// 1, 2, ..., R: none lost, none twice, in order.
+// 1, 2, ..., R: none lost, none twice, in order. The call is
+// tally::relay: before adding R, a-I's method calls add(R) on tally m-I
+// (mostly in another partition, on another node), with a key derived from
+// its own; a method that runs again (its node died before its result was
+// logged) repeats that call. So m-I must hold exactly 1..R too.
 
 #include <cstddef>
 #include <set>
@@ -51,10 +55,11 @@ class actor_round_book {
     return round_;
   }
 
-  /// The command that reads every actor ("aget a-0 ...").
+  /// The command that reads every actor and its mirror ("aget a-0 m-0
+  /// ...").
   std::string get_command() const;
   /// Checks the answers to it ("aval ID R1,R2,..." / "aerr ID ERROR"):
-  /// every actor holds 1..round() once each, in order.
+  /// every actor and mirror holds 1..round() once each, in order.
   void verify(const std::vector<std::string>& lines);
 
   std::size_t calls = 0;   ///< calls sent (each actor once per try)

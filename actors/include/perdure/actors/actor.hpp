@@ -225,6 +225,23 @@ class actor_ref {
 
   template <class M, class... A>
   void run_readonly(detail::call_state& st, M m, A&&... args) const {
+    if (detail::is_remote(*cell_)) {
+      auto& cls = detail::class_of<T>();
+      auto* method = cls.find(m);
+      if (!method) {
+        st.complete(detail::unregistered_method(id_, cls), {});
+        return;
+      }
+      auto r = detail::call_remote(
+        *cell_, *method, {},
+        codec::encode(typename detail::method_traits<M>::args{
+          std::forward<A>(args)...}));
+      if (r)
+        st.complete({}, std::move(*r));
+      else
+        st.complete(std::move(r).error(), {});
+      return;
+    }
     auto state = detail::committed_state(*cell_);
     if (!state) {
       st.complete(std::move(state).error(), {});
@@ -306,7 +323,8 @@ result<actor_ref<T>> engine::try_actor(std::string id, Args&&... args) {
     return std::shared_ptr<const void>{
       std::make_shared<T>(std::forward<Args>(args)...)};
   };
-  auto cell = detail::resolve_actor(*this, id, detail::class_of<T>(), &make);
+  auto cell = detail::resolve_actor(*this, id, detail::class_of<T>(), &make,
+                                    sizeof...(Args) > 0);
   if (!cell)
     return std::move(cell).error();
   return actor_ref<T>{std::move(*cell), std::move(id)};

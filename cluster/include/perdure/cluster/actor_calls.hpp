@@ -22,10 +22,15 @@
 // as long as the key is among the actor's last key_window calls. Readonly
 // calls run on the owner against the committed state.
 //
-// Not across the cluster (yet): call_async handles, calls between actors
-// of two partitions (the outbox), creating an actor with constructor
-// arguments (a missing actor is created with T{}; a class without a
-// default constructor must be created on its owner with engine::actor).
+// Inside a partition's engine (an actor method, a step body) the engine's
+// own actor_ref reaches an actor of another partition the same way, with
+// the key derived from the calling method or step (docs/cluster.md,
+// "Calls to actors of another partition").
+//
+// Not here (yet): call_async handles (an engine's actor_ref has them),
+// creating an actor with constructor arguments (a missing actor is
+// created with T{}; a class without a default constructor must be created
+// on its owner with engine::actor).
 //
 // Library perdure_cluster_actors (links perdure_cluster_engine and
 // perdure_actors).
@@ -76,11 +81,6 @@ actor_call_handler served_actors() {
     ...);
   return serve_actor_classes(std::move(classes));
 }
-
-/// The request of one forwarded call: (class name, idempotency key, the
-/// encoded argument tuple). The key is empty for readonly calls.
-std::string encode_actor_call(std::string_view cls, std::string_view key,
-                              std::string args);
 
 /// A reference to virtual actor `T` with id `id` through engine_host
 /// `host` (which must outlive it): its calls run on the actor's owner,

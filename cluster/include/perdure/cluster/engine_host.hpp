@@ -146,6 +146,11 @@ std::string keyed_bytes(std::string_view key, std::string payload);
 /// rejection with its reason.
 std::string promise_bytes(bool ok, std::string value_or_reason);
 
+/// request_kind::actor_call's bytes: (class name, idempotency key, the
+/// encoded argument tuple). The key is empty for readonly calls.
+std::string encode_actor_call(std::string_view cls, std::string_view key,
+                              std::string args);
+
 /// What a host did since it started.
 struct engine_host_counters {
   std::uint64_t opened = 0;       ///< engines opened (claims served)

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// Workflows that live in another engine: on a cluster, every partition has
-// an engine of its own (cluster::engine_host), and a child workflow whose
-// id maps to another partition is started and followed on that
-// partition's owner. The engine reaches them through this interface
+// Workflows and actors that live in another engine: on a cluster, every
+// partition has an engine of its own (cluster::engine_host); a child
+// workflow whose id maps to another partition is started and followed on
+// that partition's owner, and a call to an actor of another partition
+// (from an actor method, a step body or any caller of the engine's
+// actor_ref) runs on that owner. The engine reaches them through this interface
 // (engine_options::remote); the runtime knows nothing of clusters.
 
 #include "perdure/eventlog/status.hpp"
@@ -25,8 +27,8 @@ class remote_workflows {
  public:
   virtual ~remote_workflows() = default;
 
-  /// Whether workflow `id` lives elsewhere (the engine's accept_id would
-  /// refuse it for that reason). Quick, no request.
+  /// Whether workflow or actor `id` lives elsewhere (the engine's
+  /// accept_id would refuse it for that reason). Quick, no request.
   virtual bool elsewhere(std::string_view id) const = 0;
 
   /// Starts child workflow `id` where it lives, its graph `graph`
@@ -67,6 +69,28 @@ class remote_workflows {
   /// `wake` is thread-safe and quick. Default: no hints.
   virtual void set_wake(std::function<void(const std::string& id)> wake) {
     (void) wake;
+  }
+
+  /// Calls method `method` of virtual actor `id` (class `cls`, its
+  /// registered name) where the actor lives, with `args` (the encoded
+  /// argument tuple) and idempotency key `key` (empty: a readonly method),
+  /// and waits for the answer: the encoded result, or the call's error
+  /// (failed when the method threw). Unlike the members above it is tried
+  /// again inside, by its key, until it is answered or the
+  /// implementation's deadline passes (timeout): the caller waits for it
+  /// as for a local call. A mutating call answered once is applied once
+  /// per key (within the actor's key window). Called on an actor pool
+  /// thread or the caller's (an actor_ref of an actor that is
+  /// `elsewhere`). Default: conflict, no actor is reachable elsewhere.
+  virtual result<std::string> call_actor(const std::string& id,
+                                         const std::string& cls,
+                                         const std::string& method,
+                                         const std::string& key,
+                                         std::string args) {
+    (void) cls, (void) method, (void) key, (void) args;
+    return unexpected{errc::conflict,
+                      "actor '" + id
+                        + "' lives elsewhere and this engine cannot call it"};
   }
 
   /// Whether an error of the members above is worth trying again (the

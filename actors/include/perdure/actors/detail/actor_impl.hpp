@@ -328,10 +328,14 @@ struct mutation {
 /// Resolves actor `id` of class `cls` in `eng`, activating it. With
 /// `make_initial` a missing actor is created from its result (durable on
 /// return); without, a missing actor is `not_found`. Another class is
-/// `type_mismatch`.
+/// `type_mismatch`. An actor that lives elsewhere (engine_options::remote)
+/// is not looked at: its cell sends the calls there (is_remote), and
+/// `with_args` (make_initial was given constructor arguments) is
+/// invalid_argument for it.
 result<std::shared_ptr<actor_cell>> resolve_actor(
   engine& eng, std::string_view id, const actor_class& cls,
-  const std::function<std::shared_ptr<const void>()>* make_initial);
+  const std::function<std::shared_ptr<const void>()>* make_initial,
+  bool with_args = false);
 
 /// The last committed state (activating the actor again if it was
 /// passivated).
@@ -354,5 +358,16 @@ std::string new_call_key();
 
 /// The id of actor cell `c`.
 const std::string& cell_id(const actor_cell& c);
+
+/// Whether cell `c`'s actor lives elsewhere (engine_options::remote):
+/// its calls are answered there.
+bool is_remote(const actor_cell& c);
+
+/// Calls method `m` of remote cell `c`'s actor with encoded `args` and
+/// key `key` (empty for a readonly method) on this thread and waits for
+/// the answer (remote_workflows::call_actor).
+/// @pre is_remote(c)
+result<std::string> call_remote(actor_cell& c, const method_entry& m,
+                                const std::string& key, std::string args);
 
 } // namespace perdure::detail

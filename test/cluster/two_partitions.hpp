@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Two engine_hosts on the 3-broker mock, two partitions, one led by each,
+// each knowing the other's door: the set-up of the tests of what crosses
+// partitions (child workflows, actor calls).
+
+#include "node_test_util.hpp"
+#include "perdure/cluster/engine_host.hpp"
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace perdure::test {
+
+/// The options of host `id` (storage under `dir`) on `mock`.
+using host_options_fn = std::function<cluster::engine_host_options(
+    const kafka_mock_process& mock, const std::filesystem::path& dir,
+    const std::string& id)>;
+
+/// The n-th id with `prefix` that lives in partition p.
+inline std::string id_in(const cluster::partition_map& map,
+                         cluster::partition_id p, const std::string& prefix,
+                         int n = 0) {
+  for (int i = 0;; ++i) {
+    auto id = prefix + std::to_string(i);
+    if (map.partition_of(id) == p && n-- == 0)
+      return id;
+  }
+}
+
+/// Whether `from` knows `owner` leads partition p (its door in the claim).
+inline bool knows(cluster::engine_host& from, cluster::engine_host& owner,
+                  cluster::partition_id p) {
+  auto parts = from.cluster_node().partitions();
+  return owner.engine_of(p) &&
+         parts.at(p).owner_endpoint ==
+             "127.0.0.1:" + std::to_string(*owner.door_port());
+}
+
+/// Hosts a and b lead one partition each (pa, pb) and know each other's
+/// door. Members go in reverse: the hosts before the dir and the mock.
+struct two_partitions {
+  std::unique_ptr<kafka_mock_process> mock;
+  temp_dir dir;
+  std::unique_ptr<cluster::engine_host> a, b;
+  cluster::partition_id pa = 0, pb = 1;
+
+  two_partitions(const std::string& app, const host_options_fn& options)
+      : mock(start_mock(app, 2)) {
+    a = started(options(*mock, dir / "a", "a"));
+    b = started(options(*mock, dir / "b", "b"));
+    REQUIRE(wait_until(
+        [&] {
+          auto ra = a->running(), rb = b->running();
+          return ra.size() == 1 && rb.size() == 1 && ra[0] != rb[0];
+        },
+        std::chrono::seconds{90}));
+    pa = a->running().at(0);
+    pb = b->running().at(0);
+    REQUIRE(wait_until([&] { return knows(*a, *b, pb) && knows(*b, *a, pa); },
+                       std::chrono::seconds{60}));
+  }
+
+ private:
+  static std::unique_ptr<cluster::engine_host>
+  started(cluster::engine_host_options o) {
+    auto h = cluster::engine_host::start(std::move(o));
+    REQUIRE_MESSAGE(h, h.error().to_string());
+    return std::move(*h);
+  }
+};
+
+} // namespace perdure::test
