@@ -187,6 +187,16 @@ status activate(actor_cell& c,
              codec::encode(actor_records::created{
                c.cls->name, c.cls->signature, {c.cls->encode(init.get())}}));
     auto r = svc.log->commit(std::move(b));
+    // A conflict here is the log's, not the caller's: another creation of
+    // the stream came first, or a replicated log refused this owner's
+    // write (its partition moved). Either way nothing was created and a
+    // later try finds the actor or reaches the partition's owner: busy,
+    // never conflict (a cluster feed takes conflict as a permanent
+    // failure and dead-letters the record).
+    if (!r && r.error() == errc::conflict)
+      return {errc::busy,
+              fmt::format("actor '{}' was not created, try again: {}", c.id,
+                          r.error().message())};
     if (!r)
       return r.error();
     loaded_actor la;

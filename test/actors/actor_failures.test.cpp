@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Failures and idempotency: a throwing method, the calls behind it, keys
-// repeated in the same engine and after a restart.
+// repeated in the same engine and after a restart; a creation the log
+// refused.
 
 #include <doctest/doctest.h>
 
+#include "perdure/eventlog/event_log.hpp"
+#include "perdure/eventlog/replicator.hpp"
 #include "temp_dir.hpp"
 #include "test_actors.hpp"
 
@@ -117,4 +120,35 @@ TEST_CASE("configure_actors is refused once actors are in use") {
   engine eng{{.storage = dir.path()}};
   eng.actor<counter>("x");
   CHECK(configure_actors(eng, {}) == errc::busy);
+}
+
+namespace {
+
+// A replicated log whose partition another node owns: every group is
+// refused as a cluster's fenced owner's would be.
+class refusing_replicator final : public eventlog::group_replicator {
+ public:
+  void replicate(std::string, group_done done) override {
+    done(unexpected{errc::conflict, "partition 0 is owned by node-b"});
+  }
+};
+
+} // namespace
+
+TEST_CASE("an actor whose creation the log refused is busy, not a conflict, "
+          "and nothing of it is stored") {
+  test::temp_dir dir;
+  eventlog::options lo;
+  lo.dir = dir / "log";
+  lo.replicator = std::make_shared<refusing_replicator>();
+  auto log = eventlog::event_log::open(std::move(lo));
+  REQUIRE_MESSAGE(log, log.as_status().to_string());
+  engine eng{{.storage = dir / "engine",
+              .event_log = std::shared_ptr<eventlog::event_log>{
+                std::move(*log)}}};
+  auto made = eng.try_actor<counter>("fenced");
+  REQUIRE_FALSE(made);
+  CHECK(made.error().code() == errc::busy);
+  CHECK(made.error().message().find("owned by node-b") != std::string::npos);
+  CHECK(eng.event_log()->info("actor/fenced").error() == errc::not_found);
 }
