@@ -279,11 +279,9 @@ perdure::status start_child_here(engine& eng, const std::string& id,
   runs.push_back(std::move(r));
   auto started =
       eng.submit_batch(std::move(runs), [](eventlog::write_batch&) {});
-  // A conflict here is the log's refusal (another node claimed the
-  // partition since this engine opened), not the child's: the parent
-  // tries again on the next owner. Only the check below is a conflict.
-  if (!started && started.error() == errc::conflict)
-    return {errc::busy, started.error().message() + " (retry)"};
+  // The log's refusal (another node claimed the partition since this
+  // engine opened) is busy: the parent tries again on the next owner.
+  // Only the check below is a conflict.
   if (!started)
     return std::move(started).error();
   if ((*started)[0])

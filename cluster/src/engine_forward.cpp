@@ -90,23 +90,6 @@ result<std::string> list_on(engine& eng, const std::string& bytes) {
   return codec::encode(out);
 }
 
-// Whether this host's node leads the partition of `id` now.
-bool leads(engine_host& host, const std::string& id) {
-  auto parts = host.cluster_node().partitions();
-  auto p = host.routing().partition_of(id);
-  return p < parts.size() && parts[p].role == owner_role::leader;
-}
-
-// A commit the log refused because the partition moved meanwhile
-// (another owner's claim came first) was not applied: busy, so the sender
-// tries it again, by its key or id, on the next owner.
-perdure::status moved_is_busy(engine_host& host, const std::string& id,
-                              perdure::status st) {
-  if (st.code() == errc::conflict && !leads(host, id))
-    return {errc::busy, st.message() + " (the partition moved: retry)"};
-  return st;
-}
-
 result<std::string> run_on(engine_host& host,
                            const engine_host_options& options, engine& eng,
                            request_kind kind, const std::string& id,
@@ -168,7 +151,7 @@ result<std::string> run_on(engine_host& host,
     case request_kind::child_start: {
       auto st = start_child_here(eng, id, bytes);
       if (!st)
-        return unexpected{moved_is_busy(host, id, std::move(st))};
+        return unexpected{std::move(st)};
       return stored(host, id, wait);
     }
     case request_kind::child_ended:
@@ -183,7 +166,7 @@ result<std::string> run_on(engine_host& host,
                                       id)};
       auto r = options.actor_calls(eng, id, name, bytes, wait);
       if (!r)
-        return unexpected{moved_is_busy(host, id, std::move(r).error())};
+        return unexpected{std::move(r).error()};
       return r;
     }
   }

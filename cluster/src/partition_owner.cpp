@@ -65,6 +65,10 @@ status partition_owner::open() {
   return replica_.open();
 }
 
+// busy, not conflict: the group was not applied and never will be, but
+// the same write may be made again on the partition's owner (a request
+// tried again by its key or id). Callers take conflict as an answer about
+// what they wrote (a workflow ended, an id taken) and do not try again.
 status partition_owner::not_owner_error(log_offset written_under) const {
   auto& s = replica_.state();
   auto group = written_under == no_epoch
@@ -73,9 +77,9 @@ status partition_owner::not_owner_error(log_offset written_under) const {
                                  "applied",
                                  written_under);
   if (s.epoch == no_epoch)
-    return status{errc::conflict, fmt::format("partition {} has no owner yet{}",
-                                              options_.partition, group)};
-  return status{errc::conflict,
+    return status{errc::busy, fmt::format("partition {} has no owner yet{}",
+                                          options_.partition, group)};
+  return status{errc::busy,
                 fmt::format("partition {} is owned by node {} (incarnation "
                             "{}) since epoch {}{}",
                             options_.partition, s.owner.node,

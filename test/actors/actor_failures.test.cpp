@@ -124,31 +124,39 @@ TEST_CASE("configure_actors is refused once actors are in use") {
 
 namespace {
 
-// A replicated log whose partition another node owns: every group is
-// refused as a cluster's fenced owner's would be.
+// A replicated log that refuses every group with `code`: busy as a
+// cluster's fenced owner's does, or conflict (another writer's check).
 class refusing_replicator final : public eventlog::group_replicator {
  public:
+  explicit refusing_replicator(errc code) : code_(code) {}
   void replicate(std::string, group_done done) override {
-    done(unexpected{errc::conflict, "partition 0 is owned by node-b"});
+    done(unexpected{code_, "partition 0 is owned by node-b"});
   }
+
+ private:
+  errc code_;
 };
 
 } // namespace
 
 TEST_CASE("an actor whose creation the log refused is busy, not a conflict, "
           "and nothing of it is stored") {
-  test::temp_dir dir;
-  eventlog::options lo;
-  lo.dir = dir / "log";
-  lo.replicator = std::make_shared<refusing_replicator>();
-  auto log = eventlog::event_log::open(std::move(lo));
-  REQUIRE_MESSAGE(log, log.as_status().to_string());
-  engine eng{{.storage = dir / "engine",
-              .event_log = std::shared_ptr<eventlog::event_log>{
-                std::move(*log)}}};
-  auto made = eng.try_actor<counter>("fenced");
-  REQUIRE_FALSE(made);
-  CHECK(made.error().code() == errc::busy);
-  CHECK(made.error().message().find("owned by node-b") != std::string::npos);
-  CHECK(eng.event_log()->info("actor/fenced").error() == errc::not_found);
+  for (auto code : {errc::busy, errc::conflict}) {
+    auto name = std::string{to_string(code)};
+    CAPTURE(name);
+    test::temp_dir dir;
+    eventlog::options lo;
+    lo.dir = dir / "log";
+    lo.replicator = std::make_shared<refusing_replicator>(code);
+    auto log = eventlog::event_log::open(std::move(lo));
+    REQUIRE_MESSAGE(log, log.as_status().to_string());
+    engine eng{{.storage = dir / "engine",
+                .event_log = std::shared_ptr<eventlog::event_log>{
+                  std::move(*log)}}};
+    auto made = eng.try_actor<counter>("fenced");
+    REQUIRE_FALSE(made);
+    CHECK(made.error().code() == errc::busy);
+    CHECK(made.error().message().find("owned by node-b") != std::string::npos);
+    CHECK(eng.event_log()->info("actor/fenced").error() == errc::not_found);
+  }
 }

@@ -184,10 +184,10 @@ TEST_CASE("a node that leaves serves its partitions until the next owner "
       CHECK(ended);
     }
   }
-  // Fenced: a's writes now fail with conflict, b's succeed.
+  // Fenced: a's writes now fail busy, b's succeed.
   auto late = submit_wait(**a, 1, group("late"));
   REQUIRE_FALSE(late.has_value());
-  CHECK_MESSAGE(late.error() == errc::conflict, late.error().message());
+  CHECK_MESSAGE(late.error() == errc::busy, late.error().message());
   CHECK(submit_wait(**b, 1, group("after")));
   (*a)->stop();
   (*b)->stop();

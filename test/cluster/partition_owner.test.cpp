@@ -95,12 +95,12 @@ TEST_CASE("a follower refuses groups with the owner's name and epoch") {
   outcome o;
   b.owner.submit("x", into(o));
   REQUIRE(o);
-  CHECK(o->error() == errc::conflict);
+  CHECK(o->error() == errc::busy);
   CHECK(o->error().message().find("no owner") != std::string::npos);
   a.owner.claim();
   drive(log, a.owner, b.owner);
   b.owner.submit("x", into(o));
-  CHECK(o->error() == errc::conflict);
+  CHECK(o->error() == errc::busy);
   CHECK(o->error().message() ==
         "partition 3 is owned by node a (incarnation 1) since epoch 0");
   a.owner.submit("", into(o));
@@ -123,7 +123,7 @@ TEST_CASE("a newer claim fences the leader and its zombie groups") {
   a.owner.submit("zombie", into(zombie));
   drive(log, a.owner, b.owner);
   REQUIRE(zombie);
-  CHECK(zombie->error() == errc::conflict);
+  CHECK(zombie->error() == errc::busy);
   CHECK(a.owner.counters().fenced == 1);
   CHECK(a.owner.counters().groups_failed == 1);
   CHECK(b.owner.counters().led == 1);
@@ -239,7 +239,7 @@ TEST_CASE("a duplicate of the leader's own claim moves its epoch") {
   a.owner.submit("g", into(o));
   drive(log, a.owner); // the copy lands first, then "g" under epoch 0
   REQUIRE(o);
-  CHECK(o->error() == errc::conflict);
+  CHECK(o->error() == errc::busy);
   CHECK(a.owner.role() == owner_role::leader);
   CHECK(a.owner.epoch() == 1);
 }

@@ -79,7 +79,7 @@ class fake_replicator final : public group_replicator {
       handed_batches_ += decoded->batches.size();
     if (mode_ == mode::refuse) {
       lock.unlock();
-      done(unexpected{errc::conflict, "partition 0 is owned by node-b"});
+      done(unexpected{errc::busy, "partition 0 is owned by node-b"});
       return;
     }
     queue_.push_back({std::move(group), std::move(done), mode_});
@@ -310,7 +310,7 @@ TEST_CASE("a replicator's refusal reaches the caller with its errc and "
   f.rep->set_mode(fake_replicator::mode::refuse);
   auto r = f.log->append("s", 1, "x");
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.as_status().code() == errc::conflict);
+  CHECK(r.as_status().code() == errc::busy);
   CHECK(r.as_status().message().find("node-b") != std::string::npos);
   CHECK(f.log->read("s").as_status().code() == errc::not_found);
 
@@ -326,7 +326,7 @@ TEST_CASE("a replicator's refusal reaches the caller with its errc and "
   auto fut = second.get_future();
   REQUIRE(fut.wait_for(std::chrono::seconds{30})
           == std::future_status::ready);
-  CHECK(fut.get() == errc::conflict);
+  CHECK(fut.get() == errc::busy);
 }
 
 TEST_CASE("a group the replicated log lost fails with io, and the log goes "

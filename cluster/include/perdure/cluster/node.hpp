@@ -128,9 +128,9 @@ struct node_options {
 class node {
  public:
   /// Told the fate of a group (partition_owner::group_done): its offset
-  /// once applied in this node's store; conflict when this node does not
+  /// once applied in this node's store; busy when this node does not
   /// own the partition (the message names the owner) or a newer claim
-  /// came first; io when the log lost it; closed when the node released
+  /// came first (never applied; worth making again on the owner); io when the log lost it; closed when the node released
   /// the partition or stopped first (the group may still take effect).
   using group_done = partition_owner::group_done;
 
@@ -163,7 +163,7 @@ class node {
   /// owner or standby). Its writes are replicated (eventlog::options::
   /// replicator): each group is submitted as by submit() and completes
   /// once read back from the log and applied here, with the per-batch
-  /// results of that apply; conflict while another node owns the
+  /// results of that apply; busy while another node owns the
   /// partition (or this one is still claiming), io when the log lost it,
   /// closed when the node stopped first (the group may still take
   /// effect). stop() closes it (later writes fail closed, reads keep

@@ -53,7 +53,7 @@ struct owner_counters {
   std::uint64_t fenced = 0;            ///< times another claim ended it
   std::uint64_t barriers_appended = 0; ///< after a failed ack
   std::uint64_t groups_effective = 0;  ///< callers told the offset
-  std::uint64_t groups_failed = 0;     ///< told conflict or io
+  std::uint64_t groups_failed = 0;     ///< told busy or io
   /// Conditional claims dropped: once caught up, another claim than the
   /// one they were to replace was in force (claim(over)).
   std::uint64_t claims_dropped = 0;
@@ -64,9 +64,9 @@ struct owner_counters {
 class partition_owner {
  public:
   /// Told the fate of one submitted group: the offset where it took effect
-  /// (it is applied in the store), or why not. conflict: the partition is
+  /// (it is applied in the store), or why not. busy: the partition is
   /// owned by someone else (a newer claim came first) and the group is
-  /// never applied; io: the log lost or reordered it and it is never
+  /// never applied (the write may be made again on the owner); io: the log lost or reordered it and it is never
   /// applied; closed: the owner was released or destroyed before the fate
   /// was known, and the group may still take effect.
   using group_done = std::function<void(result<log_offset>)>;
@@ -107,7 +107,7 @@ class partition_owner {
 
   /// Appends `bytes` as a group under the leader's epoch; `done` is called
   /// from a later poll() once the group is read back. Not leading: `done`
-  /// is called before submit returns, with conflict. Empty bytes:
+  /// is called before submit returns, with busy. Empty bytes:
   /// invalid_argument (empty groups are the owner's barriers).
   void submit(std::string bytes, group_done done);
 

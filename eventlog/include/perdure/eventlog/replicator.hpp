@@ -27,8 +27,9 @@ class group_replicator {
  public:
   /// A group's fate: the per-batch results of the apply_group that
   /// committed it here (one per batch, in order); or why it never took
-  /// effect (conflict: this process does not own the log's partition, or a
-  /// newer owner came first; io: the replicated log lost it); or closed:
+  /// effect (busy: this process does not own the log's partition, or a
+  /// newer owner came first, and the write may be made again there; io:
+  /// the replicated log lost it); or closed:
   /// its fate is unknown (the replicator stopped), it may still take effect.
   using group_done =
     std::function<void(result<std::vector<result<commit_info>>>)>;
