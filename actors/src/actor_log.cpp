@@ -32,6 +32,13 @@ void call_state::complete(status st, std::string bytes) {
   cv_.notify_all();
 }
 
+void call_state::complete(result<std::string> r) {
+  if (r)
+    complete({}, std::move(*r));
+  else
+    complete(std::move(r).error(), {});
+}
+
 namespace {
 
 // Waits until `done`; on an actor pool worker its thread is given up for

@@ -36,11 +36,7 @@ void drain(const std::shared_ptr<actor_cell>& c) {
     }
     if (m.value)
       m.args = m.method->encode_tuple(m.value.get());
-    auto r = call_remote(*c, *m.method, m.key, std::move(m.args));
-    if (r)
-      m.done->complete({}, std::move(*r));
-    else
-      m.done->complete(std::move(r).error(), {});
+    m.done->complete(call_remote(*c, *m.method, m.key, std::move(m.args)));
   }
 }
 

@@ -284,7 +284,7 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
       remote && remote->elsewhere(id)) {
     // Reached by its calls where it lives (created there when missing, as
     // that side serves its class); an initial state is not shipped.
-    if (make_initial && with_args)
+    if (with_args)
       return unexpected{errc::invalid_argument,
                         fmt::format("actor '{}' lives in another partition: "
                                     "create it with constructor arguments "

@@ -11,13 +11,16 @@
 #include "bench.hpp"
 #include "cluster_bench_host.hpp"
 #include "perdure/cluster/actor_calls.hpp"
+#include "partition_ids.hpp"
 #include "perdure/listeners/kafka.hpp"
 
-#include <fmt/format.h>
 
 namespace perdure::bench {
 
 namespace {
+
+using test::id_in;
+using test::knows;
 
 constexpr int calls = 200;
 
@@ -39,16 +42,6 @@ struct ba_caller {
 };
 PERDURE_ACTOR(ba_caller, (seen), (relay))
 
-// The first id "PREFIX-K" of partition p.
-std::string id_in(const cluster::partition_map& map, cluster::partition_id p,
-                  const std::string& prefix) {
-  for (int k = 0;; ++k) {
-    auto id = fmt::format("{}-{}", prefix, k);
-    if (map.partition_of(id) == p)
-      return id;
-  }
-}
-
 std::unique_ptr<cluster::engine_host>
 host_on(const std::string& bootstrap, const std::filesystem::path& dir,
         const std::string& id) {
@@ -59,15 +52,6 @@ host_on(const std::string& bootstrap, const std::filesystem::path& dir,
   auto h = cluster::engine_host::start(std::move(ho));
   ok_or_throw(h ? status{} : h.error());
   return std::move(*h);
-}
-
-// Whether `from` knows `owner`'s door as partition p's.
-bool knows(cluster::engine_host& from, cluster::engine_host& owner,
-           cluster::partition_id p) {
-  auto parts = from.cluster_node().partitions();
-  return owner.engine_of(p) && owner.door_port() &&
-         parts.at(p).owner_endpoint ==
-             "127.0.0.1:" + std::to_string(*owner.door_port());
 }
 
 } // namespace
@@ -88,9 +72,9 @@ figures cluster_actor_remote(const bench_options& o) {
            "cluster-actor-remote: the nodes did not learn each other's door");
   const auto& map = a->routing();
   auto eng = a->engine_of(pa);
-  auto near = id_in(map, pa, "room"), far = id_in(map, pb, "room");
-  auto caller_near = eng->actor<ba_caller>(id_in(map, pa, "near"));
-  auto caller_far = eng->actor<ba_caller>(id_in(map, pa, "far"));
+  auto near = id_in(map, pa, "room-"), far = id_in(map, pb, "room-");
+  auto caller_near = eng->actor<ba_caller>(id_in(map, pa, "near-"));
+  auto caller_far = eng->actor<ba_caller>(id_in(map, pa, "far-"));
   auto room = eng->actor<ba_room>(near);
   long last_near = 0, last_far = 0;
   // Seconds per call of `call(k)`, k = 0.. n-1.

@@ -11,9 +11,9 @@
 
 #include "bench.hpp"
 #include "cluster_bench_host.hpp"
+#include "partition_ids.hpp"
 #include "perdure/listeners/kafka.hpp"
 
-#include <fmt/format.h>
 #include <thread>
 
 namespace perdure::bench {
@@ -33,15 +33,7 @@ const auto cc_slow = step("cluster_children_slow", [](int x) {
   return x + 1;
 });
 
-// The n-th id "PREFIX-K" of partition p.
-std::string id_in(const cluster::partition_map& map, cluster::partition_id p,
-                  const std::string& prefix, int n) {
-  for (int k = 0;; ++k) {
-    auto id = fmt::format("{}-{}", prefix, k);
-    if (map.partition_of(id) == p && n-- == 0)
-      return id;
-  }
-}
+using test::id_in;
 
 } // namespace
 
@@ -63,7 +55,7 @@ figures cluster_children(const bench_options& o) {
   auto run = [&](const std::string& set, int n, auto&& child_id, auto&& body) {
     auto t0 = std::chrono::steady_clock::now();
     for (int k = 0; k < n; ++k) {
-      auto parent = id_in(map, 0, set, k);
+      auto parent = id_in(map, 0, set + "-", k);
       auto out =
           eng->try_run(cc_inc(child(body(k), child_id(parent, k))), parent);
       wrong += !out || *out != k + 2;
@@ -72,7 +64,7 @@ figures cluster_children(const bench_options& o) {
   };
   auto local = [](const std::string& parent, int) { return parent + "/c"; };
   auto remote = [&](const std::string& parent, int k) {
-    return id_in(map, 1, parent.substr(0, parent.find('-')) + "c", k);
+    return id_in(map, 1, parent.substr(0, parent.find('-')) + "c-", k);
   };
   auto quick = [](int k) { return cc_inc(k); };
   auto slow = [](int k) { return cc_slow(k); };

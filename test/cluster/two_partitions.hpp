@@ -6,6 +6,7 @@
 // partitions (child workflows, actor calls).
 
 #include "node_test_util.hpp"
+#include "partition_ids.hpp"
 #include "perdure/cluster/engine_host.hpp"
 #include "temp_dir.hpp"
 
@@ -21,26 +22,6 @@ namespace perdure::test {
 using host_options_fn = std::function<cluster::engine_host_options(
     const kafka_mock_process& mock, const std::filesystem::path& dir,
     const std::string& id)>;
-
-/// The n-th id with `prefix` that lives in partition p.
-inline std::string id_in(const cluster::partition_map& map,
-                         cluster::partition_id p, const std::string& prefix,
-                         int n = 0) {
-  for (int i = 0;; ++i) {
-    auto id = prefix + std::to_string(i);
-    if (map.partition_of(id) == p && n-- == 0)
-      return id;
-  }
-}
-
-/// Whether `from` knows `owner` leads partition p (its door in the claim).
-inline bool knows(cluster::engine_host& from, cluster::engine_host& owner,
-                  cluster::partition_id p) {
-  auto parts = from.cluster_node().partitions();
-  return owner.engine_of(p) &&
-         parts.at(p).owner_endpoint ==
-             "127.0.0.1:" + std::to_string(*owner.door_port());
-}
 
 /// Hosts a and b lead one partition each (pa, pb) and know each other's
 /// door. Members go in reverse: the hosts before the dir and the mock.

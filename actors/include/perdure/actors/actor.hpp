@@ -232,14 +232,10 @@ class actor_ref {
         st.complete(detail::unregistered_method(id_, cls), {});
         return;
       }
-      auto r = detail::call_remote(
+      st.complete(detail::call_remote(
         *cell_, *method, {},
         codec::encode(typename detail::method_traits<M>::args{
-          std::forward<A>(args)...}));
-      if (r)
-        st.complete({}, std::move(*r));
-      else
-        st.complete(std::move(r).error(), {});
+          std::forward<A>(args)...})));
       return;
     }
     auto state = detail::committed_state(*cell_);

@@ -130,8 +130,9 @@ class node {
   /// Told the fate of a group (partition_owner::group_done): its offset
   /// once applied in this node's store; busy when this node does not
   /// own the partition (the message names the owner) or a newer claim
-  /// came first (never applied; worth making again on the owner); io when the log lost it; closed when the node released
-  /// the partition or stopped first (the group may still take effect).
+  /// came first (never applied; worth making again on the owner); io
+  /// when the log lost it; closed when the node released the partition or
+  /// stopped first (the group may still take effect).
   using group_done = partition_owner::group_done;
 
   /// Opens the log (the topic must exist), every partition's store, joins

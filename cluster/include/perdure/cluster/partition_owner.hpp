@@ -66,9 +66,10 @@ class partition_owner {
   /// Told the fate of one submitted group: the offset where it took effect
   /// (it is applied in the store), or why not. busy: the partition is
   /// owned by someone else (a newer claim came first) and the group is
-  /// never applied (the write may be made again on the owner); io: the log lost or reordered it and it is never
-  /// applied; closed: the owner was released or destroyed before the fate
-  /// was known, and the group may still take effect.
+  /// never applied (the write may be made again on the owner); io: the
+  /// log lost or reordered it and it is never applied; closed: the owner
+  /// was released or destroyed before the fate was known, and the group
+  /// may still take effect.
   using group_done = std::function<void(result<log_offset>)>;
 
   /// @pre `log` and `store` outlive the owner.

@@ -292,6 +292,8 @@ const actor_class& class_of() {
 class call_state {
  public:
   void complete(status st, std::string bytes);
+  /// complete() with `r`'s value, or with its error.
+  void complete(result<std::string> r);
   result<std::string> wait() const;
   status wait_status() const; ///< as wait(), without copying the result
   bool wait_for(std::chrono::nanoseconds d) const;
