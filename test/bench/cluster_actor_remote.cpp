@@ -10,10 +10,9 @@
 
 #include "bench.hpp"
 #include "cluster_bench_host.hpp"
-#include "perdure/cluster/actor_calls.hpp"
 #include "partition_ids.hpp"
+#include "perdure/cluster/actor_calls.hpp"
 #include "perdure/listeners/kafka.hpp"
-
 
 namespace perdure::bench {
 
@@ -42,9 +41,9 @@ struct ba_caller {
 };
 PERDURE_ACTOR(ba_caller, (seen), (relay))
 
-std::unique_ptr<cluster::engine_host>
-host_on(const std::string& bootstrap, const std::filesystem::path& dir,
-        const std::string& id) {
+std::unique_ptr<cluster::engine_host> host_on(const std::string& bootstrap,
+                                              const std::filesystem::path& dir,
+                                              const std::string& id) {
   auto ho = in_process_host(bootstrap, dir, "bench-arem");
   ho.node.node_id = id;
   ho.serve_address = "127.0.0.1:0";
