@@ -67,7 +67,11 @@ void actor_pool::state::worker() {
   std::unique_lock g{mu};
   for (;;) {
     if (active() > target && !stopped) {
-      // Surplus since blocked workers came back: linger, then leave.
+      // Surplus since blocked workers came back: linger, then leave. A
+      // post's notify_one may have woken this worker for a task: another
+      // idle one takes it (else it would wait beside a queued task).
+      if (!tasks.empty() && waiting > 0)
+        work.notify_one();
       ++lingering;
       bool back = linger.wait_for(g, linger_time,
                                   [&] { return recalled > 0 || stopped; });
