@@ -20,8 +20,10 @@ struct step_context {
   std::atomic<std::int64_t>* beat = nullptr;
 };
 
-// Set by engine_scope (an actor method) or derived from a step's blobs.
-thread_local engine* scoped_engine = nullptr;
+// Set by engine_scope (an actor method): the scoped engine's blobs, whose
+// owner is the engine until its destructor begins. Else derived from a
+// step's blobs.
+thread_local std::shared_ptr<detail::blob_source> scoped_engine;
 
 thread_local step_context* current = nullptr;
 
@@ -45,12 +47,12 @@ step_scope::~step_scope() {
 }
 
 engine_scope::engine_scope(perdure::engine& e) noexcept
-  : previous_(scoped_engine) {
-  scoped_engine = &e;
+  : previous_(std::move(scoped_engine)) {
+  scoped_engine = e.blob_source(); // a log_blobs (engine.cpp)
 }
 
 engine_scope::~engine_scope() {
-  scoped_engine = previous_;
+  scoped_engine = std::move(previous_);
 }
 
 std::vector<std::string> step_scope::take_blobs() {
@@ -113,22 +115,22 @@ void heartbeat() noexcept {
 }
 
 perdure::engine* engine_or_null() noexcept {
-  if (scoped_engine)
-    return scoped_engine;
-  if (!current)
-    return nullptr;
-  auto* blobs = dynamic_cast<detail::log_blobs*>(current->blobs.get());
+  auto* src = scoped_engine ? scoped_engine.get()
+              : current     ? current->blobs.get()
+                            : nullptr;
+  auto* blobs = dynamic_cast<detail::log_blobs*>(src);
   return blobs ? blobs->owner.load() : nullptr;
 }
 
 perdure::engine& engine() {
   if (auto* e = engine_or_null())
     return *e;
+  if (scoped_engine || current)
+    throw_error({errc::closed,
+                 "this_step::engine(): the engine of this step or actor "
+                 "method is being destroyed (its stop abandoned the body)"});
   throw_error({errc::invalid_argument,
-               current ? "this_step::engine(): the step's engine is being "
-                         "destroyed"
-                       : "this_step::engine() outside a step body or an "
-                         "actor method"});
+               "this_step::engine() outside a step body or an actor method"});
 }
 
 } // namespace this_step

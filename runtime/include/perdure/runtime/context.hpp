@@ -60,7 +60,7 @@ void heartbeat() noexcept;
 
 /// The engine running this step body (or actor method), so that a body can
 /// send signals, start workflows or call actors without a global. Throws
-/// `perdure::error` (`invalid_argument`) outside a body and once the
+/// `perdure::error`: `invalid_argument` outside a body, `closed` once the
 /// engine's destructor has begun. The reference is valid while the body
 /// runs; a body abandoned at shutdown (it ignored its token past
 /// `stop_timeout`) must not keep using it.
@@ -73,8 +73,12 @@ perdure::engine* engine_or_null() noexcept;
 
 namespace detail {
 
+class blob_source;
+
 /// Makes `this_step::engine()` return `e` on this thread while it lives
-/// (the actors module wraps each method call in one). Nests.
+/// (the actors module wraps each method call in one), and throw once `e`'s
+/// destructor has begun (a method abandoned by the engine's stop that
+/// goes on afterwards). Nests.
 class engine_scope {
  public:
   explicit engine_scope(perdure::engine& e) noexcept;
@@ -83,7 +87,7 @@ class engine_scope {
   engine_scope& operator=(const engine_scope&) = delete;
 
  private:
-  perdure::engine* previous_;
+  std::shared_ptr<blob_source> previous_;
 };
 
 } // namespace detail
