@@ -183,7 +183,8 @@ void append_feed(eventlog::write_batch& b, const actor_cell& c,
 // released: the method may block in calls to other actors, and stop() must
 // not wait for it. Its calls carry its chain and derive their keys from
 // its key.
-applied run_method(cell_runner& r, mutation& m) {
+applied run_method(cell_runner& r, mutation& m,
+                   std::vector<actor_records::tell>& tells) {
   auto& s = r.s;
   auto head = s.head;
   s.running = m.done;
@@ -191,7 +192,8 @@ applied run_method(cell_runner& r, mutation& m) {
   r.held->unlock();
   applied a;
   {
-    call_scope scope{{m.chain, &s.cell->id, &m.method->name, &m.key, 0}};
+    call_scope scope{
+      {m.chain, &s.cell->id, &m.method->name, &m.key, 0, &tells}};
     detail::engine_scope in_engine{*s.svc->eng}; // this_step::engine()
     a = m.value ? m.method->apply_tuple(head.get(), m.value.get())
                 : m.method->apply(head.get(), m.args);
@@ -207,7 +209,8 @@ void apply(cell_runner& r, mutation& m) {
   auto& c = *s.cell;
   if (m.value)
     m.args = m.method->encode_tuple(m.value.get());
-  auto a = run_method(r, m);
+  std::vector<actor_records::tell> tells;
+  auto a = run_method(r, m, tells);
   m.value.reset();
   if (s.stopping) {
     // The engine stopped meanwhile: nothing is logged, so the call runs
@@ -227,6 +230,20 @@ void apply(cell_runner& r, mutation& m) {
   in_flight e;
   e.key = m.key;
   e.done = m.done;
+  if (auto t = actor_records::parse_tell_key(m.key)) {
+    // A told message: applied once, whatever the method does.
+    b.put_offset(actor_records::inbox_offset(c.id, t->second),
+                 static_cast<std::int64_t>(t->first));
+    e.told_by = std::string{t->second};
+    e.told_seq = t->first;
+  }
+  if (a.error_type.empty() && !tells.empty()) {
+    // Its messages go out once this call is durable (actor_outbox.hpp).
+    auto out = actor_records::outbox_stream(c.id);
+    for (auto& t : tells)
+      b.append(out, to_u16(record_kind::actor_tell), codec::encode(t));
+    e.tells = true;
+  }
   if (!a.error_type.empty()) {
     b.append(c.stream, to_u16(record_kind::actor_call_failed),
              codec::encode(actor_records::failed{m.key, m.method->name,
@@ -304,6 +321,19 @@ bool answer_resumed(cell_runner& r, mutation& m) {
   return true;
 }
 
+// The highest seq of `sender`'s outbox this actor applied (0: none).
+result<std::uint64_t> inbox_last(cell_state& s, std::string_view sender) {
+  std::string name{sender};
+  if (auto i = s.inbox.find(name); i != s.inbox.end())
+    return i->second;
+  auto v = s.svc->log->offset(actor_records::inbox_offset(s.cell->id, sender));
+  if (!v)
+    return std::move(v).error();
+  auto last = static_cast<std::uint64_t>(v->value_or(0));
+  s.inbox.emplace(std::move(name), last);
+  return last;
+}
+
 } // namespace
 
 void on_mutation(cell_runner& r, mutation m) {
@@ -318,6 +348,17 @@ void on_mutation(cell_runner& r, mutation m) {
       e.followers.push_back(m.done);
       return;
     }
+  if (auto t = actor_records::parse_tell_key(m.key)) {
+    auto last = inbox_last(s, t->second);
+    if (!last) {
+      m.done->complete(std::move(last).error(), {});
+      return;
+    }
+    if (t->first <= *last) {
+      m.done->complete({}, {}); // applied before: once only
+      return;
+    }
+  }
   if (auto k = s.keys.find(m.key)) {
     if (!k->ok && answer_resumed(r, m))
       return;

@@ -202,6 +202,9 @@ struct call_context {
   const std::string* method = nullptr; ///< its method's name
   const std::string* key = nullptr;    ///< its idempotency key
   std::uint64_t calls = 0;             ///< actor calls it made so far
+  /// The messages it told so far (actor_ref::tell), logged with its call
+  /// in its actor's outbox; null: not a method whose call is logged.
+  std::vector<actor_records::tell>* tells = nullptr;
 };
 
 /// This thread's call context.

@@ -224,7 +224,9 @@ void recover_sub(cell_runner& r, const pending_sub& p) {
   auto* m = s.cell->cls->find(std::string_view{p.method});
   applied a;
   if (m && m->apply) {
-    call_scope scope{{nullptr, &s.cell->id, &m->name, &p.key, 0}};
+    // What it tells was logged with its call: not again.
+    std::vector<actor_records::tell> told;
+    call_scope scope{{nullptr, &s.cell->id, &m->name, &p.key, 0, &told}};
     a = m->apply(p.before.get(), p.args);
   }
   if (!a.graph) {
@@ -270,6 +272,12 @@ void committed(cell_runner& r, std::uint64_t no, bool ok,
     s.committed_last = e.last_after;
     if (e.state)
       s.committed = e.state;
+    if (e.tells)
+      s.svc->out->kick(s.cell->id);
+    if (!e.told_by.empty()) {
+      auto& last = s.inbox[e.told_by];
+      last = std::max(last, e.told_seq);
+    }
     if (e.outcome) {
       for (auto& f : e.followers)
         reply(*f, *e.outcome);

@@ -9,6 +9,7 @@
 // runner's events wait in its inbox until the method returns.
 
 #include "actor_internal.hpp"
+#include "actor_outbox.hpp"
 #include "actor_pool.hpp"
 
 #include <condition_variable>
@@ -54,6 +55,7 @@ class actor_service final : public engine_service {
     submit_to_log;
   actor_options opts;
   std::unique_ptr<actor_pool> pool;
+  std::unique_ptr<outbox> out; ///< sends what methods told
   std::chrono::milliseconds stop_timeout{2000};
 
   std::mutex mu;
@@ -97,6 +99,9 @@ struct in_flight {
   std::string workflow;
   eventlog::seq_t last_after = 0;
   bool doomed = false; ///< an earlier batch failed; this one fails too
+  bool tells = false;  ///< its batch put messages in the actor's outbox
+  std::string told_by; ///< a told message: its sender ...
+  std::uint64_t told_seq = 0; ///< ... and its seq in the sender's outbox
 };
 
 /// A call's future and the outcome it gets once its group is durable.
@@ -137,6 +142,9 @@ struct cell_state {
   /// logged as many (snapshots at most double what calls write).
   std::size_t snapshot_bytes = 0;
   key_index keys;
+  /// Sender -> the highest seq of its outbox applied (and durable) here,
+  /// read from the log on a sender's first message.
+  std::unordered_map<std::string, std::uint64_t> inbox;
   std::deque<in_flight> pending;
   std::uint64_t next_no = 0;
   std::deque<mutation> waiting; ///< behind a sub-workflow

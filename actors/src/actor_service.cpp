@@ -18,6 +18,7 @@ actor_service::~actor_service() {
 
 void actor_service::stop() {
   auto deadline = actor_pool::clock::now() + stop_timeout;
+  out->stop();
   std::vector<std::shared_ptr<actor_cell>> cells;
   {
     std::lock_guard guard{mu};
@@ -156,6 +157,7 @@ std::shared_ptr<actor_service> service_of(engine& eng) {
     svc->stop_timeout = eng.options().stop_timeout;
     svc->pool = std::make_unique<actor_pool>(eng.options().actor_threads,
                                              svc->opts.max_blocked_calls);
+    svc->out = std::make_unique<outbox>(*svc, svc);
     auto& reg = eng.metrics();
     svc->activations = &reg.get_counter(
       "perdure_actor_activations_total",
@@ -276,6 +278,7 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
   auto svc = service_of(eng);
   if (id.empty())
     return unexpected{errc::invalid_argument, "an actor id must not be empty"};
+  svc->out->learn(cls);
   auto stream = stream_of(id);
   if (auto bad = eventlog::check_stream_id(stream); !bad.empty())
     return unexpected{errc::invalid_argument,
@@ -411,6 +414,10 @@ void submit_mutations(actor_cell& c, std::vector<mutation> ms) {
 
 const std::string& cell_id(const actor_cell& c) {
   return c.id;
+}
+
+void learn_class(engine& eng, const actor_class& cls) {
+  service_of(eng)->out->learn(cls);
 }
 
 } // namespace perdure::detail

@@ -94,7 +94,14 @@ actor_call_handler serve_actor_classes(std::vector<served_class> classes) {
     std::make_shared<const std::vector<served_class>>(std::move(classes));
   return [shared](engine& eng, const std::string& id,
                   const std::string& method, const std::string& bytes,
-                  std::chrono::milliseconds wait) {
+                  std::chrono::milliseconds wait) -> result<std::string> {
+    if (id.empty()) {
+      // The partition's engine opened: what its actors told to these
+      // classes may go out.
+      for (auto& c : *shared)
+        detail::learn_class(eng, *c.cls);
+      return std::string{};
+    }
     return serve_call(*shared, eng, id, method, bytes, wait);
   };
 }

@@ -150,8 +150,7 @@ bool engine_host::impl::open_engine(const partition_status& s) {
     opening[p] = {store.get(), s.epoch};
   }
   log_line(eventlog::log_level::info,
-           fmt::format("node {}: partition {}: opening its engine (epoch "
-                       "{})",
+           fmt::format("node {}: partition {}: opening its engine (epoch {})",
                        to_string(n->self()), p, s.epoch));
   auto eo = options.engine;
   eo.event_log = std::move(store);
@@ -168,6 +167,8 @@ bool engine_host::impl::open_engine(const partition_status& s) {
   // Children of another partition are started and followed there.
   eo.remote = make_remote_children(link, *this->map, p);
   auto opened = engine::open(std::move(eo));
+  if (opened && options.actor_calls) // its classes known: outboxes send
+    (void) options.actor_calls(**opened, {}, {}, {}, {});
   std::lock_guard guard{mutex};
   opening[p] = {nullptr, no_epoch};
   if (!opened) {
@@ -175,8 +176,7 @@ bool engine_host::impl::open_engine(const partition_status& s) {
     log_line(eventlog::log_level::warning,
              fmt::format("node {}: partition {}: the engine did not open "
                          "(retrying): {}",
-                         to_string(n->self()), p,
-                         opened.error().to_string()));
+                         to_string(n->self()), p, opened.error().to_string()));
     return false;
   }
   // Lost meanwhile: the node's change set `dirty`, the next round closes

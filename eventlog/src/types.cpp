@@ -99,6 +99,7 @@ std::string_view kind_name(std::uint16_t kind) noexcept {
     case record_kind::actor_call_completed: return "actor_call_completed";
     case record_kind::actor_events: return "actor_events";
     case record_kind::actor_feed: return "actor_feed";
+    case record_kind::actor_tell: return "actor_tell";
     case record_kind::source_record: return "source_record";
     case record_kind::dead_letter: return "dead_letter";
   }

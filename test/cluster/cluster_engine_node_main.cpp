@@ -130,9 +130,16 @@ struct tally {
     return static_cast<int>(rounds.size());
   }
   /// add(round), after calling add(round) on tally `mirror` (wherever it
-  /// lives: mostly another partition's owner), with this call's key.
+  /// lives: mostly another partition's owner), with this call's key, and
+  /// telling add(round) to tally "t-I" (mirror "m-I"): sent after this
+  /// call is logged, applied once.
   int relay(int round, std::string mirror) {
-    this_step::engine().actor<tally>(mirror).call(&tally::add, round);
+    auto& eng = this_step::engine();
+    eng.actor<tally>(mirror).call(&tally::add, round);
+    if (auto st = eng.actor<tally>("t" + mirror.substr(1))
+                    .tell(&tally::add, round);
+        !st)
+      throw std::runtime_error{st.to_string()};
     return add(round);
   }
   std::vector<int> get() const {

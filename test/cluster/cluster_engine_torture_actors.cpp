@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cluster_engine_torture_actors.hpp"
 
+#include <algorithm>
+
 #include <sstream>
 
 namespace perdure::test {
@@ -80,17 +82,47 @@ void actor_round_book::take(const std::vector<std::string>& lines) {
 std::string actor_round_book::get_command() const {
   std::string out = "aget";
   for (int i = 0; i < actors_; ++i)
-    out += " a-" + std::to_string(i) + " m-" + std::to_string(i);
+    for (auto* p : {" a-", " m-", " t-"})
+      out += p + std::to_string(i);
   return out;
 }
 
 void actor_round_book::verify(const std::vector<std::string>& lines) {
-  std::vector<std::string> own, mirrors;
+  std::vector<std::string> own, mirrors, told;
   for (auto& line : lines)
-    (line.find(" m-") != std::string::npos ? mirrors : own).push_back(line);
+    (line.find(" m-") != std::string::npos   ? mirrors
+     : line.find(" t-") != std::string::npos ? told
+                                             : own)
+      .push_back(line);
   std::vector<int> expected(static_cast<std::size_t>(actors_), round_);
   verify_rounds(own, "a-", expected, "actor", violations);
   verify_rounds(mirrors, "m-", expected, "mirror actor", violations);
+  verify_rounds(told, "t-", expected, "told actor", violations);
+}
+
+std::string actor_round_book::told_get() const {
+  std::string out = "aget";
+  for (int i = 0; i < actors_; ++i)
+    out += " t-" + std::to_string(i);
+  return out;
+}
+
+bool actor_round_book::told_done(const std::vector<std::string>& lines) const {
+  int done = 0;
+  for (auto& line : lines) {
+    std::istringstream in{line};
+    std::string word, id, rounds;
+    in >> word >> id >> rounds;
+    if (word != "aval" || numbered_id(id, "t-") < 0)
+      continue;
+    // Applied in order, so its length tells: commas + 1 (or "-": none).
+    auto applied = rounds == "-" ? 0
+                                 : 1 + static_cast<int>(std::count(
+                                         rounds.begin(), rounds.end(), ','));
+    if (applied >= round_)
+      ++done;
+  }
+  return done == actors_;
 }
 
 void verify_rounds(const std::vector<std::string>& lines,

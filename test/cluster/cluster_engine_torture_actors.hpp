@@ -13,7 +13,10 @@
 // tally::relay: before adding R, a-I's method calls add(R) on tally m-I
 // (mostly in another partition, on another node), with a key derived from
 // its own; a method that runs again (its node died before its result was
-// logged) repeats that call. So m-I must hold exactly 1..R too.
+// logged) repeats that call. So m-I must hold exactly 1..R too. And it
+// tells add(R) to tally t-I (actor_ref::tell: logged with its call in
+// a-I's outbox, sent after it, applied once by t-I's owner), so t-I must
+// hold exactly 1..R as well once the outboxes are sent.
 
 #include <cstddef>
 #include <set>
@@ -55,12 +58,17 @@ class actor_round_book {
     return round_;
   }
 
-  /// The command that reads every actor and its mirror ("aget a-0 m-0
-  /// ...").
+  /// The command that reads every actor, its mirror and the actor it
+  /// tells ("aget a-0 m-0 t-0 ...").
   std::string get_command() const;
   /// Checks the answers to it ("aval ID R1,R2,..." / "aerr ID ERROR"):
-  /// every actor and mirror holds 1..round() once each, in order.
+  /// every actor, mirror and told actor holds 1..round() once each, in
+  /// order.
   void verify(const std::vector<std::string>& lines);
+  /// The command that reads the told actors ("aget t-0 t-1 ...") ...
+  std::string told_get() const;
+  /// ... and whether its answers show every round told applied.
+  bool told_done(const std::vector<std::string>& lines) const;
 
   std::size_t calls = 0;   ///< calls sent (each actor once per try)
   std::size_t retries = 0; ///< calls tried again (their first answer lost)

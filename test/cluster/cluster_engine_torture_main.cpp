@@ -12,10 +12,9 @@
 // stops a broker (leadership moved off it, steps run on, then back),
 // moves a partition's leader, or (half-way) adds a node. Ids are read
 // through random nodes after kills and at the end. Before each fault a
-// round of calls to the tally actors starts through a random node (tried
-// again by the same keys through other nodes until every actor
-// acknowledged it; every actor's state is read at the end,
-// cluster_engine_torture_actors.hpp). The verdict (..._check.cpp): one
+// round of calls to the tally actors (which call and tell others) starts
+// through a random node, tried again by the same keys elsewhere until
+// acknowledged; all are read at the end (..._actors.hpp). The verdict: one
 // output per workflow, the same through any node, and a step whose
 // success was logged never ran again under its epoch or a newer one.
 // Waits are for observed conditions; limits only bound a failing run.
@@ -139,13 +138,14 @@ class driver {
       start_all();
       return check_all();
     }, "every workflow succeeded", 300s);
-    if (feed_) {
+    if (feed_)
       feed_->produce(c_.records - static_cast<int>(feed_->produced()));
-      until([&] {
-        return feed_->caught_up(ask(random_up(), feed_->get_command(),
-                                    "agot"));
-      }, "every kafka record applied", 300s);
-    }
+    until([&] { // told messages and Kafka records apply after their acks
+      auto& n = random_up();
+      return book_.told_done(ask(n, book_.told_get(), "agot"))
+             && (!feed_
+                 || feed_->caught_up(ask(n, feed_->get_command(), "agot")));
+    }, "every told message and Kafka record applied", 300s);
     // Every id again through one node: most are forwarded to their owners.
     ask_forwarded(0, released_);
     verify();

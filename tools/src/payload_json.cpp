@@ -193,6 +193,9 @@ json payload_json(std::uint16_t kind, std::string_view payload) {
     case rk::record_kind::actor_feed:
       unwrap_fields(j, {"data"});
       break;
+    case rk::record_kind::actor_tell:
+      unwrap_fields(j, {"args"});
+      break;
     default: break;
   }
   return j;

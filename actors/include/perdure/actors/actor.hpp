@@ -193,6 +193,47 @@ class actor_ref {
     return out;
   }
 
+  /// Tells the actor to run mutating method `m` with `args`, one way (the
+  /// method's result is not returned).
+  ///
+  /// Inside a mutating method of an actor of this engine it returns at
+  /// once: the message is logged with that method's call, in its actor's
+  /// outbox, and sent once the call is durable. The receiver applies it
+  /// exactly once, after every message this actor told before it (order
+  /// per sender), even when a process dies between (the outbox sends it
+  /// again, the receiver skips what it applied) and, on a cluster, when
+  /// the receiver lives in another partition. Nothing is sent when the
+  /// method throws. Sending never waits on the receiver, so actors that
+  /// tell each other cannot deadlock as calls in a cycle would. A message
+  /// that can never be applied (no such actor, another class) moves to
+  /// the stream "outbox-dead/<sender>" and is named in the engine's log;
+  /// one whose method throws is applied (its failure is logged at the
+  /// receiver). Ok, or invalid_argument (`m` is not registered).
+  ///
+  /// Elsewhere (a step body, any thread) it is the call itself: it
+  /// returns once the receiver applied it (a step's retry repeats it under
+  /// the same key, so it runs once): ok, or the call's error (failed when
+  /// the method threw).
+  template <class M, class... A>
+  status tell(M m, A&&... args) const {
+    using tr = detail::method_traits<M>;
+    static_assert(std::is_same_v<typename tr::owner, T>,
+                  "tell: a method of another class");
+    static_assert(!tr::readonly, "tell: mutating methods only");
+    static_assert(std::is_constructible_v<typename tr::args, A&&...>,
+                  "tell: the arguments do not match the method's parameters");
+    if (!detail::in_logged_method())
+      return call_async(m, std::forward<A>(args)...).try_wait();
+    auto& cls = detail::class_of<T>();
+    const auto* method = cls.find(m);
+    if (!method)
+      return detail::unregistered_method(id_, cls);
+    detail::record_tell(
+      *cell_, *method,
+      codec::encode(typename tr::args{std::forward<A>(args)...}));
+    return {};
+  }
+
   /// Calls `m` and waits: the result, or the error as a status/result. A
   /// readonly method runs on this thread.
   template <class M, class... A>
@@ -307,6 +348,16 @@ struct actor_options {
 
 /// Sets the actor options of `eng`. Fails `busy` once an actor was used.
 status configure_actors(engine& eng, actor_options opts);
+
+/// Declares actor classes `T...` to `eng` (each registered with
+/// PERDURE_ACTOR). Messages told to an actor (actor_ref::tell) reach it
+/// once its class is known to the engine: any use of the class makes it
+/// known, and so does this. Call it after opening the engine so that
+/// messages a crash or a stop left in outboxes go out at once.
+template <class... T>
+void use_actors(engine& eng) {
+  (detail::learn_class(eng, detail::class_of<T>()), ...);
+}
 
 /// How many actors of `eng` are active (in memory) now.
 std::size_t active_actors(engine& eng);

@@ -32,7 +32,10 @@ namespace perdure::cluster {
 /// Serves a forwarded actor call on the engine of the actor's partition:
 /// (engine, actor id, method name, the call's encoded request, how long
 /// it may wait) -> the method's encoded result. Made by
-/// served_actors<T...>() (perdure/cluster/actor_calls.hpp).
+/// served_actors<T...>() (perdure/cluster/actor_calls.hpp). Also called
+/// once with an empty id when a partition's engine opens, to prepare it
+/// (served_actors makes its classes known there, so the messages that
+/// the partition's actors told go out: actor_ref::tell); answer ignored.
 using actor_call_handler = std::function<result<std::string>(
   engine& eng, const std::string& id, const std::string& method,
   const std::string& bytes, std::chrono::milliseconds wait)>;

@@ -38,6 +38,7 @@ enum class record_kind : std::uint16_t {
   actor_call_completed = 204, ///< the sub-workflow of a call ended
   actor_events = 205,       ///< an event-sourced call: its events, result
   actor_feed = 206,         ///< one event in its class's feed (projections)
+  actor_tell = 207,         ///< in stream outbox/ID: a message ID told
   // listeners (3xx)
   source_record = 300,
   dead_letter = 301,

@@ -361,6 +361,18 @@ std::string new_call_key();
 /// The id of actor cell `c`.
 const std::string& cell_id(const actor_cell& c);
 
+/// Whether a mutating actor method whose call is logged runs on this
+/// thread (what it tells is logged with its call).
+bool in_logged_method() noexcept;
+
+/// Logs, with the call of the mutating method running on this thread, the
+/// message that tells `c`'s actor to run `m` with encoded `args`.
+/// @pre in_logged_method()
+void record_tell(actor_cell& c, const method_entry& m, std::string args);
+
+/// Makes class `cls` known to `eng`'s actors (see use_actors).
+void learn_class(engine& eng, const actor_class& cls);
+
 /// Whether cell `c`'s actor lives elsewhere (engine_options::remote):
 /// its calls are answered there.
 bool is_remote(const actor_cell& c);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The payloads of the actor records (record_kinds.hpp 200..205) and of an
+// The payloads of the actor records (record_kinds.hpp 200..205, 207) and of an
 // actor stream's directory metadata: the one schema that the actors write
 // and the CLI and tests read. Codec structs; states, arguments and results
 // are nested as `codec::bytes` holding the user's own FlexBuffer. Adding a
@@ -9,7 +9,11 @@
 
 #include "perdure/eventlog/codec.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace perdure::actor_records {
@@ -82,6 +86,66 @@ struct events_called {
   std::vector<stored_event> events;
   std::string workflow;
 };
+/// actor_tell, in stream "outbox/<sender>" (outbox_stream): a one-way
+/// message that a mutating call of actor <sender> told actor `target` of
+/// class `cls`, logged in that call's batch. Its seq in the outbox stream
+/// is the message's sequence number: the receiver applies it under key
+/// tell_key(seq, sender) and keeps the highest seq it applied from the
+/// sender in offset inbox_offset(target, sender), in the same batch. In
+/// stream "outbox-dead/<sender>" (dead_tell_stream): a message that could
+/// not be delivered (no such actor, another class, an unknown method),
+/// with `error` saying why.
+struct tell {
+  std::string cls;
+  std::string target;
+  std::string method;
+  codec::bytes args;
+  std::string error;
+};
+
+/// "outbox/<sender>".
+inline std::string outbox_stream(std::string_view sender) {
+  return "outbox/" + std::string{sender};
+}
+/// "outbox-dead/<sender>".
+inline std::string dead_tell_stream(std::string_view sender) {
+  return "outbox-dead/" + std::string{sender};
+}
+/// "actor-inbox/<target>/<sender>": the offset holding the highest seq of
+/// the sender's outbox that `target` applied.
+inline std::string inbox_offset(std::string_view target,
+                                std::string_view sender) {
+  return "actor-inbox/" + std::string{target} + "/" + std::string{sender};
+}
+/// The idempotency key of message `seq` of `sender`: "out:<seq>:<sender>"
+/// (keys of this form are reserved for told messages).
+inline std::string tell_key(std::uint64_t seq, std::string_view sender) {
+  return "out:" + std::to_string(seq) + ":" + std::string{sender};
+}
+/// The (seq, sender) of a key made by tell_key; nullopt for another key.
+inline std::optional<std::pair<std::uint64_t, std::string_view>>
+parse_tell_key(std::string_view key) {
+  if (!key.starts_with("out:"))
+    return std::nullopt;
+  auto rest = key.substr(4);
+  auto colon = rest.find(':');
+  if (colon == 0 || colon == std::string_view::npos || colon > 20
+      || colon + 1 == rest.size())
+    return std::nullopt;
+  std::uint64_t seq = 0;
+  for (auto ch : rest.substr(0, colon)) {
+    if (ch < '0' || ch > '9')
+      return std::nullopt;
+    auto next = seq * 10 + static_cast<std::uint64_t>(ch - '0');
+    if (next / 10 != seq)
+      return std::nullopt; // overflows
+    seq = next;
+  }
+  if (seq == 0)
+    return std::nullopt;
+  return std::pair{seq, rest.substr(colon + 1)};
+}
+
 struct key_entry {
   std::string key;
   bool ok = false;
@@ -103,6 +167,7 @@ PERDURE_FIELDS(called, key, method, args, result, state, workflow)
 PERDURE_FIELDS(failed, key, method, args, error_type, error_text)
 PERDURE_FIELDS(completed, key, workflow, ok, result, error)
 PERDURE_FIELDS(key_entry, key, ok, result, error)
+PERDURE_FIELDS(tell, cls, target, method, args, error)
 PERDURE_FIELDS(snapshot, state, keys)
 
 /// The same wire form as key_entry / snapshot (not another schema), with

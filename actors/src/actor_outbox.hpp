@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The delivery of told messages (actor_ref::tell inside a mutating
+// method). A call's messages are logged in its batch, in its actor's
+// outbox stream "outbox/<sender>" (records/actor.hpp, `tell`); once that
+// batch is durable the outbox sends them, per sender one at a time in seq
+// order, each as a mutating call keyed tell_key(seq, sender) that the
+// receiver applies at most once (it keeps the highest seq it applied from
+// the sender in its own batch). Delivered messages are dropped from the
+// outbox afterwards; a crash in between sends them again and the receiver
+// skips them. A message that can never be delivered (no such actor,
+// another class, an unknown method) moves to "outbox-dead/<sender>".
+//
+// The receiver's class must be known to this engine to resolve it: each
+// class used here (resolve_actor, use_actors) is learned; a message for a
+// class not learned yet waits until it is. The first class learned starts
+// a scan of every outbox, so what a crash left undelivered goes out.
+
+#include "actor_internal.hpp"
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace perdure::detail {
+
+class actor_service;
+
+class outbox {
+ public:
+  /// The outbox of `svc` (its member `out`), which `self` points to: the
+  /// tasks it posts hold the service while they run.
+  outbox(actor_service& svc, std::weak_ptr<actor_service> self);
+
+  /// Remembers `cls` (by name) as a class messages can be delivered to;
+  /// the first call scans every outbox.
+  void learn(const actor_class& cls);
+  /// Sends what the outbox of actor `sender` holds (again, if a sending of
+  /// it runs now).
+  void kick(const std::string& sender);
+  /// No sending starts any more; those that run stop at their next step.
+  void stop();
+
+  // For the pool's tasks (they hold the service).
+  void run(const std::string& sender);
+  void scan_all();
+
+ private:
+  enum class pass { done, parked, retry, closed };
+
+  pass deliver(const std::string& sender);
+  /// Sends message `seq` of `sender` and waits for its end at the receiver.
+  status send_one(std::uint64_t seq, const std::string& sender,
+                  const actor_records::tell& t, const actor_class& cls);
+  bool stopping();
+
+  actor_service& svc_;
+  std::weak_ptr<actor_service> self_;
+  metrics::counter* delivered_ = nullptr;
+  metrics::counter* dead_ = nullptr;
+
+  std::mutex mu_;
+  std::unordered_map<std::string, const actor_class*> classes_; ///< mu_
+  /// Class name -> senders whose next message waits for it; mu_.
+  std::unordered_map<std::string, std::vector<std::string>> parked_;
+  /// Senders being sent; true: kicked meanwhile, go round again; mu_.
+  std::unordered_map<std::string, bool> running_;
+  /// Senders whose next try waits for a retry; mu_.
+  std::unordered_map<std::string, std::chrono::milliseconds> backoff_;
+  bool scanned_ = false; ///< mu_
+  bool stopped_ = false; ///< mu_
+};
+
+} // namespace perdure::detail
