@@ -8,9 +8,8 @@
 #include "actor_runner.hpp"
 #include "perdure/eventlog/log_sink.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+#include <fmt/format.h>
 
 namespace perdure::detail {
 
@@ -25,23 +24,24 @@ constexpr auto max_backoff = std::chrono::milliseconds{2000};
 
 // Errors after which a message can never be delivered: it is dead.
 bool permanent(const status& st) {
-  return st == errc::not_found || st == errc::type_mismatch
-         || st == errc::invalid_argument;
+  return st == errc::not_found || st == errc::type_mismatch ||
+         st == errc::invalid_argument;
 }
 
 } // namespace
 
 outbox::outbox(actor_service& svc, std::weak_ptr<actor_service> self)
-  : svc_(svc), self_(std::move(self)) {
+    : svc_(svc)
+    , self_(std::move(self)) {
   auto& reg = svc.eng->metrics();
   delivered_ = &reg.get_counter(
-    "perdure_actor_tells_total",
-    "Messages told by actor methods (actor_ref::tell) by outcome.",
-    {{"outcome", "delivered"}});
+      "perdure_actor_tells_total",
+      "Messages told by actor methods (actor_ref::tell) by outcome.",
+      {{"outcome", "delivered"}});
   dead_ = &reg.get_counter(
-    "perdure_actor_tells_total",
-    "Messages told by actor methods (actor_ref::tell) by outcome.",
-    {{"outcome", "dead"}});
+      "perdure_actor_tells_total",
+      "Messages told by actor methods (actor_ref::tell) by outcome.",
+      {{"outcome", "dead"}});
 }
 
 void outbox::learn(const actor_class& cls) {
@@ -167,21 +167,19 @@ outbox::pass outbox::deliver(const std::string& sender) {
     upto = seq;
     ++dead;
   };
-  auto st = svc_.log->scan(stream, info->first_seq,
-                           [&](const eventlog::record_view& r) {
-                             auto t = codec::decode<actor_records::tell>(
-                               r.payload);
-                             if (!t) {
-                               actor_records::tell bad;
-                               bad.args.data = std::string{r.payload};
-                               msgs.emplace_back(r.seq, std::move(bad));
-                               msgs.back().second.error =
-                                 t.error().to_string();
-                             } else {
-                               msgs.emplace_back(r.seq, std::move(*t));
-                             }
-                             return true;
-                           });
+  auto st = svc_.log->scan(
+      stream, info->first_seq, [&](const eventlog::record_view& r) {
+        auto t = codec::decode<actor_records::tell>(r.payload);
+        if (!t) {
+          actor_records::tell bad;
+          bad.args.data = std::string{r.payload};
+          msgs.emplace_back(r.seq, std::move(bad));
+          msgs.back().second.error = t.error().to_string();
+        } else {
+          msgs.emplace_back(r.seq, std::move(*t));
+        }
+        return true;
+      });
   if (!st)
     return pass::retry;
   auto out = pass::done;
@@ -235,13 +233,12 @@ outbox::pass outbox::deliver(const std::string& sender) {
 }
 
 status outbox::send_one(std::uint64_t seq, const std::string& sender,
-                        const actor_records::tell& t,
-                        const actor_class& cls) {
+                        const actor_records::tell& t, const actor_class& cls) {
   auto* method = cls.find(std::string_view{t.method});
   if (!method || method->readonly)
-    return {errc::invalid_argument,
-            fmt::format("class '{}' has no mutating method '{}'", t.cls,
-                        t.method)};
+    return {
+        errc::invalid_argument,
+        fmt::format("class '{}' has no mutating method '{}'", t.cls, t.method)};
   auto cell = resolve_actor(*svc_.eng, t.target, cls, nullptr);
   if (!cell)
     return std::move(cell).error();
@@ -265,7 +262,7 @@ bool in_logged_method() noexcept {
 void record_tell(actor_cell& c, const method_entry& m, std::string args) {
   c.svc->out->learn(*c.cls);
   current_call().tells->push_back(
-    actor_records::tell{c.cls->name, c.id, m.name, {std::move(args)}, {}});
+      actor_records::tell{c.cls->name, c.id, m.name, {std::move(args)}, {}});
 }
 
 } // namespace perdure::detail

@@ -278,7 +278,6 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
   auto svc = service_of(eng);
   if (id.empty())
     return unexpected{errc::invalid_argument, "an actor id must not be empty"};
-  svc->out->learn(cls);
   auto stream = stream_of(id);
   if (auto bad = eventlog::check_stream_id(stream); !bad.empty())
     return unexpected{errc::invalid_argument,
@@ -294,12 +293,14 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
                                     "on its owner (calls from here create a "
                                     "missing actor with {}{{}})",
                                     id, cls.name)};
+    svc->out->learn(cls); // messages to it may be sent from here
     return remote_cell(std::move(svc), id, cls, remote);
   }
   if (const auto& accept = eng.options().accept_id; accept)
     if (auto ok = accept(id); !ok)
       return ok;
   std::shared_ptr<actor_cell> cell;
+  bool fresh = false;
   {
     std::lock_guard guard{svc->mu};
     if (svc->closing)
@@ -308,6 +309,7 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
     auto& w = svc->dir[std::string{id}];
     cell = w.lock();
     if (!cell) {
+      fresh = true;
       cell = std::make_shared<actor_cell>();
       cell->svc = svc;
       cell->id = std::string{id};
@@ -316,6 +318,8 @@ result<std::shared_ptr<actor_cell>> resolve_actor(
       w = cell;
     }
   }
+  if (fresh)
+    svc->out->learn(cls); // what is told to its class may be sent now
   if (cell->cls != &cls)
     return unexpected{errc::type_mismatch,
                       fmt::format("actor '{}' is of class '{}', not '{}'", id,

@@ -5,19 +5,17 @@
 // that can never be applied move to the sender's dead stream. Elsewhere
 // than in a method, tell is the call itself.
 
-#include <doctest/doctest.h>
-
 #include "child_process.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <doctest/doctest.h>
+#include <memory>
 #include <perdure/eventlog/record_kinds.hpp>
 #include <perdure/eventlog/records/actor.hpp>
 #include <perdure/perdure.hpp>
-
-#include <atomic>
-#include <chrono>
-#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -49,14 +47,13 @@ struct tl_feeder {
   int sent = 0;
   int emit(std::string to, int n) {
     ++sent;
-    auto st =
-      this_step::engine().actor<tl_sink>(to).tell(&tl_sink::add, n);
+    auto st = this_step::engine().actor<tl_sink>(to).tell(&tl_sink::add, n);
     if (!st)
       throw std::runtime_error{st.to_string()};
     return sent;
   }
   void emit_then_throw(std::string to, int n) {
-    (void) this_step::engine().actor<tl_sink>(to).tell(&tl_sink::add, n);
+    (void)this_step::engine().actor<tl_sink>(to).tell(&tl_sink::add, n);
     throw std::runtime_error{"after telling"};
   }
   int count() const {
@@ -72,8 +69,8 @@ struct tl_pinger {
   void ping(std::string other, int left) {
     ++hits;
     if (left > 0)
-      (void) this_step::engine().actor<tl_pinger>(other).tell(
-        &tl_pinger::ping, std::string{cell_name}, left - 1);
+      (void)this_step::engine().actor<tl_pinger>(other).tell(
+          &tl_pinger::ping, std::string{cell_name}, left - 1);
   }
   std::string cell_name;
   void name(std::string n) {
@@ -94,8 +91,8 @@ std::vector<int> upto(int n) {
 
 std::uint64_t tell_count(engine& eng, const std::string& outcome) {
   return eng.metrics()
-    .get_counter("perdure_actor_tells_total", "", {{"outcome", outcome}})
-    .value();
+      .get_counter("perdure_actor_tells_total", "", {{"outcome", outcome}})
+      .value();
 }
 
 } // namespace
@@ -115,8 +112,8 @@ TEST_CASE("told messages reach their actor once, in the order told, after "
     auto info = eng.event_log()->info(actor_records::outbox_stream("feeder"));
     return info && info->first_seq == 0 && info->last_seq == 200;
   }));
-  auto in = eng.event_log()->offset(
-    actor_records::inbox_offset("sink", "feeder"));
+  auto in =
+      eng.event_log()->offset(actor_records::inbox_offset("sink", "feeder"));
   REQUIRE(in);
   CHECK(in->value_or(0) == 200);
   CHECK(tell_count(eng, "delivered") == 200);
@@ -187,7 +184,7 @@ void forge_tell(eventlog::event_log& log, const std::string& from,
   b.append(actor_records::outbox_stream(from),
            eventlog::to_u16(eventlog::record_kind::actor_tell),
            codec::encode(actor_records::tell{
-             cls, target, method, {codec::encode(std::tuple<int>{n})}, {}}));
+               cls, target, method, {codec::encode(std::tuple<int>{n})}, {}}));
   REQUIRE(log.commit(std::move(b)));
 }
 
@@ -200,8 +197,8 @@ TEST_CASE("messages left in an outbox go out when the engine opens again; "
     engine eng{{.storage = dir.path()}};
     eng.actor<tl_sink>("sink").call(&tl_sink::add, 1);
     auto& log = *eng.event_log();
-    forge_tell(log, "gone", "tl_sink", "sink", "add", 2);  // seq 1: applied
-    forge_tell(log, "gone", "tl_sink", "sink", "add", 3);  // seq 2
+    forge_tell(log, "gone", "tl_sink", "sink", "add", 2);   // seq 1: applied
+    forge_tell(log, "gone", "tl_sink", "sink", "add", 3);   // seq 2
     forge_tell(log, "gone", "tl_sink", "nobody", "add", 4); // no such actor
     forge_tell(log, "gone", "tl_sink", "sink", "nope", 5);  // no such method
     forge_tell(log, "gone", "tl_sink", "sink", "add", 6);
@@ -222,11 +219,11 @@ TEST_CASE("messages left in an outbox go out when the engine opens again; "
   CHECK(test::wait_until([&] { return tell_count(eng, "dead") == 2; }));
   std::vector<actor_records::tell> dead;
   REQUIRE(eng.event_log()->scan(
-    actor_records::dead_tell_stream("gone"), 1,
-    [&](const eventlog::record_view& r) {
-      dead.push_back(*codec::decode<actor_records::tell>(r.payload));
-      return true;
-    }));
+      actor_records::dead_tell_stream("gone"), 1,
+      [&](const eventlog::record_view& r) {
+        dead.push_back(*codec::decode<actor_records::tell>(r.payload));
+        return true;
+      }));
   REQUIRE(dead.size() == 2);
   CHECK(dead[0].target == "nobody");
   CHECK(dead[0].error.find("not_found") != std::string::npos);
@@ -245,10 +242,10 @@ struct tl_holder {
   int n = 0;
   void hold_then_tell() {
     ++tl_hold_inside;
-    (void) test::wait_until([] { return tl_hold_open.load(); },
-                            std::chrono::minutes{5});
+    (void)test::wait_until([] { return tl_hold_open.load(); },
+                           std::chrono::minutes{5});
     try {
-      (void) this_step::engine().actor<tl_sink>("s").tell(&tl_sink::add, 1);
+      (void)this_step::engine().actor<tl_sink>("s").tell(&tl_sink::add, 1);
       tl_after_gate = 0;
     } catch (const perdure::error& e) {
       tl_after_gate = static_cast<int>(e.code());
@@ -266,9 +263,10 @@ TEST_CASE("a method abandoned by ~engine that reaches its engine afterwards "
   tl_hold_open = false;
   tl_hold_inside = 0;
   tl_after_gate = -1;
-  auto eng = std::make_unique<engine>(engine_options{
-    .storage = dir.path(), .log = [](eventlog::log_level, std::string_view) {},
-    .stop_timeout = std::chrono::milliseconds{100}});
+  auto eng = std::make_unique<engine>(
+      engine_options{.storage = dir.path(),
+                     .log = [](eventlog::log_level, std::string_view) {},
+                     .stop_timeout = std::chrono::milliseconds{100}});
   auto h = eng->actor<tl_holder>("holder");
   auto call = h.call_async(&tl_holder::hold_then_tell);
   REQUIRE(test::wait_until([] { return tl_hold_inside == 1; }));
@@ -303,8 +301,7 @@ TEST_CASE("told messages are applied exactly once, in order, across "
     int target = next + 10 + static_cast<int>(rng() % 120);
     int seen = -1;
     {
-      test::child_process child{"tell_feeder",
-                                {storage, std::to_string(next)}};
+      test::child_process child{"tell_feeder", {storage, std::to_string(next)}};
       while (seen < target) {
         auto line = child.read_line();
         REQUIRE(line.rfind("done ", 0) == 0);
@@ -324,8 +321,7 @@ TEST_CASE("told messages are applied exactly once, in order, across "
       return sink.call(&tl_sink::size) >= static_cast<std::size_t>(emitted);
     }));
     REQUIRE(test::wait_until([&] {
-      auto info =
-        eng.event_log()->info(actor_records::outbox_stream("feeder"));
+      auto info = eng.event_log()->info(actor_records::outbox_stream("feeder"));
       return info && info->first_seq == 0;
     }));
     CHECK(sink.call(&tl_sink::all) == upto(emitted));

@@ -10,10 +10,9 @@
 #include "perdure/cluster/actor_calls.hpp"
 #include "two_partitions.hpp"
 
-#include <perdure/eventlog/records/actor.hpp>
-
 #include <atomic>
 #include <doctest/doctest.h>
+#include <perdure/eventlog/records/actor.hpp>
 #include <perdure/perdure.hpp>
 #include <string>
 #include <vector>
@@ -106,8 +105,8 @@ TEST_CASE("messages told to an actor of another partition are applied once "
   CHECK(r.call(&ct_room::all) == one_to(20));
   CHECK(ct_runs == 20);
   auto sender_eng = got(f.a->engine_for(shipper));
-  REQUIRE(wait_until([&] { return outbox_sent(*sender_eng, shipper, 20); },
-                     60s));
+  REQUIRE(
+      wait_until([&] { return outbox_sent(*sender_eng, shipper, 20); }, 60s));
   auto receiver_eng = got(f.b->engine_for(room));
   auto in = receiver_eng->event_log()->offset(
       actor_records::inbox_offset(room, shipper));
@@ -156,7 +155,6 @@ TEST_CASE("when the sender's partition moves, its next owner sends what is "
   CHECK(r.call(&ct_room::all) == one_to(10));
   CHECK(ct_runs == 10);
   auto sender_eng = got(f.b->engine_for(shipper));
-  CHECK(wait_until([&] { return outbox_sent(*sender_eng, shipper, 10); },
-                   60s));
+  CHECK(wait_until([&] { return outbox_sent(*sender_eng, shipper, 10); }, 60s));
   f.b->stop();
 }

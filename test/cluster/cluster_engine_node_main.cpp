@@ -134,9 +134,12 @@ struct tally {
   /// telling add(round) to tally "t-I" (mirror "m-I"): sent after this
   /// call is logged, applied once.
   int relay(int round, std::string mirror) {
-    auto& eng = this_step::engine();
-    eng.actor<tally>(mirror).call(&tally::add, round);
-    if (auto st = eng.actor<tally>("t" + mirror.substr(1))
+    this_step::engine().actor<tally>(mirror).call(&tally::add, round);
+    // Asked again, not kept from before the call: a stop that abandoned
+    // this method while it waited may have destroyed that engine (this
+    // then throws closed).
+    if (auto st = this_step::engine()
+                    .actor<tally>("t" + mirror.substr(1))
                     .tell(&tally::add, round);
         !st)
       throw std::runtime_error{st.to_string()};
