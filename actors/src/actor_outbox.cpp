@@ -21,6 +21,10 @@ namespace {
 constexpr std::string_view outbox_prefix = "outbox/";
 constexpr auto first_backoff = std::chrono::milliseconds{20};
 constexpr auto max_backoff = std::chrono::milliseconds{2000};
+/// Applied messages are dropped from the outbox once this many wait ...
+constexpr eventlog::seq_t trim_every = 64;
+/// ... or once the outbox had nothing to send for this long.
+constexpr auto trim_wait = std::chrono::milliseconds{100};
 
 // Errors after which a message can never be delivered: it is dead.
 bool permanent(const status& st) {
@@ -147,6 +151,12 @@ outbox::pass outbox::deliver(const std::string& sender) {
     return info.error() == errc::not_found ? pass::done : pass::retry;
   if (info->first_seq == 0)
     return pass::done;
+  eventlog::seq_t sent_before = 0; // applied, maybe not dropped yet
+  {
+    std::lock_guard guard{mu_};
+    if (auto i = sent_.find(sender); i != sent_.end())
+      sent_before = i->second;
+  }
   std::vector<std::pair<eventlog::seq_t, actor_records::tell>> msgs;
   eventlog::write_batch trim;
   eventlog::seq_t upto = 0;
@@ -167,8 +177,9 @@ outbox::pass outbox::deliver(const std::string& sender) {
     upto = seq;
     ++dead;
   };
+  auto from = std::max(info->first_seq, sent_before + 1);
   auto st = svc_.log->scan(
-      stream, info->first_seq, [&](const eventlog::record_view& r) {
+      stream, from, [&](const eventlog::record_view& r) {
         auto t = codec::decode<actor_records::tell>(r.payload);
         if (!t) {
           actor_records::tell bad;
@@ -221,15 +232,45 @@ outbox::pass outbox::deliver(const std::string& sender) {
     out = sent == errc::closed ? pass::closed : pass::retry;
     break;
   }
-  if (upto == 0)
+  auto applied = std::max(sent_before, upto);
+  if (applied < info->first_seq)
+    return out; // nothing to drop
+  {
+    std::lock_guard guard{mu_};
+    sent_[sender] = applied;
+  }
+  // Dropped in a batch of its own, not after every message: when the
+  // outbox is idle, when trim_every wait, or with a dead letter. A crash
+  // before sends them again; their receivers skip them.
+  if (dead == 0 && !msgs.empty()
+      && applied - info->first_seq + 1 < trim_every) {
+    trim_later(sender);
     return out;
-  trim.drop_before(stream, upto + 1);
+  }
+  trim.drop_before(stream, applied + 1);
   blocking_scope blocking; // a pool worker waits for the log
   auto c = svc_.log->commit(std::move(trim));
   if (!c)
     return out == pass::closed ? out : pass::retry; // sent again: skipped
   dead_->inc(dead);
   return out;
+}
+
+void outbox::trim_later(const std::string& sender) {
+  {
+    std::lock_guard guard{mu_};
+    if (!trim_due_.insert(sender).second)
+      return;
+  }
+  svc_.pool->post_after(trim_wait, [w = self_, sender] {
+    if (auto s = w.lock()) {
+      {
+        std::lock_guard guard{s->out->mu_};
+        s->out->trim_due_.erase(sender);
+      }
+      s->out->kick(sender);
+    }
+  });
 }
 
 status outbox::send_one(std::uint64_t seq, const std::string& sender,

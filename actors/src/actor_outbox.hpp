@@ -8,8 +8,9 @@
 // order, each as a mutating call keyed tell_key(seq, sender) that the
 // receiver applies at most once (it keeps the highest seq it applied from
 // the sender in its own batch). Delivered messages are dropped from the
-// outbox afterwards; a crash in between sends them again and the receiver
-// skips them. A message that can never be delivered (no such actor,
+// outbox afterwards, in batches (64 at a time, or once the outbox is idle
+// for 100 ms); a crash in between sends them again and the receiver skips
+// them. A message that can never be delivered (no such actor,
 // another class, an unknown method) moves to "outbox-dead/<sender>".
 //
 // The receiver's class must be known to this engine to resolve it: each
@@ -24,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace perdure::detail {
@@ -57,6 +59,8 @@ class outbox {
   status send_one(std::uint64_t seq, const std::string& sender,
                   const actor_records::tell& t, const actor_class& cls);
   bool stopping();
+  /// Kicks `sender` again after a while, to drop what it applied.
+  void trim_later(const std::string& sender);
 
   actor_service& svc_;
   std::weak_ptr<actor_service> self_;
@@ -71,6 +75,11 @@ class outbox {
   std::unordered_map<std::string, bool> running_;
   /// Senders whose next try waits for a retry; mu_.
   std::unordered_map<std::string, std::chrono::milliseconds> backoff_;
+  /// Sender -> the highest seq its receivers applied (records up to it
+  /// may still be in the outbox, not sent again); mu_.
+  std::unordered_map<std::string, eventlog::seq_t> sent_;
+  /// Senders with a trim_later pending; mu_.
+  std::unordered_set<std::string> trim_due_;
   bool scanned_ = false; ///< mu_
   bool stopped_ = false; ///< mu_
 };

@@ -5,8 +5,10 @@
 // loopback): the callee in the caller's partition, then in the other
 // node's partition (docs/cluster.md "Calls to actors of another
 // partition": the call goes through the caller's host to the callee's
-// owner's door). Same-run baselines: one plain call of the callee, and the
-// local relay.
+// owner's door), and a method that tells the other node's actor instead
+// (actor_ref::tell: logged with the method's commit, sent from its
+// outbox afterwards). Same-run baselines: one plain call of the callee,
+// and the local relay.
 
 #include "bench.hpp"
 #include "cluster_bench_host.hpp"
@@ -28,8 +30,11 @@ struct ba_room {
   long add(long by) {
     return n += by;
   }
+  long get() const {
+    return n;
+  }
 };
-PERDURE_ACTOR(ba_room, (n), (add))
+PERDURE_ACTOR(ba_room, (n), (add, get))
 
 struct ba_caller {
   long seen = 0;
@@ -38,8 +43,15 @@ struct ba_caller {
     seen = this_step::engine().actor<ba_room>(room).call(&ba_room::add, by);
     return seen;
   }
+  /// Tells room actor `room` add(by): does not wait for it.
+  long pass(std::string room, long by) {
+    auto st = this_step::engine().actor<ba_room>(room).tell(&ba_room::add, by);
+    if (!st)
+      throw_error(st);
+    return ++seen;
+  }
 };
-PERDURE_ACTOR(ba_caller, (seen), (relay))
+PERDURE_ACTOR(ba_caller, (seen), (relay, pass))
 
 std::unique_ptr<cluster::engine_host> host_on(const std::string& bootstrap,
                                               const std::filesystem::path& dir,
@@ -74,6 +86,8 @@ figures cluster_actor_remote(const bench_options& o) {
   auto near = id_in(map, pa, "room-"), far = id_in(map, pb, "room-");
   auto caller_near = eng->actor<ba_caller>(id_in(map, pa, "near-"));
   auto caller_far = eng->actor<ba_caller>(id_in(map, pa, "far-"));
+  auto teller = eng->actor<ba_caller>(id_in(map, pa, "teller-"));
+  auto told = id_in(map, pb, "room-", 1);
   auto room = eng->actor<ba_room>(near);
   long last_near = 0, last_far = 0;
   // Seconds per call of `call(k)`, k = 0.. n-1.
@@ -90,8 +104,10 @@ figures cluster_actor_remote(const bench_options& o) {
   auto remote = [&](int) {
     last_far = caller_far.call(&ba_caller::relay, far, 1L);
   };
+  auto tell = [&](int) { teller.call(&ba_caller::pass, told, 1L); };
   timed(3, local); // the engines' first groups, the door's connection
   timed(3, remote);
+  timed(3, tell);
   figures f;
   auto cpu0 = process_cpu_s();
   double p = timed(calls, plain);
@@ -100,11 +116,23 @@ figures cluster_actor_remote(const bench_options& o) {
   auto cpu2 = process_cpu_s();
   double r = timed(calls, remote);
   auto cpu3 = process_cpu_s();
+  auto t_tell = std::chrono::steady_clock::now();
+  double t = timed(calls, tell);
+  double told_s = seconds_since(t_tell);
+  auto told_room = eng->actor<ba_room>(told);
+  wait_for([&] { return told_room.call(&ba_room::get) == calls + 3; },
+           "cluster-actor-remote: the told messages were not all applied");
+  double drained_s = seconds_since(t_tell);
+  auto cpu4 = process_cpu_s();
   f.add("calls", calls);
   f.add("plain_call_ms", p * 1e3);
   f.add("relay_local_ms", l * 1e3);
   f.add("relay_remote_ms", r * 1e3);
   f.add("ratio_remote_to_local", r / l);
+  f.add("tell_remote_ms", t * 1e3);
+  f.add("tell_drain_ms", (drained_s - told_s) * 1e3);
+  f.add("ratio_tell_to_relay_remote", t / r);
+  f.add("tell_cpu_us_per_message", (cpu4 - cpu3) * 1e6 / calls);
   f.add("plain_cpu_us_per_call", (cpu1 - cpu0) * 1e6 / calls);
   f.add("local_cpu_us_per_call", (cpu2 - cpu1) * 1e6 / calls);
   f.add("remote_cpu_us_per_call", (cpu3 - cpu2) * 1e6 / calls);
