@@ -70,16 +70,8 @@ PERDURE_ACTOR(ar_wallet, (balance, bought), (buy, funds))
 engine_host_options ar_options(const kafka_mock_process& mock,
                                const std::filesystem::path& dir,
                                const std::string& id) {
-  engine_host_options o;
-  o.node = node_options_for(mock, "arem", dir, id);
-  o.engine.actor_threads = 1;
-  o.engine.stop_timeout = std::chrono::milliseconds{200};
-  o.serve_address = "127.0.0.1:0";
-  // The failover case's call is tried again through a stop, a claim and
-  // the gate's opening: a deadline no loaded machine reaches.
-  o.forward_deadline = std::chrono::minutes{3};
-  o.actor_calls = served_actors<ar_room, ar_wallet>();
-  return o;
+  return actor_host_options(mock, "arem", dir, id,
+                            served_actors<ar_room, ar_wallet>());
 }
 
 template <class R> auto got(R r) {

@@ -57,16 +57,8 @@ PERDURE_ACTOR(ct_shipper, (shipped), (ship))
 engine_host_options ct_options(const kafka_mock_process& mock,
                                const std::filesystem::path& dir,
                                const std::string& id) {
-  engine_host_options o;
-  o.node = node_options_for(mock, "atell", dir, id);
-  o.engine.actor_threads = 1;
-  o.engine.stop_timeout = std::chrono::milliseconds{200};
-  o.serve_address = "127.0.0.1:0";
-  // The failover case's messages wait at a gate through a stop and a
-  // claim: a deadline no loaded machine reaches.
-  o.forward_deadline = std::chrono::minutes{3};
-  o.actor_calls = served_actors<ct_room, ct_shipper>();
-  return o;
+  return actor_host_options(mock, "atell", dir, id,
+                            served_actors<ct_room, ct_shipper>());
 }
 
 template <class R> auto got(R r) {

@@ -10,6 +10,7 @@
 #include "perdure/cluster/engine_host.hpp"
 #include "temp_dir.hpp"
 
+#include <chrono>
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <functional>
@@ -22,6 +23,25 @@ namespace perdure::test {
 using host_options_fn = std::function<cluster::engine_host_options(
     const kafka_mock_process& mock, const std::filesystem::path& dir,
     const std::string& id)>;
+
+/// The options of host `id` of app `app` serving actors `served` (e.g.
+/// served_actors<...>()): a door on loopback, one actor thread, a stop
+/// that abandons a method after 200 ms, and a forward_deadline of 3 min,
+/// which a failover case (a call tried again through a stop, a claim and
+/// a gate's opening) reaches on no loaded machine.
+inline cluster::engine_host_options
+actor_host_options(const kafka_mock_process& mock, const std::string& app,
+                   const std::filesystem::path& dir, const std::string& id,
+                   cluster::actor_call_handler served) {
+  cluster::engine_host_options o;
+  o.node = node_options_for(mock, app, dir, id);
+  o.engine.actor_threads = 1;
+  o.engine.stop_timeout = std::chrono::milliseconds{200};
+  o.serve_address = "127.0.0.1:0";
+  o.forward_deadline = std::chrono::minutes{3};
+  o.actor_calls = std::move(served);
+  return o;
+}
 
 /// Hosts a and b lead one partition each (pa, pb) and know each other's
 /// door. Members go in reverse: the hosts before the dir and the mock.
