@@ -2,6 +2,7 @@
 #include "cluster_engine_torture_actors.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <sstream>
 
@@ -61,6 +62,9 @@ void actor_round_book::take(const std::vector<std::string>& lines) {
     if (word == "aerr") {
       if (++errors <= 5)
         first_errors.push_back(line);
+      else if (errors % 50 == 0) // a round that does not end says why
+        std::fprintf(stderr, "actor call error %zu: %s\n", errors,
+                     line.c_str());
       continue;
     }
     if (word != "aok")
