@@ -49,8 +49,10 @@ struct engine_host::impl {
   bool stopped = false;
   std::vector<hosted> engines; // per partition; eng null: none
   // Per partition: the store and epoch of an engine being opened (its
-  // resumed workflows run before open returns); store null: none.
+  // resumed workflows run before open returns; store null: none); the
+  // engines being closed, which serve their epoch until closed.
   std::vector<std::pair<const eventlog::event_log*, log_offset>> opening;
+  std::vector<hosted> closing_engines;
   engine_host_counters counts;
   // The node's own metrics; /metrics when metrics_address is set (it goes
   // first at stop: it reads the host).
@@ -107,8 +109,7 @@ void engine_host::impl::run() {
 
 bool engine_host::impl::reconcile() {
   // What to close (lost, or a new epoch) and what to open (led, no
-  // engine), decided together; the engines' closes and opens then run
-  // at once.
+  // engine), decided together; then the closes and opens run at once.
   std::vector<std::pair<partition_id, hosted>> closing;
   std::vector<std::string_view> why;
   std::vector<partition_status> opening;
@@ -125,6 +126,7 @@ bool engine_host::impl::reconcile() {
     // the engine's state in memory is older than the store's.
     if (engines[p].eng && (!lead || engines[p].epoch != s.epoch)) {
       closing.emplace_back(p, std::exchange(engines[p], {}));
+      closing_engines.push_back(closing.back().second);
       why.push_back(lead ? "claimed again (a new epoch)" : "lost");
     }
     if (lead && !engines[p].eng)
@@ -179,8 +181,8 @@ bool engine_host::impl::open_engine(const partition_status& s) {
                          to_string(n->self()), p, opened.error().to_string()));
     return false;
   }
-  // Lost meanwhile: the node's change set `dirty`, the next round closes
-  // it.
+  // Lost meanwhile: the node's change set `dirty`, the next round
+  // closes it.
   engines[p] = {std::shared_ptr<engine>{std::move(*opened)}, s.epoch};
   ++counts.opened;
   log_line(eventlog::log_level::info,
@@ -195,6 +197,7 @@ void engine_host::impl::close_engine(partition_id p, hosted h,
   {
     std::lock_guard guard{mutex};
     ++counts.closed;
+    std::erase_if(closing_engines, [&](auto& c) { return c.eng == h.eng; });
   }
   log_line(st ? eventlog::log_level::info : eventlog::log_level::warning,
            fmt::format("node {}: partition {} {}: engine closed{}",
@@ -331,8 +334,7 @@ void engine_host::stop() {
     h.stopping = true;
   }
   h.http.reset();
-  // The door takes no more requests; those it serves end as the engines
-  // close.
+  // The door takes no more requests (those it serves end as engines close).
   if (h.door)
     h.door->close();
   h.wake.notify_all();
@@ -342,8 +344,7 @@ void engine_host::stop() {
     std::lock_guard guard{h.mutex};
     left.swap(h.engines);
   }
-  // Engines first, all at once: their last commits go through the
-  // running node.
+  // Engines first, at once: their last commits go through the node.
   std::vector<partition_id> open;
   for (std::size_t p = 0; p < left.size(); ++p)
     if (left[p].eng)
@@ -422,9 +423,10 @@ engine_host::engine_for(std::string_view id) const {
 
 std::optional<log_offset> engine_host::epoch_of(const engine& eng) const {
   std::lock_guard guard{impl_->mutex};
-  for (const auto& h : impl_->engines)
-    if (h.eng.get() == &eng)
-      return h.epoch;
+  for (const auto* held : {&impl_->engines, &impl_->closing_engines})
+    for (const auto& h : *held)
+      if (h.eng.get() == &eng)
+        return h.epoch;
   // Being opened (a workflow it resumes runs before open returns): the
   // engines of a partition close before its next opens, so an engine on
   // that store and not held is the one opening.

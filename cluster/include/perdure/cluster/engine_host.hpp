@@ -210,8 +210,9 @@ class engine_host {
   result<std::shared_ptr<engine>> engine_for(std::string_view id) const;
 
   /// The epoch (its claim's log offset) under which this host opened
-  /// `eng`, while the host holds it; none once the host let it go (the
-  /// partition lost or claimed again) and for an engine not of this host.
+  /// `eng`, while the host holds it and while it closes it; none once the
+  /// host closed it (the partition lost or claimed again) and for an
+  /// engine not of this host.
   /// A fencing token: a step body (this_step::engine()) may hand it to an
   /// external system that refuses a token lower than the highest it saw,
   /// so a body still running on a node that lost the partition cannot
