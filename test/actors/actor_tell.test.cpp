@@ -190,8 +190,8 @@ void forge_tell(eventlog::event_log& log, const std::string& from,
 
 } // namespace
 
-TEST_CASE("messages left in an outbox go out when the engine opens again; "
-          "one already applied is skipped; one that cannot apply is dead") {
+TEST_CASE("messages left in an outbox go out when the engine opens again: "
+          "one already applied is skipped, one that cannot apply is dead") {
   test::temp_dir dir;
   {
     engine eng{{.storage = dir.path()}};

@@ -87,7 +87,7 @@ struct events_called {
   std::string workflow;
 };
 /// actor_tell, in stream "outbox/<sender>" (outbox_stream): a one-way
-/// message that a mutating call of actor <sender> told actor `target` of
+/// message that a mutating call of actor `sender` told actor `target` of
 /// class `cls`, logged in that call's batch. Its seq in the outbox stream
 /// is the message's sequence number: the receiver applies it under key
 /// tell_key(seq, sender) and keeps the highest seq it applied from the
