@@ -36,7 +36,8 @@ void drain(const std::shared_ptr<actor_cell>& c) {
     }
     if (m.value)
       m.args = m.method->encode_tuple(m.value.get());
-    m.done->complete(call_remote(*c, *m.method, m.key, std::move(m.args)));
+    m.done->complete(
+      call_remote(*c, *m.method, m.key, std::move(m.args), m.chain.get()));
   }
 }
 
@@ -59,9 +60,12 @@ bool is_remote(const actor_cell& c) {
 }
 
 result<std::string> call_remote(actor_cell& c, const method_entry& m,
-                                const std::string& key, std::string args) {
+                                const std::string& key, std::string args,
+                                const call_chain* waiting) {
   blocking_scope blocking; // at the bound: waits anyway, it is bounded
-  return c.remote->call_actor(c.id, c.cls->name, m.name, key, std::move(args));
+  static const call_chain none;
+  return c.remote->call_actor(c.id, c.cls->name, m.name, key, std::move(args),
+                              waiting ? *waiting : none);
 }
 
 void send_remote(actor_cell& c, std::vector<mutation> ms) {

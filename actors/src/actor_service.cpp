@@ -235,22 +235,27 @@ status activate(actor_cell& c,
   return {};
 }
 
-// A mutating call from a method onto an actor in its chain would wait on
-// itself: the error naming the cycle; ok when there is none.
+// A mutating call onto an actor in its chain would wait on itself: the
+// error naming the cycle; ok when there is none. `chain` becomes the
+// running method's chain and that method when one runs on this thread;
+// otherwise it is kept (a call that came from another engine carries the
+// chain of the methods waiting there).
 status check_cycle(const actor_cell& c, const mutation& m,
                    std::shared_ptr<const call_chain>& chain) {
   auto& ctx = current_call();
-  if (!ctx.actor)
+  if (ctx.actor) {
+    auto built = std::make_shared<call_chain>();
+    if (ctx.outer)
+      *built = *ctx.outer;
+    built->emplace_back(*ctx.actor, *ctx.method);
+    chain = std::move(built);
+  }
+  if (!chain)
     return {};
-  auto built = std::make_shared<call_chain>();
-  if (ctx.outer)
-    *built = *ctx.outer;
-  built->emplace_back(*ctx.actor, *ctx.method);
-  chain = built;
-  for (auto& [a, meth] : *built)
+  for (auto& [a, meth] : *chain)
     if (a == c.id) {
       std::string names;
-      for (auto& [a2, m2] : *built)
+      for (auto& [a2, m2] : *chain)
         names += a2 + "." + m2 + " -> ";
       return {errc::conflict,
               fmt::format("call cycle {}{}.{}: mutating actor methods are not "
@@ -361,6 +366,12 @@ void post_readonly(actor_cell& c, std::function<void()> f) {
 }
 
 void submit_mutation(actor_cell& c, mutation m) {
+  // Before a remote send too: the chain goes with the call, and its end
+  // checks it again (a cycle through other engines).
+  if (auto st = check_cycle(c, m, m.chain); !st) {
+    m.done->complete(std::move(st), {});
+    return;
+  }
   if (c.remote) {
     std::vector<mutation> one;
     one.push_back(std::move(m));
@@ -368,10 +379,6 @@ void submit_mutation(actor_cell& c, mutation m) {
     return;
   }
   c.last_used.store(mono_ns(), std::memory_order_relaxed);
-  if (auto st = check_cycle(c, m, m.chain); !st) {
-    m.done->complete(std::move(st), {});
-    return;
-  }
   m.reentrant = reentrant_call(c);
   auto done = m.done;
   c.svc->mutating_calls->inc();
@@ -388,22 +395,22 @@ void submit_mutation(actor_cell& c, mutation m) {
 void submit_mutations(actor_cell& c, std::vector<mutation> ms) {
   if (ms.empty())
     return;
-  if (c.remote) {
-    send_remote(c, std::move(ms));
-    return;
-  }
-  c.last_used.store(mono_ns(), std::memory_order_relaxed);
   std::shared_ptr<const call_chain> chain;
   if (auto st = check_cycle(c, ms.front(), chain); !st) {
     for (auto& m : ms)
       m.done->complete(st, {});
     return;
   }
-  bool reentrant = reentrant_call(c);
-  for (auto& m : ms) {
-    m.reentrant = reentrant;
+  for (auto& m : ms)
     m.chain = chain;
+  if (c.remote) {
+    send_remote(c, std::move(ms));
+    return;
   }
+  c.last_used.store(mono_ns(), std::memory_order_relaxed);
+  bool reentrant = reentrant_call(c);
+  for (auto& m : ms)
+    m.reentrant = reentrant;
   c.svc->mutating_calls->inc(ms.size());
   std::lock_guard guard{c.mu};
   if (!c.active)

@@ -13,6 +13,20 @@ namespace perdure::cluster {
 namespace {
 
 using call_request = std::tuple<std::string, std::string, std::string>;
+using chained_request =
+  std::tuple<std::string, std::string, std::string, actor_call_path>;
+
+// encode_actor_call's bytes: with the methods waiting on the call, or
+// without (none wait).
+result<chained_request> decode_call(const std::string& bytes) {
+  if (auto full = codec::decode<chained_request>(bytes))
+    return full;
+  auto req = codec::decode<call_request>(bytes);
+  if (!req)
+    return std::move(req).error();
+  auto& [cls, key, args] = *req;
+  return chained_request{std::move(cls), std::move(key), std::move(args), {}};
+}
 
 status with_actor(const std::string& id, status st) {
   return {st.code(), fmt::format("actor '{}': {}", id, st.message())};
@@ -31,12 +45,12 @@ result<std::string> serve_call(const std::vector<served_class>& classes,
                                const std::string& method,
                                const std::string& bytes,
                                std::chrono::milliseconds wait) {
-  auto req = codec::decode<call_request>(bytes);
+  auto req = decode_call(bytes);
   if (!req)
     return unexpected{with_actor(
       id, {errc::invalid_argument,
            "the forwarded call does not decode: " + req.error().message()})};
-  auto& [cls_name, key, args] = *req;
+  auto& [cls_name, key, args, waiting] = *req;
   auto* served = find_class(classes, cls_name);
   if (!served)
     return unexpected{with_actor(
@@ -74,6 +88,8 @@ result<std::string> serve_call(const std::vector<served_class>& classes,
   mu.method = entry;
   mu.args = std::move(args);
   mu.key = std::move(key);
+  if (!waiting.empty()) // checked for a cycle here, passed on by the method
+    mu.chain = std::make_shared<const detail::call_chain>(std::move(waiting));
   mu.done = done;
   detail::submit_mutation(**cell, std::move(mu));
   // Answer within the sender's wait; the call goes on, and the sender's

@@ -138,9 +138,10 @@ class remote_children final : public remote_workflows {
                                  const std::string& cls,
                                  const std::string& method,
                                  const std::string& key,
-                                 std::string args) override {
+                                 std::string args,
+                                 const actor_call_path& waiting) override {
     return tried(request_kind::actor_call, id, method,
-                 encode_actor_call(cls, key, std::move(args)));
+                 encode_actor_call(cls, key, std::move(args), waiting));
   }
 
   perdure::status resume(const std::string& id) override {

@@ -102,9 +102,14 @@ std::string promise_bytes(bool ok, std::string value_or_reason) {
 }
 
 std::string encode_actor_call(std::string_view cls, std::string_view key,
-                              std::string args) {
-  return codec::encode(std::tuple<std::string, std::string, std::string>{
-    std::string{cls}, std::string{key}, std::move(args)});
+                              std::string args,
+                              const actor_call_path& waiting) {
+  if (waiting.empty())
+    return codec::encode(std::tuple<std::string, std::string, std::string>{
+      std::string{cls}, std::string{key}, std::move(args)});
+  return codec::encode(
+    std::tuple<std::string, std::string, std::string, actor_call_path>{
+      std::string{cls}, std::string{key}, std::move(args), waiting});
 }
 
 perdure::status engine_host::signal_bytes(std::string_view id,

@@ -68,8 +68,8 @@ class fake_far_actors final : public remote_workflows {
   }
   result<std::string> call_actor(const std::string& id, const std::string& cls,
                                  const std::string& method,
-                                 const std::string& key,
-                                 std::string args) override {
+                                 const std::string& key, std::string args,
+                                 const actor_call_path&) override {
     std::lock_guard guard{mu_};
     calls_.push_back({id, cls, method, key});
     if (method == "get")

@@ -16,6 +16,7 @@
 #include <perdure/perdure.hpp>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -67,11 +68,29 @@ struct ar_wallet {
 };
 PERDURE_ACTOR(ar_wallet, (balance, bought), (buy, funds))
 
+struct ar_ring {
+  int pokes = 0;
+  /// Passes `ring` on: calls pass of its first actor with the rest, or
+  /// counts a poke when it is empty.
+  int pass(std::vector<std::string> ring) {
+    if (ring.empty())
+      return ++pokes;
+    auto next = ring.front();
+    ring.erase(ring.begin());
+    return this_step::engine().actor<ar_ring>(next).call(&ar_ring::pass,
+                                                          ring);
+  }
+  int seen() const {
+    return pokes;
+  }
+};
+PERDURE_ACTOR(ar_ring, (pokes), (pass, seen))
+
 engine_host_options ar_options(const kafka_mock_process& mock,
                                const std::filesystem::path& dir,
                                const std::string& id) {
   return actor_host_options(mock, "arem", dir, id,
-                            served_actors<ar_room, ar_wallet>());
+                            served_actors<ar_room, ar_wallet, ar_ring>());
 }
 
 template <class R> auto got(R r) {
@@ -177,4 +196,44 @@ TEST_CASE("an actor method waiting on an actor of another partition runs "
   CHECK(r.call(&ar_room::left, std::string{"apple"}) == 18);
   CHECK(host_actor<ar_wallet>{*f.b, wallet}.call(&ar_wallet::funds) == 98);
   f.b->stop();
+}
+
+TEST_CASE("a call cycle through another partition fails at once with the "
+          "cycle named, and leaves every actor as it was") {
+  ar_gate.set(false);
+  two_partitions f{"arem", ar_options};
+  auto a = id_in(f.a->routing(), f.pa, "ring-a-");
+  auto b = id_in(f.a->routing(), f.pb, "ring-b-");
+  auto c = id_in(f.a->routing(), f.pa, "ring-c-");
+  auto d = id_in(f.a->routing(), f.pb, "ring-d-");
+  using ring = std::vector<std::string>;
+  auto pass_from = [&](const std::string& first, ring rest) {
+    return host_actor<ar_ring>{*f.a, first}.try_call(&ar_ring::pass, rest);
+  };
+  auto is_cycle = [](const auto& r, const std::string& named) {
+    REQUIRE_FALSE(r);
+    INFO(r.error().to_string());
+    CHECK(r.error().code() == errc::failed); // the outermost method threw
+    CHECK(r.error().message().find("call cycle") != std::string::npos);
+    CHECK(r.error().message().find(named) != std::string::npos);
+  };
+  // a -> b -> a: b's call onto a, which waits on b, fails (not after the
+  // forward deadline: a conflict is not tried again).
+  is_cycle(pass_from(a, {b, a}), a + ".pass -> " + b + ".pass -> " + a);
+  // a -> b -> c -> a: the chain goes with each call across partitions.
+  is_cycle(pass_from(a, {b, c, a}), b + ".pass -> " + c + ".pass -> " + a);
+  // a -> b -> c -> d -> b: a cycle that does not pass through the first.
+  is_cycle(pass_from(a, {b, c, d, b}), d + ".pass -> " + b);
+  for (auto& id : {a, b, c, d})
+    CHECK(host_actor<ar_ring>{*f.b, id}.call(&ar_ring::seen) == 0);
+  // No cycle: a -> b -> c -> d, then a -> b twice in a row (b is not
+  // waiting when it is called again), then d -> c -> b -> a.
+  CHECK(got(pass_from(a, {b, c, d})) == 1);
+  CHECK(got(pass_from(a, {b})) == 1);
+  CHECK(got(pass_from(a, {b})) == 2);
+  CHECK(got(pass_from(d, {c, b, a})) == 1);
+  CHECK(host_actor<ar_ring>{*f.a, d}.call(&ar_ring::seen) == 1);
+  CHECK(host_actor<ar_ring>{*f.a, a}.call(&ar_ring::seen) == 1);
+  f.b->stop();
+  f.a->stop();
 }

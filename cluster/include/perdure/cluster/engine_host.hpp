@@ -17,6 +17,7 @@
 
 #include <perdure/runtime/engine.hpp>
 #include <perdure/runtime/graph_bytes.hpp>
+#include <perdure/runtime/remote_workflows.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -150,9 +151,13 @@ std::string keyed_bytes(std::string_view key, std::string payload);
 std::string promise_bytes(bool ok, std::string value_or_reason);
 
 /// request_kind::actor_call's bytes: (class name, idempotency key, the
-/// encoded argument tuple). The key is empty for readonly calls.
+/// encoded argument tuple), and the mutating methods waiting on the call
+/// when there are any (remote_workflows::call_actor's `waiting`; a
+/// fourth element, absent when empty). The key is empty for readonly
+/// calls.
 std::string encode_actor_call(std::string_view cls, std::string_view key,
-                              std::string args);
+                              std::string args,
+                              const actor_call_path& waiting = {});
 
 /// What a host did since it started.
 struct engine_host_counters {

@@ -15,8 +15,16 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace perdure {
+
+/// The mutating actor methods waiting on an actor call, outermost first,
+/// as (actor id, method name). A method runs alone on its actor, so a call
+/// onto an actor in it would wait on itself: it fails at once with
+/// conflict naming the cycle, wherever the actor lives.
+using actor_call_path = std::vector<std::pair<std::string, std::string>>;
 
 /// Where workflows this engine does not store are started and followed.
 /// Every member is called on the engine's own threads (the child source's,
@@ -81,13 +89,17 @@ class remote_workflows {
   /// as for a local call. A mutating call answered once is applied once
   /// per key (within the actor's key window). Called on an actor pool
   /// thread or the caller's (an actor_ref of an actor that is
-  /// `elsewhere`). Default: conflict, no actor is reachable elsewhere.
+  /// `elsewhere`). `waiting`: the mutating methods that wait on this call
+  /// (empty: none, the caller is no actor method); the side where the
+  /// actor lives fails the call with conflict when the actor is among
+  /// them. Default: conflict, no actor is reachable elsewhere.
   virtual result<std::string> call_actor(const std::string& id,
                                          const std::string& cls,
                                          const std::string& method,
                                          const std::string& key,
-                                         std::string args) {
-    (void) cls, (void) method, (void) key, (void) args;
+                                         std::string args,
+                                         const actor_call_path& waiting) {
+    (void) cls, (void) method, (void) key, (void) args, (void) waiting;
     return unexpected{errc::conflict,
                       "actor '" + id
                         + "' lives elsewhere and this engine cannot call it"};

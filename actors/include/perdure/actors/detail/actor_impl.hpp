@@ -10,6 +10,7 @@
 #include "perdure/runtime/engine.hpp"
 #include "perdure/runtime/errors.hpp"
 #include "perdure/runtime/graph.hpp"
+#include "perdure/runtime/remote_workflows.hpp"
 
 #include <any>
 #include <chrono>
@@ -311,7 +312,7 @@ struct actor_cell; // one activation slot of an actor (actors/src)
 
 /// The mutating calls that wait on a call, outermost first, as (actor id,
 /// method name): a call onto an actor in it would wait on itself.
-using call_chain = std::vector<std::pair<std::string, std::string>>;
+using call_chain = actor_call_path;
 
 /// A mutating call as submitted to an actor.
 struct mutation {
@@ -379,9 +380,11 @@ bool is_remote(const actor_cell& c);
 
 /// Calls method `m` of remote cell `c`'s actor with encoded `args` and
 /// key `key` (empty for a readonly method) on this thread and waits for
-/// the answer (remote_workflows::call_actor).
+/// the answer (remote_workflows::call_actor); `waiting`: the mutating
+/// methods waiting on it (null: none).
 /// @pre is_remote(c)
 result<std::string> call_remote(actor_cell& c, const method_entry& m,
-                                const std::string& key, std::string args);
+                                const std::string& key, std::string args,
+                                const call_chain* waiting = nullptr);
 
 } // namespace perdure::detail
