@@ -49,30 +49,34 @@ bool fail_with(event_wait& w, const perdure::status& st,
 
 // The parent's children stream names `id` as w's child: read it, else
 // append it (the outbox entry, before anything happens elsewhere).
-perdure::status record(engine& eng, event_wait& w, const std::string& id) {
-  auto kids = rec::read_children(*eng.event_log(), w.workflow);
-  if (!kids)
-    return kids.error();
-  if (std::any_of(kids->begin(), kids->end(),
-                  [&](auto& c) { return c.child == id && c.step == w.step; }))
+perdure::status record(engine& eng, event_wait& w, const std::string& id,
+                       children_index& kids) {
+  auto known = kids.has(*eng.event_log(), w.workflow, w.step, id);
+  if (!known)
+    return known.error();
+  if (*known)
     return {};
   rec::child_started link{w.workflow, w.step, id};
   auto done = eng.submit_batch({}, [&](eventlog::write_batch& b) {
     b.append(rec::children_stream(w.workflow), rec::child_started_kind,
              codec::encode(link));
   });
-  return done ? perdure::status{} : done.error();
+  if (!done)
+    return done.error();
+  kids.add(w.workflow, w.step, id);
+  return {};
 }
 
 } // namespace
 
 bool look_remote(engine& eng, remote_workflows& remote, event_wait& w,
-                 const std::string& id, remote_child_wait& s) {
+                 const std::string& id, remote_child_wait& s,
+                 children_index& kids) {
   auto what = fmt::format("child workflow '{}'", id);
   if (!s.recorded) {
     // conflict: the log refused the commit (on a cluster, another node
     // claimed the parent's partition): this engine closes soon.
-    if (auto st = record(eng, w, id); !st)
+    if (auto st = record(eng, w, id, kids); !st)
       return again(st.code()) ? later(s)
                               : fail_with(w, st, "cannot record " + what);
     s.recorded = true;

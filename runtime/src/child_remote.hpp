@@ -8,6 +8,8 @@
 // started where it lives (idempotent by its id), then followed there until
 // it ended, with a growing pause between looks.
 
+#include "child_index.hpp"
+
 #include "perdure/runtime/engine.hpp"
 #include "perdure/runtime/graph.hpp"
 #include "perdure/runtime/remote_workflows.hpp"
@@ -29,8 +31,10 @@ struct remote_child_wait {
 /// Looks once at wait `w` of child `id` (which `remote` holds elsewhere):
 /// records it, starts it, or asks how it ended; true once `w` was handed
 /// the child's outcome (its output, or its failure, cancel or conflict).
-/// False: look again at `s.next_look`. Called on the child source's thread.
+/// False: look again at `s.next_look`. `kids`: the source's index of the
+/// parents' children streams. Called on the child source's thread.
 bool look_remote(engine& eng, remote_workflows& remote, event_wait& w,
-                 const std::string& id, remote_child_wait& s);
+                 const std::string& id, remote_child_wait& s,
+                 children_index& kids);
 
 } // namespace perdure::detail

@@ -10,6 +10,7 @@
 
 #include "child_source.hpp"
 
+#include "child_index.hpp"
 #include "child_remote.hpp"
 
 #include "engine_impl.hpp"
@@ -132,9 +133,13 @@ class child_source_impl final
       std::erase_if(waits_, [&](auto& w) {
         return std::find(over.begin(), over.end(), w.get()) != over.end();
       });
-      for (auto* w : over) {
-        linked_.erase(w);
+      for (auto* w : over)
         remote_.erase(w);
+      if (!over.empty()) {
+        std::unordered_set<std::string> parents;
+        for (auto& w : waits_)
+          parents.insert(w->workflow);
+        kids_.retain([&](const std::string& p) { return parents.contains(p); });
       }
       if (!stopped_ && !kick_)
         cv_.wait_until(guard, wake, [&] { return stopped_ || kick_; });
@@ -154,7 +159,7 @@ class child_source_impl final
         remote && remote->elsewhere(*id)) {
       auto& s = remote_[&w];
       s.child = *id;
-      return look_remote(*eng, *remote, w, *id, s);
+      return look_remote(*eng, *remote, w, *id, s, kids_);
     }
     auto st = eng->try_status(*id);
     if (!st && st.error() == errc::not_found)
@@ -202,17 +207,8 @@ class child_source_impl final
   // Whether `id` is the child of w's parent node (its children stream,
   // read until it says yes once).
   bool linked(event_wait& w, const std::string& id) {
-    if (linked_.contains(&w))
-      return true;
-    auto kids = rec::read_children(*eng_.log, w.workflow);
-    if (!kids)
-      return true; // cannot tell now; a later look will
-    bool yes = std::any_of(kids->begin(), kids->end(), [&](auto& c) {
-      return c.child == id && c.step == w.step;
-    });
-    if (yes)
-      linked_.insert(&w);
-    return yes;
+    auto yes = kids_.has(*eng_.log, w.workflow, w.step, id);
+    return !yes || *yes; // cannot tell now: a later look will
   }
 
   bool start(engine& eng, event_wait& w, const std::string& id) {
@@ -249,6 +245,7 @@ class child_source_impl final
                   fmt::format("cannot start child workflow '{}': {}", id,
                               started.error().message()));
     }
+    kids_.add(w.workflow, w.step, id);
     // A parent canceled while its child started: engine::try_cancel read
     // the children before this one was stored, so cancel it here.
     if (auto p = eng.try_status(w.workflow);
@@ -267,8 +264,9 @@ class child_source_impl final
   std::vector<std::string> woken_; ///< remote children ended; by mu_
   bool stopped_ = false;                           ///< guarded by mu_
   std::thread thread_;
-  /// Waits whose child is known to be theirs (the source thread's only).
-  std::unordered_set<const event_wait*> linked_;
+  /// The children streams of the parents waiting here (the source
+  /// thread's only).
+  children_index kids_;
   /// Waits whose child lives elsewhere (the source thread's only).
   std::unordered_map<const event_wait*, remote_child_wait> remote_;
 };
