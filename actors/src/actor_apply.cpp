@@ -193,7 +193,7 @@ applied run_method(cell_runner& r, mutation& m,
   applied a;
   {
     call_scope scope{
-      {m.chain, &s.cell->id, &m.method->name, &m.key, 0, &tells}};
+      {m.chain, &s.cell->id, &m.method->name, &m.key, 0, &tells, s.svc}};
     detail::engine_scope in_engine{*s.svc->eng}; // this_step::engine()
     a = m.value ? m.method->apply_tuple(head.get(), m.value.get())
                 : m.method->apply(head.get(), m.args);

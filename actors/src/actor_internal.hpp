@@ -205,6 +205,9 @@ struct call_context {
   /// The messages it told so far (actor_ref::tell), logged with its call
   /// in its actor's outbox; null: not a method whose call is logged.
   std::vector<actor_records::tell>* tells = nullptr;
+  /// The actors of the engine it runs in (whose outbox sends what it
+  /// tells).
+  const actor_service* service = nullptr;
 };
 
 /// This thread's call context.

@@ -296,8 +296,9 @@ status outbox::send_one(std::uint64_t seq, const std::string& sender,
   return done->wait_status();
 }
 
-bool in_logged_method() noexcept {
-  return current_call().tells != nullptr;
+bool in_logged_method(const actor_cell& c) noexcept {
+  auto& ctx = current_call();
+  return ctx.tells != nullptr && ctx.service == c.svc.get();
 }
 
 void record_tell(actor_cell& c, const method_entry& m, std::string args) {

@@ -226,7 +226,8 @@ void recover_sub(cell_runner& r, const pending_sub& p) {
   if (m && m->apply) {
     // What it tells was logged with its call: not again.
     std::vector<actor_records::tell> told;
-    call_scope scope{{nullptr, &s.cell->id, &m->name, &p.key, 0, &told}};
+    call_scope scope{
+      {nullptr, &s.cell->id, &m->name, &p.key, 0, &told, s.svc}};
     a = m->apply(p.before.get(), p.args);
   }
   if (!a.graph) {

@@ -82,6 +82,20 @@ struct tl_pinger {
 };
 PERDURE_ACTOR(tl_pinger, (hits, cell_name), (ping, name, count))
 
+engine* tl_far = nullptr; // the other engine tl_bridge tells into
+
+/// Tells a sink of another engine (tl_far) from its method.
+struct tl_bridge {
+  int passed = 0;
+  void pass(std::string to, int n) {
+    ++passed;
+    auto st = tl_far->actor<tl_sink>(to).tell(&tl_sink::add, n);
+    if (!st)
+      throw std::runtime_error{st.to_string()};
+  }
+};
+PERDURE_ACTOR(tl_bridge, (passed), (pass))
+
 std::vector<int> upto(int n) {
   std::vector<int> v;
   for (int i = 0; i < n; ++i)
@@ -327,4 +341,29 @@ TEST_CASE("told messages are applied exactly once, in order, across "
     CHECK(sink.call(&tl_sink::all) == upto(emitted));
     next = emitted;
   }
+}
+
+TEST_CASE("a method telling an actor of another engine calls it there: "
+          "applied once, before the method returns, nothing in its outbox") {
+  test::temp_dir near_dir, far_dir;
+  engine near{{.storage = near_dir.path()}};
+  engine far{{.storage = far_dir.path()}};
+  tl_far = &far;
+  struct reset { // no dangling engine for another test case
+    ~reset() {
+      tl_far = nullptr;
+    }
+  } at_end;
+  auto sink = far.actor<tl_sink>("far-sink");
+  auto bridge = near.actor<tl_bridge>("bridge");
+  for (int i = 0; i < 5; ++i) {
+    bridge.call(&tl_bridge::pass, std::string{"far-sink"}, i);
+    // The outbox of `near` cannot reach `far`: it was the call itself.
+    CHECK(sink.call(&tl_sink::size) == static_cast<std::size_t>(i) + 1);
+  }
+  CHECK(sink.call(&tl_sink::all) == upto(5));
+  auto out = near.event_log()->info(actor_records::outbox_stream("bridge"));
+  CHECK((!out || out->last_seq == 0));
+  CHECK(tell_count(near, "dead") == 0);
+  CHECK(tell_count(near, "delivered") == 0);
 }

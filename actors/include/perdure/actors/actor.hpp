@@ -210,10 +210,10 @@ class actor_ref {
   /// one whose method throws is applied (its failure is logged at the
   /// receiver). Ok, or invalid_argument (`m` is not registered).
   ///
-  /// Elsewhere (a step body, any thread) it is the call itself: it
-  /// returns once the receiver applied it (a step's retry repeats it under
-  /// the same key, so it runs once): ok, or the call's error (failed when
-  /// the method threw).
+  /// Elsewhere (a step body, any thread, a method of another engine's
+  /// actor) it is the call itself: it returns once the receiver applied it
+  /// (a step's retry repeats it under the same key, so it runs once): ok,
+  /// or the call's error (failed when the method threw).
   template <class M, class... A>
   status tell(M m, A&&... args) const {
     using tr = detail::method_traits<M>;
@@ -222,7 +222,7 @@ class actor_ref {
     static_assert(!tr::readonly, "tell: mutating methods only");
     static_assert(std::is_constructible_v<typename tr::args, A&&...>,
                   "tell: the arguments do not match the method's parameters");
-    if (!detail::in_logged_method())
+    if (!detail::in_logged_method(*cell_))
       return call_async(m, std::forward<A>(args)...).try_wait();
     auto& cls = detail::class_of<T>();
     const auto* method = cls.find(m);

@@ -363,12 +363,13 @@ std::string new_call_key();
 const std::string& cell_id(const actor_cell& c);
 
 /// Whether a mutating actor method whose call is logged runs on this
-/// thread (what it tells is logged with its call).
-bool in_logged_method() noexcept;
+/// thread in the engine of cell `c` (what it tells `c`'s actor is logged
+/// with its call, and sent by its engine's outbox).
+bool in_logged_method(const actor_cell& c) noexcept;
 
 /// Logs, with the call of the mutating method running on this thread, the
 /// message that tells `c`'s actor to run `m` with encoded `args`.
-/// @pre in_logged_method()
+/// @pre in_logged_method(c)
 void record_tell(actor_cell& c, const method_entry& m, std::string args);
 
 /// Makes class `cls` known to `eng`'s actors (see use_actors).
