@@ -40,15 +40,15 @@ result<bool> children_index::has(const eventlog::event_log& log,
     return std::move(recs).error();
   }
   for (auto& r : *recs) {
+    if (r.kind == rec::child_started_kind) {
+      auto c = codec::decode<rec::child_started>(r.payload);
+      if (!c) // read again at the next look: the same error, not a skip
+        return unexpected{errc::corruption,
+                          fmt::format("stream '{}' seq {}: {}", stream, r.seq,
+                                      c.error().message())};
+      p.started.insert(entry(c->step, c->child));
+    }
     p.next = std::max(p.next, r.seq + 1);
-    if (r.kind != rec::child_started_kind)
-      continue;
-    auto c = codec::decode<rec::child_started>(r.payload);
-    if (!c)
-      return unexpected{errc::corruption,
-                        fmt::format("stream '{}' seq {}: {}", stream, r.seq,
-                                    c.error().message())};
-    p.started.insert(entry(c->step, c->child));
   }
   return p.started.contains(key);
 }
