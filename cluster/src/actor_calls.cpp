@@ -16,16 +16,15 @@ using call_request = std::tuple<std::string, std::string, std::string>;
 using chained_request =
   std::tuple<std::string, std::string, std::string, actor_call_path>;
 
-// encode_actor_call's bytes: with the methods waiting on the call, or
-// without (none wait).
+// encode_actor_call's bytes: without the methods waiting on the call
+// (none wait: the common case, tried first), or with them.
 result<chained_request> decode_call(const std::string& bytes) {
-  if (auto full = codec::decode<chained_request>(bytes))
-    return full;
-  auto req = codec::decode<call_request>(bytes);
-  if (!req)
-    return std::move(req).error();
-  auto& [cls, key, args] = *req;
-  return chained_request{std::move(cls), std::move(key), std::move(args), {}};
+  if (auto req = codec::decode<call_request>(bytes)) {
+    auto& [cls, key, args] = *req;
+    return chained_request{std::move(cls), std::move(key), std::move(args),
+                           {}};
+  }
+  return codec::decode<chained_request>(bytes);
 }
 
 status with_actor(const std::string& id, status st) {

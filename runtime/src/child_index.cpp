@@ -58,9 +58,8 @@ void children_index::add(const std::string& parent, std::string_view step,
   parents_[parent].started.insert(entry(step, child));
 }
 
-void children_index::retain(
-    const std::function<bool(const std::string&)>& keep) {
-  std::erase_if(parents_, [&](const auto& p) { return !keep(p.first); });
+void children_index::forget(const std::string& parent) {
+  parents_.erase(parent);
 }
 
 } // namespace perdure::detail

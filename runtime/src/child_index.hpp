@@ -9,7 +9,6 @@
 #include "perdure/eventlog/event_log.hpp"
 #include "perdure/eventlog/status.hpp"
 
-#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,9 +31,8 @@ class children_index {
   void add(const std::string& parent, std::string_view step,
            std::string_view child);
 
-  /// Forgets every parent for which `keep` is false (those that wait on
-  /// no child any more).
-  void retain(const std::function<bool(const std::string&)>& keep);
+  /// Forgets `parent` (it waits on no child any more).
+  void forget(const std::string& parent);
 
  private:
   struct parent_children {

@@ -26,7 +26,6 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -53,6 +52,7 @@ class child_source_impl final
     std::lock_guard guard{mu_};
     if (stopped_)
       return;
+    ++parent_waits_[w->workflow];
     waits_.push_back(std::move(w));
     kick_ = true;
     if (!thread_.joinable() && eng_.opts.remote)
@@ -74,6 +74,7 @@ class child_source_impl final
       std::lock_guard guard{mu_};
       stopped_ = true;
       waits_.clear();
+      parent_waits_.clear();
     }
     cv_.notify_one();
     if (!thread_.joinable())
@@ -133,13 +134,14 @@ class child_source_impl final
       std::erase_if(waits_, [&](auto& w) {
         return std::find(over.begin(), over.end(), w.get()) != over.end();
       });
-      for (auto* w : over)
+      for (auto* w : over) {
         remote_.erase(w);
-      if (!over.empty()) {
-        std::unordered_set<std::string> parents;
-        for (auto& w : waits_)
-          parents.insert(w->workflow);
-        kids_.retain([&](const std::string& p) { return parents.contains(p); });
+        // A parent with no wait left here: its children are not asked for.
+        auto n = parent_waits_.find(w->workflow);
+        if (n != parent_waits_.end() && --n->second == 0) {
+          kids_.forget(w->workflow);
+          parent_waits_.erase(n);
+        }
       }
       if (!stopped_ && !kick_)
         cv_.wait_until(guard, wake, [&] { return stopped_ || kick_; });
@@ -260,6 +262,8 @@ class child_source_impl final
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::shared_ptr<event_wait>> waits_; ///< guarded by mu_
+  /// How many of waits_ each parent has; guarded by mu_.
+  std::unordered_map<std::string, std::size_t> parent_waits_;
   bool kick_ = false;                              ///< guarded by mu_
   std::vector<std::string> woken_; ///< remote children ended; by mu_
   bool stopped_ = false;                           ///< guarded by mu_
