@@ -61,6 +61,12 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
                 "1 when the consumer group assigned the partition to this "
                 "node",
                 [](const partition_status& s) { return s.assigned ? 1 : 0; });
+  per_partition(r, host, "perdure_cluster_partition_tailing",
+                "1 when this node applies the partition's records into its "
+                "store (it leads, claims, or is one of its standbys); 0 "
+                "when it reads only the claims (node_options::"
+                "standby_replicas), its applied offset stays behind",
+                [](const partition_status& s) { return s.tailing ? 1 : 0; });
   per_partition(r, host, "perdure_cluster_partition_epoch",
                 "The epoch in force in this node's store (the offset of "
                 "the last claim; -1: none)",

@@ -39,7 +39,8 @@ status check_group_properties(const node_options& o) {
 
 bool same_view(const partition_status& a, const partition_status& b) {
   return a.assigned == b.assigned && a.role == b.role && a.epoch == b.epoch
-         && a.owner == b.owner && a.owner_endpoint == b.owner_endpoint;
+         && a.owner == b.owner && a.owner_endpoint == b.owner_endpoint
+         && a.tailing == b.tailing;
 }
 
 void add(owner_counters& to, const owner_counters& c) {
@@ -138,6 +139,7 @@ bool node::impl::round() {
   for (auto& s : now)
     owners[s.partition]->submit(std::move(s.bytes), std::move(s.done));
   busy = busy || !now.empty();
+  pick_standbys();
   for (std::size_t p = 0; p < owners.size(); ++p) {
     auto& o = *owners[p];
     // Assigned but following: another node's claim fenced this one (a
@@ -174,11 +176,12 @@ void node::impl::publish(bool notify) {
     s.partition = static_cast<partition_id>(p);
     s.assigned = assigned[p];
     s.role = o.role();
-    s.epoch = o.state().epoch;
-    s.owner = o.state().owner;
-    s.owner_endpoint = o.state().owner_endpoint;
+    s.epoch = o.view().epoch;
+    s.owner = o.view().owner;
+    s.owner_endpoint = o.view().owner_endpoint;
     s.next = o.state().next;
     s.pending = o.pending();
+    s.tailing = o.tailing();
     add(c.owners, o.counters());
   }
   std::vector<partition_status> changed, before;

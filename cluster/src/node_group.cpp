@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// node: the consumer group that assigns partitions. The node never
-// consumes through it (its partitions are paused) and never commits
-// offsets: the stores hold where each partition's replica is. Membership
-// is only the input of claim(): a revoked partition stays led until
-// another node's claim is read (the log, not the group, fences writers),
-// so a rebalance stops no partition that keeps or changes its owner
-// before the new owner has claimed it.
+// node: the consumer group that assigns partitions, and the standbys
+// (node_options::standby_replicas) that keep a partition's store current
+// on nodes that do not own it. The node never consumes through the group
+// (its partitions are paused) and never commits offsets: the stores hold
+// where each partition's replica is. Membership is only the input of
+// claim(): a revoked partition stays led until another node's claim is
+// read (the log, not the group, fences writers), so a rebalance stops no
+// partition that keeps or changes its owner before the new owner has
+// claimed it.
 
 #include "node_impl.hpp"
+
+#include "perdure/cluster/takeover.hpp"
 
 #include <fmt/format.h>
 
@@ -218,6 +222,17 @@ void node::impl::leave_group(bool release) {
   if (release)
     for (auto& o : owners)
       o->release();
+}
+
+void node::impl::pick_standbys() {
+  if (!options.standby_replicas)
+    return; // the default: every partition is tailed
+  std::vector<std::string> ids(owners.size());
+  for (std::size_t p = 0; p < owners.size(); ++p)
+    ids[p] = owners[p]->view().owner.node;
+  auto mine = standby_partitions(ids, self.node, *options.standby_replicas);
+  for (std::size_t p = 0; p < owners.size(); ++p)
+    owners[p]->set_standby(mine[p]);
 }
 
 } // namespace perdure::cluster

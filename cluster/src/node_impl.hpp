@@ -100,6 +100,9 @@ struct node::impl {
   // node.cpp: the poll thread.
   void run();
   bool round();
+  // node_options::standby_replicas: tells each owner whether this node is
+  // one of its partition's standbys (takeover.hpp's ranking).
+  void pick_standbys();
   // Publishes the partitions' state; calls on_change for changes when
   // `notify` (not at start: the initial state is no change).
   void publish(bool notify = true);

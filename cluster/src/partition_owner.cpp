@@ -70,7 +70,7 @@ status partition_owner::open() {
 // tried again by its key or id). Callers take conflict as an answer about
 // what they wrote (a workflow ended, an id taken) and do not try again.
 status partition_owner::not_owner_error(log_offset written_under) const {
-  auto& s = replica_.state();
+  auto& s = replica_.view();
   auto group = written_under == no_epoch
                    ? std::string{}
                    : fmt::format("; a group written under epoch {} is not "
@@ -245,6 +245,9 @@ void partition_owner::on_own_group(const judged_record& j) {
 }
 
 result<std::size_t> partition_owner::poll(std::chrono::milliseconds wait) {
+  // Only a follower that is no standby may skip applying: every other role
+  // needs the store at the log's end (to claim, to serve).
+  replica_.set_applying(standby_ || role_ != owner_role::follower);
   if (role_ == owner_role::catching_up && catch_up_to_ < 0) {
     auto end = log_.end_offset(wait);
     if (!end)
@@ -262,6 +265,8 @@ result<std::size_t> partition_owner::poll(std::chrono::milliseconds wait) {
     return judged.error();
   // Groups are decided only now: the replica applied what it read.
   for (auto& j : *judged) {
+    if (j.replayed)
+      continue; // acted on when it was first judged
     if (j.kind == entry_kind::claim)
       on_claim(j);
     else if (j.who == options_.self)
@@ -276,7 +281,7 @@ result<std::size_t> partition_owner::poll(std::chrono::milliseconds wait) {
   // slower: the claimant applies everything before its claim anyway.
   if (role_ == owner_role::catching_up && catch_up_to_ >= 0 &&
       (replica_.state().next >= catch_up_to_ || judged->empty())) {
-    if (only_over_ && *only_over_ != replica_.state().epoch) {
+    if (only_over_ && *only_over_ != replica_.view().epoch) {
       // The claim to replace was replaced already: nothing to take over.
       ++counters_.claims_dropped;
       only_over_.reset();

@@ -50,12 +50,14 @@ status partition_replica::open() {
 
 result<std::vector<judged_record>>
 partition_replica::poll(std::chrono::milliseconds wait, std::size_t max) {
-  auto records = log_.read(state_.next, max, wait);
+  // Not applying: on from the newest record judged, into the view only.
+  const auto& from = applying_ ? state_ : view();
+  auto records = log_.read(from.next, max, wait);
   if (!records)
     return records.error();
   // Judge into a copy: the replica's state moves only once the store took
   // the batch.
-  auto next = state_;
+  auto next = from;
   std::vector<judged_record> judged;
   std::vector<applied_group> groups;
   for (auto& rec : *records) {
@@ -80,15 +82,20 @@ partition_replica::poll(std::chrono::milliseconds wait, std::size_t max) {
       j.who = g.writer;
       j.epoch = g.epoch;
       j.sequence = g.sequence;
-      if (j.decision == verdict::effective && !g.bytes.empty())
+      if (applying_ && j.decision == verdict::effective && !g.bytes.empty())
         groups.push_back({rec.offset, std::move(g), next.owner_endpoint});
     }
     j.epoch_after = next.epoch;
     j.owner_after = next.owner;
+    j.replayed = applying_ && rec.offset < ahead_.next;
     judged.push_back(std::move(j));
   }
   if (judged.empty())
     return judged;
+  if (!applying_) {
+    ahead_ = std::move(next);
+    return judged;
+  }
   if (auto st = store_.apply(groups, next); !st)
     return st;
   state_ = std::move(next);

@@ -3,6 +3,7 @@
 
 #include "perdure/cluster/partition_map.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace perdure::cluster {
@@ -41,6 +42,31 @@ partitions_to_take_over(const std::vector<partition_status>& parts,
     }
     if (best && *best == self)
       out.push_back(s.partition);
+  }
+  return out;
+}
+
+std::vector<bool> standby_partitions(const std::vector<std::string>& owners,
+                                     const std::string& self, std::size_t k) {
+  std::set<std::string> live{self};
+  for (const auto& o : owners)
+    if (!o.empty())
+      live.insert(o);
+  std::vector<bool> out(owners.size(), false);
+  for (std::size_t p = 0; p < owners.size(); ++p) {
+    if (owners[p] == self)
+      continue;
+    auto mine = xxh64(self, static_cast<partition_id>(p));
+    // Ranked before `self`: a higher score, or the same and a smaller id.
+    std::size_t ahead = 0;
+    for (const auto& n : live) {
+      if (n == self || n == owners[p])
+        continue;
+      auto score = xxh64(n, static_cast<partition_id>(p));
+      if (score > mine || (score == mine && n < self))
+        ++ahead;
+    }
+    out[p] = ahead < k;
   }
   return out;
 }

@@ -17,6 +17,8 @@
 //                      take_over_gone_owners, default 1)
 //                      [--suspect-ms N]  (engine_host_options::
 //                      suspect_after, default 2000; 0: no pings)
+//                      [--standbys K]  (node_options::standby_replicas;
+//                      default: every node tails every partition)
 //
 // --probe-log: a thread per partition runs a one-step workflow in that
 // partition every 20 ms while this node has its engine, and appends
@@ -229,7 +231,8 @@ int main(int argc, char** argv) {
                  "--dir D [--callers N] [--fetch-wait-ms N] "
                  "[--session-ms N] [--heartbeat-ms N] [--probe-log FILE] "
                  "[--serve ADDRESS] [--take-over 0|1] "
-                 "[--suspect-ms N] [--log FILE] [--group-debug 0|1]\n",
+                 "[--suspect-ms N] [--log FILE] [--group-debug 0|1] "
+                 "[--standbys K]\n",
                  stderr);
       return 2;
     }
@@ -255,6 +258,8 @@ int main(int argc, char** argv) {
     std::chrono::milliseconds{std::stoll(arg_or(args, "--suspect-ms", "2000"))};
   o.node.topic_configs_wait = {}; // the mock answers no DescribeConfigs
   o.node.store.dir = args["--dir"];
+  if (args.count("--standbys"))
+    o.node.standby_replicas = std::stoul(args["--standbys"]);
   o.node.group_properties = {
     {"session.timeout.ms", arg_or(args, "--session-ms", "3000")},
     {"heartbeat.interval.ms", arg_or(args, "--heartbeat-ms", "1000")}};

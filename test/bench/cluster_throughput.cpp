@@ -9,6 +9,8 @@
 //
 // PERDURE_BENCH_NODES: the node counts, e.g. "1" (default "1,2,3");
 // PERDURE_BENCH_FETCH_WAIT_MS: the nodes' fetch.wait.max.ms (default 1).
+// PERDURE_BENCH_STANDBYS: the nodes' standby_replicas (default: unset,
+// every node tails every partition).
 
 #include "bench.hpp"
 
@@ -60,14 +62,19 @@ bool run_nodes(const bench_options& o, int count, figures& f) {
   if (made != "ok")
     throw std::runtime_error{"mock topic: " + made};
   std::vector<std::unique_ptr<test::subprocess>> nodes;
+  auto standbys = env_or("PERDURE_BENCH_STANDBYS", "");
   for (int i = 0; i < count; ++i) {
     auto id = fmt::format("n{}", i + 1);
+    std::vector<std::string> argv{
+      PERDURE_BENCH_NODE, "--brokers", mock.bootstrap(), "--app", app,
+      "--id", id, "--dir", (o.dir / app / id).string(), "--fetch-wait-ms",
+      env_or("PERDURE_BENCH_FETCH_WAIT_MS", "1")};
+    if (!standbys.empty()) {
+      argv.push_back("--standbys");
+      argv.push_back(standbys);
+    }
     nodes.push_back(std::make_unique<test::subprocess>(
-      std::vector<std::string>{
-        PERDURE_BENCH_NODE, "--brokers", mock.bootstrap(), "--app", app,
-        "--id", id, "--dir", (o.dir / app / id).string(), "--fetch-wait-ms",
-        env_or("PERDURE_BENCH_FETCH_WAIT_MS", "1")},
-      test::subprocess_options{.pipe_stdin = true}));
+      argv, test::subprocess_options{.pipe_stdin = true}));
   }
   // Every partition has its engine somewhere.
   auto deadline = std::chrono::steady_clock::now() + 120s;

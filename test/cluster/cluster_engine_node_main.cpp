@@ -14,6 +14,7 @@
 //       [--serve ADDRESS]   (its door; default 127.0.0.1:0, "none": no
 //                            door, so no take-over: only the group moves
 //                            partitions)
+//       [--standbys K]      (node_options::standby_replicas)
 //       [--feed TOPIC]      (a cluster feed of TOPIC, consumer group
 //                            APP-feed: record (key K, value N) calls
 //                            add(N) on tally actor K, kafka_feed.hpp)
@@ -353,6 +354,8 @@ int main(int argc, char** argv) {
   o.node.store.dir = args["--dir"];
   o.node.group_properties = {{"session.timeout.ms", session},
                              {"heartbeat.interval.ms", heartbeat}};
+  if (args.count("--standbys"))
+    o.node.standby_replicas = std::stoul(args["--standbys"]);
   o.engine.actor_threads = 1;
   o.actor_calls = served_actors<tally>();
   o.engine.stop_timeout = std::chrono::milliseconds{500};

@@ -34,6 +34,9 @@ struct engine_torture_config {
   /// Kafka records produced to the input topic, which every node feeds
   /// into 8 tally actors (cluster_engine_torture_feed.hpp; 0: no feed).
   int records = 0;
+  /// node_options::standby_replicas of every node (-1: every node tails
+  /// every partition, the default).
+  int standbys = -1;
 };
 
 /// What a run did and found (printed by report_engine_torture).

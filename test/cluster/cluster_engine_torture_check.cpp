@@ -103,12 +103,14 @@ engine_torture_config parse_engine_torture(int argc, char** argv) {
       c.actors = static_cast<int>(v);
     else if (k == "--records")
       c.records = static_cast<int>(v);
+    else if (k == "--standbys")
+      c.standbys = static_cast<int>(v);
     else
       throw std::invalid_argument{"unknown option " + k};
   }
   if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1
       || c.broker_stops < 0 || c.leader_moves < 0 || c.actors < 0
-      || c.records < 0)
+      || c.records < 0 || c.standbys < -1)
     throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
                                 "--pauses >= 0, --workflows >= 1, "
                                 "--broker-stops >= 0, --leader-moves >= 0, "

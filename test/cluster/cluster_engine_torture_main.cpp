@@ -23,7 +23,7 @@
 //       [--workflows W] [--seed X] [--session-timeout-ms MS]
 //       [--broker-stops B] [--leader-moves L] [--grow 0|1] [--actors A]
 //       [--records R]  (Kafka records fed into actors by every node,
-//                      cluster_engine_torture_feed.hpp)
+//                      cluster_engine_torture_feed.hpp) [--standbys K]
 
 #include "cluster_engine_torture.hpp"
 #include "cluster_engine_torture_actors.hpp"
@@ -80,7 +80,7 @@ class driver {
     }
     nodes_ = std::make_unique<test::engine_nodes>(test::node_launch{
       PERDURE_CLUSTER_ENGINE_NODE, mock_->bootstrap(), app_, dir_.path(),
-      effects_, c_.session_ms, feed_ ? feed_topic_ : std::string{}});
+      effects_, c_.session_ms, feed_ ? feed_topic_ : "", c_.standbys});
     for (int i = 0; i < c_.nodes; ++i)
       nodes_->add();
   }

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cluster_engine_torture_nodes.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -16,6 +20,22 @@ using clock_type = std::chrono::steady_clock;
 bool actor_answer(const std::string& line) {
   return line.rfind("aok ", 0) == 0 || line.rfind("aerr ", 0) == 0
          || line == "acalled";
+}
+
+// A node that did not answer in time: what it said meanwhile, and every
+// thread's stack when gdb is installed (the hang's evidence).
+void report_silence(const node_slot& n, const std::vector<std::string>& got) {
+  std::fprintf(stderr, "torture: node %s (pid %d) answered %zu lines%s%s\n",
+               n.id.c_str(), n.proc->pid(), got.size(),
+               got.empty() ? "" : ", the last: ",
+               got.empty() ? "" : got.back().c_str());
+  if (::access("/usr/bin/gdb", X_OK) != 0)
+    return;
+  auto cmd = "/usr/bin/gdb -batch -p " + std::to_string(n.proc->pid())
+             + " -ex 'thread apply all bt 25' 1>&2 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0)
+    std::fprintf(stderr, "torture: gdb could not read node %s\n",
+                 n.id.c_str());
 }
 
 } // namespace
@@ -38,6 +58,10 @@ void engine_nodes::start(std::size_t i) {
     launch_.effects.string(), "--session-timeout-ms",
     std::to_string(launch_.session_ms), "--heartbeat-ms",
     std::to_string(std::max(launch_.session_ms / 3, 50))};
+  if (launch_.standbys >= 0) {
+    argv.push_back("--standbys");
+    argv.push_back(std::to_string(launch_.standbys));
+  }
   if (!launch_.feed_topic.empty()) {
     argv.push_back("--feed");
     argv.push_back(launch_.feed_topic);
@@ -86,6 +110,7 @@ std::vector<std::string> engine_nodes::answer(node_slot& n,
     if (line.rfind(last, 0) == 0)
       return lines;
   }
+  report_silence(n, lines);
   throw std::runtime_error{"node " + n.id + " did not answer '" + command
                            + "'"};
 }

@@ -36,6 +36,7 @@ struct node_launch {
   std::filesystem::path effects; ///< the shared effects file
   int session_ms = 3000;
   std::string feed_topic = {}; ///< each node's --feed (empty: none)
+  int standbys = -1; ///< each node's --standbys (-1: every node tails all)
 };
 
 class engine_nodes {

@@ -6,6 +6,8 @@
 //   perdure-cluster-node --brokers B --app A --id ID --dir D
 //                        [--session-timeout-ms N] [--heartbeat-ms N]
 //                        [--fetch-wait-ms N] [--max-poll-ms N]
+//                        [--standbys K]  (node_options::standby_replicas;
+//                                         default: every node tails all)
 //
 // Prints "ready INCARNATION PARTITIONS" once started, "lead P EPOCH" when
 // it starts leading partition P and "nolead P" when it stops. Commands:
@@ -13,7 +15,10 @@
 //                        OFFSET), "failed P PAYLOAD CODE" (never applied)
 //                        or "unknown P PAYLOAD" (released first: fate
 //                        unknown)
-//   applied           -> "applied N0 N1 ..." (each partition's next offset)
+//   applied           -> "tailing T0 T1 ..." (1: this node applies the
+//                        partition's records, 0: it reads only its claims;
+//                        --standbys), then "applied N0 N1 ..." (each
+//                        partition's next offset)
 //   quit              -> stops cleanly (leaves the group), "bye", exit 0
 // End of input quits too.
 
@@ -46,7 +51,7 @@ void say(const std::string& line) {
 int usage() {
   std::fputs("usage: perdure-cluster-node --brokers B --app A --id ID "
              "--dir D [--session-timeout-ms N] [--heartbeat-ms N] "
-             "[--fetch-wait-ms N] [--max-poll-ms N]\n",
+             "[--fetch-wait-ms N] [--max-poll-ms N] [--standbys K]\n",
              stderr);
   return 2;
 }
@@ -68,11 +73,13 @@ int main(int argc, char** argv) {
   std::string brokers, app, id, dir;
   std::string session = "3000", heartbeat = "1000", fetch_wait = "5";
   std::string max_poll = "0"; // 0: the node's max.poll.interval.ms
+  std::string standbys = "all";
   const std::map<std::string, std::string*> flags{
     {"--brokers", &brokers},           {"--app", &app},
     {"--id", &id},                     {"--dir", &dir},
     {"--session-timeout-ms", &session}, {"--heartbeat-ms", &heartbeat},
-    {"--fetch-wait-ms", &fetch_wait},  {"--max-poll-ms", &max_poll}};
+    {"--fetch-wait-ms", &fetch_wait},  {"--max-poll-ms", &max_poll},
+    {"--standbys", &standbys}};
   for (int i = 1; i + 1 < argc; i += 2) {
     auto f = flags.find(argv[i]);
     if (f == flags.end())
@@ -98,6 +105,8 @@ int main(int argc, char** argv) {
   o.store.dir = dir;
   o.group_properties = {{"session.timeout.ms", session},
                         {"heartbeat.interval.ms", heartbeat}};
+  if (standbys != "all")
+    o.standby_replicas = std::stoul(standbys);
   if (max_poll != "0")
     o.group_properties["max.poll.interval.ms"] = max_poll;
   // PERDURE_NODE_DEBUG=cgrp,...: librdkafka debug contexts of the group.
@@ -132,9 +141,12 @@ int main(int argc, char** argv) {
     if (cmd == "quit")
       break;
     if (cmd == "applied") {
-      std::string text = "applied";
-      for (auto& s : n.partitions())
+      std::string tailing = "tailing", text = "applied";
+      for (auto& s : n.partitions()) {
+        tailing += s.tailing ? " 1" : " 0";
         text += " " + std::to_string(s.next);
+      }
+      say(tailing);
       say(text);
       continue;
     }

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace perdure::torture {
 
 namespace {
@@ -129,14 +131,15 @@ result<store_view> read_store(const std::filesystem::path& dir) {
   return v;
 }
 
-void check_store(const std::filesystem::path& dir, int p, log_offset caught,
-                 const applied_list& applied,
-                 std::vector<std::string>& problems) {
+// Checks one store; returns where it resumes (-1: unreadable).
+log_offset check_store(const std::filesystem::path& dir, int p,
+                       log_offset caught, const applied_list& applied,
+                       std::vector<std::string>& problems) {
   auto where = fmt::format("store {}", dir.string());
   auto v = read_store(dir);
   if (!v) {
     problems.push_back(fmt::format("{}: {}", where, v.error().to_string()));
-    return;
+    return -1;
   }
   if (v->state.next < caught)
     problems.push_back(fmt::format("{}: resumes at {}, the log was at {} "
@@ -147,7 +150,7 @@ void check_store(const std::filesystem::path& dir, int p, log_offset caught,
     if (off < v->state.next)
       expected.push_back(payload);
   if (v->payloads == expected)
-    return;
+    return v->state.next;
   std::size_t i = 0;
   while (i < expected.size() && i < v->payloads.size()
          && expected[i] == v->payloads[i])
@@ -158,9 +161,42 @@ void check_store(const std::filesystem::path& dir, int p, log_offset caught,
       where, p, v->payloads.size(), expected.size(), v->state.next, i,
       i < v->payloads.size() ? v->payloads[i] : "-",
       i < expected.size() ? expected[i] : "-"));
+  return v->state.next;
 }
 
 } // namespace
+
+std::vector<std::size_t>
+caught_up_to(const std::vector<log_offset>& ends,
+             const std::vector<node_answers>& nodes, std::size_t tailed_by,
+             std::vector<std::vector<log_offset>>& caught) {
+  std::vector<std::size_t> again;
+  std::vector<std::size_t> tails(ends.size(), 0);
+  caught.assign(nodes.size(), std::vector<log_offset>(ends.size(), 0));
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    auto& n = nodes[i];
+    bool there = n.applied.size() == ends.size()
+                 && n.tailing.size() == ends.size();
+    for (std::size_t p = 0; there && p < ends.size(); ++p) {
+      if (!n.tailing[p])
+        continue;
+      ++tails[p];
+      caught[i][p] = ends[p];
+      there = n.applied[p] >= ends[p];
+    }
+    if (!there)
+      again.push_back(i);
+  }
+  if (!again.empty())
+    return again;
+  for (auto t : tails)
+    if (t < tailed_by) { // a view not settled yet: ask everyone again
+      for (std::size_t i = 0; i < nodes.size(); ++i)
+        again.push_back(i);
+      break;
+    }
+  return again;
+}
 
 std::vector<log_offset> end_offsets(const std::string& brokers,
                                     const std::string& app) {
@@ -180,8 +216,9 @@ std::vector<log_offset> end_offsets(const std::string& brokers,
 std::vector<std::string>
 check_cluster(const std::string& brokers, const std::string& app,
               const std::vector<std::filesystem::path>& node_dirs,
-              const std::vector<log_offset>& caught_up,
-              const answer_book& book, log_figures& figures) {
+              const std::vector<std::vector<log_offset>>& caught_up,
+              std::size_t tailed_by, const answer_book& book,
+              log_figures& figures) {
   std::vector<std::string> problems;
   auto log = open_log(brokers, app);
   if (!log)
@@ -203,14 +240,29 @@ check_cluster(const std::string& brokers, const std::string& app,
     for (auto& [off, payload] : applied)
       if (!applied_at.emplace(payload, std::pair{int{p}, off}).second)
         problems.push_back(fmt::format("payload {} applied twice", payload));
-    auto caught = p < static_cast<std::int32_t>(caught_up.size())
-                      ? caught_up[static_cast<std::size_t>(p)]
-                      : *end;
-    for (auto& dir : node_dirs)
-      check_store(cluster::partition_dir(dir,
-                                         static_cast<cluster::partition_id>(
-                                             p)),
-                  p, caught, applied, problems);
+    // The end the driver saw (caught_up holds it where a node tails p).
+    log_offset seen = 0;
+    for (auto& c : caught_up)
+      if (static_cast<std::size_t>(p) < c.size())
+        seen = std::max(seen, c[static_cast<std::size_t>(p)]);
+    std::size_t at_end = 0;
+    for (std::size_t i = 0; i < node_dirs.size(); ++i) {
+      auto caught = i < caught_up.size()
+                            && static_cast<std::size_t>(p) < caught_up[i].size()
+                        ? caught_up[i][static_cast<std::size_t>(p)]
+                        : *end;
+      auto dir = cluster::partition_dir(
+        node_dirs[i], static_cast<cluster::partition_id>(p));
+      if (check_store(dir, p, caught, applied, problems) >= seen)
+        ++at_end;
+      else
+        ++figures.stores_behind;
+    }
+    if (at_end < tailed_by)
+      problems.push_back(fmt::format("partition {}: {} stores reached "
+                                     "offset {}, {} should have (owner and "
+                                     "standbys)",
+                                     p, at_end, seen, tailed_by));
   }
   for (auto& [payload, at] : book.acked) {
     auto it = applied_at.find(payload);

@@ -14,6 +14,8 @@
 //   perdure-cluster-torture [--nodes N] [--kills K] [--pauses S]
 //                           [--seed X] [--session-timeout-ms MS]
 //                           [--heartbeat-ms MS] [--max-poll-ms MS]
+//                           [--standbys K]  (K standbys per partition:
+//                              only the owner and they must catch up)
 
 #include "splitmix.hpp"
 #include "cluster_torture.hpp"
@@ -59,6 +61,7 @@ struct config {
   int max_poll_ms = 0;  // 0: the node's default
   int partitions = 4;
   int in_flight = 3; // per partition
+  int standbys = -1; // -1: every node tails every partition
 };
 
 struct node_slot {
@@ -72,6 +75,7 @@ struct node_slot {
   std::map<int, log_offset> leads;          // partition -> epoch
   std::map<std::string, int> in_flight;     // payload -> partition
   std::vector<log_offset> applied;          // last "applied" answer
+  std::vector<bool> tailing;                // the "tailing" before it
 };
 
 class driver {
@@ -131,7 +135,8 @@ class driver {
         std::to_string(c_.heartbeat_ms > 0 ? c_.heartbeat_ms
                                            : std::max(c_.session_ms / 3,
                                                       50)),
-        "--max-poll-ms", std::to_string(c_.max_poll_ms)},
+        "--max-poll-ms", std::to_string(c_.max_poll_ms), "--standbys",
+        c_.standbys < 0 ? std::string{"all"} : std::to_string(c_.standbys)},
       test::subprocess_options{.pipe_stdin = true});
     n.alive = true;
     n.paused = false;
@@ -167,6 +172,10 @@ class driver {
     } else if (word == "unknown" && in >> p >> payload) {
       n.in_flight.erase(payload);
       book_.unknown.insert(payload);
+    } else if (word == "tailing") {
+      n.tailing.clear();
+      while (in >> value)
+        n.tailing.push_back(value == 1);
     } else if (word == "applied") {
       n.applied.clear();
       while (in >> value)
@@ -340,25 +349,14 @@ class driver {
     auto ends = end_offsets(mock_->bootstrap(), app_);
     if (ends.size() != static_cast<std::size_t>(c_.partitions))
       throw std::runtime_error{"cannot read the log's end offsets"};
-    // Every node catches up to the end seen now.
+    // Every node that tails a partition catches up to the end seen now,
+    // and each partition is tailed by its owner and its standbys at least.
     for (auto& n : nodes_) {
       n.applied.clear();
       n.proc->send_line("applied");
     }
-    until([&] {
-      bool all = true;
-      for (auto& n : nodes_) {
-        if (n.applied.size() != ends.size())
-          all = false;
-        else if (!std::equal(ends.begin(), ends.end(), n.applied.begin(),
-                             [](auto e, auto a) { return a >= e; })) {
-          all = false;
-          n.applied.clear();
-          n.proc->send_line("applied");
-        }
-      }
-      return all;
-    }, "every node caught up");
+    std::vector<std::vector<log_offset>> caught(nodes_.size());
+    until([&] { return caught_up(ends, caught); }, "every node caught up");
     for (auto& n : nodes_) {
       n.proc->send_line("quit");
       auto code = n.proc->wait_for(120s).value_or(-1000);
@@ -371,12 +369,36 @@ class driver {
     for (auto& n : nodes_)
       dirs.push_back(n.dir);
     log_figures f;
-    auto problems = check_cluster(mock_->bootstrap(), app_, dirs, ends,
-                                  book_, f);
+    auto problems = check_cluster(mock_->bootstrap(), app_, dirs, caught,
+                                  tailed_by(), book_, f);
     report(f);
     for (auto& p : problems)
       std::fprintf(stderr, "PROBLEM: %s\n", p.c_str());
     return problems.empty() ? 0 : 1;
+  }
+
+  // How many nodes tail each partition at the end: its owner and its
+  // standbys (every node without --standbys).
+  std::size_t tailed_by() const {
+    auto n = nodes_.size();
+    return c_.standbys < 0
+               ? n
+               : std::min(n, static_cast<std::size_t>(c_.standbys) + 1);
+  }
+
+  // Whether the nodes that tail each partition reached `ends` there
+  // (caught_up_to in cluster_torture_check.cpp); asks the others again.
+  bool caught_up(const std::vector<log_offset>& ends,
+                 std::vector<std::vector<log_offset>>& caught) {
+    std::vector<node_answers> answers;
+    for (auto& n : nodes_)
+      answers.push_back({n.tailing, n.applied});
+    auto again = caught_up_to(ends, answers, tailed_by(), caught);
+    for (auto i : again) {
+      nodes_[i].applied.clear();
+      nodes_[i].proc->send_line("applied");
+    }
+    return again.empty();
   }
 
   void report(const log_figures& f) {
@@ -394,7 +416,8 @@ class driver {
                 "groups: %zu acknowledged, %zu failed, %zu unknown; "
                 "zombie submissions %zu (%zu refused); log: %llu records, "
                 "%llu claims, %llu effective, %llu fenced, %llu foreign, "
-                "%llu duplicate; failover median %.2f s, slowest %.2f s "
+                "%llu duplicate; stores behind (no standby) %llu; "
+                "failover median %.2f s, slowest %.2f s "
                 "(session.timeout.ms %d)\n",
                 static_cast<unsigned long long>(c_.seed), c_.nodes, kills_,
                 mid_work_, pauses_, book_.acked.size(), book_.failed.size(),
@@ -404,7 +427,9 @@ class driver {
                 static_cast<unsigned long long>(f.effective),
                 static_cast<unsigned long long>(f.fenced),
                 static_cast<unsigned long long>(f.foreign),
-                static_cast<unsigned long long>(f.duplicate), median, worst,
+                static_cast<unsigned long long>(f.duplicate),
+                static_cast<unsigned long long>(f.stores_behind), median,
+                worst,
                 c_.session_ms);
     std::fflush(stdout);
   }
@@ -435,7 +460,7 @@ class driver {
 int usage() {
   std::fputs("usage: perdure-cluster-torture [--nodes 2..3] [--kills K] "
              "[--pauses S] [--seed X] [--session-timeout-ms MS] "
-             "[--heartbeat-ms MS] [--max-poll-ms MS]\n",
+             "[--heartbeat-ms MS] [--max-poll-ms MS] [--standbys K]\n",
              stderr);
   return 2;
 }
@@ -461,6 +486,8 @@ int main(int argc, char** argv) {
       c.heartbeat_ms = static_cast<int>(v);
     else if (k == "--max-poll-ms" && v >= 0)
       c.max_poll_ms = static_cast<int>(v);
+    else if (k == "--standbys" && v >= 0 && v <= 8)
+      c.standbys = static_cast<int>(v);
     else
       return usage();
   }

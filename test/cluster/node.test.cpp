@@ -227,3 +227,57 @@ TEST_CASE("a node reports a claim not read back within claim_warn, once") {
   }
   CHECK(slow_claims == 1);
 }
+
+TEST_CASE("a node that is no standby reads only the claims, and replays "
+          "what it skipped before it claims") {
+  auto mock = start_mock("standby", 2);
+  temp_dir dir;
+  auto options = [&](const std::string& id) {
+    auto o = node_options_for(*mock, "standby", dir / id, id);
+    o.standby_replicas = 0; // the owner alone applies a partition
+    return o;
+  };
+  auto a = node::start(options("a"));
+  REQUIRE(a);
+  REQUIRE(wait_until([&] { return leads_all(**a); }, 60s));
+  auto b = node::start(options("b"));
+  REQUIRE(b);
+  // The group gives b one partition; a keeps the other.
+  partition_id kept = 0;
+  REQUIRE(wait_until([&] {
+    auto pb = (*b)->partitions();
+    for (auto& s : pb)
+      if (s.role == owner_role::leader) {
+        kept = s.partition == 0 ? 1 : 0;
+        return pb[kept].owner.node == "a";
+      }
+    return false;
+  }, 60s));
+  auto at = submit_wait(**a, kept, group("kept by a"));
+  REQUIRE(at);
+  // b follows who owns `kept` (its view names a and a's door) but does
+  // not apply it: its store stays where it was.
+  REQUIRE(wait_until([&] {
+    auto s = (*b)->partitions()[kept];
+    return !s.tailing && s.owner.node == "a" && s.log_end
+           && *s.log_end > *at;
+  }, 60s));
+  auto skipped = (*b)->partitions()[kept];
+  CHECK(skipped.next <= *at);
+  CHECK(skipped.role == owner_role::follower);
+  CHECK((*a)->partitions()[kept].tailing);
+  // a stops: b is assigned `kept`, replays it, claims and leads; its
+  // store then holds what a wrote.
+  (*a)->stop();
+  REQUIRE(wait_until([&] { return leads_all(**b); }, 60s));
+  auto now = (*b)->partitions()[kept];
+  CHECK(now.tailing);
+  CHECK(now.next > *at);
+  auto held = (*b)->store(kept)->read("s");
+  REQUIRE(held);
+  bool found = false;
+  for (auto& r : *held)
+    found = found || r.payload == "kept by a";
+  CHECK(found);
+  (*b)->stop();
+}

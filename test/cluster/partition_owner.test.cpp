@@ -397,3 +397,54 @@ TEST_CASE("a take-over claims only over the epoch it was asked to replace") {
   CHECK(a.owner.role() == owner_role::leader);
   CHECK(a.owner.counters().claims_dropped == 0);
 }
+
+TEST_CASE("a follower that is no standby skips applying, and a claim "
+          "replays what it skipped first") {
+  memory_log log{1};
+  node a{log, "a"}, b{log, "b"};
+  b.owner.claim();
+  drive(log, b.owner, a.owner);
+  REQUIRE(b.owner.role() == owner_role::leader); // epoch 0
+  a.owner.set_standby(false);
+  // a claims, but lets go before its claim is read back: the claim lands
+  // (offset 1) while a only follows, then b claims again (offset 2).
+  a.owner.claim();
+  REQUIRE(a.owner.poll(0ms));
+  REQUIRE(a.owner.role() == owner_role::claiming);
+  a.owner.release();
+  drive(log, b.owner, a.owner);
+  CHECK(b.owner.role() == owner_role::follower); // fenced by a's claim
+  b.owner.claim();
+  drive(log, b.owner, a.owner);
+  REQUIRE(b.owner.role() == owner_role::leader);
+  REQUIRE(b.owner.epoch() == 2);
+  outcome o1, o2;
+  b.owner.submit("b1", into(o1));
+  b.owner.submit("b2", into(o2));
+  drive(log, b.owner, a.owner);
+  REQUIRE(o1);
+  REQUIRE(*o1);
+  REQUIRE(o2);
+  REQUIRE(*o2);
+  // a read every record (it knows b owns the partition) but applied none
+  // since it stopped being a standby.
+  CHECK_FALSE(a.owner.tailing());
+  CHECK(a.owner.view().owner == b.owner.state().owner);
+  CHECK(a.owner.view().epoch == 2);
+  CHECK(a.owner.view().next == b.owner.state().next);
+  CHECK(a.owner.state().next < 2);
+  CHECK(applied(a.store, "b1") == 0);
+  // Asked to claim, a applies what it skipped; its own old claim (offset
+  // 1), read again, does not make it lead (b's claim came after it).
+  a.owner.claim();
+  drive(log, b.owner, a.owner);
+  CHECK(a.owner.tailing());
+  CHECK(a.owner.role() == owner_role::leader);
+  CHECK(a.owner.epoch() == 5);
+  CHECK(b.owner.role() == owner_role::follower);
+  CHECK(a.owner.counters().led == 1);
+  CHECK(applied(a.store, "b1") == 1);
+  CHECK(applied(a.store, "b2") == 1);
+  CHECK(a.store.load()->next == b.store.load()->next);
+  CHECK(a.store.applied().size() == b.store.applied().size());
+}

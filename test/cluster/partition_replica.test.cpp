@@ -168,3 +168,80 @@ TEST_CASE("a read error is returned and the resume point kept") {
   CHECK(out.error() == errc::closed);
   CHECK(r.state().next == 0);
 }
+
+TEST_CASE("a replica that does not apply follows the claims and leaves "
+          "the store alone") {
+  memory_log log{1};
+  put(log, claim_entry{a, "a:1"});      // 0
+  put(log, group_entry{0, a, 1, "a1"}); // 1
+  memory_replica_store store;
+  partition_replica r{log, store};
+  REQUIRE(r.open());
+  REQUIRE(r.poll(0ms)->size() == 2); // applied
+  r.set_applying(false);
+  CHECK_FALSE(r.applying());
+  put(log, claim_entry{b, "b:1"});      // 2
+  put(log, group_entry{2, b, 1, "b1"}); // 3
+  put(log, group_entry{0, a, 2, "a2"}); // 4 zombie
+  auto judged = r.poll(0ms);
+  REQUIRE(judged);
+  REQUIRE(judged->size() == 3);
+  CHECK((*judged)[0].kind == entry_kind::claim);
+  CHECK((*judged)[1].decision == verdict::effective);
+  CHECK((*judged)[2].decision == verdict::fenced);
+  for (auto& j : *judged)
+    CHECK_FALSE(j.replayed);
+  // The store and state() stay where applying stopped; view() moved on.
+  CHECK(applied_bytes(store) == strings{"a1"});
+  CHECK(r.state().next == 2);
+  CHECK(r.state().owner == a);
+  CHECK(r.view().next == 5);
+  CHECK(r.view().epoch == 2);
+  CHECK(r.view().owner == b);
+  CHECK(r.view().owner_endpoint == "b:1");
+  CHECK(store.load()->next == 2);
+  CHECK(r.poll(0ms)->empty()); // nothing new past the view
+}
+
+TEST_CASE("applying again replays what was only read: the store ends as "
+          "a replica's that applied all along") {
+  memory_log log{1};
+  memory_replica_store skipping_store, full_store;
+  partition_replica skipping{log, skipping_store}, full{log, full_store};
+  REQUIRE(skipping.open());
+  REQUIRE(full.open());
+  put(log, claim_entry{a});             // 0
+  put(log, group_entry{0, a, 1, "a1"}); // 1
+  REQUIRE(skipping.poll(0ms));
+  skipping.set_applying(false);
+  put(log, group_entry{0, a, 2, "a2"}); // 2
+  put(log, claim_entry{b});             // 3
+  put(log, group_entry{3, b, 1, "b1"}); // 4
+  REQUIRE(skipping.poll(0ms)->size() == 3);
+  skipping.set_applying(true);
+  put(log, group_entry{3, b, 2, "b2"}); // 5
+  // Two records a poll: the replay spans polls, each marked by offset.
+  std::vector<judged_record> replayed;
+  for (int i = 0; i < 10; ++i) {
+    auto j = skipping.poll(0ms, 2);
+    REQUIRE(j);
+    if (j->empty())
+      break;
+    replayed.insert(replayed.end(), j->begin(), j->end());
+    // The view never goes back while the store catches up.
+    CHECK(skipping.view().next == std::max<log_offset>(5, skipping.state().next));
+    CHECK(skipping.view().owner == b);
+  }
+  REQUIRE(replayed.size() == 4);
+  CHECK(replayed[0].offset == 2);
+  CHECK(replayed[0].replayed);
+  CHECK(replayed[1].replayed);
+  CHECK(replayed[2].replayed);
+  CHECK(replayed[3].offset == 5);
+  CHECK_FALSE(replayed[3].replayed);
+  REQUIRE(full.poll(0ms));
+  CHECK(applied_bytes(skipping_store) == applied_bytes(full_store));
+  CHECK(applied_bytes(full_store) == strings{"a1", "a2", "b1", "b2"});
+  CHECK(skipping.state() == full.state());
+  CHECK(skipping.view() == full.state());
+}

@@ -85,3 +85,65 @@ TEST_CASE("a restarted node does not take over from its dead incarnation") {
   auto to_c = partitions_to_take_over(parts, "c", "127.0.0.1:a");
   CHECK(to_b.size() + to_c.size() == 4);
 }
+
+TEST_CASE("each partition has k standbys, and a gone owner's successor is "
+          "its first") {
+  // 5 nodes own 40 partitions (node i owns p with p % 5 == i).
+  const std::vector<std::string> nodes{"a", "b", "c", "d", "e"};
+  std::vector<std::string> owners;
+  std::vector<partition_status> parts;
+  for (partition_id p = 0; p < 40; ++p) {
+    owners.push_back(nodes[p % 5]);
+    parts.push_back(owned(p, nodes[p % 5], "e:" + nodes[p % 5]));
+  }
+  for (std::size_t k : {0u, 1u, 2u, 4u, 9u}) {
+    CAPTURE(k);
+    std::vector<std::size_t> count(owners.size(), 0);
+    std::vector<std::size_t> load(nodes.size(), 0);
+    for (std::size_t n = 0; n < nodes.size(); ++n) {
+      auto mine = standby_partitions(owners, nodes[n], k);
+      REQUIRE(mine.size() == owners.size());
+      for (std::size_t p = 0; p < owners.size(); ++p)
+        if (mine[p]) {
+          CHECK(owners[p] != nodes[n]); // an owner is no standby of its own
+          ++count[p];
+          ++load[n];
+        }
+    }
+    for (auto c : count)
+      CHECK(c == std::min<std::size_t>(k, nodes.size() - 1));
+    if (k == 1) // spread: every node stands by for some partitions
+      for (auto l : load)
+        CHECK(l > 0);
+  }
+  // k = 1: when a's process is gone, every partition of a goes to the node
+  // that was its standby, whichever survivor computes it.
+  for (const auto& self : {"b", "c", "d", "e"}) {
+    auto standby = standby_partitions(owners, self, 1);
+    auto taken = partitions_to_take_over(parts, self, "e:a");
+    std::set<partition_id> expected;
+    for (std::size_t p = 0; p < owners.size(); ++p)
+      if (owners[p] == "a" && standby[p])
+        expected.insert(static_cast<partition_id>(p));
+    CHECK(std::set<partition_id>(taken.begin(), taken.end()) == expected);
+  }
+}
+
+TEST_CASE("a node that owns nothing counts itself: it may stand by too") {
+  const std::vector<std::string> owners{"a", "b", "", "a"};
+  auto ranks_of = [&](const std::string& self) {
+    return standby_partitions(owners, self, 1);
+  };
+  // With every node's own view, each partition has a standby, perhaps two
+  // (the idle node "z" sees itself, the others do not see it).
+  for (std::size_t p = 0; p < owners.size(); ++p) {
+    std::size_t n = 0;
+    for (const auto& self : {"a", "b", "z"})
+      n += ranks_of(self)[p] ? 1 : 0;
+    CHECK(n >= 1);
+    CHECK(n <= 2);
+  }
+  // Everyone, with as many standbys as nodes.
+  for (auto t : standby_partitions(owners, "z", 3))
+    CHECK(t);
+}

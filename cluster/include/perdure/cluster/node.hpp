@@ -6,7 +6,8 @@
 // membership that decides which partitions this node should own. The
 // group only assigns: the node claims what it is assigned and releases
 // what is revoked, and the log's claim records decide who owns (fencing.hpp).
-// Partitions not assigned are tailed as standbys into their own stores.
+// Partitions not assigned are tailed as standbys into their own stores
+// (every node, or node_options::standby_replicas of them).
 // One poll thread per node serves the group, the submissions and every
 // owner in turn, so acks, reads and applies of a partition stay on it.
 
@@ -54,6 +55,12 @@ struct partition_status {
   std::optional<log_offset> log_end;
   /// Groups submitted here and not yet decided.
   std::size_t pending = 0;
+  /// Whether this node applies the partition's records into its store: it
+  /// leads, claims or catches up, or it is one of the partition's
+  /// standbys (node_options::standby_replicas). Not tailing, it reads only
+  /// the claims (epoch, owner and endpoint above stay current) and `next`
+  /// stays where applying stopped.
+  bool tailing = true;
 };
 
 /// What a node did since it started (for metrics), summed over its
@@ -107,6 +114,18 @@ struct node_options {
   /// of it); 0: not asked, only the partitions and replication (metadata)
   /// are checked.
   std::chrono::milliseconds topic_configs_wait{5000};
+  /// How many nodes besides its owner keep each partition's store at the
+  /// log's end (standbys), so that a failover claim costs no replay. The
+  /// standbys of a partition are the nodes ranked first for it by the
+  /// rendezvous hashing that picks a gone owner's successor
+  /// (standby_partitions in takeover.hpp), among the nodes that own a
+  /// partition: that successor is the first standby. A node that is no
+  /// standby of a partition reads only its claims (who owns it, where)
+  /// and applies what it skipped when it is asked to claim: a catch-up
+  /// that replays the records since it stopped applying. nullopt: every
+  /// node applies every partition (a failover never replays; every node
+  /// spends the CPU and disk of every partition's writes).
+  std::optional<std::size_t> standby_replicas;
   /// Records read per partition and poll.
   std::size_t read_batch = 512;
   /// How long the poll thread sleeps when a round found nothing to do (a

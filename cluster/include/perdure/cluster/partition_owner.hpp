@@ -136,6 +136,27 @@ class partition_owner {
     return replica_.state();
   }
 
+  /// The fencing rule's state after the newest record read, applied or
+  /// not (partition_replica::view): who owns the partition as far as this
+  /// node read, even where it does not apply.
+  const fence_state& view() const noexcept {
+    return replica_.view();
+  }
+
+  /// Whether this node is to keep the partition's store at the log's end
+  /// while it follows (a standby: a failover claim then costs no replay).
+  /// Not a standby, a follower reads only who owns the partition; asked
+  /// to claim, it first applies what it skipped. Default: a standby.
+  void set_standby(bool on) noexcept {
+    standby_ = on;
+  }
+
+  /// Whether the last poll applied what it read (the store follows the
+  /// log): a standby, or any role but follower.
+  bool tailing() const noexcept {
+    return replica_.applying();
+  }
+
   /// The counters so far.
   const owner_counters& counters() const noexcept {
     return counters_;
@@ -169,6 +190,7 @@ class partition_owner {
   partition_replica replica_;
   std::shared_ptr<inbox> inbox_;
   owner_role role_ = owner_role::follower;
+  bool standby_ = true;
   bool wanted_ = false;
   log_offset catch_up_to_ = -1;
   // claim(over): the epoch the claim replaces (none: unconditional).

@@ -82,6 +82,10 @@ struct judged_record {
   /// The state right after this record (epoch and owner in force).
   log_offset epoch_after = no_epoch;
   node_identity owner_after;
+  /// Judged once already while the replica only read (set_applying):
+  /// read again now to be applied. Its effect on the rule's state is the
+  /// same; a reader that acted on it then does not act again.
+  bool replayed = false;
 };
 
 /// Reads one partition's log into a replica_store. Not thread-safe: one
@@ -101,19 +105,42 @@ class partition_replica {
   /// replica there: the records before it are applied and returned, and the
   /// next poll returns the decode error (corruption, unsupported) without
   /// skipping it. Errors: those of read() and apply(); after an error the
-  /// resume point is unchanged. @pre open() succeeded.
+  /// resume point is unchanged. Not applying (set_applying): reads on
+  /// from view().next instead, judges into view() only, and the store is
+  /// not touched. @pre open() succeeded.
   result<std::vector<judged_record>> poll(std::chrono::milliseconds wait,
                                           std::size_t max = 512);
 
-  /// The rule's state at the resume point.
+  /// Whether poll() applies what it reads (the default) or only judges it
+  /// (a node that is no standby of the partition: it follows the claims,
+  /// who owns the partition and where, without the cost of applying every
+  /// group). Applying again, poll() reads again from the store's resume
+  /// point; the records judged meanwhile come back `replayed`.
+  void set_applying(bool on) noexcept {
+    applying_ = on;
+  }
+  bool applying() const noexcept {
+    return applying_;
+  }
+
+  /// The rule's state at the resume point (what the store holds).
   const fence_state& state() const noexcept {
     return state_;
+  }
+
+  /// The rule's state after the newest record judged, applied or not:
+  /// state() unless records were judged past it without being applied.
+  const fence_state& view() const noexcept {
+    return ahead_.next > state_.next ? ahead_ : state_;
   }
 
  private:
   partition_log& log_;
   replica_store& store_;
   fence_state state_;
+  // Past state_ when records were judged without being applied.
+  fence_state ahead_;
+  bool applying_ = true;
 };
 
 } // namespace perdure::cluster

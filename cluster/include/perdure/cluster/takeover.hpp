@@ -33,4 +33,15 @@ std::vector<partition_id>
 partitions_to_take_over(const std::vector<partition_status>& parts,
                         const std::string& self, std::string_view gone_endpoint);
 
+/// Per partition, whether `self` is one of its `k` standbys: the `k` nodes
+/// ranked first by the hashing above (highest xxh64(node id, seed =
+/// partition), then the smaller id) among `self` and the nodes named in
+/// `owners`, the partition's own owner left out. `owners[p]` is the node
+/// id of partition p's owner ("" before any claim). The successor
+/// partitions_to_take_over picks when an owner's process is gone is the
+/// partition's first standby, so its claim needs no replay. Nodes with
+/// different views at worst both tail a partition.
+std::vector<bool> standby_partitions(const std::vector<std::string>& owners,
+                                     const std::string& self, std::size_t k);
+
 } // namespace perdure::cluster
