@@ -40,7 +40,8 @@
 // rebalance. PERDURE_BENCH_TAKEOVER=0: the group alone moves partitions
 // (doors kept); PERDURE_BENCH_DOOR=0: no doors (and so no take-over);
 // PERDURE_BENCH_SUSPECT_MS: engine_host_options::suspect_after (2000; 0:
-// a paused node is noticed by the group only).
+// a paused node is noticed by the group only); PERDURE_BENCH_STANDBYS:
+// the nodes' standby_replicas (unset: every node tails every partition).
 // Each node logs to NODE.log in the run's directory; a round that misses
 // its deadline prints the last PERDURE_BENCH_LOG_TAIL lines (25) of each;
 // PERDURE_BENCH_GROUP_DEBUG=1 adds librdkafka's group debugging to them.
@@ -126,18 +127,22 @@ class failover_cluster {
   void start(int i) {
     auto n = id(i);
     nodes_.resize(node_count);
+    std::vector<std::string> argv{
+      PERDURE_BENCH_NODE, "--brokers", mock_.bootstrap(), "--app", app_,
+      "--id", n, "--dir", (dir_ / n).string(), "--heartbeat-ms",
+      env_or("PERDURE_BENCH_HEARTBEAT_MS", "1000"), "--serve",
+      env_or("PERDURE_BENCH_DOOR", "1") == "1" ? "127.0.0.1:0" : "",
+      "--take-over", env_or("PERDURE_BENCH_TAKEOVER", "1"),
+      "--suspect-ms", env_or("PERDURE_BENCH_SUSPECT_MS", "2000"),
+      "--probe-log", (dir_ / (n + ".probes")).string(), "--log",
+      (dir_ / (n + ".log")).string(), "--group-debug",
+      env_or("PERDURE_BENCH_GROUP_DEBUG", "0")};
+    if (auto k = env_or("PERDURE_BENCH_STANDBYS", ""); !k.empty()) {
+      argv.push_back("--standbys");
+      argv.push_back(k);
+    }
     nodes_[static_cast<std::size_t>(i)] = std::make_unique<test::subprocess>(
-      std::vector<std::string>{
-        PERDURE_BENCH_NODE, "--brokers", mock_.bootstrap(), "--app", app_,
-        "--id", n, "--dir", (dir_ / n).string(), "--heartbeat-ms",
-        env_or("PERDURE_BENCH_HEARTBEAT_MS", "1000"), "--serve",
-        env_or("PERDURE_BENCH_DOOR", "1") == "1" ? "127.0.0.1:0" : "",
-        "--take-over", env_or("PERDURE_BENCH_TAKEOVER", "1"),
-        "--suspect-ms", env_or("PERDURE_BENCH_SUSPECT_MS", "2000"),
-        "--probe-log", (dir_ / (n + ".probes")).string(), "--log",
-        (dir_ / (n + ".log")).string(), "--group-debug",
-        env_or("PERDURE_BENCH_GROUP_DEBUG", "0")},
-      test::subprocess_options{.pipe_stdin = true});
+      argv, test::subprocess_options{.pipe_stdin = true});
   }
 
   std::set<int> partitions_of(int i, const std::string& what = "list") {
