@@ -57,15 +57,16 @@ void actor_service::stop() {
       names += fmt::format("\n  actor '{}' method '{}'", r->s.cell->id, m);
     }
     // None listed: they returned since the wait ended (nothing abandoned).
+    // The storage is not held for them: the engine gives it up all the
+    // same (~engine), and what they write when they return fails closed.
     if (n > 0)
       eventlog::emit(
         eng->options().log, eventlog::log_level::warning,
         fmt::format("the engine on '{}' stopped without waiting for {} "
                     "actor method{} that did not return (their callers got "
                     "'closed'; nothing of them is logged, so repeating the "
-                    "calls runs them; until they return they keep the "
-                    "storage open in this process, and opening it again "
-                    "here fails busy):{}",
+                    "calls runs them; what they write when they return "
+                    "fails 'closed'):{}",
                     eng->storage().string(), n, n == 1 ? "" : "s", names));
   }
   runners.clear();
