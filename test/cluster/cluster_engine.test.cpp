@@ -270,6 +270,7 @@ TEST_CASE("an engine host serves one /metrics: the node's partitions and "
   for (const char* line :
        {"perdure_cluster_partition_leader{partition=\"0\"} 1",
         "perdure_cluster_partition_leader{partition=\"1\"} 1",
+        "perdure_cluster_partition_tailing{partition=\"1\"} 1",
         "perdure_cluster_engines_opened_total 2",
         "perdure_cluster_partition_apply_lag{partition=\"0\"} 0",
         "perdure_cluster_assignments_total 2"})
