@@ -227,10 +227,17 @@ void node::impl::leave_group(bool release) {
 void node::impl::pick_standbys() {
   if (!options.standby_replicas)
     return; // the default: every partition is tailed
-  std::vector<std::string> ids(owners.size());
+  // Ranked again only when an owner changed (not on every poll round).
+  bool same = standby_owners.size() == owners.size();
+  for (std::size_t p = 0; same && p < owners.size(); ++p)
+    same = standby_owners[p] == owners[p]->view().owner.node;
+  if (same)
+    return;
+  standby_owners.resize(owners.size());
   for (std::size_t p = 0; p < owners.size(); ++p)
-    ids[p] = owners[p]->view().owner.node;
-  auto mine = standby_partitions(ids, self.node, *options.standby_replicas);
+    standby_owners[p] = owners[p]->view().owner.node;
+  auto mine = standby_partitions(standby_owners, self.node,
+                                 *options.standby_replicas);
   for (std::size_t p = 0; p < owners.size(); ++p)
     owners[p]->set_standby(mine[p]);
 }

@@ -47,6 +47,8 @@ struct node::impl {
   // whether that was reported as slow (watch_claims).
   std::vector<std::chrono::steady_clock::time_point> claiming_since;
   std::vector<bool> claim_reported;
+  // Each partition's owner (node id) when the standbys were last picked.
+  std::vector<std::string> standby_owners;
   node_counters group_counters;        // assigned, revoked, poll_errors
 
   // Held through stop().

@@ -3,10 +3,22 @@
 
 #include "perdure/cluster/partition_map.hpp"
 
-#include <algorithm>
 #include <set>
 
 namespace perdure::cluster {
+
+namespace {
+
+// The one order both the take-over and the standbys rank nodes by, for
+// partition `p`: the higher xxh64(node id, seed = p) first, then the
+// smaller id. So a gone owner's successor is its first standby.
+bool ranks_before(const std::string& a, const std::string& b,
+                  partition_id p) {
+  auto sa = xxh64(a, p), sb = xxh64(b, p);
+  return sa > sb || (sa == sb && a < b);
+}
+
+} // namespace
 
 std::vector<partition_id>
 partitions_to_take_over(const std::vector<partition_status>& parts,
@@ -32,14 +44,9 @@ partitions_to_take_over(const std::vector<partition_status>& parts,
     if (s.owner_endpoint != gone_endpoint || s.role == owner_role::leader)
       continue;
     const std::string* best = nullptr;
-    std::uint64_t best_score = 0;
-    for (const auto& n : live) {
-      auto score = xxh64(n, s.partition);
-      if (!best || score > best_score || (score == best_score && n < *best)) {
+    for (const auto& n : live)
+      if (!best || ranks_before(n, *best, s.partition))
         best = &n;
-        best_score = score;
-      }
-    }
     if (best && *best == self)
       out.push_back(s.partition);
   }
@@ -56,16 +63,11 @@ std::vector<bool> standby_partitions(const std::vector<std::string>& owners,
   for (std::size_t p = 0; p < owners.size(); ++p) {
     if (owners[p] == self)
       continue;
-    auto mine = xxh64(self, static_cast<partition_id>(p));
-    // Ranked before `self`: a higher score, or the same and a smaller id.
     std::size_t ahead = 0;
-    for (const auto& n : live) {
-      if (n == self || n == owners[p])
-        continue;
-      auto score = xxh64(n, static_cast<partition_id>(p));
-      if (score > mine || (score == mine && n < self))
+    for (const auto& n : live)
+      if (n != owners[p]
+          && ranks_before(n, self, static_cast<partition_id>(p)))
         ++ahead;
-    }
     out[p] = ahead < k;
   }
   return out;
