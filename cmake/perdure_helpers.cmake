@@ -20,6 +20,10 @@ function(perdure_test name)
   target_link_libraries(${name} PRIVATE ${arg_LIBS} doctest::doctest perdure_warnings)
   target_compile_definitions(${name} PRIVATE
     PERDURE_TEST_BINARY_DIR="${CMAKE_CURRENT_BINARY_DIR}")
+  if(NOT PERDURE_OPTIMIZE_TESTS)
+    # After the build type's -O2 -g, so these win (PERDURE_OPTIMIZE_TESTS).
+    target_compile_options(${name} PRIVATE -O0 -g1)
+  endif()
   set(props "")
   if(arg_LABELS)
     set(props PROPERTIES LABELS "${arg_LABELS}")
