@@ -230,12 +230,12 @@ void apply(cell_runner& r, mutation& m) {
   in_flight e;
   e.key = m.key;
   e.done = m.done;
-  if (auto t = actor_records::parse_tell_key(m.key)) {
-    // A told message: applied once, whatever the method does.
-    b.put_offset(actor_records::inbox_offset(c.id, t->second),
-                 static_cast<std::int64_t>(t->first));
-    e.told_by = std::string{t->second};
-    e.told_seq = t->first;
+  if (auto t = actor_records::parse_sequenced_key(m.key)) {
+    // A told message or an outside source's item: applied once, whatever
+    // the method does.
+    e.seq_offset = t->offset_of(c.id);
+    e.seq = t->seq;
+    b.put_offset(e.seq_offset, static_cast<std::int64_t>(t->seq));
   }
   if (a.error_type.empty() && !tells.empty()) {
     // Its messages go out once this call is durable (actor_outbox.hpp).
@@ -321,16 +321,16 @@ bool answer_resumed(cell_runner& r, mutation& m) {
   return true;
 }
 
-// The highest seq of `sender`'s outbox this actor applied (0: none).
-result<std::uint64_t> inbox_last(cell_state& s, std::string_view sender) {
-  std::string name{sender};
-  if (auto i = s.inbox.find(name); i != s.inbox.end())
+// The highest seq this actor applied from a sender's outbox or an outside
+// source, kept in offset `name` (0: none).
+result<std::uint64_t> applied_seq(cell_state& s, std::string name) {
+  if (auto i = s.applied_seqs.find(name); i != s.applied_seqs.end())
     return i->second;
-  auto v = s.svc->log->offset(actor_records::inbox_offset(s.cell->id, sender));
+  auto v = s.svc->log->offset(name);
   if (!v)
     return std::move(v).error();
   auto last = static_cast<std::uint64_t>(v->value_or(0));
-  s.inbox.emplace(std::move(name), last);
+  s.applied_seqs.emplace(std::move(name), last);
   return last;
 }
 
@@ -348,14 +348,16 @@ void on_mutation(cell_runner& r, mutation m) {
       e.followers.push_back(m.done);
       return;
     }
-  if (auto t = actor_records::parse_tell_key(m.key)) {
-    auto last = inbox_last(s, t->second);
+  if (auto t = actor_records::parse_sequenced_key(m.key)) {
+    auto last = applied_seq(s, t->offset_of(s.cell->id));
     if (!last) {
       m.done->complete(std::move(last).error(), {});
       return;
     }
-    if (t->first <= *last) {
-      m.done->complete({}, {}); // applied before: once only
+    // Applied before: once only. An outside source's item still in the
+    // key window gets its logged answer (below: a failed attempt says so).
+    if (t->seq <= *last && (t->told || !s.keys.find(m.key))) {
+      m.done->complete({}, {});
       return;
     }
   }

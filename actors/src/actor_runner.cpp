@@ -275,9 +275,9 @@ void committed(cell_runner& r, std::uint64_t no, bool ok,
       s.committed = e.state;
     if (e.tells)
       s.svc->out->kick(s.cell->id);
-    if (!e.told_by.empty()) {
-      auto& last = s.inbox[e.told_by];
-      last = std::max(last, e.told_seq);
+    if (!e.seq_offset.empty()) {
+      auto& last = s.applied_seqs[e.seq_offset];
+      last = std::max(last, e.seq);
     }
     if (e.outcome) {
       for (auto& f : e.followers)

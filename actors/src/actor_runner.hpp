@@ -100,8 +100,10 @@ struct in_flight {
   eventlog::seq_t last_after = 0;
   bool doomed = false; ///< an earlier batch failed; this one fails too
   bool tells = false;  ///< its batch put messages in the actor's outbox
-  std::string told_by; ///< a told message: its sender ...
-  std::uint64_t told_seq = 0; ///< ... and its seq in the sender's outbox
+  /// A told message or an outside source's item (a sequenced key): the
+  /// offset that keeps the highest seq applied from its source, and its seq.
+  std::string seq_offset;
+  std::uint64_t seq = 0;
 };
 
 /// A call's future and the outcome it gets once its group is durable.
@@ -142,9 +144,10 @@ struct cell_state {
   /// logged as many (snapshots at most double what calls write).
   std::size_t snapshot_bytes = 0;
   key_index keys;
-  /// Sender -> the highest seq of its outbox applied (and durable) here,
-  /// read from the log on a sender's first message.
-  std::unordered_map<std::string, std::uint64_t> inbox;
+  /// Offset of a sender's outbox or an outside source (sequenced_key::
+  /// offset_of) -> the highest seq applied (and durable) here, read from
+  /// the log on the source's first call.
+  std::unordered_map<std::string, std::uint64_t> applied_seqs;
   std::deque<in_flight> pending;
   std::uint64_t next_no = 0;
   std::deque<mutation> waiting; ///< behind a sub-workflow

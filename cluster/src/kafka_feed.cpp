@@ -94,7 +94,10 @@ bool feed::impl::send(item& it) {
     }
     perdure::status st;
     try {
-      st = it.action.send(*host, feed_key(src, it.record, attempt));
+      st = it.action.send(*host,
+                          target.sequenced
+                              ? sequenced_feed_key(src, it.record, attempt)
+                              : feed_key(src, it.record, attempt));
     } catch (const std::exception& e) {
       st = {errc::failed, fmt::format("the feed's action threw: {}", e.what())};
     } catch (...) {

@@ -4,6 +4,7 @@
 
 #include "kafka_feed_impl.hpp"
 #include "perdure/cluster/kafka_feed.hpp"
+#include "perdure/eventlog/records/actor.hpp"
 #include "perdure/runtime/child.hpp"
 #include "perdure/runtime/errors.hpp"
 
@@ -60,6 +61,22 @@ std::string feed_key(const kafka_source& src, const kafka_record& r,
   if (attempt > 1)
     key += fmt::format("#{}", attempt);
   return key;
+}
+
+std::string sequenced_feed_key(const kafka_source& src, const kafka_record& r,
+                               int attempt) {
+  constexpr std::int64_t offsets = std::int64_t{1} << 55;
+  if (attempt < 1 || attempt > 255 || r.offset < 0 || r.offset >= offsets)
+    return feed_key(src, r, attempt);
+  auto seq = static_cast<std::uint64_t>(r.offset) * 256
+             + static_cast<std::uint64_t>(attempt);
+  auto key = actor_records::source_key(
+      seq, fmt::format("kafka/{}/{}/{}", src.group, r.topic, r.partition));
+  if (key.size() <= max_key_size)
+    return key;
+  auto where = fmt::format("{:016x}", xxh64(src.group + '\0' + r.topic));
+  return actor_records::source_key(
+      seq, fmt::format("kafka#{}/{}", where, r.partition));
 }
 
 feed_target workflow_target(const engine_host& host, const kafka_source& src,

@@ -5,12 +5,15 @@
 // `cluster::subscribe(host, src, cluster::actor_target(&account::apply))`
 // calls the actor `id_prefix + record.key` (created with T{} on first use,
 // on the owner of its partition) once per record, in partition order per
-// actor, with idempotency key feed_key(src, record, attempt): a record the
-// feed sends again (after a crash before its offsets were committed)
-// answers the logged result without running the method again, while the
-// key is among the actor's last key_window calls (one batch: at most
-// kafka_source::max_batch records of one key). Every node serves the class
-// (engine_host_options::actor_calls = served_actors<T>()).
+// actor, with idempotency key sequenced_feed_key(src, record, attempt): the
+// actor keeps, in its own log, the highest offset of each Kafka partition it
+// applied, so a record the feed sends again (after a crash before its
+// offsets were committed, or from a consumer paused past its session
+// timeout) does not run the method again, however many calls the actor
+// took since; while the key is among its last key_window calls it answers
+// the logged result (a failed attempt says failed, so the next attempt
+// runs). Every node serves the class (engine_host_options::actor_calls =
+// served_actors<T>()).
 //
 // Library perdure_cluster_kafka with perdure_cluster_actors.
 
@@ -45,6 +48,7 @@ requires std::is_invocable_v<Decode, const kafka_record&>
     throw error{detail::unregistered_method("actor_target", cls)};
   feed_target t;
   t.attempts = o.attempts;
+  t.sequenced = true;
   t.make = [decode, prefix = std::move(o.id_prefix), cls_name = cls.name,
             name = method->name](const kafka_record& r) {
     if (r.key.empty())

@@ -82,6 +82,10 @@ struct feed_target {
   /// with its own key (delivery_key's "#N"), before the record is a dead
   /// letter; at least 1.
   int attempts = 1;
+  /// The actions' keys are sequenced_feed_key's (an actor target: the
+  /// actor applies each Kafka partition's records once, without a window),
+  /// else feed_key's.
+  bool sequenced = false;
 };
 
 /// How a feed runs.
@@ -179,5 +183,17 @@ std::string dead_letter_topic(const kafka_source& src, const feed_options& o);
 /// with group and topic replaced by a hash of both.
 std::string feed_key(const kafka_source& src, const kafka_record& r,
                      int attempt);
+
+/// The idempotency key of record `r`'s action at `attempt` for an actor
+/// (actor_records::source_key): seq offset × 256 + attempt from source
+/// "kafka/GROUP/TOPIC/PARTITION" (over 200 bytes: "kafka#HASH/PARTITION",
+/// HASH of group and topic). The actor keeps the highest seq it applied
+/// from each source and skips a record at or below it however many calls
+/// it took since, so a record sent again (by a consumer that was paused
+/// past its session timeout, or after a crash before the commit) is
+/// applied once. feed_key's for an attempt over 255 or an offset of 2^55
+/// or more.
+std::string sequenced_feed_key(const kafka_source& src, const kafka_record& r,
+                               int attempt);
 
 } // namespace perdure::cluster

@@ -122,28 +122,60 @@ inline std::string inbox_offset(std::string_view target,
 inline std::string tell_key(std::uint64_t seq, std::string_view sender) {
   return "out:" + std::to_string(seq) + ":" + std::string{sender};
 }
-/// The (seq, sender) of a key made by tell_key; nullopt for another key.
-inline std::optional<std::pair<std::uint64_t, std::string_view>>
-parse_tell_key(std::string_view key) {
-  if (!key.starts_with("out:"))
+/// "actor-source/<target>/<source>": the offset holding the highest seq
+/// that `target` applied from an outside source (source_key).
+inline std::string source_offset(std::string_view target,
+                                 std::string_view source) {
+  return "actor-source/" + std::string{target} + "/" + std::string{source};
+}
+/// The idempotency key of item `seq` (at least 1) of an ordered source
+/// outside perdure whose items reach an actor in seq order, one at a
+/// time (a Kafka partition of a cluster feed): "in:<seq>:<source>" (keys
+/// of this form are reserved). The actor applies the call only above the
+/// highest seq it applied from `source`, which it keeps in offset
+/// source_offset(actor, source) in the call's batch; at or below it, the
+/// call is answered from the key window when the key is still there, else
+/// ok without running (applied before, however many calls came since).
+inline std::string source_key(std::uint64_t seq, std::string_view source) {
+  return "in:" + std::to_string(seq) + ":" + std::string{source};
+}
+
+/// A key made by tell_key or source_key.
+struct sequenced_key {
+  std::uint64_t seq = 0;
+  std::string_view source; ///< the sender's id, or the outside source
+  bool told = false;       ///< tell_key (else source_key)
+  /// The offset of `target` that holds the highest seq applied from it.
+  std::string offset_of(std::string_view target) const {
+    return told ? inbox_offset(target, source) : source_offset(target, source);
+  }
+};
+
+/// The seq and source of a key made by tell_key or source_key; nullopt for
+/// another key (also for seq 0, an empty source or a seq over 2^64 - 1).
+inline std::optional<sequenced_key> parse_sequenced_key(std::string_view key) {
+  sequenced_key out;
+  if (key.starts_with("out:"))
+    out.told = true;
+  else if (!key.starts_with("in:"))
     return std::nullopt;
-  auto rest = key.substr(4);
+  auto rest = key.substr(out.told ? 4 : 3);
   auto colon = rest.find(':');
   if (colon == 0 || colon == std::string_view::npos || colon > 20
       || colon + 1 == rest.size())
     return std::nullopt;
-  std::uint64_t seq = 0;
   for (auto ch : rest.substr(0, colon)) {
     if (ch < '0' || ch > '9')
       return std::nullopt;
-    auto next = seq * 10 + static_cast<std::uint64_t>(ch - '0');
-    if (next / 10 != seq)
+    auto next = out.seq * 10 + static_cast<std::uint64_t>(ch - '0');
+    if (next / 10 != out.seq)
       return std::nullopt; // overflows
-    seq = next;
+    out.seq = next;
   }
-  if (seq == 0)
+  if (out.seq == 0)
     return std::nullopt;
-  return std::pair{seq, rest.substr(colon + 1)};
+  out.source = rest.substr(colon + 1);
+  return out;
 }
 
 struct key_entry {
