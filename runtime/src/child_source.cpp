@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -282,19 +283,48 @@ std::shared_ptr<event_source> make_child_source(
   return std::make_shared<child_source_impl>(eng, poll);
 }
 
+namespace {
+
+// Asks the owners of `ids` (children in other partitions) to cancel them,
+// up to 16 at once on threads of their own and the caller's: each ask may
+// wait out a failover of its partition (the host's forward_deadline), and
+// one partition must not hold up the others' children. The first error
+// other than not_found (a child not stored yet sees its parent canceled
+// once started: child_remote.cpp).
+status cancel_remote(remote_workflows& remote,
+                     const std::vector<std::string>& ids) {
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  status first;
+  auto work = [&] {
+    for (auto i = next++; i < ids.size(); i = next++) {
+      auto st = remote.cancel(ids[i]);
+      std::lock_guard guard{mutex};
+      if (!st && st.code() != errc::not_found && first)
+        first = st;
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t i = 1; i < std::min<std::size_t>(ids.size(), 16); ++i)
+    helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers)
+    t.join();
+  return first;
+}
+
+} // namespace
+
 status cancel_children(engine& eng, std::string_view parent) {
   auto kids = rec::read_children(*eng.event_log(), parent);
   if (!kids)
     return kids.error();
   status first;
   auto& remote = eng.options().remote;
+  std::vector<std::string> elsewhere;
   for (auto& c : *kids) {
     if (remote && remote->elsewhere(c.child)) {
-      // Asked where it lives; one that is not stored there yet sees its
-      // parent canceled once started (child_remote.cpp).
-      auto st = remote->cancel(c.child);
-      if (!st && st.code() != errc::not_found && first)
-        first = st;
+      elsewhere.push_back(c.child);
       continue;
     }
     auto st = eng.try_status(c.child);
@@ -304,6 +334,9 @@ status cancel_children(engine& eng, std::string_view parent) {
     if (auto s = eng.try_cancel(c.child); !s && first)
       first = s;
   }
+  if (!elsewhere.empty())
+    if (auto st = cancel_remote(*remote, elsewhere); !st && first)
+      first = st;
   return first;
 }
 

@@ -29,7 +29,8 @@ result<std::shared_ptr<node>> decode_child_graph(std::string_view bytes);
 /// Cancels the children of `parent` that are still running (and theirs,
 /// through engine::try_cancel). Call once `parent`'s cancel is durable:
 /// a child committed after that sees its parent canceled and cancels
-/// itself through its source.
+/// itself through its source. Children in other partitions
+/// (engine_options::remote) are asked up to 16 at once.
 status cancel_children(engine& eng, std::string_view parent);
 
 } // namespace perdure::detail

@@ -135,20 +135,28 @@ TEST_CASE("a remote child's failure and cancel reach its parent, and an id "
   CHECK(kc_runs[2] == 1);
   CHECK(got(f.b->try_status(far)) == workflow_status::failed);
 
-  // A canceled parent cancels its child where it lives.
+  // A canceled parent cancels its children where they live (asked side by
+  // side).
   auto waiting = id_in(map, f.pa, "wait-");
   auto far_wait = id_in(map, f.pb, "signal-");
-  auto wf = kc_add(child(kc_add(wait_for_signal<int>("go"), 1), far_wait), 1);
+  auto far_wait2 = id_in(map, f.pb, "signal-", 1);
+  auto wf = kc_add(child(kc_add(wait_for_signal<int>("go"), 1), far_wait),
+                   child(kc_add(wait_for_signal<int>("go"), 2), far_wait2));
   REQUIRE(f.a->try_start(wf, waiting));
   REQUIRE(wait_until(
       [&] {
-        auto s = f.a->try_status(far_wait);
-        return s && *s == workflow_status::running;
+        for (auto& id : {far_wait, far_wait2}) {
+          auto s = f.a->try_status(id);
+          if (!s || *s != workflow_status::running)
+            return false;
+        }
+        return true;
       },
       60s));
   REQUIRE(f.a->try_cancel(waiting));
   CHECK(got(f.a->try_status(waiting)) == workflow_status::canceled);
   CHECK(got(f.b->try_status(far_wait)) == workflow_status::canceled);
+  CHECK(got(f.b->try_status(far_wait2)) == workflow_status::canceled);
 
   // An id stored as a workflow of its own is no child of this parent.
   auto plain = id_in(map, f.pb, "plain-");
