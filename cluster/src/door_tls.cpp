@@ -6,14 +6,13 @@
 
 #include "engine_door.hpp"
 
+#include <cstring>
 #include <fmt/format.h>
+#include <memory>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
-
-#include <cstring>
-#include <memory>
 #include <string>
 
 namespace perdure::cluster {
@@ -72,9 +71,9 @@ perdure::status check_host_options(const engine_host_options& o) {
 perdure::status check_door_tls(const door_tls& tls) {
   if (!tls.enabled())
     return {};
-  for (auto [field, value] :
-       {std::pair{"certificate", &tls.certificate}, {"key", &tls.key},
-        {"ca_file", &tls.ca_file}})
+  for (auto [field, value] : {std::pair{"certificate", &tls.certificate},
+                              {"key", &tls.key},
+                              {"ca_file", &tls.ca_file}})
     if (value->empty())
       return {errc::invalid_argument,
               fmt::format("engine_host_options::tls: {} is empty (mutual "
@@ -82,19 +81,19 @@ perdure::status check_door_tls(const door_tls& tls) {
                           field)};
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{
-    SSL_CTX_new(TLS_method()), &SSL_CTX_free};
+      SSL_CTX_new(TLS_method()), &SSL_CTX_free};
   if (!ctx)
     return {errc::io, "OpenSSL could not make a context: " + openssl_errors()};
   SSL_CTX_set_default_passwd_cb(ctx.get(), give_passphrase);
   SSL_CTX_set_default_passwd_cb_userdata(
-    ctx.get(), const_cast<std::string*>(&tls.passphrase));
-  if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.certificate.c_str())
-      != 1)
+      ctx.get(), const_cast<std::string*>(&tls.passphrase));
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.certificate.c_str()) !=
+      1)
     return refused("certificate", tls.certificate, openssl_errors());
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(), SSL_FILETYPE_PEM)
-      != 1) {
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(),
+                                  SSL_FILETYPE_PEM) != 1) {
     bool mismatch =
-      ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+        ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
     auto why = openssl_errors();
     return refused("key", tls.key,
                    mismatch ? "it does not match the certificate: " + why
@@ -104,29 +103,28 @@ perdure::status check_door_tls(const door_tls& tls) {
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     return refused("key", tls.key,
                    "it does not match the certificate: " + openssl_errors());
-  if (SSL_CTX_load_verify_locations(ctx.get(), tls.ca_file.c_str(), nullptr)
-      != 1)
+  if (SSL_CTX_load_verify_locations(ctx.get(), tls.ca_file.c_str(), nullptr) !=
+      1)
     return refused("ca_file", tls.ca_file, openssl_errors());
   // Peers check this host's certificate against the same CA: one that does
   // not chain to it would be refused by every door.
   STACK_OF(X509)* chain = nullptr; // the certificate file's intermediates
   SSL_CTX_get0_chain_certs(ctx.get(), &chain);
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> check{
-    X509_STORE_CTX_new(), &X509_STORE_CTX_free};
-  if (!check
-      || X509_STORE_CTX_init(check.get(), SSL_CTX_get_cert_store(ctx.get()),
-                             SSL_CTX_get0_certificate(ctx.get()), chain)
-           != 1)
-    return {errc::io, "OpenSSL could not check the certificate: "
-                        + openssl_errors()};
+      X509_STORE_CTX_new(), &X509_STORE_CTX_free};
+  if (!check ||
+      X509_STORE_CTX_init(check.get(), SSL_CTX_get_cert_store(ctx.get()),
+                          SSL_CTX_get0_certificate(ctx.get()), chain) != 1)
+    return {errc::io,
+            "OpenSSL could not check the certificate: " + openssl_errors()};
   if (X509_verify_cert(check.get()) != 1)
     return refused(
-      "certificate", tls.certificate,
-      fmt::format("it does not chain to ca_file '{}' ({}), so other doors "
-                  "would refuse it",
-                  tls.ca_file,
-                  X509_verify_cert_error_string(
-                    X509_STORE_CTX_get_error(check.get()))));
+        "certificate", tls.certificate,
+        fmt::format("it does not chain to ca_file '{}' ({}), so other doors "
+                    "would refuse it",
+                    tls.ca_file,
+                    X509_verify_cert_error_string(
+                        X509_STORE_CTX_get_error(check.get()))));
   return {};
 }
 

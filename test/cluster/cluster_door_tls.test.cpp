@@ -6,17 +6,15 @@
 // certificates are made here with the openssl program. On the 3-broker
 // mock.
 
-#include <doctest/doctest.h>
-#include <perdure/perdure.hpp>
-
-#include "perdure/cluster/engine_host.hpp"
-
 #include "engine_door.hpp"
 #include "node_test_util.hpp"
+#include "perdure/cluster/engine_host.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
 
+#include <doctest/doctest.h>
 #include <filesystem>
+#include <perdure/perdure.hpp>
 #include <string>
 #include <vector>
 
@@ -48,11 +46,11 @@ struct test_ca {
     return (dir / file).string();
   }
   test_ca(std::filesystem::path d, std::string n)
-      : dir(std::move(d)), name(std::move(n)) {
+      : dir(std::move(d))
+      , name(std::move(n)) {
     REQUIRE(openssl(dir, {"req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                          "-keyout", at(name + "-ca.key"), "-out",
-                          ca_file(), "-days", "2", "-subj",
-                          "/CN=" + name + "-ca"}));
+                          "-keyout", at(name + "-ca.key"), "-out", ca_file(),
+                          "-days", "2", "-subj", "/CN=" + name + "-ca"}));
   }
   std::string ca_file() const {
     return at(name + "-ca.pem");
@@ -60,18 +58,18 @@ struct test_ca {
   // Certificate NODE.pem with key NODE.key (encrypted with `pass` when
   // not empty), signed by this CA.
   door_tls issue(const std::string& node, const std::string& pass = {}) {
-    std::vector<std::string> req{"req", "-newkey", "rsa:2048", "-keyout",
-                                 at(node + ".key"), "-out", at(node + ".csr"),
-                                 "-subj", "/CN=" + node};
+    std::vector<std::string> req{
+        "req",  "-newkey",         "rsa:2048", "-keyout",    at(node + ".key"),
+        "-out", at(node + ".csr"), "-subj",    "/CN=" + node};
     if (pass.empty())
       req.push_back("-nodes");
     else
       req.insert(req.end(), {"-passout", "pass:" + pass});
     REQUIRE(openssl(dir, req));
-    REQUIRE(openssl(dir, {"x509", "-req", "-in", at(node + ".csr"), "-CA",
-                          ca_file(), "-CAkey", at(name + "-ca.key"),
-                          "-CAcreateserial", "-out", at(node + ".pem"),
-                          "-days", "2"}));
+    REQUIRE(openssl(dir,
+                    {"x509", "-req", "-in", at(node + ".csr"), "-CA", ca_file(),
+                     "-CAkey", at(name + "-ca.key"), "-CAcreateserial", "-out",
+                     at(node + ".pem"), "-days", "2"}));
     return {at(node + ".pem"), at(node + ".key"), pass, ca_file()};
   }
 };
@@ -89,8 +87,7 @@ engine_host_options tl_options(const kafka_mock_process& mock,
   return o;
 }
 
-template <class R>
-auto got(R r) {
+template <class R> auto got(R r) {
   REQUIRE_MESSAGE(r, r.error().to_string());
   return std::move(r).value();
 }
@@ -106,10 +103,10 @@ std::string tl_id_in(const partition_map& map, partition_id p) {
 // A door that serves nothing, for calls to other doors.
 std::unique_ptr<engine_door> caller(const door_tls& tls = {}) {
   return got(engine_door::start(
-    "127.0.0.1:0",
-    [](std::uint8_t, const std::string&, const std::string&,
-       const std::string&) -> result<std::string> { return std::string{}; },
-    {}, tls));
+      "127.0.0.1:0",
+      [](std::uint8_t, const std::string&, const std::string&,
+         const std::string&) -> result<std::string> { return std::string{}; },
+      {}, tls));
 }
 
 } // namespace
@@ -121,11 +118,11 @@ TEST_CASE("doors with mutual TLS forward requests, and refuse a door whose "
   test_ca other_ca{dir.path(), "other"};
   auto mock = start_mock("tls", 1);
   auto a = got(engine_host::start(
-    tl_options(*mock, dir / "a", "a", cluster_ca.issue("node-a"))));
+      tl_options(*mock, dir / "a", "a", cluster_ca.issue("node-a"))));
   REQUIRE(wait_until([&] { return a->running().size() == 1; }, 60s));
   // b's key is encrypted: the passphrase reaches CAF's openssl module too.
   auto b = got(engine_host::start(
-    tl_options(*mock, dir / "b", "b", cluster_ca.issue("node-b", "s3cret"))));
+      tl_options(*mock, dir / "b", "b", cluster_ca.issue("node-b", "s3cret"))));
   auto id = tl_id_in(a->routing(), 0);
   auto door_of = [](engine_host& h) {
     return "127.0.0.1:" + std::to_string(*h.door_port());
@@ -134,18 +131,18 @@ TEST_CASE("doors with mutual TLS forward requests, and refuse a door whose "
   engine_host* owner = nullptr;
   engine_host* other = nullptr;
   REQUIRE(wait_until(
-    [&] {
-      for (auto [x, y] : {std::pair{a.get(), b.get()}, {b.get(), a.get()}})
-        if (x->engine_of(0)
-            && y->cluster_node().partitions().at(0).owner_endpoint
-                 == door_of(*x)) {
-          owner = x;
-          other = y;
-          return true;
-        }
-      return false;
-    },
-    60s));
+      [&] {
+        for (auto [x, y] : {std::pair{a.get(), b.get()}, {b.get(), a.get()}})
+          if (x->engine_of(0) &&
+              y->cluster_node().partitions().at(0).owner_endpoint ==
+                  door_of(*x)) {
+            owner = x;
+            other = y;
+            return true;
+          }
+        return false;
+      },
+      60s));
   CHECK(got(other->try_run(tl_twice(21), id)) == 42);
   CHECK(other->counters().forwarded >= 1);
   CHECK(got(other->try_status(id)) == workflow_status::successful);
@@ -172,8 +169,7 @@ TEST_CASE("doors with mutual TLS forward requests, and refuse a door whose "
   // partition moved meanwhile: an answer all the same).
   auto member = caller(cluster_ca.issue("member"));
   auto answer = status_bytes(*member);
-  CHECK((answer ? answer->size() == 1
-                : answer.error().code() == errc::busy));
+  CHECK((answer ? answer->size() == 1 : answer.error().code() == errc::busy));
   b->stop();
   a->stop();
 }
