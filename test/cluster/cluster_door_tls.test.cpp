@@ -9,8 +9,8 @@
 #include "engine_door.hpp"
 #include "node_test_util.hpp"
 #include "perdure/cluster/engine_host.hpp"
-#include "subprocess.hpp"
 #include "temp_dir.hpp"
+#include "test_ca.hpp"
 
 #include <doctest/doctest.h>
 #include <filesystem>
@@ -25,54 +25,6 @@ using namespace perdure::test;
 namespace {
 
 const auto tl_twice = step("tl_twice", [](int x) { return 2 * x; });
-
-// Runs the openssl program with `args`; false when it failed (its output
-// in dir/openssl.err).
-bool openssl(const std::filesystem::path& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), PERDURE_OPENSSL);
-  subprocess_options o;
-  o.stdout_file = (dir / "openssl.out").string();
-  o.stderr_file = (dir / "openssl.err").string();
-  subprocess p{args, o};
-  return p.wait() == 0;
-}
-
-// A CA "NAME-ca" in dir, and certificates signed by it.
-struct test_ca {
-  std::filesystem::path dir;
-  std::string name;
-
-  std::string at(const std::string& file) const {
-    return (dir / file).string();
-  }
-  test_ca(std::filesystem::path d, std::string n)
-      : dir(std::move(d))
-      , name(std::move(n)) {
-    REQUIRE(openssl(dir, {"req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                          "-keyout", at(name + "-ca.key"), "-out", ca_file(),
-                          "-days", "2", "-subj", "/CN=" + name + "-ca"}));
-  }
-  std::string ca_file() const {
-    return at(name + "-ca.pem");
-  }
-  // Certificate NODE.pem with key NODE.key (encrypted with `pass` when
-  // not empty), signed by this CA.
-  door_tls issue(const std::string& node, const std::string& pass = {}) {
-    std::vector<std::string> req{
-        "req",  "-newkey",         "rsa:2048", "-keyout",    at(node + ".key"),
-        "-out", at(node + ".csr"), "-subj",    "/CN=" + node};
-    if (pass.empty())
-      req.push_back("-nodes");
-    else
-      req.insert(req.end(), {"-passout", "pass:" + pass});
-    REQUIRE(openssl(dir, req));
-    REQUIRE(openssl(dir,
-                    {"x509", "-req", "-in", at(node + ".csr"), "-CA", ca_file(),
-                     "-CAkey", at(name + "-ca.key"), "-CAcreateserial", "-out",
-                     at(node + ".pem"), "-days", "2"}));
-    return {at(node + ".pem"), at(node + ".key"), pass, ca_file()};
-  }
-};
 
 engine_host_options tl_options(const kafka_mock_process& mock,
                                const std::filesystem::path& dir,
