@@ -5,7 +5,6 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
 
 #include <fmt/format.h>
 
@@ -77,7 +76,6 @@ struct engine_door::impl {
   std::uint16_t port = 0;
   handler serve;
   std::chrono::milliseconds suspect_after{0};
-  bool tls = false; ///< through CAF's openssl module (door_tls)
 
   std::mutex mutex;
   std::condition_variable idle;
@@ -128,26 +126,14 @@ struct engine_door::impl {
 
 result<std::unique_ptr<engine_door>>
 engine_door::start(std::string_view address, handler serve,
-                   std::chrono::milliseconds suspect_after,
-                   const door_tls& tls) {
+                   std::chrono::milliseconds suspect_after) {
   auto where = split_endpoint(address);
   if (!where)
     return std::move(where).error();
-  if (auto st = check_door_tls(tls); !st)
-    return unexpected{std::move(st)};
   auto d = std::make_unique<impl>();
   d->serve = std::move(serve);
   d->suspect_after = suspect_after;
   d->cfg.load<caf::io::middleman>();
-  if (tls.enabled()) {
-    // Certificates on both sides (the module's authentication mode).
-    d->tls = true;
-    d->cfg.load<caf::openssl::manager>();
-    d->cfg.openssl_certificate = tls.certificate;
-    d->cfg.openssl_key = tls.key;
-    d->cfg.openssl_passphrase = tls.passphrase;
-    d->cfg.openssl_cafile = tls.ca_file;
-  }
   d->sys = std::make_unique<caf::actor_system>(d->cfg);
   caller_thread_guard guard_thread{*d->sys};
   auto* raw = d.get();
@@ -227,8 +213,7 @@ engine_door::start(std::string_view address, handler serve,
       [=](tick_atom, const caf::actor& remote) { ping(remote); },
       [=](watch_atom, const std::string& host, std::uint16_t port,
           const std::string& endpoint) {
-        auto mm = raw->tls ? self->system().openssl_manager().actor_handle()
-                           : self->system().middleman().actor_handle();
+        auto mm = self->system().middleman().actor_handle();
         self->request(mm, std::chrono::seconds{10}, caf::connect_atom::value,
                       host, port)
           .then(
@@ -248,10 +233,8 @@ engine_door::start(std::string_view address, handler serve,
       },
     };
   }, raw);
-  auto port = d->tls ? caf::openssl::publish(d->door, where->second,
-                                             where->first.c_str())
-                     : d->sys->middleman().publish(d->door, where->second,
-                                                   where->first.c_str());
+  auto port = d->sys->middleman().publish(d->door, where->second,
+                                          where->first.c_str());
   if (!port) {
     auto text = d->sys->render(port.error());
     caf::anon_send_exit(d->door, caf::exit_reason::user_shutdown);
@@ -337,10 +320,7 @@ result<std::string> engine_door::call(const std::string& endpoint,
     auto where = split_endpoint(endpoint);
     if (!where)
       return std::move(where).error();
-    auto got = d.tls ? caf::openssl::remote_actor(*d.sys, where->first,
-                                                  where->second)
-                     : d.sys->middleman().remote_actor(where->first,
-                                                       where->second);
+    auto got = d.sys->middleman().remote_actor(where->first, where->second);
     if (!got)
       return unexpected{errc::io,
                         fmt::format("the door at {}: {}", endpoint,

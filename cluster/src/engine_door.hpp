@@ -33,13 +33,10 @@ class engine_door {
   /// Publishes the door on `address` ("host:port", port 0: ephemeral).
   /// Watched doors (watch()) are pinged; one that answers no ping for
   /// `suspect_after` counts as gone (0: only a closed connection does).
-  /// With `tls` enabled, the door and every call and watch it makes use
-  /// mutual TLS (CAF's openssl module). Errors: invalid_argument (no
-  /// "host:port", check_door_tls's), io (publish failed).
+  /// Errors: invalid_argument (no "host:port"), io (publish failed).
   static result<std::unique_ptr<engine_door>>
   start(std::string_view address, handler serve,
-        std::chrono::milliseconds suspect_after = {},
-        const door_tls& tls = {});
+        std::chrono::milliseconds suspect_after = {});
   /// close(), then waits for requests being served.
   ~engine_door();
   engine_door(const engine_door&) = delete;
@@ -87,18 +84,6 @@ class engine_door {
   explicit engine_door(std::unique_ptr<impl> impl);
   std::unique_ptr<impl> impl_;
 };
-
-/// engine_host::start's checks of its options before anything starts:
-/// invalid_argument for an engine with its own event_log, metrics or UI
-/// address, and for tls without serve_address.
-perdure::status check_host_options(const engine_host_options& o);
-
-/// Loads `tls`'s files as a door would (ok when it is not enabled):
-/// invalid_argument naming the field or file and OpenSSL's reason for a
-/// missing field, a file that does not load, a key that does not match the
-/// certificate (or a wrong passphrase), a certificate that does not chain
-/// to ca_file.
-perdure::status check_door_tls(const door_tls& tls);
 
 /// Watches the door of every other process that owns a partition in
 /// `parts` (engine_door::watch); when one is gone, `n` takes over the

@@ -207,8 +207,17 @@ void engine_host::impl::close_engine(partition_id p, hosted h,
 
 result<std::unique_ptr<engine_host>>
 engine_host::start(engine_host_options options) {
-  if (auto st = check_host_options(options); !st)
-    return unexpected{std::move(st)};
+  if (options.engine.event_log)
+    return unexpected{errc::invalid_argument,
+                      "engine_host_options::engine.event_log must be unset: "
+                      "the host opens each engine on its partition's store"};
+  if (!options.engine.metrics_address.empty()
+      || !options.engine.ui_address.empty())
+    return unexpected{errc::invalid_argument,
+                      "engine_host_options::engine: metrics_address and "
+                      "ui_address must be unset (each partition's engine "
+                      "would listen); set engine_host_options::"
+                      "metrics_address: one /metrics for every engine"};
   auto h = std::make_unique<impl>();
   h->options = std::move(options);
   if (!h->options.serve_address.empty()) {
@@ -226,8 +235,7 @@ engine_host::start(engine_host_options options) {
                              bytes);
       },
       h->options.take_over_gone_owners ? h->options.suspect_after
-                                       : std::chrono::milliseconds{0},
-      h->options.tls);
+                                       : std::chrono::milliseconds{0});
     if (!door)
       return std::move(door).error();
     h->door = std::move(*door);

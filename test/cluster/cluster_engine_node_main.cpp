@@ -356,10 +356,6 @@ int main(int argc, char** argv) {
                              {"heartbeat.interval.ms", heartbeat}};
   if (args.count("--standbys"))
     o.node.standby_replicas = std::stoul(args["--standbys"]);
-  // Mutual TLS on the door (door_tls): certificate, key, CA file.
-  if (args.count("--tls-cert"))
-    o.tls = {args["--tls-cert"], args["--tls-key"], args["--tls-pass"],
-             args["--tls-ca"]};
   o.engine.actor_threads = 1;
   o.actor_calls = served_actors<tally>();
   o.engine.stop_timeout = std::chrono::milliseconds{500};

@@ -3,8 +3,7 @@
 // its door answers no ping for suspect_after, long before the consumer
 // group's session timeout would let the group move its partitions. A
 // perdure-cluster-engine-node process beside an in-process engine_host, on
-// the 3-broker mock; with plain doors, and with mutual TLS (the pings go
-// through CAF's openssl module).
+// the 3-broker mock.
 
 #include <doctest/doctest.h>
 
@@ -13,9 +12,6 @@
 #include "node_test_util.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
-#ifdef PERDURE_OPENSSL
-#include "test_ca.hpp"
-#endif
 
 #include <csignal>
 #include <sstream>
@@ -45,25 +41,18 @@ std::size_t running_there(subprocess& node) {
 
 } // namespace
 
-namespace {
-
-// The node process pauses (SIGSTOP) while it owns a partition; the host
-// takes it over by its door's pings. `tls`: both doors use these
-// certificates (the node's and the host's).
-void paused_owner_taken_over(temp_dir& dir, const cluster::door_tls& node_tls,
-                             const cluster::door_tls& host_tls) {
+TEST_CASE("a paused owner is taken over once its door answers no ping, "
+          "before its session times out") {
   // 60 s: the group cannot move anything within this test's waits.
   const std::string session = "60000";
   auto mock = start_mock("suspect", 2);
-  std::vector<std::string> argv{
-    PERDURE_CLUSTER_ENGINE_NODE, "--brokers", mock->bootstrap(), "--app",
-    "suspect", "--id", "n1", "--dir", (dir / "n1").string(), "--effects",
-    (dir / "effects").string(), "--session-timeout-ms", session,
-    "--heartbeat-ms", "1000"};
-  if (node_tls.enabled())
-    argv.insert(argv.end(), {"--tls-cert", node_tls.certificate, "--tls-key",
-                             node_tls.key, "--tls-ca", node_tls.ca_file});
-  subprocess node{argv, subprocess_options{.pipe_stdin = true}};
+  temp_dir dir;
+  subprocess node{{PERDURE_CLUSTER_ENGINE_NODE, "--brokers",
+                   mock->bootstrap(), "--app", "suspect", "--id", "n1",
+                   "--dir", (dir / "n1").string(), "--effects",
+                   (dir / "effects").string(), "--session-timeout-ms",
+                   session, "--heartbeat-ms", "1000"},
+                  subprocess_options{.pipe_stdin = true}};
   REQUIRE(node.read_line(120s) == "ready");
 
   engine_host_options o;
@@ -75,7 +64,6 @@ void paused_owner_taken_over(temp_dir& dir, const cluster::door_tls& node_tls,
   o.serve_address = "127.0.0.1:0";
   o.suspect_after = std::chrono::milliseconds{1000};
   o.handover_wait = {}; // the node is stopped at the end, not handed to
-  o.tls = host_tls;
 
   auto h = engine_host::start(std::move(o));
   REQUIRE_MESSAGE(h, h.error().to_string());
@@ -96,20 +84,3 @@ void paused_owner_taken_over(temp_dir& dir, const cluster::door_tls& node_tls,
   node.signal(SIGCONT);
   (*h)->stop();
 }
-
-} // namespace
-
-TEST_CASE("a paused owner is taken over once its door answers no ping, "
-          "before its session times out") {
-  temp_dir dir;
-  paused_owner_taken_over(dir, {}, {});
-}
-
-#ifdef PERDURE_OPENSSL
-TEST_CASE("with mutual TLS on the doors, a paused owner is taken over by "
-          "its door's pings all the same") {
-  temp_dir dir;
-  test_ca ca{dir.path(), "cluster"};
-  paused_owner_taken_over(dir, ca.issue("n1"), ca.issue("h"));
-}
-#endif

@@ -41,27 +41,6 @@ using actor_call_handler = std::function<result<std::string>(
   engine& eng, const std::string& id, const std::string& method,
   const std::string& bytes, std::chrono::milliseconds wait)>;
 
-/// Mutual TLS on the doors of a cluster's hosts (CAF's openssl module,
-/// TLS 1.2): every door presents `certificate` and accepts only peers
-/// whose own certificate chains to `ca_file`, both ways, so only holders
-/// of a certificate the cluster's CA signed can forward requests to a
-/// door, and requests and answers travel encrypted. Host names are not
-/// checked (the CA is the cluster's own: any certificate it signed is a
-/// member). Every host of a cluster sets it, or none does: a plain door
-/// and a TLS door cannot talk. PEM files; read when the door starts and
-/// again for each new connection, so a file replaced in place takes
-/// effect for new connections.
-struct door_tls {
-  std::string certificate = {}; ///< this host's certificate (or chain)
-  std::string key = {};         ///< its private key
-  std::string passphrase = {};  ///< the key's, when it is encrypted
-  std::string ca_file = {};     ///< the CA certificate(s) peers chain to
-  /// On when any file is named (then all three must be).
-  bool enabled() const noexcept {
-    return !certificate.empty() || !key.empty() || !ca_file.empty();
-  }
-};
-
 /// What an engine_host runs.
 struct engine_host_options {
   /// The node. Its on_change, if set, is called as before (the host
@@ -96,18 +75,10 @@ struct engine_host_options {
   /// Where the host's door listens for requests other nodes forward
   /// ("127.0.0.1:0": loopback, an ephemeral port). Its actual
   /// "host:port" becomes node.endpoint, so this node's claims carry it.
-  /// Without `tls` the door is unauthenticated and unencrypted: a
-  /// loopback or private network only.
+  /// The door is unauthenticated: a loopback or private network only.
   /// Empty: no door, and this host forwards nothing (engine_host::try_*
   /// then fail conflict for an id another node leads).
   std::string serve_address = {};
-  /// Mutual TLS for the door and the requests this host forwards (see
-  /// door_tls). Checked when the host starts: a missing or unreadable
-  /// file, a key that does not match the certificate or a wrong
-  /// passphrase, or a certificate that does not chain to `ca_file` (peers
-  /// would refuse it) fail invalid_argument, naming the file and
-  /// OpenSSL's reason.
-  door_tls tls = {};
   /// How long one forwarded request waits for the owner's answer (a run
   /// waits for the workflow's output: longer runs need more).
   std::chrono::milliseconds request_timeout{5000};
