@@ -16,27 +16,27 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <vector>
 
 using namespace perdure;
 using namespace perdure::cluster;
 using namespace std::chrono_literals;
 
+// Every amount it applied, in order: a call run twice shows.
 struct fk_ledger {
-  long balance = 0;
-  int applied = 0;
-  long apply(long amount) {
+  std::vector<long> entries;
+  std::size_t apply(long amount) {
     if (amount < 0)
       throw std::runtime_error{"a negative amount"};
-    balance += amount;
-    ++applied;
-    return balance;
+    entries.push_back(amount);
+    return entries.size();
   }
-  long get() const {
-    return balance;
+  std::vector<long> all() const {
+    return entries;
   }
 };
 
-PERDURE_ACTOR(fk_ledger, (balance, applied), (apply, get))
+PERDURE_ACTOR(fk_ledger, (entries), (apply, all))
 
 namespace {
 
@@ -63,7 +63,13 @@ struct owner_side {
                  30s);
   }
   long balance() {
-    return eng.get_actor<fk_ledger>("acct-1").call(&fk_ledger::get);
+    long sum = 0;
+    for (auto v : entries())
+      sum += v;
+    return sum;
+  }
+  std::vector<long> entries() {
+    return eng.get_actor<fk_ledger>("acct-1").call(&fk_ledger::all);
   }
 };
 
@@ -155,6 +161,8 @@ TEST_CASE("an actor applies each Kafka partition's records once by offset, "
     CHECK(failed_again.error().code() == errc::failed);
     CHECK(owner.apply(key(0, 14, 2), 8).has_value());
     CHECK(owner.balance() == 1715);
+    CHECK(owner.entries() == std::vector<long>{1, 2, 100, 100, 100, 100, 100,
+                                               100, 100, 1000, 4, 8});
   }
   engine eng{{.storage = dir.path()}};
   REQUIRE(configure_actors(eng, {.snapshot_every = 1, .key_window = 2}));
@@ -169,4 +177,5 @@ TEST_CASE("an actor applies each Kafka partition's records once by offset, "
   CHECK(owner.balance() == 1715);
   CHECK(owner.apply(key(0, 15), 5).has_value());
   CHECK(owner.balance() == 1720);
+  CHECK(owner.entries().size() == 13);
 }
