@@ -23,6 +23,13 @@ perdure::status as_status(const result<std::string>& r) {
   return r ? perdure::status{} : r.error();
 }
 
+// "kafka#HASH/PARTITION": record r's Kafka partition when the group and
+// topic make a key too long (HASH of both).
+std::string hashed_partition(const kafka_source& src, const kafka_record& r) {
+  return fmt::format("kafka#{:016x}/{}", xxh64(src.group + '\0' + r.topic),
+                     r.partition);
+}
+
 // Consumer-only properties: by prefix, or whole names (librdkafka's
 // CONFIGURATION.md, scope C).
 constexpr std::array<std::string_view, 6> consumer_prefixes = {
@@ -56,8 +63,7 @@ std::string feed_key(const kafka_source& src, const kafka_record& r,
   if (key.size() <= max_key_size)
     return key;
   // A long group or topic name: hashed, the coordinates kept.
-  auto where = fmt::format("{:016x}", xxh64(src.group + '\0' + r.topic));
-  key = fmt::format("kafka#{}/{}/{}", where, r.partition, r.offset);
+  key = fmt::format("{}/{}", hashed_partition(src, r), r.offset);
   if (attempt > 1)
     key += fmt::format("#{}", attempt);
   return key;
@@ -74,9 +80,7 @@ std::string sequenced_feed_key(const kafka_source& src, const kafka_record& r,
       seq, fmt::format("kafka/{}/{}/{}", src.group, r.topic, r.partition));
   if (key.size() <= max_key_size)
     return key;
-  auto where = fmt::format("{:016x}", xxh64(src.group + '\0' + r.topic));
-  return actor_records::source_key(
-      seq, fmt::format("kafka#{}/{}", where, r.partition));
+  return actor_records::source_key(seq, hashed_partition(src, r));
 }
 
 feed_target workflow_target(const engine_host& host, const kafka_source& src,
