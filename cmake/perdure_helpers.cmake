@@ -11,6 +11,14 @@ if(PERDURE_SANITIZERS)
     -fsanitize=${PERDURE_SANITIZERS} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(perdure_warnings INTERFACE -fsanitize=${PERDURE_SANITIZERS})
 endif()
+if(PERDURE_DEBUG_INFO STREQUAL "lines")
+  # After the build type's -g, so it wins; only where the build type has -g.
+  target_compile_options(perdure_warnings INTERFACE
+    $<$<CONFIG:Debug,RelWithDebInfo>:-g1>)
+elseif(NOT PERDURE_DEBUG_INFO STREQUAL "full")
+  message(FATAL_ERROR
+    "PERDURE_DEBUG_INFO is '${PERDURE_DEBUG_INFO}': it must be full or lines")
+endif()
 
 # perdure_test(NAME SOURCES... LIBS ...) builds a doctest binary and registers
 # each TEST_CASE with CTest.
