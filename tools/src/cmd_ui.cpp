@@ -226,8 +226,12 @@ result<ui_serving> prepare_ui(const context& ctx, const ui_options& o) {
   if (!log)
     return std::move(log).error();
   ui_serving s{ctx, 1};
-  if (o.allow_writes)
+  if (o.allow_writes) {
+    // Said at the start, not on the first POST.
+    if (auto st = refuse_partition_store(ctx, **log); !st)
+      return st;
     return s; // each request opens its own (see ui.hpp)
+  }
   s.ctx.log = std::move(*log);
   s.workers = ui_workers;
   return s;

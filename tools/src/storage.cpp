@@ -4,6 +4,8 @@
 
 #include "storage.hpp"
 
+#include "perdure/eventlog/records/cluster.hpp"
+
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -101,7 +103,27 @@ result<std::shared_ptr<eventlog::event_log>> open_for_writing(
   auto log = eventlog::event_log::open(std::move(o));
   if (!log)
     return explain_open(ctx, log.error());
+  if (auto st = refuse_partition_store(ctx, **log); !st)
+    return st;
   return std::shared_ptr<eventlog::event_log>{std::move(*log)};
+}
+
+status refuse_partition_store(const context& ctx,
+                              const eventlog::event_log& log) {
+  auto replica = cluster_records::is_partition_store(log);
+  if (!replica)
+    return explain_open(ctx, replica.error());
+  if (!*replica)
+    return {};
+  return {errc::busy,
+          fmt::format("{} is a cluster partition's store: the cluster's "
+                      "Kafka log is its truth and the owning node its only "
+                      "writer, so a change written here would reach no other "
+                      "node and be lost at the next failover; change it "
+                      "through the cluster (engine_host's try_cancel, "
+                      "try_remove, try_signal, try_complete... on any node). "
+                      "Reading it works as for any storage",
+                      ctx.storage.string())};
 }
 
 std::optional<long> engine_pid(const std::filesystem::path& storage) {

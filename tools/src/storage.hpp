@@ -81,9 +81,17 @@ result<std::shared_ptr<eventlog::event_log>> open_for_reading(
 
 /// Opens the storage for writing beside a running engine (not exclusive;
 /// LMDB serialises the writers), with writer id "perdure-cli"; or gives
-/// `ctx.log` when set (its records carry the engine's writer id).
+/// `ctx.log` when set (its records carry the engine's writer id). A
+/// cluster partition's store is refused (refuse_partition_store).
 result<std::shared_ptr<eventlog::event_log>> open_for_writing(
   const context& ctx);
+
+/// Refuses (busy, naming the way through the cluster) to change a cluster
+/// partition's store (perdure/eventlog/records/cluster.hpp): the cluster's
+/// Kafka log is its truth. open_for_writing checks it; so does anything
+/// that writes through its own open.
+status refuse_partition_store(const context& ctx,
+                              const eventlog::event_log& log);
 
 /// The pid of the process holding the storage's writer lock (a running
 /// engine), read from /proc/locks without touching the lock; nullopt when

@@ -11,6 +11,7 @@
 #include "perdure/cluster/partition_replica.hpp"
 #include "perdure/eventlog/event_log.hpp"
 #include "perdure/eventlog/group_codec.hpp"
+#include "perdure/eventlog/records/cluster.hpp"
 
 #include <functional>
 #include <memory>
@@ -21,7 +22,7 @@
 namespace perdure::cluster {
 
 /// The stream whose directory metadata holds a store's fence_state.
-inline constexpr std::string_view fence_stream = "perdure.cluster/fence";
+using cluster_records::fence_stream;
 
 /// The bytes of a group entry carrying `batches` stamped `now`, as
 /// lmdb_replica_store applies them (eventlog::encode_group).
