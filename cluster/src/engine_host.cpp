@@ -3,91 +3,17 @@
 // closed by the host's thread as the node reports role changes (never on
 // the node's poll thread: an engine commits through it).
 
-#include "perdure/cluster/engine_host.hpp"
+#include "engine_host_impl.hpp"
 
 #include "at_once.hpp"
-#include "engine_children.hpp"
-#include "engine_door.hpp"
-#include "engine_keyed.hpp"
 #include "engine_host_metrics.hpp"
-
-#include <perdure/runtime/metrics_server.hpp>
+#include "engine_keyed.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 namespace perdure::cluster {
-
-namespace {
-
-// An engine the host opened, and the epoch of the claim it serves.
-struct hosted {
-  std::shared_ptr<engine> eng;
-  log_offset epoch = no_epoch;
-};
-
-} // namespace
-
-struct engine_host::impl {
-  engine_host_options options;
-  std::optional<partition_map> map;
-  std::unique_ptr<node> n;
-  std::thread worker;
-
-  std::mutex stop_mutex; // held through stop()
-  mutable std::mutex mutex;
-  std::condition_variable wake;
-  // Guarded by mutex.
-  bool dirty = true; // a role changed since the last reconcile
-  bool stopping = false;
-  bool stopped = false;
-  std::vector<hosted> engines; // per partition; eng null: none
-  // Per partition: the store and epoch of an engine being opened (its
-  // resumed workflows run before open returns; store null: none); the
-  // engines being closed, which serve their epoch until closed.
-  std::vector<std::pair<const eventlog::event_log*, log_offset>> opening;
-  std::vector<hosted> closing_engines;
-  engine_host_counters counts;
-  // The node's own metrics; /metrics when metrics_address is set (it goes
-  // first at stop: it reads the host).
-  metrics::registry registry;
-  std::unique_ptr<metrics::server> http;
-  // The door (serve_address), and the host it serves once made.
-  std::unique_ptr<engine_door> door;
-  std::atomic<engine_host*> self{nullptr};
-  // What the engines reach the host through (child workflows of another
-  // partition); its host is cleared at the end of stop().
-  std::shared_ptr<host_link> link = std::make_shared<host_link>();
-  // Keyed requests (engine_keyed.hpp): the keys made here, the locks.
-  std::atomic<std::uint64_t> keys{0};
-  std::array<std::mutex, 64> keyed;
-
-  void log_line(eventlog::log_level level, const std::string& text) const {
-    eventlog::emit(options.node.log.log, level, text);
-  }
-  void changed() {
-    {
-      std::lock_guard guard{mutex};
-      dirty = true;
-    }
-    wake.notify_all();
-  }
-  void run();
-  // Opens and closes engines to match the node's roles; true when an
-  // open failed and is worth retrying.
-  bool reconcile();
-  // Opens partition s's engine; false when it failed (retry later).
-  bool open_engine(const partition_status& s);
-  void close_engine(partition_id p, hosted h, std::string_view why);
-  // stop()'s handover (engine_host_options::handover_wait).
-  void hand_over();
-};
 
 void engine_host::impl::run() {
   std::unique_lock guard{mutex};
@@ -220,6 +146,7 @@ engine_host::start(engine_host_options options) {
                       "metrics_address: one /metrics for every engine"};
   auto h = std::make_unique<impl>();
   h->options = std::move(options);
+  h->async = std::make_unique<request_queue>(h->options.async_threads);
   if (!h->options.serve_address.empty()) {
     auto door = engine_door::start(
       h->options.serve_address,
@@ -288,37 +215,6 @@ engine_host::~engine_host() {
   stop();
 }
 
-void engine_host::impl::hand_over() {
-  auto wait = options.handover_wait;
-  auto parts = n->partitions();
-  auto led = [](const std::vector<partition_status>& ps) {
-    return std::any_of(ps.begin(), ps.end(), [](const auto& s) {
-      return s.role == owner_role::leader;
-    });
-  };
-  bool alone = std::all_of(parts.begin(), parts.end(),
-                           [](const auto& s) { return s.assigned; });
-  if (wait.count() <= 0 || alone || !led(parts))
-    return;
-  log_line(eventlog::log_level::info,
-           fmt::format("node {}: handing its partitions over (up to {} ms)",
-                       to_string(n->self()), wait.count()));
-  n->leave();
-  // The worker closes each engine as its partition's new claim is read.
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  std::unique_lock guard{mutex};
-  for (;;) {
-    bool open = std::any_of(engines.begin(), engines.end(),
-                            [](const hosted& e) { return e.eng != nullptr; });
-    guard.unlock();
-    bool leads = led(n->partitions());
-    guard.lock();
-    if ((!open && !leads) || std::chrono::steady_clock::now() >= deadline)
-      break;
-    wake.wait_for(guard, std::chrono::milliseconds{5});
-  }
-}
-
 void engine_host::stop() {
   auto& h = *impl_;
   std::lock_guard once{h.stop_mutex};
@@ -333,6 +229,7 @@ void engine_host::stop() {
     std::lock_guard guard{h.mutex};
     h.stopping = true;
   }
+  h.async->close(); // calls not sent yet end closed
   h.http.reset();
   // The door takes no more requests (those it serves end as engines close).
   if (h.door)
@@ -355,6 +252,7 @@ void engine_host::stop() {
   h.n->stop();
   if (h.door)
     h.door->wait();
+  h.async->join(); // its requests end closed now (engine_for)
   {
     std::unique_lock unlinked{h.link->mutex};
     h.link->host = nullptr;
@@ -480,21 +378,6 @@ engine_host_counters engine_host::counters() const {
     c.taken_over = d->taken_over;
   }
   return c;
-}
-
-result<std::string> engine_host::request(request_kind kind,
-                                         std::string_view id,
-                                         std::string_view name,
-                                         std::string bytes) {
-  return forward_request(*this, impl_->door.get(), impl_->options, kind, id,
-                         name, std::move(bytes),
-                         impl_->options.forward_deadline);
-}
-
-std::optional<std::uint16_t> engine_host::door_port() const noexcept {
-  if (!impl_->door)
-    return std::nullopt;
-  return impl_->door->port();
 }
 
 } // namespace perdure::cluster

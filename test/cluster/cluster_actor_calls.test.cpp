@@ -2,7 +2,8 @@
 // Virtual actors called from any node (perdure/cluster/actor_calls.hpp):
 // a call made on a node that does not lead the actor's partition runs on
 // the owner, once per idempotency key, also after the partition moved to
-// another node. On the 3-broker mock.
+// another node; call_async keeps the order of one actor's calls. On the
+// 3-broker mock.
 
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
@@ -14,6 +15,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 using namespace perdure;
 using namespace perdure::cluster;
@@ -142,6 +144,55 @@ TEST_CASE("an actor is called from a node that does not lead it: on its "
   CHECK(other_class.error().code() == errc::type_mismatch);
   CHECK(far.call(&ac_counter::value) == 18); // nothing ran twice
   other.stop();
+  owner.stop();
+}
+
+TEST_CASE("call_async from a node that does not lead the actor runs the "
+          "calls on the owner in the order they were made") {
+  two_hosts hosts;
+  engine_host& owner = *hosts.a;
+  engine_host& other = *hosts.b;
+
+  host_actor<ac_counter> far{other, "counter-3"};
+  // 20 calls at once: each answer is the sum so far, so any other order
+  // than the calls' own would show.
+  std::vector<call_handle<int>> calls;
+  for (int i = 1; i <= 20; ++i)
+    calls.push_back(far.call_async(&ac_counter::incr, i));
+  auto value = far.call_async(&ac_counter::value); // after them
+  for (int i = 1; i <= 20; ++i)
+    CHECK(got(calls[i - 1].try_get()) == i * (i + 1) / 2);
+  CHECK(value.get() == 210);
+  CHECK(other.counters().forwarded >= 21);
+  // Keyed: the second handle's call answers the first's logged result.
+  auto k1 = far.with({"async-k"}).call_async(&ac_counter::incr, 5);
+  auto k2 = far.with({"async-k"}).call_async(&ac_counter::incr, 5);
+  CHECK(k1.get() == 215);
+  CHECK(k2.get() == 215);
+  // Errors arrive through the handle.
+  auto failed = far.call_async(&ac_counter::fail);
+  auto st = failed.try_get();
+  REQUIRE_FALSE(st);
+  CHECK(st.code() == errc::failed);
+  CHECK_THROWS_AS(failed.get(), method_failed);
+  // Two actors at once, and the owner calling its own (served locally).
+  host_actor<ac_counter> second{other, "counter-4"};
+  auto a = far.call_async(&ac_counter::incr, 1);
+  auto b = second.call_async(&ac_counter::incr, 2);
+  auto c = host_actor<ac_counter>{owner, "counter-4"}.call_async(
+    &ac_counter::label, std::string{"n="});
+  CHECK(a.get() == 216);
+  CHECK(b.get() == 2);
+  auto label = c.get();
+  CHECK((label == "n=0" || label == "n=2"));
+  CHECK(far.call(&ac_counter::value) == 216); // nothing ran twice
+  // A stopped host sends nothing more: the handle says closed.
+  other.stop();
+  auto late = far.call_async(&ac_counter::incr, 1).try_get();
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code() == errc::closed);
+  CHECK(host_actor<ac_counter>{owner, "counter-3"}.call(&ac_counter::value)
+        == 216);
   owner.stop();
 }
 

@@ -27,10 +27,12 @@
 // the key derived from the calling method or step (docs/cluster.md,
 // "Calls to actors of another partition").
 //
-// Not here (yet): call_async handles (an engine's actor_ref has them),
-// creating an actor with constructor arguments (a missing actor is
-// created with T{}; a class without a default constructor must be created
-// on its owner with engine::actor).
+// call_async returns at once with a handle (actors/actor.hpp's
+// call_handle); the call runs on one of the host's async_threads, the
+// calls of one actor from this host one at a time in the order they were
+// made. Not here (yet): creating an actor with constructor arguments (a
+// missing actor is created with T{}; a class without a default
+// constructor must be created on its owner with engine::actor).
 //
 // Library perdure_cluster_actors (links perdure_cluster_engine and
 // perdure_actors).
@@ -112,24 +114,12 @@ class host_actor {
   template <class M, class... A>
   detail::call_result_t<detail::method_result_t<M>> try_call(
     M m, A&&... args) const {
-    using tr = detail::method_traits<M>;
     using R = detail::method_result_t<M>;
-    static_assert(std::is_same_v<typename tr::owner, T>,
-                  "call: a method of another class");
-    static_assert(std::is_constructible_v<typename tr::args, A&&...>,
-                  "call: the arguments do not match the method's parameters");
-    auto& cls = detail::class_of<T>();
-    auto* method = cls.find(m);
-    if (!method)
-      return detail::unregistered_method(id_, cls);
-    std::string key;
-    if constexpr (!tr::readonly)
-      key = opts_.key.empty() ? detail::new_call_key() : opts_.key;
-    auto bytes = host_->request(
-      request_kind::actor_call, id_, method->name,
-      encode_actor_call(cls.name, key,
-                        codec::encode(typename tr::args{
-                          std::forward<A>(args)...})));
+    auto req = prepare(m, std::forward<A>(args)...);
+    if (!req)
+      return std::move(req).error();
+    auto bytes = host_->request(request_kind::actor_call, id_,
+                                req->first, std::move(req->second));
     if constexpr (std::is_void_v<R>) {
       return bytes.as_status();
     } else {
@@ -137,6 +127,28 @@ class host_actor {
         return std::move(bytes).error();
       return codec::decode<R>(*bytes);
     }
+  }
+
+  /// Starts the call of `m` with `args` on the actor's owner and returns
+  /// at once; the handle waits for its result (try_get, get, wait_for).
+  /// The call runs as try_call runs it, on one of the host's
+  /// async_threads; the calls of this actor made on this host run one at
+  /// a time in the order call_async was called (a mutating call's key is
+  /// chosen now, so the handle's call runs once). A host stopping ends
+  /// the calls not sent yet with `closed`.
+  template <class M, class... A>
+  call_handle<detail::method_result_t<M>> call_async(M m,
+                                                     A&&... args) const {
+    auto st = std::make_shared<detail::call_state>();
+    auto req = prepare(m, std::forward<A>(args)...);
+    if (!req) {
+      st->complete(std::move(req).error());
+      return call_handle<detail::method_result_t<M>>{std::move(st)};
+    }
+    host_->request_async(
+      request_kind::actor_call, id_, req->first, std::move(req->second),
+      [st](result<std::string> r) { st->complete(std::move(r)); });
+    return call_handle<detail::method_result_t<M>>{std::move(st)};
   }
 
   /// try_call, throwing the typed exception (method_failed when the
@@ -155,6 +167,29 @@ class host_actor {
   }
 
  private:
+  // The method's name and the request's bytes (its key chosen here).
+  template <class M, class... A>
+  result<std::pair<std::string, std::string>> prepare(M m,
+                                                      A&&... args) const {
+    using tr = detail::method_traits<M>;
+    static_assert(std::is_same_v<typename tr::owner, T>,
+                  "call: a method of another class");
+    static_assert(std::is_constructible_v<typename tr::args, A&&...>,
+                  "call: the arguments do not match the method's parameters");
+    auto& cls = detail::class_of<T>();
+    auto* method = cls.find(m);
+    if (!method)
+      return detail::unregistered_method(id_, cls);
+    std::string key;
+    if constexpr (!tr::readonly)
+      key = opts_.key.empty() ? detail::new_call_key() : opts_.key;
+    return std::pair{
+      std::string{method->name},
+      encode_actor_call(cls.name, key,
+                        codec::encode(typename tr::args{
+                          std::forward<A>(args)...}))};
+  }
+
   engine_host* host_;
   std::string id_;
   call_options opts_;

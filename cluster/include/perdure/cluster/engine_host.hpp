@@ -85,6 +85,10 @@ struct engine_host_options {
   /// How long engine_host::try_* keep trying while the id's partition has
   /// no owner yet, its owner is changing or cannot be reached.
   std::chrono::milliseconds forward_deadline{30000};
+  /// request_async's threads (host_actor::call_async): at most this many
+  /// asynchronous requests run at once from this host, each as request()
+  /// runs it; those of one id run one at a time in submission order.
+  std::size_t async_threads = 8;
   /// With a door: watch the other owners' doors (a CAF monitor over one
   /// TCP connection each) and, when one's process is gone (the connection
   /// closed: it died; a paused process is not noticed), claim its
@@ -342,6 +346,15 @@ class engine_host {
   /// The type-erased request behind the above (local or forwarded).
   result<std::string> request(request_kind kind, std::string_view id,
                               std::string_view name, std::string bytes);
+  /// request() off the caller's thread: `done` gets its result on one of
+  /// the host's async_threads. Requests of one id run one at a time in
+  /// the order they were made here (so two asynchronous calls of one
+  /// actor keep their order); others run beside them. After stop() began,
+  /// `done` gets `closed` (at once, or when stop() drops a request that
+  /// had not run). `done` must be quick and must not call stop().
+  void request_async(request_kind kind, std::string_view id,
+                     std::string_view name, std::string bytes,
+                     std::function<void(result<std::string>)> done);
   /// The port the door listens on; none without serve_address.
   std::optional<std::uint16_t> door_port() const noexcept;
 
