@@ -54,10 +54,13 @@ void request_queue::serve() {
     it->second.pop_front();
     ++running_;
     guard.unlock();
-    next.d(next.w());
+    auto r = next.w();
+    guard.lock();
+    --running_; // pending() no longer counts it once `done` has it
+    guard.unlock();
+    next.d(std::move(r)); // before the key's next request starts
     next = {};
     guard.lock();
-    --running_;
     it = queued_.find(key); // gone when close() came meanwhile
     if (it != queued_.end() && it->second.empty())
       queued_.erase(it);

@@ -45,7 +45,8 @@ class request_queue {
   /// Waits for the running requests and the threads (after close()).
   void join();
 
-  /// Requests submitted and not finished (queued or running).
+  /// Requests queued or running; one whose `done` was called is never
+  /// counted.
   std::size_t pending() const;
 
  private:
