@@ -27,7 +27,7 @@ using keyed_wire = std::tuple<std::string, std::string>;
 using promise_wire = std::tuple<bool, std::string>;
 
 std::string sender_of(std::string_view key) {
-  return "key:" + std::string{key};
+  return rec::keyed_sender(key);
 }
 
 perdure::status check_key(std::string_view key) {
@@ -57,10 +57,23 @@ result<keyed_wire> decode_keyed(const std::string& bytes) {
   return std::move(*w);
 }
 
-// Whether workflow `id`'s signal stream holds a signal sent by `sender`.
+// Whether workflow `id`'s signal stream holds a signal sent by `sender`:
+// its mark (records::signal_sender_key, one look-up), or a scan of the
+// signals when the mark's key would be too long.
 result<bool> has_signal_from(const eventlog::event_log& log,
                              const std::string& id,
                              const std::string& sender) {
+  auto wf = log.info(id);
+  if (!wf && wf.error() == errc::not_found)
+    return false; // the signal fails not_found
+  if (!wf)
+    return std::move(wf).error();
+  if (auto mark = rec::signal_sender_key(wf->created, id, sender)) {
+    auto seen = log.offset(*mark);
+    if (!seen)
+      return std::move(seen).error();
+    return seen->has_value();
+  }
   auto stream = rec::signal_stream(id);
   auto info = log.info(stream);
   if (!info && info.error() == errc::not_found)

@@ -81,6 +81,10 @@ perdure::status engine::add_signal(eventlog::write_batch& b,
                                           .name = std::string{name},
                                           .value = {std::move(value)},
                                           .sender = std::string{sender}}));
+  // A keyed sender's mark (records::signal_sender_key): its next try finds
+  // it with one look-up.
+  if (auto k = rec::signal_sender_key(info->created, id, sender))
+    b.put_offset(*k, 1);
   return {};
 }
 
@@ -104,6 +108,14 @@ std::optional<perdure::status> signal_direct(engine::impl& p,
   }
   if (!src)
     return std::nullopt;
+  // A keyed sender's mark goes into the wait's batch with the signal.
+  std::string mark;
+  if (sender.starts_with(rec::keyed_sender_prefix)) {
+    auto info = p.log->info(id);
+    if (!info)
+      return std::nullopt;
+    mark = rec::signal_sender_key(info->created, id, sender).value_or("");
+  }
   auto done = std::make_shared<std::promise<perdure::status>>();
   auto got = done->get_future();
   auto payload = codec::encode(rec::signal_sent{.workflow = std::string{id},
@@ -112,7 +124,7 @@ std::optional<perdure::status> signal_direct(engine::impl& p,
                                                 .sender = std::string{sender},
                                                 .direct = true});
   if (!src->direct(std::string{id}, std::string{name}, value,
-                   std::move(payload),
+                   std::move(payload), std::move(mark),
                    [done](perdure::status st) { done->set_value(st); }))
     return std::nullopt;
   auto st = got.get();

@@ -65,6 +65,8 @@ void signal_hub::committed(const eventlog::write_batch& b) {
 void direct_event::add_to(eventlog::write_batch& b) const {
   b.create(stream, eventlog::stream_kind::listener);
   b.append(stream, rec::to_u16(rec::record_kind::signal_sent), payload);
+  if (!mark.empty())
+    b.put_offset(mark, 1);
 }
 
 std::shared_ptr<std::mutex> signal_hub::sender_lock(
@@ -133,7 +135,7 @@ class log_signal_source final : public signal_source {
   }
 
   bool direct(const std::string& workflow, const std::string& name,
-              const std::string& value, std::string payload,
+              const std::string& value, std::string payload, std::string mark,
               std::function<void(status)> done) override {
     std::unique_lock guard{mu_};
     auto it = keys_.find(key{workflow, name, false});
@@ -171,6 +173,7 @@ class log_signal_source final : public signal_source {
     auto ev = std::make_shared<direct_event>();
     ev->stream = rec::signal_stream(workflow);
     ev->payload = std::move(payload);
+    ev->mark = std::move(mark);
     ev->done = std::move(done);
     auto wait = std::move(w);
     s.waits.pop_front();

@@ -29,6 +29,9 @@ namespace perdure::detail {
 struct direct_event {
   std::string stream;
   std::string payload; ///< the encoded signal_sent, `direct` set
+  /// records::signal_sender_key of a keyed sender, set to 1 with it
+  /// (empty: none).
+  std::string mark;
   std::function<void(status)> done;
 
   direct_event() = default;
@@ -55,9 +58,11 @@ class signal_source : public event_source {
   /// name is stored unconsumed (no signal sent earlier is passed) and
   /// nothing was handed out: false (and
   /// `done` is not called) when that does not apply. Else `done` hears the
-  /// result of the wait's batch that logs the signal and its consumption.
+  /// result of the wait's batch that logs the signal and its consumption
+  /// (and `mark`, a keyed sender's offset key, set to 1; empty: none).
   virtual bool direct(const std::string& workflow, const std::string& name,
                       const std::string& value, std::string payload,
+                      std::string mark,
                       std::function<void(status)> done) = 0;
 };
 

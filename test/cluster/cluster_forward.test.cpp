@@ -10,6 +10,7 @@
 #include <perdure/perdure.hpp>
 
 #include "perdure/cluster/engine_host.hpp"
+#include "perdure/eventlog/records/workflow.hpp"
 
 #include "node_test_util.hpp"
 #include "temp_dir.hpp"
@@ -260,6 +261,34 @@ TEST_CASE("signals and promise settlements through any node are keyed: "
   CHECK(got(other.try_output<int>(sid)) == 3);
   CHECK(other.try_signal(sid, "n", 1, std::string(201, 'k')).code()
         == errc::invalid_argument);
+  // The key is found by its mark, set in the signal's batch.
+  auto log = eng->event_log();
+  auto mark = records::signal_sender_key(got(log->info(sid)).created, sid,
+                                         "key:order-7:first");
+  REQUIRE(mark);
+  CHECK(got(log->offset(*mark)) == std::optional<std::int64_t>{1});
+  CHECK_FALSE(got(log->offset(*records::signal_sender_key(
+    got(log->info(sid)).created, sid, "key:order-7:other"))));
+
+  // A key too long for a mark (with a long id) is found by a scan.
+  auto lid = id + "-" + std::string(180, 'l');
+  REQUIRE(lid.size() < 256);
+  auto long_key = std::string(200, 'k');
+  auto hl = eng->run_async(fw_two_signals(), lid);
+  REQUIRE(wait_until([&] { return log->info(lid).has_value(); }, 60s));
+  CHECK_FALSE(records::signal_sender_key(got(log->info(lid)).created, lid,
+                                         "key:" + long_key));
+  REQUIRE(other.try_signal(lid, "n", 1, long_key));
+  REQUIRE(other.try_signal(lid, "n", 1, long_key));
+  CHECK(got(other.try_status(lid)) == workflow_status::running);
+  // A signal no wait takes is stored, and so is its mark.
+  REQUIRE(other.try_signal(lid, "unused", 7, "stored-one"));
+  auto stored = records::signal_sender_key(got(log->info(lid)).created, lid,
+                                           "key:stored-one");
+  REQUIRE(stored);
+  CHECK(got(log->offset(*stored)) == std::optional<std::int64_t>{1});
+  REQUIRE(other.try_signal(lid, "n", 5, "short"));
+  CHECK(got(other.try_output<int>(lid)) == 6);
 
   // A promise completed through the non-owner; again by the same key: ok,
   // by another: conflict (settled once).

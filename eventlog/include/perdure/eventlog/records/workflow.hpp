@@ -201,6 +201,37 @@ inline std::string signal_offset_key(std::int64_t created,
          + std::string{workflow};
 }
 
+/// The prefix of a sender that carries an idempotency key ("key:KEY"):
+/// perdure/cluster's keyed signals and promise settlements, applied once
+/// per key.
+inline constexpr std::string_view keyed_sender_prefix = "key:";
+
+/// "key:KEY".
+inline std::string keyed_sender(std::string_view key) {
+  return std::string{keyed_sender_prefix} + std::string{key};
+}
+
+/// The `offsets` key that marks a signal from keyed sender `sender` in
+/// workflow `workflow` created at `created` (the workflow's stream: a
+/// removed workflow's reused id starts afresh), written in the signal's
+/// batch, so that finding a key seen before is one look-up instead of a
+/// scan of the signals: "signal-key/CREATED/LEN:SENDER/ID" (value 1).
+/// nullopt when `sender` is not keyed, or when the key would pass the
+/// offsets' 400 bytes (a 200-byte key with an id over 160 bytes): such a
+/// signal is found by scanning the signal stream, by writer and reader
+/// alike.
+inline std::optional<std::string> signal_sender_key(
+  std::int64_t created, std::string_view workflow, std::string_view sender) {
+  if (!sender.starts_with(keyed_sender_prefix))
+    return std::nullopt;
+  auto k = "signal-key/" + std::to_string(created) + "/"
+           + std::to_string(sender.size()) + ":" + std::string{sender} + "/"
+           + std::string{workflow};
+  if (k.size() > 400)
+    return std::nullopt;
+  return k;
+}
+
 /// The longest signal name, in bytes.
 inline constexpr std::size_t max_signal_name_size = 64;
 
