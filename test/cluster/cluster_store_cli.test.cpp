@@ -13,8 +13,6 @@
 
 #include <doctest/doctest.h>
 
-#include <nlohmann/json.hpp>
-
 using namespace perdure;
 using namespace perdure::cluster;
 using namespace std::chrono_literals;
@@ -23,6 +21,14 @@ namespace el = perdure::eventlog;
 namespace {
 
 const node_identity owner{"node-a", 1};
+
+el::options store_options(const std::filesystem::path& dir) {
+  el::options o;
+  o.dir = dir;
+  o.mode = el::durability::process;
+  o.initial_map_size = std::size_t{1} << 20;
+  return o;
+}
 
 // A partition store that applied a claim and one group: workflow
 // "order-1", running, with one record; and the same in a plain store.
@@ -43,11 +49,7 @@ void fill(el::event_log& plain, const std::filesystem::path& dir) {
   std::vector<el::write_batch> v;
   v.push_back(batch());
   put(group_entry{0, owner, 1, encode_group_bytes(1000, v)});
-  el::options o;
-  o.dir = dir;
-  o.mode = el::durability::process;
-  o.initial_map_size = std::size_t{1} << 20;
-  auto store = lmdb_replica_store::open(o);
+  auto store = lmdb_replica_store::open(store_options(dir));
   REQUIRE(store);
   partition_replica r{log, **store};
   REQUIRE(r.open());
@@ -68,11 +70,7 @@ TEST_CASE("the CLI reads a cluster partition's store and refuses to change "
   test::temp_dir dir, plain_dir;
   auto part = dir.path() / "p-0000";
   {
-    el::options o;
-    o.dir = plain_dir.path();
-    o.mode = el::durability::process;
-    o.initial_map_size = std::size_t{1} << 20;
-    auto plain = el::event_log::open(o);
+    auto plain = el::event_log::open(store_options(plain_dir.path()));
     REQUIRE(plain);
     fill(**plain, part);
   }
