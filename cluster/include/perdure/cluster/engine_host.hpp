@@ -349,9 +349,10 @@ class engine_host {
   /// request() off the caller's thread: `done` gets its result on one of
   /// the host's async_threads. Requests of one id run one at a time in
   /// the order they were made here (so two asynchronous calls of one
-  /// actor keep their order); others run beside them. After stop() began,
-  /// `done` gets `closed` (at once, or when stop() drops a request that
-  /// had not run). `done` must be quick and must not call stop().
+  /// actor keep their order); others run beside them. Once stop() has
+  /// handed the partitions over, `done` gets `closed` (at once, or when
+  /// stop() drops a request that had not run). `done` must be quick and
+  /// must not call stop().
   void request_async(request_kind kind, std::string_view id,
                      std::string_view name, std::string bytes,
                      std::function<void(result<std::string>)> done);
