@@ -14,6 +14,8 @@
 //   auto c = cluster::host_actor<counter>{**host, "counter-7"};
 //   c.call(&counter::incr, 10);            // once, on counter-7's owner
 //   c.try_call(&counter::value);           // its committed state
+//   auto h = c.call_async(&counter::incr, 1); // returns at once
+//   h.get();                               // waits: 11
 //
 // A mutating call carries an idempotency key (chosen here, or the
 // caller's through with()): the owner logs the key with the call, so a
