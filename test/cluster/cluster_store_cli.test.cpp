@@ -9,6 +9,7 @@
 #include "perdure/cluster/memory_log.hpp"
 
 #include "cli_runner.hpp"
+#include "store_options.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -16,19 +17,12 @@
 using namespace perdure;
 using namespace perdure::cluster;
 using namespace std::chrono_literals;
+using perdure::test::store_options;
 namespace el = perdure::eventlog;
 
 namespace {
 
 const node_identity owner{"node-a", 1};
-
-el::options store_options(const std::filesystem::path& dir) {
-  el::options o;
-  o.dir = dir;
-  o.mode = el::durability::process;
-  o.initial_map_size = std::size_t{1} << 20;
-  return o;
-}
 
 // A partition store that applied a claim and one group: workflow
 // "order-1", running, with one record; and the same in a plain store.

@@ -8,6 +8,7 @@
 #include "perdure/cluster/memory_log.hpp"
 
 #include "child_process.hpp"
+#include "store_options.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -17,20 +18,13 @@
 using namespace perdure;
 using namespace perdure::cluster;
 using namespace std::chrono_literals;
+using perdure::test::store_options;
 namespace el = perdure::eventlog;
 
 namespace {
 
 const node_identity a{"a", 1};
 const node_identity b{"b", 1};
-
-el::options store_options(const std::filesystem::path& dir) {
-  el::options o;
-  o.dir = dir;
-  o.mode = el::durability::process;
-  o.initial_map_size = std::size_t{1} << 20;
-  return o;
-}
 
 // A group appending `payload` to `stream`, stamped `now`.
 std::string group_bytes(const std::string& stream, const std::string& payload,
