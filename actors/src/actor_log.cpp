@@ -21,6 +21,7 @@ namespace detail {
 // -- call_state ---------------------------------------------------------------
 
 void call_state::complete(status st, std::string bytes) {
+  std::function<void(const status&)> then;
   {
     std::lock_guard guard{mu_};
     if (done_)
@@ -28,8 +29,22 @@ void call_state::complete(status st, std::string bytes) {
     done_ = true;
     error_ = std::move(st);
     bytes_ = std::move(bytes);
+    then.swap(on_done_);
   }
   cv_.notify_all();
+  if (then)
+    then(error_); // done_: error_ never changes again
+}
+
+void call_state::on_done(std::function<void(const status&)> fn) {
+  {
+    std::lock_guard guard{mu_};
+    if (!done_) {
+      on_done_ = std::move(fn);
+      return;
+    }
+  }
+  fn(error_);
 }
 
 void call_state::complete(result<std::string> r) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Sending the outboxes of told messages (actor_outbox.hpp): one task per
-// sender at a time on the actors' pool, its messages in seq order.
+// Sending the outboxes of told messages (actor_outbox.hpp): when a sender
+// is sent, one task per sender at a time on the actors' pool, and its
+// trims; a pass over its messages is in actor_outbox_send.cpp.
 
 #include "actor_outbox.hpp"
 
@@ -21,16 +22,9 @@ namespace {
 constexpr std::string_view outbox_prefix = "outbox/";
 constexpr auto first_backoff = std::chrono::milliseconds{20};
 constexpr auto max_backoff = std::chrono::milliseconds{2000};
-/// Applied messages are dropped from the outbox once this many wait ...
-constexpr eventlog::seq_t trim_every = 64;
-/// ... or once the outbox had nothing to send for this long.
+/// Once the outbox had nothing to send for this long, what it delivered
+/// is dropped.
 constexpr auto trim_wait = std::chrono::milliseconds{100};
-
-// Errors after which a message can never be delivered: it is dead.
-bool permanent(const status& st) {
-  return st == errc::not_found || st == errc::type_mismatch ||
-         st == errc::invalid_argument;
-}
 
 } // namespace
 
@@ -77,11 +71,17 @@ void outbox::kick(const std::string& sender) {
     std::lock_guard guard{mu_};
     if (stopped_)
       return;
-    auto [it, fresh] = running_.try_emplace(sender, false);
+    auto [it, fresh] = running_.try_emplace(sender);
     if (!fresh) {
-      it->second = true;
+      auto& b = *it->second;
+      {
+        std::lock_guard g{b.mu};
+        b.kicked = true;
+      }
+      b.cv.notify_one();
       return;
     }
+    it->second = std::make_shared<board>();
   }
   if (!svc_.pool->post([w = self_, sender] {
         if (auto s = w.lock())
@@ -95,6 +95,13 @@ void outbox::kick(const std::string& sender) {
 void outbox::stop() {
   std::lock_guard guard{mu_};
   stopped_ = true;
+  for (auto& [sender, b] : running_) {
+    {
+      std::lock_guard g{b->mu};
+      b->stop = true;
+    }
+    b->cv.notify_all();
+  }
 }
 
 bool outbox::stopping() {
@@ -103,27 +110,39 @@ bool outbox::stopping() {
 }
 
 void outbox::run(const std::string& sender) {
-  for (;;) {
-    auto p = deliver(sender);
+  std::shared_ptr<board> b;
+  {
     std::lock_guard guard{mu_};
-    auto it = running_.find(sender);
+    b = running_.at(sender);
+  }
+  for (;;) {
+    auto p = deliver(sender, b);
+    std::lock_guard guard{mu_};
+    bool again = false;
+    {
+      std::lock_guard g{b->mu};
+      again = b->kicked;
+    }
     if (p == pass::done || p == pass::parked) {
       backoff_.erase(sender);
-      if (it->second && !stopped_) {
-        it->second = false; // told more, or a class was learned, meanwhile
+      if (again && !stopped_) {
+        // Told more, or a class was learned, meanwhile: a new pass, on a
+        // board of its own.
+        b = std::make_shared<board>();
+        running_[sender] = b;
         continue;
       }
-      running_.erase(it);
+      running_.erase(sender);
       return;
     }
-    running_.erase(it);
+    running_.erase(sender);
     if (p == pass::closed || stopped_)
       return;
-    // Not delivered now (the receiver's partition moves, the log is
+    // Not all delivered now (a receiver's partition moves, the log is
     // busy...): again later, backing off.
-    auto& b = backoff_[sender];
-    b = b.count() == 0 ? first_backoff : std::min(b * 2, max_backoff);
-    svc_.pool->post_after(b, [w = self_, sender] {
+    auto& wait = backoff_[sender];
+    wait = wait.count() == 0 ? first_backoff : std::min(wait * 2, max_backoff);
+    svc_.pool->post_after(wait, [w = self_, sender] {
       if (auto s = w.lock())
         s->out->kick(sender);
     });
@@ -144,118 +163,6 @@ void outbox::scan_all() {
   }
 }
 
-outbox::pass outbox::deliver(const std::string& sender) {
-  auto stream = actor_records::outbox_stream(sender);
-  auto info = svc_.log->info(stream);
-  if (!info)
-    return info.error() == errc::not_found ? pass::done : pass::retry;
-  if (info->first_seq == 0)
-    return pass::done;
-  eventlog::seq_t sent_before = 0; // applied, maybe not dropped yet
-  {
-    std::lock_guard guard{mu_};
-    if (auto i = sent_.find(sender); i != sent_.end())
-      sent_before = i->second;
-  }
-  std::vector<std::pair<eventlog::seq_t, actor_records::tell>> msgs;
-  eventlog::write_batch trim;
-  eventlog::seq_t upto = 0;
-  std::uint64_t dead = 0;
-  auto bury = [&](eventlog::seq_t seq, actor_records::tell t, status why) {
-    t.error = why.to_string();
-    eventlog::emit(svc_.eng->options().log, eventlog::log_level::warning,
-                   fmt::format("actor '{}': message {} told to actor '{}' "
-                               "({}.{}) cannot be delivered, moved to '{}': "
-                               "{}",
-                               sender, seq, t.target, t.cls, t.method,
-                               actor_records::dead_tell_stream(sender),
-                               t.error));
-    trim.create(actor_records::dead_tell_stream(sender),
-                eventlog::stream_kind::dead_letter);
-    trim.append(actor_records::dead_tell_stream(sender),
-                to_u16(record_kind::actor_tell), codec::encode(t));
-    upto = seq;
-    ++dead;
-  };
-  auto from = std::max(info->first_seq, sent_before + 1);
-  auto st = svc_.log->scan(
-      stream, from, [&](const eventlog::record_view& r) {
-        auto t = codec::decode<actor_records::tell>(r.payload);
-        if (!t) {
-          actor_records::tell bad;
-          bad.args.data = std::string{r.payload};
-          msgs.emplace_back(r.seq, std::move(bad));
-          msgs.back().second.error = t.error().to_string();
-        } else {
-          msgs.emplace_back(r.seq, std::move(*t));
-        }
-        return true;
-      });
-  if (!st)
-    return pass::retry;
-  auto out = pass::done;
-  for (auto& [seq, t] : msgs) {
-    if (stopping()) {
-      out = pass::closed;
-      break;
-    }
-    if (!t.error.empty()) {
-      bury(seq, std::move(t),
-           {errc::corruption, "the outbox record does not decode: " + t.error});
-      continue;
-    }
-    const actor_class* cls = nullptr;
-    {
-      std::lock_guard guard{mu_};
-      if (auto c = classes_.find(t.cls); c != classes_.end())
-        cls = c->second;
-      else if (auto& w = parked_[t.cls];
-               std::find(w.begin(), w.end(), sender) == w.end())
-        w.push_back(sender);
-    }
-    if (!cls) {
-      out = pass::parked;
-      break;
-    }
-    auto sent = send_one(seq, sender, t, *cls);
-    if (stopping())
-      return pass::closed; // the engine may be gone: touch nothing of it
-    if (sent || sent == errc::failed) {
-      upto = seq; // applied (a method that threw is applied: logged)
-      delivered_->inc();
-      continue;
-    }
-    if (permanent(sent)) {
-      bury(seq, std::move(t), std::move(sent));
-      continue;
-    }
-    out = sent == errc::closed ? pass::closed : pass::retry;
-    break;
-  }
-  auto applied = std::max(sent_before, upto);
-  if (applied < info->first_seq)
-    return out; // nothing to drop
-  {
-    std::lock_guard guard{mu_};
-    sent_[sender] = applied;
-  }
-  // Dropped in a batch of its own, not after every message: when the
-  // outbox is idle, when trim_every wait, or with a dead letter. A crash
-  // before sends them again; their receivers skip them.
-  if (dead == 0 && !msgs.empty()
-      && applied - info->first_seq + 1 < trim_every) {
-    trim_later(sender);
-    return out;
-  }
-  trim.drop_before(stream, applied + 1);
-  blocking_scope blocking; // a pool worker waits for the log
-  auto c = svc_.log->commit(std::move(trim));
-  if (!c)
-    return out == pass::closed ? out : pass::retry; // sent again: skipped
-  dead_->inc(dead);
-  return out;
-}
-
 void outbox::trim_later(const std::string& sender) {
   {
     std::lock_guard guard{mu_};
@@ -273,11 +180,12 @@ void outbox::trim_later(const std::string& sender) {
   });
 }
 
-status outbox::send_one(std::uint64_t seq, const std::string& sender,
-                        const actor_records::tell& t, const actor_class& cls) {
+result<std::shared_ptr<call_state>>
+outbox::start_one(std::uint64_t seq, const std::string& sender,
+                  const actor_records::tell& t, const actor_class& cls) {
   auto* method = cls.find(std::string_view{t.method});
   if (!method || method->readonly)
-    return {
+    return status{
         errc::invalid_argument,
         fmt::format("class '{}' has no mutating method '{}'", t.cls, t.method)};
   auto cell = resolve_actor(*svc_.eng, t.target, cls, nullptr);
@@ -289,11 +197,10 @@ status outbox::send_one(std::uint64_t seq, const std::string& sender,
   m.args = t.args.data;
   m.key = actor_records::tell_key(seq, sender);
   m.done = done;
+  // Ends for sure: at a stop the receiver's runner answers `closed`, a
+  // remote call ends by forward_deadline.
   submit_mutation(**cell, std::move(m));
-  // The worker gives its thread up meanwhile. Bounded: at a stop the
-  // receiver's runner answers `closed`, a remote call ends by
-  // forward_deadline.
-  return done->wait_status();
+  return done;
 }
 
 bool in_logged_method(const actor_cell& c) noexcept {

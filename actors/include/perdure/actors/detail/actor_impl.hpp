@@ -299,6 +299,12 @@ class call_state {
   status wait_status() const; ///< as wait(), without copying the result
   bool wait_for(std::chrono::nanoseconds d) const;
   bool done() const;
+  /// Calls `fn` with the call's status once it completed: at once, on the
+  /// caller's thread, if it has; otherwise on the thread that completes
+  /// it, after its waiters were woken. At most one per call (a second
+  /// replaces the first if it has not run). `fn` must be quick and must
+  /// not block: it runs on an actor's or the log's thread.
+  void on_done(std::function<void(const status&)> fn);
 
  private:
   mutable std::mutex mu_;
@@ -306,6 +312,7 @@ class call_state {
   bool done_ = false;
   status error_;
   std::string bytes_;
+  std::function<void(const status&)> on_done_;
 };
 
 struct actor_cell; // one activation slot of an actor (actors/src)
