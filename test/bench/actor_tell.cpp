@@ -9,7 +9,9 @@
 #include "bench.hpp"
 
 #include <perdure/perdure.hpp>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace perdure::bench {
 
@@ -44,6 +46,24 @@ struct tell_source {
   }
 };
 PERDURE_ACTOR(tell_source, (handed), (by_call, by_tell))
+
+/// Tells 8 messages per call, spread over `ways` sinks PREFIX-0 .. (an
+/// order notifying the services that act on it).
+struct fan_source {
+  long calls = 0;
+  long spread(std::string prefix, long ways, long n) {
+    for (long k = 0; k < fan_messages; ++k) {
+      auto st = this_step::engine()
+                    .actor<tell_sink>(prefix + std::to_string(k % ways))
+                    .tell(&tell_sink::add, n);
+      if (!st)
+        throw_error(st);
+    }
+    return ++calls;
+  }
+  static constexpr long fan_messages = 8;
+};
+PERDURE_ACTOR(fan_source, (calls), (spread))
 
 template <class M>
 std::pair<long, latencies> drive(const actor_ref<tell_source>& src, M m,
@@ -100,7 +120,66 @@ figures actor_tell(const bench_options& o) {
   return f;
 }
 
+// Sequential calls of fan_source::spread for `seconds`, then until every
+// message was applied: the caller's latency and the delivery rate.
+void fan_round(engine& eng, const bench_options& o, const std::string& name,
+               long ways, figures& f, bool& ok) {
+  auto src = eng.actor<fan_source>("fan-src-" + name);
+  auto prefix = "fan-" + name + "-";
+  std::vector<actor_ref<tell_sink>> sinks;
+  for (long k = 0; k < ways; ++k)
+    sinks.push_back(eng.actor<tell_sink>(prefix + std::to_string(k)));
+  latencies lat;
+  long calls = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (seconds_since(t0) < o.seconds) {
+    auto s = std::chrono::steady_clock::now();
+    src.call(&fan_source::spread, prefix, ways, calls);
+    lat.add(std::chrono::steady_clock::now() - s);
+    ++calls;
+  }
+  double told_s = seconds_since(t0);
+  long want = calls * fan_source::fan_messages;
+  auto applied = [&] {
+    long n = 0;
+    for (auto& s : sinks)
+      n += s.call(&tell_sink::size);
+    return n;
+  };
+  // Polled; the deadline only bounds a failing run (correct 0).
+  auto limit = std::chrono::steady_clock::now() + std::chrono::minutes{5};
+  while (applied() < want && std::chrono::steady_clock::now() < limit)
+    std::this_thread::sleep_for(std::chrono::microseconds{200});
+  double applied_s = seconds_since(t0);
+  f.add(name + "_call_p50_us", lat.quantile_us(0.5));
+  f.add(name + "_messages_per_s", want / applied_s);
+  f.add(name + "_drain_ms", (applied_s - told_s) * 1e3);
+  ok = ok && applied() == want;
+}
+
+// actor-tell-fanout: a method telling 8 messages per call to 8 receivers,
+// against the same 8 messages to one receiver (one lane: one at a time).
+figures actor_tell_fanout(const bench_options& o) {
+  engine eng{{.storage = o.dir / "actor-tell-fanout",
+              .durability = o.mode,
+              .sync = o.sync,
+              .writeback_interval = o.writeback}};
+  figures f;
+  bool ok = true;
+  fan_round(eng, o, "one", 1, f, ok);
+  fan_round(eng, o, "eight", fan_source::fan_messages, f, ok);
+  f.add("delivery_ratio_eight_over_one",
+        f.get("eight_messages_per_s") / f.get("one_messages_per_s"));
+  f.add("correct", ok ? 1 : 0);
+  return f;
+}
+
 } // namespace
+
+PERDURE_WORKLOAD("actor-tell-fanout",
+                 "a method telling 8 actors per call (the outbox's lanes side "
+                 "by side) vs 8 messages to one actor: delivery rate, drain",
+                 actor_tell_fanout);
 
 PERDURE_WORKLOAD("actor-tell",
                  "a method handing work to another actor: call vs tell "
