@@ -199,10 +199,13 @@ class actor_ref {
   /// Inside a mutating method of an actor of this engine it returns at
   /// once: the message is logged with that method's call, in its actor's
   /// outbox, and sent once the call is durable. The receiver applies it
-  /// exactly once, after every message this actor told before it (order
-  /// per sender), even when a process dies between (the outbox sends it
-  /// again, the receiver skips what it applied) and, on a cluster, when
-  /// the receiver lives in another partition. Nothing is sent when the
+  /// exactly once, after every message this actor told that receiver
+  /// before it (order per sender and receiver), even when a process dies
+  /// between (the outbox sends it again, the receiver skips what it
+  /// applied) and, on a cluster, when the receiver lives in another
+  /// partition. Messages to different receivers go out side by side, in
+  /// no order between them: a slow receiver holds up only what was told
+  /// to it. Nothing is sent when the
   /// method throws. Sending never waits on the receiver, so actors that
   /// tell each other cannot deadlock as calls in a cycle would. A message
   /// that can never be applied (no such actor, another class) moves to
