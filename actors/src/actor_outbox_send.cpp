@@ -176,6 +176,7 @@ class outbox::sending {
     }
     if (!cls) {
       l.held = hold::parked; // learn() kicks the sender
+      ++held_;
       return;
     }
     started_ = true;
@@ -210,6 +211,7 @@ class outbox::sending {
       // its lane waits, the others go on.
       m.st = state::queued;
       l.held = hold::retry;
+      ++held_;
       l.backoff = l.backoff.count() == 0 ? first_backoff
                                          : std::min(l.backoff * 2, max_backoff);
       l.retry_at = std::chrono::steady_clock::now() + l.backoff;
@@ -232,9 +234,10 @@ class outbox::sending {
   // it. Returns how the pass ends, or nothing to go on.
   std::optional<pass> wait() {
     std::optional<std::chrono::steady_clock::time_point> until;
-    for (auto& [target, l] : lanes_)
-      if (l.held == hold::retry && (!until || l.retry_at < *until))
-        until = l.retry_at;
+    if (held_ > 0)
+      for (auto& [target, l] : lanes_)
+        if (l.held == hold::retry && (!until || l.retry_at < *until))
+          until = l.retry_at;
     std::vector<std::pair<seq_t, status>> ended;
     bool kicked = false;
     {
@@ -257,13 +260,16 @@ class outbox::sending {
     for (auto& [seq, st] : ended)
       end(seq, std::move(st));
     auto now = std::chrono::steady_clock::now();
-    for (auto& [target, l] : lanes_) {
-      // A kick also says a class may have been learned.
-      if ((l.held == hold::retry && l.retry_at <= now) ||
-          (l.held == hold::parked && kicked))
-        l.held = hold::none;
-      make_ready(l);
-    }
+    if ((until && *until <= now) || (kicked && held_ > 0))
+      for (auto& [target, l] : lanes_) {
+        // A kick also says a class may have been learned.
+        if ((l.held == hold::retry && l.retry_at <= now) ||
+            (l.held == hold::parked && kicked)) {
+          l.held = hold::none;
+          --held_;
+          make_ready(l);
+        }
+      }
     // run() reads kicked to go round: this pass has read what it said.
     if (kicked && !load(scanned_ + 1))
       return pass::retry;
@@ -332,6 +338,7 @@ class outbox::sending {
   std::deque<lane*> ready_;                     ///< lanes whose head may start
   seq_t scanned_ = 0;
   std::size_t in_flight_ = 0;
+  std::size_t held_ = 0; ///< lanes held (parked or retry)
   bool started_ = false; ///< a call was started
 };
 

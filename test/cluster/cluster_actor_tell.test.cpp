@@ -25,13 +25,15 @@ using namespace std::chrono_literals;
 namespace {
 
 std::atomic<int> ct_runs{0}; // ct_room::put's runs
-step_gate ct_gate;           // put waits while it is closed
+step_gate ct_gate;           // put waits while it is closed ...
+std::atomic<int> ct_gated_from{0}; // ... for an n from this one on
 
 struct ct_room {
   std::vector<int> got;
   int put(int n) {
     ++ct_runs;
-    ct_gate.pass();
+    if (n >= ct_gated_from)
+      ct_gate.pass();
     got.push_back(n);
     return static_cast<int>(got.size());
   }
@@ -149,4 +151,43 @@ TEST_CASE("when the sender's partition moves, its next owner sends what is "
   auto sender_eng = got(f.b->engine_for(shipper));
   CHECK(wait_until([&] { return outbox_sent(*sender_eng, shipper, 10); }, 60s));
   f.b->stop();
+}
+
+TEST_CASE("a receiver on the other node held in its method holds up only "
+          "its own lane: the sender's messages to a receiver beside it are "
+          "applied meanwhile") {
+  constexpr int held = 1000;
+  ct_gate.set(true);
+  ct_gated_from = held; // only the far room's message waits at the gate
+  two_partitions f{"atell", ct_options};
+  struct open_at_end {
+    ~open_at_end() {
+      ct_gate.set(false);
+      ct_gated_from = 0;
+    }
+  } opener;
+  auto far_room = id_in(f.a->routing(), f.pb, "room-");
+  auto near_room = id_in(f.a->routing(), f.pa, "near-");
+  auto shipper = id_in(f.a->routing(), f.pa, "shipper-");
+  ct_runs = 0;
+  host_actor<ct_shipper> s{*f.a, shipper};
+  CHECK(s.call(&ct_shipper::ship, far_room, held) == 1);
+  REQUIRE(wait_until([] { return ct_runs == 1; }, 60s));
+  for (int i = 1; i <= 10; ++i)
+    CHECK(s.call(&ct_shipper::ship, near_room, i) == i + 1);
+  // With one lane for both, none of these could be sent before the far
+  // room answered.
+  host_actor<ct_room> near{*f.a, near_room};
+  REQUIRE(wait_until(
+      [&] { return near.call(&ct_room::all) == one_to(10); }, 90s));
+  CHECK(ct_runs == 11);
+  ct_gate.set(false);
+  host_actor<ct_room> far{*f.a, far_room};
+  REQUIRE(wait_until(
+      [&] { return far.call(&ct_room::all) == std::vector<int>{held}; }, 90s));
+  CHECK(ct_runs == 11);
+  auto sender_eng = got(f.a->engine_for(shipper));
+  CHECK(wait_until([&] { return outbox_sent(*sender_eng, shipper, 11); }, 60s));
+  f.b->stop();
+  f.a->stop();
 }
