@@ -305,7 +305,10 @@ class engine_host {
   /// try again after a lost answer or a failover does not signal twice,
   /// and a caller that retries on its own (a redelivered Kafka record, an
   /// HTTP client) passes its own key: one per signal it means to send.
-  /// Finding the key reads the workflow's signals (one scan per call).
+  /// Finding the key is one look-up of the mark its signal left
+  /// (records::signal_sender_key); a key the mark cannot hold (a 200-byte
+  /// key with a workflow id over about 160 bytes) scans the workflow's
+  /// signals (`perdure-bench cluster-signal-keyed`).
   template <class T>
   perdure::status try_signal(std::string_view id, std::string_view name,
                              const T& value, std::string_view key = {}) {
