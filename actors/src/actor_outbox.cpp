@@ -40,6 +40,30 @@ outbox::outbox(actor_service& svc, std::weak_ptr<actor_service> self)
       "perdure_actor_tells_total",
       "Messages told by actor methods (actor_ref::tell) by outcome.",
       {{"outcome", "dead"}});
+  in_flight_gauge_ = &reg.get_gauge(
+      "perdure_actor_tells_sending",
+      "Told messages whose call at their receiver runs now (at most one per "
+      "receiver and sender).",
+      {});
+  held_gauge_ = &reg.get_gauge(
+      "perdure_actor_tell_lanes_held",
+      "Receivers whose told messages wait: to be tried again (the "
+      "receiver's partition moves, busy...) or for the receiver's class to "
+      "be known to this engine.",
+      {});
+}
+
+void outbox::note_held(const std::string& sender, std::size_t held) {
+  std::lock_guard guard{mu_};
+  auto it = held_lanes_.find(sender);
+  std::size_t was = it == held_lanes_.end() ? 0 : it->second;
+  held_gauge_->add(static_cast<double>(held) - static_cast<double>(was));
+  if (held == 0) {
+    if (it != held_lanes_.end())
+      held_lanes_.erase(it);
+  } else {
+    held_lanes_[sender] = held;
+  }
 }
 
 void outbox::learn(const actor_class& cls) {

@@ -91,8 +91,14 @@ class outbox {
 
   actor_service& svc_;
   std::weak_ptr<actor_service> self_;
+  /// Records that `held` lanes of `sender` wait (for a retry or a
+  /// class) after its last pass, in held_gauge_.
+  void note_held(const std::string& sender, std::size_t held);
+
   metrics::counter* delivered_ = nullptr;
   metrics::counter* dead_ = nullptr;
+  metrics::gauge* in_flight_gauge_ = nullptr; ///< calls at receivers running
+  metrics::gauge* held_gauge_ = nullptr;      ///< lanes waiting, all senders
 
   std::mutex mu_;
   std::unordered_map<std::string, const actor_class*> classes_; ///< mu_
@@ -106,6 +112,8 @@ class outbox {
   /// applied; an error: dead, why), until a trim drops them: not sent
   /// again; mu_.
   std::unordered_map<std::string, std::map<eventlog::seq_t, status>> ended_;
+  /// Sender -> its lanes held after its last pass; mu_.
+  std::unordered_map<std::string, std::size_t> held_lanes_;
   /// Senders with a trim_later pending; mu_.
   std::unordered_set<std::string> trim_due_;
   bool scanned_ = false; ///< mu_

@@ -50,7 +50,23 @@ class outbox::sending {
       , stream_(actor_records::outbox_stream(sender))
       , board_(std::move(b)) {}
 
+  /// Calls still running are no longer counted as sending (they end by
+  /// themselves; a later pass sends them again under the same key).
+  ~sending() {
+    o_.in_flight_gauge_->add(-static_cast<double>(in_flight_));
+  }
+
+  sending(const sending&) = delete;
+  sending& operator=(const sending&) = delete;
+
   pass run() {
+    auto out = pass_over();
+    o_.note_held(sender_, held_);
+    return out;
+  }
+
+ private:
+  pass pass_over() {
     auto info = o_.svc_.log->info(stream_);
     if (!info)
       return info.error() == errc::not_found ? pass::done : pass::retry;
@@ -84,7 +100,6 @@ class outbox::sending {
     return out;
   }
 
- private:
   enum class state : std::uint8_t { queued, sent, ended };
   enum class hold : std::uint8_t { none, parked, retry };
   enum class trim_mode : std::uint8_t {
@@ -183,6 +198,7 @@ class outbox::sending {
     m.st = state::sent;
     l.sent = true;
     ++in_flight_;
+    o_.in_flight_gauge_->add(1);
     auto call = o_.start_one(seq, sender_, m.t, *cls);
     if (!call) {
       end(seq, call.error());
@@ -205,6 +221,7 @@ class outbox::sending {
     auto& m = it->second;
     auto& l = lanes_.at(m.t.target);
     --in_flight_;
+    o_.in_flight_gauge_->add(-1);
     l.sent = false;
     if (!took_effect(st) && !permanent(st)) {
       // Not delivered now (the receiver's partition moves, busy, closed):

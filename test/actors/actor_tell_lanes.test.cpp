@@ -54,6 +54,22 @@ struct ln_feeder {
 };
 PERDURE_ACTOR(ln_feeder, (sent), (emit))
 
+/// A class only the last test makes known to its engine.
+struct ln_late {
+  int n = 0;
+  void bump(int by) {
+    n += by;
+  }
+  int value() const {
+    return n;
+  }
+};
+PERDURE_ACTOR(ln_late, (n), (bump, value))
+
+double gauge(engine& eng, const std::string& name) {
+  return eng.metrics().get_gauge(name, "", {}).value();
+}
+
 std::uint64_t tell_count(engine& eng, const std::string& outcome) {
   return eng.metrics()
       .get_counter("perdure_actor_tells_total", "", {{"outcome", outcome}})
@@ -80,17 +96,23 @@ dead_letters(engine& eng, const std::string& sender) {
   return dead;
 }
 
-// Appends to `sender`'s outbox by hand a message whose method `add` of
-// class ln_sink does not have: it can never be delivered. (No REQUIRE: a
-// child process runs it, outside any test case.)
-bool forge_undeliverable(engine& eng, const std::string& sender) {
+// Appends to `sender`'s outbox by hand a message calling `method` of
+// actor `target` of class `cls` with `n`, as a call of it would have
+// logged it. (No REQUIRE: a child process runs it, outside any test case.)
+bool forge_tell(eventlog::event_log& log, const std::string& sender,
+                const std::string& cls, const std::string& target,
+                const std::string& method, int n) {
   eventlog::write_batch b;
   b.append(actor_records::outbox_stream(sender),
            eventlog::to_u16(eventlog::record_kind::actor_tell),
            codec::encode(actor_records::tell{
-               "ln_sink", "fast", "nope", {codec::encode(std::tuple<int>{5})},
-               {}}));
-  return static_cast<bool>(eng.event_log()->commit(std::move(b)));
+               cls, target, method, {codec::encode(std::tuple<int>{n})}, {}}));
+  return static_cast<bool>(log.commit(std::move(b)));
+}
+
+// A message whose method class ln_sink does not have: never delivered.
+bool forge_undeliverable(engine& eng, const std::string& sender) {
+  return forge_tell(*eng.event_log(), sender, "ln_sink", "fast", "nope", 5);
 }
 
 struct gate_reset {
@@ -125,6 +147,7 @@ TEST_CASE("a receiver holding its told message holds up only its own lane: "
   }
   // The held message is the oldest: nothing is dropped before it.
   CHECK(ln_at_gate == 1);
+  CHECK(gauge(eng, "perdure_actor_tells_sending") == 1);
   CHECK(first_in_outbox(eng, "feeder") == 1);
   CHECK(tell_count(eng, "delivered") == told);
 
@@ -135,6 +158,7 @@ TEST_CASE("a receiver holding its told message holds up only its own lane: "
   REQUIRE(test::wait_until([&] { return first_in_outbox(eng, "feeder") == 0; }));
   CHECK(tell_count(eng, "delivered") == told + 1);
   CHECK(tell_count(eng, "dead") == 0);
+  CHECK(gauge(eng, "perdure_actor_tells_sending") == 0);
   // Each receiver's offset is the seq of the last message it applied.
   auto offset = [&](const std::string& receiver) {
     auto o = eng.event_log()->offset(
@@ -191,4 +215,32 @@ TEST_CASE("a message that cannot be delivered behind a held one moves to "
   REQUIRE(dead->size() == 1);
   CHECK(dead->front().method == "nope");
   CHECK(dead->front().error.find("invalid_argument") != std::string::npos);
+}
+
+TEST_CASE("a lane whose receiver's class is not known yet waits, counted "
+          "as held, while the others go, and goes once the class is known") {
+  test::temp_dir dir;
+  {
+    engine eng{{.storage = dir.path()}};
+    eng.actor<ln_sink>("sink").call(&ln_sink::add, 1); // the receivers exist
+    eng.actor<ln_late>("late").call(&ln_late::bump, 0);
+    auto& log = *eng.event_log();
+    REQUIRE(forge_tell(log, "early", "ln_late", "late", "bump", 5));
+    REQUIRE(forge_tell(log, "early", "ln_sink", "sink", "add", 6));
+    REQUIRE(forge_tell(log, "early", "ln_late", "late", "bump", 7));
+  }
+  engine eng{{.storage = dir.path()}};
+  use_actors<ln_sink>(eng); // ln_late is not known yet
+  REQUIRE(test::wait_until([&] {
+    return eng.actor<ln_sink>("sink").call(&ln_sink::all) ==
+           std::vector<int>{1, 6};
+  }));
+  REQUIRE(test::wait_until(
+      [&] { return gauge(eng, "perdure_actor_tell_lanes_held") == 1; }));
+  CHECK(first_in_outbox(eng, "early") == 1);
+  use_actors<ln_late>(eng);
+  REQUIRE(test::wait_until([&] { return first_in_outbox(eng, "early") == 0; }));
+  CHECK(eng.get_actor<ln_late>("late").call(&ln_late::value) == 12);
+  CHECK(gauge(eng, "perdure_actor_tell_lanes_held") == 0);
+  CHECK(tell_count(eng, "delivered") == 3);
 }
