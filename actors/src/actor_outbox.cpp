@@ -55,6 +55,8 @@ outbox::outbox(actor_service& svc, std::weak_ptr<actor_service> self)
 
 void outbox::note_held(const std::string& sender, std::size_t held) {
   std::lock_guard guard{mu_};
+  if (stopped_)
+    return; // the engine (and its metrics) may be gone
   auto it = held_lanes_.find(sender);
   std::size_t was = it == held_lanes_.end() ? 0 : it->second;
   held_gauge_->add(static_cast<double>(held) - static_cast<double>(was));

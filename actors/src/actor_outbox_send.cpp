@@ -51,9 +51,11 @@ class outbox::sending {
       , board_(std::move(b)) {}
 
   /// Calls still running are no longer counted as sending (they end by
-  /// themselves; a later pass sends them again under the same key).
+  /// themselves; a later pass sends them again under the same key). Once
+  /// the engine stops nothing of it is touched: it may be gone.
   ~sending() {
-    o_.in_flight_gauge_->add(-static_cast<double>(in_flight_));
+    if (!o_.stopping())
+      o_.in_flight_gauge_->add(-static_cast<double>(in_flight_));
   }
 
   sending(const sending&) = delete;
@@ -61,7 +63,8 @@ class outbox::sending {
 
   pass run() {
     auto out = pass_over();
-    o_.note_held(sender_, held_);
+    if (out != pass::closed)
+      o_.note_held(sender_, held_);
     return out;
   }
 
