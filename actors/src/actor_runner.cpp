@@ -263,6 +263,37 @@ void cell_runner::start(std::shared_ptr<actor_cell> cell, loaded_actor loaded) {
     recover_sub(*this, *loaded.pending);
 }
 
+namespace {
+
+// Reads the actor's state from the log again after a failed commit. A
+// failure does not always mean the group was not written: a replicated
+// log (cluster mode) may report a group as failed (its acknowledgement
+// was lost, it timed out, its owner stepped down) that it still applies.
+// Rolled back to the last state it knew, the runner would then build every
+// later call on a stream that moved past it, and each would fail its
+// expect_last check, forever. The reload takes what the log holds,
+// including that call's key: the caller's retry gets its logged result.
+void resync(cell_runner& r) {
+  auto& s = r.s;
+  s.resync_due = false;
+  if (!s.svc->log)
+    return; // a runner driven on a fake log (actor_sequencing.test.cpp)
+  auto loaded = load_actor(*s.svc->log, s.cell->stream, *s.cell->cls);
+  if (!loaded || loaded->last_seq == s.committed_last)
+    return; // nothing moved (or nothing to read: the next failure retries)
+  s.head = s.committed = loaded->state;
+  s.committed_last = s.predicted_last = loaded->last_seq;
+  s.since_snapshot = loaded->since_snapshot;
+  s.events_since = loaded->events_since;
+  s.event_bytes_since = loaded->event_bytes_since;
+  s.snapshot_bytes = loaded->snapshot_bytes;
+  s.keys = std::move(loaded->keys);
+  s.applied_seqs.clear(); // read from the log again on their next use
+  s.cell->snapshot.store(s.committed);
+}
+
+} // namespace
+
 void committed(cell_runner& r, std::uint64_t no, bool ok,
                const std::string& err) {
   auto& s = r.s;
@@ -307,6 +338,7 @@ void committed(cell_runner& r, std::uint64_t no, bool ok,
       // were built on it and fail their expect_last check.
       s.head = s.committed;
       s.predicted_last = s.committed_last;
+      s.resync_due = true;
       for (auto& later : s.pending)
         later.doomed = true;
     }
@@ -321,6 +353,8 @@ void committed(cell_runner& r, std::uint64_t no, bool ok,
       drain_waiting(r);
     }
   }
+  if (s.resync_due && s.pending.empty() && !s.sub && !s.group && !s.stopping)
+    resync(r);
 }
 
 void cell_runner::begin_stop() {

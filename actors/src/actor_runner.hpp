@@ -154,6 +154,9 @@ struct cell_state {
   std::optional<open_group> group; ///< calls applied, not yet submitted
   int grouping = 0; ///< > 0: submit() leaves the group open
   std::optional<sub_call> sub;
+  /// A commit failed: once no group is in flight, the state is read
+  /// again from the log (a failure may have taken effect).
+  bool resync_due = false;
   bool stopping = false;
   bool finished = false;
   /// The call whose method runs now (smu released meanwhile); null: none.
