@@ -20,8 +20,6 @@ using eventlog::to_u16;
 namespace {
 
 constexpr std::string_view outbox_prefix = "outbox/";
-constexpr auto first_backoff = std::chrono::milliseconds{20};
-constexpr auto max_backoff = std::chrono::milliseconds{2000};
 /// Once the outbox had nothing to send for this long, what it delivered
 /// is dropped.
 constexpr auto trim_wait = std::chrono::milliseconds{100};

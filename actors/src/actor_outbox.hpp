@@ -63,6 +63,11 @@ class outbox {
  private:
   enum class pass { done, parked, retry, closed };
 
+  /// A sender whose pass could not deliver all, and a lane within a pass,
+  /// try again after this, doubling up to max_backoff.
+  static constexpr std::chrono::milliseconds first_backoff{20};
+  static constexpr std::chrono::milliseconds max_backoff{2000};
+
   /// Where one pass over a sender's outbox waits: for its messages' ends
   /// (the receivers' answers), a kick, or the stop. A pass has its own, so
   /// an answer to an earlier pass never reaches a later one.

@@ -25,8 +25,6 @@ namespace {
 constexpr std::size_t max_in_flight = 32;
 /// Delivered messages are dropped from the outbox once this many wait.
 constexpr seq_t trim_every = 64;
-constexpr auto first_backoff = std::chrono::milliseconds{20};
-constexpr auto max_backoff = std::chrono::milliseconds{2000};
 
 // Errors after which a message can never be delivered: it is dead.
 bool permanent(const status& st) {
@@ -125,13 +123,14 @@ class outbox::sending {
   };
 
   // Adds the outbox's messages from `from` on; those that ended before
-  // (ended_) are not sent again.
+  // (ended_) are not sent again. Only ended_'s entries from `from` on are
+  // copied: a load after a kick reads new messages, which none is.
   bool load(seq_t from) {
     std::map<seq_t, status> known;
     {
       std::lock_guard guard{o_.mu_};
       if (auto it = o_.ended_.find(sender_); it != o_.ended_.end())
-        known = it->second;
+        known.insert(it->second.lower_bound(from), it->second.end());
     }
     auto st =
         o_.svc_.log->scan(stream_, from, [&](const eventlog::record_view& r) {
