@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -23,6 +24,7 @@ using answer_atom = caf::atom_constant<caf::atom("answer")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 
 result<std::pair<std::string, std::uint16_t>>
 split_endpoint(std::string_view address) {
@@ -76,6 +78,8 @@ struct engine_door::impl {
   std::uint16_t port = 0;
   handler serve;
   std::chrono::milliseconds suspect_after{0};
+  // Watchers that asked this door to tell them when its process leaves.
+  std::atomic<std::uint64_t> watched_by{0};
 
   std::mutex mutex;
   std::condition_variable idle;
@@ -145,6 +149,10 @@ engine_door::start(std::string_view address, handler serve,
     auto promises =
       std::make_shared<std::map<std::uint64_t, caf::response_promise>>();
     auto next = std::make_shared<std::uint64_t>(0);
+    // Watchers waiting to hear that this process leaves (answered once,
+    // by leave(); a watcher whose process died meanwhile gets nothing).
+    auto watchers = std::make_shared<std::vector<caf::response_promise>>();
+    auto leaving = std::make_shared<bool>(false);
     return {
       [=](forward_atom, std::int32_t kind, std::string& id, std::string& name,
           std::string& bytes) -> caf::result<std::int32_t, std::string> {
@@ -160,6 +168,20 @@ engine_door::start(std::string_view address, handler serve,
       // A watcher's ping: answered here, on the door's own scheduler, so
       // a process that answers none is paused or hung, not only busy.
       [](ping_atom) { return ping_atom::value; },
+      [=](watch_atom) -> caf::result<leaving_atom> {
+        ++raw->watched_by;
+        if (*leaving)
+          return leaving_atom::value;
+        auto rp = self->make_response_promise();
+        watchers->push_back(rp);
+        return rp;
+      },
+      [=](leaving_atom) {
+        *leaving = true;
+        for (auto& rp : *watchers)
+          rp.deliver(leaving_atom::value);
+        watchers->clear();
+      },
       [=](answer_atom, std::uint64_t key, std::int32_t code,
           std::string& payload) {
         auto it = promises->find(key);
@@ -181,6 +203,17 @@ engine_door::start(std::string_view address, handler serve,
       by_addr->erase(it);
       raw->lost(endpoint);
     });
+    // The watched door's process is gone or leaving: its partitions are
+    // taken over (once: the down message or a late ping finds nothing).
+    auto drop = [=](const caf::actor& remote) {
+      auto it = by_addr->find(remote.address());
+      if (it == by_addr->end())
+        return;
+      auto endpoint = it->second;
+      by_addr->erase(it);
+      self->demonitor(remote);
+      raw->lost(endpoint);
+    };
     // Pings a watched door every suspect_after / 4; one unanswered for
     // suspect_after makes its process gone (a paused process keeps its
     // connections open). Only a timeout counts: a door that answers with
@@ -195,18 +228,14 @@ engine_door::start(std::string_view address, handler serve,
                                remote);
           },
           [=](caf::error& e) {
-            auto it = by_addr->find(remote.address());
-            if (it == by_addr->end())
+            if (by_addr->count(remote.address()) == 0)
               return;
             if (e != caf::sec::request_timeout) {
               self->delayed_send(self, raw->suspect_after / 4,
                                  tick_atom::value, remote);
               return;
             }
-            auto endpoint = it->second;
-            by_addr->erase(it);
-            self->demonitor(remote);
-            raw->lost(endpoint);
+            drop(remote);
           });
     };
     return {
@@ -226,6 +255,13 @@ engine_door::start(std::string_view address, handler serve,
               }
               (*by_addr)[remote.address()] = endpoint;
               self->monitor(remote);
+              // Answered when the process hands its partitions over (a
+              // clean stop): taken over at once, as when it dies. An error
+              // (its process gone, an older door) is left to the down
+              // message and the pings.
+              self->request(remote, caf::infinite, watch_atom::value)
+                .then([=](leaving_atom) { drop(remote); },
+                      [](caf::error&) {});
               if (raw->suspect_after.count() > 0)
                 ping(remote);
             },
@@ -262,6 +298,14 @@ engine_door::~engine_door() {
   impl_->watcher = nullptr;
   impl_->door = nullptr;
   impl_->sys.reset();
+}
+
+void engine_door::leave() {
+  caf::anon_send(impl_->door, leaving_atom::value);
+}
+
+std::uint64_t engine_door::watched_by() const noexcept {
+  return impl_->watched_by;
 }
 
 const std::string& engine_door::endpoint() const noexcept {

@@ -51,6 +51,14 @@ class engine_door {
   void close();
   void wait();
 
+  /// Tells every process watching this door (watch()) that this one is
+  /// leaving: they call their `gone` at once, as if it had died, so its
+  /// partitions are taken over without waiting for the consumer group.
+  /// The door keeps serving requests until close(). Returns at once.
+  void leave();
+  /// How many watches other processes registered at this door (each one
+  /// hears leave()).
+  std::uint64_t watched_by() const noexcept;
   /// Sends a request to the door at `endpoint` and waits for its answer
   /// at most `timeout`. Errors: the remote's; io when the door cannot be
   /// reached (its connection is dropped: the next call connects again);
@@ -63,7 +71,8 @@ class engine_door {
   /// Watches another node's door at `endpoint`: connects to it (without
   /// blocking the caller) and calls `gone` once its connection closes, a
   /// connection is refused (its process is gone: a killed process's
-  /// sockets close at once) or, with suspect_after, a ping went
+  /// sockets close at once), its process leaves (leave()) or, with
+  /// suspect_after, a ping went
   /// unanswered that long (a paused or hung process keeps its sockets). An endpoint is
   /// watched once at a time; after `gone`, watch() connects again.
   /// `gone` runs on a CAF thread and must be quick; it is set once, by
@@ -75,7 +84,8 @@ class engine_door {
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> forward_retries{0};
   std::atomic<std::uint64_t> served{0};
-  /// Partitions this node claimed because their owner's process was gone.
+  /// Partitions this node claimed because their owner's process was gone
+  /// or leaving.
   std::atomic<std::uint64_t> taken_over{0};
 
   struct impl;

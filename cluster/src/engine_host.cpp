@@ -376,6 +376,7 @@ engine_host_counters engine_host::counters() const {
     c.forward_retries = d->forward_retries;
     c.served = d->served;
     c.taken_over = d->taken_over;
+    c.door_watches = d->watched_by();
   }
   return c;
 }

@@ -124,8 +124,13 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
         [](const engine_host& h) { return h.counters().served; });
   total(r, host, "perdure_cluster_taken_over_total",
         "Take-overs started because a partition's owner's process was "
-        "gone (its door's connection closed)",
+        "gone (its door's connection closed or no ping answered) or "
+        "leaving (a clean stop)",
         [](const engine_host& h) { return h.counters().taken_over; });
+  total(r, host, "perdure_cluster_door_watches_total",
+        "Watches other nodes registered at this node's door: each takes "
+        "this node's partitions over at once when it stops or dies",
+        [](const engine_host& h) { return h.counters().door_watches; });
   total(r, host, "perdure_cluster_take_overs_dropped_total",
         "Take-overs given up once caught up: the partition had been "
         "claimed anew meanwhile",

@@ -50,6 +50,12 @@ void engine_host::impl::hand_over() {
   log_line(eventlog::log_level::info,
            fmt::format("node {}: handing its partitions over (up to {} ms)",
                        to_string(n->self()), wait.count()));
+  // The hosts watching this door claim its partitions at once (the
+  // take-over's successor of each, as for a dead process); the group's
+  // rebalance, which leaving starts, comes S - 1 s later on the mock and
+  // may move some again.
+  if (door)
+    door->leave();
   n->leave();
   // The worker closes each engine as its partition's new claim is read.
   auto deadline = std::chrono::steady_clock::now() + wait;

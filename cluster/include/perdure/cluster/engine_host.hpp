@@ -65,9 +65,10 @@ struct engine_host_options {
   /// leads the partition.
   std::chrono::milliseconds retry_wait{100};
   /// How long stop() keeps serving the partitions it leads while the
-  /// other nodes take them over (node::leave: each is served here until
-  /// its next owner's claim is read, so callers see a gap of one claim
-  /// and an engine open, not a rebalance). Past it, the partitions still
+  /// other nodes take them over (the hosts watching this one's door claim
+  /// them at once, else the group moves them after node::leave: each is
+  /// served here until its next owner's claim is read, so callers see a
+  /// gap of one claim and an engine open, not a rebalance). Past it, the partitions still
   /// led here are closed and released as without a wait. Not waited for
   /// when this node leads nothing or is assigned every partition (no
   /// other member to take them). 0: no handover, close at once.
@@ -172,10 +173,16 @@ struct engine_host_counters {
   std::uint64_t forward_retries = 0; ///< tries again (owner busy/changing)
   std::uint64_t served = 0;        ///< requests this host's door answered
   /// Take-overs started because a partition's owner's process was gone
-  /// (its door's connection closed), before the group's rebalance; those
-  /// given up (claimed anew meanwhile) count in the node's
+  /// (its door's connection closed, or no ping answered) or leaving (its
+  /// clean stop told this host's watch), before the group's rebalance;
+  /// those given up (claimed anew meanwhile) count in the node's
   /// owner_counters::claims_dropped.
   std::uint64_t taken_over = 0;
+  /// Watches other hosts registered at this host's door (with
+  /// take_over_gone_owners, each watches the doors of the partitions'
+  /// owners): they hear this host's stop() and take its partitions over
+  /// at once.
+  std::uint64_t door_watches = 0;
 };
 
 /// One node with its engines. Thread-safe: every member may be called
@@ -193,8 +200,10 @@ class engine_host {
   engine_host(const engine_host&) = delete;
   engine_host& operator=(const engine_host&) = delete;
 
-  /// Hands the partitions over (handover_wait: leaves the group and
-  /// serves each until its next owner claims it), closes every engine
+  /// Hands the partitions over (handover_wait: tells the hosts watching
+  /// its door, which claim its partitions at once as when a process dies,
+  /// leaves the group, and serves each partition until its next owner
+  /// claims it), closes every engine
   /// still open (their workflows stop and stay resumable on the next
   /// owner), then stops the node. Idempotent.
   void stop();
