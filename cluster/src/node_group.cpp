@@ -191,14 +191,19 @@ void node::impl::rebalance(rd_kafka_resp_err_t err,
   // goes on serving until it reads its next owner's claim (which fences
   // it), or is assigned the partition again, which most partitions of an
   // eager rebalance are.
-  // One still catching up or claiming stops: it served nothing yet, and
-  // its claim would only fence the next owner's.
+  // One still catching up stops: it appended nothing yet. One claiming
+  // goes on as a leader would: its claim is in the log or on its way and
+  // fences the partition's leader once read, whatever this node does;
+  // released, it would read its own claim as a follower and no node
+  // would lead the partition until the group assigned it again (S - 1 s
+  // on the mock). So it leads once its claim is read and serves until
+  // the next owner's claim.
   for (std::size_t p = 0; p < assigned.size(); ++p) {
     if (!assigned[p])
       continue;
     assigned[p] = false;
     ++group_counters.revoked;
-    if (owners[p]->role() != owner_role::leader)
+    if (owners[p]->role() == owner_role::catching_up)
       owners[p]->release();
   }
   log_line(eventlog::log_level::info,
