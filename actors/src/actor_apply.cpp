@@ -48,8 +48,7 @@ void flush(cell_runner& r) {
         for (auto& x : replies)
           reply(*x.done, x.outcome);
       }
-      runner->post(commit_ack{first, count, c.has_value(),
-                              c ? std::string{} : c.error().to_string()});
+      runner->post(commit_ack{first, count, c ? status{} : c.error()});
     });
 }
 

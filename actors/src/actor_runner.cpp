@@ -126,8 +126,8 @@ void cell_runner::handle(cell_event& e) {
       } else if constexpr (std::is_same_v<E, commit_ack>) {
         // One event per group: its calls complete in order.
         for (std::uint64_t i = 0; i < x.count && !s.pending.empty(); ++i)
-          committed(*this, x.first + i, x.ok, x.err);
-        if (x.ok)
+          committed(*this, x.first + i, x.result);
+        if (x.result)
           snapshot_between(*this);
       } else if constexpr (std::is_same_v<E, sub_done>) {
         sub_finished(*this, x);
@@ -294,13 +294,12 @@ void resync(cell_runner& r) {
 
 } // namespace
 
-void committed(cell_runner& r, std::uint64_t no, bool ok,
-               const std::string& err) {
+void committed(cell_runner& r, std::uint64_t no, const status& result) {
   auto& s = r.s;
   auto e = std::move(s.pending.front());
   s.pending.pop_front();
   (void) no; // == e.no: the log acknowledges in submission order
-  if (ok) {
+  if (result) {
     s.committed_last = e.last_after;
     if (e.state)
       s.committed = e.state;
@@ -326,13 +325,16 @@ void committed(cell_runner& r, std::uint64_t no, bool ok,
         start_sub(r, std::move(e.graph), e.workflow);
     }
   } else {
-    status st{errc::io, fmt::format("actor '{}': its call could not be "
-                                    "logged: {}",
-                                    s.cell->id, err)};
+    // The log's code reaches the caller (full, corruption, closed, ...);
+    // a conflict is the batch's expect_last check, not the caller's.
+    auto code = result.code() == errc::conflict ? errc::io : result.code();
+    status st{code, fmt::format("actor '{}': its call could not be "
+                                "logged: {}",
+                                s.cell->id, result.to_string())};
     if (e.doomed)
-      st = {errc::io, fmt::format("actor '{}': an earlier call could not be "
-                                  "logged, so this one was not: {}",
-                                  s.cell->id, err)};
+      st = {*e.doomed, fmt::format("actor '{}': an earlier call could not "
+                                   "be logged, so this one was not: {}",
+                                   s.cell->id, result.to_string())};
     else {
       // Roll back to the last durable state; the batches behind this one
       // were built on it and fail their expect_last check.
@@ -340,7 +342,7 @@ void committed(cell_runner& r, std::uint64_t no, bool ok,
       s.predicted_last = s.committed_last;
       s.resync_due = true;
       for (auto& later : s.pending)
-        later.doomed = true;
+        later.doomed = code;
     }
     if (e.done)
       e.done->complete(st, {});

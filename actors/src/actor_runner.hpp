@@ -25,8 +25,7 @@ namespace perdure::detail {
 struct commit_ack {
   std::uint64_t first = 0;
   std::uint64_t count = 0;
-  bool ok = false;
-  std::string err;
+  status result; ///< the log's answer, its errc kept (full, closed, ...)
 };
 /// A sub-workflow of the actor ended.
 struct sub_done {
@@ -98,7 +97,9 @@ struct in_flight {
   std::shared_ptr<node> graph;
   std::string workflow;
   eventlog::seq_t last_after = 0;
-  bool doomed = false; ///< an earlier batch failed; this one fails too
+  /// An earlier batch failed, so this one fails too (its expect_last
+  /// check): with that failure's code.
+  std::optional<errc> doomed;
   bool tells = false;  ///< its batch put messages in the actor's outbox
   /// A told message or an outside source's item (a sequenced key): the
   /// offset that keeps the highest seq applied from its source, and its seq.
@@ -203,8 +204,10 @@ class cell_runner : public std::enable_shared_from_this<cell_runner> {
 void finish(cell_runner& r);
 void on_mutation(cell_runner& r, mutation m);
 void on_mutations(cell_runner& r, std::vector<mutation>& ms);
-void committed(cell_runner& r, std::uint64_t no, bool ok,
-               const std::string& err);
+/// Call `no` was made durable (`result` ok) or not: its caller is
+/// answered with the log's errc (a conflict of the batch's expect_last
+/// check, internal to the runner, as io).
+void committed(cell_runner& r, std::uint64_t no, const status& result);
 void sub_finished(cell_runner& r, const sub_done& d);
 void start_sub(cell_runner& r, std::shared_ptr<node> graph,
                const std::string& wf);

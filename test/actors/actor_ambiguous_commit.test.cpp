@@ -119,6 +119,9 @@ TEST_CASE("a call whose commit was reported failed but took effect: the "
     auto keyed = c.with({.key = "pay-7"});
     auto lost = keyed.try_call(&counter::incr, 10);
     REQUIRE_FALSE(lost);
+    // The log's code reaches the caller: its fate is unknown, not an io
+    // failure.
+    CHECK(lost.error().code() == errc::closed);
     CHECK(test::executions - before == 1);
     // The log holds the call: its retry answers what it logged, the next
     // call builds on it (before the fix: conflict on every call, forever).
