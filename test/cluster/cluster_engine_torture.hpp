@@ -23,6 +23,7 @@ struct engine_torture_config {
   int nodes = 3;
   int kills = 6;
   int pauses = 2;
+  int quits = 0; ///< clean stops (engine_host::stop), then restarts
   int workflows = 600;
   std::uint64_t seed = 1;
   int session_ms = 3000;
@@ -44,6 +45,7 @@ struct engine_torture_summary {
   std::size_t nodes = 0; ///< at the end
   int kills = 0;
   int pauses = 0;
+  int quits = 0;
   int broker_stops = 0;
   int leader_moves = 0;
   // Workflows started through random nodes, and the starts that failed.
@@ -65,6 +67,9 @@ struct engine_torture_summary {
   double seconds = 0;
   std::vector<std::string> violations;
 };
+
+/// The lines of the file at `path` (0 when there is none).
+std::size_t count_lines(const std::filesystem::path& path);
 
 /// Prints the summary and "result: OK" or "result: FAILED"; 0 when OK.
 int report_engine_torture(const engine_torture_config& c,

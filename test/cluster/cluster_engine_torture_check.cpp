@@ -87,6 +87,8 @@ engine_torture_config parse_engine_torture(int argc, char** argv) {
       c.kills = static_cast<int>(v);
     else if (k == "--pauses")
       c.pauses = static_cast<int>(v);
+    else if (k == "--quits")
+      c.quits = static_cast<int>(v);
     else if (k == "--workflows")
       c.workflows = static_cast<int>(v);
     else if (k == "--seed")
@@ -108,11 +110,13 @@ engine_torture_config parse_engine_torture(int argc, char** argv) {
     else
       throw std::invalid_argument{"unknown option " + k};
   }
-  if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.workflows < 1
+  if (c.nodes < 2 || c.kills < 0 || c.pauses < 0 || c.quits < 0
+      || c.workflows < 1
       || c.broker_stops < 0 || c.leader_moves < 0 || c.actors < 0
       || c.records < 0 || c.standbys < -1)
     throw std::invalid_argument{"need --nodes >= 2, --kills >= 0, "
-                                "--pauses >= 0, --workflows >= 1, "
+                                "--pauses >= 0, --quits >= 0, "
+                                "--workflows >= 1, "
                                 "--broker-stops >= 0, --leader-moves >= 0, "
                                 "--actors >= 0, --records >= 0"};
   return c;
@@ -158,12 +162,22 @@ verify_effects(const std::filesystem::path& effects, int workflows,
   return v;
 }
 
+std::size_t count_lines(const std::filesystem::path& path) {
+  std::ifstream in{path};
+  std::size_t n = 0;
+  std::string line;
+  while (std::getline(in, line))
+    ++n;
+  return n;
+}
+
 int report_engine_torture(const engine_torture_config& c,
                           const engine_torture_summary& s) {
   std::printf("perdure-cluster-engine-torture: seed %llu\n"
               "  nodes          %zu (%d at the start), %d partitions\n"
               "  kills          %d (SIGKILL, restarted)\n"
               "  pauses         %d (SIGSTOP past the takeover, SIGCONT)\n"
+              "  quits          %d (clean stop, handed over, restarted)\n"
               "  broker stops   %d, leader moves %d\n"
               "  through random nodes %zu started (%zu failed), %zu"
               " answered (%zu not finished yet)\n"
@@ -176,7 +190,7 @@ int report_engine_torture(const engine_torture_config& c,
               " their success was logged, %zu zombie runs after it)\n"
               "  duration       %.1f s\n",
               static_cast<unsigned long long>(c.seed), s.nodes, c.nodes,
-              c.partitions, s.kills, s.pauses, s.broker_stops,
+              c.partitions, s.kills, s.pauses, s.quits, s.broker_stops,
               s.leader_moves, s.forward_started, s.forward_start_errors,
               s.forward_answered, s.forward_errors, c.actors,
               s.actor_rounds, s.actor_calls, s.actor_retries,

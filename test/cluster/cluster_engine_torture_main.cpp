@@ -9,6 +9,7 @@
 // file grew by a random amount: SIGKILLs a random node running engines
 // (until every partition runs on the others; restarts it), SIGSTOPs one
 // until the others took its partitions over (then SIGCONT: a zombie),
+// stops one cleanly (its partitions handed over; restarts it),
 // stops a broker (leadership moved off it, steps run on, then back),
 // moves a partition's leader, or (half-way) adds a node. Ids are read
 // through random nodes after kills and at the end. Before each fault a
@@ -20,7 +21,7 @@
 // Waits are for observed conditions; limits only bound a failing run.
 //
 //   perdure-cluster-engine-torture [--nodes N] [--kills K] [--pauses S]
-//       [--workflows W] [--seed X] [--session-timeout-ms MS]
+//       [--quits Q] [--workflows W] [--seed X] [--session-timeout-ms MS]
 //       [--broker-stops B] [--leader-moves L] [--grow 0|1] [--actors A]
 //       [--records R]  (Kafka records fed into actors by every node,
 //                      cluster_engine_torture_feed.hpp) [--standbys K]
@@ -41,7 +42,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -97,6 +97,7 @@ class driver {
     std::vector<char> faults;
     faults.insert(faults.end(), static_cast<std::size_t>(c_.kills), 'k');
     faults.insert(faults.end(), static_cast<std::size_t>(c_.pauses), 'p');
+    faults.insert(faults.end(), static_cast<std::size_t>(c_.quits), 'q');
     faults.insert(faults.end(), static_cast<std::size_t>(c_.broker_stops),
                   'b');
     faults.insert(faults.end(), static_cast<std::size_t>(c_.leader_moves),
@@ -125,6 +126,8 @@ class driver {
         kill(victim());
       else if (f == 'p')
         pause(victim());
+      else if (f == 'q')
+        kill(victim(), true);
       else if (f == 'b')
         stop_broker();
       else if (f == 'l')
@@ -160,10 +163,7 @@ class driver {
     return nodes_->ask(n, command, last);
   }
   bool all_running() {
-    std::set<int> all;
-    for (auto& ps : nodes_->running())
-      all.insert(ps.begin(), ps.end());
-    return static_cast<int>(all.size()) == c_.partitions;
+    return nodes_->all_running(c_.partitions);
   }
 
   // A random node among those running engines (one that just restarted
@@ -203,17 +203,21 @@ class driver {
     return static_cast<int>(outputs_.size()) == released_;
   }
 
-  void kill(std::size_t i) {
+  // SIGKILL, or (clean) a clean stop: engine_host::stop, whose watchers
+  // take its partitions over at once. Then a restart.
+  void kill(std::size_t i, bool clean = false) {
     auto& n = (*nodes_)[i];
     auto t0 = clock_type::now();
-    n.proc->kill();
+    if (clean)
+      nodes_->stop(i);
+    else
+      n.proc->kill();
     n.alive = false;
-    ++s_.kills;
-    until([&] { return all_running(); },
-          "failover after killing node " + n.id);
+    auto k = clean ? ++s_.quits : ++s_.kills;
+    until([&] { return all_running(); }, "failover from node " + n.id);
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
-    std::printf("kill %d: node %s, partitions running again after %.2f s\n",
-                s_.kills, n.id.c_str(), took.count());
+    std::printf("%s %d: node %s, partitions running again after %.2f s\n",
+                clean ? "quit" : "kill", k, n.id.c_str(), took.count());
     std::fflush(stdout);
     // The latest ids through a survivor, while the group has not settled
     // yet (its rebalance may move partitions again meanwhile).
@@ -344,12 +348,7 @@ class driver {
 
   // -- the effects --------------------------------------------------------
   std::size_t effect_lines() const {
-    std::ifstream in{effects_};
-    std::size_t n = 0;
-    std::string line;
-    while (std::getline(in, line))
-      ++n;
-    return n;
+    return test::count_lines(effects_);
   }
 
   // A random running node starts ids FROM .. TO-1 through its host.

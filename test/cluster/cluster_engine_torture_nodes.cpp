@@ -77,6 +77,21 @@ void engine_nodes::start(std::size_t i) {
                              + "'"};
 }
 
+void engine_nodes::stop(std::size_t i) {
+  auto& n = slots_[i];
+  ask(n, "quit", "bye");
+  n.alive = false;
+  if (!n.proc->wait_for(std::chrono::milliseconds{60000}))
+    throw std::runtime_error{"node " + n.id + " did not exit after bye"};
+}
+
+bool engine_nodes::all_running(int partitions) {
+  std::set<int> all;
+  for (auto& ps : running())
+    all.insert(ps.begin(), ps.end());
+  return static_cast<int>(all.size()) == partitions;
+}
+
 std::vector<std::size_t> engine_nodes::up() const {
   std::vector<std::size_t> out;
   for (std::size_t i = 0; i < slots_.size(); ++i)

@@ -57,6 +57,11 @@ class engine_nodes {
   std::vector<node_slot>& slots() noexcept {
     return slots_;
   }
+  /// Stops slot i's process cleanly ("quit": engine_host::stop) and waits
+  /// until it exited. Throws when it does not answer or exit.
+  void stop(std::size_t i);
+  /// Whether the nodes that are up run engines for all `partitions`.
+  bool all_running(int partitions);
   /// The indexes of the nodes neither killed nor paused.
   std::vector<std::size_t> up() const;
 
