@@ -50,26 +50,38 @@ void engine_host::impl::hand_over() {
   log_line(eventlog::log_level::info,
            fmt::format("node {}: handing its partitions over (up to {} ms)",
                        to_string(n->self()), wait.count()));
-  // The hosts watching this door claim its partitions at once (the
-  // take-over's successor of each, as for a dead process); the group's
-  // rebalance, which leaving starts, comes S - 1 s later on the mock and
-  // may move some again.
-  if (door)
+  // The worker closes each engine as its partition's new claim is read:
+  // true once none is open or led here, false at `until`.
+  auto handed_over = [&](std::chrono::steady_clock::time_point until) {
+    std::unique_lock guard{mutex};
+    for (;;) {
+      bool open = std::any_of(engines.begin(), engines.end(),
+                              [](const hosted& e) { return e.eng != nullptr; });
+      guard.unlock();
+      bool leads = led(n->partitions());
+      guard.lock();
+      if (!open && !leads)
+        return true;
+      if (std::chrono::steady_clock::now() >= until)
+        return false;
+      wake.wait_for(guard, std::chrono::milliseconds{5});
+    }
+  };
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = now + wait;
+  // First the hosts watching this door claim its partitions (the take-
+  // over's successor of each, as for a dead process), while the node
+  // stays in the group claiming nothing: leaving it closes the consumer,
+  // which holds up the poll thread that reads those claims. What they do
+  // not take within a fifth of the wait goes through the group.
+  if (door && door->watched_by() > 0) {
+    n->stop_claiming();
     door->leave();
-  n->leave();
-  // The worker closes each engine as its partition's new claim is read.
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  std::unique_lock guard{mutex};
-  for (;;) {
-    bool open = std::any_of(engines.begin(), engines.end(),
-                            [](const hosted& e) { return e.eng != nullptr; });
-    guard.unlock();
-    bool leads = led(n->partitions());
-    guard.lock();
-    if ((!open && !leads) || std::chrono::steady_clock::now() >= deadline)
-      break;
-    wake.wait_for(guard, std::chrono::milliseconds{5});
+    if (handed_over(std::min(deadline, now + wait / 5)))
+      return; // node::stop leaves the group
   }
+  n->leave();
+  handed_over(deadline);
 }
 
 } // namespace perdure::cluster

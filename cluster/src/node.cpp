@@ -101,6 +101,7 @@ void node::impl::run() {
       if (stopping)
         break;
       leave_now = leaving && !left;
+      no_claims = leaving || claims_stopped;
     }
     if (leave_now)
       leave_group(false); // `left` is the poll thread's
@@ -128,7 +129,7 @@ bool node::impl::round() {
     readable = false; // a record coming from now on wakes the next round
   }
   for (auto [p, over] : take)
-    if (p < owners.size() && !left
+    if (p < owners.size() && !left && !no_claims
         && owners[p]->role() == owner_role::follower) {
       log_line(eventlog::log_level::info,
                fmt::format("node {}: taking partition {} over from epoch {} "
@@ -145,7 +146,7 @@ bool node::impl::round() {
     // Assigned but following: another node's claim fenced this one (a
     // claim of a node the group revoked landed late, or a paused node
     // came back). The group says this node should own it: claim again.
-    if (assigned[p] && o.role() == owner_role::follower)
+    if (assigned[p] && !no_claims && o.role() == owner_role::follower)
       o.claim();
     // Catching up starts with the log's end offset: a network round trip,
     // waited for only then.
@@ -431,16 +432,9 @@ node_counters node::counters() const {
 void node::take_over(partition_id p, log_offset over) {
   auto& n = *impl_;
   std::lock_guard guard{n.mutex};
-  if (n.stopping || n.stopped || n.leaving)
+  if (n.stopping || n.stopped || n.leaving || n.claims_stopped)
     return;
   n.take_overs.emplace_back(p, over);
-  n.wake.notify_all();
-}
-
-void node::leave() {
-  auto& n = *impl_;
-  std::lock_guard guard{n.mutex};
-  n.leaving = true;
   n.wake.notify_all();
 }
 

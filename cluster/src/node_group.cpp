@@ -179,7 +179,8 @@ void node::impl::rebalance(rd_kafka_resp_err_t err,
       auto at = static_cast<std::size_t>(p);
       assigned[at] = true;
       ++group_counters.assigned;
-      owners[at]->claim();
+      if (!no_claims)
+        owners[at]->claim();
       list += fmt::format("{}{}", list.empty() ? "" : " ", p);
     }
     log_line(eventlog::log_level::info,
@@ -214,6 +215,20 @@ void node::impl::rebalance(rd_kafka_resp_err_t err,
     log_line(eventlog::log_level::warning,
              fmt::format("node {}: unassign: {}", to_string(self),
                          rd_kafka_err2str(e)));
+}
+
+void node::stop_claiming() {
+  auto& n = *impl_;
+  std::lock_guard guard{n.mutex};
+  n.claims_stopped = true;
+  n.wake.notify_all();
+}
+
+void node::leave() {
+  auto& n = *impl_;
+  std::lock_guard guard{n.mutex};
+  n.leaving = true;
+  n.wake.notify_all();
 }
 
 void node::impl::leave_group(bool release) {

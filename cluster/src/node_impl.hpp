@@ -42,6 +42,7 @@ struct node::impl {
   // Poll thread only.
   std::vector<bool> assigned;
   bool left = false; // the consumer closed (leave_group)
+  bool no_claims = false; // leaving or claims_stopped, as of this round
   std::vector<std::string> last_error; // per partition, to log changes
   // Per partition: since when it has been catching up or claiming, and
   // whether that was reported as slow (watch_claims).
@@ -59,6 +60,7 @@ struct node::impl {
   std::vector<submission> queue;
   bool stopping = false;
   bool leaving = false; // node::leave asked
+  bool claims_stopped = false; // node::stop_claiming asked
   // node::take_over, for the poll thread: partition, epoch to replace.
   std::vector<std::pair<partition_id, log_offset>> take_overs;
   bool stopped = false;

@@ -208,16 +208,17 @@ class driver {
   void kill(std::size_t i, bool clean = false) {
     auto& n = (*nodes_)[i];
     auto t0 = clock_type::now();
-    if (clean)
-      nodes_->stop(i);
-    else
-      n.proc->kill();
+    clean ? nodes_->begin_stop(i) : n.proc->kill();
     n.alive = false;
     auto k = clean ? ++s_.quits : ++s_.kills;
     until([&] { return all_running(); }, "failover from node " + n.id);
     auto took = std::chrono::duration<double>(clock_type::now() - t0);
-    std::printf("%s %d: node %s, partitions running again after %.2f s\n",
-                clean ? "quit" : "kill", k, n.id.c_str(), took.count());
+    if (clean)
+      nodes_->end_stop(i); // its "bye": engine_host::stop returned
+    std::chrono::duration<double> gone = clock_type::now() - t0;
+    std::printf("%s %d: node %s, partitions running again after %.2f s "
+                "(gone after %.2f s)\n", clean ? "quit" : "kill", k,
+                n.id.c_str(), took.count(), gone.count());
     std::fflush(stdout);
     // The latest ids through a survivor, while the group has not settled
     // yet (its rebalance may move partitions again meanwhile).

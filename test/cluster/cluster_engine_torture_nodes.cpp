@@ -52,6 +52,10 @@ std::size_t engine_nodes::add() {
 
 void engine_nodes::start(std::size_t i) {
   auto& n = slots_[i];
+  // A process stopped cleanly exits by itself (and lets its store go).
+  if (n.proc && n.proc->running()
+      && !n.proc->wait_for(std::chrono::milliseconds{60000}))
+    throw std::runtime_error{"node " + n.id + " did not exit after bye"};
   std::vector<std::string> argv{
     launch_.program, "--brokers", launch_.brokers, "--app", launch_.app,
     "--id", n.id, "--dir", n.dir.string(), "--effects",
@@ -77,12 +81,15 @@ void engine_nodes::start(std::size_t i) {
                              + "'"};
 }
 
-void engine_nodes::stop(std::size_t i) {
+void engine_nodes::begin_stop(std::size_t i) {
   auto& n = slots_[i];
-  ask(n, "quit", "bye");
+  if (!n.proc->send_line("quit"))
+    throw std::runtime_error{"node " + n.id + " gone"};
   n.alive = false;
-  if (!n.proc->wait_for(std::chrono::milliseconds{60000}))
-    throw std::runtime_error{"node " + n.id + " did not exit after bye"};
+}
+
+void engine_nodes::end_stop(std::size_t i) {
+  answer(slots_[i], "quit", "bye");
 }
 
 bool engine_nodes::all_running(int partitions) {

@@ -45,7 +45,8 @@ class engine_nodes {
 
   /// A new slot "eN" (not started); its index.
   std::size_t add();
-  /// Starts slot i's process and waits until it is ready.
+  /// Starts slot i's process (once a cleanly stopped one exited) and
+  /// waits until it is ready.
   void start(std::size_t i);
 
   std::size_t size() const noexcept {
@@ -57,9 +58,12 @@ class engine_nodes {
   std::vector<node_slot>& slots() noexcept {
     return slots_;
   }
-  /// Stops slot i's process cleanly ("quit": engine_host::stop) and waits
-  /// until it exited. Throws when it does not answer or exit.
-  void stop(std::size_t i);
+  /// Asks slot i's process to stop cleanly ("quit": engine_host::stop)
+  /// and counts it down (not asked anything more); end_stop() reads its
+  /// "bye", after which it exits by itself (start() waits for that).
+  /// Throws when it cannot be asked, or does not answer.
+  void begin_stop(std::size_t i);
+  void end_stop(std::size_t i);
   /// Whether the nodes that are up run engines for all `partitions`.
   bool all_running(int partitions);
   /// The indexes of the nodes neither killed nor paused.

@@ -206,8 +206,17 @@ class node {
   /// group's next assignment still decides: a node assigned `p` claims
   /// after this one, and this node serves `p` until that claim is read. A
   /// no-op while leading or claiming, for no such partition, and after
-  /// leave() or stop().
+  /// stop_claiming(), leave() or stop().
   void take_over(partition_id p, log_offset over);
+
+  /// Claims nothing more (neither take-overs nor the partitions the group
+  /// assigns, even one whose claim fenced this node's), staying a member
+  /// of the group and leading what it leads until another node's claim of
+  /// each is read: a handover to nodes that take the partitions over
+  /// (engine_host::stop, its watchers), which leave() would hold up while
+  /// it closes the consumer (the poll thread reads the claims). leave() or
+  /// stop() follows. Idempotent.
+  void stop_claiming();
 
   /// Leaves the consumer group and goes on leading the partitions this
   /// node leads until another node's claim of each is read: the group
