@@ -9,13 +9,9 @@
 #include <perdure/perdure.hpp>
 
 #include "child_process.hpp"
+#include "fill_report.hpp"
 #include "temp_dir.hpp"
 
-#include <sys/resource.h>
-
-#include <csignal>
-#include <iostream>
-#include <sstream>
 #include <string>
 
 using namespace perdure;
@@ -42,51 +38,22 @@ PERDURE_ACTOR(sf_blob, (data, calls), (fill, count, letter))
 } // namespace
 
 PERDURE_CHILD_ENTRY("actor-fill-with-file-limit") {
-  std::signal(SIGXFSZ, SIG_IGN); // EFBIG instead of the signal
-  rlimit lim{rlim_t{64} << 20, rlim_t{64} << 20};
-  ::setrlimit(RLIMIT_FSIZE, &lim);
+  test::limit_file_size(rlim_t{64} << 20);
   engine eng{{.storage = args.at(0)}};
   auto a = eng.actor<sf_blob>("blob");
-  int acked = 0;
-  for (int i = 0; i < 2000; ++i) {
+  test::fill_until_refused(2000, [&](int i) {
     auto r = a.try_call(&sf_blob::fill, i);
-    if (!r) {
-      std::cout << "failed " << to_string(r.error().code()) << ' '
-                << r.error().message() << std::endl;
-      break;
-    }
-    if (*r != i + 1)
-      return 3;
-    ++acked;
-  }
-  std::cout << "acked " << acked << std::endl;
+    if (!r)
+      return r.error();
+    return *r == i + 1 ? status{} : status{errc::corruption, "a wrong count"};
+  });
   return 0;
 }
 
 TEST_CASE("a full disk reaches an actor's caller as full and every "
           "acknowledged call stays") {
   test::temp_dir dir;
-  test::child_process child{"actor-fill-with-file-limit",
-                            {dir.path().string()}};
-  std::string failed_code, failed_message;
-  int acked = -1;
-  for (auto line = child.read_line(std::chrono::minutes{5}); !line.empty();
-       line = child.read_line(std::chrono::minutes{5})) {
-    MESSAGE(line);
-    std::istringstream in{line};
-    std::string word;
-    in >> word;
-    if (word == "failed") {
-      in >> failed_code;
-      std::getline(in, failed_message);
-    } else if (word == "acked") {
-      in >> acked;
-    }
-  }
-  CHECK(child.wait() == 0);
-  CHECK(failed_code == "full");
-  CHECK(failed_message.find("File too large") != std::string::npos);
-  REQUIRE(acked > 10);
+  const int acked = test::fill_to_full("actor-fill-with-file-limit", dir.path());
 
   engine eng{{.storage = dir.path()}};
   auto a = eng.actor<sf_blob>("blob");

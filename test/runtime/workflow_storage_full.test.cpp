@@ -9,13 +9,9 @@
 #include <perdure/perdure.hpp>
 
 #include "child_process.hpp"
+#include "fill_report.hpp"
 #include "temp_dir.hpp"
 
-#include <sys/resource.h>
-
-#include <csignal>
-#include <iostream>
-#include <sstream>
 
 using namespace perdure;
 
@@ -33,50 +29,23 @@ std::string wf_id(int i) {
 } // namespace
 
 PERDURE_CHILD_ENTRY("engine-fill-with-file-limit") {
-  std::signal(SIGXFSZ, SIG_IGN); // EFBIG instead of the signal
-  rlimit lim{rlim_t{64} << 20, rlim_t{64} << 20};
-  ::setrlimit(RLIMIT_FSIZE, &lim);
+  test::limit_file_size(rlim_t{64} << 20);
   engine eng{{.storage = args.at(0)}};
-  int acked = 0;
-  for (int i = 0; i < 2000; ++i) {
+  test::fill_until_refused(2000, [&](int i) {
     auto r = eng.try_run(t_big(i), wf_id(i));
-    if (!r) {
-      std::cout << "failed " << to_string(r.error().code()) << ' '
-                << r.error().message() << std::endl;
-      break;
-    }
-    if (r->size() != std::size_t{256} << 10)
-      return 3;
-    ++acked;
-  }
-  std::cout << "acked " << acked << std::endl;
+    if (!r)
+      return r.error();
+    return r->size() == std::size_t{256} << 10
+             ? status{}
+             : status{errc::corruption, "a wrong output"};
+  });
   return 0;
 }
 
 TEST_CASE("a full disk reaches the workflow's caller as full and every "
           "acknowledged workflow stays") {
   test::temp_dir dir;
-  test::child_process child{"engine-fill-with-file-limit",
-                            {dir.path().string()}};
-  std::string failed_code, failed_message;
-  int acked = -1;
-  for (auto line = child.read_line(std::chrono::minutes{5}); !line.empty();
-       line = child.read_line(std::chrono::minutes{5})) {
-    MESSAGE(line);
-    std::istringstream in{line};
-    std::string word;
-    in >> word;
-    if (word == "failed") {
-      in >> failed_code;
-      std::getline(in, failed_message);
-    } else if (word == "acked") {
-      in >> acked;
-    }
-  }
-  CHECK(child.wait() == 0);
-  CHECK(failed_code == "full");
-  CHECK(failed_message.find("File too large") != std::string::npos);
-  REQUIRE(acked > 10);
+  const int acked = test::fill_to_full("engine-fill-with-file-limit", dir.path());
 
   // With room again: every acknowledged workflow is there, and the one the
   // full disk caught resumes (or was never stored, and runs anew).
