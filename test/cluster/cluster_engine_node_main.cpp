@@ -397,7 +397,7 @@ int main(int argc, char** argv) {
     records = std::move(*f);
   }
   say("ready");
-  std::vector<std::thread> calls; // acall threads, joined at quit
+  std::vector<std::thread> calls; // acall threads, joined after the stop
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in{line};
@@ -429,11 +429,14 @@ int main(int argc, char** argv) {
                 << "'\n";
     }
   }
-  for (auto& t : calls)
-    t.join();
+  // A clean stop while actor calls may be in flight (as a deployment
+  // stops a node): those on this host end closed, and the driver tries
+  // them again elsewhere by their keys.
   if (records)
     records->stop(); // before its host
   (*host)->stop();
+  for (auto& t : calls)
+    t.join();
   say("bye");
   ::close(effects_fd);
   return 0;
