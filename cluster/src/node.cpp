@@ -129,7 +129,7 @@ bool node::impl::round() {
     readable = false; // a record coming from now on wakes the next round
   }
   for (auto [p, over] : take)
-    if (p < owners.size() && !left && !no_claims
+    if (p < owners.size() && !no_claims // also once left: leaving
         && owners[p]->role() == owner_role::follower) {
       log_line(eventlog::log_level::info,
                fmt::format("node {}: taking partition {} over from epoch {} "
