@@ -8,6 +8,41 @@ namespace perdure::detail {
 
 namespace {
 
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+// One timer per engine instead of one per run: every `every` it asks each
+// live workflow actor to look for a cancel logged by another process. (A
+// delayed message per run woke the clock thread once per workflow and kept
+// every finished actor alive until its timer fired.) Quits once the engine
+// closes; the host's destructor stops it before the actor system.
+caf::behavior cancel_checker(caf::event_based_actor* self, engine::impl* eng,
+                             std::chrono::milliseconds every) {
+  self->delayed_send(self, every, tick_atom::value);
+  return {[=](tick_atom) {
+    std::vector<std::shared_ptr<run_state>> runs;
+    {
+      std::lock_guard guard{eng->mu};
+      if (eng->closing) {
+        self->quit();
+        return;
+      }
+      runs.reserve(eng->live.size());
+      for (auto& [id, st] : eng->live)
+        runs.push_back(st);
+    }
+    for (auto& st : runs) {
+      std::shared_ptr<caf::actor> hdl;
+      {
+        std::lock_guard guard{st->mu};
+        hdl = std::static_pointer_cast<caf::actor>(st->actor);
+      }
+      if (hdl)
+        self->send(*hdl, check_atom::value);
+    }
+    self->delayed_send(self, every, tick_atom::value);
+  }};
+}
+
 class caf_host final : public actor_host {
  public:
   caf_host(engine::impl& eng, std::size_t threads) : eng_(eng) {
@@ -17,9 +52,15 @@ class caf_host final : public actor_host {
     cfg_.set("scheduler.policy", caf::atom("sharing"));
     cfg_.set("scheduler.max-threads", threads);
     system_.emplace(cfg_);
+    if (auto every = eng.opts.external_cancel_check; every.count() > 0) {
+      checker_ = system_->spawn(cancel_checker, &eng, every);
+      caf::logger::set_current_actor_system(nullptr); // see spawn_actor
+    }
   }
 
   ~caf_host() override {
+    if (checker_)
+      caf::anon_send_exit(checker_, caf::exit_reason::user_shutdown);
     // The actor system's destructor waits for every actor to quit.
     system_.reset();
   }
@@ -81,6 +122,7 @@ class caf_host final : public actor_host {
   engine::impl& eng_;
   caf::actor_system_config cfg_;
   std::optional<caf::actor_system> system_;
+  caf::actor checker_; ///< cancel_checker; null when the check is off
 };
 
 } // namespace

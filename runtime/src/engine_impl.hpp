@@ -133,13 +133,15 @@ struct engine::impl {
   std::shared_ptr<eventlog::event_log> log;
   std::shared_ptr<detail::log_blobs> blobs;
   std::unique_ptr<detail::step_pool> pool;
-  std::unique_ptr<detail::actor_host> host;
 
   mutable std::mutex mu;
   std::condition_variable idle; ///< signalled when `live` shrinks
   std::unordered_map<std::string, std::shared_ptr<detail::run_state>> live;
   bool closing = false;
   bool shut = false; ///< (under mu and close_mu) close() stopped the runs
+  /// Declared after what its actors read (mu, live), so that it goes first
+  /// when an engine that never closed is destroyed.
+  std::unique_ptr<detail::actor_host> host;
 
   std::mutex close_mu; ///< held by close() while it runs
   perdure::status close_status; ///< what close() returned

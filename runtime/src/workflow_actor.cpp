@@ -227,8 +227,6 @@ caf::behavior workflow_behavior(workflow_actor* self,
     self->state.st->run->begin(p);
     submit(self, std::move(p));
   }
-  if (auto every = eng->opts.external_cancel_check; every.count() > 0)
-    self->delayed_send(self, every, check_atom::value);
   return {
     [=](commit_atom, std::uint64_t, std::uint8_t code, const std::string& e) {
       auto& s = self->state;
@@ -337,9 +335,6 @@ caf::behavior workflow_behavior(workflow_actor* self,
         return;
       if (canceled_elsewhere(self))
         maybe_finish(self);
-      else
-        self->delayed_send(self, s.eng->opts.external_cancel_check,
-                           check_atom::value);
     },
     [=](timeout_atom, std::uint32_t node, int attempt, std::uint64_t gen) {
       if (current(self->state, gen))

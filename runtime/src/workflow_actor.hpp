@@ -17,6 +17,9 @@ namespace perdure::detail {
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
+/// Look whether another process logged your cancel (sent to every live
+/// workflow actor every engine_options::external_cancel_check).
+using check_atom = caf::atom_constant<caf::atom("check")>;
 
 /// Spawns the actor of `st` on `sys`. Without `begun` it writes the run's
 /// first batch; with it, that batch is durable already (see

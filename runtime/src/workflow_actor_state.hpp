@@ -22,7 +22,6 @@ namespace perdure::detail {
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
-using check_atom = caf::atom_constant<caf::atom("check")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 
 struct workflow_state {
