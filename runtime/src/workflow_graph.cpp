@@ -163,29 +163,39 @@ workflow_run::add_graph(const std::shared_ptr<node>& root, std::int32_t owner) {
   std::unordered_map<const node*, std::uint32_t> seen;
   std::vector<const node*> order{root.get()};
   seen.emplace(root.get(), base);
-  std::vector<node_rt> added;
-  std::vector<rec::node_rec> recs;
+  auto discover = [&](auto& self, const std::vector<arg>& in) -> void {
+    for (auto& a : in)
+      if (a.what == arg::kind::node) {
+        auto next = base + static_cast<std::uint32_t>(order.size());
+        if (seen.emplace(a.ref.get(), next).second)
+          order.push_back(a.ref.get());
+      } else if (a.what == arg::kind::list) {
+        self(self, a.items);
+      }
+  };
+  for (std::size_t k = 0; k < order.size(); ++k)
+    discover(discover, order[k]->args);
+  // The new nodes are built in place, once: a graph of a thousand steps
+  // otherwise moved every node (≈ 550 bytes) through each regrowth of two
+  // vectors, into memory touched for the first time.
+  if (auto need = base + order.size(); nodes_.capacity() < need)
+    nodes_.reserve(std::max(need, 2 * nodes_.capacity()));
   auto capture = [&](auto& self, const std::vector<arg>& in,
                      std::vector<arg_rt>& out) -> void {
+    out.reserve(in.size());
     for (auto& a : in) {
-      arg_rt r;
+      arg_rt& r = out.emplace_back();
       r.what = a.what;
       r.bytes = a.bytes;
-      if (a.what == arg::kind::node) {
-        auto [it, fresh] = seen.emplace(
-          a.ref.get(), base + static_cast<std::uint32_t>(order.size()));
-        if (fresh)
-          order.push_back(a.ref.get());
-        r.node = it->second;
-      } else if (a.what == arg::kind::list) {
+      if (a.what == arg::kind::node)
+        r.node = seen.at(a.ref.get());
+      else if (a.what == arg::kind::list)
         self(self, a.items, r.items);
-      }
-      out.push_back(std::move(r));
     }
   };
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    const node& src = *order[k];
-    node_rt n;
+  for (const node* at : order) {
+    const node& src = *at;
+    node_rt& n = nodes_.emplace_back();
     n.def = src.def;
     n.step_name = src.def->name;
     n.signature = src.def->signature;
@@ -199,15 +209,19 @@ workflow_run::add_graph(const std::shared_ptr<node>& root, std::int32_t owner) {
     n.user_meta = std::move(merged.metadata);
     n.owner = owner;
     capture(capture, src.args, n.args);
-    added.push_back(std::move(n));
   }
-  // Check everything before changing any state.
-  for (auto& n : added)
-    if (auto st = check_capacity(n.base, n.opts, capacity_); !st)
+  // Check everything before changing any other state.
+  for (auto i = base; i < nodes_.size(); ++i)
+    if (auto st = check_capacity(nodes_[i].base, nodes_[i].opts, capacity_);
+        !st) {
+      nodes_.erase(nodes_.begin() + base, nodes_.end());
       return st;
-  for (auto& n : added) {
+    }
+  std::vector<rec::node_rec> recs;
+  recs.reserve(order.size());
+  for (auto idx = base; idx < nodes_.size(); ++idx) {
+    auto& n = nodes_[idx];
     n.id = next_id(n.base);
-    auto idx = static_cast<std::uint32_t>(nodes_.size());
     by_id_.emplace(n.id, idx);
     rec::node_rec r;
     r.index = idx;
@@ -229,7 +243,6 @@ workflow_run::add_graph(const std::shared_ptr<node>& root, std::int32_t owner) {
     r.catching = n.opts.catching;
     put_args(n.args, r.args);
     recs.push_back(std::move(r));
-    nodes_.push_back(std::move(n));
   }
   for (auto i = base; i < nodes_.size(); ++i)
     link(i);

@@ -29,6 +29,8 @@ void add_log_figures(const engine& eng, figures& f, double units,
         static_cast<double>(st.records) / static_cast<double>(st.commits));
   f.add("commit_mean_us", static_cast<double>(st.commit_ns_total) / 1000.0
                             / static_cast<double>(st.commits));
+  f.add("caller_commit_share", static_cast<double>(st.caller_commits)
+                                 / static_cast<double>(st.commits));
 }
 
 
@@ -81,6 +83,7 @@ figures wf_fanout(const bench_options& o) {
   figures f;
   f.add("steps", width + 1);
   f.add("seconds", s);
+  add_log_figures(eng, f, width + 1, "per_step");
   f.add("correct", out == width * (width + 1) / 2 ? 1 : 0);
   return f;
 }

@@ -38,6 +38,15 @@ const auto wr_split = step("wr_split", [](int n) {
   return wr_sum(parts);
 });
 
+// A dynamic step whose sub-graph holds a step needing more cpus than any
+// engine of these tests has (4).
+const auto wr_big = step("wr_big", [](int x) { return x; },
+                         {.resources = {.cpus = 8}});
+const auto wr_split_big = step(
+  "wr_split_big",
+  [](int n) { return wr_sum(std::vector{wr_inc(n), wr_big(n)}); },
+  {.max_attempts = 1});
+
 outcome value_of(int v) {
   outcome o;
   o.what = outcome::kind::value;
@@ -245,6 +254,26 @@ TEST_CASE("workflow_run: a dynamic step's sub-graph runs and its result is the s
   CHECK(s.ready.size() == 4); // the four incs of the sub-graph
   s.drain();
   CHECK(s.output() == 1 + 2 + 3 + 4 + 1);
+}
+
+TEST_CASE("workflow_run: a sub-graph that can never run fails its dynamic step and adds no node") {
+  auto s = sim::create(wr_inc(wr_split_big(1)).node());
+  s.begin();
+  s.complete(s.take()); // wr_split_big returns a graph needing cpus=8
+  CHECK(s.last_kinds
+        == std::vector<kind>{kind::step_failed, kind::workflow_failed});
+  CHECK(s.run->end() == run_end::failed);
+  CHECK(s.run->end_status().message().find("can never run")
+        != std::string::npos);
+  // Nothing of the refused graph stays: no node, no id, nothing logged.
+  CHECK_FALSE(s.run->find("wr_big"));
+  CHECK_FALSE(s.run->find("wr_sum"));
+  CHECK(s.run->find("wr_inc")); // the workflow's own
+  CHECK(s.run->metadata(workflow_status::failed).steps == 2);
+  auto r = s.replayed();
+  CHECK(r.run->metadata(workflow_status::failed).steps == 2);
+  CHECK_FALSE(r.run->find("wr_big"));
+  CHECK(r.run->end() == run_end::failed);
 }
 
 TEST_CASE("workflow_run: cancel logs the end once and drops later results") {
