@@ -71,7 +71,11 @@ struct step_pool::core {
 
   static void work(const std::shared_ptr<core>& self, worker* me);
 
-  void admit_locked(const std::shared_ptr<core>& self) {
+  /// Admits what fits; returns how many idle workers to wake for it, which
+  /// the caller does after unlocking `mu` (woken under the lock, a worker
+  /// would only block on it again).
+  int admit_locked(const std::shared_ptr<core>& self) {
+    int wake = 0;
     // First fit in queue order: a small job may pass a big one that waits.
     for (auto i = waiting.begin(); i != waiting.end();) {
       if (i->skip && i->skip->load())
@@ -87,12 +91,18 @@ struct step_pool::core {
             work(self, me);
           }};
         } else {
-          cv.notify_one();
+          ++wake;
         }
       } else {
         ++i;
       }
     }
+    return wake;
+  }
+
+  void wake(int n) {
+    for (; n > 0; --n)
+      cv.notify_one();
   }
 };
 
@@ -117,7 +127,8 @@ void step_pool::core::work(const std::shared_ptr<core>& self, worker* me) {
     me->running = nullptr;
     c.take(it.need, -1);
     if (!c.stop)
-      c.admit_locked(self);
+      // This thread takes one of them itself.
+      c.wake(c.admit_locked(self) - 1);
   }
   me->exited = true;
   c.changed.notify_all();
@@ -137,18 +148,26 @@ step_pool::~step_pool() {
 void step_pool::submit(demand need, std::function<void()> job,
                        std::shared_ptr<const std::atomic<bool>> skip,
                        std::string label) {
-  std::lock_guard guard{core_->mu};
-  if (core_->stop)
-    return;
-  core_->waiting.push_back(
-    {std::move(need), std::move(job), std::move(skip), std::move(label)});
-  core_->admit_locked(core_);
+  int wake = 0;
+  {
+    std::lock_guard guard{core_->mu};
+    if (core_->stop)
+      return;
+    core_->waiting.push_back(
+      {std::move(need), std::move(job), std::move(skip), std::move(label)});
+    wake = core_->admit_locked(core_);
+  }
+  core_->wake(wake);
 }
 
 void step_pool::poke() {
-  std::lock_guard guard{core_->mu};
-  if (!core_->stop)
-    core_->admit_locked(core_);
+  int wake = 0;
+  {
+    std::lock_guard guard{core_->mu};
+    if (!core_->stop)
+      wake = core_->admit_locked(core_);
+  }
+  core_->wake(wake);
 }
 
 std::vector<std::string> step_pool::shutdown(
