@@ -25,28 +25,27 @@ using detail::workflow_run;
 namespace detail {
 
 void run_state::finish(status st, std::shared_ptr<const std::string> out) {
+  std::function<void(const status&)> fn;
+  status final;
   {
+    // One critical section: a waiter woken below finds the lock free.
     std::lock_guard guard{mu};
     done = true;
     error = std::move(st);
     output = std::move(out);
-  }
-  cv.notify_all();
-  std::function<void(const status&)> fn;
-  status final;
-  {
-    std::lock_guard guard{mu};
     fn = std::move(on_end);
     on_end = nullptr;
     final = error;
   }
+  ended.notify_all();
+  cv.notify_all();
   if (fn)
     fn(final);
 }
 
 result<std::string> await_output(const run_state& st) {
   std::unique_lock guard{st.mu};
-  st.cv.wait(guard, [&] { return st.done; });
+  st.ended.wait(guard, [&] { return st.done; });
   if (!st.error)
     return st.error;
   return *st.output;
@@ -54,7 +53,7 @@ result<std::string> await_output(const run_state& st) {
 
 bool await_for(const run_state& st, std::chrono::nanoseconds d) {
   std::unique_lock guard{st.mu};
-  return st.cv.wait_for(guard, d, [&] { return st.done; });
+  return st.ended.wait_for(guard, d, [&] { return st.done; });
 }
 
 const std::string& run_id(const run_state& st) {

@@ -34,6 +34,9 @@ class run_state {
   std::string id;
   mutable std::mutex mu;
   mutable std::condition_variable cv; ///< signalled on step success and end
+  /// Signalled only at the end (finish): who waits for the run's output
+  /// is not woken by every step of it.
+  mutable std::condition_variable ended;
   std::unique_ptr<workflow_run> run;  ///< guarded by mu
   bool done = false;                  ///< guarded by mu
   status error;                       ///< guarded by mu; set when done
