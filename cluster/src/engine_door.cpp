@@ -78,8 +78,10 @@ struct engine_door::impl {
   std::uint16_t port = 0;
   handler serve;
   std::chrono::milliseconds suspect_after{0};
-  // Watchers that asked this door to tell them when its process leaves.
+  // Watchers that asked this door to tell them when its process leaves:
+  // in all, and waiting now.
   std::atomic<std::uint64_t> watched_by{0};
+  std::atomic<std::uint64_t> watching{0};
 
   std::mutex mutex;
   std::condition_variable idle;
@@ -149,10 +151,17 @@ engine_door::start(std::string_view address, handler serve,
     auto promises =
       std::make_shared<std::map<std::uint64_t, caf::response_promise>>();
     auto next = std::make_shared<std::uint64_t>(0);
-    // Watchers waiting to hear that this process leaves (answered once,
-    // by leave(); a watcher whose process died meanwhile gets nothing).
-    auto watchers = std::make_shared<std::vector<caf::response_promise>>();
+    // Watchers waiting to hear that this process leaves, one per watching
+    // actor (answered once, by leave()). Each is monitored: one whose
+    // process died or whose connection dropped is let go, so a door that
+    // lives through many restarts of its peers keeps only the live ones.
+    using watcher_map = std::map<caf::actor_addr, caf::response_promise>;
+    auto watchers = std::make_shared<watcher_map>();
     auto leaving = std::make_shared<bool>(false);
+    self->set_down_handler([=](caf::down_msg& m) {
+      watchers->erase(m.source);
+      raw->watching = watchers->size();
+    });
     return {
       [=](forward_atom, std::int32_t kind, std::string& id, std::string& name,
           std::string& bytes) -> caf::result<std::int32_t, std::string> {
@@ -172,15 +181,24 @@ engine_door::start(std::string_view address, handler serve,
         ++raw->watched_by;
         if (*leaving)
           return leaving_atom::value;
+        auto src = self->current_sender();
+        if (!src)
+          return caf::sec::invalid_argument; // nobody to answer
+        auto addr = caf::actor_cast<caf::actor_addr>(src);
         auto rp = self->make_response_promise();
-        watchers->push_back(rp);
+        // A watcher that watches again (its earlier request lost with its
+        // connection) replaces its earlier promise.
+        if (watchers->insert_or_assign(addr, rp).second)
+          self->monitor(src);
+        raw->watching = watchers->size();
         return rp;
       },
       [=](leaving_atom) {
         *leaving = true;
-        for (auto& rp : *watchers)
+        for (auto& [addr, rp] : *watchers)
           rp.deliver(leaving_atom::value);
         watchers->clear();
+        raw->watching = 0;
       },
       [=](answer_atom, std::uint64_t key, std::int32_t code,
           std::string& payload) {
@@ -306,6 +324,10 @@ void engine_door::leave() {
 
 std::uint64_t engine_door::watched_by() const noexcept {
   return impl_->watched_by;
+}
+
+std::uint64_t engine_door::watching() const noexcept {
+  return impl_->watching;
 }
 
 const std::string& engine_door::endpoint() const noexcept {

@@ -59,6 +59,10 @@ class engine_door {
   /// How many watches other processes registered at this door (each one
   /// hears leave()).
   std::uint64_t watched_by() const noexcept;
+  /// How many watchers wait to hear leave() now: one whose process died
+  /// or whose connection dropped is let go (CAF's down message for its
+  /// proxy), so this stays at the number of live watchers.
+  std::uint64_t watching() const noexcept;
   /// Sends a request to the door at `endpoint` and waits for its answer
   /// at most `timeout`. Errors: the remote's; io when the door cannot be
   /// reached (its connection is dropped: the next call connects again);

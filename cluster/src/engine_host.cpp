@@ -377,6 +377,7 @@ engine_host_counters engine_host::counters() const {
     c.served = d->served;
     c.taken_over = d->taken_over;
     c.door_watches = d->watched_by();
+    c.door_watchers = d->watching();
   }
   return c;
 }

@@ -39,10 +39,12 @@ void per_partition(metrics::registry& r, const engine_host& host,
   });
 }
 
+// One series of the host's: a counter (total) or a gauge (`as`).
 template <class Value>
 void total(metrics::registry& r, const engine_host& host,
-           std::string_view name, std::string_view help, Value value) {
-  r.add_callback(name, help, kind::counter, [&host, value] {
+           std::string_view name, std::string_view help, Value value,
+           kind as = kind::counter) {
+  r.add_callback(name, help, as, [&host, value] {
     return std::vector<sample>{
       sample{.labels = {}, .value = static_cast<double>(value(host))}};
   });
@@ -131,6 +133,12 @@ void add_host_metrics(metrics::registry& r, const engine_host& host) {
         "Watches other nodes registered at this node's door: each takes "
         "this node's partitions over at once when it stops or dies",
         [](const engine_host& h) { return h.counters().door_watches; });
+  total(
+    r, host, "perdure_cluster_door_watchers",
+    "Nodes watching this node's door now (a watcher whose process is gone "
+    "is let go)",
+    [](const engine_host& h) { return h.counters().door_watchers; },
+    kind::gauge);
   total(r, host, "perdure_cluster_take_overs_dropped_total",
         "Take-overs given up once caught up: the partition had been "
         "claimed anew meanwhile",

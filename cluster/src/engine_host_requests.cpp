@@ -74,7 +74,7 @@ void engine_host::impl::hand_over() {
   // stays in the group claiming nothing: leaving it closes the consumer,
   // which holds up the poll thread that reads those claims. What they do
   // not take within a fifth of the wait goes through the group.
-  if (door && door->watched_by() > 0) {
+  if (door && door->watching() > 0) {
     n->stop_claiming();
     door->leave();
     if (handed_over(std::min(deadline, now + wait / 5)))

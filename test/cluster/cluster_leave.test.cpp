@@ -75,7 +75,8 @@ TEST_CASE("a clean stop hands its partitions to the hosts watching its "
   // each, and b watches a's door.
   REQUIRE(wait_until([&] {
     return leaving.running().size() == 1 && staying.running().size() == 1
-           && leaving.counters().door_watches >= 1;
+           && leaving.counters().door_watches >= 1
+           && leaving.counters().door_watchers >= 1;
   }, 90s));
   auto p = leaving.running().front();
   auto id = lv_id_in(leaving.routing(), p);

@@ -183,6 +183,9 @@ struct engine_host_counters {
   /// owners): they hear this host's stop() and take its partitions over
   /// at once.
   std::uint64_t door_watches = 0;
+  /// Of those, the watchers waiting now: one whose process is gone (its
+  /// connection closed) is let go.
+  std::uint64_t door_watchers = 0;
 };
 
 /// One node with its engines. Thread-safe: every member may be called
