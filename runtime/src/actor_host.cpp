@@ -4,6 +4,9 @@
 
 #include "workflow_actor.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace perdure::detail {
 
 namespace {
@@ -13,12 +16,17 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 // One timer per engine instead of one per run: every `every` it asks each
 // live workflow actor to look for a cancel logged by another process. (A
 // delayed message per run woke the clock thread once per workflow and kept
-// every finished actor alive until its timer fired.) Quits once the engine
-// closes; the host's destructor stops it before the actor system.
+// every finished actor alive until its timer fired.) The runs are asked in
+// `slices` turns spread over the interval, by their state's address, so
+// that many waiting workflows are not all checked at once. Quits once the
+// engine closes; the host's destructor stops it before the actor system.
 caf::behavior cancel_checker(caf::event_based_actor* self, engine::impl* eng,
                              std::chrono::milliseconds every) {
-  self->delayed_send(self, every, tick_atom::value);
-  return {[=](tick_atom) {
+  constexpr std::uint32_t slices = 8;
+  auto turn = std::max<std::chrono::milliseconds>(every / slices,
+                                                  std::chrono::milliseconds{1});
+  self->delayed_send(self, turn, tick_atom::value, std::uint32_t{0});
+  return {[=](tick_atom, std::uint32_t slice) {
     std::vector<std::shared_ptr<run_state>> runs;
     {
       std::lock_guard guard{eng->mu};
@@ -26,9 +34,10 @@ caf::behavior cancel_checker(caf::event_based_actor* self, engine::impl* eng,
         self->quit();
         return;
       }
-      runs.reserve(eng->live.size());
       for (auto& [id, st] : eng->live)
-        runs.push_back(st);
+        if ((reinterpret_cast<std::uintptr_t>(st.get()) >> 6) % slices
+            == std::uintptr_t{slice})
+          runs.push_back(st);
     }
     for (auto& st : runs) {
       std::shared_ptr<caf::actor> hdl;
@@ -39,7 +48,8 @@ caf::behavior cancel_checker(caf::event_based_actor* self, engine::impl* eng,
       if (hdl)
         self->send(*hdl, check_atom::value);
     }
-    self->delayed_send(self, every, tick_atom::value);
+    self->delayed_send(self, turn, tick_atom::value,
+                       static_cast<std::uint32_t>((slice + 1) % slices));
   }};
 }
 
