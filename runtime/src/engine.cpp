@@ -178,7 +178,7 @@ result<std::unique_ptr<engine::impl>> open_impl(engine_options opts) {
     p->capacity.cpus = std::max(1u, std::thread::hardware_concurrency());
   if (!p->capacity.gpus)
     p->capacity.gpus = 0;
-  p->pool = std::make_unique<detail::step_pool>(p->capacity);
+  p->pool = std::make_shared<detail::step_pool>(p->capacity);
   auto threads = opts.actor_threads;
   if (threads == 0)
     threads = std::min(2u, std::max(1u, std::thread::hardware_concurrency()));

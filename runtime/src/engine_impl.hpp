@@ -135,7 +135,7 @@ struct engine::impl {
   resources capacity;
   std::shared_ptr<eventlog::event_log> log;
   std::shared_ptr<detail::log_blobs> blobs;
-  std::unique_ptr<detail::step_pool> pool;
+  std::shared_ptr<detail::step_pool> pool;
 
   mutable std::mutex mu;
   std::condition_variable idle; ///< signalled when `live` shrinks

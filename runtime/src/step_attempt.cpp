@@ -58,6 +58,20 @@ void attempt_link::cut() {
   }
 }
 
+bool attempt_link::cut_unbegun() {
+  sink old;
+  std::lock_guard guard{mu_};
+  if (began_.load() != 0 || !to_)
+    return false;
+  old.swap(to_);
+  return true;
+}
+
+void launch(step_pool& pool, ready_attempt a) {
+  pool.submit(std::move(a.need), std::move(a.job), std::move(a.skip),
+              std::move(a.label));
+}
+
 std::string attempt_job::label() const {
   return "workflow '" + workflow + "' step '" + step + "' attempt "
          + std::to_string(link->attempt);

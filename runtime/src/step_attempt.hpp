@@ -13,6 +13,7 @@
 #include "perdure/runtime/metadata.hpp"
 
 #include "engine_metrics.hpp"
+#include "step_pool.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -67,6 +68,9 @@ class attempt_link {
   void deliver(std::shared_ptr<step_done> d, double seconds = -1);
   /// Drops every later result; returns once no call is in flight.
   void cut();
+  /// Cuts the link unless the body has begun (then it is left running and
+  /// its result comes as any); true when it was cut before it began.
+  bool cut_unbegun();
 
   const std::uint32_t node;
   const int attempt;
@@ -98,5 +102,17 @@ struct attempt_job {
   /// `perdure::canceled` failure) and delivers the result.
   void operator()();
 };
+
+/// An attempt made ready by its actor (link made, inputs read, timeout
+/// armed), to be queued in the step pool.
+struct ready_attempt {
+  demand need;
+  attempt_job job;
+  std::shared_ptr<const std::atomic<bool>> skip; ///< the run's cancel flag
+  std::string label;
+};
+
+/// Queues `a` in `pool`.
+void launch(step_pool& pool, ready_attempt a);
 
 } // namespace perdure::detail

@@ -55,13 +55,42 @@ void submit(workflow_actor* self, plan p) {
     batch.expect_last(s.st->id, run.last_seq());
     run.advance(own);
   }
+  // A step the batch dispatches is queued in the step pool by the batch's
+  // completion, on the thread that made it durable (not after a hop
+  // through this actor); event waits and delayed retries wait for the
+  // commit's message.
+  pending_batch pb;
+  std::vector<ready_attempt> ready;
+  if (!s.continuing)
+    std::erase_if(p.dispatches, [&](const dispatch& d) {
+      std::optional<ready_attempt> a;
+      if (d.delay.count() > 0 || !ready_early(self, d.node, d.attempt, a))
+        return false;
+      if (a) {
+        pb.launched.push_back(a->job.link);
+        ready.push_back(std::move(*a));
+      }
+      return true;
+    });
   auto directs = std::move(p.directs);
-  s.pending.push_back(std::move(p));
+  bool settles = p.ends || !p.dropped.empty();
+  pb.p = std::move(p);
+  s.pending.push_back(std::move(pb));
+  if (settles)
+    recheck_launched(self);
+  std::weak_ptr<step_pool> pool; // (the engine may close before the commit)
+  if (!ready.empty())
+    pool = s.eng->pool;
   s.eng->log->submit(
     std::move(batch),
     [hdl = caf::actor{self}, no, t0 = std::chrono::steady_clock::now(),
-     latency = s.eng->m.commit_seconds,
-     directs = std::move(directs)](result<eventlog::commit_info> r) {
+     latency = s.eng->m.commit_seconds, directs = std::move(directs),
+     pool = std::move(pool),
+     ready = std::move(ready)](result<eventlog::commit_info> r) mutable {
+      if (r && !ready.empty())
+        if (auto to = pool.lock())
+          for (auto& a : ready)
+            launch(*to, std::move(a));
       latency->observe(std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - t0)
                          .count());
@@ -172,8 +201,10 @@ bool canceled_elsewhere(workflow_actor* self) {
 void maybe_finish(workflow_actor* self) {
   auto& s = self->state;
   bool over = s.ended || s.stopping || !s.fatal;
-  if (over)
+  if (over) {
     drop_waits(self);
+    recheck_launched(self);
+  }
   if (!over || !s.pending.empty())
     return;
   status err;
@@ -223,16 +254,20 @@ caf::behavior workflow_behavior(workflow_actor* self,
       start_attempt(self, d.node, d.attempt);
   } else {
     plan p;
-    std::lock_guard guard{self->state.st->mu};
-    self->state.st->run->begin(p);
-    submit(self, std::move(p));
+    {
+      std::lock_guard guard{self->state.st->mu};
+      self->state.st->run->begin(p);
+    }
+    submit(self, std::move(p)); // (takes the lock itself)
   }
   return {
     [=](commit_atom, std::uint64_t, std::uint8_t code, const std::string& e) {
       auto& s = self->state;
-      auto p = std::move(s.pending.front());
+      auto b = std::move(s.pending.front());
       s.pending.pop_front();
+      auto& p = b.p;
       if (code != static_cast<std::uint8_t>(errc::ok)) {
+        drop_launched(self, b); // never queued
         if (!canceled_elsewhere(self))
           s.fatal = {static_cast<errc>(code),
                      "workflow '" + s.st->id + "': cannot write its log: " + e};

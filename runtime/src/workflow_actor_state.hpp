@@ -24,11 +24,20 @@ using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 
+/// A batch submitted to the log and not yet known durable by the actor.
+struct pending_batch {
+  plan p;
+  /// Attempts the batch dispatches that its completion queues in the step
+  /// pool as soon as the batch is durable (no hop through the actor):
+  /// counted in `running` from submit on, their links in `links`.
+  std::vector<std::shared_ptr<attempt_link>> launched;
+};
+
 struct workflow_state {
   std::shared_ptr<run_state> st;
   engine::impl* eng = nullptr;
   std::uint64_t next_batch = 0;
-  std::deque<plan> pending; ///< submitted, not yet durable (FIFO)
+  std::deque<pending_batch> pending; ///< submitted, not yet durable (FIFO)
   int running = 0;          ///< attempts in the step pool
   std::vector<std::shared_ptr<attempt_link>> links; ///< of those attempts
   std::vector<std::shared_ptr<event_wait>> waits; ///< armed event waits
@@ -52,7 +61,8 @@ struct workflow_state {
 using workflow_actor = caf::stateful_actor<workflow_state>;
 
 /// Logs `p`'s batch (in order) and drops the waits and links of the race
-/// losers it names.
+/// losers it names; readies the steps it dispatches. @pre the caller does
+/// not hold the run's lock (`st->mu`).
 void submit(workflow_actor* self, plan p);
 /// Drops every armed event wait (their sources offer the events again).
 void drop_waits(workflow_actor* self);
@@ -63,6 +73,19 @@ void notify_checkpointed(workflow_actor* self,
                          const std::vector<std::uint32_t>& nodes);
 /// Starts attempt `attempt` of `node` (step pool or event wait).
 void start_attempt(workflow_actor* self, std::uint32_t node, int attempt);
+/// Makes attempt `attempt` of `node` ready for the step pool before the
+/// batch that dispatches it is durable; its completion launches it. Event
+/// nodes are left to start_attempt (false, nothing done); true when the
+/// attempt was handled: `out` holds it, or it must not start (or failed at
+/// once, its result sent).
+bool ready_early(workflow_actor* self, std::uint32_t node, int attempt,
+                 std::optional<ready_attempt>& out);
+/// Takes back the launched attempts of pending batches that must no longer
+/// start (the run ended or stops, their node lost a race) while their
+/// bodies have not begun.
+void recheck_launched(workflow_actor* self);
+/// Takes back the launched attempts of `b`, whose commit failed.
+void drop_launched(workflow_actor* self, pending_batch& b);
 /// Continue-as-new (p.next set): cancels what the old run runs and
 /// completes `p` once the batches before it are durable.
 void continue_as_new(workflow_actor* self, plan p);

@@ -25,19 +25,21 @@ void arm_event(workflow_actor* self, std::uint32_t node, int attempt,
   };
   auto w = std::make_shared<event_wait>();
   {
-    std::lock_guard guard{s.st->mu};
+    std::unique_lock guard{s.st->mu};
     auto& run = *s.st->run;
     auto& n = run.at(node);
     if (n.def->deadline && !n.due) {
       auto due = n.def->deadline(inputs);
       if (!due) {
+        guard.unlock();
         fail_now("perdure::invalid_argument", due.error().message());
         return;
       }
       plan p;
       run.set_due(node, *due, p);
       p.dispatches.push_back({node, attempt, {}});
-      submit(self, std::move(p));
+      guard.unlock();
+      submit(self, std::move(p)); // (takes the lock itself)
       return;
     }
     w->workflow = s.st->id;
@@ -118,7 +120,22 @@ void notify_checkpointed(workflow_actor* self,
   }
 }
 
-void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
+namespace {
+
+// Whether attempt `attempt` of `node` may start now. Under the run's lock.
+bool may_start(const workflow_state& s, const workflow_run& run,
+               std::uint32_t node, int attempt) {
+  auto& n = run.at(node);
+  return run.end() == run_end::none && !s.stopping && s.fatal && !n.dead
+         && !s.continuing && !s.st->cancel_flag->load()
+         && n.state == step_state::running && n.attempt == attempt;
+}
+
+// Starts or readies attempt `attempt` of `node`: an event node's wait is
+// armed when `events` (else false is returned, nothing done); a step's
+// attempt is linked to the actor, its timeout armed, and put in `out`.
+bool prepare(workflow_actor* self, std::uint32_t node, int attempt,
+             bool events, std::optional<ready_attempt>& out) {
   auto& s = self->state;
   std::shared_ptr<const step_def> def;
   std::vector<input> inputs;
@@ -129,10 +146,10 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     std::lock_guard guard{s.st->mu};
     auto& run = *s.st->run;
     auto& n = run.at(node);
-    if (run.end() != run_end::none || s.stopping || !s.fatal || n.dead
-        || s.continuing || s.st->cancel_flag->load()
-        || n.state != step_state::running || n.attempt != attempt)
-      return;
+    if (!n.def->source_name.empty() && !events)
+      return false;
+    if (!may_start(s, run, node, attempt))
+      return true;
     def = n.def;
     step_id = n.id;
     need = {n.opts.cpus, n.opts.gpus, n.opts.custom};
@@ -147,13 +164,13 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
       d->gen = s.gen;
       self->send(self, done_atom::value, node, attempt, d);
       ++s.running;
-      return;
+      return true;
     }
     inputs = std::move(*in);
   }
   if (!def->source_name.empty()) {
     arm_event(self, node, attempt, std::move(inputs));
-    return;
+    return true;
   }
   ++s.running;
   auto& link = s.links.emplace_back(std::make_shared<attempt_link>(
@@ -171,8 +188,55 @@ void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
     self->delayed_send(self, limit, timeout_atom::value, node, attempt,
                        s.gen);
   auto label = job.label();
-  s.eng->pool->submit(std::move(need), std::move(job), s.st->cancel_flag,
-                      std::move(label));
+  out = ready_attempt{std::move(need), std::move(job), s.st->cancel_flag,
+                      std::move(label)};
+  return true;
+}
+
+// Takes back the attempts of `launched` whose bodies have not begun: all
+// of them when `all`, else those that may no longer start.
+void take_back(workflow_actor* self,
+               std::vector<std::shared_ptr<attempt_link>>& launched,
+               bool all) {
+  auto& s = self->state;
+  std::unique_lock<std::mutex> guard;
+  std::erase_if(launched, [&](const std::shared_ptr<attempt_link>& l) {
+    auto it = std::find(s.links.begin(), s.links.end(), l);
+    if (it == s.links.end())
+      return true; // its result came, or it was cut
+    if (!all && !guard)
+      guard = std::unique_lock{s.st->mu};
+    if (!all && may_start(s, *s.st->run, l->node, l->attempt))
+      return false;
+    if (!l->cut_unbegun())
+      return false; // its body runs already: its result comes as any
+    s.links.erase(it);
+    --s.running;
+    return true;
+  });
+}
+
+} // namespace
+
+void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
+  std::optional<ready_attempt> a;
+  prepare(self, node, attempt, true, a);
+  if (a)
+    launch(*self->state.eng->pool, std::move(*a));
+}
+
+bool ready_early(workflow_actor* self, std::uint32_t node, int attempt,
+                 std::optional<ready_attempt>& out) {
+  return prepare(self, node, attempt, false, out);
+}
+
+void recheck_launched(workflow_actor* self) {
+  for (auto& b : self->state.pending)
+    take_back(self, b.launched, false);
+}
+
+void drop_launched(workflow_actor* self, pending_batch& b) {
+  take_back(self, b.launched, true);
 }
 
 // The step timeout of `node`'s attempt came: fails the attempt when its
