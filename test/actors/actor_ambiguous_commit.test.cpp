@@ -7,114 +7,28 @@
 // builds on what the log holds and the failed call's retry, by its key,
 // answers the logged result without running again.
 
-#include "perdure/eventlog/event_log.hpp"
-#include "perdure/eventlog/group_codec.hpp"
-#include "perdure/eventlog/replicator.hpp"
 #include "temp_dir.hpp"
 #include "test_actors.hpp"
+#include "test_replicator.hpp"
 
-#include <condition_variable>
-#include <deque>
 #include <doctest/doctest.h>
-#include <mutex>
-#include <thread>
 
 using namespace perdure;
 using test::counter;
-
-namespace {
-
-// Applies each group on its own thread, in order, like a partition
-// owner's read-back; told lie_next(), it applies the next group and then
-// reports it `closed`.
-class ambiguous_replicator final : public eventlog::group_replicator {
- public:
-  ~ambiguous_replicator() override {
-    stop();
-  }
-  void start(eventlog::event_log* log) {
-    log_ = log;
-    thread_ = std::thread{[this] { run(); }};
-  }
-  void stop() {
-    {
-      std::lock_guard lock{mu_};
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable())
-      thread_.join();
-  }
-  void lie_next() {
-    std::lock_guard lock{mu_};
-    lie_ = true;
-  }
-  void replicate(std::string group, group_done done) override {
-    std::lock_guard lock{mu_};
-    queue_.push_back({std::move(group), std::move(done), lie_});
-    lie_ = false;
-    cv_.notify_all();
-  }
-
- private:
-  struct item {
-    std::string bytes;
-    group_done done;
-    bool lie = false;
-  };
-  void run() {
-    for (;;) {
-      item it;
-      {
-        std::unique_lock lock{mu_};
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (stop_)
-          return;
-        it = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      auto g = eventlog::decode_group(it.bytes);
-      if (!g) {
-        it.done(unexpected{g.as_status()});
-        continue;
-      }
-      auto applied = log_->apply_group(std::move(g->batches), g->now, "n#1");
-      if (it.lie && applied)
-        it.done(unexpected{errc::closed, "the owner stepped down"});
-      else
-        it.done(std::move(applied));
-    }
-  }
-
-  eventlog::event_log* log_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<item> queue_;
-  bool lie_ = false;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-} // namespace
 
 TEST_CASE("a call whose commit was reported failed but took effect: the "
           "actor reads its state again, goes on, and the retry answers the "
           "logged result") {
   test::temp_dir dir;
-  auto rep = std::make_shared<ambiguous_replicator>();
-  eventlog::options lo;
-  lo.dir = dir / "log";
-  lo.mode = eventlog::durability::process;
-  lo.replicator = rep;
-  auto opened = eventlog::event_log::open(std::move(lo));
+  auto rep = std::make_shared<test::test_replicator>();
+  auto opened = test::open_replicated(dir / "log", rep);
   REQUIRE_MESSAGE(opened, opened.as_status().to_string());
-  std::shared_ptr<eventlog::event_log> log{std::move(*opened)};
-  rep->start(log.get());
+  auto log = *opened;
   {
     engine eng{{.storage = dir / "engine", .event_log = log}};
     auto c = eng.actor<counter>("amb");
     CHECK(c.call(&counter::add, 1) == 1);
-    rep->lie_next();
+    rep->next({.lie = {errc::closed, "the owner stepped down"}});
     int before = test::executions;
     auto keyed = c.with({.key = "pay-7"});
     auto lost = keyed.try_call(&counter::incr, 10);

@@ -2,135 +2,41 @@
 // A step dispatched by a batch is queued in the step pool by that batch's
 // completion, on the thread that made it durable (workflow_actor.cpp,
 // submit). These tests hold the batch between the log and the disk (a
-// replicated log whose group is held, eventlog/replicator.hpp) and decide
+// replicated log whose group is held, test_replicator.hpp) and decide
 // its fate: a batch that fails never starts its step, and a step whose run
 // ended meanwhile does not start when its batch becomes durable.
 
 #include <doctest/doctest.h>
 #include <perdure/perdure.hpp>
 
-#include "perdure/eventlog/event_log.hpp"
-#include "perdure/eventlog/group_codec.hpp"
-#include "perdure/eventlog/replicator.hpp"
 #include "temp_dir.hpp"
+#include "test_replicator.hpp"
 #include "wait_until.hpp"
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
 
 using namespace perdure;
 using namespace std::chrono_literals;
 
 namespace {
 
-// Applies each group on its own thread, in order, like a partition
-// owner's read-back; the group after hold_next() waits at the head until
-// release() applies or refuses it (and everything behind it waits too).
-class gate_replicator final : public eventlog::group_replicator {
- public:
-  ~gate_replicator() override {
-    stop();
-  }
-  void start(eventlog::event_log* log) {
-    log_ = log;
-    thread_ = std::thread{[this] { run(); }};
-  }
-  void stop() {
-    {
-      std::lock_guard lock{mu_};
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable())
-      thread_.join();
-  }
-  void hold_next() {
-    std::lock_guard lock{mu_};
-    hold_next_ = true;
-  }
-  // Groups handed over and not yet applied (the held one included).
-  std::size_t queued() {
-    std::lock_guard lock{mu_};
-    return queue_.size();
-  }
-  void release(bool refuse) {
-    {
-      std::lock_guard lock{mu_};
-      for (auto& it : queue_)
-        if (it.held) {
-          it.held = false;
-          it.refuse = refuse;
-        }
-    }
-    cv_.notify_all();
-  }
-  void replicate(std::string group, group_done done) override {
-    std::lock_guard lock{mu_};
-    queue_.push_back({std::move(group), std::move(done), hold_next_});
-    hold_next_ = false;
-    cv_.notify_all();
-  }
+// A log whose groups a test_replicator holds or refuses, for one test.
+struct held_log {
+  test::temp_dir dir;
+  std::shared_ptr<test::test_replicator> rep =
+    std::make_shared<test::test_replicator>();
+  std::shared_ptr<eventlog::event_log> log;
 
- private:
-  struct item {
-    std::string bytes;
-    group_done done;
-    bool held = false;
-    bool refuse = false;
-  };
-  void run() {
-    for (;;) {
-      item it;
-      {
-        std::unique_lock lock{mu_};
-        cv_.wait(lock, [&] {
-          return stop_ || (!queue_.empty() && !queue_.front().held);
-        });
-        if (stop_)
-          return;
-        it = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      if (it.refuse) {
-        it.done(unexpected{errc::io, "the replicated log lost the group"});
-        continue;
-      }
-      auto g = eventlog::decode_group(it.bytes);
-      if (!g) {
-        it.done(unexpected{g.as_status()});
-        continue;
-      }
-      it.done(log_->apply_group(std::move(g->batches), g->now, "n#1"));
-    }
+  held_log() {
+    auto opened = test::open_replicated(dir / "log", rep);
+    REQUIRE_MESSAGE(opened, opened.as_status().to_string());
+    log = *opened;
   }
-
-  eventlog::event_log* log_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<item> queue_;
-  bool hold_next_ = false;
-  bool stop_ = false;
-  std::thread thread_;
+  ~held_log() {
+    rep->stop(); // a group still held is never reported
+  }
 };
-
-// Opens a log on `rep` in `dir`.
-std::shared_ptr<eventlog::event_log> open_log(
-  const test::temp_dir& dir, gate_replicator& rep,
-  std::shared_ptr<gate_replicator> own) {
-  eventlog::options lo;
-  lo.dir = dir / "log";
-  lo.mode = eventlog::durability::process;
-  lo.replicator = std::move(own);
-  auto opened = eventlog::event_log::open(std::move(lo));
-  REQUIRE_MESSAGE(opened, opened.as_status().to_string());
-  std::shared_ptr<eventlog::event_log> log{std::move(*opened)};
-  rep.start(log.get());
-  return log;
-}
 
 // A body that says it began and returns (or throws) once told to.
 struct gate {
@@ -177,19 +83,19 @@ void reset_gates() {
 TEST_CASE("a step whose dispatching batch fails to commit never starts, and "
           "the caller gets the log's error") {
   reset_gates();
-  test::temp_dir dir;
-  auto rep = std::make_shared<gate_replicator>();
-  auto log = open_log(dir, *rep, rep);
+  held_log held;
+  auto& rep = held.rep;
   {
-    engine eng{{.storage = dir / "engine", .event_log = log}};
+    engine eng{{.storage = held.dir / "engine", .event_log = held.log}};
     auto h = eng.run_async(ed_after(ed_first(1)), "lost-batch");
     REQUIRE(test::wait_until([] { return first_gate.began.load(); }));
     // The next group is the one with ed_first's result, which dispatches
     // ed_after.
-    rep->hold_next();
+    rep->next({.hold = true,
+               .refuse = {errc::io, "the replicated log lost the group"}});
     first_gate.go = true;
     REQUIRE(test::wait_until([&] { return rep->queued() == 1; }));
-    rep->release(true);
+    rep->release();
     REQUIRE(h.wait_for(60s));
     auto r = h.try_get();
     REQUIRE_FALSE(r);
@@ -199,7 +105,7 @@ TEST_CASE("a step whose dispatching batch fails to commit never starts, and "
   }
   rep->stop();
   // The lost batch is not in the log: the workflow stays where it was.
-  auto info = log->info("lost-batch");
+  auto info = held.log->info("lost-batch");
   REQUIRE(info);
   CHECK(info->status == "running");
 }
@@ -207,11 +113,10 @@ TEST_CASE("a step whose dispatching batch fails to commit never starts, and "
 TEST_CASE("a step whose dispatching batch becomes durable after its run "
           "failed elsewhere does not start") {
   reset_gates();
-  test::temp_dir dir;
-  auto rep = std::make_shared<gate_replicator>();
-  auto log = open_log(dir, *rep, rep);
+  held_log held;
+  auto& rep = held.rep;
   {
-    engine_options o{.storage = dir / "engine", .event_log = log};
+    engine_options o{.storage = held.dir / "engine", .event_log = held.log};
     o.capacity.cpus = 4; // both bodies run at once
     engine eng{std::move(o)};
     auto h =
@@ -220,12 +125,12 @@ TEST_CASE("a step whose dispatching batch becomes durable after its run "
       [] { return first_gate.began.load() && fail_gate.began.load(); }));
     // Held: ed_first's result, dispatching ed_after. Behind it: ed_fail's
     // failure, which ends the run before ed_after's batch is durable.
-    rep->hold_next();
+    rep->next({.hold = true});
     first_gate.go = true;
     REQUIRE(test::wait_until([&] { return rep->queued() == 1; }));
     fail_gate.go = true;
     REQUIRE(test::wait_until([&] { return rep->queued() == 2; }));
-    rep->release(false);
+    rep->release();
     REQUIRE(h.wait_for(60s));
     auto r = h.try_get();
     REQUIRE_FALSE(r);
@@ -235,7 +140,7 @@ TEST_CASE("a step whose dispatching batch becomes durable after its run "
           != step_state::succeeded);
   }
   rep->stop();
-  auto info = log->info("ended-run");
+  auto info = held.log->info("ended-run");
   REQUIRE(info);
   CHECK(info->status == "failed");
 }
