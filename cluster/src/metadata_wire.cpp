@@ -23,7 +23,7 @@ using workflow_wire =
 using options_wire =
   std::tuple<std::string, int, std::int64_t, std::int64_t, double,
              std::int64_t, std::int64_t, double, double,
-             std::map<std::string, double>, bool>;
+             std::map<std::string, double>, bool, bool>;
 using attempt_wire = std::tuple<int, time_ns, std::optional<time_ns>,
                                 std::string, std::string>;
 using step_wire =
@@ -81,7 +81,7 @@ std::string encode_step_metadata(const step_metadata& m) {
     options_wire{o.step_name, o.max_attempts, o.retry_backoff.count(),
                  o.retry_backoff_max.count(), o.retry_jitter,
                  o.timeout.count(), o.heartbeat_timeout.count(), o.cpus,
-                 o.gpus, o.custom, o.catching},
+                 o.gpus, o.custom, o.catching, o.local},
     m.user_metadata, static_cast<std::uint8_t>(m.state), std::move(attempts),
     m.start, m.end, m.error_text});
 }
@@ -100,7 +100,7 @@ result<step_metadata> decode_step_metadata(std::string_view bytes) {
   std::int64_t backoff = 0, backoff_max = 0, timeout = 0, heartbeat = 0;
   std::tie(o.step_name, o.max_attempts, backoff, backoff_max,
            o.retry_jitter, timeout, heartbeat, o.cpus, o.gpus, o.custom,
-           o.catching) = std::move(ow);
+           o.catching, o.local) = std::move(ow);
   o.retry_backoff = ms(backoff);
   o.retry_backoff_max = ms(backoff_max);
   o.timeout = ms(timeout);

@@ -72,6 +72,7 @@ std::string encode_child_graph(const std::shared_ptr<node>& root) {
     c.custom = n.opts.resources.custom;
     c.metadata = n.opts.metadata;
     c.catching = n.catching;
+    c.local = n.opts.local ? static_cast<std::int8_t>(*n.opts.local) : -1;
     put(put, n.args, c.args);
     g.nodes.push_back(std::move(c));
   }
@@ -152,6 +153,8 @@ result<std::shared_ptr<node>> decode_child_graph(std::string_view bytes) {
     n.opts.resources.custom = c.custom;
     n.opts.metadata = c.metadata;
     n.catching = c.catching;
+    if (c.local >= 0)
+      n.opts.local = c.local != 0;
     for (std::size_t pos = 0; pos < c.args.size();)
       if (!get(get, c.args, pos, 1, n.args))
         return err;

@@ -18,6 +18,7 @@ struct step_context {
   std::shared_ptr<detail::blob_source> blobs;
   std::vector<std::string> put;
   std::atomic<std::int64_t>* beat = nullptr;
+  bool local = false;
 };
 
 // Set by engine_scope (an actor method): the scoped engine's blobs, whose
@@ -36,9 +37,18 @@ namespace detail {
 step_scope::step_scope(const std::string& workflow, const std::string& step,
                        int attempt, cancellation_token token,
                        std::shared_ptr<blob_source> blobs,
-                       std::atomic<std::int64_t>* beat) {
+                       std::atomic<std::int64_t>* beat, bool local) {
   current = new step_context{&workflow, &step, attempt, std::move(token),
-                             std::move(blobs), {}, beat};
+                             std::move(blobs), {}, beat, local};
+}
+
+perdure::status may_wait_for(const std::string& id) {
+  if (!current || !current->local)
+    return {};
+  return {errc::invalid_argument,
+          "step '" + *current->step + "' of workflow '" + *current->workflow
+            + "' is a local step and must not wait for workflow '" + id
+            + "' (it holds its workflow's thread): make it a regular step"};
 }
 
 step_scope::~step_scope() {

@@ -45,6 +45,9 @@ void run_state::finish(status st, std::shared_ptr<const std::string> out) {
 
 result<std::string> await_output(const run_state& st) {
   std::unique_lock guard{st.mu};
+  if (!st.done)
+    if (auto ok = may_wait_for(st.id); !ok)
+      return ok;
   st.ended.wait(guard, [&] { return st.done; });
   if (!st.error)
     return st.error;

@@ -94,15 +94,21 @@ class log_blobs : public blob_source {
 
 /// Sets the thread's step context while a body runs (context.cpp).
 struct step_scope {
-  /// `beat`: where this_step::heartbeat() stores the steady clock (ns).
+  /// `beat`: where this_step::heartbeat() stores the steady clock (ns);
+  /// `local`: the body runs on its workflow actor's thread.
   step_scope(const std::string& workflow, const std::string& step,
              int attempt, cancellation_token token,
              std::shared_ptr<blob_source> blobs,
-             std::atomic<std::int64_t>* beat = nullptr);
+             std::atomic<std::int64_t>* beat = nullptr, bool local = false);
   ~step_scope();
   /// The blobs the body put, to store with its output.
   std::vector<std::string> take_blobs();
 };
+
+/// Refuses a wait for workflow `id` from the body of a local step (it
+/// holds its own workflow's thread and one of the engine's CAF workers: a
+/// wait could never end). Ok elsewhere.
+perdure::status may_wait_for(const std::string& id);
 
 std::unique_ptr<actor_host> make_actor_host(engine::impl& eng,
                                             std::size_t threads);

@@ -93,6 +93,8 @@ result<std::string> engine::output_bytes(std::string_view id,
                           fmt::format("step '{}' of workflow '{}' did not "
                                       "run",
                                       step, id)};
+      if (auto ok = detail::may_wait_for(st->id); !ok)
+        return ok;
       st->cv.wait(guard);
     }
   }

@@ -111,6 +111,8 @@ step_options merge_options(const step_options& base, step_options o) {
     o.timeout = base.timeout;
   if (!o.heartbeat_timeout)
     o.heartbeat_timeout = base.heartbeat_timeout;
+  if (!o.local)
+    o.local = base.local;
   if (!o.resources.cpus)
     o.resources.cpus = base.resources.cpus;
   if (!o.resources.gpus)
@@ -145,6 +147,9 @@ void check_options(const node& n) {
   for (auto& [k, v] : o.resources.custom)
     if (v < 0)
       bad("resource '" + k + "' must not be negative");
+  auto& r = o.resources;
+  if (o.local.value_or(false) && (r.cpus || r.gpus || !r.custom.empty()))
+    bad("a local step takes no pool resources: leave resources unset");
 }
 
 } // namespace detail

@@ -88,7 +88,7 @@ void attempt_job::operator()() {
   auto t0 = std::chrono::steady_clock::now();
   {
     step_scope scope{workflow, step, link->attempt, token, blobs,
-                     &link->beat};
+                     &link->beat, local};
     d->out = def->invoke(inputs);
     d->blobs = scope.take_blobs();
   }

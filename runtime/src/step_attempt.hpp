@@ -94,6 +94,7 @@ struct attempt_job {
   std::string step;
   cancellation_token token;
   std::shared_ptr<blob_source> blobs;
+  bool local = false; ///< runs on its actor's thread (step_options::local)
 
   /// "workflow 'W' step 'S' attempt N".
   std::string label() const;
@@ -104,7 +105,7 @@ struct attempt_job {
 };
 
 /// An attempt made ready by its actor (link made, inputs read, timeout
-/// armed), to be queued in the step pool.
+/// armed), to be queued in the step pool (or run by the actor: job.local).
 struct ready_attempt {
   demand need;
   attempt_job job;

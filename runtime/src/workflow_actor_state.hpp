@@ -75,7 +75,8 @@ void notify_checkpointed(workflow_actor* self,
 void start_attempt(workflow_actor* self, std::uint32_t node, int attempt);
 /// Makes attempt `attempt` of `node` ready for the step pool before the
 /// batch that dispatches it is durable; its completion launches it. Event
-/// nodes are left to start_attempt (false, nothing done); true when the
+/// nodes and local steps are left to start_attempt (false, nothing done),
+/// which runs a local step on the actor's thread; true when the
 /// attempt was handled: `out` holds it, or it must not start (or failed at
 /// once, its result sent).
 bool ready_early(workflow_actor* self, std::uint32_t node, int attempt,
@@ -92,8 +93,10 @@ void continue_as_new(workflow_actor* self, plan p);
 /// Completes and submits the waiting continue-as-new plan when the
 /// batches before it are durable (drops it when the run stops).
 void maybe_continue(workflow_actor* self);
-/// The step timeout of `node`'s attempt came (see workflow_attempts.cpp).
-void check_timeout(workflow_actor* self, std::uint32_t node, int attempt);
+/// The step timeout of `node`'s attempt came (see workflow_attempts.cpp);
+/// not yet: another check is armed when `again`.
+void check_timeout(workflow_actor* self, std::uint32_t node, int attempt,
+                   bool again = true);
 /// The actor's current generation and its run's state hold for a message
 /// made in generation `gen`.
 inline bool current(const workflow_state& s, std::uint64_t gen) {

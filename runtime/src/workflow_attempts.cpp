@@ -131,22 +131,26 @@ bool may_start(const workflow_state& s, const workflow_run& run,
          && n.state == step_state::running && n.attempt == attempt;
 }
 
-// Starts or readies attempt `attempt` of `node`: an event node's wait is
-// armed when `events` (else false is returned, nothing done); a step's
-// attempt is linked to the actor, its timeout armed, and put in `out`.
+// Starts or readies attempt `attempt` of `node`. Once its batch is durable
+// (`at_commit`) an event node's wait is armed; before, event nodes and
+// local steps are left for then (false is returned, nothing done). A
+// step's attempt is linked to the actor, its timeout armed (a pooled
+// one's), and put in `out`.
 bool prepare(workflow_actor* self, std::uint32_t node, int attempt,
-             bool events, std::optional<ready_attempt>& out) {
+             bool at_commit, std::optional<ready_attempt>& out) {
   auto& s = self->state;
   std::shared_ptr<const step_def> def;
   std::vector<input> inputs;
   std::string step_id;
   demand need;
   std::chrono::milliseconds limit{0}; // the first timeout check
+  bool local = false;
   {
     std::lock_guard guard{s.st->mu};
     auto& run = *s.st->run;
     auto& n = run.at(node);
-    if (!n.def->source_name.empty() && !events)
+    local = n.opts.local && n.def->source_name.empty();
+    if ((!n.def->source_name.empty() || local) && !at_commit)
       return false;
     if (!may_start(s, run, node, attempt))
       return true;
@@ -183,8 +187,10 @@ bool prepare(workflow_actor* self, std::uint32_t node, int attempt,
   attempt_job job{link, std::move(def), std::move(inputs), s.st->id,
                   std::move(step_id),
                   cancellation_token{s.st->cancel_flag, link->stop},
-                  s.eng->blobs};
-  if (limit.count() > 0)
+                  s.eng->blobs, local};
+  // (A local body cannot be preempted: run_local checks it when it
+  // returns.)
+  if (limit.count() > 0 && !local)
     self->delayed_send(self, limit, timeout_atom::value, node, attempt,
                        s.gen);
   auto label = job.label();
@@ -218,10 +224,27 @@ void take_back(workflow_actor* self,
 
 } // namespace
 
+namespace {
+
+// Runs a local step's attempt on the actor's thread; its result comes as
+// a pooled one's, through the link, in the next message. One that overran
+// its step or heartbeat timeout fails now (its result, already queued, is
+// dropped as a late one's).
+void run_local(workflow_actor* self, ready_attempt a) {
+  auto node = a.job.link->node;
+  auto attempt = a.job.link->attempt;
+  a.job();
+  check_timeout(self, node, attempt, false);
+}
+
+} // namespace
+
 void start_attempt(workflow_actor* self, std::uint32_t node, int attempt) {
   std::optional<ready_attempt> a;
   prepare(self, node, attempt, true, a);
-  if (a)
+  if (a && a->job.local)
+    run_local(self, std::move(*a));
+  else if (a)
     launch(*self->state.eng->pool, std::move(*a));
 }
 
@@ -241,8 +264,9 @@ void drop_launched(workflow_actor* self, pending_batch& b) {
 
 // The step timeout of `node`'s attempt came: fails the attempt when its
 // body ran that long (cut, token set; retried as any failure), else looks
-// again when it could.
-void check_timeout(workflow_actor* self, std::uint32_t node, int attempt) {
+// again when it could (when `again`).
+void check_timeout(workflow_actor* self, std::uint32_t node, int attempt,
+                   bool again) {
   auto& s = self->state;
   auto it = std::find_if(s.links.begin(), s.links.end(), [&](auto& l) {
     return l->node == node && l->attempt == attempt;
@@ -259,6 +283,8 @@ void check_timeout(workflow_actor* self, std::uint32_t node, int attempt) {
   auto left = limit.count() > 0 ? (*it)->left(limit) : nanoseconds::max();
   auto beat = hb.count() > 0 ? (*it)->beat_left(hb) : nanoseconds::max();
   if (left.count() > 0 && beat.count() > 0) {
+    if (!again)
+      return;
     auto next = std::min(left, beat);
     self->delayed_send(self, std::chrono::ceil<std::chrono::milliseconds>(next),
                        timeout_atom::value, node, attempt, s.gen);

@@ -93,9 +93,14 @@ effective_step_options effective(const step_def& def, const step_options& o) {
   e.timeout = m.timeout.value_or(std::chrono::milliseconds{0});
   e.heartbeat_timeout =
     m.heartbeat_timeout.value_or(std::chrono::milliseconds{0});
-  e.cpus = m.resources.cpus.value_or(1);
-  e.gpus = m.resources.gpus.value_or(0);
-  e.custom = m.resources.custom;
+  e.local = m.local.value_or(false);
+  if (!e.local) { // (a local step takes none: check_options)
+    e.cpus = m.resources.cpus.value_or(1);
+    e.gpus = m.resources.gpus.value_or(0);
+    e.custom = m.resources.custom;
+  } else {
+    e.cpus = 0;
+  }
   return e;
 }
 
@@ -241,6 +246,7 @@ workflow_run::add_graph(const std::shared_ptr<node>& root, std::int32_t owner) {
     r.custom = n.opts.custom;
     r.metadata = n.user_meta;
     r.catching = n.opts.catching;
+    r.local = n.opts.local;
     put_args(n.args, r.args);
     recs.push_back(std::move(r));
   }
@@ -275,6 +281,7 @@ status workflow_run::add_records(const std::vector<rec::node_rec>& recs,
     n.opts.gpus = r.gpus;
     n.opts.custom = r.custom;
     n.opts.catching = r.catching;
+    n.opts.local = r.local;
     n.user_meta = r.metadata;
     n.owner = owner;
     for (std::size_t pos = 0; pos < r.args.size();)

@@ -2,7 +2,8 @@
 // Workflow workloads of perdure-bench: wf-seq (1000 sequential trivial
 // steps), wf-fanout (1000 parallel steps joined by one), wf-throughput
 // (1-step workflows from 16 concurrent callers), wf-children (one workflow
-// that starts 1000 child workflows and joins them).
+// that starts 1000 child workflows and joins them); the -local variants
+// with local steps (step_options::local).
 
 #include "bench.hpp"
 
@@ -35,6 +36,14 @@ void add_log_figures(const engine& eng, figures& f, double units,
 
 
 const auto b_inc = step("bench_inc", [](int x) { return x + 1; });
+const auto b_inc_local = step(
+  "bench_inc_local", [](int x) { return x + 1; }, {.local = true});
+
+// b_inc, or its local twin.
+template <class X>
+workflow<int> inc(X&& x, bool local) {
+  return local ? b_inc_local(std::forward<X>(x)) : b_inc(std::forward<X>(x));
+}
 const auto b_sum = step("bench_sum", [](std::vector<int> v) {
   long s = 0;
   for (int x : v)
@@ -51,13 +60,14 @@ engine_options engine_opts(const bench_options& o, const char* sub,
           .workflow_feed = feed};
 }
 
-// `feed`: with engine_options::workflow_feed (a note per workflow record).
-figures wf_seq(const bench_options& o, bool feed) {
+// `feed`: with engine_options::workflow_feed (a note per workflow record);
+// `local`: local steps.
+figures wf_seq(const bench_options& o, bool feed, bool local = false) {
   constexpr int steps = 1000;
   engine eng{engine_opts(o, feed ? "wf-seq-feed" : "wf-seq", feed)};
-  auto wf = b_inc(0);
+  auto wf = inc(0, local);
   for (int i = 1; i < steps; ++i)
-    wf = b_inc(wf);
+    wf = inc(wf, local);
   auto t0 = std::chrono::steady_clock::now();
   int out = eng.run(wf, "seq");
   double s = seconds_since(t0);
@@ -70,12 +80,12 @@ figures wf_seq(const bench_options& o, bool feed) {
   return f;
 }
 
-figures wf_fanout(const bench_options& o) {
+figures wf_fanout(const bench_options& o, bool local) {
   constexpr int width = 1000;
   engine eng{engine_opts(o, "wf-fanout")};
   std::vector<workflow<int>> parts;
   for (int i = 0; i < width; ++i)
-    parts.push_back(b_inc(i));
+    parts.push_back(inc(i, local));
   auto wf = b_sum(parts);
   auto t0 = std::chrono::steady_clock::now();
   int out = eng.run(wf, "fanout");
@@ -88,7 +98,7 @@ figures wf_fanout(const bench_options& o) {
   return f;
 }
 
-figures wf_throughput(const bench_options& o, bool feed) {
+figures wf_throughput(const bench_options& o, bool feed, bool local = false) {
   constexpr int callers = 16;
   engine eng{
     engine_opts(o, feed ? "wf-throughput-feed" : "wf-throughput", feed)};
@@ -101,7 +111,7 @@ figures wf_throughput(const bench_options& o, bool feed) {
     threads.emplace_back([&, c] {
       for (int i = 0; !stop; ++i) {
         auto s = std::chrono::steady_clock::now();
-        if (eng.run(b_inc(i)) != i + 1)
+        if (eng.run(inc(i, local)) != i + 1)
           ++wrong;
         lat[c].add(std::chrono::steady_clock::now() - s);
         ++done;
@@ -194,12 +204,20 @@ PERDURE_WORKLOAD("wf-seq", "one workflow of 1000 sequential trivial steps",
                  [](const bench_options& o) { return wf_seq(o, false); });
 PERDURE_WORKLOAD("wf-seq-feed", "wf-seq with engine_options::workflow_feed",
                  [](const bench_options& o) { return wf_seq(o, true); });
+PERDURE_WORKLOAD("wf-seq-local", "wf-seq with local steps",
+                 [](const bench_options& o) { return wf_seq(o, false, true); });
 PERDURE_WORKLOAD("wf-fanout",
                  "one workflow of 1000 parallel trivial steps and a join",
-                 wf_fanout);
+                 [](const bench_options& o) { return wf_fanout(o, false); });
+PERDURE_WORKLOAD("wf-fanout-local", "wf-fanout with local steps",
+                 [](const bench_options& o) { return wf_fanout(o, true); });
 PERDURE_WORKLOAD("wf-throughput",
                  "1-step workflows from 16 concurrent callers",
                  [](const bench_options& o) { return wf_throughput(o, false); });
+PERDURE_WORKLOAD("wf-throughput-local", "wf-throughput with local steps",
+                 [](const bench_options& o) {
+                   return wf_throughput(o, false, true);
+                 });
 PERDURE_WORKLOAD("wf-throughput-feed",
                  "wf-throughput with engine_options::workflow_feed",
                  [](const bench_options& o) { return wf_throughput(o, true); });

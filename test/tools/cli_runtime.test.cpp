@@ -54,7 +54,9 @@ TEST_CASE("the CLI reads workflows a real engine ran: show, output, "
     REQUIRE(eng.run(t_sum(t_value1(), t_value2(10), 100), "sum_example") == 300);
     REQUIRE(eng.run(t_fib(5), "fib5") == 5);
     failures_left = 1;
-    REQUIRE(eng.run(t_flaky.options({.max_attempts = 3})(7), "retried") == 7);
+    REQUIRE(eng.run(t_flaky.options({.max_attempts = 3, .local = true})(7),
+                    "retried")
+            == 7);
     failures_left = 5;
     CHECK_THROWS(eng.run(t_flaky.options({.max_attempts = 2})(1), "broken"));
   }
@@ -79,16 +81,19 @@ TEST_CASE("the CLI reads workflows a real engine ran: show, output, "
   CHECK(steps[0]["status"] == "succeeded");
   CHECK(steps[0]["attempts"] == 2);
   CHECK(steps[0]["max_attempts"] == 3);
+  CHECK(steps[0]["local"] == true);
   CHECK(steps[0]["error"] == "std::runtime_error: flaky failure");
   CHECK(steps[0]["error_attempt"] == 1);
   // A failed attempt's error shows, also when a later attempt succeeded.
   auto retried = cli(dir, {"show", "retried"});
   CHECK(retried.out.find("attempt 1 failed: std::runtime_error: flaky "
                          "failure") != std::string::npos);
+  CHECK(retried.out.find("flaky (local)") != std::string::npos);
 
   auto broken = cli(dir, {"show", "broken"});
   CHECK(broken.out.find("flaky failure") != std::string::npos);
   CHECK(broken.out.find("2/2") != std::string::npos);
+  CHECK(broken.out.find("(local)") == std::string::npos);
 
   auto fib = json::parse(cli(dir, {"show", "fib5", "--json"}).out);
   CHECK(fib["workflow"]["steps"].size() > 5);

@@ -77,7 +77,7 @@ void print_steps(const context& ctx, const workflow_view& v) {
                       ? fmt::format("{}/{}", s->attempts, s->max_attempts)
                       : std::to_string(s->attempts);
     t.add({std::string(static_cast<std::size_t>(depth) * 2, ' ') + s->id,
-           s->step, cell{s->status, status_style(s->status)}, attempts,
+           s->local ? s->step + " (local)" : s->step, cell{s->status, status_style(s->status)}, attempts,
            human_time(s->start, ctx.utc), human_time(s->end, ctx.utc),
            human_duration(duration(s->start, s->end))});
   }

@@ -70,6 +70,7 @@ void workflow_builder::apply(eventlog::seq_t seq, std::uint16_t kind,
       s.id = n.id;
       s.step = n.step;
       s.max_attempts = n.max_attempts;
+      s.local = n.local;
       s.metadata = n.metadata;
       s.owner = owner;
       s.inputs.clear();
@@ -213,6 +214,7 @@ json workflow_json(const workflow_view& v, bool utc) {
     st["status"] = s.status;
     st["attempts"] = s.attempts;
     st["max_attempts"] = s.max_attempts;
+    st["local"] = s.local;
     st["start"] = at(s.start);
     st["end"] = at(s.end);
     st["duration_ns"] = span(s.start, s.end);

@@ -26,6 +26,7 @@ struct step_view {
                                   ///< succeeded failed canceled
   int attempts = 0;
   int max_attempts = 0;
+  bool local = false; ///< a local step (runs on its workflow's thread)
   eventlog::time_ns start = 0; ///< first attempt's start
   eventlog::time_ns end = 0;   ///< success, final failure or continuation
   std::vector<std::uint32_t> inputs; ///< nodes whose outputs it takes

@@ -38,6 +38,9 @@ struct effective_step_options {
   double gpus = 0;
   std::map<std::string, double> custom = {};
   bool catching = false;
+  /// Runs on its workflow's thread, not in the step pool (cpus, gpus and
+  /// custom are then 0 and empty: it takes no pool resources).
+  bool local = false;
 };
 
 /// The state of one step in a workflow.

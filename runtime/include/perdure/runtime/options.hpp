@@ -80,6 +80,26 @@ struct step_options {
   /// reports progress may run on while a stuck one is retried early.
   std::optional<std::chrono::milliseconds> heartbeat_timeout = {};
   perdure::resources resources = {};
+  /// A local step (default false): its body runs on the workflow's own
+  /// thread as soon as the batch that dispatches it is durable, not in the
+  /// step pool; for short, non-blocking steps (a computation, a call with a
+  /// small bounded latency), like Temporal's local activities or Restate's
+  /// `ctx.run`. It saves the two thread hand-offs of a pooled step (in
+  /// `process` durability about half of a short step's cost). Its result is
+  /// logged and retried as any step's, and `this_step` works as in any
+  /// body. What differs:
+  /// - it takes no pool resources: `resources` must be left unset;
+  /// - `timeout` and `heartbeat_timeout` cannot preempt it: an attempt
+  ///   that overran one fails with `perdure::timeout` /
+  ///   `perdure::heartbeat_timeout` when it returns, its result dropped;
+  /// - while it runs, its workflow takes no other message, and it holds one
+  ///   of the engine's `actor_threads` (CAF workers), so
+  ///   a body that blocks slows every workflow of the engine, and the
+  ///   engine's close waits for it. Waiting for a workflow's result from a
+  ///   local body fails at once (`invalid_argument`).
+  /// `this_step::canceled()` is set when its workflow is canceled. Logged
+  /// with the graph, so a resume keeps it. Event nodes ignore it.
+  std::optional<bool> local = {};
   /// User metadata shown by `engine::metadata(id, step)`.
   metadata_map metadata = {};
 };

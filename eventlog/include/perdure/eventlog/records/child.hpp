@@ -49,10 +49,11 @@ struct child_node {
   std::map<std::string, std::string> metadata;
   bool catching = false;
   std::vector<arg_rec> args;
+  std::int8_t local = -1; ///< step_options::local: 0 no, 1 yes
 };
 PERDURE_FIELDS(child_node, step, name, max_attempts, backoff_ms, timeout_ms,
                heartbeat_ms, cpus, gpus, custom, metadata, catching, args,
-               backoff_max_ms, jitter)
+               backoff_max_ms, jitter, local)
 
 /// A child's whole graph; node 0 is its output node.
 struct child_graph {

@@ -113,6 +113,7 @@ struct node_rec {
   std::map<std::string, std::string> metadata;
   bool catching = false;
   std::vector<arg_rec> args;
+  bool local = false; ///< step_options::local (runs on the actor's thread)
 };
 
 struct workflow_submitted {
@@ -261,7 +262,7 @@ PERDURE_FIELDS(arg_rec, kind, value, key, node, count)
 PERDURE_FIELDS(node_rec, index, id, name, step, signature, sig_hash,
                max_attempts, backoff_ms, cpus, gpus, custom, metadata,
                catching, args, timeout_ms, heartbeat_ms, backoff_max_ms,
-               jitter)
+               jitter, local)
 PERDURE_FIELDS(workflow_submitted, metadata, root, nodes, run)
 PERDURE_FIELDS(step_started, node, id, attempt)
 PERDURE_FIELDS(step_succeeded, node, id, output, started)
