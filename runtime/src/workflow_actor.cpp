@@ -57,8 +57,8 @@ void submit(workflow_actor* self, plan p) {
   }
   // A step the batch dispatches is queued in the step pool by the batch's
   // completion, on the thread that made it durable (not after a hop
-  // through this actor); event waits and delayed retries wait for the
-  // commit's message.
+  // through this actor); event waits, delayed retries and local steps
+  // (run on this actor's thread) wait for the commit's message.
   pending_batch pb;
   std::vector<ready_attempt> ready;
   if (!s.continuing)

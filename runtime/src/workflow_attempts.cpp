@@ -193,7 +193,7 @@ bool prepare(workflow_actor* self, std::uint32_t node, int attempt,
   if (limit.count() > 0 && !local)
     self->delayed_send(self, limit, timeout_atom::value, node, attempt,
                        s.gen);
-  auto label = job.label();
+  auto label = local ? std::string{} : job.label(); // (names pool jobs)
   out = ready_attempt{std::move(need), std::move(job), s.st->cancel_flag,
                       std::move(label)};
   return true;

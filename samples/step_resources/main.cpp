@@ -38,10 +38,15 @@ const auto train_model = step(
   },
   {.resources = {.cpus = 1, .gpus = 1}});
 
-const auto compare = step("compare", [](model a, model b) {
-  return a.name + " and " + b.name + " trained on " +
-         std::to_string(a.gpus) + " gpu each";
-});
+// A short computation: a local step, run on the workflow's own thread as
+// soon as its inputs are durable; it takes none of the engine's capacity.
+const auto compare = step(
+  "compare",
+  [](model a, model b) {
+    return a.name + " and " + b.name + " trained on " +
+           std::to_string(a.gpus) + " gpu each";
+  },
+  {.local = true});
 
 // Two CPU-only steps that each wait (up to 30 s) for the other to start.
 std::mutex mu;
@@ -55,13 +60,18 @@ const auto prepare = step("prepare", [](std::string part) {
     throw std::runtime_error("the other prepare step never ran beside this one");
   return part;
 });
-const auto join = step("join", [](std::string a, std::string b) {
-  return a + "+" + b;
-});
+const auto join = step(
+  "join", [](std::string a, std::string b) { return a + "+" + b; },
+  {.local = true});
 
 int main() {
   engine eng{{.capacity = {.cpus = 2, .gpus = 1}}};
-  auto both = eng.run(compare(train_model("tiny"), train_model("small")));
+  auto h = eng.run_async(compare(train_model("tiny"), train_model("small")));
+  auto both = h.get();
+  if (!eng.metadata(h.id(), "compare").options.local) {
+    std::fprintf(stderr, "step_resources: compare did not run as a local step\n");
+    return 1;
+  }
   std::printf("%s; at most %d at once\n", both.c_str(), most_on_gpu.load());
   auto prepared = eng.run(join(prepare("text"), prepare("images")));
   std::printf("prepared %s side by side\n", prepared.c_str());
