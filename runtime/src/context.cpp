@@ -42,8 +42,12 @@ step_scope::step_scope(const std::string& workflow, const std::string& step,
                              std::move(blobs), {}, beat, local};
 }
 
+bool in_local_step() noexcept {
+  return current && current->local;
+}
+
 perdure::status may_wait_for(const std::string& id) {
-  if (!current || !current->local)
+  if (!in_local_step())
     return {};
   return {errc::invalid_argument,
           "step '" + *current->step + "' of workflow '" + *current->workflow

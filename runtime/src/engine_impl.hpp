@@ -105,6 +105,9 @@ struct step_scope {
   std::vector<std::string> take_blobs();
 };
 
+/// True in the body of a local step (step_options::local), which runs on
+/// its workflow actor's thread: it must not wait for a workflow actor.
+bool in_local_step() noexcept;
 /// Refuses a wait for workflow `id` from the body of a local step (it
 /// holds its own workflow's thread and one of the engine's CAF workers: a
 /// wait could never end). Ok elsewhere.

@@ -98,8 +98,10 @@ std::optional<perdure::status> signal_direct(engine::impl& p,
                                              std::string_view name,
                                              const std::string& value,
                                              std::string_view sender) {
+  // (Not from a local step's body: it would wait for the receiving
+  // workflow's actor, maybe its own, whose thread it holds.)
   if (!rec::check_signal_name(name).empty() || !codec::validate(value)
-      || !live(p, id))
+      || !live(p, id) || detail::in_local_step())
     return std::nullopt;
   std::shared_ptr<detail::signal_source> src;
   {

@@ -3,7 +3,7 @@
 // run on the workflow's thread, outside the step pool and its resources;
 // retries, timeouts (checked when the body returns), cancellation and
 // `this_step` work as for any step; a local body may not wait for a
-// workflow; the option is logged with the graph (also a child's) and kept
+// workflow, and its signals skip the direct path; the option is logged with the graph (also a child's) and kept
 // across a reopen; and after a SIGKILL a resumed workflow reruns no local
 // step whose success was logged.
 
@@ -117,6 +117,23 @@ const auto ls_waits = step(
   },
   {.local = true});
 
+// Pooled: returns once a signal wait of the engine is armed for the
+// direct path.
+const auto ls_after_armed = step("ls_after_armed", [] {
+  auto& ready = this_step::engine().metrics().get_gauge(
+    "perdure_signal_waits_ready", "", {});
+  return wait_until([&] { return ready.value() >= 1; }) ? 1 : -1;
+});
+
+// Signals its own workflow, whose wait is armed in another branch.
+const auto ls_signal_self = step(
+  "ls_signal_self",
+  [](int armed) {
+    this_step::engine().signal(this_step::workflow_id(), "go", 4);
+    return armed;
+  },
+  {.local = true});
+
 } // namespace
 
 TEST_CASE("a local step runs on its workflow's thread and takes no pool "
@@ -213,6 +230,18 @@ TEST_CASE("a local body cannot wait for a workflow, and bad local options "
   CHECK(eng.run(ls_mark.options({.local = false})(), "ls-off") == 2);
   CHECK(!eng.metadata("ls-off", "ls_mark").options.local);
   CHECK(ls_local_thread == "perdure-step");
+}
+
+TEST_CASE("a local body signals its own waiting workflow through the log, "
+          "not the direct path") {
+  // The direct path would wait for the workflow's actor, whose thread the
+  // body holds.
+  test::temp_dir dir;
+  engine eng{{.storage = dir.path()}};
+  CHECK(eng.run(ls_sum(wait_for_signal<int>("go"),
+                       ls_signal_self(ls_after_armed())),
+                "ls-s")
+        == 41);
 }
 
 TEST_CASE("a child workflow keeps its steps' local option") {

@@ -96,7 +96,8 @@ struct step_options {
   ///   of the engine's `actor_threads` (CAF workers), so
   ///   a body that blocks slows every workflow of the engine, and the
   ///   engine's close waits for it. Waiting for a workflow's result from a
-  ///   local body fails at once (`invalid_argument`).
+  ///   local body fails at once (`invalid_argument`); a signal it sends
+  ///   is stored through the log, never handed to a waiting actor.
   /// `this_step::canceled()` is set when its workflow is canceled. Logged
   /// with the graph, so a resume keeps it. Event nodes ignore it.
   std::optional<bool> local = {};
