@@ -11,12 +11,12 @@
 #include <perdure/perdure.hpp>
 
 #include "child_process.hpp"
+#include "effects_file.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
 #include <atomic>
 #include <cstdio>
-#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <pthread.h>
@@ -24,7 +24,6 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 using namespace perdure;
 using namespace std::chrono_literals;
@@ -265,13 +264,8 @@ constexpr int lk_chain = 30;
 constexpr int lk_gated_local = 20; // the local step gated in even workflows
 
 void lk_record() {
-  auto line = this_step::workflow_id() + " " + this_step::step_id() + "\n";
-  int fd = ::open(lk_effects.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  if (fd >= 0) {
-    (void) !::write(fd, line.data(), line.size());
-    ::fsync(fd);
-    ::close(fd);
-  }
+  test::append_durably(lk_effects, this_step::workflow_id() + " "
+                                     + this_step::step_id() + "\n");
 }
 
 bool lk_even() {

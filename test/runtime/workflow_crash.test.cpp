@@ -8,17 +8,16 @@
 #include <perdure/perdure.hpp>
 
 #include "child_process.hpp"
+#include "effects_file.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 using namespace perdure;
 using namespace std::chrono_literals;
@@ -44,13 +43,8 @@ const auto c_add = step("c_add", [](int x, int k) {
   while (gated(k))
     std::this_thread::sleep_for(1ms);
   // The side effect: one line per execution, durable before the step ends.
-  auto line = this_step::workflow_id() + " " + this_step::step_id() + "\n";
-  int fd = ::open(effects_file.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  if (fd >= 0) {
-    (void) !::write(fd, line.data(), line.size());
-    ::fsync(fd);
-    ::close(fd);
-  }
+  test::append_durably(effects_file, this_step::workflow_id() + " "
+                                       + this_step::step_id() + "\n");
   std::this_thread::sleep_for(2ms);
   return x + k;
 });
