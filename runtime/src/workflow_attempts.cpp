@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Step attempts of the workflow actor (workflow_actor.cpp): starting an
-// attempt in the step pool or arming its event wait, telling event sources
-// what is durable, and the per-attempt step timeouts.
+// attempt in the step pool (a local step's on the actor's own thread) or
+// arming its event wait, telling event sources what is durable, and the
+// per-attempt step timeouts.
 
 #include "workflow_actor_state.hpp"
 
@@ -221,10 +222,6 @@ void take_back(workflow_actor* self,
     return true;
   });
 }
-
-} // namespace
-
-namespace {
 
 // Runs a local step's attempt on the actor's thread; its result comes as
 // a pooled one's, through the link, in the next message. One that overran
