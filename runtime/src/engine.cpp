@@ -434,8 +434,11 @@ result<std::vector<bool>> engine::submit_batch(
     (*run)->advance(one.batch.record_count() - before);
     all.batch = std::move(one.batch);
     dispatches[k] = std::move(one.dispatches);
-    st->run = std::move(*run);
-    st->on_end = std::move(r.on_end);
+    { // (registered already: a query may read it meanwhile)
+      std::lock_guard guard{st->mu};
+      st->run = std::move(*run);
+      st->on_end = std::move(r.on_end);
+    }
     states[k] = std::move(st);
     started[k] = true;
   }
