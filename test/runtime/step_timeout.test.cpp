@@ -78,11 +78,15 @@ const auto st_crash = step("st_crash", [] {
 std::atomic<bool> st_beater_began{false};
 std::atomic<bool> st_silent_done{false};
 
-// Heartbeats (every ms) until the silent step below has timed out, so it
-// runs longer than the heartbeat limit, however fast the machine.
+// Heartbeats (every ms) until the silent step below has timed out and
+// 1.5 s have passed, so it runs longer than its 1 s heartbeat limit
+// however fast the machine; only a 1 s stall between two beats (not a
+// slow machine's 200 ms, seen under TSan) could fail it.
 const auto st_beater = step("st_beater", [] {
   st_beater_began = true;
-  while (!st_silent_done && !this_step::canceled()) {
+  auto until = std::chrono::steady_clock::now() + 1500ms;
+  while ((!st_silent_done || std::chrono::steady_clock::now() < until)
+         && !this_step::canceled()) {
     this_step::heartbeat();
     std::this_thread::sleep_for(1ms);
   }
@@ -193,10 +197,10 @@ TEST_CASE("a heartbeat-less long step times out and a heartbeating one "
   st_silent_done = false;
   st_saw_token = 0;
   auto beating = eng.run_async(
-    st_beater.options({.max_attempts = 1, .heartbeat_timeout = 200ms})(),
+    st_beater.options({.max_attempts = 1, .heartbeat_timeout = 1000ms})(),
     "beats");
   REQUIRE(wait_until([] { return st_beater_began.load(); }));
-  // Started later, with the same limit, never beating.
+  // Started later, with a shorter limit, never beating.
   auto silent = eng.try_run(
     st_hang.options({.max_attempts = 2, .heartbeat_timeout = 200ms})(),
     "silent");
