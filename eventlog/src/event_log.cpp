@@ -352,6 +352,23 @@ result<stream_info> event_log::info(std::string_view stream) const {
   return out;
 }
 
+result<std::uint64_t> event_log::foreign_commits() const {
+  std::uint64_t out = 0;
+  auto st = impl_->with_read([&](MDB_txn* txn) -> status {
+    // The snapshot's txnid is the last committed one. Every own commit up
+    // to it is counted in own_txnid (own_mu is held across them), so the
+    // ids after own_txnid are other writers'.
+    auto last = static_cast<std::uint64_t>(mdb_txn_id(txn));
+    std::lock_guard guard{impl_->own_mu};
+    out = impl_->foreign_txns
+          + (last > impl_->own_txnid ? last - impl_->own_txnid : 0);
+    return {};
+  });
+  if (!st)
+    return st;
+  return out;
+}
+
 result<std::vector<timer_entry>> event_log::timers_due(time_ns until,
                                                        std::size_t max) const {
   std::vector<timer_entry> out;

@@ -99,6 +99,13 @@ struct event_log::impl {
   std::string boot_id;          // this boot's, read once at open
   MDB_txn* pinned = nullptr;    // pins the last checkpoint's snapshot
   std::uint64_t last_txnid = 0; // the last transaction this writer committed
+  // event_log::foreign_commits: the transactions other writers committed
+  // since open, counted as the gaps between this writer's own txnids.
+  // own_mu is held across each own commit, so a reader never takes an own
+  // transaction for a foreign one.
+  mutable std::mutex own_mu;
+  std::uint64_t own_txnid = 0;    // the last own one (at open: the state)
+  std::uint64_t foreign_txns = 0; // the gaps before own_txnid
   // Written by the committer: when the last checkpoint was, and what came
   // since; atomic, so that the writer reads its deadline without the lock.
   std::atomic<std::uint64_t> txns_since_checkpoint{0};

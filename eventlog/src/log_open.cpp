@@ -384,6 +384,9 @@ status open_environment(event_log::impl& self, planned& plan) {
     self.page_size = st.ms_psize;
     self.foreign_sync = true;
   }
+  MDB_envinfo info;
+  mdb_env_info(self.env, &info);
+  self.own_txnid = info.me_last_txnid; // foreign_commits counts from here
   return {};
 }
 

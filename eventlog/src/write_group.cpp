@@ -423,11 +423,20 @@ group_outcome write_group(event_log::impl& self,
       out.failure = st;
     return out;
   }
+  std::unique_lock own{self.own_mu};
   rc = mdb_txn_commit(txn);
+  MDB_envinfo info;
+  mdb_env_info(self.env, &info);
+  const bool advanced = rc == MDB_SUCCESS && info.me_last_txnid == txnid;
+  if (advanced) {
+    // LMDB serializes writers: the ids skipped since our last are theirs.
+    if (txnid > self.own_txnid + 1)
+      self.foreign_txns += txnid - self.own_txnid - 1;
+    self.own_txnid = txnid;
+  }
+  own.unlock();
   if (rc == MDB_SUCCESS) {
-    MDB_envinfo info;
-    mdb_env_info(self.env, &info);
-    if (info.me_last_txnid == txnid) {
+    if (advanced) {
       self.last_txnid = txnid;
       ++self.txns_since_checkpoint;
     } else if (self.journaled && !out.unjournaled) {

@@ -18,22 +18,38 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 // delayed message per run woke the clock thread once per workflow and kept
 // every finished actor alive until its timer fired.) The runs are asked in
 // `slices` turns spread over the interval, by their state's address, so
-// that many waiting workflows are not all checked at once. Quits once the
-// engine closes; the host's destructor stops it before the actor system.
+// that many waiting workflows are not all checked at once. A slice is
+// asked only when another writer committed since it was last asked
+// (event_log::foreign_commits; this engine's own commits never log a
+// cancel of its runs behind their backs), so that an engine holding many
+// waiting workflows stays idle. Quits once the engine closes; the host's
+// destructor stops it before the actor system.
 caf::behavior cancel_checker(caf::event_based_actor* self, engine::impl* eng,
                              std::chrono::milliseconds every) {
   constexpr std::uint32_t slices = 8;
   auto turn = std::max<std::chrono::milliseconds>(every / slices,
                                                   std::chrono::milliseconds{1});
+  // Per slice, the foreign commits it was last asked after (none yet).
+  auto asked = std::make_shared<std::vector<std::optional<std::uint64_t>>>(
+    slices);
   self->delayed_send(self, turn, tick_atom::value, std::uint32_t{0});
   return {[=](tick_atom, std::uint32_t slice) {
-    std::vector<std::shared_ptr<run_state>> runs;
+    std::shared_ptr<eventlog::event_log> log;
     {
       std::lock_guard guard{eng->mu};
       if (eng->closing) {
         self->quit();
         return;
       }
+      log = eng->log;
+    }
+    auto seen = log->foreign_commits();
+    auto& last = (*asked)[slice];
+    bool quiet = seen && last && *last == *seen;
+    last = seen ? std::optional{*seen} : std::nullopt;
+    std::vector<std::shared_ptr<run_state>> runs;
+    if (!quiet) {
+      std::lock_guard guard{eng->mu};
       for (auto& [id, st] : eng->live)
         if ((reinterpret_cast<std::uintptr_t>(st.get()) >> 6) % slices
             == std::uintptr_t{slice})

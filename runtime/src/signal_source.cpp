@@ -37,51 +37,6 @@ namespace perdure::detail {
 
 namespace rec = perdure::records;
 
-std::string signal_offset_key(eventlog::time_ns created,
-                              std::string_view workflow,
-                              std::string_view name) {
-  return rec::signal_offset_key(created, workflow, name);
-}
-
-void signal_hub::committed(const eventlog::write_batch& b) {
-  constexpr std::string_view prefix = "signals/";
-  std::shared_ptr<signal_source> src;
-  for (auto& op : b.ops()) {
-    if (op.what != eventlog::write_batch::op::type::append
-        || (op.number != rec::to_u16(rec::record_kind::signal_sent)
-            && op.number != rec::to_u16(rec::record_kind::promise_settled))
-        || !op.stream.starts_with(prefix))
-      continue;
-    if (!src) {
-      std::lock_guard guard{mu};
-      src = source.lock();
-      if (!src)
-        return; // no wait was ever armed: nobody to wake
-    }
-    src->notify(op.stream.substr(prefix.size()));
-  }
-}
-
-void direct_event::add_to(eventlog::write_batch& b) const {
-  b.create(stream, eventlog::stream_kind::listener);
-  b.append(stream, rec::to_u16(rec::record_kind::signal_sent), payload);
-  if (!mark.empty())
-    b.put_offset(mark, 1);
-}
-
-std::shared_ptr<std::mutex> signal_hub::sender_lock(
-  const std::string& workflow) {
-  std::lock_guard guard{mu};
-  std::erase_if(senders_, [](auto& e) { return e.second.expired(); });
-  auto& slot = senders_[workflow];
-  auto m = slot.lock();
-  if (!m) {
-    m = std::make_shared<std::mutex>();
-    slot = m;
-  }
-  return m;
-}
-
 namespace {
 
 struct delivery {
@@ -239,11 +194,19 @@ class log_signal_source final : public signal_source {
         cv_.wait_until(guard, last_all + poll_);
         continue;
       }
-      if (all_)
+      // A poll looks at every key only when another writer committed since
+      // the last one: this engine's own signals and settlements wake their
+      // workflows (signal_hub::committed), so an idle key cannot have
+      // changed otherwise, and many idle waits cost nothing.
+      bool quiet = false;
+      if (all_) {
         last_all = std::chrono::steady_clock::now();
+        quiet = unchanged_elsewhere();
+      }
       std::vector<key> todo;
       for (auto& [k, s] : keys_)
-        if (all_ || dirty_.count(k.workflow) > 0)
+        if ((all_ && (!quiet || !settled(s)))
+            || dirty_.count(k.workflow) > 0)
           todo.push_back(k);
       dirty_.clear();
       all_ = false;
@@ -257,6 +220,25 @@ class log_signal_source final : public signal_source {
       out.clear();
       guard.lock();
     }
+  }
+
+  // Under mu_: whether no other writer committed since the last call that
+  // said so (false on the first call and when the log cannot tell).
+  bool unchanged_elsewhere() {
+    auto lg = log_.lock();
+    auto seen = lg ? lg->foreign_commits()
+                   : result<std::uint64_t>{unexpected{errc::closed, ""}};
+    bool same = seen && polled_ && *polled_ == *seen;
+    polled_ = seen ? std::optional{*seen} : std::nullopt;
+    return same;
+  }
+
+  // Under mu_: a key the last look left with nothing to do until a signal
+  // comes (its head wait idle and live, nothing handed out).
+  static bool settled(const key_state& s) {
+    return s.idle && !s.handed
+           && std::none_of(s.waits.begin(), s.waits.end(),
+                           [](auto& w) { return w->dropped->load(); });
   }
 
   // Under mu_: counts the waits that can take a signal straight from
@@ -422,6 +404,7 @@ class log_signal_source final : public signal_source {
     }
     auto stream = rec::signal_stream(k.workflow);
     auto info = changed_since_scan(k, s, lg);
+    s.idle = true; // (the key goes once it is settled)
     if (!info)
       return;
     eventlog::seq_t last = 0;
@@ -472,6 +455,7 @@ class log_signal_source final : public signal_source {
   std::map<key, key_state> keys_;
   std::set<std::string> dirty_;
   bool all_ = false;
+  std::optional<std::uint64_t> polled_; ///< foreign commits at the last poll
   bool stopped_ = false;
   std::thread thread_;
   perdure::metrics::gauge* ready_ = nullptr; ///< under mu_

@@ -145,6 +145,15 @@ class event_log {
   /// The directory entry of `stream`.
   result<stream_info> info(std::string_view stream) const;
 
+  /// How many transactions other writers (another process, or another
+  /// event_log on this directory) committed since this log opened:
+  /// exact, never counting this log's own commits, and growing with each
+  /// of theirs. A reader that polls for changes made elsewhere (a cancel
+  /// or a signal written by the CLI) compares it with the value of its
+  /// last look: what such a writer committed before the call is readable
+  /// after it. Errors as info() (`closed` once released).
+  result<std::uint64_t> foreign_commits() const;
+
   /// Streams whose status is `status_text` (from the status index, without
   /// scanning other streams), in id order, at most `limit`; with `after`,
   /// only ids after it (the next page: the last id of this one).

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// idle-waits: the CPU an engine spends while many workflows wait for a
+// signal that does not come (orders waiting for a payment): its checks for
+// cancels logged by another process and its signal source's polls. The
+// same-run baseline is the same engine before any workflow started; the
+// figure is the difference per waiting workflow. Then some of them get
+// their signal, to show the waits still work.
+
+#include "bench.hpp"
+
+#include <perdure/perdure.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace perdure::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+int iw_finish_impl(int v) {
+  return v + 1;
+}
+const auto iw_finish = step("bench_idle_finish", iw_finish_impl);
+
+flow<int> iw_wait_impl(int) {
+  return iw_finish(wait_for_signal<int>("go"));
+}
+const auto iw_wait = step("bench_idle_wait", iw_wait_impl);
+
+// CPU milliseconds per second of this process over `secs` of idling.
+double idle_cpu_ms_per_s(double secs) {
+  auto c0 = process_cpu_s();
+  auto t0 = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(secs));
+  return (process_cpu_s() - c0) * 1e3 / seconds_since(t0);
+}
+
+figures idle_waits(const bench_options& o) {
+  int waits = 20000;
+  if (const char* env = std::getenv("PERDURE_BENCH_WAITS"))
+    waits = std::max(1, std::atoi(env));
+  constexpr int signaled = 100;
+  engine eng{{.storage = o.dir / "idle-waits",
+              .durability = o.mode,
+              .sync = o.sync,
+              .writeback_interval = o.writeback}};
+  const double window = std::max(2.0, o.seconds);
+  // (Two polls of the default 500 ms interval at least, in both phases.)
+  double empty = idle_cpu_ms_per_s(window);
+  std::vector<handle<int>> checked;
+  auto t0 = clock_type::now();
+  for (int i = 0; i < waits; ++i) {
+    auto h = eng.run_async(iw_wait(i), "idle/" + std::to_string(i));
+    if (i < signaled)
+      checked.push_back(std::move(h));
+  }
+  // Every wait armed and idle (the source looked and found no signal).
+  auto& ready = eng.metrics().get_gauge("perdure_signal_waits_ready", "", {});
+  auto limit = clock_type::now() + std::chrono::minutes{2};
+  while (ready.value() < waits && clock_type::now() < limit)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  bool armed = ready.value() >= waits;
+  double start_s = seconds_since(t0);
+  double busy = idle_cpu_ms_per_s(window);
+  int ok = 0;
+  for (int i = 0; i < signaled; ++i)
+    eng.signal("idle/" + std::to_string(i), "go", i);
+  for (int i = 0; i < signaled; ++i)
+    ok += checked[static_cast<std::size_t>(i)].get() == i + 1;
+  figures f;
+  f.add("waits", waits);
+  f.add("start_s", start_s);
+  f.add("empty_cpu_ms_per_s", empty);
+  f.add("idle_cpu_ms_per_s", busy);
+  f.add("us_per_wait_per_s", (busy - empty) * 1e3 / waits);
+  f.add("correct", armed && ok == signaled ? 1 : 0);
+  return f;
+}
+
+} // namespace
+
+PERDURE_WORKLOAD("idle-waits",
+                 "CPU of an engine while 20,000 workflows wait for a signal "
+                 "(PERDURE_BENCH_WAITS to change), vs the same engine empty",
+                 idle_waits);
+
+} // namespace perdure::bench

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+// event_log::foreign_commits: the commits of other writers on the same
+// storage (a tool's non-exclusive writer in another process), counted
+// exactly, never the log's own, whatever the durability.
+
+#include "perdure/eventlog/event_log.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "child_process.hpp"
+#include "journal_support.hpp"
+#include "temp_dir.hpp"
+
+using namespace perdure;
+using namespace perdure::eventlog;
+using namespace perdure::test;
+
+// Appends N records, one commit each, to stream "tool" beside a running
+// owner, as `perdure cancel` or `perdure signal` would, then prints "done".
+PERDURE_CHILD_ENTRY("foreign_commits_writer") {
+  options o;
+  o.dir = args.at(0);
+  o.exclusive = false;
+  auto log = event_log::open(o);
+  if (!log) {
+    std::fprintf(stderr, "open: %s\n", log.as_status().to_string().c_str());
+    return 3;
+  }
+  int n = std::stoi(args.at(1));
+  for (int i = 1; i <= n; ++i)
+    if (!(*log)->append("tool", 1, "t" + std::to_string(i)))
+      return 2;
+  std::printf("done\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+namespace {
+
+void run_beside_owner(options o) {
+  temp_dir dir;
+  o.dir = dir.path();
+  auto log = open_ok(o);
+  REQUIRE(log->append("own", 1, "first"));
+  auto before = log->foreign_commits();
+  REQUIRE(before);
+  CHECK(*before == 0);
+  // The owner keeps committing while the tool does, so that their
+  // transactions interleave.
+  std::atomic<bool> stop{false};
+  std::atomic<int> own{0};
+  std::thread owner{[&] {
+    while (!stop.load())
+      if (log->append("own", 1, "o"))
+        ++own;
+  }};
+  {
+    child_process tool{"foreign_commits_writer",
+                       {dir.path().string(), "25"}};
+    CHECK(tool.read_line() == "done");
+    CHECK(tool.wait() == 0);
+  }
+  stop = true;
+  owner.join();
+  CHECK(own.load() > 0);
+  auto after = log->foreign_commits();
+  REQUIRE(after);
+  CHECK(*after == 25);
+  // The tool's records are readable once counted.
+  auto tool = log->info("tool");
+  REQUIRE(tool);
+  CHECK(tool->last_seq == 25);
+  // More own commits do not count.
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(log->append("own", 1, "more"));
+  CHECK(*log->foreign_commits() == 25);
+}
+
+} // namespace
+
+TEST_CASE("foreign_commits counts another process's commits exactly: journal") {
+  run_beside_owner(journal_opts({}));
+}
+
+TEST_CASE("foreign_commits counts another process's commits exactly: per_commit") {
+  options o;
+  o.sync = sync_policy::per_commit;
+  run_beside_owner(o);
+}
+
+TEST_CASE("foreign_commits counts another process's commits exactly: process") {
+  options o;
+  o.mode = durability::process;
+  run_beside_owner(o);
+}
+
+TEST_CASE("foreign_commits of a read-only log counts every commit after its open") {
+  temp_dir dir;
+  auto w = open_ok(journal_opts(dir.path()));
+  REQUIRE(w->append("a", 1, "x"));
+  options ro;
+  ro.dir = dir.path();
+  ro.read_only = true;
+  auto r = open_ok(ro);
+  CHECK(*r->foreign_commits() == 0);
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(w->append("a", 1, "y"));
+  CHECK(*r->foreign_commits() == 3);
+  CHECK(*w->foreign_commits() == 0);
+}
