@@ -20,10 +20,10 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 // `slices` turns spread over the interval, by their state's address, so
 // that many waiting workflows are not all checked at once. A slice is
 // asked only when another writer committed since it was last asked
-// (event_log::foreign_commits; this engine's own commits never log a
-// cancel of its runs behind their backs), so that an engine holding many
-// waiting workflows stays idle. Quits once the engine closes; the host's
-// destructor stops it before the actor system.
+// (event_log::foreign_commits) or a batch committed through this log set
+// a status to canceled (impl::cancels_logged), so that an engine holding
+// many waiting workflows stays idle. Quits once the engine closes; the
+// host's destructor stops it before the actor system.
 caf::behavior cancel_checker(caf::event_based_actor* self, engine::impl* eng,
                              std::chrono::milliseconds every) {
   constexpr std::uint32_t slices = 8;
@@ -43,7 +43,10 @@ caf::behavior cancel_checker(caf::event_based_actor* self, engine::impl* eng,
       }
       log = eng->log;
     }
+    // (Both only grow: their sum moves when either does.)
     auto seen = log->foreign_commits();
+    if (seen)
+      *seen += eng->cancels_logged->load();
     auto& last = (*asked)[slice];
     bool quiet = seen && last && *last == *seen;
     last = seen ? std::optional{*seen} : std::nullopt;

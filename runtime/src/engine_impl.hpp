@@ -176,6 +176,12 @@ struct engine::impl {
   /// Wakes the signal source from the log's commit hook.
   std::shared_ptr<detail::signal_hub> signals =
     std::make_shared<detail::signal_hub>();
+  /// Batches committed through this engine's log that set a stream's
+  /// status to canceled (its commit hook): with the log's foreign_commits,
+  /// what tells the cancel checker to look (a tool sharing the log object,
+  /// as the embedded UI, commits as the engine does).
+  std::shared_ptr<std::atomic<std::uint64_t>> cancels_logged =
+    std::make_shared<std::atomic<std::uint64_t>>(0);
   /// The engine's source for event node `def` (made on first use); null
   /// once the engine is closing.
   std::shared_ptr<detail::event_source> source_for(const detail::step_def& def);

@@ -14,13 +14,23 @@ namespace perdure::detail {
 namespace {
 
 // What every commit tells the engine: the batch-size metric, the signal
-// source's wake-up and the user's on_write.
+// source's wake-up, a logged cancel (for the cancel checker) and the
+// user's on_write.
 std::function<void(const eventlog::write_batch&)>
 commit_hook(engine::impl& p, const engine_options& opts) {
   return [user = opts.on_write, sizes = p.m.batch_records,
-          signals = p.signals](const eventlog::write_batch& b) {
+          signals = p.signals,
+          cancels = p.cancels_logged](const eventlog::write_batch& b) {
     sizes->observe(static_cast<double>(b.record_count()));
     signals->committed(b);
+    static const auto canceled =
+      records::status_string(records::stored_status::canceled);
+    for (auto& op : b.ops())
+      if (op.what == eventlog::write_batch::op::type::set_status
+          && op.data == canceled) {
+        cancels->fetch_add(1);
+        break;
+      }
     if (user)
       user(b);
   };

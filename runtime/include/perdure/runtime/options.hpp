@@ -180,7 +180,11 @@ struct engine_options {
     ui_server = {};
   /// How often a live workflow checks whether another process (`perdure
   /// cancel`) canceled it while it waits on a long step or an event; its
-  /// next write notices at once anyway. Zero: only on the next write.
+  /// next write notices at once anyway. Zero: only on the next write. The
+  /// checks, and the signal source's look for signals another process
+  /// (`perdure signal`) stored, cost nothing while no other process writes
+  /// to the storage (event_log::foreign_commits) and nothing cancels
+  /// through the engine's log.
   std::chrono::milliseconds external_cancel_check{500};
   /// How long `~engine` waits for running step bodies to return once it
   /// asked them to stop (their token is set). A body still running then is
