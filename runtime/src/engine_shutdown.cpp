@@ -91,9 +91,14 @@ perdure::status engine::close() {
         p.host->abandon(*st);
       // An actor answers at once unless every actor thread is blocked.
       if (!await_idle(p, guard, clock::now() + std::chrono::seconds{1})) {
+        // (Named up to 10: an engine may hold a million waiting ones.)
         std::string ids;
+        std::size_t named = 0;
         for (auto& [id, st] : p.live)
-          ids += (ids.empty() ? "'" : ", '") + id + "'";
+          if (named++ < 10)
+            ids += (ids.empty() ? "'" : ", '") + id + "'";
+        if (p.live.size() > 10)
+          ids += fmt::format(" and {} more", p.live.size() - 10);
         warn(p, fmt::format("the engine on '{}' stops while workflows {} "
                            "did not end; they stay resumable",
                            p.opts.storage.string(), ids));

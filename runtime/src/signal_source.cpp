@@ -73,7 +73,9 @@ class log_signal_source final : public signal_source {
       return;
     auto wf = w->workflow;
     bool promise = w->def->name.starts_with(promise_def_prefix);
-    keys_[{wf, *name, promise}].waits.push_back(std::move(w));
+    auto& ks = keys_[{wf, *name, promise}];
+    ks.waits.push_back(std::move(w));
+    recount(promise, ks);
     wake(wf);
   }
 
@@ -132,6 +134,7 @@ class log_signal_source final : public signal_source {
     ev->done = std::move(done);
     auto wait = std::move(w);
     s.waits.pop_front();
+    recount(k.promise, s);
     publish();
     guard.unlock();
     wait->deliver_direct(std::move(o), std::move(ev));
@@ -145,6 +148,7 @@ class log_signal_source final : public signal_source {
         return;
       stopped_ = true;
       keys_.clear();
+      ready_n_ = 0;
     }
     cv_.notify_one();
     if (thread_.joinable())
@@ -169,6 +173,7 @@ class log_signal_source final : public signal_source {
     eventlog::time_ns scanned_created = 0;
     eventlog::seq_t scanned_last = 0;
     bool idle = false; ///< the last look found nothing to hand out
+    bool counted = false; ///< in ready_n_ (recount)
   };
 
   // Under mu_.
@@ -204,15 +209,25 @@ class log_signal_source final : public signal_source {
         quiet = unchanged_elsewhere();
       }
       std::vector<key> todo;
-      for (auto& [k, s] : keys_)
-        if ((all_ && (!quiet || !settled(s)))
-            || dirty_.count(k.workflow) > 0)
-          todo.push_back(k);
+      if (all_) {
+        for (auto& [k, s] : keys_)
+          if (!quiet || !settled(s) || dirty_.count(k.workflow) > 0)
+            todo.push_back(k);
+      } else {
+        // Only the woken workflows' keys (adjacent: ordered by workflow).
+        for (auto& wf : dirty_)
+          for (auto it = keys_.lower_bound(key{wf, {}, false});
+               it != keys_.end() && it->first.workflow == wf; ++it)
+            todo.push_back(it->first);
+      }
       dirty_.clear();
       all_ = false;
       std::vector<delivery> out;
-      for (auto& k : todo)
+      for (auto& k : todo) {
         look(k, out);
+        if (auto it = keys_.find(k); it != keys_.end())
+          recount(k.promise, it->second);
+      }
       publish();
       guard.unlock();
       for (auto& d : out)
@@ -241,8 +256,24 @@ class log_signal_source final : public signal_source {
                            [](auto& w) { return w->dropped->load(); });
   }
 
-  // Under mu_: counts the waits that can take a signal straight from
-  // engine::signal (direct()), for the gauge perdure_signal_waits_ready.
+  // Under mu_: after a change of `s`, whether it counts among the waits
+  // that can take a signal straight from engine::signal (direct()).
+  void recount(bool promise, key_state& s) {
+    bool now = !promise && !s.handed && !s.waits.empty() && s.idle;
+    if (now != s.counted) {
+      s.counted = now;
+      ready_n_ = now ? ready_n_ + 1 : ready_n_ - 1;
+    }
+  }
+
+  // Under mu_: drops a key (its count with it).
+  void erase_key(std::map<key, key_state>::iterator it) {
+    if (it->second.counted)
+      --ready_n_;
+    keys_.erase(it);
+  }
+
+  // Under mu_: the gauge perdure_signal_waits_ready.
   void publish() {
     if (!metrics)
       return;
@@ -253,11 +284,7 @@ class log_signal_source final : public signal_source {
         "name straight from engine::signal, logged in one commit with its "
         "consumption (armed, nothing stored unconsumed).",
         {});
-    double n = 0;
-    for (auto& [k, s] : keys_)
-      n += !k.promise && !s.handed && !s.waits.empty()
-           && s.idle;
-    ready_->set(n);
+    ready_->set(static_cast<double>(ready_n_));
   }
 
   // Under mu_: hands the head wait of `k` its signal when one is there.
@@ -285,7 +312,7 @@ class log_signal_source final : public signal_source {
     while (!s.waits.empty() && s.waits.front()->dropped->load())
       s.waits.pop_front();
     if (s.waits.empty()) {
-      keys_.erase(it);
+      erase_key(it);
       return;
     }
     auto info = changed_since_scan(k, s, *lg);
@@ -399,7 +426,7 @@ class log_signal_source final : public signal_source {
     auto& [k, s] = *it;
     std::erase_if(s.waits, [](auto& w) { return w->dropped->load(); });
     if (s.waits.empty()) {
-      keys_.erase(it);
+      erase_key(it);
       return;
     }
     auto stream = rec::signal_stream(k.workflow);
@@ -437,7 +464,7 @@ class log_signal_source final : public signal_source {
       }
       out.push_back({std::move(w), std::move(o), {}});
     }
-    keys_.erase(it);
+    erase_key(it);
   }
 
   void report(const key& k, const status& st) {
@@ -455,6 +482,7 @@ class log_signal_source final : public signal_source {
   std::map<key, key_state> keys_;
   std::set<std::string> dirty_;
   bool all_ = false;
+  std::size_t ready_n_ = 0; ///< keys counted by recount
   std::optional<std::uint64_t> polled_; ///< foreign commits at the last poll
   bool stopped_ = false;
   std::thread thread_;
