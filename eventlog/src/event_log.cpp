@@ -213,6 +213,35 @@ result<seq_t> event_log::append(std::string_view stream, std::uint16_t kind,
 
 // -- reading ------------------------------------------------------------------
 
+namespace {
+const std::string_view foreign_commits_key = "foreign_commits";
+}
+
+result<std::uint64_t> read_foreign_commits(MDB_txn* txn, MDB_dbi meta) {
+  MDB_val k = as_val(foreign_commits_key), v;
+  int rc = safe_get(txn, meta, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != MDB_SUCCESS)
+    return from_mdb_read(rc, "mdb_get(meta foreign_commits)");
+  if (v.mv_size != 8)
+    return unexpected{errc::corruption,
+                      fmt::format("meta 'foreign_commits' holds {} bytes, "
+                                  "not 8",
+                                  v.mv_size)};
+  return get_be64(static_cast<const char*>(v.mv_data));
+}
+
+status count_foreign_commit(MDB_txn* txn, MDB_dbi meta) {
+  auto n = read_foreign_commits(txn, meta);
+  if (!n)
+    return n.as_status();
+  std::string value;
+  put_be64(value, *n + 1);
+  MDB_val k = as_val(foreign_commits_key), v = as_val(value);
+  return from_mdb(safe_put(txn, meta, &k, &v, 0), "mdb_put(meta)");
+}
+
 namespace detail {
 
 status read_entry(const event_log::impl& self, MDB_txn* txn,
@@ -355,13 +384,10 @@ result<stream_info> event_log::info(std::string_view stream) const {
 result<std::uint64_t> event_log::foreign_commits() const {
   std::uint64_t out = 0;
   auto st = impl_->with_read([&](MDB_txn* txn) -> status {
-    // The snapshot's txnid is the last committed one. Every own commit up
-    // to it is counted in own_txnid (own_mu is held across them), so the
-    // ids after own_txnid are other writers'.
-    auto last = static_cast<std::uint64_t>(mdb_txn_id(txn));
-    std::lock_guard guard{impl_->own_mu};
-    out = impl_->foreign_txns
-          + (last > impl_->own_txnid ? last - impl_->own_txnid : 0);
+    auto n = read_foreign_commits(txn, impl_->meta);
+    if (!n)
+      return n.as_status();
+    out = *n - std::min(*n, impl_->foreign_at_open);
     return {};
   });
   if (!st)

@@ -51,6 +51,13 @@ status from_mdb(int rc, std::string_view what);
 /// number earlier in the transaction, a corruption.
 status from_mdb_read(int rc, std::string_view what);
 
+/// meta "foreign_commits" (FORMAT.md): how many transactions writers beside
+/// the owner (options::exclusive off) committed, u64 BE; 0 when absent.
+result<std::uint64_t> read_foreign_commits(MDB_txn* txn, MDB_dbi meta);
+
+/// Adds one to it, in such a writer's transaction `txn`.
+status count_foreign_commit(MDB_txn* txn, MDB_dbi meta);
+
 struct event_log::impl {
   options opts;
   /// The change feeds this writer notes (set at open, then read only).
@@ -99,13 +106,8 @@ struct event_log::impl {
   std::string boot_id;          // this boot's, read once at open
   MDB_txn* pinned = nullptr;    // pins the last checkpoint's snapshot
   std::uint64_t last_txnid = 0; // the last transaction this writer committed
-  // event_log::foreign_commits: the transactions other writers committed
-  // since open, counted as the gaps between this writer's own txnids.
-  // own_mu is held across each own commit, so a reader never takes an own
-  // transaction for a foreign one.
-  mutable std::mutex own_mu;
-  std::uint64_t own_txnid = 0;    // the last own one (at open: the state)
-  std::uint64_t foreign_txns = 0; // the gaps before own_txnid
+  // meta "foreign_commits" at open (event_log::foreign_commits).
+  std::uint64_t foreign_at_open = 0;
   // Written by the committer: when the last checkpoint was, and what came
   // since; atomic, so that the writer reads its deadline without the lock.
   std::atomic<std::uint64_t> txns_since_checkpoint{0};

@@ -86,6 +86,13 @@ status open_dbs(event_log::impl& self) {
     mdb_txn_abort(txn);
     return from_mdb(rc, "mdb_put(meta)");
   }
+  // event_log::foreign_commits counts from here.
+  auto counted = read_foreign_commits(txn, self.meta);
+  if (!counted) {
+    mdb_txn_abort(txn);
+    return counted.as_status();
+  }
+  self.foreign_at_open = *counted;
   rc = mdb_txn_commit(txn);
   return from_mdb(rc, "mdb_txn_commit(open)");
 }
@@ -384,9 +391,6 @@ status open_environment(event_log::impl& self, planned& plan) {
     self.page_size = st.ms_psize;
     self.foreign_sync = true;
   }
-  MDB_envinfo info;
-  mdb_env_info(self.env, &info);
-  self.own_txnid = info.me_last_txnid; // foreign_commits counts from here
   return {};
 }
 

@@ -391,6 +391,10 @@ group_outcome write_group(event_log::impl& self,
   }
   if (st)
     st = w.flush();
+  // A writer beside the owner (a tool) counts its transactions, for the
+  // owner's foreign_commits.
+  if (st && !self.opts.exclusive)
+    st = count_foreign_commit(txn, self.meta);
   if (st && self.journaled) {
     self.entry_batches.clear();
     for (std::size_t i = 0; i < batch.size(); ++i)
@@ -423,20 +427,11 @@ group_outcome write_group(event_log::impl& self,
       out.failure = st;
     return out;
   }
-  std::unique_lock own{self.own_mu};
   rc = mdb_txn_commit(txn);
-  MDB_envinfo info;
-  mdb_env_info(self.env, &info);
-  const bool advanced = rc == MDB_SUCCESS && info.me_last_txnid == txnid;
-  if (advanced) {
-    // LMDB serializes writers: the ids skipped since our last are theirs.
-    if (txnid > self.own_txnid + 1)
-      self.foreign_txns += txnid - self.own_txnid - 1;
-    self.own_txnid = txnid;
-  }
-  own.unlock();
   if (rc == MDB_SUCCESS) {
-    if (advanced) {
+    MDB_envinfo info;
+    mdb_env_info(self.env, &info);
+    if (info.me_last_txnid == txnid) {
       self.last_txnid = txnid;
       ++self.txns_since_checkpoint;
     } else if (self.journaled && !out.unjournaled) {

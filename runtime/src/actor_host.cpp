@@ -19,7 +19,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 // every finished actor alive until its timer fired.) The runs are asked in
 // `slices` turns spread over the interval, by their state's address, so
 // that many waiting workflows are not all checked at once. A slice is
-// asked only when another writer committed since it was last asked
+// asked only when a tool beside the engine committed since it was asked
 // (event_log::foreign_commits) or a batch committed through this log set
 // a status to canceled (impl::cancels_logged), so that an engine holding
 // many waiting workflows stays idle. Quits once the engine closes; the

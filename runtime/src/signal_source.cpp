@@ -199,10 +199,10 @@ class log_signal_source final : public signal_source {
         cv_.wait_until(guard, last_all + poll_);
         continue;
       }
-      // A poll looks at every key only when another writer committed since
-      // the last one: this engine's own signals and settlements wake their
-      // workflows (signal_hub::committed), so an idle key cannot have
-      // changed otherwise, and many idle waits cost nothing.
+      // A poll looks at every key only when a tool beside the engine
+      // committed since the last one: this engine's own signals and
+      // settlements wake their workflows (signal_hub::committed), so an
+      // idle key cannot have changed otherwise: idle waits cost nothing.
       bool quiet = false;
       if (all_) {
         last_all = std::chrono::steady_clock::now();

@@ -145,13 +145,15 @@ class event_log {
   /// The directory entry of `stream`.
   result<stream_info> info(std::string_view stream) const;
 
-  /// How many transactions other writers (another process, or another
-  /// event_log on this directory) committed since this log opened:
-  /// exact, never counting this log's own commits, and growing with each
-  /// of theirs. A reader that polls for changes made elsewhere (a cancel
-  /// or a signal written by the CLI) compares it with the value of its
-  /// last look: what such a writer committed before the call is readable
-  /// after it. Errors as info() (`closed` once released).
+  /// How many transactions the writers beside the owner (options::
+  /// exclusive off: tools such as `perdure cancel`, `perdure signal`,
+  /// `perdure promise`) committed since this log opened: exact, counted in
+  /// their own transactions (meta "foreign_commits", FORMAT.md), so never
+  /// the owner's. A reader that polls for changes made elsewhere compares
+  /// it with the value of its last look: what such a writer committed
+  /// before the call is readable after it. A tool older than this count
+  /// does not add to it. Errors as info() (`closed` once released,
+  /// `corruption` for a damaged count).
   result<std::uint64_t> foreign_commits() const;
 
   /// Streams whose status is `status_text` (from the status index, without
