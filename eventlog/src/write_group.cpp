@@ -393,8 +393,9 @@ group_outcome write_group(event_log::impl& self,
     st = w.flush();
   // A writer beside the owner (a tool) counts its transactions, for the
   // owner's foreign_commits.
+  bool count_map_full = false;
   if (st && !self.opts.exclusive)
-    st = count_foreign_commit(txn, self.meta);
+    st = count_foreign_commit(txn, self.meta, count_map_full);
   if (st && self.journaled) {
     self.entry_batches.clear();
     for (std::size_t i = 0; i < batch.size(); ++i)
@@ -421,7 +422,7 @@ group_outcome write_group(event_log::impl& self,
   }
   if (!st) {
     mdb_txn_abort(txn);
-    if (w.map_full()) // grow the map and retry
+    if (w.map_full() || count_map_full) // grow the map and retry
       out.rc = MDB_MAP_FULL;
     else
       out.failure = st;

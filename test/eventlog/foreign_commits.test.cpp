@@ -120,3 +120,32 @@ TEST_CASE("foreign_commits counts from the log's open and never the owner's comm
   CHECK(*w->foreign_commits() == 0);
   CHECK(*r->foreign_commits() == 0);
 }
+
+// A tool's commit that finds the map full when it counts itself grows the
+// map and goes on, as any other write does, instead of failing `full`.
+// Records of many sizes bring the map's end at every place in the
+// transaction, the count's page among them.
+TEST_CASE("a writer beside the owner grows the map when its count does not fit") {
+  std::uint64_t grows = 0;
+  for (std::size_t size = 1500; size < 9000; size += 97) {
+    temp_dir dir;
+    options o;
+    o.dir = dir.path();
+    o.mode = durability::process;
+    o.exclusive = false;
+    o.initial_map_size = std::size_t{1} << 20;
+    auto log = open_ok(o);
+    std::string value(size, 'v');
+    int appended = 0;
+    while (log->stats().map_grows == 0 && appended < 2000) {
+      auto r = log->append("tool", 1, value);
+      INFO("record size ", size, ", append ", appended + 1);
+      REQUIRE(r);
+      ++appended;
+    }
+    grows += log->stats().map_grows;
+    // Each commit counted once, the one retried in a larger map too.
+    CHECK(*log->foreign_commits() == static_cast<std::uint64_t>(appended));
+  }
+  CHECK(grows > 0);
+}
