@@ -66,10 +66,11 @@ const std::string& run_id(const run_state& st) {
 } // namespace detail
 
 void engine::impl::unregister(const std::string& id) {
-  {
-    std::lock_guard guard{mu};
-    live.erase(id);
-  }
+  std::unique_lock guard{mu};
+  live.erase(id);
+  if (!live.empty())
+    return; // close() waits for none, not for each one that ends
+  guard.unlock();
   idle.notify_all();
 }
 
@@ -87,7 +88,6 @@ result<std::unique_ptr<workflow_run>> engine::impl::load(
 }
 
 namespace {
-
 
 std::string random_id() {
   thread_local std::mt19937_64 gen{std::random_device{}()};

@@ -89,8 +89,15 @@ perdure::status engine::close() {
     if (!await_idle(p, guard, deadline)) {
       for (auto& [id, st] : p.live)
         p.host->abandon(*st);
-      // An actor answers at once unless every actor thread is blocked.
-      if (!await_idle(p, guard, clock::now() + std::chrono::seconds{1})) {
+      // An actor answers at once unless every actor thread is blocked: the
+      // wait goes on while runs keep ending (stopping a million waiting
+      // ones takes seconds), and gives up after a second without one.
+      bool none = false;
+      for (auto left = p.live.size() + 1; !none && p.live.size() < left;) {
+        left = p.live.size();
+        none = await_idle(p, guard, clock::now() + std::chrono::seconds{1});
+      }
+      if (!none) {
         // (Named up to 10: an engine may hold a million waiting ones.)
         std::string ids;
         std::size_t named = 0;

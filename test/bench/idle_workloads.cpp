@@ -5,14 +5,18 @@
 // same-run baseline is the same engine before any workflow started; the
 // figure is the difference per waiting workflow. Then 100 of them get
 // their signal, one at a time: the latency from engine::signal to the
-// workflow's end beside all the other waits.
+// workflow's end beside all the other waits. Last, the engine closes with
+// the rest still waiting (a deploy's restart): how long that takes, and
+// whether every workflow stopped within its grace time.
 
 #include "bench.hpp"
 
 #include <perdure/perdure.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,7 +50,14 @@ figures idle_waits(const bench_options& o) {
   if (const char* env = std::getenv("PERDURE_BENCH_WAITS"))
     waits = std::max(1, std::atoi(env));
   constexpr int signaled = 100;
+  // Warnings of workflows that did not stop within the grace time.
+  auto not_stopped = std::make_shared<std::atomic<int>>(0);
   engine eng{{.storage = o.dir / "idle-waits",
+              .log = [not_stopped](eventlog::log_level l, std::string_view m) {
+                if (l >= eventlog::log_level::warning
+                    && m.find("did not end") != std::string_view::npos)
+                  ++*not_stopped;
+              },
               .durability = o.mode,
               .sync = o.sync,
               .writeback_interval = o.writeback}};
@@ -78,6 +89,9 @@ figures idle_waits(const bench_options& o) {
     ok += checked[static_cast<std::size_t>(i)].get() == i + 1;
     lat.add(clock_type::now() - s);
   }
+  auto c0 = clock_type::now();
+  auto closed = eng.close();
+  double close_s = seconds_since(c0);
   figures f;
   f.add("waits", waits);
   f.add("start_s", start_s);
@@ -85,7 +99,10 @@ figures idle_waits(const bench_options& o) {
   f.add("idle_cpu_ms_per_s", busy);
   f.add("us_per_wait_per_s", (busy - empty) * 1e3 / waits);
   f.add("signal_to_end_p50_us", lat.quantile_us(0.5));
-  f.add("correct", armed && ok == signaled ? 1 : 0);
+  f.add("close_s", close_s);
+  f.add("correct",
+        armed && ok == signaled && closed && not_stopped->load() == 0 ? 1
+                                                                      : 0);
   return f;
 }
 

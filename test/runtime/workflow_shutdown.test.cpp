@@ -14,7 +14,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace perdure;
 using namespace std::chrono_literals;
@@ -96,4 +99,55 @@ TEST_CASE("close returns ok, stops new work and keeps reads") {
   auto late = eng.try_run(s_child(2), "two");
   REQUIRE_FALSE(late);
   CHECK(late.error() == errc::closed);
+}
+
+namespace {
+
+const auto s_after_signal = step("s_after_signal", [](int v) { return v + 1; });
+const auto s_awaiting = step("s_awaiting", [](int) -> flow<int> {
+  return s_after_signal(wait_for_signal<int>("go"));
+});
+
+} // namespace
+
+// A deploy's restart of an engine holding many waiting workflows: stopping
+// them outlasts a short grace time, which is for step bodies, not for runs
+// that end as soon as they are asked. None is reported as not ending, and
+// every one resumes with the next engine.
+TEST_CASE("close stops many waiting workflows past the grace time and "
+          "warns of none") {
+  constexpr int n = 5000;
+  test::temp_dir dir;
+  std::vector<std::string> warnings;
+  std::mutex mu;
+  {
+    engine eng{{.storage = dir.path(),
+                .log = [&](eventlog::log_level l, std::string_view m) {
+                  std::lock_guard guard{mu};
+                  if (l >= eventlog::log_level::warning)
+                    warnings.emplace_back(m);
+                },
+                .stop_timeout = 1ms}};
+    for (int i = 0; i < n; ++i)
+      eng.run_async(s_awaiting(i), "wait-" + std::to_string(i));
+    auto& ready =
+      eng.metrics().get_gauge("perdure_signal_waits_ready", "", {});
+    auto limit = std::chrono::steady_clock::now() + 120s;
+    while (ready.value() < n && std::chrono::steady_clock::now() < limit)
+      std::this_thread::sleep_for(10ms);
+    REQUIRE(ready.value() == n);
+    CHECK(eng.close());
+  }
+  {
+    std::lock_guard guard{mu};
+    for (auto& w : warnings)
+      CHECK_MESSAGE(w.find("did not end") == std::string::npos, w);
+  }
+  engine eng{{.storage = dir.path()}};
+  CHECK(eng.list({workflow_status::running}).size() == n);
+  for (int i : {0, n / 2, n - 1}) {
+    auto id = "wait-" + std::to_string(i);
+    eng.signal(id, "go", i);
+    CHECK(eng.resume<int>(id).get() == i + 1);
+  }
 }
