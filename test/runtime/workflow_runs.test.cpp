@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -53,6 +54,28 @@ engine_options opts(const test::temp_dir& dir) {
 }
 
 } // namespace
+
+// A generated id: time first, so that ids sort by creation (and new
+// workflows' keys share the storage's last pages).
+TEST_CASE("generated ids are unique and their time prefix never decreases") {
+  test::temp_dir dir;
+  engine eng{opts(dir)};
+  std::string prev;
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) {
+    auto h = eng.run_async(r_effect(i));
+    auto id = h.id();
+    REQUIRE(id.size() == 14 + 1 + 32);
+    CHECK(id[14] == '.');
+    CHECK(id.find_first_not_of("0123456789abcdef.") == std::string::npos);
+    if (!prev.empty())
+      CHECK(id.substr(0, 14) >= prev.substr(0, 14)); // the system clock's
+    CHECK(seen.insert(id).second);
+    CHECK(h.get() == 2 * i);
+    CHECK(eng.status(id) == workflow_status::successful);
+    prev = id;
+  }
+}
 
 TEST_CASE("a live id can be neither run nor resumed a second time") {
   test::temp_dir dir;

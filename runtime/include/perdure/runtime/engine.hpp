@@ -98,7 +98,9 @@ class engine {
 
   // -- running -----------------------------------------------------------------
 
-  /// Starts `wf` as workflow `id` (random when empty) and returns at once.
+  /// Starts `wf` as workflow `id` and returns at once. An empty `id` is
+  /// generated: the creation time (microseconds since the epoch, 14 hex
+  /// digits), '.', 32 random hex digits; such ids sort by creation.
   /// An id that finished returns its stored output without running anything;
   /// a stored unfinished id is resumed. Fails `busy` when `id` is live.
   template <class T>
