@@ -213,10 +213,6 @@ result<seq_t> event_log::append(std::string_view stream, std::uint16_t kind,
 
 // -- reading ------------------------------------------------------------------
 
-namespace {
-const std::string_view foreign_commits_key = "foreign_commits";
-}
-
 result<std::uint64_t> read_foreign_commits(MDB_txn* txn, MDB_dbi meta) {
   MDB_val k = as_val(foreign_commits_key), v;
   int rc = safe_get(txn, meta, &k, &v);
@@ -232,17 +228,6 @@ result<std::uint64_t> read_foreign_commits(MDB_txn* txn, MDB_dbi meta) {
   return get_be64(static_cast<const char*>(v.mv_data));
 }
 
-status count_foreign_commit(MDB_txn* txn, MDB_dbi meta, bool& map_full) {
-  auto n = read_foreign_commits(txn, meta);
-  if (!n)
-    return n.as_status();
-  std::string value;
-  put_be64(value, *n + 1);
-  MDB_val k = as_val(foreign_commits_key), v = as_val(value);
-  int rc = safe_put(txn, meta, &k, &v, 0);
-  map_full = map_full || rc == MDB_MAP_FULL;
-  return from_mdb(rc, "mdb_put(meta foreign_commits)");
-}
 
 namespace detail {
 

@@ -53,11 +53,9 @@ status from_mdb_read(int rc, std::string_view what);
 
 /// meta "foreign_commits" (FORMAT.md): how many transactions writers beside
 /// the owner (options::exclusive off) committed, u64 BE; 0 when absent.
+/// Such a writer adds one in each of its transactions (write_group.cpp).
+inline constexpr std::string_view foreign_commits_key = "foreign_commits";
 result<std::uint64_t> read_foreign_commits(MDB_txn* txn, MDB_dbi meta);
-
-/// Adds one to it, in such a writer's transaction `txn`; sets `map_full`
-/// when the map had no page for it (a larger map takes it: grow and retry).
-status count_foreign_commit(MDB_txn* txn, MDB_dbi meta, bool& map_full);
 
 struct event_log::impl {
   options opts;

@@ -127,6 +127,17 @@ class txn_writer {
     return map_full_;
   }
 
+  /// A writer beside the owner counts its transaction, for the owner's
+  /// foreign_commits (a full map grows and retries, as for any put).
+  status count_foreign_commit() {
+    auto n = read_foreign_commits(txn_, self_.meta);
+    if (!n)
+      return n.as_status();
+    std::string value;
+    put_be64(value, *n + 1);
+    return put(self_.meta, foreign_commits_key, value);
+  }
+
  private:
   status failed(int rc, std::string_view what) {
     map_full_ = map_full_ || rc == MDB_MAP_FULL;
@@ -391,11 +402,8 @@ group_outcome write_group(event_log::impl& self,
   }
   if (st)
     st = w.flush();
-  // A writer beside the owner (a tool) counts its transactions, for the
-  // owner's foreign_commits.
-  bool count_map_full = false;
   if (st && !self.opts.exclusive)
-    st = count_foreign_commit(txn, self.meta, count_map_full);
+    st = w.count_foreign_commit();
   if (st && self.journaled) {
     self.entry_batches.clear();
     for (std::size_t i = 0; i < batch.size(); ++i)
@@ -422,7 +430,7 @@ group_outcome write_group(event_log::impl& self,
   }
   if (!st) {
     mdb_txn_abort(txn);
-    if (w.map_full() || count_map_full) // grow the map and retry
+    if (w.map_full()) // grow the map and retry
       out.rc = MDB_MAP_FULL;
     else
       out.failure = st;

@@ -8,6 +8,7 @@
 
 #include "child_process.hpp"
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <sys/resource.h>
 
@@ -16,7 +17,6 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace perdure;
@@ -132,10 +132,7 @@ TEST_CASE("close stops many waiting workflows past the grace time and "
       eng.run_async(s_awaiting(i), "wait-" + std::to_string(i));
     auto& ready =
       eng.metrics().get_gauge("perdure_signal_waits_ready", "", {});
-    auto limit = std::chrono::steady_clock::now() + 120s;
-    while (ready.value() < n && std::chrono::steady_clock::now() < limit)
-      std::this_thread::sleep_for(10ms);
-    REQUIRE(ready.value() == n);
+    REQUIRE(test::wait_until([&] { return ready.value() == n; }, 120s));
     CHECK(eng.close());
   }
   {
