@@ -84,6 +84,7 @@ figures actor_tell(const bench_options& o) {
   engine eng{{.storage = o.dir / "actor-tell",
               .durability = o.mode,
               .sync = o.sync,
+              .checkpoint_interval = o.checkpoint,
               .writeback_interval = o.writeback}};
   auto call_src = eng.actor<tell_source>("src-call");
   auto tell_src = eng.actor<tell_source>("src-tell");
@@ -163,6 +164,7 @@ figures actor_tell_fanout(const bench_options& o) {
   engine eng{{.storage = o.dir / "actor-tell-fanout",
               .durability = o.mode,
               .sync = o.sync,
+              .checkpoint_interval = o.checkpoint,
               .writeback_interval = o.writeback}};
   figures f;
   bool ok = true;

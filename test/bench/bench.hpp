@@ -25,6 +25,9 @@ struct bench_options {
   eventlog::sync_policy sync = eventlog::sync_policy::journal;
   /// The journal's paced write-back (engine_options::writeback_interval).
   std::chrono::milliseconds writeback{3};
+  /// The journal's longest time between checkpoints
+  /// (engine_options::checkpoint_interval).
+  std::chrono::milliseconds checkpoint{100};
   std::filesystem::path dir; ///< a fresh directory the workload may fill
   double seconds = 2.0;      ///< the time budget of timed phases
 };

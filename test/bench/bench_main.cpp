@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // perdure-bench: `--list`, or `WORKLOAD [--durability sync|process]
-// [--sync journal|pipelined|per_commit] [--json]
-// [--seconds S] [--dir DIR] [--writeback-ms N]`. A workload that throws,
-// or whose `correct` figure is 0, fails the run (exit 1) with a message.
+// [--sync journal|pipelined|per_commit] [--json] [--seconds S] [--dir DIR]
+// [--writeback-ms N] [--checkpoint-ms N]`. A workload that throws, or whose
+// `correct` figure is 0, fails the run (exit 1) with a message.
 
 #include "bench.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -24,12 +28,38 @@ std::vector<workload>& registry() {
   return all;
 }
 
+// What a run left on disk, in MiB: the blocks its files hold (a sparse file
+// counts what it holds, not its length) — all of them, and LMDB's data files
+// alone (the journal's files are preallocated).
+struct storage_use {
+  double all_mib = 0;
+  double data_mib = 0;
+};
+
+storage_use storage_of(const std::filesystem::path& dir) {
+  std::uint64_t all = 0, data = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      continue;
+    auto held = static_cast<std::uint64_t>(st.st_blocks) * 512;
+    all += held;
+    if (it->path().filename() == "data.mdb")
+      data += held;
+  }
+  constexpr double mib = 1024.0 * 1024.0;
+  return {static_cast<double>(all) / mib, static_cast<double>(data) / mib};
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: perdure-bench --list\n"
                "       perdure-bench WORKLOAD [--durability sync|process] "
                "[--sync journal|pipelined|per_commit] [--json] [--seconds S] "
-               "[--dir DIR] [--writeback-ms N]\n");
+               "[--dir DIR] [--writeback-ms N] [--checkpoint-ms N]\n");
   return 2;
 }
 
@@ -112,6 +142,10 @@ int main(int argc, char** argv) {
         return usage();
     } else if (a == "--writeback-ms" && i + 1 < argc) {
       opts.writeback = std::chrono::milliseconds{std::atoi(argv[++i])};
+    } else if (a == "--checkpoint-ms" && i + 1 < argc) {
+      opts.checkpoint = std::chrono::milliseconds{std::atoi(argv[++i])};
+      if (opts.checkpoint.count() <= 0)
+        return usage();
     } else if (a == "--seconds" && i + 1 < argc) {
       opts.seconds = std::atof(argv[++i]);
       if (opts.seconds <= 0)
@@ -148,6 +182,9 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(opts.dir, ec);
     return 1;
   }
+  auto use = storage_of(opts.dir);
+  figs.add("storage_mib", use.all_mib);
+  figs.add("data_mdb_mib", use.data_mib);
   std::error_code ec;
   std::filesystem::remove_all(opts.dir, ec);
   auto mode = opts.mode == perdure::eventlog::durability::sync ? "sync" : "process";

@@ -45,6 +45,7 @@ figures wf_child_nodes(const bench_options& o) {
   engine eng{{.storage = o.dir / "wf-child-nodes",
               .durability = o.mode,
               .sync = o.sync,
+              .checkpoint_interval = o.checkpoint,
               .writeback_interval = o.writeback}};
   double s_narrow = parent_of(eng, narrow);
   double s_wide = parent_of(eng, wide);

@@ -60,6 +60,7 @@ figures idle_waits(const bench_options& o) {
               },
               .durability = o.mode,
               .sync = o.sync,
+              .checkpoint_interval = o.checkpoint,
               .writeback_interval = o.writeback}};
   const double window = std::max(2.0, o.seconds);
   // (Two polls of the default 500 ms interval at least, in both phases.)

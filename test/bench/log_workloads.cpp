@@ -136,6 +136,8 @@ void log_append_phase(const bench_options& o, int appenders, bool distinct,
   opts.mode = o.mode;
   if (baseline)
     opts.sync = eventlog::sync_policy::pipelined;
+  opts.checkpoint_interval = o.checkpoint;
+  opts.writeback_interval = o.writeback;
   opts.initial_map_size = std::size_t{256} << 20;
   auto log = open_or_exit(opts);
   std::atomic<bool> stop{false};

@@ -82,6 +82,7 @@ figures projection_catchup(const bench_options& o) {
   engine eng{{.storage = o.dir / "projection-catchup",
               .durability = o.mode,
               .sync = o.sync,
+              .checkpoint_interval = o.checkpoint,
               .writeback_interval = o.writeback}};
   figures f;
   auto& log = *eng.event_log();
@@ -154,6 +155,7 @@ figures projection_catchup_wf(const bench_options& o) {
   engine eng{{.storage = o.dir / "projection-catchup-wf",
               .durability = o.mode,
               .sync = o.sync,
+              .checkpoint_interval = o.checkpoint,
               .writeback_interval = o.writeback,
               .workflow_feed = true}};
   figures f;

@@ -48,6 +48,7 @@ figures signal_roundtrip(const bench_options& o) {
   engine eng{{.storage = o.dir / "signal-roundtrip",
               .durability = o.mode,
               .sync = o.sync,
+              .checkpoint_interval = o.checkpoint,
               .writeback_interval = o.writeback}};
   resumed = 0;
   auto h = eng.run_async(sr_loop(-1, signals), "rt");

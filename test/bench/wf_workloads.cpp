@@ -56,6 +56,7 @@ engine_options engine_opts(const bench_options& o, const char* sub,
   return {.storage = o.dir / sub,
           .durability = o.mode,
           .sync = o.sync,
+          .checkpoint_interval = o.checkpoint,
           .writeback_interval = o.writeback,
           .workflow_feed = feed};
 }
