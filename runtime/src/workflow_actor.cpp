@@ -28,7 +28,8 @@ void submit(workflow_actor* self, plan p) {
       w->dropped->store(true);
       return true;
     });
-    std::erase_if(s.links, [&](auto& l) {
+    std::erase_if(s.links, [&](auto& e) {
+      auto& l = e.second;
       if (l->node != node)
         return false;
       l->stop->store(true);
@@ -119,7 +120,7 @@ void continue_as_new(workflow_actor* self, plan p) {
   // dropped, so their sources offer what they hold again (a signal not
   // consumed goes to the new run).
   ++s.gen;
-  for (auto& l : s.links) {
+  for (auto& [key, l] : s.links) {
     l->stop->store(true);
     l->cut();
   }
@@ -232,7 +233,7 @@ void maybe_finish(workflow_actor* self) {
     std::lock_guard guard{s.st->mu};
     s.st->actor.reset(); // break the cycle handle -> state -> actor
   }
-  for (auto& l : s.links)
+  for (auto& [key, l] : s.links)
     l->cut();
   s.links.clear();
   s.eng->unregister(s.st->id);
@@ -312,9 +313,7 @@ caf::behavior workflow_behavior(workflow_actor* self,
           return;
         }
         --s.running;
-        std::erase_if(s.links, [&](auto& l) {
-          return l->node == node && l->attempt == attempt;
-        });
+        s.links.erase(attempt_key(node, attempt));
       } else {
         auto it = std::find_if(s.waits.begin(), s.waits.end(), [&](auto& w) {
           return w->node == node && w->attempt == attempt;

@@ -178,13 +178,17 @@ bool prepare(workflow_actor* self, std::uint32_t node, int attempt,
     return true;
   }
   ++s.running;
-  auto& link = s.links.emplace_back(std::make_shared<attempt_link>(
-    [hdl = caf::actor{self}, node, attempt,
-     gen = s.gen](std::shared_ptr<step_done> d) {
-      d->gen = gen;
-      caf::anon_send(hdl, done_atom::value, node, attempt, std::move(d));
-    },
-    &s.eng->m, node, attempt));
+  auto& link = s.links
+                 .emplace(attempt_key(node, attempt),
+                          std::make_shared<attempt_link>(
+                            [hdl = caf::actor{self}, node, attempt,
+                             gen = s.gen](std::shared_ptr<step_done> d) {
+                              d->gen = gen;
+                              caf::anon_send(hdl, done_atom::value, node,
+                                             attempt, std::move(d));
+                            },
+                            &s.eng->m, node, attempt))
+                 ->second;
   attempt_job job{link, std::move(def), std::move(inputs), s.st->id,
                   std::move(step_id),
                   cancellation_token{s.st->cancel_flag, link->stop},
@@ -208,8 +212,9 @@ void take_back(workflow_actor* self,
   auto& s = self->state;
   std::unique_lock<std::mutex> guard;
   std::erase_if(launched, [&](const std::shared_ptr<attempt_link>& l) {
-    auto it = std::find(s.links.begin(), s.links.end(), l);
-    if (it == s.links.end())
+    auto [first, last] = s.links.equal_range(attempt_key(l->node, l->attempt));
+    auto it = std::find_if(first, last, [&](auto& e) { return e.second == l; });
+    if (it == last)
       return true; // its result came, or it was cut
     if (!all && !guard)
       guard = std::unique_lock{s.st->mu};
@@ -265,9 +270,7 @@ void drop_launched(workflow_actor* self, pending_batch& b) {
 void check_timeout(workflow_actor* self, std::uint32_t node, int attempt,
                    bool again) {
   auto& s = self->state;
-  auto it = std::find_if(s.links.begin(), s.links.end(), [&](auto& l) {
-    return l->node == node && l->attempt == attempt;
-  });
+  auto it = s.links.find(attempt_key(node, attempt));
   if (it == s.links.end())
     return; // its result came first
   std::chrono::milliseconds limit, hb;
@@ -277,8 +280,9 @@ void check_timeout(workflow_actor* self, std::uint32_t node, int attempt,
     hb = s.st->run->at(node).opts.heartbeat_timeout;
   }
   using std::chrono::nanoseconds;
-  auto left = limit.count() > 0 ? (*it)->left(limit) : nanoseconds::max();
-  auto beat = hb.count() > 0 ? (*it)->beat_left(hb) : nanoseconds::max();
+  auto& found = *it->second;
+  auto left = limit.count() > 0 ? found.left(limit) : nanoseconds::max();
+  auto beat = hb.count() > 0 ? found.beat_left(hb) : nanoseconds::max();
   if (left.count() > 0 && beat.count() > 0) {
     if (!again)
       return;
@@ -287,7 +291,7 @@ void check_timeout(workflow_actor* self, std::uint32_t node, int attempt,
                        timeout_atom::value, node, attempt, s.gen);
     return;
   }
-  auto link = *it;
+  auto link = it->second;
   s.links.erase(it);
   link->stop->store(true);
   link->cut();

@@ -9,6 +9,7 @@
 #include "perdure/runtime/errors.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 #include <fmt/format.h>
 
 namespace perdure::detail {
@@ -70,15 +71,34 @@ status get_args(const std::vector<rec::arg_rec>& in, std::size_t& pos,
   return {};
 }
 
-void collect_inputs(const std::vector<arg_rt>& args,
-                    std::vector<std::uint32_t>& out) {
+// Every node `args` name, nested lists included, in order, repeats too.
+void gather_nodes(const std::vector<arg_rt>& args,
+                  std::vector<std::uint32_t>& out) {
   for (auto& a : args) {
-    if (a.what == arg::kind::node
-        && std::find(out.begin(), out.end(), a.node) == out.end())
+    if (a.what == arg::kind::node)
       out.push_back(a.node);
     else if (a.what == arg::kind::list)
-      collect_inputs(a.items, out);
+      gather_nodes(a.items, out);
   }
+}
+
+// Appends the nodes `args` name that `out` does not hold yet, each once,
+// in the order of their first mention: linear in the arguments (a join
+// of a fan-out takes thousands).
+void collect_inputs(const std::vector<arg_rt>& args,
+                    std::vector<std::uint32_t>& out) {
+  std::vector<std::uint32_t> named;
+  gather_nodes(args, named);
+  if (named.size() + out.size() <= 16) { // the usual few: no set
+    for (auto n : named)
+      if (std::find(out.begin(), out.end(), n) == out.end())
+        out.push_back(n);
+    return;
+  }
+  std::unordered_set<std::uint32_t> seen(out.begin(), out.end());
+  for (auto n : named)
+    if (seen.insert(n).second)
+      out.push_back(n);
 }
 
 effective_step_options effective(const step_def& def, const step_options& o) {

@@ -195,6 +195,31 @@ TEST_CASE("workflow_run: parallel steps start in one batch and the join waits fo
   CHECK(s.output() == 0 + 10 + 20 + 30 + 40 + 5);
 }
 
+TEST_CASE("workflow_run: a wide join waits for each distinct producer once, however often it is named") {
+  // 40 producers, each named twice in the join's list: past the few
+  // inputs counted without a set.
+  constexpr int width = 40;
+  std::vector<workflow<int>> parts;
+  for (int i = 0; i < width; ++i)
+    parts.push_back(wr_inc(i));
+  auto named = parts;
+  named.insert(named.end(), parts.begin(), parts.end());
+  auto s = sim::create(wr_sum(named).node());
+  CHECK(s.run->at(s.run->root()).inputs.size() == std::size_t{width});
+  s.begin();
+  REQUIRE(s.ready.size() == std::size_t{width}); // each producer once
+  std::vector<dispatch> ds(s.ready.begin(), s.ready.end());
+  s.ready.clear();
+  for (std::size_t k = 0; k < ds.size(); ++k) {
+    s.complete(ds[k]);
+    CHECK(s.ready.size() == (k + 1 < ds.size() ? 0u : 1u)); // the join
+  }
+  s.drain();
+  CHECK(s.ready.empty());
+  // sum of (i + 1) over 0..39, twice
+  CHECK(s.output() == 2 * (width * (width + 1) / 2));
+}
+
 TEST_CASE("workflow_run: a failing step is retried with growing backoff, then fails the workflow") {
   auto s = sim::create(wr_inc(wr_fail(1)).node());
   s.begin();
