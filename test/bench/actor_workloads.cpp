@@ -71,6 +71,13 @@ figures actor_seq(const bench_options& o) {
   f.add("calls_per_s", calls / s);
   f.add("p50_us", lat.quantile_us(0.5));
   f.add("p99_us", lat.quantile_us(0.99));
+  f.add("p999_us", lat.quantile_us(0.999));
+  // The tail's cause: each checkpoint syncs what LMDB wrote since the last.
+  auto st = eng.event_log()->stats();
+  f.add("checkpoints_per_s", static_cast<double>(st.checkpoints) / s);
+  if (st.checkpoints > 0)
+    f.add("checkpoint_mean_ms", static_cast<double>(st.checkpoint_ns_total)
+                                  / static_cast<double>(st.checkpoints) / 1e6);
   f.add("correct", c.call(&bench_counter::value) == calls + 20 ? 1 : 0);
   return f;
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Workflow workloads of perdure-bench: wf-seq (1000 sequential trivial
-// steps), wf-fanout (1000 parallel steps joined by one), wf-throughput
-// (1-step workflows from 16 concurrent callers), wf-children (one workflow
-// that starts 1000 child workflows and joins them); the -local variants
-// with local steps (step_options::local).
+// steps), wf-fanout (1000 parallel steps joined by one; -wide: 30,000),
+// wf-throughput (1-step workflows from 16 concurrent callers), wf-children
+// (one workflow that starts 1000 child workflows and joins them); the
+// -local variants with local steps (step_options::local).
 
 #include "bench.hpp"
 
@@ -81,8 +81,7 @@ figures wf_seq(const bench_options& o, bool feed, bool local = false) {
   return f;
 }
 
-figures wf_fanout(const bench_options& o, bool local) {
-  constexpr int width = 1000;
+figures wf_fanout(const bench_options& o, bool local, int width = 1000) {
   engine eng{engine_opts(o, "wf-fanout")};
   std::vector<workflow<int>> parts;
   for (int i = 0; i < width; ++i)
@@ -95,7 +94,8 @@ figures wf_fanout(const bench_options& o, bool local) {
   f.add("steps", width + 1);
   f.add("seconds", s);
   add_log_figures(eng, f, width + 1, "per_step");
-  f.add("correct", out == width * (width + 1) / 2 ? 1 : 0);
+  f.add("us_per_step", s * 1e6 / (width + 1));
+  f.add("correct", out == width * (width + 1) / 2 ? 1 : 0); // (< 2^31)
   return f;
 }
 
@@ -212,6 +212,12 @@ PERDURE_WORKLOAD("wf-fanout",
                  [](const bench_options& o) { return wf_fanout(o, false); });
 PERDURE_WORKLOAD("wf-fanout-local", "wf-fanout with local steps",
                  [](const bench_options& o) { return wf_fanout(o, true); });
+PERDURE_WORKLOAD("wf-fanout-wide",
+                 "wf-fanout-local 30 times wider (30,000 steps): the cost per "
+                 "step stays that of wf-fanout-local",
+                 [](const bench_options& o) {
+                   return wf_fanout(o, true, 30000);
+                 });
 PERDURE_WORKLOAD("wf-throughput",
                  "1-step workflows from 16 concurrent callers",
                  [](const bench_options& o) { return wf_throughput(o, false); });
