@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The child source (child_source.hpp). Its one thread looks at every armed
 // child wait when one is armed, when a child this engine started ends, and
-// every `poll`: it starts a child that is not stored yet (its first
-// records, the parent's `child_started` and the parent link in the child's
-// metadata in one batch, engine::submit_batch), resumes a stored child
+// every `poll`: it starts the children that are not stored yet (their
+// first records, the parents' `child_started` and the parent link in each
+// child's metadata in one batch per look, engine::submit_batch: a parent
+// of n children waits for one durable commit, not n), resumes a stored child
 // that no engine runs, and hands the wait the output of an ended one. A
 // child that lives in another engine (engine_options::remote) is looked
 // at by child_remote.cpp, at the pace it asks for.
@@ -25,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -35,6 +37,12 @@ namespace perdure::detail {
 namespace rec = perdure::records;
 
 namespace {
+
+// A child to start in one look's batch, for wait `w`.
+struct starting {
+  event_wait* w;
+  new_run run;
+};
 
 class child_source_impl final
   : public event_source,
@@ -112,6 +120,7 @@ class child_source_impl final
         if (std::find(woken.begin(), woken.end(), r.child) != woken.end())
           r.next_look = {};
       std::vector<event_wait*> over;
+      std::vector<starting> starts;
       auto now = std::chrono::steady_clock::now();
       auto wake = now + poll_;
       for (auto& w : ws) {
@@ -126,11 +135,13 @@ class child_source_impl final
           wake = std::min(wake, r->second.next_look);
           continue;
         }
-        if (look(*w))
+        if (look(*w, starts))
           over.push_back(w.get());
         else if (r = remote_.find(w.get()); r != remote_.end())
           wake = std::min(wake, r->second.next_look);
       }
+      if (auto* eng = eng_.blobs->owner.load(); eng && !starts.empty())
+        start_all(*eng, starts, over);
       guard.lock();
       std::erase_if(waits_, [&](auto& w) {
         return std::find(over.begin(), over.end(), w.get()) != over.end();
@@ -149,8 +160,9 @@ class child_source_impl final
     }
   }
 
-  // Looks at one wait; true once it was handed its outcome.
-  bool look(event_wait& w) {
+  // Looks at one wait; true once it was handed its outcome. A child not
+  // stored yet joins `starts`.
+  bool look(event_wait& w, std::vector<starting>& starts) {
     auto* eng = eng_.blobs->owner.load();
     if (!eng || w.inputs.size() != 2)
       return w.inputs.size() != 2 && fail(w, "perdure::corruption",
@@ -166,7 +178,7 @@ class child_source_impl final
     }
     auto st = eng->try_status(*id);
     if (!st && st.error() == errc::not_found)
-      return start(*eng, w, *id);
+      return to_start(w, *id, starts);
     if (!st)
       return false; // closing, or a read failed: look again
     if (!linked(w, *id))
@@ -214,7 +226,14 @@ class child_source_impl final
     return !yes || *yes; // cannot tell now: a later look will
   }
 
-  bool start(engine& eng, event_wait& w, const std::string& id) {
+  // Readies the start of child `id` of `w` for this look's batch (false:
+  // look again once it is stored), or fails `w` (true) for a graph that
+  // cannot be read. A child two waits name starts once.
+  bool to_start(event_wait& w, const std::string& id,
+                std::vector<starting>& starts) {
+    if (std::any_of(starts.begin(), starts.end(),
+                    [&](auto& s) { return s.run.id == id; }))
+      return false;
     auto graph = decode_value<std::string>(w.inputs[1].bytes);
     if (!graph)
       return fail(w, "perdure::corruption", graph.error().message());
@@ -232,30 +251,70 @@ class child_source_impl final
       if (auto s = self.lock())
         s->kick();
     };
+    starts.push_back({&w, std::move(r)});
+    return false;
+  }
+
+  // Starts `starts` in batches of up to max_start_batch; the waits that
+  // failed go to `over`. A batch that fails (but for `closed`: the engine
+  // is closing, nothing starts) is tried again one child at a time, so
+  // that only the child at fault fails.
+  void start_all(engine& eng, std::vector<starting>& starts,
+                 std::vector<event_wait*>& over) {
+    constexpr std::size_t max_start_batch = 256;
+    for (std::size_t from = 0; from < starts.size();
+         from += max_start_batch) {
+      std::span chunk{starts.data() + from,
+                      std::min(max_start_batch, starts.size() - from)};
+      auto st = start_batch(eng, chunk);
+      if (st || st.code() == errc::closed)
+        continue;
+      for (auto& one : chunk) {
+        if (chunk.size() > 1)
+          st = start_batch(eng, {&one, 1});
+        if (!st && st.code() != errc::closed
+            && fail(*one.w,
+                    "perdure::" + std::string{to_string(st.code())},
+                    fmt::format("cannot start child workflow '{}': {}",
+                                one.run.id, st.message())))
+          over.push_back(one.w);
+      }
+    }
+    kick(); // look at them again (they may have ended already)
+  }
+
+  // One durable batch: the children's first records and their parents'
+  // child_started; on failure nothing of it is stored.
+  status start_batch(engine& eng, std::span<starting> chunk) {
     std::vector<new_run> runs;
-    runs.push_back(std::move(r));
-    rec::child_started link{w.workflow, w.step, id};
+    runs.reserve(chunk.size());
+    for (auto& s : chunk)
+      runs.push_back(s.run); // (kept for a retry one at a time)
     auto started = eng.submit_batch(
       std::move(runs), [&](eventlog::write_batch& b) {
-        b.append(rec::children_stream(w.workflow), rec::child_started_kind,
-                 codec::encode(link));
+        for (auto& s : chunk)
+          b.append(rec::children_stream(s.w->workflow),
+                   rec::child_started_kind,
+                   codec::encode(rec::child_started{s.w->workflow, s.w->step,
+                                                    s.run.id}));
       });
-    if (!started) {
-      if (started.error() == errc::closed)
-        return false;
-      return fail(w, "perdure::" + std::string{to_string(
-                                     started.error().code())},
-                  fmt::format("cannot start child workflow '{}': {}", id,
-                              started.error().message()));
+    if (!started)
+      return started.error();
+    for (auto& s : chunk)
+      kids_.add(s.w->workflow, s.w->step, s.run.id);
+    // A parent canceled while its children started: engine::try_cancel
+    // read the children before these were stored, so cancel them here.
+    std::unordered_map<std::string, bool> canceled;
+    for (auto& s : chunk) {
+      auto [it, fresh] = canceled.try_emplace(s.w->workflow, false);
+      if (fresh) {
+        auto p = eng.try_status(s.w->workflow);
+        it->second = p && *p == workflow_status::canceled;
+      }
+      if (it->second)
+        (void) eng.try_cancel(s.run.id);
     }
-    kids_.add(w.workflow, w.step, id);
-    // A parent canceled while its child started: engine::try_cancel read
-    // the children before this one was stored, so cancel it here.
-    if (auto p = eng.try_status(w.workflow);
-        p && *p == workflow_status::canceled)
-      (void) eng.try_cancel(id);
-    kick(); // look at it again (it may have ended already)
-    return false;
+    return {};
   }
 
   engine::impl& eng_;

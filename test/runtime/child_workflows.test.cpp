@@ -15,6 +15,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace perdure;
 using namespace std::chrono_literals;
@@ -36,6 +37,18 @@ const auto cw_block = step("cw_block", [](int x) {
   while (!this_step::canceled())
     std::this_thread::sleep_for(1ms);
   return x;
+});
+
+// Needs more cpus than the engines of these tests have: a graph that can
+// never run.
+const auto cw_huge = step("cw_huge", [](int x) { return x; },
+                          {.resources = {.cpus = 64}});
+
+const auto cw_sum = step("cw_sum", [](std::vector<int> v) {
+  int s = 0;
+  for (int x : v)
+    s += x;
+  return s;
 });
 
 const auto cw_fail = step(
@@ -149,5 +162,51 @@ TEST_CASE("an engine closed while it starts a child closes, and the parent "
     engine eng{{.storage = dir / "s"}};
     CHECK(eng.output<int>("cw-z") == 9);
     CHECK(records::read_children(*eng.event_log(), "cw-z")->size() == 1);
+  }
+}
+
+TEST_CASE("a parent of many children starts them all and sums their outputs") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir / "s"}};
+  cw_runs = 0;
+  constexpr int n = 300; // more than one start batch (256)
+  std::vector<workflow<int>> kids;
+  for (int i = 0; i < n; ++i)
+    kids.push_back(child(cw_double(i), "cw-many/" + std::to_string(i)));
+  CHECK(eng.run(cw_sum(kids), "cw-many") == n * (n - 1));
+  CHECK(cw_runs == n);
+  auto linked = records::read_children(*eng.event_log(), "cw-many");
+  REQUIRE(linked);
+  CHECK(linked->size() == std::size_t{n});
+  for (int i : {0, 255, 256, n - 1})
+    CHECK(eng.status("cw-many/" + std::to_string(i))
+          == workflow_status::successful);
+}
+
+TEST_CASE("a child that can never run fails with its own error, and the "
+          "children started beside it are not failed by it") {
+  test::temp_dir dir;
+  engine eng{{.storage = dir / "s", .capacity = {.cpus = 2}}};
+  constexpr int n = 20;
+  std::vector<workflow<int>> kids;
+  for (int i = 0; i < n; ++i)
+    kids.push_back(child(cw_add(i, 0), "cw-bad/" + std::to_string(i)));
+  kids.push_back(child(cw_huge(1), "cw-bad/huge"));
+  auto r = eng.try_run(cw_sum(kids), "cw-bad");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message().find("cw-bad/huge") != std::string::npos);
+  CHECK(r.error().message().find("never run") != std::string::npos);
+  // Nothing of it was stored.
+  CHECK(eng.try_status("cw-bad/huge").error().code() == errc::not_found);
+  // The others: each either never started (the parent failed first) or
+  // stored and successful, never failed by their neighbour's batch.
+  for (int i = 0; i < n; ++i) {
+    auto id = "cw-bad/" + std::to_string(i);
+    CAPTURE(id);
+    CHECK(wait_until([&] {
+      auto st = eng.try_status(id);
+      return (!st && st.error().code() == errc::not_found)
+             || (st && *st == workflow_status::successful);
+    }));
   }
 }
