@@ -154,13 +154,15 @@ figures wf_throughput(const bench_options& o, bool feed, bool local = false) {
 
 // wf-children: one parent workflow starts 1000 child workflows, each the
 // 1-step workflow b_inc(i) under its own id "<parent id>-child-<i>", and
-// joins them: it sums their outputs. perdure has no child-workflow API
-// yet, so the parent's one step does it through the engine it captures:
-// run_async for every child, then it waits on their handles. A re-run of
-// that step (resume) starts nothing twice: run_async of a finished id
-// returns its stored output, a stored unfinished one is resumed. The step
-// takes no cpu of the step pool (it only waits), so the children's steps
-// never queue behind it. Switch to child workflows once they exist.
+// joins them: it sums their outputs. The parent's one step does it
+// through the engine it captures: run_async for every child, then it
+// waits on their handles (written before child nodes existed, and kept so
+// that its figures compare with every earlier one; wf-child-nodes in
+// child_workloads.cpp measures `perdure::child`). A re-run of that step
+// (resume) starts nothing twice: run_async of a finished id returns its
+// stored output, a stored unfinished one is resumed. The step takes no
+// cpu of the step pool (it only waits), so the children's steps never
+// queue behind it.
 figures wf_children(const bench_options& o) {
   constexpr int children = 1000;
   constexpr std::chrono::seconds limit{60};
