@@ -29,6 +29,7 @@
 #include <span>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,12 @@ namespace {
 struct starting {
   event_wait* w;
   new_run run;
+};
+
+// The children one look starts, each id once.
+struct start_list {
+  std::vector<starting> items;
+  std::unordered_set<std::string> ids;
 };
 
 class child_source_impl final
@@ -120,7 +127,7 @@ class child_source_impl final
         if (std::find(woken.begin(), woken.end(), r.child) != woken.end())
           r.next_look = {};
       std::vector<event_wait*> over;
-      std::vector<starting> starts;
+      start_list starts;
       auto now = std::chrono::steady_clock::now();
       auto wake = now + poll_;
       for (auto& w : ws) {
@@ -140,8 +147,9 @@ class child_source_impl final
         else if (r = remote_.find(w.get()); r != remote_.end())
           wake = std::min(wake, r->second.next_look);
       }
-      if (auto* eng = eng_.blobs->owner.load(); eng && !starts.empty())
-        start_all(*eng, starts, over);
+      if (auto* eng = eng_.blobs->owner.load();
+          eng && !starts.items.empty())
+        start_all(*eng, starts.items, over);
       guard.lock();
       std::erase_if(waits_, [&](auto& w) {
         return std::find(over.begin(), over.end(), w.get()) != over.end();
@@ -162,7 +170,7 @@ class child_source_impl final
 
   // Looks at one wait; true once it was handed its outcome. A child not
   // stored yet joins `starts`.
-  bool look(event_wait& w, std::vector<starting>& starts) {
+  bool look(event_wait& w, start_list& starts) {
     auto* eng = eng_.blobs->owner.load();
     if (!eng || w.inputs.size() != 2)
       return w.inputs.size() != 2 && fail(w, "perdure::corruption",
@@ -229,10 +237,8 @@ class child_source_impl final
   // Readies the start of child `id` of `w` for this look's batch (false:
   // look again once it is stored), or fails `w` (true) for a graph that
   // cannot be read. A child two waits name starts once.
-  bool to_start(event_wait& w, const std::string& id,
-                std::vector<starting>& starts) {
-    if (std::any_of(starts.begin(), starts.end(),
-                    [&](auto& s) { return s.run.id == id; }))
+  bool to_start(event_wait& w, const std::string& id, start_list& starts) {
+    if (starts.ids.contains(id))
       return false;
     auto graph = decode_value<std::string>(w.inputs[1].bytes);
     if (!graph)
@@ -251,7 +257,8 @@ class child_source_impl final
       if (auto s = self.lock())
         s->kick();
     };
-    starts.push_back({&w, std::move(r)});
+    starts.ids.insert(id);
+    starts.items.push_back({&w, std::move(r)});
     return false;
   }
 
