@@ -7,6 +7,7 @@
 // tell the time until the receiver applied every message.
 
 #include "bench.hpp"
+#include "engine_opts.hpp"
 
 #include <perdure/perdure.hpp>
 #include <string>
@@ -81,11 +82,7 @@ std::pair<long, latencies> drive(const actor_ref<tell_source>& src, M m,
 }
 
 figures actor_tell(const bench_options& o) {
-  engine eng{{.storage = o.dir / "actor-tell",
-              .durability = o.mode,
-              .sync = o.sync,
-              .checkpoint_interval = o.checkpoint,
-              .writeback_interval = o.writeback}};
+  engine eng{engine_opts(o, "actor-tell")};
   auto call_src = eng.actor<tell_source>("src-call");
   auto tell_src = eng.actor<tell_source>("src-tell");
   auto call_sink = eng.actor<tell_sink>("sink-call");
@@ -161,11 +158,7 @@ void fan_round(engine& eng, const bench_options& o, const std::string& name,
 // actor-tell-fanout: a method telling 8 messages per call to 8 receivers,
 // against the same 8 messages to one receiver (one lane: one at a time).
 figures actor_tell_fanout(const bench_options& o) {
-  engine eng{{.storage = o.dir / "actor-tell-fanout",
-              .durability = o.mode,
-              .sync = o.sync,
-              .checkpoint_interval = o.checkpoint,
-              .writeback_interval = o.writeback}};
+  engine eng{engine_opts(o, "actor-tell-fanout")};
   figures f;
   bool ok = true;
   fan_round(eng, o, "one", 1, f, ok);

@@ -7,6 +7,7 @@
 // bytes per call of a 10,000-entry ledger, state-logged vs event-sourced).
 
 #include "bench.hpp"
+#include "engine_opts.hpp"
 
 #include <perdure/perdure.hpp>
 
@@ -36,13 +37,6 @@ struct bench_counter {
 };
 PERDURE_ACTOR(bench_counter, (count), (incr, value))
 
-engine_options engine_opts(const bench_options& o, const char* sub) {
-  return {.storage = o.dir / sub,
-          .durability = o.mode,
-          .sync = o.sync,
-          .checkpoint_interval = o.checkpoint,
-          .writeback_interval = o.writeback};
-}
 
 double rss_bytes() {
   std::ifstream in{"/proc/self/statm"};
@@ -73,11 +67,7 @@ figures actor_seq(const bench_options& o) {
   f.add("p99_us", lat.quantile_us(0.99));
   f.add("p999_us", lat.quantile_us(0.999));
   // The tail's cause: each checkpoint syncs what LMDB wrote since the last.
-  auto st = eng.event_log()->stats();
-  f.add("checkpoints_per_s", static_cast<double>(st.checkpoints) / s);
-  if (st.checkpoints > 0)
-    f.add("checkpoint_mean_ms", static_cast<double>(st.checkpoint_ns_total)
-                                  / static_cast<double>(st.checkpoints) / 1e6);
+  add_checkpoint_figures(f, eng.event_log()->stats(), s);
   f.add("correct", c.call(&bench_counter::value) == calls + 20 ? 1 : 0);
   return f;
 }

@@ -5,6 +5,7 @@
 // JSON object with --json. Workloads register themselves from their own files
 // with PERDURE_WORKLOAD.
 
+#include "perdure/eventlog/event_log.hpp"
 #include "perdure/eventlog/types.hpp"
 
 #include <sys/resource.h>
@@ -75,6 +76,12 @@ class latencies {
   std::vector<std::int64_t> ns_;
   bool sorted_ = false;
 };
+
+/// The journal's checkpoints in `st` over `elapsed` seconds: adds
+/// `prefix`checkpoints_per_s and, when there were any, checkpoint_mean_ms
+/// and checkpoint_max_ms (the time a checkpoint holds the commit path).
+void add_checkpoint_figures(figures& f, const eventlog::log_stats& st,
+                            double elapsed, const std::string& prefix = "");
 
 /// The same-run baseline of sync durability: adds fsync_floor_p50_us and
 /// fsync_floor_p99_us, the latency of appending 4 KiB to a file in `o.dir`

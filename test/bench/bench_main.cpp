@@ -80,6 +80,19 @@ double figures::get(const std::string& key) const {
   return NAN;
 }
 
+void add_checkpoint_figures(figures& f, const eventlog::log_stats& st,
+                            double elapsed, const std::string& prefix) {
+  f.add(prefix + "checkpoints_per_s",
+        static_cast<double>(st.checkpoints) / elapsed);
+  if (st.checkpoints == 0)
+    return;
+  f.add(prefix + "checkpoint_mean_ms",
+        static_cast<double>(st.checkpoint_ns_total)
+          / static_cast<double>(st.checkpoints) / 1e6);
+  f.add(prefix + "checkpoint_max_ms",
+        static_cast<double>(st.checkpoint_ns_max) / 1e6);
+}
+
 bool register_workload(workload w) {
   registry().push_back(std::move(w));
   return true;

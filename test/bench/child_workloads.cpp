@@ -7,6 +7,7 @@
 // stream) shows as the wider run's per-child time rising n-fold.
 
 #include "bench.hpp"
+#include "engine_opts.hpp"
 
 #include <fmt/format.h>
 #include <perdure/perdure.hpp>
@@ -42,11 +43,7 @@ double parent_of(engine& eng, int n) {
 
 figures wf_child_nodes(const bench_options& o) {
   constexpr int narrow = 250, wide = 2000;
-  engine eng{{.storage = o.dir / "wf-child-nodes",
-              .durability = o.mode,
-              .sync = o.sync,
-              .checkpoint_interval = o.checkpoint,
-              .writeback_interval = o.writeback}};
+  engine eng{engine_opts(o, "wf-child-nodes")};
   double s_narrow = parent_of(eng, narrow);
   double s_wide = parent_of(eng, wide);
   auto ended = eng.list({workflow_status::successful}).size();

@@ -10,6 +10,7 @@
 // whether every workflow stopped within its grace time.
 
 #include "bench.hpp"
+#include "engine_opts.hpp"
 
 #include <perdure/perdure.hpp>
 
@@ -52,16 +53,13 @@ figures idle_waits(const bench_options& o) {
   constexpr int signaled = 100;
   // Warnings of workflows that did not stop within the grace time.
   auto not_stopped = std::make_shared<std::atomic<int>>(0);
-  engine eng{{.storage = o.dir / "idle-waits",
-              .log = [not_stopped](eventlog::log_level l, std::string_view m) {
-                if (l >= eventlog::log_level::warning
-                    && m.find("did not end") != std::string_view::npos)
-                  ++*not_stopped;
-              },
-              .durability = o.mode,
-              .sync = o.sync,
-              .checkpoint_interval = o.checkpoint,
-              .writeback_interval = o.writeback}};
+  auto opts = engine_opts(o, "idle-waits");
+  opts.log = [not_stopped](eventlog::log_level l, std::string_view m) {
+    if (l >= eventlog::log_level::warning
+        && m.find("did not end") != std::string_view::npos)
+      ++*not_stopped;
+  };
+  engine eng{std::move(opts)};
   const double window = std::max(2.0, o.seconds);
   // (Two polls of the default 500 ms interval at least, in both phases.)
   double empty = idle_cpu_ms_per_s(window);

@@ -174,14 +174,7 @@ void log_append_phase(const bench_options& o, int appenders, bool distinct,
         static_cast<double>(st.records) / static_cast<double>(st.commits));
   f.add(p + "syncs_per_commit",
         static_cast<double>(st.syncs) / static_cast<double>(st.commits));
-  f.add(p + "checkpoints_per_s", static_cast<double>(st.checkpoints) / elapsed);
-  if (st.checkpoints > 0) {
-    f.add(p + "checkpoint_mean_ms", static_cast<double>(st.checkpoint_ns_total)
-                                      / static_cast<double>(st.checkpoints)
-                                      / 1e6);
-    f.add(p + "checkpoint_max_ms",
-          static_cast<double>(st.checkpoint_ns_max) / 1e6);
-  }
+  add_checkpoint_figures(f, st, elapsed, p);
   std::error_code ec;
   f.add(p + "data_mib", static_cast<double>(std::filesystem::file_size(
                           opts.dir / "data.mdb", ec))

@@ -7,6 +7,7 @@
 // projection's, not the actors'.
 
 #include "bench.hpp"
+#include "engine_opts.hpp"
 
 #include <perdure/perdure.hpp>
 
@@ -79,11 +80,7 @@ figures projection_catchup(const bench_options& o) {
   long n = 1'000'000;
   if (auto env = std::getenv("PERDURE_BENCH_EVENTS"))
     n = std::atol(env);
-  engine eng{{.storage = o.dir / "projection-catchup",
-              .durability = o.mode,
-              .sync = o.sync,
-              .checkpoint_interval = o.checkpoint,
-              .writeback_interval = o.writeback}};
+  engine eng{engine_opts(o, "projection-catchup")};
   figures f;
   auto& log = *eng.event_log();
   auto t0 = std::chrono::steady_clock::now();
@@ -152,12 +149,9 @@ figures projection_catchup_wf(const bench_options& o) {
   long n = 1'000'000;
   if (auto env = std::getenv("PERDURE_BENCH_EVENTS"))
     n = std::atol(env);
-  engine eng{{.storage = o.dir / "projection-catchup-wf",
-              .durability = o.mode,
-              .sync = o.sync,
-              .checkpoint_interval = o.checkpoint,
-              .writeback_interval = o.writeback,
-              .workflow_feed = true}};
+  auto opts = engine_opts(o, "projection-catchup-wf");
+  opts.workflow_feed = true;
+  engine eng{std::move(opts)};
   figures f;
   auto& log = *eng.event_log();
   auto t0 = std::chrono::steady_clock::now();

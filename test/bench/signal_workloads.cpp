@@ -6,6 +6,7 @@
 // same run's fsync floor.
 
 #include "bench.hpp"
+#include "engine_opts.hpp"
 
 #include <perdure/perdure.hpp>
 
@@ -45,11 +46,7 @@ flow<int> sr_loop_impl(int v, int n) {
 
 figures signal_roundtrip(const bench_options& o) {
   constexpr int signals = 300;
-  engine eng{{.storage = o.dir / "signal-roundtrip",
-              .durability = o.mode,
-              .sync = o.sync,
-              .checkpoint_interval = o.checkpoint,
-              .writeback_interval = o.writeback}};
+  engine eng{engine_opts(o, "signal-roundtrip")};
   resumed = 0;
   auto h = eng.run_async(sr_loop(-1, signals), "rt");
   auto& ready = eng.metrics().get_gauge("perdure_signal_waits_ready", "", {});

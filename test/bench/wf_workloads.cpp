@@ -6,10 +6,12 @@
 // -local variants with local steps (step_options::local).
 
 #include "bench.hpp"
+#include "engine_opts.hpp"
 
 #include <perdure/perdure.hpp>
 
 #include <atomic>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 
@@ -51,21 +53,18 @@ const auto b_sum = step("bench_sum", [](std::vector<int> v) {
   return static_cast<int>(s);
 });
 
-engine_options engine_opts(const bench_options& o, const char* sub,
-                           bool feed = false) {
-  return {.storage = o.dir / sub,
-          .durability = o.mode,
-          .sync = o.sync,
-          .checkpoint_interval = o.checkpoint,
-          .writeback_interval = o.writeback,
-          .workflow_feed = feed};
+// engine_opts, with engine_options::workflow_feed when `feed`.
+engine_options wf_opts(const bench_options& o, const char* sub, bool feed) {
+  auto opts = engine_opts(o, sub);
+  opts.workflow_feed = feed;
+  return opts;
 }
 
 // `feed`: with engine_options::workflow_feed (a note per workflow record);
 // `local`: local steps.
 figures wf_seq(const bench_options& o, bool feed, bool local = false) {
   constexpr int steps = 1000;
-  engine eng{engine_opts(o, feed ? "wf-seq-feed" : "wf-seq", feed)};
+  engine eng{wf_opts(o, feed ? "wf-seq-feed" : "wf-seq", feed)};
   auto wf = inc(0, local);
   for (int i = 1; i < steps; ++i)
     wf = inc(wf, local);
@@ -79,6 +78,21 @@ figures wf_seq(const bench_options& o, bool feed, bool local = false) {
   add_log_figures(eng, f, steps, "per_step");
   f.add("correct", out == steps ? 1 : 0);
   return f;
+}
+
+// Runs `once(1)` ... `once(n)` on the warm engine and, when n > 0, adds
+// warm_seconds, their median; false when one of them was wrong (all run).
+bool warm_runs(figures& f, int n, const std::function<bool(int)>& once) {
+  bool right = true;
+  latencies took;
+  for (int k = 1; k <= n; ++k) {
+    auto t = std::chrono::steady_clock::now();
+    right = once(k) && right;
+    took.add(std::chrono::steady_clock::now() - t);
+  }
+  if (n > 0)
+    f.add("warm_seconds", took.quantile_us(0.5) / 1e6);
+  return right;
 }
 
 // `seconds` is the first run on a fresh engine (it also pays the
@@ -101,15 +115,9 @@ figures wf_fanout(const bench_options& o, bool local, int width = 1000,
   f.add("seconds", s);
   add_log_figures(eng, f, width + 1, "per_step");
   f.add("us_per_step", s * 1e6 / (width + 1));
-  bool right = out == expected;
-  latencies again;
-  for (int k = 1; k <= warm; ++k) {
-    auto t = std::chrono::steady_clock::now();
-    right = eng.run(wf, fmt::format("fanout-{}", k)) == expected && right;
-    again.add(std::chrono::steady_clock::now() - t);
-  }
-  if (warm > 0)
-    f.add("warm_seconds", again.quantile_us(0.5) / 1e6);
+  bool right = out == expected && warm_runs(f, warm, [&](int k) {
+    return eng.run(wf, fmt::format("fanout-{}", k)) == expected;
+  });
   f.add("correct", right ? 1 : 0);
   return f;
 }
@@ -117,7 +125,7 @@ figures wf_fanout(const bench_options& o, bool local, int width = 1000,
 figures wf_throughput(const bench_options& o, bool feed, bool local = false) {
   constexpr int callers = 16;
   engine eng{
-    engine_opts(o, feed ? "wf-throughput-feed" : "wf-throughput", feed)};
+    wf_opts(o, feed ? "wf-throughput-feed" : "wf-throughput", feed)};
   std::atomic<bool> stop{false};
   std::atomic<long> done{0}, wrong{0};
   std::vector<latencies> lat(callers);
@@ -214,14 +222,9 @@ figures wf_children(const bench_options& o) {
   add_log_figures(eng, f, children, "per_child");
   // The same again on the warm engine (see wf_fanout): the median of 3.
   constexpr int warm = 3;
-  bool right = out == expected;
-  latencies again;
-  for (int k = 1; k <= warm; ++k) {
-    auto t = std::chrono::steady_clock::now();
-    right = once(fmt::format("children-{}", k)) == expected && right;
-    again.add(std::chrono::steady_clock::now() - t);
-  }
-  f.add("warm_seconds", again.quantile_us(0.5) / 1e6);
+  bool right = out == expected && warm_runs(f, warm, [&](int k) {
+    return once(fmt::format("children-{}", k)) == expected;
+  });
   auto ended = eng.list({workflow_status::successful}).size();
   f.add("workflows_successful", static_cast<double>(ended));
   bool all_ended = ended == static_cast<std::size_t>(children + 1) * (1 + warm);
