@@ -35,11 +35,19 @@ void flush(cell_runner& r) {
     return;
   auto g = std::move(*s.group);
   s.group.reset();
+  // Nothing else of this actor in the log or waiting: its next mutation
+  // waits for this group (the log may sync it on this thread). (`pending`
+  // would still hold a group whose acknowledgement is on its way.)
+  using then = eventlog::event_log::then;
+  auto after = r.in_log.fetch_add(1) == 0 && s.waiting.empty()
+                 ? then::waits
+                 : then::goes_on;
   s.svc->submit_to_log(
     std::move(g.b),
     [runner = r.shared_from_this(), first = g.first_no, count = g.count,
      replies = std::move(g.replies),
      state = std::move(g.state)](result<eventlog::commit_info> c) {
+      runner->in_log.fetch_sub(1); // first: a reply may bring the next call
       // Publish and answer here, in commit order, without a hop through
       // the inbox: the results go out as soon as they are durable.
       if (c) {
@@ -49,7 +57,8 @@ void flush(cell_runner& r) {
           reply(*x.done, x.outcome);
       }
       runner->post(commit_ack{first, count, c ? status{} : c.error()});
-    });
+    },
+    after);
 }
 
 void submit(cell_runner& r, in_flight e) {

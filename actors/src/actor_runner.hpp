@@ -12,6 +12,7 @@
 #include "actor_outbox.hpp"
 #include "actor_pool.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -50,7 +51,8 @@ class actor_service final : public engine_service {
   std::shared_ptr<eventlog::event_log> log;
   /// How a runner's calls reach the log: `log->submit`. A test puts a fake
   /// log here to acknowledge or fail each batch when it chooses.
-  std::function<void(eventlog::write_batch, eventlog::event_log::completion)>
+  std::function<void(eventlog::write_batch, eventlog::event_log::completion,
+                     eventlog::event_log::then)>
     submit_to_log;
   actor_options opts;
   std::unique_ptr<actor_pool> pool;
@@ -183,6 +185,9 @@ class cell_runner : public std::enable_shared_from_this<cell_runner> {
   /// The method running now, for the report of what stop abandoned.
   std::string running_method();
 
+  /// Batches submitted whose completion has not run yet (counted down on
+  /// the log's thread, before the replies go out).
+  std::atomic<std::uint32_t> in_log{0};
   /// Held while a handler runs, released while a method runs.
   std::mutex smu;
   cell_state s;

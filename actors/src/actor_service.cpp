@@ -152,8 +152,9 @@ std::shared_ptr<actor_service> service_of(engine& eng) {
     svc->log = eng.event_log();
     svc->submit_to_log = [log = svc->log.get()](
                            eventlog::write_batch b,
-                           eventlog::event_log::completion done) {
-      log->submit(std::move(b), std::move(done));
+                           eventlog::event_log::completion done,
+                           eventlog::event_log::then after) {
+      log->submit(std::move(b), std::move(done), after);
     };
     svc->stop_timeout = eng.options().stop_timeout;
     svc->pool = std::make_unique<actor_pool>(eng.options().actor_threads,

@@ -26,6 +26,9 @@ struct done_group {
   std::vector<event_log::completion> done;
   std::vector<result<commit_info>> results;
   std::chrono::steady_clock::time_point started{};
+  /// Committed inside a submit() whose submitter waits for it
+  /// (event_log::then::waits): the durability may sync it on that thread.
+  bool waits = false;
 };
 
 class group_durability {
@@ -67,8 +70,9 @@ class group_durability {
     static_cast<void>(group);
     return false;
   }
-  /// Writer thread: `g`'s transaction committed (`committed`), or failed or
-  /// reached no LMDB commit. Completes `g` once durable, in commit order.
+  /// The committer (the writer, or a caller where callers_commit()): `g`'s
+  /// transaction committed (`committed`), or failed or reached no LMDB
+  /// commit. Completes `g` once durable, in commit order.
   virtual void after_commit(done_group g, bool committed) = 0;
   /// Writer thread, before a synchronous checkpoint: nothing of this
   /// durability is in flight afterwards.

@@ -4,6 +4,8 @@
 // syncer thread, whose fdatasync makes it durable; committers go on with
 // the next group meanwhile, and after its completions the syncer commits
 // what was held back during its sync itself, on its way to the next sync.
+// A lone writer that waits for its batch (event_log::then::waits) syncs
+// its group on its own thread instead (sync_here): no hand-off.
 // Periodic checkpoints run in three parts so that no commit waits for
 // LMDB's sync: the writer pins the state and copies its meta pages (under
 // the commit lock), syncs data.mdb (without it: background()), then
@@ -132,6 +134,8 @@ class journal_durability final : public group_durability {
       if (first)
         self_.queue.wake(); // the writer's deadline moved
     }
+    if (g.waits && sync_here(g))
+      return;
     to_syncer(std::move(g));
   }
 
@@ -184,6 +188,39 @@ class journal_durability final : public group_durability {
  private:
   enum class phase : std::uint8_t { idle, queued, syncing, synced };
 
+  // A submitter that waits for its group (done_group::waits), on its own
+  // thread, when no sync is in flight: syncs and completes the group here,
+  // as the syncer would, instead of a hand-off to it and back. Busy meanwhile,
+  // so batches submitted meanwhile are held back for the next sync (as
+  // during the syncer's), and quiesce() waits for it.
+  bool sync_here(done_group& g) {
+    {
+      std::lock_guard<std::mutex> guard{sync_mu_};
+      // Only for a lone writer: under concurrent load (the last sync made
+      // several batches durable), this thread is better left to its other
+      // work (a CAF worker's other actors) while the syncer waits.
+      if (!queue_.empty() || busy_ || sync_stopping_ || g.done.size() > 1
+          || last_sync_batches_ > 1)
+        return false;
+      busy_ = true;
+    }
+    self_.queue.hold_back(true);
+    std::deque<done_group> one;
+    one.push_back(std::move(g));
+    sync_and_complete(one);
+    {
+      // What was held back during this sync: the writer commits it (this
+      // thread holds the commit lock; hold_back(false) wakes the writer).
+      std::lock_guard<std::mutex> guard{sync_mu_};
+      busy_ = false;
+      if (queue_.empty()) {
+        sync_idle_cv_.notify_all();
+        self_.queue.hold_back(false);
+      }
+    }
+    return true;
+  }
+
   void to_syncer(done_group g) {
     // Small groups wait for this sync to end: see commit_queue.
     self_.queue.hold_back(true);
@@ -197,12 +234,18 @@ class journal_durability final : public group_durability {
   // Every entry of these groups was written before they were queued, and
   // checkpoints (which switch files) wait for this queue to drain.
   void sync_and_complete(std::deque<done_group>& groups) {
+    auto began = clock::now();
     auto st = self_.jr.sync();
+    self_.sync_ns += ns_between(began, clock::now());
     ++self_.syncs;
+    std::size_t batches = 0;
+    for (auto& g : groups)
+      batches += g.done.size();
     {
       // No sync in flight now: the callers these completions answer
       // commit their next batches themselves instead of waiting.
       std::lock_guard<std::mutex> guard{sync_mu_};
+      last_sync_batches_ = batches;
       if (queue_.empty())
         self_.queue.hold_back(false);
     }
@@ -275,6 +318,8 @@ class journal_durability final : public group_durability {
   std::condition_variable sync_idle_cv_;
   std::deque<done_group> queue_; // guarded by sync_mu_
   bool busy_ = false;            // guarded by sync_mu_
+  std::size_t last_sync_batches_ = 0; // guarded by sync_mu_: made durable
+                                      // by the last sync
   bool sync_stopping_ = false;   // guarded by sync_mu_
   std::thread syncer_;
 

@@ -112,6 +112,7 @@ log_stats event_log::stats() const {
   s.records = impl_->records.load();
   s.map_grows = impl_->map_grows.load();
   s.commit_ns_total = impl_->commit_ns.load();
+  s.sync_ns_total = impl_->sync_ns.load();
   s.map_size = impl_->map_size.load();
   return s;
 }
@@ -149,14 +150,14 @@ result<storage_stats> event_log::storage() const {
 
 // -- writing ------------------------------------------------------------------
 
-void event_log::submit(write_batch batch, completion done) {
+void event_log::submit(write_batch batch, completion done, then after) {
   if (!impl_->opts.read_only) {
     if (!impl_->feeds.empty())
       detail::add_notes(impl_->feeds, batch);
     pending p{std::move(batch), std::move(done)};
     switch (impl_->queue.push(p, impl_->may_lead())) {
     case detail::commit_queue::pushed::lead:
-      impl_->lead();
+      impl_->lead(after == then::waits);
       return;
     case detail::commit_queue::pushed::queued:
       return;
@@ -195,7 +196,13 @@ std::future<result<commit_info>> event_log::submit(write_batch batch) {
 }
 
 result<commit_info> event_log::commit(write_batch batch) {
-  return submit(std::move(batch)).get();
+  std::promise<result<commit_info>> prom;
+  auto fut = prom.get_future();
+  submit(
+    std::move(batch),
+    [&prom](result<commit_info> r) { prom.set_value(std::move(r)); },
+    then::waits);
+  return fut.get();
 }
 
 result<seq_t> event_log::append(std::string_view stream, std::uint16_t kind,

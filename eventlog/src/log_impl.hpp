@@ -128,6 +128,7 @@ struct event_log::impl {
   std::atomic<std::uint64_t> records{0};
   std::atomic<std::uint64_t> map_grows{0};
   std::atomic<std::uint64_t> commit_ns{0};
+  std::atomic<std::uint64_t> sync_ns{0}; // inside journal fdatasyncs
   std::atomic<std::size_t> map_size{0};
   // event_log::observe_commits: called after opts.on_commit (committer).
   using commit_observer = std::function<void(const write_batch&)>;
@@ -153,15 +154,16 @@ struct event_log::impl {
 
   /// After a push that returned `lead`: commits the queue's next group on
   /// this thread, or wakes the writer when another thread is committing.
-  void lead();
+  /// `waits`: the submitter waits for its batch (event_log::then::waits).
+  void lead(bool waits);
 
   /// Commits the queue's next group on this thread unless another thread
-  /// is committing (false then) or it is held back.
-  bool commit_queued();
+  /// is committing (false then) or it is held back; `waits` as for lead().
+  bool commit_queued(bool waits = false);
 
   /// Committer: commits `batch` (taken from the queue) and hands the group
-  /// to the durability.
-  void commit_taken(std::vector<pending>& batch);
+  /// to the durability (done_group::waits).
+  void commit_taken(std::vector<pending>& batch, bool waits = false);
 
   /// Commits one group of batches; see log_writer.cpp. Records are
   /// stamped `now` and `writer` when given (apply_group), else the clock's

@@ -58,7 +58,7 @@ void event_log::impl::complete(done_group& group) {
       group.done[i](std::move(group.results[i]));
 }
 
-void event_log::impl::commit_taken(std::vector<pending>& batch) {
+void event_log::impl::commit_taken(std::vector<pending>& batch, bool waits) {
   if (dur->commit_elsewhere(batch))
     return;
   auto t0 = std::chrono::steady_clock::now();
@@ -66,6 +66,7 @@ void event_log::impl::commit_taken(std::vector<pending>& batch) {
   auto group = commit_group(batch, committed);
   ++commits;
   group.started = t0;
+  group.waits = waits;
   dur->after_commit(std::move(group), committed);
 }
 
@@ -79,12 +80,12 @@ bool event_log::impl::may_lead() const {
   return true;
 }
 
-void event_log::impl::lead() {
-  if (!commit_queued())
+void event_log::impl::lead(bool waits) {
+  if (!commit_queued(waits))
     queue.notify(); // another thread commits: the writer takes it after
 }
 
-bool event_log::impl::commit_queued() {
+bool event_log::impl::commit_queued(bool waits) {
   committing lock{*this, std::try_to_lock};
   if (!lock)
     return false;
@@ -98,7 +99,7 @@ bool event_log::impl::commit_queued() {
   if (taken_buf.empty())
     return true; // the writer took it, or it is held back for the writer
   ++caller_commits;
-  commit_taken(taken_buf);
+  commit_taken(taken_buf, waits);
   taken_buf.clear();
   if (!had_deadline && dur->deadline())
     queue.wake();

@@ -82,12 +82,26 @@ void submit(workflow_actor* self, plan p) {
   std::weak_ptr<step_pool> pool; // (the engine may close before the commit)
   if (!ready.empty())
     pool = s.eng->pool;
+  // Nothing else of this run in the log, running (beyond the step this
+  // batch launches) or waiting for an event (a child, a signal): it waits
+  // for this commit, which the log may then sync on this thread (a
+  // sequential workflow, a one-step workflow's end). (`pending` would still
+  // hold a batch whose commit message is on its way.) A batch launching a
+  // fan-out is left to the syncer, whose completion queues the steps while
+  // this actor goes on.
+  using then = eventlog::event_log::then;
+  auto after = s.in_log->fetch_add(1) == 0 && ready.size() <= 1
+                     && s.running == static_cast<int>(ready.size())
+                     && s.waits.empty()
+                 ? then::waits
+                 : then::goes_on;
   s.eng->log->submit(
     std::move(batch),
     [hdl = caf::actor{self}, no, t0 = std::chrono::steady_clock::now(),
      latency = s.eng->m.commit_seconds, directs = std::move(directs),
-     pool = std::move(pool),
+     pool = std::move(pool), in_log = s.in_log,
      ready = std::move(ready)](result<eventlog::commit_info> r) mutable {
+      in_log->fetch_sub(1); // first: a step launched here may end at once
       if (r && !ready.empty())
         if (auto to = pool.lock())
           for (auto& a : ready)
@@ -103,7 +117,8 @@ void submit(workflow_actor* self, plan p) {
       auto code = static_cast<std::uint8_t>(r ? errc::ok : r.error().code());
       caf::anon_send(hdl, commit_atom::value, no, code,
                      r ? std::string{} : r.error().message());
-    });
+    },
+    after);
 }
 
 void drop_waits(workflow_actor* self) {

@@ -8,6 +8,7 @@
 #include "step_attempt.hpp"
 #include "workflow_actor.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -44,6 +45,10 @@ struct workflow_state {
   engine::impl* eng = nullptr;
   std::uint64_t next_batch = 0;
   std::deque<pending_batch> pending; ///< submitted, not yet durable (FIFO)
+  /// Batches submitted whose completion has not run yet (it counts down on
+  /// the log's thread, before its commit message reaches this actor).
+  std::shared_ptr<std::atomic<std::uint32_t>> in_log =
+    std::make_shared<std::atomic<std::uint32_t>>(0);
   int running = 0;          ///< attempts in the step pool
   /// The links of those attempts, by attempt_key (a fan-out of n steps
   /// finds each result's in constant time, not in n).

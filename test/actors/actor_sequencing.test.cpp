@@ -58,6 +58,7 @@ std::uint64_t expected_last(const eventlog::write_batch& b) {
 struct held_batch {
   eventlog::write_batch batch;
   eventlog::event_log::completion done;
+  eventlog::event_log::then after = eventlog::event_log::then::goes_on;
 };
 
 /// One actor on a manual pool and a fake log, outside any engine's actor
@@ -69,8 +70,9 @@ class fixture {
     svc_->eng = &eng_;
     svc_->pool = std::make_unique<actor_pool>(actor_pool::manual_t{});
     svc_->submit_to_log = [this](eventlog::write_batch b,
-                                 eventlog::event_log::completion done) {
-      log_.push_back({std::move(b), std::move(done)});
+                                 eventlog::event_log::completion done,
+                                 eventlog::event_log::then after) {
+      log_.push_back({std::move(b), std::move(done), after});
     };
     cell_ = std::make_shared<actor_cell>();
     cell_->svc = svc_;
@@ -202,6 +204,11 @@ TEST_CASE("calls apply in arrival order, one batch each, and a reply waits for i
   // Each batch expects the stream to end where the one before leaves it.
   CHECK(expected_last(f.log()[0].batch) == 1);
   CHECK(expected_last(f.log()[1].batch) == 2);
+  // The first went out alone: its actor waits for it (the log may sync it
+  // on the submitting thread); the second has the first in flight.
+  using then = eventlog::event_log::then;
+  CHECK(f.log()[0].after == then::waits);
+  CHECK(f.log()[1].after == then::goes_on);
   CHECK_FALSE(d1->done());
   CHECK_FALSE(d2->done());
   CHECK(f.committed() == 0);

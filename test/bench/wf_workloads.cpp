@@ -32,6 +32,11 @@ void add_log_figures(const engine& eng, figures& f, double units,
         static_cast<double>(st.records) / static_cast<double>(st.commits));
   f.add("commit_mean_us", static_cast<double>(st.commit_ns_total) / 1000.0
                             / static_cast<double>(st.commits));
+  if (st.syncs > 0) {
+    f.add("syncs_" + unit, static_cast<double>(st.syncs) / units);
+    f.add("sync_mean_us", static_cast<double>(st.sync_ns_total) / 1000.0
+                            / static_cast<double>(st.syncs));
+  }
   f.add("caller_commit_share", static_cast<double>(st.caller_commits)
                                  / static_cast<double>(st.commits));
 }

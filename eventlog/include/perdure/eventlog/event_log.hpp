@@ -31,6 +31,7 @@ struct log_stats {
   std::uint64_t checkpoint_ns_max = 0;   ///< the longest checkpoint
   std::uint64_t writebacks = 0;    ///< paced write-backs (journal)
   std::uint64_t commit_ns_total = 0; ///< commit start to durable, summed
+  std::uint64_t sync_ns_total = 0; ///< time inside the journal's fdatasyncs, summed
   std::size_t map_size = 0;        ///< current map size in bytes
 };
 
@@ -83,20 +84,38 @@ class event_log {
 
   // -- writing -----------------------------------------------------------------
 
+  /// What a submitter does until its batch completes (a hint, see submit()).
+  enum class then : std::uint8_t {
+    /// It may submit more meanwhile: a sync in flight gathers them into
+    /// the next group (a fan-out submitting batch after batch).
+    goes_on,
+    /// It submits nothing until this batch completes (a sequential
+    /// writer: one step, one actor call at a time). With the journal, when
+    /// no sync is in flight and the last one made at most one batch
+    /// durable (a lone writer, not concurrent load), the thread that
+    /// commits the group inside this submit() also syncs it and runs its
+    /// completions there, instead of handing it to the syncer thread and
+    /// being woken back: one fdatasync on this thread, no hand-off.
+    /// Batches others submit meanwhile wait for that sync as they would
+    /// for the syncer's.
+    waits
+  };
+
   /// Queues `batch` for the next group commit and calls `done` once it is
   /// durable per the durability mode, or failed. Completions run in commit
   /// order on the thread that made their group durable: the journal's
-  /// syncer, the writer, or (`process` mode) a thread that committed the
-  /// group inside its own submit(), which may be this call. So the next
-  /// commit waits for them: `done` must be quick, must not call commit()
-  /// or close(), wait for another completion, or take a lock that a
-  /// caller of submit() may hold (it may call submit()).
-  void submit(write_batch batch, completion done);
+  /// syncer, the writer, or a thread that committed (`process` mode) or
+  /// synced (the journal, then::waits) the group inside its own submit(),
+  /// which may be this call. So the next commit waits for them: `done`
+  /// must be quick, must not call commit() or close(), wait for another
+  /// completion, or take a lock that a caller of submit() may hold (it may
+  /// call submit()).
+  void submit(write_batch batch, completion done, then after = then::goes_on);
 
   /// As submit(), with a future.
   std::future<result<commit_info>> submit(write_batch batch);
 
-  /// Submits `batch` and waits until it is durable.
+  /// Submits `batch` (then::waits) and waits until it is durable.
   result<commit_info> commit(write_batch batch);
 
   /// Appends one record to `stream` and waits; `expected_last` (when given)
