@@ -39,9 +39,9 @@ void flush(cell_runner& r) {
   // waits for this group (the log may sync it on this thread). (`pending`
   // would still hold a group whose acknowledgement is on its way.)
   using then = eventlog::event_log::then;
-  auto after = r.in_log.fetch_add(1) == 0 && s.waiting.empty()
-                 ? then::waits
-                 : then::goes_on;
+  bool alone_in_log = r.in_log.fetch_add(1) == 0;
+  auto after =
+    alone_in_log && s.waiting.empty() ? then::waits : then::goes_on;
   s.svc->submit_to_log(
     std::move(g.b),
     [runner = r.shared_from_this(), first = g.first_no, count = g.count,

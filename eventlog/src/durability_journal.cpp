@@ -212,13 +212,20 @@ class journal_durability final : public group_durability {
       // What was held back during this sync: the writer commits it (this
       // thread holds the commit lock; hold_back(false) wakes the writer).
       std::lock_guard<std::mutex> guard{sync_mu_};
-      busy_ = false;
-      if (queue_.empty()) {
-        sync_idle_cv_.notify_all();
-        self_.queue.hold_back(false);
-      }
+      sync_over();
     }
     return true;
+  }
+
+  // Under sync_mu_, once a sync and its completions are over (the
+  // syncer's or sync_here's): with nothing queued, quiesce() may go on and
+  // small groups are no longer held back.
+  void sync_over() {
+    busy_ = false;
+    if (queue_.empty()) {
+      sync_idle_cv_.notify_all();
+      self_.queue.hold_back(false);
+    }
   }
 
   void to_syncer(done_group g) {
@@ -263,11 +270,7 @@ class journal_durability final : public group_durability {
     for (;;) {
       {
         std::unique_lock<std::mutex> guard{sync_mu_};
-        busy_ = false;
-        if (queue_.empty()) {
-          sync_idle_cv_.notify_all();
-          self_.queue.hold_back(false);
-        }
+        sync_over();
         sync_cv_.wait(guard,
                       [this] { return sync_stopping_ || !queue_.empty(); });
         if (queue_.empty())

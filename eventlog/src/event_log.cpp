@@ -187,22 +187,28 @@ bool event_log::observe_commits(
     none, std::make_shared<const observer>(std::move(fn)));
 }
 
-std::future<result<commit_info>> event_log::submit(write_batch batch) {
+namespace {
+
+// event_log::submit with a future for its result.
+std::future<result<commit_info>> submit_for_future(event_log& log,
+                                                   write_batch batch,
+                                                   event_log::then after) {
   auto prom = std::make_shared<std::promise<result<commit_info>>>();
   auto fut = prom->get_future();
-  submit(std::move(batch),
-         [prom](result<commit_info> r) { prom->set_value(std::move(r)); });
+  log.submit(
+    std::move(batch),
+    [prom](result<commit_info> r) { prom->set_value(std::move(r)); }, after);
   return fut;
 }
 
+} // namespace
+
+std::future<result<commit_info>> event_log::submit(write_batch batch) {
+  return submit_for_future(*this, std::move(batch), then::goes_on);
+}
+
 result<commit_info> event_log::commit(write_batch batch) {
-  std::promise<result<commit_info>> prom;
-  auto fut = prom.get_future();
-  submit(
-    std::move(batch),
-    [&prom](result<commit_info> r) { prom.set_value(std::move(r)); },
-    then::waits);
-  return fut.get();
+  return submit_for_future(*this, std::move(batch), then::waits).get();
 }
 
 result<seq_t> event_log::append(std::string_view stream, std::uint16_t kind,

@@ -90,7 +90,8 @@ void submit(workflow_actor* self, plan p) {
   // fan-out is left to the syncer, whose completion queues the steps while
   // this actor goes on.
   using then = eventlog::event_log::then;
-  auto after = s.in_log->fetch_add(1) == 0 && ready.size() <= 1
+  bool alone_in_log = s.in_log->fetch_add(1) == 0;
+  auto after = alone_in_log && ready.size() <= 1
                      && s.running == static_cast<int>(ready.size())
                      && s.waits.empty()
                  ? then::waits
